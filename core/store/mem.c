@@ -1,0 +1,623 @@
+/*
+ * mem:// — the embedded store, the reference implementation of the contract.
+ *
+ * Live keys sit in a red-black tree (libbsd's sys/tree.h) ordered by key
+ * bytes, so a prefix read is O(log n + matches). Every change is appended to
+ * an in-memory log of events (with the previous key-value), which is the MVCC
+ * history: watches replay it from any retained revision, found by binary
+ * search, and compaction drops its head. One mutex per instance serialises
+ * all calls, so reads are snapshots and txns atomic.
+ *
+ * A write is done in two phases: first everything it needs is allocated (new
+ * nodes, value copies, events, log space) without touching the store, so that
+ * running out of memory leaves the store unchanged; then the prepared items
+ * are linked in, which cannot fail.
+ *
+ * mem://name instances are registered by name and shared by every handle of
+ * the process that opens the same name; mem:// alone is private.
+ */
+#include "mem.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "kv.h"
+#include "uri.h"
+
+#define MEM_DEFAULT_MAX_TXN_OPS   128
+#define MEM_DEFAULT_MAX_VALUE     (1536 * 1024)
+
+#define ERR(err, code, ...)                                                                        \
+    (snprintf((err)->msg, sizeof (err)->msg, __VA_ARGS__), (code))
+
+int mem_key_cmp(const mem_key *a, const mem_key *b)
+{
+    return dc_key_cmp(a->kv.key, a->kv.key_len, b->kv.key, b->kv.key_len);
+}
+
+RB_GENERATE(mem_tree, mem_key, rb, mem_key_cmp)
+
+mem_key *mem_find(mem_store *m, const char *key, size_t key_len)
+{
+    mem_key probe;
+    probe.kv.key = (char *)key;
+    probe.kv.key_len = key_len;
+    return RB_FIND(mem_tree, &m->keys, &probe);
+}
+
+/* The first key >= key. */
+static mem_key *mem_lower_bound(mem_store *m, const char *key, size_t key_len)
+{
+    mem_key probe;
+    probe.kv.key = (char *)key;
+    probe.kv.key_len = key_len;
+    return RB_NFIND(mem_tree, &m->keys, &probe);
+}
+
+/* ------------------------------------------------------------ registry */
+
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static mem_store **registry;
+static size_t registry_n;
+
+static void mem_destroy(mem_store *m)
+{
+    mem_lease_stop_reaper(m);
+    mem_key *k, *next;
+    for (k = RB_MIN(mem_tree, &m->keys); k; k = next) {
+        next = RB_NEXT(mem_tree, &m->keys, k);
+        RB_REMOVE(mem_tree, &m->keys, k);
+        dc_kv_clear(&k->kv);
+        free(k);
+    }
+    for (size_t i = m->head; i < m->len; i++) {
+        dc_kv_clear(&m->log[i].kv);
+        dc_kv_clear(&m->log[i].prev);
+    }
+    free(m->log);
+    free(m->log_rev);
+    mem_lease_free_all(m);
+    pthread_cond_destroy(&m->reaper_cv);
+    pthread_mutex_destroy(&m->mu);
+    free(m->name);
+    free(m);
+}
+
+static mem_store *mem_create(const char *name, const dc_host *host, const dc_config *cfg)
+{
+    mem_store *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    if (name && !(m->name = strdup(name))) {
+        free(m);
+        return NULL;
+    }
+    pthread_mutex_init(&m->mu, NULL);
+    dc_cond_init_monotonic(&m->reaper_cv);
+    RB_INIT(&m->keys);
+    m->rev = 1; /* like etcd, an empty store is at revision 1 */
+    m->refs = 1;
+    m->host = host;
+    /* lease IDs look like etcd's: large and unlikely to repeat across runs */
+    m->next_lease = ((dc_wall_ms() & 0xffffffffLL) << 20) | 1;
+    m->max_txn_ops = host->config_get_int(cfg, "max_txn_ops", MEM_DEFAULT_MAX_TXN_OPS);
+    m->max_value_bytes = host->config_get_int(cfg, "max_value_bytes", MEM_DEFAULT_MAX_VALUE);
+    if (mem_lease_start_reaper(m) != 0) {
+        mem_destroy(m);
+        return NULL;
+    }
+    return m;
+}
+
+static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, void **conn,
+                    dc_drv_err *err)
+{
+    dc_uri u;
+    int rc = dc_uri_parse(uri, &u, err->msg, sizeof err->msg);
+    if (rc) {
+        dc_uri_free(&u);
+        return rc == -2 ? DC_ENOMEM : DC_EINVAL;
+    }
+    if (u.n_hosts > 1 || u.user || u.path[0]) {
+        dc_uri_free(&u);
+        return ERR(err, DC_EINVAL, "mem: '%s': expected mem://[name]", uri);
+    }
+    const char *name = u.n_hosts ? u.hosts[0].host : NULL;
+    mem_store *m = NULL;
+    pthread_mutex_lock(&registry_mu);
+    for (size_t i = 0; name && i < registry_n; i++)
+        if (strcmp(registry[i]->name, name) == 0) {
+            m = registry[i];
+            pthread_mutex_lock(&m->mu);
+            m->refs++;
+            pthread_mutex_unlock(&m->mu);
+        }
+    if (!m) {
+        m = mem_create(name, host, cfg);
+        if (m && name) {
+            mem_store **r = realloc(registry, (registry_n + 1) * sizeof *r);
+            if (!r) {
+                mem_destroy(m);
+                m = NULL;
+            } else {
+                registry = r;
+                registry[registry_n++] = m;
+            }
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    dc_uri_free(&u);
+    if (!m) return ERR(err, DC_ENOMEM, "mem: out of memory");
+    *conn = m;
+    return DC_OK;
+}
+
+static void mem_close(void *conn)
+{
+    mem_store *m = conn;
+    pthread_mutex_lock(&registry_mu);
+    pthread_mutex_lock(&m->mu);
+    int last = --m->refs == 0;
+    pthread_mutex_unlock(&m->mu);
+    if (last && m->name) {
+        for (size_t i = 0; i < registry_n; i++)
+            if (registry[i] == m) {
+                registry[i] = registry[--registry_n];
+                break;
+            }
+        if (registry_n == 0) {
+            free(registry);
+            registry = NULL;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    if (last) mem_destroy(m);
+}
+
+/* ------------------------------------------------------------ reads */
+
+static int copy_kv(dc_kv *dst, const dc_kv *src, int keys_only)
+{
+    *dst = *src;
+    if (dc_kv_set(dst, src->key, src->key_len, keys_only ? NULL : src->value,
+                  keys_only ? 0 : src->value_len) != 0) {
+        memset(dst, 0, sizeof *dst);
+        return -1;
+    }
+    return 0;
+}
+
+/* Fill kvs/n/count/more for a get op. mu held. */
+static int mem_range(mem_store *m, const dc_op *op, dc_kv **out_kvs, size_t *out_n,
+                     int64_t *count, int *more)
+{
+    *out_kvs = NULL;
+    *out_n = 0;
+    *count = 0;
+    *more = 0;
+    mem_key *first, *k;
+    if (op->flags & DC_PREFIX)
+        first = op->key_len ? mem_lower_bound(m, op->key, op->key_len) : RB_MIN(mem_tree, &m->keys);
+    else
+        first = mem_find(m, op->key, op->key_len);
+    /* count first so the array is allocated once */
+    int64_t n = 0;
+    for (k = first; k; k = RB_NEXT(mem_tree, &m->keys, k)) {
+        if (!dc_key_has_prefix(k->kv.key, k->kv.key_len, op->key, op->key_len)) break;
+        n++;
+        if (!(op->flags & DC_PREFIX)) break;
+    }
+    *count = n;
+    if (op->flags & DC_COUNT_ONLY || n == 0) return DC_OK;
+    int64_t want = op->limit > 0 && op->limit < n ? op->limit : n;
+    *more = want < n;
+    dc_kv *kvs = calloc((size_t)want, sizeof *kvs);
+    if (!kvs) return DC_ENOMEM;
+    size_t i = 0;
+    for (k = first; k && (int64_t)i < want; k = RB_NEXT(mem_tree, &m->keys, k)) {
+        if (copy_kv(&kvs[i], &k->kv, op->flags & DC_KEYS_ONLY) != 0) {
+            for (size_t j = 0; j < i; j++) dc_kv_clear(&kvs[j]);
+            free(kvs);
+            return DC_ENOMEM;
+        }
+        i++;
+    }
+    *out_kvs = kvs;
+    *out_n = i;
+    return DC_OK;
+}
+
+static int mem_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
+{
+    mem_store *m = conn;
+    pthread_mutex_lock(&m->mu);
+    int rc = mem_range(m, op, &out->kvs, &out->n, &out->count, &out->more);
+    out->revision = m->rev;
+    pthread_mutex_unlock(&m->mu);
+    if (rc) return ERR(err, rc, "mem: out of memory reading");
+    return DC_OK;
+}
+
+/* ------------------------------------------------------------ writes */
+
+/* One key a txn will write, with everything it needs already allocated. */
+typedef struct plan_item {
+    mem_key *k;     /* the existing node, or the new node (is_new) */
+    int is_new;
+    int is_put;
+    char *value;    /* put: the node's new value buffer */
+    mem_lease *lease;
+    mem_event ev;   /* the event to log */
+} plan_item;
+
+typedef struct plan {
+    plan_item *items;
+    size_t n, cap;
+    size_t *op_first, *op_count; /* items of each op */
+} plan;
+
+static void plan_free(plan *p, int committed)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        plan_item *it = &p->items[i];
+        if (!committed) {
+            if (it->is_new && it->k) {
+                dc_kv_clear(&it->k->kv);
+                free(it->k);
+            }
+            free(it->value);
+            dc_kv_clear(&it->ev.kv);
+            dc_kv_clear(&it->ev.prev);
+        }
+    }
+    free(p->items);
+    free(p->op_first);
+    free(p->op_count);
+    memset(p, 0, sizeof *p);
+}
+
+static plan_item *plan_add(plan *p)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 8;
+        plan_item *it = realloc(p->items, cap * sizeof *it);
+        if (!it) return NULL;
+        p->items = it;
+        p->cap = cap;
+    }
+    plan_item *it = &p->items[p->n++];
+    memset(it, 0, sizeof *it);
+    return it;
+}
+
+static int plan_delete_key(plan *p, mem_key *k, int64_t rev)
+{
+    plan_item *it = plan_add(p);
+    if (!it) return -1;
+    it->k = k;
+    it->ev.type = DC_EVENT_DELETE;
+    if (dc_kv_set(&it->ev.kv, k->kv.key, k->kv.key_len, NULL, 0) != 0) return -1;
+    it->ev.kv.mod_revision = rev;
+    if (copy_kv(&it->ev.prev, &k->kv, 0) != 0) return -1;
+    it->ev.has_prev = 1;
+    return 0;
+}
+
+static int plan_put(mem_store *m, plan *p, const dc_op *op, int64_t rev)
+{
+    plan_item *it = plan_add(p);
+    if (!it) return -1;
+    it->is_put = 1;
+    it->k = mem_find(m, op->key, op->key_len);
+    if (op->lease) HASH_FIND(hh, m->leases, &op->lease, sizeof op->lease, it->lease);
+    if (!it->k) {
+        it->is_new = 1;
+        it->k = calloc(1, sizeof *it->k);
+        if (!it->k || dc_kv_set(&it->k->kv, op->key, op->key_len, NULL, 0) != 0) return -1;
+    } else {
+        if (copy_kv(&it->ev.prev, &it->k->kv, 0) != 0) return -1;
+        it->ev.has_prev = 1;
+    }
+    it->value = malloc(op->value_len + 1);
+    if (!it->value) return -1;
+    if (op->value_len) memcpy(it->value, op->value, op->value_len);
+    it->value[op->value_len] = '\0';
+    it->ev.type = DC_EVENT_PUT;
+    if (dc_kv_set(&it->ev.kv, op->key, op->key_len, op->value, op->value_len) != 0) return -1;
+    it->ev.kv.create_revision = it->is_new ? rev : it->k->kv.create_revision;
+    it->ev.kv.mod_revision = rev;
+    it->ev.kv.version = it->is_new ? 1 : it->k->kv.version + 1;
+    it->ev.kv.lease = op->lease;
+    return 0;
+}
+
+static int log_reserve(mem_store *m, size_t extra)
+{
+    if (m->head > 0 && m->head >= m->len / 2) { /* reclaim the compacted head */
+        memmove(m->log, m->log + m->head, (m->len - m->head) * sizeof *m->log);
+        memmove(m->log_rev, m->log_rev + m->head, (m->len - m->head) * sizeof *m->log_rev);
+        m->len -= m->head;
+        m->head = 0;
+    }
+    if (m->len + extra <= m->cap) return 0;
+    size_t cap = m->cap ? m->cap : 256;
+    while (cap < m->len + extra) cap *= 2;
+    mem_event *l = realloc(m->log, cap * sizeof *l);
+    if (!l) return -1;
+    m->log = l;
+    int64_t *r = realloc(m->log_rev, cap * sizeof *r);
+    if (!r) return -1;
+    m->log_rev = r;
+    m->cap = cap;
+    return 0;
+}
+
+/* Link a prepared item into the store and move its event to the log.
+ * Cannot fail: log space was reserved. mu held. */
+static void commit_item(mem_store *m, plan_item *it, int64_t rev)
+{
+    mem_key *k = it->k;
+    if (it->is_put) {
+        free(k->kv.value);
+        k->kv.value = it->value;
+        k->kv.value_len = it->ev.kv.value_len;
+        k->kv.create_revision = it->ev.kv.create_revision;
+        k->kv.mod_revision = rev;
+        k->kv.version = it->ev.kv.version;
+        if (k->lease != it->lease) {
+            mem_lease_detach(k);
+            if (it->lease) mem_lease_attach(m, k, it->lease);
+        }
+        k->kv.lease = it->lease ? it->lease->id : 0;
+        if (it->is_new) {
+            RB_INSERT(mem_tree, &m->keys, k);
+            m->nkeys++;
+        }
+    } else {
+        mem_lease_detach(k);
+        RB_REMOVE(mem_tree, &m->keys, k);
+        m->nkeys--;
+        dc_kv_clear(&k->kv);
+        free(k);
+    }
+    it->value = NULL;
+    m->log[m->len] = it->ev;
+    m->log_rev[m->len] = rev;
+    m->len++;
+    memset(&it->ev, 0, sizeof it->ev);
+}
+
+static int compare_holds(mem_store *m, const dc_compare *c)
+{
+    mem_key *k = mem_find(m, c->key, c->key_len);
+    if (c->target == DC_TARGET_VALUE) {
+        if (!k) return 0; /* etcd: every value compare on a missing key is false */
+        int r = dc_key_cmp(k->kv.value, k->kv.value_len, c->value, c->value_len);
+        switch (c->op) {
+        case DC_CMP_EQUAL: return r == 0;
+        case DC_CMP_NOT_EQUAL: return r != 0;
+        case DC_CMP_LESS: return r < 0;
+        case DC_CMP_GREATER: return r > 0;
+        }
+        return 0;
+    }
+    int64_t v = 0;
+    if (k) {
+        switch (c->target) {
+        case DC_TARGET_VERSION: v = k->kv.version; break;
+        case DC_TARGET_CREATE: v = k->kv.create_revision; break;
+        case DC_TARGET_MOD: v = k->kv.mod_revision; break;
+        case DC_TARGET_LEASE: v = k->kv.lease; break;
+        default: break;
+        }
+    }
+    switch (c->op) {
+    case DC_CMP_EQUAL: return v == c->number;
+    case DC_CMP_NOT_EQUAL: return v != c->number;
+    case DC_CMP_LESS: return v < c->number;
+    case DC_CMP_GREATER: return v > c->number;
+    }
+    return 0;
+}
+
+/* Does a delete op match at least one live key? mu held. */
+static int delete_matches(mem_store *m, const dc_op *op)
+{
+    if (!(op->flags & DC_PREFIX)) return mem_find(m, op->key, op->key_len) != NULL;
+    mem_key *k = op->key_len ? mem_lower_bound(m, op->key, op->key_len) : RB_MIN(mem_tree, &m->keys);
+    return k && dc_key_has_prefix(k->kv.key, k->kv.key_len, op->key, op->key_len);
+}
+
+static int plan_ops(mem_store *m, plan *p, const dc_op *ops, size_t n, int64_t rev)
+{
+    p->op_first = calloc(n ? n : 1, sizeof *p->op_first);
+    p->op_count = calloc(n ? n : 1, sizeof *p->op_count);
+    if (!p->op_first || !p->op_count) return -1;
+    for (size_t i = 0; i < n; i++) {
+        const dc_op *op = &ops[i];
+        p->op_first[i] = p->n;
+        if (op->kind == DC_OP_PUT) {
+            if (plan_put(m, p, op, rev) != 0) return -1;
+        } else if (op->kind == DC_OP_DELETE) {
+            mem_key *k;
+            if (op->flags & DC_PREFIX) {
+                for (k = mem_lower_bound(m, op->key, op->key_len); k;
+                     k = RB_NEXT(mem_tree, &m->keys, k)) {
+                    if (!dc_key_has_prefix(k->kv.key, k->kv.key_len, op->key, op->key_len)) break;
+                    if (plan_delete_key(p, k, rev) != 0) return -1;
+                }
+            } else if ((k = mem_find(m, op->key, op->key_len)) != NULL) {
+                if (plan_delete_key(p, k, rev) != 0) return -1;
+            }
+        }
+        p->op_count[i] = p->n - p->op_first[i];
+    }
+    return 0;
+}
+
+static int fill_prev(dc_response *r, plan_item *items, size_t n)
+{
+    size_t have = 0;
+    for (size_t i = 0; i < n; i++) have += items[i].ev.has_prev;
+    if (!have) return 0;
+    r->prev_kvs = calloc(have, sizeof *r->prev_kvs);
+    if (!r->prev_kvs) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!items[i].ev.has_prev) continue;
+        if (copy_kv(&r->prev_kvs[r->n_prev_kvs], &items[i].ev.prev, 0) != 0) return -1;
+        r->n_prev_kvs++;
+    }
+    return 0;
+}
+
+static int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err)
+{
+    mem_store *m = conn;
+    if ((int64_t)req->n_compares > m->max_txn_ops || (int64_t)req->n_ops[0] > m->max_txn_ops ||
+        (int64_t)req->n_ops[1] > m->max_txn_ops)
+        return ERR(err, DC_ETOOBIG, "mem: txn has %zu compares and %zu/%zu ops, limit %lld per list",
+                   req->n_compares, req->n_ops[0], req->n_ops[1], (long long)m->max_txn_ops);
+    for (int b = 0; b < 2; b++)
+        for (size_t i = 0; i < req->n_ops[b]; i++)
+            if (req->ops[b][i].kind == DC_OP_PUT &&
+                (int64_t)req->ops[b][i].value_len > m->max_value_bytes)
+                return ERR(err, DC_ETOOBIG, "mem: value of %zu bytes, limit %lld",
+                           req->ops[b][i].value_len, (long long)m->max_value_bytes);
+
+    pthread_mutex_lock(&m->mu);
+    int ok = 1;
+    for (size_t i = 0; i < req->n_compares && ok; i++) ok = compare_holds(m, &req->compares[i]);
+    const dc_op *ops = req->ops[ok ? DC_THEN : DC_ELSE];
+    size_t nops = req->n_ops[ok ? DC_THEN : DC_ELSE];
+
+    int writes = 0;
+    for (size_t i = 0; i < nops; i++) {
+        const dc_op *op = &ops[i];
+        if (op->kind == DC_OP_PUT && op->lease) {
+            mem_lease *l;
+            HASH_FIND(hh, m->leases, &op->lease, sizeof op->lease, l);
+            if (!l) {
+                pthread_mutex_unlock(&m->mu);
+                return ERR(err, DC_ENOTFOUND, "mem: lease %lld not found", (long long)op->lease);
+            }
+        }
+        if (op->kind == DC_OP_PUT || (op->kind == DC_OP_DELETE && delete_matches(m, op))) writes = 1;
+    }
+    int64_t rev = writes ? m->rev + 1 : m->rev;
+
+    plan p = {0};
+    dc_response *resp = nops ? calloc(nops, sizeof *resp) : NULL;
+    if ((nops && !resp) || plan_ops(m, &p, ops, nops, rev) != 0 || log_reserve(m, p.n) != 0) {
+        plan_free(&p, 0);
+        free(resp);
+        pthread_mutex_unlock(&m->mu);
+        return ERR(err, DC_ENOMEM, "mem: out of memory preparing a txn");
+    }
+
+    /* Commit: from here on nothing may fail before every write is linked. */
+    size_t first_event = m->len;
+    int resp_oom = 0;
+    for (size_t i = 0; i < nops; i++) {
+        const dc_op *op = &ops[i];
+        dc_response *r = &resp[i];
+        r->kind = op->kind;
+        plan_item *items = p.items + p.op_first[i];
+        size_t n = p.op_count[i];
+        if (op->kind == DC_OP_GET) {
+            if (mem_range(m, op, &r->kvs, &r->n_kvs, &r->count, &r->more) != DC_OK) resp_oom = 1;
+            continue;
+        }
+        if (op->flags & DC_PREV_KV && fill_prev(r, items, n) != 0) resp_oom = 1;
+        if (op->kind == DC_OP_DELETE) r->deleted = (int64_t)n;
+        for (size_t j = 0; j < n; j++) commit_item(m, &items[j], rev);
+    }
+    m->rev = rev;
+    size_t nev = m->len - first_event;
+    plan_free(&p, 1);
+    if (nev) mem_watch_notify(m, first_event, nev);
+    pthread_mutex_unlock(&m->mu);
+
+    out->succeeded = ok;
+    out->revision = rev;
+    out->responses = resp;
+    out->n_responses = nops;
+    if (resp_oom)
+        return ERR(err, DC_EUNKNOWN,
+                   "mem: txn committed at revision %lld but its responses ran out of memory",
+                   (long long)rev);
+    return DC_OK;
+}
+
+/* Delete every key of a lease at one revision (mu held). Used by revoke and expiry. */
+int mem_lease_delete_keys(mem_store *m, mem_lease *l);
+int mem_lease_delete_keys(mem_store *m, mem_lease *l)
+{
+    if (!l->keys) return 0;
+    int64_t rev = m->rev + 1;
+    plan p = {0};
+    for (mem_key *k = l->keys; k; k = k->lease_next)
+        if (plan_delete_key(&p, k, rev) != 0) {
+            plan_free(&p, 0);
+            return -1;
+        }
+    if (log_reserve(m, p.n) != 0) {
+        plan_free(&p, 0);
+        return -1;
+    }
+    size_t first = m->len;
+    for (size_t i = 0; i < p.n; i++) commit_item(m, &p.items[i], rev);
+    m->rev = rev;
+    plan_free(&p, 1);
+    mem_watch_notify(m, first, m->len - first);
+    return 0;
+}
+
+/* ------------------------------------------------------------ compaction */
+
+static int mem_compact(void *conn, int64_t revision, dc_drv_err *err)
+{
+    mem_store *m = conn;
+    pthread_mutex_lock(&m->mu);
+    int rc = DC_OK;
+    if (revision > m->rev) {
+        rc = ERR(err, DC_EINVAL, "mem: cannot compact at %lld: a future revision (current %lld)",
+                 (long long)revision, (long long)m->rev);
+    } else if (revision <= m->compact_rev) {
+        err->compact_revision = m->compact_rev;
+        rc = ERR(err, DC_ECOMPACTED, "mem: revision %lld already compacted (compact revision %lld)",
+                 (long long)revision, (long long)m->compact_rev);
+    } else {
+        while (m->head < m->len && m->log_rev[m->head] < revision) {
+            dc_kv_clear(&m->log[m->head].kv);
+            dc_kv_clear(&m->log[m->head].prev);
+            m->head++;
+        }
+        m->compact_rev = revision;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+static const dc_driver mem_driver = {
+    .abi_version = DC_DRIVER_ABI,
+    .size = sizeof(dc_driver),
+    .name = "mem",
+    .version = "built-in",
+    .open = mem_open,
+    .close = mem_close,
+    .get = mem_get,
+    .txn = mem_txn,
+    .compact = mem_compact,
+    .watch_start = mem_watch_start,
+    .watch_stop = mem_watch_stop,
+    .lease_grant = mem_lease_grant,
+    .lease_keepalive = mem_lease_keepalive,
+    .lease_revoke = mem_lease_revoke,
+};
+
+const dc_driver *dc__mem_driver(void)
+{
+    return &mem_driver;
+}

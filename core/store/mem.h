@@ -1,0 +1,95 @@
+/*
+ * mem:// — the embedded store. Private structures shared by mem.c (keys,
+ * reads, txns, compaction, the instance registry), mem_watch.c and
+ * mem_lease.c. One mutex per instance serialises everything, which makes
+ * every read a consistent snapshot and every txn atomic by construction.
+ */
+#ifndef DC_MEM_H
+#define DC_MEM_H
+
+#include <bsd/sys/tree.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <uthash.h>
+
+#include "internal.h"
+
+typedef struct mem_lease mem_lease;
+
+/* A live key. Deleted keys leave the tree; their history lives in the log. */
+typedef struct mem_key {
+    RB_ENTRY(mem_key) rb;
+    dc_kv kv;         /* current value and metadata */
+    mem_lease *lease; /* NULL if kv.lease == 0 */
+    struct mem_key *lease_prev, *lease_next; /* in lease->keys */
+} mem_key;
+
+RB_HEAD(mem_tree, mem_key);
+
+/* One event of the history: the MVCC log that watches replay. */
+typedef struct mem_event {
+    dc_event_type type;
+    dc_kv kv;      /* for DELETE: key and mod_revision only */
+    dc_kv prev;    /* valid if has_prev */
+    int has_prev;
+} mem_event;
+
+struct mem_lease {
+    int64_t id;
+    int64_t ttl;         /* seconds */
+    int64_t deadline_ms; /* monotonic */
+    mem_key *keys;       /* attached keys (doubly linked through mem_key) */
+    UT_hash_handle hh;
+};
+
+typedef struct mem_watch mem_watch;
+
+typedef struct mem_store {
+    char *name; /* NULL for a private instance */
+    int refs;
+    pthread_mutex_t mu;
+    struct mem_tree keys;
+    int64_t nkeys;
+    int64_t rev;
+    int64_t compact_rev;
+    /* the log: events [head, len) of a growable array, revisions ascending */
+    mem_event *log;
+    size_t head, len, cap;
+    int64_t *log_rev; /* revision of each log slot (parallel array, for bsearch) */
+    mem_watch *watches;
+    mem_lease *leases; /* uthash by id */
+    int64_t next_lease;
+    pthread_t reaper;
+    pthread_cond_t reaper_cv;
+    int reaper_started, stopping;
+    int64_t max_txn_ops, max_value_bytes;
+    const dc_host *host;
+} mem_store;
+
+int mem_key_cmp(const mem_key *a, const mem_key *b);
+RB_PROTOTYPE(mem_tree, mem_key, rb, mem_key_cmp)
+
+mem_key *mem_find(mem_store *m, const char *key, size_t key_len);
+
+/* Write helpers (mu held). Each appends its events to the log at revision rev. */
+int mem_apply_delete_key(mem_store *m, mem_key *k, int64_t rev, size_t *first_event);
+/* Append a batch of n events (already at m->log tail) to the watchers. */
+void mem_watch_notify(mem_store *m, size_t first, size_t n);
+int mem_log_append(mem_store *m, mem_event *ev);
+
+/* Watches (mem_watch.c). */
+int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
+                    dc_drv_err *err);
+void mem_watch_stop(void *conn, void *handle);
+
+/* Leases (mem_lease.c). */
+int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err);
+int mem_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err);
+int mem_lease_revoke(void *conn, int64_t id, dc_drv_err *err);
+int mem_lease_start_reaper(mem_store *m);
+void mem_lease_stop_reaper(mem_store *m);
+void mem_lease_attach(mem_store *m, mem_key *k, mem_lease *l);
+void mem_lease_detach(mem_key *k);
+void mem_lease_free_all(mem_store *m);
+
+#endif

@@ -1,0 +1,335 @@
+/*
+ * The core's side of a watch: a queue of event batches between the driver
+ * (which pushes whole revisions from its own thread, or from the writer's
+ * thread for mem://) and the user (who pulls with dc_watch_next or polls
+ * dc_watch_fd). Guarantees that hold whatever the driver does:
+ *  - a revision is never split: batches are queued and handed out whole;
+ *  - nothing is delivered twice: events at or below the last queued revision
+ *    are dropped (a driver that resumes one revision too early is harmless);
+ *  - key, prefix and type filters are applied again here, so a driver may
+ *    deliver a superset (Redis and ZooKeeper read one log for all watches).
+ * The eventfd is readable exactly while something waits in the queue or the
+ * watch has ended.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "kv.h"
+
+typedef struct batch {
+    struct batch *next;
+    dc_event *events;
+    size_t n;
+} batch;
+
+struct dc_watch {
+    dc_store *store; /* NULL once detached by dc_store_close */
+    void *handle;    /* the driver's */
+    struct dc_watch *prev_w, *next_w; /* in store->watches */
+    char *key;
+    size_t key_len;
+    unsigned flags;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int efd;
+    int fd_set; /* the eventfd counter is non-zero */
+    batch *head, *tail;
+    int64_t last_queued;    /* highest revision pushed by the driver */
+    int64_t last_delivered; /* highest revision handed to the user */
+    int ended, end_code;
+    int64_t compact_rev;
+    char end_msg[512];
+};
+
+/* The sink handed to drivers is the watch itself. */
+#define W(sink) ((dc_watch *)(void *)(sink))
+
+static void fd_raise(dc_watch *w)
+{
+    if (w->fd_set) return;
+    uint64_t one = 1;
+    if (write(w->efd, &one, sizeof one) == sizeof one) w->fd_set = 1;
+}
+
+static void fd_lower(dc_watch *w)
+{
+    if (!w->fd_set) return;
+    uint64_t v;
+    if (read(w->efd, &v, sizeof v) == sizeof v) w->fd_set = 0;
+}
+
+static int wanted(const dc_watch *w, const dc_event *ev)
+{
+    if (w->flags & DC_NO_PUT && ev->type == DC_EVENT_PUT) return 0;
+    if (w->flags & DC_NO_DELETE && ev->type == DC_EVENT_DELETE) return 0;
+    if (w->flags & DC_PREFIX) return dc_key_has_prefix(ev->kv.key, ev->kv.key_len, w->key, w->key_len);
+    return dc_key_cmp(ev->kv.key, ev->kv.key_len, w->key, w->key_len) == 0;
+}
+
+int dc__watch_push(dc_watch_sink *sink, dc_event *events, size_t n)
+{
+    dc_watch *w = W(sink);
+    pthread_mutex_lock(&w->mu);
+    if (w->ended) {
+        pthread_mutex_unlock(&w->mu);
+        dc_event_array_free(events, n);
+        return DC_ECLOSED;
+    }
+    /* Keep wanted events above the last queued revision, compacting in place. */
+    int64_t floor = w->last_queued, top = w->last_queued;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        dc_event *ev = &events[i];
+        int64_t rev = ev->kv.mod_revision;
+        if (rev > top) top = rev;
+        if (rev <= floor || !wanted(w, ev)) {
+            dc_event_clear(ev);
+            continue;
+        }
+        if (!(w->flags & DC_PREV_KV) && ev->prev_kv) {
+            dc_kv_clear(ev->prev_kv);
+            free(ev->prev_kv);
+            ev->prev_kv = NULL;
+        }
+        events[k++] = *ev;
+    }
+    w->last_queued = top;
+    if (k == 0) {
+        pthread_mutex_unlock(&w->mu);
+        free(events);
+        return DC_OK;
+    }
+    batch *b = malloc(sizeof *b);
+    if (!b) {
+        dc_event_array_free(events, k);
+        w->ended = 1;
+        w->end_code = DC_ENOMEM;
+        snprintf(w->end_msg, sizeof w->end_msg, "out of memory queueing watch events");
+        fd_raise(w);
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        return DC_ENOMEM;
+    }
+    b->next = NULL;
+    b->events = events;
+    b->n = k;
+    if (w->tail)
+        w->tail->next = b;
+    else
+        w->head = b;
+    w->tail = b;
+    fd_raise(w);
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return DC_OK;
+}
+
+static void end_locked(dc_watch *w, int code, int64_t compact_rev, const char *msg)
+{
+    if (w->ended) return;
+    w->ended = 1;
+    w->end_code = code;
+    w->compact_rev = compact_rev;
+    snprintf(w->end_msg, sizeof w->end_msg, "%s", msg ? msg : dc_strerror(code));
+    fd_raise(w);
+    pthread_cond_broadcast(&w->cv);
+}
+
+void dc__watch_fail(dc_watch_sink *sink, int code, int64_t compact_revision, const char *msg)
+{
+    dc_watch *w = W(sink);
+    pthread_mutex_lock(&w->mu);
+    end_locked(w, code, compact_revision, msg);
+    pthread_mutex_unlock(&w->mu);
+}
+
+int dc_watch_open(dc_store *s, const void *key, size_t key_len, int64_t start_revision,
+                  unsigned flags, dc_watch **out)
+{
+    if (!s || !out) return dc__error(DC_EINVAL, "dc_watch_open: NULL argument");
+    *out = NULL;
+    if (flags & ~(DC_PREFIX | DC_PREV_KV | DC_NO_PUT | DC_NO_DELETE))
+        return dc__error_store(s, DC_EINVAL, "dc_watch_open: invalid flags 0x%x", flags);
+    if ((!key && key_len) || (key_len == 0 && !(flags & DC_PREFIX)))
+        return dc__error_store(s, DC_EINVAL, "dc_watch_open: empty key");
+    if (start_revision < 0)
+        return dc__error_store(s, DC_EINVAL, "dc_watch_open: negative start revision");
+    if (start_revision == 0) {
+        int64_t cur;
+        int rc = dc_revision(s, &cur);
+        if (rc != DC_OK) return rc;
+        start_revision = cur + 1;
+    }
+    dc_watch *w = calloc(1, sizeof *w);
+    if (!w) return dc__error_store(s, DC_ENOMEM, "out of memory");
+    w->key = malloc(key_len + 1);
+    w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (!w->key || w->efd < 0) {
+        int e = errno;
+        free(w->key);
+        if (w->efd >= 0) close(w->efd);
+        free(w);
+        return dc__error_store(s, DC_ENOMEM, "dc_watch_open: %s", strerror(e));
+    }
+    if (key_len) memcpy(w->key, key, key_len);
+    w->key[key_len] = '\0';
+    w->key_len = key_len;
+    w->flags = flags;
+    w->last_queued = start_revision - 1;
+    pthread_mutex_init(&w->mu, NULL);
+    dc_cond_init_monotonic(&w->cv);
+    w->store = s;
+
+    dc_watch_req req = {.key = w->key, .key_len = key_len, .flags = flags,
+                        .start_revision = start_revision};
+    dc_drv_err err = {{0}, 0};
+    int rc = s->drv->watch_start(s->conn, &req, (dc_watch_sink *)(void *)w, &w->handle, &err);
+    if (rc == DC_ECOMPACTED) {
+        /* The contract: the watch opens, and its first next() says compacted. */
+        w->handle = NULL;
+        end_locked(w, DC_ECOMPACTED, err.compact_revision, err.msg);
+    } else if (rc != DC_OK) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        close(w->efd);
+        free(w->key);
+        free(w);
+        dc_log(DC_LOG_WARN, s->scheme, "watch failed: %s (%s)", err.msg, dc_errname(rc));
+        return dc__error_store(s, rc, "%s", err.msg[0] ? err.msg : dc_strerror(rc));
+    }
+    pthread_mutex_lock(&s->watch_mu);
+    w->next_w = s->watches;
+    if (s->watches) s->watches->prev_w = w;
+    s->watches = w;
+    pthread_mutex_unlock(&s->watch_mu);
+    *out = w;
+    return DC_OK;
+}
+
+int dc_watch_next(dc_watch *w, int timeout_ms, dc_events **out)
+{
+    if (!w || !out) return dc__error(DC_EINVAL, "dc_watch_next: NULL argument");
+    *out = NULL;
+    int64_t deadline = dc_deadline_ms(timeout_ms);
+    pthread_mutex_lock(&w->mu);
+    while (!w->head && !w->ended) {
+        if (timeout_ms == 0 || dc_cond_wait_until(&w->cv, &w->mu, deadline) == ETIMEDOUT) break;
+    }
+    if (!w->head) {
+        int code = w->ended ? w->end_code : DC_ETIMEDOUT;
+        int rc = w->ended ? dc__error(code, "%s", w->end_msg) : dc__error(code, "no events yet");
+        pthread_mutex_unlock(&w->mu);
+        return rc;
+    }
+    /* Hand out everything queued: whole batches only, merged into one array. */
+    size_t n = 0;
+    for (batch *b = w->head; b; b = b->next) n += b->n;
+    dc_events *r = malloc(sizeof *r);
+    dc_event *evs = w->head->next ? malloc(n * sizeof *evs) : NULL;
+    if (!r || (w->head->next && !evs)) {
+        free(r);
+        free(evs);
+        pthread_mutex_unlock(&w->mu);
+        return dc__error(DC_ENOMEM, "out of memory");
+    }
+    if (!w->head->next) {
+        evs = w->head->events; /* one batch: hand over its array as is */
+        free(w->head);
+    } else {
+        size_t k = 0;
+        batch *b = w->head;
+        while (b) {
+            memcpy(evs + k, b->events, b->n * sizeof *evs);
+            k += b->n;
+            batch *nx = b->next;
+            free(b->events);
+            free(b);
+            b = nx;
+        }
+    }
+    w->head = w->tail = NULL;
+    r->n = n;
+    r->events = evs;
+    w->last_delivered = evs[n - 1].kv.mod_revision;
+    if (!w->ended) fd_lower(w);
+    pthread_mutex_unlock(&w->mu);
+    *out = r;
+    return DC_OK;
+}
+
+int dc_watch_fd(dc_watch *w)
+{
+    return w ? w->efd : -1;
+}
+
+int64_t dc_watch_compact_revision(dc_watch *w)
+{
+    if (!w) return 0;
+    pthread_mutex_lock(&w->mu);
+    int64_t r = w->ended && w->end_code == DC_ECOMPACTED ? w->compact_rev : 0;
+    pthread_mutex_unlock(&w->mu);
+    return r;
+}
+
+int64_t dc_watch_last_revision(dc_watch *w)
+{
+    if (!w) return 0;
+    pthread_mutex_lock(&w->mu);
+    int64_t r = w->last_delivered;
+    pthread_mutex_unlock(&w->mu);
+    return r;
+}
+
+/* Stop the driver side and unlink from the store. store->watch_mu held. */
+static void stop_locked(dc_watch *w)
+{
+    dc_store *s = w->store;
+    if (!s) return;
+    if (w->handle) s->drv->watch_stop(s->conn, w->handle);
+    w->handle = NULL;
+    if (w->prev_w)
+        w->prev_w->next_w = w->next_w;
+    else
+        s->watches = w->next_w;
+    if (w->next_w) w->next_w->prev_w = w->prev_w;
+    w->store = NULL;
+}
+
+void dc__watch_detach(dc_watch *w)
+{
+    stop_locked(w);
+    pthread_mutex_lock(&w->mu);
+    end_locked(w, DC_ECLOSED, 0, "the store was closed");
+    pthread_mutex_unlock(&w->mu);
+}
+
+void dc_watch_close(dc_watch *w)
+{
+    if (!w) return;
+    /* The store may be closing concurrently; its mutex orders the two. A
+     * detached watch has store == NULL and needs only freeing. */
+    dc_store *s = w->store;
+    if (s) {
+        pthread_mutex_lock(&s->watch_mu);
+        stop_locked(w);
+        pthread_mutex_unlock(&s->watch_mu);
+    }
+    for (batch *b = w->head; b;) {
+        batch *nx = b->next;
+        dc_event_array_free(b->events, b->n);
+        free(b);
+        b = nx;
+    }
+    close(w->efd);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w->key);
+    free(w);
+}

@@ -1,0 +1,80 @@
+/*
+ * Growable byte buffer. Capacity doubles so appends are amortised O(1); the
+ * contents stay NUL-terminated so text users can read b->p directly.
+ */
+#include "buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int dc_buf_reserve(dc_buf *b, size_t extra)
+{
+    if (extra > (size_t)-1 - b->len - 1) return -1;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need) cap = cap > ((size_t)-1) / 2 ? need : cap * 2;
+    char *p = realloc(b->p, cap);
+    if (!p) return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+int dc_buf_append(dc_buf *b, const void *data, size_t len)
+{
+    if (dc_buf_reserve(b, len) != 0) return -1;
+    if (len) memcpy(b->p + b->len, data, len);
+    b->len += len;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+int dc_buf_puts(dc_buf *b, const char *s)
+{
+    return dc_buf_append(b, s, strlen(s));
+}
+
+int dc_buf_vprintf(dc_buf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    va_copy(cp, ap);
+    int n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0 || dc_buf_reserve(b, (size_t)n) != 0) return -1;
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int dc_buf_printf(dc_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = dc_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void dc_buf_reset(dc_buf *b)
+{
+    b->len = 0;
+    if (b->p) b->p[0] = '\0';
+}
+
+void dc_buf_free(dc_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+char *dc_buf_steal(dc_buf *b)
+{
+    char *p = b->p;
+    if (!p) p = calloc(1, 1);
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return p;
+}

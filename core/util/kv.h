@@ -1,0 +1,32 @@
+/*
+ * Helpers for filling the result structs of store.h (dc_kv, dc_kvs,
+ * dc_event, dc_txn_result) with malloc'd memory, as the driver contract
+ * requires. Shared by the core, mem:// and every driver.
+ */
+#ifndef DC_UTIL_KV_H
+#define DC_UTIL_KV_H
+
+#include <ddlcoord/store.h>
+
+/* Set kv's key and value to copies (NUL-terminated). Metadata untouched.
+ * 0, or -1 when out of memory (kv's strings are then NULL). */
+int dc_kv_set(dc_kv *kv, const void *key, size_t key_len, const void *value, size_t value_len);
+/* A deep copy into *dst. 0 or -1 (no memory; dst zeroed). */
+int dc_kv_copy(dc_kv *dst, const dc_kv *src);
+/* A malloc'd deep copy, or NULL. */
+dc_kv *dc_kv_dup(const dc_kv *src);
+/* Free kv's strings (not kv itself) and zero it. */
+void dc_kv_clear(dc_kv *kv);
+/* Free the contents of each (not the struct itself) and zero it. */
+void dc_kvs_clear(dc_kvs *kvs);
+void dc_event_clear(dc_event *ev);
+void dc_response_clear(dc_response *r);
+void dc_txn_result_clear(dc_txn_result *r);
+/* Free n events and the array. */
+void dc_event_array_free(dc_event *evs, size_t n);
+/* Byte-order comparison of two keys (memcmp, shorter first on a tie). */
+int dc_key_cmp(const void *a, size_t alen, const void *b, size_t blen);
+/* 1 if key starts with prefix. */
+int dc_key_has_prefix(const void *key, size_t key_len, const void *prefix, size_t prefix_len);
+
+#endif
