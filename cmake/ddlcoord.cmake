@@ -19,14 +19,17 @@ function(dc_add_driver scheme)
 endfunction()
 
 # dc_add_store_tests(<name> URI <uri> [LABEL <l>])
-# dc_add_store_tests(<name> FIXTURE <fixture> STATEDIR <dir> [LABEL <l>])
+# dc_add_store_tests(<name> FIXTURE <fixture> STATEDIR <dir> [SUFFIX <s>] [LABEL <l>])
 # Records a store on which every store-neutral suite (conformance, protocol)
 # must run. tests/CMakeLists.txt turns each record into tests once the suites
 # exist. With FIXTURE the URI is read at run time from <dir>/uri, written by
-# the fixture's setup test.
+# the fixture's setup test, and SUFFIX (e.g. "?mode=multi") is appended to it.
+# Suites on one server never run at the same time (RESOURCE_LOCK), because
+# some of them compact the server's history.
 function(dc_add_store_tests name)
-  cmake_parse_arguments(S "" "URI;FIXTURE;STATEDIR;LABEL" "" ${ARGN})
-  set_property(GLOBAL APPEND PROPERTY DC_STORES "${name}|${S_URI}|${S_FIXTURE}|${S_STATEDIR}|${S_LABEL}")
+  cmake_parse_arguments(S "" "URI;FIXTURE;STATEDIR;LABEL;SUFFIX" "" ${ARGN})
+  set_property(GLOBAL APPEND PROPERTY DC_STORES
+               "${name}|${S_URI}|${S_FIXTURE}|${S_STATEDIR}|${S_LABEL}|${S_SUFFIX}")
 endfunction()
 
 # dc_register_store_tests(<suite>…): one test <suite>.<store> per recorded store.
@@ -39,15 +42,20 @@ function(dc_register_store_tests)
     list(GET f 2 fixture)
     list(GET f 3 statedir)
     list(GET f 4 label)
+    list(GET f 5 suffix)
     foreach(suite ${ARGN})
       set(t ${suite}.${name})
       if(fixture)
         add_test(NAME ${t} COMMAND ${CMAKE_SOURCE_DIR}/tests/fixtures/with-store.sh ${statedir}
                                    $<TARGET_FILE:test_${suite}>)
-        set_tests_properties(${t} PROPERTIES FIXTURES_REQUIRED ${fixture})
+        set_tests_properties(${t} PROPERTIES FIXTURES_REQUIRED ${fixture} RESOURCE_LOCK ${fixture})
+        if(suffix)
+          set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "DDLCOORD_TEST_STORE_SUFFIX=${suffix}")
+        endif()
       else()
         add_test(NAME ${t} COMMAND $<TARGET_FILE:test_${suite}>)
         set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT "DDLCOORD_TEST_STORE=${uri}")
+        set_property(TEST ${t} PROPERTY RESOURCE_LOCK store-${name})
       endif()
       set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT
                    "DDLCOORD_DRIVER_PATH=${DDLCOORD_BUILD_DRIVER_DIR}" "CK_DEFAULT_TIMEOUT=120")
