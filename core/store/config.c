@@ -154,7 +154,9 @@ int dc_config_load_file(dc_config *cfg, const char *path)
     struct ini_ctx ctx = {cfg, DC_OK};
     int rc = ini_parse(path, on_ini, &ctx);
     if (rc == 0) return DC_OK;
-    if (rc == -1) return dc__error(DC_ENOTFOUND, "config: cannot open %s: %s", path, strerror(errno));
-    if (rc == -2 || ctx.rc == DC_ENOMEM) return dc__error(DC_ENOMEM, "config: out of memory reading %s", path);
+    if (rc == -1)
+        return dc__error(DC_ENOTFOUND, "config: cannot open %s: %s", path, strerror(errno));
+    if (rc == -2 || ctx.rc == DC_ENOMEM)
+        return dc__error(DC_ENOMEM, "config: out of memory reading %s", path);
     return dc__error(DC_EINVAL, "config: %s:%d: syntax error", path, rc);
 }

@@ -25,8 +25,10 @@
 static size_t abi_min_size(uint32_t abi)
 {
     switch (abi) {
-    case 1: return offsetof(dc_driver, lease_revoke) + sizeof(((dc_driver *)0)->lease_revoke);
-    default: return (size_t)-1;
+    case 1:
+        return offsetof(dc_driver, lease_revoke) + sizeof(((dc_driver *)0)->lease_revoke);
+    default:
+        return (size_t)-1;
     }
 }
 
@@ -46,7 +48,8 @@ static int try_file(const char *path, const dc_driver **out, void **dl)
     const dc_driver *d = entry();
     if (!d) {
         dlclose(h);
-        return dc__error(DC_ENODRIVER, "driver %s: %s() returned NULL", path, DC_DRIVER_ENTRY_SYMBOL);
+        return dc__error(DC_ENODRIVER, "driver %s: %s() returned NULL", path,
+                         DC_DRIVER_ENTRY_SYMBOL);
     }
     if (d->abi_version == 0 || d->abi_version > DC_DRIVER_ABI) {
         uint32_t v = d->abi_version;

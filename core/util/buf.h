@@ -14,7 +14,10 @@ typedef struct dc_buf {
     size_t cap; /* bytes allocated */
 } dc_buf;
 
-#define DC_BUF_INIT {NULL, 0, 0}
+#define DC_BUF_INIT \
+    {               \
+        NULL, 0, 0  \
+    }
 
 /* Each returns 0, or -1 when out of memory (the buffer is then unchanged). */
 int dc_buf_reserve(dc_buf *b, size_t extra);

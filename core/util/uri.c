@@ -65,15 +65,15 @@ void dc_uri_free(dc_uri *u)
     memset(u, 0, sizeof *u);
 }
 
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        snprintf(err, errlen, __VA_ARGS__);                                                        \
-        return -1;                                                                                 \
+#define FAIL(...)                           \
+    do {                                    \
+        snprintf(err, errlen, __VA_ARGS__); \
+        return -1;                          \
     } while (0)
-#define OOM()                                                                                      \
-    do {                                                                                           \
-        snprintf(err, errlen, "out of memory");                                                    \
-        return -2;                                                                                 \
+#define OOM()                                   \
+    do {                                        \
+        snprintf(err, errlen, "out of memory"); \
+        return -2;                              \
     } while (0)
 
 static int parse_host(const char *s, size_t n, dc_uri *u, char *err, size_t errlen)
@@ -98,7 +98,8 @@ static int parse_host(const char *s, size_t n, dc_uri *u, char *err, size_t errl
     if (colon) {
         if (colon + 1 == end) FAIL("empty port");
         for (const char *p = colon + 1; p < end; p++) {
-            if (!isdigit((unsigned char)*p)) FAIL("bad port '%.*s'", (int)(end - colon - 1), colon + 1);
+            if (!isdigit((unsigned char)*p))
+                FAIL("bad port '%.*s'", (int)(end - colon - 1), colon + 1);
             port = port * 10 + (*p - '0');
             if (port > 65535) FAIL("port out of range");
         }

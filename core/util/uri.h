@@ -24,7 +24,7 @@ typedef struct dc_uri {
     char *password; /* NULL if absent */
     dc_uri_host *hosts;
     size_t n_hosts;
-    char *path;     /* "" if absent; without the leading '/' */
+    char *path; /* "" if absent; without the leading '/' */
     dc_uri_param *params;
     size_t n_params;
 } dc_uri;

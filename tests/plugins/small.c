@@ -2,8 +2,8 @@
 #include <ddlcoord/driver.h>
 #include <stddef.h>
 
-static const dc_driver table = {.abi_version = 1, .size = offsetof(dc_driver, txn),
-                                .name = "small"};
+static const dc_driver table = {
+    .abi_version = 1, .size = offsetof(dc_driver, txn), .name = "small"};
 
 const dc_driver *dc_driver_entry(void);
 const dc_driver *dc_driver_entry(void)

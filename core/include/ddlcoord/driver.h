@@ -146,8 +146,7 @@ typedef struct dc_driver {
     /* Stop a watch. After it returns the driver never touches sink again. */
     void (*watch_stop)(void *conn, void *handle);
 
-    int (*lease_grant)(void *conn, int64_t ttl, int64_t *id, int64_t *granted_ttl,
-                       dc_drv_err *err);
+    int (*lease_grant)(void *conn, int64_t ttl, int64_t *id, int64_t *granted_ttl, dc_drv_err *err);
     int (*lease_keepalive)(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err);
     int (*lease_revoke)(void *conn, int64_t id, dc_drv_err *err);
     /* --- end of ABI 1; later members are appended below this line --- */

@@ -106,9 +106,9 @@ typedef struct dc_response {
 } dc_response;
 
 typedef struct dc_txn_result {
-    int succeeded;       /* 1 if all compares held and the then-branch ran */
-    int64_t revision;    /* the txn's revision if it wrote, else the read revision */
-    size_t n_responses;  /* one per op of the branch that ran, in order */
+    int succeeded;      /* 1 if all compares held and the then-branch ran */
+    int64_t revision;   /* the txn's revision if it wrote, else the read revision */
+    size_t n_responses; /* one per op of the branch that ran, in order */
     dc_response *responses;
 } dc_txn_result;
 
@@ -224,8 +224,8 @@ void dc_txn_free(dc_txn *txn);
 
 /* Compare key's value with value (bytes, memcmp order). On a missing key every
  * value compare is false, whatever op is. */
-int dc_txn_compare_value(dc_txn *txn, const void *key, size_t key_len, dc_cmp op,
-                         const void *value, size_t value_len);
+int dc_txn_compare_value(dc_txn *txn, const void *key, size_t key_len, dc_cmp op, const void *value,
+                         size_t value_len);
 
 /* Compare key's version, create_revision, mod_revision or lease with number.
  * A missing key has 0 for each. target must not be DC_TARGET_VALUE. */
