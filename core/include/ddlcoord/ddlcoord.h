@@ -16,5 +16,6 @@
 #include "log.h"
 #include "config.h"
 #include "store.h"
+#include "election.h"
 
 #endif
