@@ -263,6 +263,7 @@ static void plan_free(plan *p, int committed)
     for (size_t i = 0; i < p->n; i++) {
         plan_item *it = &p->items[i];
         if (!committed) {
+            if (!it->is_put && it->k) it->k->planned_delete = 0;
             if (it->is_new && it->k) {
                 dc_kv_clear(&it->k->kv);
                 free(it->k);
@@ -294,9 +295,11 @@ static plan_item *plan_add(plan *p)
 
 static int plan_delete_key(plan *p, mem_key *k, int64_t rev)
 {
+    if (k->planned_delete) return 0; /* an earlier delete of this txn already takes it */
     plan_item *it = plan_add(p);
     if (!it) return -1;
     it->k = k;
+    k->planned_delete = 1;
     it->ev.type = DC_EVENT_DELETE;
     if (dc_kv_set(&it->ev.kv, k->kv.key, k->kv.key_len, NULL, 0) != 0) return -1;
     it->ev.kv.mod_revision = rev;

@@ -22,6 +22,7 @@ typedef struct mem_key {
     dc_kv kv;         /* current value and metadata */
     mem_lease *lease; /* NULL if kv.lease == 0 */
     struct mem_key *lease_prev, *lease_next; /* in lease->keys */
+    int planned_delete; /* a txn being prepared deletes it (two deletes may overlap) */
 } mem_key;
 
 RB_HEAD(mem_tree, mem_key);
