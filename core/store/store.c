@@ -254,7 +254,12 @@ int dc_txn_commit(dc_store *s, dc_txn *txn, dc_txn_result **out)
     *out = NULL;
     dc_txn_req req;
     int rc = dc__txn_request(txn, &req);
-    if (rc != DC_OK) return dc__error_store(s, rc, "%s", dc_last_error());
+    if (rc != DC_OK) {
+        /* copy first: the detail lives in the buffer dc__error_store writes */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", dc_last_error());
+        return dc__error_store(s, rc, "%s", msg);
+    }
     dc_txn_result *r = calloc(1, sizeof *r);
     if (!r) return dc__error_store(s, DC_ENOMEM, "out of memory");
     dc_drv_err err = {{0}, 0};
