@@ -1,7 +1,39 @@
-/* placeholder until the suite lands */
-#include <check.h>
+/*
+ * The store conformance suite's runner. It checks every statement of the
+ * store contract (DESIGN §2) against the store named by DDLCOORD_TEST_STORE
+ * (mem://…, etcd://…, redis://…, zk://…), through the public API only, so
+ * one binary qualifies every backend. Each topic lives in its own file and
+ * contributes one TCase; every test runs in its own forked process with its
+ * own store handle and key prefix.
+ */
+#include "conformance.h"
+
+#include <stdio.h>
 #include <stdlib.h>
+
 int main(void)
 {
-    return EXIT_SUCCESS;
+    conf_uri = getenv("DDLCOORD_TEST_STORE");
+    if (!conf_uri || !*conf_uri) {
+        fprintf(stderr, "test_conformance: DDLCOORD_TEST_STORE is not set.\n"
+                        "Set it to the store URI to check, e.g.\n"
+                        "  DDLCOORD_TEST_STORE=mem://conformance ./test_conformance\n"
+                        "  DDLCOORD_TEST_STORE=etcd://127.0.0.1:2379 ./test_conformance\n");
+        return EXIT_FAILURE;
+    }
+    fprintf(stderr, "test_conformance: checking %s\n", conf_uri);
+
+    Suite *s = suite_create("conformance");
+    TCase *(*const tcases[])(void) = {
+        conf_kv_tcase,      conf_snapshot_tcase, conf_txn_tcase,
+        conf_cas_tcase,     conf_watch_tcase,    conf_watch_atomic_tcase,
+        conf_compact_tcase, conf_lease_tcase,    conf_errors_tcase,
+    };
+    for (size_t i = 0; i < sizeof tcases / sizeof tcases[0]; i++) suite_add_tcase(s, tcases[i]());
+
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
