@@ -1,0 +1,88 @@
+/*
+ * Helpers of the etcd-specific tests (see etcd_test.h). The fixture script
+ * is run through system(3) with paths taken from the environment that
+ * run-with-etcd.sh sets up.
+ */
+#include "etcd_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *et_uri(const char *query)
+{
+    static char buf[1024];
+    const char *base = getenv("DDLCOORD_TEST_STORE");
+    const char *extra = getenv("DDLCOORD_TEST_STORE_QUERY");
+    ck_assert_msg(base && *base, "DDLCOORD_TEST_STORE is not set");
+    int has_q = strchr(base, '?') != NULL;
+    snprintf(buf, sizeof buf, "%s%s%s%s%s", base,
+             (extra && *extra) || (query && *query) ? (has_q ? "&" : "?") : "", extra ? extra : "",
+             extra && *extra && query && *query ? "&" : "", query ? query : "");
+    return buf;
+}
+
+dc_store *et_open(const char *query)
+{
+    dc_store *s = NULL;
+    const char *uri = et_uri(query);
+    int rc = dc_store_open(uri, &s);
+    ck_assert_msg(rc == DC_OK, "open %s: %s: %s", uri, dc_errname(rc), dc_last_error());
+    return s;
+}
+
+void et_fixture(const char *verb, const char *args)
+{
+    const char *script = getenv("ETCD_FIXTURE"), *dir = getenv("ETCD_TEST_DIR");
+    ck_assert_msg(script && dir, "run through run-with-etcd.sh (ETCD_FIXTURE, ETCD_TEST_DIR)");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' %s '%s' %s", script, verb, dir, args ? args : "");
+    int rc = system(cmd);
+    ck_assert_msg(rc == 0, "fixture command failed (%d): %s", rc, cmd);
+}
+
+int et_member_pid(int i)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/pid.%d", getenv("ETCD_TEST_DIR"), i);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "no pid file %s", path);
+    int pid = 0;
+    ck_assert_int_eq(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    return pid;
+}
+
+const char *et_key(const char *suffix)
+{
+    static char buf[8][256];
+    static int i;
+    char *b = buf[i++ % 8];
+    snprintf(b, 256, "/etcdtest/%d/%s", (int)getpid(), suffix);
+    return b;
+}
+
+void et_collect(dc_watch *w, et_seen *seen, size_t want)
+{
+    while (seen->n < want) {
+        dc_events *ev = NULL;
+        int rc = dc_watch_next(w, ET_WAIT_MS, &ev);
+        ck_assert_msg(rc == DC_OK, "watch after %zu of %zu events: %s: %s", seen->n, want,
+                      dc_errname(rc), dc_last_error());
+        for (size_t i = 0; i < ev->n; i++) {
+            ck_assert_msg(seen->n < sizeof seen->revs / sizeof seen->revs[0], "too many events");
+            const dc_event *e = &ev->events[i];
+            if (seen->n)
+                ck_assert_msg(e->kv.mod_revision >= seen->revs[seen->n - 1],
+                              "revision went back from %lld to %lld",
+                              (long long)seen->revs[seen->n - 1], (long long)e->kv.mod_revision);
+            seen->revs[seen->n] = e->kv.mod_revision;
+            seen->types[seen->n] = e->type;
+            snprintf(seen->values[seen->n], sizeof seen->values[0], "%.*s", (int)e->kv.value_len,
+                     e->kv.value);
+            seen->n++;
+        }
+        dc_events_free(ev);
+    }
+}
