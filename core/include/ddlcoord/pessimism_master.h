@@ -1,0 +1,115 @@
+/*
+ * ddlcoord master: the coordinator side of the pessimistic shard-DDL lock
+ * protocol (the seed's steps 1, 3, 4, 9 and 10), over the public store API.
+ *
+ * Life cycle:
+ *
+ *   dc_master_options o = {0};          // zero = defaults (namespace /ddlcoord)
+ *   dc_master *m;
+ *   dc_master_new(store, &o, &m);
+ *   while ((rc = dc_master_run(m, 1000)) == DC_OK) { ...housekeeping... }
+ *   dc_master_free(m);
+ *
+ * dc_master_run runs the event loop in the calling thread (any thread the
+ * caller likes; one at a time). Its first call does step 1: one consistent
+ * read of infos, operations and task membership (revision M1), rebuilding the
+ * locks (owner restored from an exec=true operation, done marks applied,
+ * locks with operations treated as synced) and continuing them. It then
+ * watches the namespace from M1 + 1. A watch error or compaction makes it
+ * rebuild from a fresh read; transient store errors are retried, never
+ * returned.
+ *
+ * Every handler and every admin call (dc_master_unlock, dc_master_remove_meta,
+ * dc_master_locks) runs under one mutex, so a lock removal and the next info
+ * for the same table cannot race (DM bug pingcap/dm#1253). The admin calls may
+ * be made from any thread while another thread is inside dc_master_run.
+ *
+ * Fencing: with options.fence_key set, every write txn of the master carries
+ * the compare create_revision(fence_key) == fence_create_revision. When it
+ * fails, the master stops: dc_master_run (and the admin call that hit it)
+ * return DC_ECHANGED and keep returning it.
+ */
+#ifndef DDLCOORD_PESSIMISM_MASTER_H
+#define DDLCOORD_PESSIMISM_MASTER_H
+
+#include "pessimism.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dc_master dc_master;
+
+/* Options; a zeroed struct gives the defaults. Strings are copied. */
+typedef struct dc_master_options {
+    const char *ns; /* key namespace; NULL = DC_DEFAULT_NAMESPACE */
+    /* Fencing guard: fence_key NULL = none. */
+    const char *fence_key;
+    size_t fence_key_len; /* 0 = strlen(fence_key) */
+    int64_t fence_create_revision;
+    /* Called after each protocol step the master takes (see dc_step_fn);
+     * NULL = none. Called with the master's mutex held: it must not call
+     * dc_master_* on the same master. */
+    dc_step_fn on_step;
+    void *step_userdata;
+} dc_master_options;
+
+/* Create a master on store (borrowed: it must outlive the master). No I/O.
+ * Errors: DC_EINVAL, DC_ENOMEM. */
+int dc_master_new(dc_store *store, const dc_master_options *options, dc_master **out);
+
+/* Free the master (closes its watch). Must not race with dc_master_run or
+ * admin calls. NULL is a no-op. Locks in the store are left as they are: a
+ * new master picks them up. */
+void dc_master_free(dc_master *master);
+
+/* Run the event loop for up to timeout_ms (-1 = until stopped). Blocks.
+ * Returns DC_OK when the time is up, DC_ECLOSED after dc_master_stop or when
+ * a step callback asked to stop, DC_ECHANGED when the fencing guard failed;
+ * once it has returned DC_ECLOSED or DC_ECHANGED it returns the same again.
+ * Only one thread may be inside dc_master_run at a time. */
+int dc_master_run(dc_master *master, int timeout_ms);
+
+/* Ask dc_master_run to return DC_ECLOSED as soon as possible. Thread-safe,
+ * async-signal-unsafe, non-blocking. */
+void dc_master_stop(dc_master *master);
+
+/* The revision of the last step-1 read (M1), 0 before the first. Thread-safe. */
+int64_t dc_master_revision(dc_master *master);
+
+/* Snapshot of the master's locks (task NULL = all), sorted by ID: ID, task,
+ * owner, DDLs, synced / unsynced / done sources and conflicts. Free with
+ * dc_lock_status_free_array. Thread-safe (takes the mutex). Errors: DC_ENOMEM. */
+int dc_master_locks(dc_master *master, const char *task, dc_lock_status **out, size_t *n);
+
+/* Values the master could not decode (corrupt infos or operations): one
+ * "key: error" string per bad key still present, sorted. Free with
+ * dc_strings_free. Thread-safe. */
+int dc_master_problems(dc_master *master, char ***out, size_t *n);
+
+/* Unlock a lock by hand (DM's unlock-ddl-lock). The lock is forced synced;
+ * its owner (replace_owner if not NULL, which must be a source of the lock)
+ * gets exec=true, then the synced sources get exec=false (unsynced ones are
+ * not waited for). Waits up to timeout_ms for them to be done, while another
+ * thread runs dc_master_run (the handlers do the work).
+ * Returns DC_OK once every awaited source is done (the lock is then
+ * removed like any resolved lock). On timeout: if the owner is not done and
+ * !force_remove, the lock is reverted to its earlier sync state and
+ * DC_ETIMEDOUT returned; otherwise (owner done, or force_remove) the lock is
+ * removed, its infos and operations deleted, and DC_OK returned with
+ * force_remove, DC_ETIMEDOUT without. Other errors: DC_ENOTFOUND (no such
+ * lock or replace_owner not in it), DC_ECHANGED, DC_ECLOSED, store errors.
+ * Blocks; thread-safe. */
+int dc_master_unlock(dc_master *master, const char *lock_id, const char *replace_owner,
+                     int force_remove, int timeout_ms);
+
+/* Remove a task's metadata: its infos, operations, resolution markers and
+ * conflict reports in the store (one txn of four prefix deletes), and its
+ * locks in memory. Task membership is kept (see dc_task_remove). Blocks (one
+ * store call); thread-safe. Errors: DC_EINVAL, DC_ECHANGED, store errors. */
+int dc_master_remove_meta(dc_master *master, const char *task);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

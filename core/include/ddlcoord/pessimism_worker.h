@@ -1,0 +1,121 @@
+/*
+ * ddlcoord worker: one (task, source)'s side of the pessimistic shard-DDL
+ * lock protocol (the seed's steps 2, 5, 6, 7 and 8), over the public store API.
+ *
+ * Either call the steps yourself:
+ *
+ *   dc_worker_put_info(w, schema, table, ddls, n, position, timeout, &rev);  // step 2
+ *   dc_worker_wait_operation(w, timeout, &op);                               // step 5
+ *   ...execute (op->exec) or skip the DDLs...                                // step 6
+ *   dc_worker_mark_executed(w, timeout);
+ *   ...flush the checkpoint...                                               // step 7
+ *   dc_worker_mark_done(w, timeout, &rev);                                   // step 8
+ *
+ * or let dc_worker_run_ddl do all of it around two callbacks.
+ *
+ * Crash safety beyond DM: dc_worker_mark_executed records a resolution marker
+ * (task, source → lock ID, DDLs, position, operation revision) right after
+ * step 6, and the done txn of step 8 completes it. So:
+ *  - a worker that crashed after executing, at any point before its done txn,
+ *    is finished by dc_worker_recover (also run by dc_worker_put_info): no
+ *    manual unlock (the seed's "in step-7, operation has done" row);
+ *  - a worker that re-sends the same DDLs at the same position after its done
+ *    txn gets DC_ERESOLVED ("already resolved, skip") without opening a lock.
+ *
+ * A dc_worker is used by one thread at a time. Every blocking call takes a
+ * timeout in milliseconds (-1 = forever); transient store errors and watch
+ * compaction are retried within it (re-read the key, re-watch).
+ */
+#ifndef DDLCOORD_PESSIMISM_WORKER_H
+#define DDLCOORD_PESSIMISM_WORKER_H
+
+#include "pessimism.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dc_worker dc_worker;
+
+/* Options; a zeroed struct gives the defaults. Strings are copied. */
+typedef struct dc_worker_options {
+    const char *ns;     /* key namespace; NULL = DC_DEFAULT_NAMESPACE */
+    dc_step_fn on_step; /* called after each worker step; NULL = none */
+    void *step_userdata;
+} dc_worker_options;
+
+/* A worker for (task, source) on store (borrowed; must outlive the worker).
+ * No I/O. Errors: DC_EINVAL, DC_ENOMEM. */
+int dc_worker_new(dc_store *store, const char *task, const char *source,
+                  const dc_worker_options *options, dc_worker **out);
+/* Free the worker. Leaves the store as it is (an abandoned worker's state
+ * is picked up by the next worker for the same task and source). */
+void dc_worker_free(dc_worker *worker);
+
+/* Step 2: report ddls for the downstream table schema.table. First finishes a
+ * crashed earlier run (dc_worker_recover). If position (caller-defined, e.g.
+ * a binlog position; may be NULL) matches the resolution marker of the same
+ * lock and DDLs, returns DC_ERESOLVED: skip the DDLs, no lock is opened.
+ * If a done operation of an earlier lock is still there, waits for the master
+ * to delete it (up to timeout_ms). An identical info already in the store is
+ * kept as is (re-running is idempotent). *revision (may be NULL) gets W1.
+ * Errors: DC_ERESOLVED, DC_ETIMEDOUT, DC_EINVAL, DC_ECLOSED (step callback),
+ * store errors. Blocks. */
+int dc_worker_put_info(dc_worker *worker, const char *schema, const char *table,
+                       const char *const *ddls, size_t n_ddls, const char *position, int timeout_ms,
+                       int64_t *revision);
+
+/* Step 5: wait for the operation of the info put last. On DC_OK *op (caller
+ * frees with dc_operation_free) says exec or skip; if the operation is
+ * already done (a re-run after step 8) it is returned with done = 1.
+ * DC_ECONFLICT: the master found these DDLs differ from the lock's; the detail
+ * (dc_last_error, dc_worker_conflict) says how. Put corrected DDLs or
+ * dc_worker_delete_info. Errors also: DC_ETIMEDOUT, DC_EINVAL (no info put),
+ * DC_ECLOSED, store errors. Blocks. */
+int dc_worker_wait_operation(dc_worker *worker, int timeout_ms, dc_operation **op);
+
+/* The master's conflict message for the last DC_ECONFLICT ("" if none).
+ * Owned by the worker, valid until the next call on it. */
+const char *dc_worker_conflict(const dc_worker *worker);
+
+/* After step 6: record that the operation was executed (or skipped) in the
+ * resolution marker. Errors: DC_ECHANGED (the operation changed meanwhile),
+ * DC_EINVAL (no operation), store errors. Blocks. */
+int dc_worker_mark_executed(dc_worker *worker, int timeout_ms);
+
+/* Step 8: in one txn mark the operation done, delete the info and complete
+ * the resolution marker. Idempotent: retrying after a lost answer
+ * (DC_EUNKNOWN) or after it succeeded returns DC_OK. *revision (may be NULL)
+ * gets W2. Errors: DC_ECHANGED (the operation was replaced or removed, e.g.
+ * by an unlock), DC_EINVAL, DC_ETIMEDOUT, DC_ECLOSED, store errors. Blocks. */
+int dc_worker_mark_done(dc_worker *worker, int timeout_ms, int64_t *revision);
+
+/* Withdraw the current info (e.g. after DC_ECONFLICT). Blocks. */
+int dc_worker_delete_info(dc_worker *worker, int timeout_ms);
+
+/* Finish a run that crashed after its operation was executed but before the
+ * done txn (marker says executed at the operation's current revision): do
+ * the done txn now. *recovered (may be NULL) is set to 1 if it did. Blocks. */
+int dc_worker_recover(dc_worker *worker, int timeout_ms, int *recovered);
+
+/* Execute or skip: called once with the operation (op->exec says which).
+ * Return 0 on success; anything else aborts the run (nothing is marked). */
+typedef int (*dc_exec_fn)(const dc_operation *op, void *userdata);
+/* Flush the checkpoint past position (may be NULL). 0 = success. */
+typedef int (*dc_checkpoint_fn)(const dc_operation *op, const char *position, void *userdata);
+
+/* The whole flow for one DDL: put info, wait, exec_fn, mark executed,
+ * checkpoint_fn, mark done. timeout_ms bounds each blocking step.
+ * Returns DC_OK, DC_ERESOLVED (already resolved: neither callback was called;
+ * skip the DDLs), DC_ECONFLICT, DC_ECANCELED-like aborts as DC_ECLOSED (a
+ * callback failed or a step callback asked to stop), DC_ETIMEDOUT, store
+ * errors. *executed (may be NULL) is set to 1 if exec_fn ran with exec = 1. */
+int dc_worker_run_ddl(dc_worker *worker, const char *schema, const char *table,
+                      const char *const *ddls, size_t n_ddls, const char *position,
+                      dc_exec_fn exec_fn, dc_checkpoint_fn checkpoint_fn, void *userdata,
+                      int timeout_ms, int *executed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,101 @@
+/*
+ * Info: a worker's report of one shard DDL, in DM's JSON
+ * {"task","source","schema","table","ddls":[…]}. Decoding is strict about
+ * what the protocol needs (every field present, of the right type, names not
+ * empty, sizes bounded) and lenient about the rest (unknown fields are
+ * ignored, so values written by DM or by a newer ddlcoord still parse).
+ */
+#include "pess.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+void dc_info_free(dc_info *info)
+{
+    if (!info) return;
+    free(info->task);
+    free(info->source);
+    free(info->schema);
+    free(info->table);
+    dc_strings_free(info->ddls, info->n_ddls);
+    free(info);
+}
+
+int dc_info_new(const char *task, const char *source, const char *schema, const char *table,
+                const char *const *ddls, size_t n_ddls, dc_info **out)
+{
+    *out = NULL;
+    if (!task || !*task || !source || !*source || !schema || !table || (n_ddls && !ddls))
+        return dc__error(DC_EINVAL, "info: task, source, schema and table are required");
+    dc_info *info = calloc(1, sizeof *info);
+    if (!info) return dc__error(DC_ENOMEM, "out of memory");
+    info->task = strdup(task);
+    info->source = strdup(source);
+    info->schema = strdup(schema);
+    info->table = strdup(table);
+    info->ddls = pess_strv_dup(ddls, n_ddls);
+    info->n_ddls = info->ddls ? n_ddls : 0;
+    if (!info->task || !info->source || !info->schema || !info->table || !info->ddls) {
+        dc_info_free(info);
+        return dc__error(DC_ENOMEM, "out of memory");
+    }
+    *out = info;
+    return DC_OK;
+}
+
+int dc_info_encode(const dc_info *info, char **json)
+{
+    *json = NULL;
+    if (!info || !info->task || !info->source || !info->schema || !info->table)
+        return dc__error(DC_EINVAL, "info: incomplete");
+    cJSON *o = cJSON_CreateObject();
+    cJSON *ddls = pess_json_strv_new((const char *const *)info->ddls, info->n_ddls);
+    int ok = o && ddls && cJSON_AddStringToObject(o, "task", info->task) &&
+             cJSON_AddStringToObject(o, "source", info->source) &&
+             cJSON_AddStringToObject(o, "schema", info->schema) &&
+             cJSON_AddStringToObject(o, "table", info->table) &&
+             cJSON_AddItemToObject(o, "ddls", ddls);
+    if (!ok) {
+        if (ddls && (!o || !cJSON_GetObjectItem(o, "ddls"))) cJSON_Delete(ddls);
+        cJSON_Delete(o);
+        return dc__error(DC_ENOMEM, "out of memory");
+    }
+    *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return *json ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
+}
+
+int dc_info_decode(const char *key, const void *value, size_t value_len, dc_info **out)
+{
+    *out = NULL;
+    cJSON *j;
+    int rc = pess_json_parse(key, value, value_len, &j);
+    if (rc) return rc;
+    dc_info *info = calloc(1, sizeof *info);
+    if (!info) {
+        cJSON_Delete(j);
+        return dc__error(DC_ENOMEM, "out of memory");
+    }
+    rc = pess_json_str(j, key, "task", 0, &info->task);
+    if (!rc) rc = pess_json_str(j, key, "source", 0, &info->source);
+    /* DM writes schema and table of the downstream table; empty is legal
+     * for neither, but be as lenient as DM for the schema of a table-less DDL. */
+    if (!rc) rc = pess_json_str(j, key, "schema", 1, &info->schema);
+    if (!rc) rc = pess_json_str(j, key, "table", 1, &info->table);
+    if (!rc)
+        rc = pess_json_strv(cJSON_GetObjectItemCaseSensitive(j, "ddls"), key, "ddls", &info->ddls,
+                            &info->n_ddls);
+    cJSON_Delete(j);
+    if (rc) {
+        dc_info_free(info);
+        return rc;
+    }
+    *out = info;
+    return DC_OK;
+}
+
+int dc_info_lock_id(const dc_info *info, char **out)
+{
+    return dc_lock_id_build(info->task, info->schema, info->table, out);
+}

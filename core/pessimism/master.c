@@ -1,0 +1,445 @@
+/*
+ * The master: step 1 (read everything at M1 and rebuild the locks), then an
+ * event loop over one watch on the namespace from M1 + 1, dispatching info
+ * events (step 3), operation events (step 9) and task membership changes to
+ * handlers that drive the locks (master_lock.c for steps 4 and 10).
+ *
+ * One watch on "NS/" rather than one per kind keeps every event in revision
+ * order across kinds, so a done mark and the info deletion of the same txn
+ * arrive together and in the order they were written. Anything unexpected
+ * from the store (watch ended, compaction, a write that failed for a
+ * transient reason) sets need_rebuild: the next loop pass throws the locks
+ * away and rebuilds them from a fresh read, which is always correct because
+ * the store, not memory, holds the protocol's state (DESIGN §5 item 7).
+ *
+ * Handlers and admin calls share m->mu; the loop holds it only while it
+ * handles a batch, never while it waits for the store.
+ */
+#include "master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+
+static const char *const kind_names[K_COUNT] = {"info", "operation", "member", "marker",
+                                                "conflict"};
+
+int master_fail(dc_master *m, int code)
+{
+    if (!m->fatal) m->fatal = code;
+    return code;
+}
+
+int master_step(dc_master *m, int step, const dc_lock *lock, const char *source, int64_t rev,
+                const char *fmt, ...)
+{
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    dc_log(DC_LOG_INFO, PESS, "master step %d: lock %s source %s rev %lld: %s", step,
+           lock ? lock->id : "-", source ? source : "-", (long long)rev, text);
+    if (!m->on_step) return DC_OK;
+    dc_step st = {step, "master", lock ? lock->id : NULL, lock ? lock->task : NULL, source,
+                  rev,  text};
+    if (m->on_step(&st, m->step_ud) == 0) return DC_OK;
+    dc_log(DC_LOG_WARN, PESS, "master stopped by the step callback after step %d", step);
+    return master_fail(m,
+                       dc__error(DC_ECLOSED, "stopped by the step callback after step %d", step));
+}
+
+void master_remove_lock(dc_master *m, dc_lock *lock)
+{
+    dc_keeper_remove(m->keeper, lock->id);
+    pthread_cond_broadcast(&m->cond);
+}
+
+int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
+{
+    *out = NULL;
+    if (!store) return dc__error(DC_EINVAL, "master: no store");
+    dc_master_options defaults = {0};
+    if (!o) o = &defaults;
+    dc_master *m = calloc(1, sizeof *m);
+    if (!m) return dc__error(DC_ENOMEM, "out of memory");
+    m->store = store;
+    m->wake[0] = m->wake[1] = -1;
+    m->on_step = o->on_step;
+    m->step_ud = o->step_userdata;
+    m->ns = strdup(o->ns ? o->ns : DC_DEFAULT_NAMESPACE);
+    m->keeper = dc_keeper_new();
+    int rc = m->ns && m->keeper ? DC_OK : DC_ENOMEM;
+    if (!rc && o->fence_key) {
+        size_t len = o->fence_key_len ? o->fence_key_len : strlen(o->fence_key);
+        m->fence.key = malloc(len + 1);
+        if (m->fence.key) {
+            memcpy(m->fence.key, o->fence_key, len);
+            m->fence.key[len] = '\0';
+            m->fence.key_len = len;
+            m->fence.create_revision = o->fence_create_revision;
+        } else {
+            rc = DC_ENOMEM;
+        }
+    }
+    for (int k = 0; k < K_COUNT && !rc; k++) {
+        rc = pess_prefix(m->ns, kind_names[k], &m->pfx[k]);
+        if (!rc) m->pfx_len[k] = strlen(m->pfx[k]);
+    }
+    if (!rc) {
+        /* The watch prefix: everything under the namespace ("NS/"). */
+        size_t nl = strlen(m->ns);
+        while (nl > 0 && m->ns[nl - 1] == '/') nl--;
+        m->watch_prefix = malloc(nl + 2);
+        if (m->watch_prefix) {
+            memcpy(m->watch_prefix, m->ns, nl);
+            memcpy(m->watch_prefix + nl, "/", 2);
+        } else {
+            rc = DC_ENOMEM;
+        }
+    }
+    if (!rc && pipe2(m->wake, O_NONBLOCK | O_CLOEXEC)) rc = DC_ENOMEM;
+    if (!rc && (pthread_mutex_init(&m->mu, NULL) || dc_cond_init_monotonic(&m->cond))) {
+        rc = DC_ENOMEM;
+    }
+    if (rc) {
+        if (m->wake[0] >= 0) {
+            close(m->wake[0]);
+            close(m->wake[1]);
+        }
+        for (int k = 0; k < K_COUNT; k++) free(m->pfx[k]);
+        free(m->watch_prefix);
+        free(m->fence.key);
+        dc_keeper_free(m->keeper);
+        free(m->ns);
+        free(m);
+        return dc__error(rc, "master: out of memory or descriptors");
+    }
+    *out = m;
+    return DC_OK;
+}
+
+void dc_master_free(dc_master *m)
+{
+    if (!m) return;
+    dc_watch_close(m->watch);
+    dc_keeper_free(m->keeper);
+    pess_tasks_free(&m->tasks);
+    pess_bad_free(&m->bad);
+    for (int k = 0; k < K_COUNT; k++) free(m->pfx[k]);
+    free(m->watch_prefix);
+    free(m->fence.key);
+    free(m->ns);
+    close(m->wake[0]);
+    close(m->wake[1]);
+    pthread_mutex_destroy(&m->mu);
+    pthread_cond_destroy(&m->cond);
+    free(m);
+}
+
+void dc_master_stop(dc_master *m)
+{
+    atomic_store(&m->stop, 1);
+    ssize_t w = write(m->wake[1], "x", 1);
+    (void)w; /* a full pipe already wakes the loop */
+}
+
+int64_t dc_master_revision(dc_master *m)
+{
+    return atomic_load(&m->m1);
+}
+
+/* Step 1: read, rebuild, continue every lock, watch from M1 + 1. */
+static int rebuild(dc_master *m)
+{
+    dc_watch_close(m->watch);
+    m->watch = NULL;
+    pess_keeper_clear(m->keeper, NULL);
+    pess_tasks_free(&m->tasks);
+    pess_bad_free(&m->bad);
+    pthread_cond_broadcast(&m->cond);
+    pess_snapshot snap;
+    int rc = pess_snapshot_read(m->store, m->ns, NULL, &snap);
+    if (rc) return rc;
+    rc = pess_rebuild(m->ns, &snap, m->keeper, &m->tasks, &m->bad);
+    int64_t m1 = snap.revision;
+    size_t n_infos = snap.res->responses[SNAP_INFOS].n_kvs;
+    size_t n_ops = snap.res->responses[SNAP_OPS].n_kvs;
+    pess_snapshot_clear(&snap);
+    if (rc) return rc;
+    atomic_store(&m->m1, m1);
+    rc = master_step(m, 1, NULL, NULL, m1, "GET %zu infos and %zu operations: %zu locks", n_infos,
+                     n_ops, dc_keeper_count(m->keeper));
+    if (rc) return rc;
+    rc = dc_watch_open(m->store, m->watch_prefix, strlen(m->watch_prefix), m1 + 1, DC_PREFIX,
+                       &m->watch);
+    if (rc) return rc;
+    dc_lock **locks;
+    size_t n;
+    rc = dc_keeper_locks(m->keeper, &locks, &n);
+    if (rc) return rc;
+    /* The array holds pointers; progress may free a lock, so look each up again. */
+    char **ids = calloc(n ? n : 1, sizeof *ids);
+    for (size_t i = 0; ids && i < n; i++) ids[i] = locks[i]->id;
+    for (size_t i = 0; ids && i < n && !rc; i++) {
+        dc_lock *l = dc_keeper_find(m->keeper, ids[i]);
+        if (l) rc = master_progress(m, l);
+    }
+    free(locks);
+    free(ids);
+    return rc;
+}
+
+/* The locks of task that have source, as IDs (the handler may free locks). */
+static char **task_lock_ids(dc_master *m, const char *task, size_t *count)
+{
+    dc_lock **locks;
+    size_t n, k = 0;
+    if (dc_keeper_locks(m->keeper, &locks, &n)) return NULL;
+    char **ids = calloc(n ? n : 1, sizeof *ids);
+    for (size_t i = 0; ids && i < n; i++)
+        if (strcmp(locks[i]->task, task) == 0) ids[k++] = strdup(locks[i]->id);
+    free(locks);
+    *count = k;
+    return ids;
+}
+
+static int on_info_put(dc_master *m, const dc_kv *kv)
+{
+    dc_info *info;
+    int rc = dc_info_decode(kv->key, kv->value, kv->value_len, &info);
+    if (rc == DC_ENOMEM) return rc;
+    if (rc) {
+        dc_log(DC_LOG_ERROR, PESS, "bad info at rev %lld: %s: %s", (long long)kv->mod_revision,
+               dc_errname(rc), dc_last_error());
+        pess_bad_set(&m->bad, kv->key, dc_last_error());
+        return DC_OK;
+    }
+    pess_bad_del(&m->bad, kv->key);
+    const pess_task *t = pess_task_find(&m->tasks, info->task);
+    dc_lock *lock = NULL;
+    int created = 0, had_conflict = 0;
+    char *id = NULL;
+    if (dc_info_lock_id(info, &id) == DC_OK) {
+        dc_lock *old = dc_keeper_find(m->keeper, id);
+        pess_src *s = old ? pess_lock_src(old, info->source) : NULL;
+        had_conflict = s && s->conflict;
+    }
+    free(id);
+    rc = dc_keeper_try_sync(m->keeper, info, t ? (const char *const *)t->sources : NULL,
+                            t ? t->n : 0, &lock, &created);
+    if (rc == DC_ECONFLICT) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", dc_last_error());
+        dc_log(DC_LOG_WARN, PESS, "conflict: %s", msg);
+        rc = master_step(m, 3, lock, info->source, kv->mod_revision, "conflict: %s", msg);
+        if (!rc) rc = master_put_conflict(m, lock, info->source, kv->mod_revision, msg);
+    } else if (rc == DC_OK) {
+        int remain = 0;
+        dc_lock_is_synced(lock, &remain);
+        rc = master_step(m, 3, lock, info->source, kv->mod_revision, "%s%s, %d unsynced",
+                         created ? "lock created, owner " : "synced", created ? lock->owner : "",
+                         remain);
+        if (!rc && had_conflict) rc = master_del_conflict(m, info->task, info->source);
+        if (!rc) rc = master_progress(m, lock);
+    }
+    dc_info_free(info);
+    return rc;
+}
+
+static int on_info_delete(dc_master *m, const dc_kv *kv)
+{
+    pess_bad_del(&m->bad, kv->key);
+    char *task, *source;
+    if (pess_key_split(kv->key, kv->key_len, m->pfx_len[K_INFO], &task, &source)) return DC_OK;
+    size_t n = 0;
+    char **ids = task_lock_ids(m, task, &n);
+    int rc = ids ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        dc_lock *l = ids[i] ? dc_keeper_find(m->keeper, ids[i]) : NULL;
+        pess_src *s = l ? pess_lock_src(l, source) : NULL;
+        if (!s || s->done) continue;
+        if (s->conflict) {
+            dc_strings_free(s->conflict, s->n_conflict);
+            s->conflict = NULL;
+            s->n_conflict = 0;
+            rc = master_del_conflict(m, task, source);
+        }
+        /* A worker withdrew its report before the lock synced (DM has no such
+         * path). Once operations are out, the info is only deleted by done. */
+        if (!l->forced && !l->owner_put && s->ready) {
+            dc_lock_unsync(l, source);
+            dc_log(DC_LOG_INFO, PESS, "lock %s: %s withdrew its info", l->id, source);
+            size_t cnt;
+            pess_src **v = pess_lock_sorted(l, &cnt);
+            int any = 0;
+            for (size_t j = 0; v && j < cnt; j++) any |= v[j]->ready || v[j]->done;
+            free(v);
+            if (v && !any) {
+                dc_log(DC_LOG_INFO, PESS, "lock %s: no reports left, dropped", l->id);
+                master_remove_lock(m, l);
+            }
+        }
+    }
+    dc_strings_free(ids, n);
+    free(task);
+    free(source);
+    return rc;
+}
+
+static int on_op_put(dc_master *m, const dc_kv *kv)
+{
+    dc_operation *op;
+    int rc = dc_operation_decode(kv->key, kv->value, kv->value_len, &op);
+    if (rc == DC_ENOMEM) return rc;
+    if (rc) {
+        dc_log(DC_LOG_ERROR, PESS, "bad operation at rev %lld: %s: %s", (long long)kv->mod_revision,
+               dc_errname(rc), dc_last_error());
+        pess_bad_set(&m->bad, kv->key, dc_last_error());
+        return DC_OK;
+    }
+    pess_bad_del(&m->bad, kv->key);
+    dc_lock *lock = op->done ? dc_keeper_find(m->keeper, op->id) : NULL;
+    if (lock && pess_lock_src(lock, op->source) && !dc_lock_is_done(lock, op->source)) {
+        dc_lock_mark_done(lock, op->source);
+        rc = master_step(m, 9, lock, op->source, kv->mod_revision, "operation done%s",
+                         strcmp(op->source, lock->owner) ? "" : " (owner)");
+        if (!rc) rc = master_progress(m, lock);
+    }
+    dc_operation_free(op);
+    return rc;
+}
+
+static int on_member(dc_master *m, const dc_event *ev)
+{
+    char *task, *source;
+    if (pess_key_split(ev->kv.key, ev->kv.key_len, m->pfx_len[K_MEMBER], &task, &source))
+        return DC_OK;
+    int add = ev->type == DC_EVENT_PUT;
+    int rc = add ? pess_task_add_source(&m->tasks, task, source)
+                 : (pess_task_del_source(&m->tasks, task, source), DC_OK);
+    size_t n = 0;
+    char **ids = rc ? NULL : task_lock_ids(m, task, &n);
+    if (!rc && !ids) rc = dc__error(DC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        dc_lock *l = ids[i] ? dc_keeper_find(m->keeper, ids[i]) : NULL;
+        if (!l) continue;
+        if (add) {
+            /* A source joins a lock only while it syncs. */
+            if (!l->forced && !l->owner_put && !pess_lock_src_add(l, source))
+                rc = dc__error(DC_ENOMEM, "out of memory");
+            continue;
+        }
+        if (!dc_lock_remove_source(l, source)) continue;
+        dc_log(DC_LOG_INFO, PESS, "lock %s: source %s left task %s at rev %lld", l->id, source,
+               task, (long long)ev->kv.mod_revision);
+        if (dc_lock_is_empty(l)) {
+            master_remove_lock(m, l);
+            continue;
+        }
+        rc = master_progress(m, l);
+    }
+    dc_strings_free(ids, n);
+    free(task);
+    free(source);
+    return rc;
+}
+
+static int has_prefix(const dc_kv *kv, const char *p, size_t len)
+{
+    return kv->key_len > len && memcmp(kv->key, p, len) == 0;
+}
+
+static int handle(dc_master *m, const dc_events *evs)
+{
+    int rc = DC_OK;
+    for (size_t i = 0; i < evs->n && !rc; i++) {
+        const dc_event *ev = &evs->events[i];
+        const dc_kv *kv = &ev->kv;
+        if (has_prefix(kv, m->pfx[K_INFO], m->pfx_len[K_INFO]))
+            rc = ev->type == DC_EVENT_PUT ? on_info_put(m, kv) : on_info_delete(m, kv);
+        else if (has_prefix(kv, m->pfx[K_OP], m->pfx_len[K_OP]))
+            rc = ev->type == DC_EVENT_PUT ? on_op_put(m, kv)
+                                          : (pess_bad_del(&m->bad, kv->key), DC_OK);
+        else if (has_prefix(kv, m->pfx[K_MEMBER], m->pfx_len[K_MEMBER]))
+            rc = on_member(m, ev);
+    }
+    return rc;
+}
+
+/* A handler error: fatal ones stop the master, the rest mean "rebuild". */
+static int absorb(dc_master *m, int rc, const char *what)
+{
+    if (rc == DC_OK) return DC_OK;
+    if (m->fatal) return m->fatal;
+    if (rc == DC_ECHANGED && m->fence.key) {
+        dc_log(DC_LOG_ERROR, PESS, "fencing guard failed: %s", dc_last_error());
+        return master_fail(m, rc);
+    }
+    dc_log(DC_LOG_WARN, PESS, "%s: %s: %s; rebuilding from a fresh read", what, dc_errname(rc),
+           dc_last_error());
+    m->need_rebuild = 1;
+    return DC_OK;
+}
+
+int dc_master_run(dc_master *m, int timeout_ms)
+{
+    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int backoff = 0;
+    for (;;) {
+        if (atomic_load(&m->stop)) {
+            pthread_mutex_lock(&m->mu);
+            master_fail(m, DC_ECLOSED);
+            pthread_mutex_unlock(&m->mu);
+        }
+        pthread_mutex_lock(&m->mu);
+        int rc = m->fatal;
+        if (!rc && (m->need_rebuild || !m->watch)) {
+            m->need_rebuild = 0;
+            rc = absorb(m, rebuild(m), "rebuild");
+            if (!rc && m->need_rebuild) backoff = backoff ? backoff * 2 : 50;
+            if (backoff > 1000) backoff = 1000;
+            if (!m->need_rebuild) backoff = 0;
+        }
+        pthread_cond_broadcast(&m->cond);
+        pthread_mutex_unlock(&m->mu);
+        if (rc) return dc__error(rc, "master stopped: %s", dc_strerror(rc));
+        int64_t now = dc_now_ms();
+        if (deadline >= 0 && now >= deadline) return DC_OK;
+        int wait = deadline < 0 ? 1000 : (int)(deadline - now);
+        if (wait > 1000) wait = 1000;
+        if (backoff) {
+            dc_sleep_ms(backoff < wait ? backoff : wait);
+            continue;
+        }
+        if (!m->watch) continue;
+        struct pollfd p[2] = {{dc_watch_fd(m->watch), POLLIN, 0}, {m->wake[0], POLLIN, 0}};
+        if (poll(p, 2, wait) < 0 && errno != EINTR) return dc__error(DC_EINTERNAL, "poll failed");
+        if (p[1].revents) {
+            char buf[16];
+            while (read(m->wake[0], buf, sizeof buf) > 0) continue;
+        }
+        dc_events *evs = NULL;
+        rc = dc_watch_next(m->watch, 0, &evs);
+        if (rc == DC_ETIMEDOUT) continue;
+        pthread_mutex_lock(&m->mu);
+        if (rc) {
+            dc_log(DC_LOG_WARN, PESS, "watch ended: %s: %s; rebuilding", dc_errname(rc),
+                   dc_last_error());
+            m->need_rebuild = 1;
+        } else {
+            rc = absorb(m, handle(m, evs), "handling events");
+        }
+        pthread_cond_broadcast(&m->cond);
+        pthread_mutex_unlock(&m->mu);
+        dc_events_free(evs);
+        if (rc) return dc__error(rc, "master stopped: %s", dc_strerror(rc));
+    }
+}

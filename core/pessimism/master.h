@@ -1,0 +1,65 @@
+/*
+ * The master's private state, shared by master.c (event loop and handlers),
+ * master_lock.c (driving one lock through steps 4 and 10) and
+ * master_admin.c (unlock, remove_meta, listings).
+ */
+#ifndef DC_PESS_MASTER_H
+#define DC_PESS_MASTER_H
+
+#include "pess.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+enum { K_INFO = 0, K_OP = 1, K_MEMBER = 2, K_MARKER = 3, K_CONFLICT = 4, K_COUNT = 5 };
+
+struct dc_master {
+    dc_store *store;
+    char *ns;
+    pess_fence fence;
+    dc_step_fn on_step;
+    void *step_ud;
+
+    pthread_mutex_t mu;  /* serialises handlers and admin calls */
+    pthread_cond_t cond; /* broadcast after every batch of events (unlock waits) */
+    dc_keeper *keeper;
+    pess_task *tasks;
+    pess_bad *bad;
+    dc_watch *watch;
+    char *watch_prefix;
+    char *pfx[K_COUNT];
+    size_t pfx_len[K_COUNT];
+    int need_rebuild;
+    int fatal;            /* sticky DC_ECLOSED / DC_ECHANGED */
+    uint64_t lock_serial; /* numbers locks, so a waiter can tell a new lock from its own */
+
+    int wake[2]; /* pipe: dc_master_stop wakes the loop */
+    atomic_int stop;
+    _Atomic int64_t m1;
+};
+
+/* Report a protocol step: one log line, then the callback. Returns DC_OK, or
+ * DC_ECLOSED (and m->fatal) when the callback asked to stop. */
+int master_step(dc_master *m, int step, const dc_lock *lock, const char *source, int64_t rev,
+                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Record a fatal error (fence, stop): sticky. Returns code. */
+int master_fail(dc_master *m, int code);
+
+/* Drive lock as far as it can go now (steps 4 and 10). May remove and free
+ * the lock (step 10): callers must not use it afterwards. */
+int master_progress(dc_master *m, dc_lock *lock);
+
+/* Delete the operations of every source of lock with the lock's ID (step 10
+ * and unlock), and with infos too (unlock --force-remove) when with_infos. */
+int master_delete_lock_keys(dc_master *m, dc_lock *lock, int with_infos, int64_t *rev);
+
+/* Write or delete source's conflict report. */
+int master_put_conflict(dc_master *m, const dc_lock *lock, const char *source, int64_t info_rev,
+                        const char *message);
+int master_del_conflict(dc_master *m, const char *task, const char *source);
+
+/* Remove the lock from the keeper, waking unlock waiters. */
+void master_remove_lock(dc_master *m, dc_lock *lock);
+
+#endif

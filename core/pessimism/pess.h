@@ -1,0 +1,198 @@
+/*
+ * Private declarations shared by the files of core/pessimism: the lock's
+ * layout (the master keeps its per-lock progress in it), string-list helpers,
+ * the resolution marker and conflict codecs, the guarded batch writer and the
+ * snapshot loader. Nothing here is installed.
+ */
+#ifndef DC_PESS_H
+#define DC_PESS_H
+
+#include <ddlcoord/ddlcoord.h>
+#include <ddlcoord/pessimism.h>
+#include <uthash.h>
+
+#define PESS "pessimism" /* log component */
+
+/* Set the calling thread's dc_last_error detail and return code (defined in
+ * core/store/error.c, part of the same library). */
+int dc__error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---------------------------------------------------------------- strings */
+
+/* Deep copy of n strings (NULL on no memory; an empty list gives a valid
+ * non-NULL pointer). */
+char **pess_strv_dup(const char *const *v, size_t n);
+/* Format a DDL list for logs: "[A; B]" (malloc'd, NULL on no memory). */
+char *pess_strv_join(const char *const *v, size_t n);
+/* Sorted copy of strings as an array (borrowed pointers) — qsort helper. */
+int pess_strcmp_p(const void *a, const void *b);
+/* Decode a JSON array of strings; DC_ECORRUPT / DC_ETOOBIG / DC_ENOMEM. */
+struct cJSON;
+int pess_json_strv(const struct cJSON *arr, const char *key, const char *field, char ***out,
+                   size_t *n);
+/* Read a required string field. */
+int pess_json_str(const struct cJSON *obj, const char *key, const char *field, int allow_empty,
+                  char **out);
+/* Parse value as a JSON object with size checks. */
+int pess_json_parse(const char *key, const void *value, size_t len, struct cJSON **out);
+/* Append a JSON string array. */
+struct cJSON *pess_json_strv_new(const char *const *v, size_t n);
+
+/* Split a key "<prefix><hex task>/<hex source>" into decoded task and
+ * source (malloc'd). DC_ECORRUPT if it does not have that shape. */
+int pess_key_split(const char *key, size_t key_len, size_t prefix_len, char **task, char **source);
+/* The prefix of a kind ("info", "operation", "member", "marker",
+ * "conflict") under ns, e.g. "/ddlcoord/shardddl-pessimism/info/". */
+int pess_prefix(const char *ns, const char *kind, char **out);
+
+/* ---------------------------------------------------------------- lock */
+
+typedef struct pess_src {
+    char *name;
+    int ready;    /* synced */
+    int done;     /* operation done */
+    int excluded; /* unlock: not awaited */
+    int seen;     /* rebuild: has an info or an operation */
+    char **conflict;
+    size_t n_conflict;
+    UT_hash_handle hh;
+} pess_src;
+
+struct dc_lock {
+    char *id;
+    char *task;
+    char *owner;
+    char **ddls;
+    size_t n_ddls;
+    int forced;
+    pess_src *srcs; /* uthash by name */
+    /* master progress (not part of DM's model) */
+    int owner_put;     /* exec=true operation written for the owner */
+    int others_put;    /* exec=false operations written for the others */
+    int unlocking;     /* an admin unlock is waiting on this lock */
+    char *saved_owner; /* owner before an unlock replaced it */
+    UT_hash_handle hh;
+};
+
+pess_src *pess_lock_src(const dc_lock *lock, const char *source);
+/* Find or add a source (unsynced); NULL when out of memory. */
+pess_src *pess_lock_src_add(dc_lock *lock, const char *source);
+/* Sources of a lock sorted by name, as borrowed pointers (free the array). */
+pess_src **pess_lock_sorted(const dc_lock *lock, size_t *n);
+/* Free a lock that is not in a keeper. */
+void pess_lock_destroy(dc_lock *lock);
+/* Detach all locks of task (NULL = all) from the keeper and free them. */
+void pess_keeper_clear(dc_keeper *keeper, const char *task);
+
+/* ---------------------------------------------------------------- markers */
+
+/* The resolution marker of (task, source): the last lock it executed. */
+typedef struct pess_marker {
+    char *id;
+    char **ddls;
+    size_t n_ddls;
+    char *position;      /* NULL = none */
+    int64_t op_revision; /* mod_revision of the operation that was executed */
+    int exec;
+    int done;
+} pess_marker;
+
+int pess_marker_encode(const pess_marker *mk, char **json);
+int pess_marker_decode(const char *key, const void *value, size_t len, pess_marker **out);
+void pess_marker_free(pess_marker *mk);
+
+/* A conflict report for (task, source), written by the master. */
+typedef struct pess_conflict {
+    char *id;
+    int64_t info_revision;
+    char *message;
+} pess_conflict;
+
+int pess_conflict_encode(const pess_conflict *c, char **json);
+int pess_conflict_decode(const char *key, const void *value, size_t len, pess_conflict **out);
+void pess_conflict_free(pess_conflict *c);
+
+/* ---------------------------------------------------------------- guarded writes */
+
+typedef struct pess_fence {
+    char *key; /* NULL = no guard */
+    size_t key_len;
+    int64_t create_revision;
+} pess_fence;
+
+/* Add the fence compare (and an else-branch get of the fence key, first) to
+ * txn. DC_OK when there is no fence. */
+int pess_fence_add(const pess_fence *f, dc_txn *txn);
+/* After a failed txn built with pess_fence_add: 1 if the fence is what
+ * failed (its key's create_revision differs). */
+int pess_fence_failed(const pess_fence *f, const dc_txn_result *res);
+
+typedef enum pess_act { PESS_SKIP = 0, PESS_PUT = 1, PESS_DELETE = 2 } pess_act;
+
+/* Decide what to do with key i given its current state (cur NULL = missing).
+ * For PESS_PUT set *value (malloc'd; the writer frees it). Called again with
+ * fresh state when a compare lost a race, so it must be repeatable. Return
+ * DC_OK or an error that stops the batch. */
+typedef int (*pess_decide_fn)(void *ctx, size_t i, const dc_kv *cur, pess_act *act, char **value);
+
+/* For each key: read it, decide, and write it with a compare on exactly what
+ * was read (missing: create_revision == 0; present: mod_revision == r), in
+ * txns of at most 32 keys (plus the fence), retrying a chunk with the state
+ * its else-branch returned when a compare lost. *max_rev (may be NULL) gets
+ * the highest revision written (0 if nothing was), revs[i] (revs may be
+ * NULL) the revision key i was written at (0 = not written). Errors:
+ * DC_ECHANGED (fence failed), DC_ETIMEDOUT (16 lost races), store errors,
+ * decide's errors. */
+int pess_write_keys(dc_store *store, const pess_fence *fence, char *const *keys, size_t n,
+                    pess_decide_fn decide, void *ctx, int64_t *max_rev, int64_t *revs);
+
+/* ---------------------------------------------------------------- snapshot */
+
+/* Membership: task → sorted sources. */
+typedef struct pess_task {
+    char *task;
+    char **sources;
+    size_t n;
+    UT_hash_handle hh;
+} pess_task;
+
+int pess_task_add_source(pess_task **tasks, const char *task, const char *source);
+int pess_task_del_source(pess_task **tasks, const char *task, const char *source);
+const pess_task *pess_task_find(pess_task *const *tasks, const char *task);
+void pess_tasks_free(pess_task **tasks);
+
+/* A bad value seen while loading: key → message (uthash). */
+typedef struct pess_bad {
+    char *key;
+    char *msg;
+    UT_hash_handle hh;
+} pess_bad;
+void pess_bad_set(pess_bad **bad, const char *key, const char *msg);
+void pess_bad_del(pess_bad **bad, const char *key);
+void pess_bad_free(pess_bad **bad);
+
+/* The ddlcoord state read at one revision. */
+typedef struct pess_snapshot {
+    int64_t revision;
+    dc_txn_result *res; /* responses: infos, operations, members, conflicts */
+    size_t pfx_len[4];  /* length of each kind's prefix (to split keys) */
+} pess_snapshot;
+
+enum { SNAP_INFOS = 0, SNAP_OPS = 1, SNAP_MEMBERS = 2, SNAP_CONFLICTS = 3 };
+
+/* One consistent read of infos, operations, membership and conflicts under
+ * ns (task NULL = all tasks). */
+int pess_snapshot_read(dc_store *store, const char *ns, const char *task, pess_snapshot *snap);
+void pess_snapshot_clear(pess_snapshot *snap);
+
+/* Rebuild locks from a snapshot (step 1): membership into *tasks, infos via
+ * try_sync, then operations (a lock with any operation is forced synced;
+ * exec=true restores the owner; done marks; an operation whose lock has no
+ * info left recreates it). Bad values go to *bad and the log. Conflicts
+ * are attached from the conflict reports. */
+int pess_rebuild(const char *ns, const pess_snapshot *snap, dc_keeper *keeper, pess_task **tasks,
+                 pess_bad **bad);
+/* Apply one decoded operation to the keeper (used by the rebuild). */
+int pess_apply_operation(dc_keeper *keeper, pess_task *const *tasks, const dc_operation *op);
+
+#endif

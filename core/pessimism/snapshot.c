@@ -1,0 +1,212 @@
+/*
+ * Step 1 of the master: one consistent read of the protocol's state, and the
+ * rebuild of every lock from it. Also serves dc_locks_read, which is the
+ * same rebuild without a master (the `ddlcoord locks` view).
+ *
+ * The read is a single txn of four prefix GETs (infos, operations, task
+ * membership, conflict reports), so all four are a snapshot at one revision
+ * (M1) and the master can watch from M1 + 1 without a gap or a double.
+ *
+ * Rebuild order matters for who owns a lock and which DDLs it has: infos are
+ * synced in key order (so the owner is the smallest source name, as DESIGN §5
+ * says), with infos the master had reported as conflicting synced last, so a
+ * restart never promotes a conflicting report to the lock's DDLs. Then every
+ * operation is applied: a lock with operations is past syncing (forced), an
+ * exec=true operation names the owner, done operations mark their sources,
+ * and an operation whose lock lost all its infos (all done, or step 10 cut
+ * short) recreates the lock. In a forced lock a source with neither an info
+ * nor an operation already finished (step 10 deleted its operation) or never
+ * joined, so it is not awaited.
+ */
+#include "pess.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const snap_kinds[4] = {"info", "operation", "member", "conflict"};
+
+void pess_snapshot_clear(pess_snapshot *snap)
+{
+    dc_txn_result_free(snap->res);
+    memset(snap, 0, sizeof *snap);
+}
+
+int pess_snapshot_read(dc_store *store, const char *ns, const char *task, pess_snapshot *snap)
+{
+    memset(snap, 0, sizeof *snap);
+    dc_txn *t = dc_txn_new();
+    if (!t) return dc__error(DC_ENOMEM, "out of memory");
+    int rc = DC_OK;
+    for (int i = 0; i < 4 && !rc; i++) {
+        char *all = NULL, *prefix = NULL;
+        rc = pess_prefix(ns, snap_kinds[i], &all);
+        if (!rc && task) {
+            /* The task's prefix: kind prefix + hex task + '/'. */
+            int (*fn)(const char *, const char *, const char *, char **) =
+                i == 0   ? dc_info_key
+                : i == 1 ? dc_operation_key
+                : i == 2 ? dc_member_key
+                         : dc_conflict_key;
+            rc = fn(ns, task, NULL, &prefix);
+        }
+        if (!rc) {
+            snap->pfx_len[i] = strlen(all);
+            const char *p = prefix ? prefix : all;
+            rc = dc_txn_get(t, DC_THEN, p, strlen(p), DC_PREFIX, 0);
+        }
+        free(all);
+        free(prefix);
+    }
+    if (!rc) rc = dc_txn_commit(store, t, &snap->res);
+    dc_txn_free(t);
+    if (rc) return rc;
+    if (snap->res->n_responses != 4) {
+        pess_snapshot_clear(snap);
+        return dc__error(DC_EINTERNAL, "snapshot: %zu responses", snap->res->n_responses);
+    }
+    snap->revision = snap->res->revision;
+    return DC_OK;
+}
+
+static void report_bad(pess_bad **bad, const char *key, int rc)
+{
+    dc_log(DC_LOG_WARN, PESS, "skipping %s: %s: %s", key, dc_errname(rc), dc_last_error());
+    if (bad) pess_bad_set(bad, key, dc_last_error());
+}
+
+/* Is the info at kv the one a conflict report names? */
+static int reported_conflicting(const pess_snapshot *snap, const dc_kv *info_kv, const char *task,
+                                const char *source)
+{
+    const dc_response *c = &snap->res->responses[SNAP_CONFLICTS];
+    for (size_t i = 0; i < c->n_kvs; i++) {
+        char *t, *s;
+        if (pess_key_split(c->kvs[i].key, c->kvs[i].key_len, snap->pfx_len[SNAP_CONFLICTS], &t, &s))
+            continue;
+        int same = strcmp(t, task) == 0 && strcmp(s, source) == 0;
+        free(t);
+        free(s);
+        if (!same) continue;
+        pess_conflict *cf;
+        if (pess_conflict_decode(c->kvs[i].key, c->kvs[i].value, c->kvs[i].value_len, &cf))
+            return 0;
+        int hit = cf->info_revision == info_kv->mod_revision;
+        pess_conflict_free(cf);
+        return hit;
+    }
+    return 0;
+}
+
+static int sync_infos(const pess_snapshot *snap, dc_keeper *keeper, pess_task **tasks,
+                      pess_bad **bad, int conflicted_pass)
+{
+    const dc_response *r = &snap->res->responses[SNAP_INFOS];
+    for (size_t i = 0; i < r->n_kvs; i++) {
+        const dc_kv *kv = &r->kvs[i];
+        dc_info *info;
+        int rc = dc_info_decode(kv->key, kv->value, kv->value_len, &info);
+        if (rc == DC_ENOMEM) return rc;
+        if (rc) {
+            if (!conflicted_pass) report_bad(bad, kv->key, rc);
+            continue;
+        }
+        if (reported_conflicting(snap, kv, info->task, info->source) != conflicted_pass) {
+            dc_info_free(info);
+            continue;
+        }
+        const pess_task *t = pess_task_find(tasks, info->task);
+        dc_lock *lock;
+        rc = dc_keeper_try_sync(keeper, info, t ? (const char *const *)t->sources : NULL,
+                                t ? t->n : 0, &lock, NULL);
+        if (lock) {
+            pess_src *s = pess_lock_src(lock, info->source);
+            if (s) s->seen = 1;
+        }
+        dc_info_free(info);
+        if (rc == DC_ENOMEM) return rc;
+    }
+    return DC_OK;
+}
+
+int pess_apply_operation(dc_keeper *keeper, pess_task *const *tasks, const dc_operation *op)
+{
+    dc_lock *lock = dc_keeper_find(keeper, op->id);
+    if (!lock) {
+        const pess_task *t = pess_task_find(tasks, op->task);
+        lock = dc_lock_new(op->id, op->task, op->source, (const char *const *)op->ddls, op->n_ddls,
+                           t ? (const char *const *)t->sources : NULL, t ? t->n : 0);
+        if (!lock) return dc__error(DC_ENOMEM, "out of memory");
+        dc_keeper_add(keeper, lock);
+    }
+    pess_src *s = pess_lock_src_add(lock, op->source);
+    if (!s) return dc__error(DC_ENOMEM, "out of memory");
+    s->seen = 1;
+    dc_lock_force_synced(lock);
+    if (op->exec && dc_lock_set_owner(lock, op->source)) return dc__error(DC_ENOMEM, "no memory");
+    if (op->done) s->done = 1;
+    return DC_OK;
+}
+
+int pess_rebuild(const char *ns, const pess_snapshot *snap, dc_keeper *keeper, pess_task **tasks,
+                 pess_bad **bad)
+{
+    (void)ns;
+    const dc_response *m = &snap->res->responses[SNAP_MEMBERS];
+    for (size_t i = 0; i < m->n_kvs; i++) {
+        char *t, *s;
+        if (pess_key_split(m->kvs[i].key, m->kvs[i].key_len, snap->pfx_len[SNAP_MEMBERS], &t, &s))
+            continue;
+        int rc = pess_task_add_source(tasks, t, s);
+        free(t);
+        free(s);
+        if (rc) return rc;
+    }
+    int rc = sync_infos(snap, keeper, tasks, bad, 0);
+    if (!rc) rc = sync_infos(snap, keeper, tasks, bad, 1);
+    if (rc) return rc;
+    const dc_response *o = &snap->res->responses[SNAP_OPS];
+    for (size_t i = 0; i < o->n_kvs; i++) {
+        const dc_kv *kv = &o->kvs[i];
+        dc_operation *op;
+        rc = dc_operation_decode(kv->key, kv->value, kv->value_len, &op);
+        if (rc == DC_ENOMEM) return rc;
+        if (rc) {
+            report_bad(bad, kv->key, rc);
+            continue;
+        }
+        rc = pess_apply_operation(keeper, tasks, op);
+        dc_operation_free(op);
+        if (rc) return rc;
+    }
+    dc_lock **locks;
+    size_t n;
+    rc = dc_keeper_locks(keeper, &locks, &n);
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (!locks[i]->forced) continue;
+        pess_src *s, *tmp;
+        HASH_ITER(hh, locks[i]->srcs, s, tmp) s->excluded = !s->seen;
+    }
+    free(locks);
+    return DC_OK;
+}
+
+int dc_locks_read(dc_store *store, const char *ns, const char *task, dc_lock_status **out,
+                  size_t *n, int64_t *revision)
+{
+    *out = NULL;
+    *n = 0;
+    if (!store) return dc__error(DC_EINVAL, "locks: no store");
+    pess_snapshot snap;
+    int rc = pess_snapshot_read(store, ns, task, &snap);
+    if (rc) return rc;
+    dc_keeper *k = dc_keeper_new();
+    pess_task *tasks = NULL;
+    rc = k ? pess_rebuild(ns, &snap, k, &tasks, NULL) : dc__error(DC_ENOMEM, "out of memory");
+    if (!rc) rc = dc_keeper_status(k, task, out, n);
+    if (!rc && revision) *revision = snap.revision;
+    pess_tasks_free(&tasks);
+    dc_keeper_free(k);
+    pess_snapshot_clear(&snap);
+    return rc;
+}

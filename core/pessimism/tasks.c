@@ -1,0 +1,188 @@
+/*
+ * Task membership: which sources a task has. The master waits, for each lock,
+ * for exactly the sources its task has in the store (keys under
+ * NS/ddlcoord/task/<hex task>/<hex source>, value "{}"), and re-evaluates the
+ * task's locks when a source is added or removed (DESIGN §5, item 4).
+ *
+ * The in-memory side (pess_task: task → sorted sources, in uthash) is what
+ * the master and dc_locks_read keep; the dc_task_* calls write the store one
+ * key per source, so no txn grows with the number of sources. The bad-value
+ * list the master reports (pess_bad) lives here too, being the same kind of
+ * small keyed bookkeeping.
+ */
+#include "pess.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const pess_task *pess_task_find(pess_task *const *tasks, const char *task)
+{
+    pess_task *t = NULL;
+    HASH_FIND_STR(*tasks, task, t);
+    return t;
+}
+
+int pess_task_add_source(pess_task **tasks, const char *task, const char *source)
+{
+    pess_task *t = NULL;
+    HASH_FIND_STR(*tasks, task, t);
+    if (!t) {
+        t = calloc(1, sizeof *t);
+        if (!t || !(t->task = strdup(task))) {
+            free(t);
+            return dc__error(DC_ENOMEM, "out of memory");
+        }
+        HASH_ADD_KEYPTR(hh, *tasks, t->task, strlen(t->task), t);
+    }
+    size_t pos = 0;
+    while (pos < t->n && strcmp(t->sources[pos], source) < 0) pos++;
+    if (pos < t->n && strcmp(t->sources[pos], source) == 0) return DC_OK;
+    char **v = realloc(t->sources, (t->n + 1) * sizeof *v);
+    if (!v) return dc__error(DC_ENOMEM, "out of memory");
+    t->sources = v;
+    char *s = strdup(source);
+    if (!s) return dc__error(DC_ENOMEM, "out of memory");
+    memmove(v + pos + 1, v + pos, (t->n - pos) * sizeof *v);
+    v[pos] = s;
+    t->n++;
+    return DC_OK;
+}
+
+int pess_task_del_source(pess_task **tasks, const char *task, const char *source)
+{
+    pess_task *t = NULL;
+    HASH_FIND_STR(*tasks, task, t);
+    if (!t) return 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (strcmp(t->sources[i], source)) continue;
+        free(t->sources[i]);
+        memmove(t->sources + i, t->sources + i + 1, (t->n - i - 1) * sizeof *t->sources);
+        t->n--;
+        return 1;
+    }
+    return 0;
+}
+
+void pess_tasks_free(pess_task **tasks)
+{
+    pess_task *t, *tmp;
+    HASH_ITER(hh, *tasks, t, tmp)
+    {
+        HASH_DEL(*tasks, t);
+        dc_strings_free(t->sources, t->n);
+        free(t->task);
+        free(t);
+    }
+}
+
+void pess_bad_set(pess_bad **bad, const char *key, const char *msg)
+{
+    pess_bad *b = NULL;
+    HASH_FIND_STR(*bad, key, b);
+    char *m = strdup(msg);
+    if (!m) return; /* the log line already told the story */
+    if (b) {
+        free(b->msg);
+        b->msg = m;
+        return;
+    }
+    b = calloc(1, sizeof *b);
+    if (!b || !(b->key = strdup(key))) {
+        free(b);
+        free(m);
+        return;
+    }
+    b->msg = m;
+    HASH_ADD_KEYPTR(hh, *bad, b->key, strlen(b->key), b);
+}
+
+void pess_bad_del(pess_bad **bad, const char *key)
+{
+    pess_bad *b = NULL;
+    HASH_FIND_STR(*bad, key, b);
+    if (!b) return;
+    HASH_DEL(*bad, b);
+    free(b->key);
+    free(b->msg);
+    free(b);
+}
+
+void pess_bad_free(pess_bad **bad)
+{
+    pess_bad *b, *tmp;
+    HASH_ITER(hh, *bad, b, tmp) pess_bad_del(bad, b->key);
+}
+
+int dc_task_add(dc_store *store, const char *ns, const char *task, const char *const *sources,
+                size_t n)
+{
+    if (!store || !task || !*task || (n && !sources))
+        return dc__error(DC_EINVAL, "task add: a task and sources are required");
+    for (size_t i = 0; i < n; i++) {
+        char *key;
+        int rc = dc_member_key(ns, task, sources[i], &key);
+        if (rc) return rc;
+        rc = dc_put(store, key, strlen(key), "{}", 2, 0, NULL);
+        free(key);
+        if (rc) return rc;
+    }
+    return DC_OK;
+}
+
+int dc_task_remove(dc_store *store, const char *ns, const char *task, const char *const *sources,
+                   size_t n)
+{
+    if (!store || !task || !*task || (n && !sources))
+        return dc__error(DC_EINVAL, "task remove: a task is required");
+    if (n == 0) {
+        char *prefix;
+        int rc = dc_member_key(ns, task, NULL, &prefix);
+        if (rc) return rc;
+        rc = dc_delete(store, prefix, strlen(prefix), DC_PREFIX, NULL, NULL);
+        free(prefix);
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *key;
+        int rc = dc_member_key(ns, task, sources[i], &key);
+        if (rc) return rc;
+        rc = dc_delete(store, key, strlen(key), 0, NULL, NULL);
+        free(key);
+        if (rc) return rc;
+    }
+    return DC_OK;
+}
+
+int dc_task_sources(dc_store *store, const char *ns, const char *task, char ***sources, size_t *n)
+{
+    *sources = NULL;
+    *n = 0;
+    if (!store || !task || !*task) return dc__error(DC_EINVAL, "task sources: a task is required");
+    char *prefix;
+    int rc = dc_member_key(ns, task, NULL, &prefix);
+    if (rc) return rc;
+    dc_kvs *kvs;
+    rc = dc_get(store, prefix, strlen(prefix), DC_PREFIX | DC_KEYS_ONLY, 0, &kvs);
+    if (rc) {
+        free(prefix);
+        return rc;
+    }
+    char *all;
+    rc = pess_prefix(ns, "member", &all);
+    char **v = rc ? NULL : calloc(kvs->n ? kvs->n : 1, sizeof *v);
+    size_t k = 0;
+    for (size_t i = 0; v && i < kvs->n; i++) {
+        char *t, *s;
+        if (pess_key_split(kvs->kvs[i].key, kvs->kvs[i].key_len, strlen(all), &t, &s)) continue;
+        free(t);
+        v[k++] = s;
+    }
+    /* Keys are sorted by hex, which sorts like the bytes they encode. */
+    free(all);
+    free(prefix);
+    dc_kvs_free(kvs);
+    if (!v) return rc ? rc : dc__error(DC_ENOMEM, "out of memory");
+    *sources = v;
+    *n = k;
+    return DC_OK;
+}

@@ -1,0 +1,5 @@
+#include "harness.h"
+Suite *suite_reentrant(void)
+{
+    return suite_create("reentrant");
+}
