@@ -43,8 +43,10 @@ int etcd_auth_refresh(etcd_conn *c, unsigned gen, dc_drv_err *err)
             pthread_mutex_lock(&c->auth_mu);
             free(c->token);
             c->token = tok;
-            c->token_gen++;
+            unsigned g = ++c->token_gen;
             pthread_mutex_unlock(&c->auth_mu);
+            c->host->log(DC_LOG_INFO, "etcd", "%s: authenticated as %s (token #%u)", c->label,
+                         c->username, g);
         }
     } else if (rc == DC_EINVAL) {
         /* 400 "authentication failed" is mapped to DC_EAUTH already; a 412
