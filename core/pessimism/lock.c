@@ -178,6 +178,11 @@ int dc_lock_is_empty(const dc_lock *lock)
     return HASH_COUNT(lock->srcs) == 0;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(pess_src *const *)a)->name, (*(pess_src *const *)b)->name);
+}
+
 pess_src **pess_lock_sorted(const dc_lock *lock, size_t *n)
 {
     size_t count = HASH_COUNT(lock->srcs), i = 0;
@@ -185,8 +190,7 @@ pess_src **pess_lock_sorted(const dc_lock *lock, size_t *n)
     if (!v) return NULL;
     pess_src *s, *tmp;
     HASH_ITER(hh, lock->srcs, s, tmp) v[i++] = s;
-    /* pess_src starts with its name pointer, so pess_strcmp_p sorts by name. */
-    qsort(v, count, sizeof *v, pess_strcmp_p);
+    qsort(v, count, sizeof *v, by_name);
     *n = count;
     return v;
 }

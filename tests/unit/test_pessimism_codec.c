@@ -1,0 +1,170 @@
+/*
+ * Unit tests of the pessimism values and keys (no store): DM's JSON for Info
+ * and Operation, strict decoding of bad values, DM's key layout (golden),
+ * lock IDs and DDL multiset comparison.
+ */
+#include <check.h>
+#include <ddlcoord/ddlcoord.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(info_key_matches_dm_golden)
+{
+    char *k;
+    ck_assert_int_eq(dc_info_key("NS", "test", "mysql-replica-01", &k), DC_OK);
+    ck_assert_str_eq(k, "NS/shardddl-pessimism/info/74657374/6d7973716c2d7265706c6963612d3031");
+    free(k);
+    ck_assert_int_eq(dc_operation_key(NULL, "test", "mysql-replica-01", &k), DC_OK);
+    ck_assert_str_eq(k, "/ddlcoord/shardddl-pessimism/operation/74657374/"
+                        "6d7973716c2d7265706c6963612d3031");
+    free(k);
+    ck_assert_int_eq(dc_info_key("/dm-master", "test", NULL, &k), DC_OK);
+    ck_assert_str_eq(k, "/dm-master/shardddl-pessimism/info/74657374/");
+    free(k);
+    ck_assert_int_eq(dc_marker_key("/x/", "a/b", "s", &k), DC_OK);
+    ck_assert_str_eq(k, "/x/ddlcoord/resolved/612f62/73");
+    free(k);
+    ck_assert_int_eq(dc_info_key("NS", "", "s", &k), DC_EINVAL);
+    ck_assert_int_eq(dc_info_key("NS", NULL, "s", &k), DC_EINVAL);
+}
+END_TEST
+
+START_TEST(lock_id_is_dm_table_name_with_backquotes_doubled)
+{
+    char *id;
+    ck_assert_int_eq(dc_lock_id_build("test", "shard_db", "tbl", &id), DC_OK);
+    ck_assert_str_eq(id, "test-`shard_db`.`tbl`");
+    free(id);
+    ck_assert_int_eq(dc_lock_id_build("t", "a`b", "c", &id), DC_OK);
+    ck_assert_str_eq(id, "t-`a``b`.`c`");
+    free(id);
+}
+END_TEST
+
+START_TEST(ddls_compare_as_multisets)
+{
+    const char *ab[] = {"A", "B"}, *ba[] = {"B", "A"}, *aa[] = {"A", "A"}, *a[] = {"A"};
+    ck_assert(dc_ddls_equal(ab, 2, ba, 2));
+    ck_assert(!dc_ddls_equal(ab, 2, aa, 2)); /* DM calls these equal */
+    ck_assert(!dc_ddls_equal(aa, 2, ab, 2));
+    ck_assert(!dc_ddls_equal(a, 1, ab, 2));
+    ck_assert(dc_ddls_equal(NULL, 0, NULL, 0));
+}
+END_TEST
+
+START_TEST(info_round_trips_through_dm_json)
+{
+    const char *ddls[] = {"ALTER TABLE t ADD COLUMN c INT", "ALTER TABLE t ADD INDEX i(c)"};
+    dc_info *in, *out;
+    ck_assert_int_eq(dc_info_new("test", "mysql-replica-01", "db", "tbl", ddls, 2, &in), DC_OK);
+    char *json;
+    ck_assert_int_eq(dc_info_encode(in, &json), DC_OK);
+    ck_assert_ptr_nonnull(strstr(json, "\"task\":\"test\""));
+    ck_assert_ptr_nonnull(strstr(json, "\"ddls\":["));
+    ck_assert_int_eq(dc_info_decode("k", json, strlen(json), &out), DC_OK);
+    ck_assert_str_eq(out->source, "mysql-replica-01");
+    ck_assert_str_eq(out->table, "tbl");
+    ck_assert_uint_eq(out->n_ddls, 2);
+    ck_assert_str_eq(out->ddls[1], ddls[1]);
+    char *id;
+    ck_assert_int_eq(dc_info_lock_id(out, &id), DC_OK);
+    ck_assert_str_eq(id, "test-`db`.`tbl`");
+    free(id);
+    free(json);
+    dc_info_free(in);
+    dc_info_free(out);
+}
+END_TEST
+
+START_TEST(dm_written_values_with_unknown_fields_still_parse)
+{
+    const char *info = "{\"task\":\"t\",\"source\":\"s\",\"schema\":\"d\",\"table\":\"x\","
+                       "\"ddls\":[\"A\"],\"extra\":{\"k\":1}}";
+    dc_info *i;
+    ck_assert_int_eq(dc_info_decode("k", info, strlen(info), &i), DC_OK);
+    dc_info_free(i);
+    const char *op = "{\"id\":\"t-`d`.`x`\",\"task\":\"t\",\"source\":\"s\",\"ddls\":[\"A\"],"
+                     "\"exec\":true,\"done\":false,\"new\":null}";
+    dc_operation *o;
+    ck_assert_int_eq(dc_operation_decode("k", op, strlen(op), &o), DC_OK);
+    ck_assert_int_eq(o->exec, 1);
+    ck_assert_int_eq(o->done, 0);
+    char *json;
+    ck_assert_int_eq(dc_operation_encode(o, &json), DC_OK);
+    ck_assert_str_eq(json, "{\"id\":\"t-`d`.`x`\",\"task\":\"t\",\"source\":\"s\",\"ddls\":[\"A\"],"
+                           "\"exec\":true,\"done\":false}");
+    free(json);
+    dc_operation_free(o);
+}
+END_TEST
+
+START_TEST(bad_values_are_typed_errors_naming_the_key)
+{
+    static const char *bad_infos[] = {
+        "",
+        "not json",
+        "[1,2]",
+        "{\"source\":\"s\",\"schema\":\"d\",\"table\":\"x\",\"ddls\":[]}",
+        "{\"task\":1,\"source\":\"s\",\"schema\":\"d\",\"table\":\"x\",\"ddls\":[]}",
+        "{\"task\":\"t\",\"source\":\"\",\"schema\":\"d\",\"table\":\"x\",\"ddls\":[]}",
+        "{\"task\":\"t\",\"source\":\"s\",\"schema\":\"d\",\"table\":\"x\",\"ddls\":\"A\"}",
+        "{\"task\":\"t\",\"source\":\"s\",\"schema\":\"d\",\"table\":\"x\",\"ddls\":[1]}",
+        "{\"task\":\"t\",\"source\":\"s\",\"schema\":\"d\",\"table\":\"x\",\"ddls\":[\"A\"]",
+    };
+    for (size_t i = 0; i < sizeof bad_infos / sizeof *bad_infos; i++) {
+        dc_info *info = (dc_info *)1;
+        int rc = dc_info_decode("/ns/the-key", bad_infos[i], strlen(bad_infos[i]), &info);
+        ck_assert_msg(rc == DC_ECORRUPT, "case %zu: %s", i, dc_errname(rc));
+        ck_assert_ptr_null(info);
+        ck_assert_ptr_nonnull(strstr(dc_last_error(), "/ns/the-key"));
+    }
+    const char *op = "{\"id\":\"x\",\"task\":\"t\",\"source\":\"s\",\"ddls\":[],\"exec\":\"yes\","
+                     "\"done\":false}";
+    dc_operation *o;
+    ck_assert_int_eq(dc_operation_decode("opkey", op, strlen(op), &o), DC_ECORRUPT);
+    ck_assert_ptr_nonnull(strstr(dc_last_error(), "exec"));
+    const char *nodone = "{\"id\":\"x\",\"task\":\"t\",\"source\":\"s\",\"ddls\":[],\"exec\":true}";
+    ck_assert_int_eq(dc_operation_decode("opkey", nodone, strlen(nodone), &o), DC_ECORRUPT);
+}
+END_TEST
+
+START_TEST(oversized_values_are_too_big_not_parsed)
+{
+    size_t len = DC_PESS_MAX_VALUE + 1;
+    char *big = malloc(len);
+    ck_assert_ptr_nonnull(big);
+    memset(big, ' ', len);
+    dc_info *info;
+    ck_assert_int_eq(dc_info_decode("bigkey", big, len, &info), DC_ETOOBIG);
+    ck_assert_ptr_nonnull(strstr(dc_last_error(), "bigkey"));
+    free(big);
+    /* Too many DDLs. */
+    size_t n = DC_PESS_MAX_DDLS + 1, cap = 64 + 4 * n;
+    char *many = malloc(cap), *p = many;
+    p += sprintf(p, "{\"task\":\"t\",\"source\":\"s\",\"schema\":\"d\",\"table\":\"x\",\"ddls\":[");
+    for (size_t i = 0; i < n; i++) p += sprintf(p, "%s\"\"", i ? "," : "");
+    sprintf(p, "]}");
+    ck_assert_int_eq(dc_info_decode("k", many, strlen(many), &info), DC_ETOOBIG);
+    free(many);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("pessimism_codec");
+    TCase *tc = tcase_create("codec");
+    tcase_add_test(tc, info_key_matches_dm_golden);
+    tcase_add_test(tc, lock_id_is_dm_table_name_with_backquotes_doubled);
+    tcase_add_test(tc, ddls_compare_as_multisets);
+    tcase_add_test(tc, info_round_trips_through_dm_json);
+    tcase_add_test(tc, dm_written_values_with_unknown_fields_still_parse);
+    tcase_add_test(tc, bad_values_are_typed_errors_naming_the_key);
+    tcase_add_test(tc, oversized_values_are_too_big_not_parsed);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
