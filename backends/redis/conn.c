@@ -1,0 +1,274 @@
+/*
+ * Connections: hiredis contexts are not thread-safe, so the driver keeps a
+ * pool of them; a call borrows one for its whole exchange and gives it back.
+ * Each context gets a socket timeout (redisSetTimeout: hiredis' connect
+ * timeout does not cover commands), is authenticated (AUTH [user] password;
+ * hiredis 0.14 has no AUTH helper) and switched to the configured database.
+ * A context that saw an I/O or protocol error is unusable, so it is freed
+ * instead of pooled; the next borrow connects afresh, which is also how the
+ * driver recovers after a server restart.
+ *
+ * Error replies are mapped to DC_E codes here, in one place.
+ */
+#include "redis.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/time.h>
+
+#include "clock.h"
+#include "hex.h"
+
+int rd_err(dc_drv_err *err, int code, const rd_store *s, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(err->msg, sizeof err->msg, "%s: ", s->endpoint);
+    if (n < 0 || (size_t)n >= sizeof err->msg) n = 0;
+    va_start(ap, fmt);
+    vsnprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void rd_note_rev(rd_store *s, int64_t rev)
+{
+    int64_t cur = atomic_load(&s->last_rev);
+    while (rev > cur && !atomic_compare_exchange_weak(&s->last_rev, &cur, rev)) {
+    }
+}
+
+void rd_token(char out[33])
+{
+    unsigned char b[16];
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+        /* no entropy source: time and address still make a collision unlikely */
+        int64_t t = dc_now_us();
+        uintptr_t a = (uintptr_t)out;
+        memcpy(b, &t, 8);
+        memcpy(b + 8, &a, sizeof a < 8 ? sizeof a : 8);
+    }
+    dc_hex_encode(b, sizeof b, out);
+}
+
+static struct timeval tv_ms(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return tv;
+}
+
+int rd_reply_retryable(const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_ERROR) return 0;
+    return strncmp(r->str, "LOADING", 7) == 0 || strncmp(r->str, "BUSY", 4) == 0 ||
+           strncmp(r->str, "TRYAGAIN", 8) == 0 || strncmp(r->str, "MASTERDOWN", 10) == 0;
+}
+
+int rd_reply_error(rd_store *s, const redisReply *r, const char *what, dc_drv_err *err)
+{
+    const char *m = r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply";
+    int code = DC_EUNAVAILABLE;
+    if (strstr(m, "DCNOTFOUND"))
+        code = DC_ENOTFOUND;
+    else if (strstr(m, "DCCORRUPT"))
+        code = DC_ECORRUPT;
+    else if (strstr(m, "DCTOOBIG"))
+        code = DC_ETOOBIG;
+    else if (!strncmp(m, "NOPERM", 6) || !strncmp(m, "WRONGPASS", 9) || !strncmp(m, "NOAUTH", 6))
+        code = DC_EAUTH;
+    else if (!strncmp(m, "WRONGTYPE", 9))
+        code = DC_ECORRUPT;
+    else if (!strncmp(m, "OOM", 3))
+        code = DC_ETOOBIG;
+    else if (r && r->type != REDIS_REPLY_ERROR)
+        code = DC_ECORRUPT;
+    /* the Lua layer's own codes are "DCxxx message": show the message */
+    const char *show = m;
+    if (!strncmp(show, "DC", 2) && strchr(show, ' ')) show = strchr(show, ' ') + 1;
+    return rd_err(err, code, s, "%s: %s", what, show);
+}
+
+int rd_io_error(rd_store *s, redisContext *ctx, int code, const char *what, dc_drv_err *err)
+{
+    const char *m = ctx && ctx->err ? ctx->errstr : "connection lost";
+    if (ctx && ctx->err == REDIS_ERR_IO && (errno == EAGAIN || strstr(m, "temporarily")))
+        m = "no answer within the request timeout";
+    return rd_err(err, code, s, "%s: %s", what, m);
+}
+
+/* Send one command and check for +OK-like success (not an error reply). */
+static int setup_cmd(rd_store *s, redisContext *ctx, int argc, const char **argv, const char *what,
+                     dc_drv_err *err)
+{
+    size_t lens[4];
+    for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
+    redisReply *r = redisCommandArgv(ctx, argc, argv, lens);
+    if (!r) return rd_io_error(s, ctx, DC_EUNAVAILABLE, what, err);
+    int rc = DC_OK;
+    if (r->type == REDIS_REPLY_ERROR) {
+        rc = rd_reply_error(s, r, what, err);
+        if (!strncmp(r->str, "WRONGPASS", 9) || !strncmp(r->str, "ERR AUTH", 8) ||
+            strstr(r->str, "invalid username-password") || strstr(r->str, "invalid password"))
+            rc = DC_EAUTH;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int rd_connect(rd_store *s, redisContext **out, int timeout_ms, dc_drv_err *err)
+{
+    *out = NULL;
+    redisContext *ctx = redisConnectWithTimeout(s->hostname, s->port, tv_ms(s->connect_timeout_ms));
+    if (!ctx) return rd_err(err, DC_ENOMEM, s, "out of memory connecting");
+    if (ctx->err) {
+        int rc = rd_err(err, DC_EUNAVAILABLE, s, "connect: %s", ctx->errstr);
+        redisFree(ctx);
+        return rc;
+    }
+    if (redisSetTimeout(ctx, tv_ms(timeout_ms)) != REDIS_OK) {
+        int rc = rd_err(err, DC_EUNAVAILABLE, s, "setting the socket timeout failed");
+        redisFree(ctx);
+        return rc;
+    }
+    int rc = DC_OK;
+    if (s->password) {
+        const char *a3[] = {"AUTH", s->user ? s->user : "default", s->password};
+        rc = setup_cmd(s, ctx, 3, a3, "AUTH", err);
+        if (rc == DC_EUNAVAILABLE && !s->user && strstr(err->msg, "wrong number")) {
+            /* Redis < 6 knows only AUTH <password> */
+            const char *a2[] = {"AUTH", s->password};
+            rc = setup_cmd(s, ctx, 2, a2, "AUTH", err);
+        }
+    }
+    if (rc == DC_OK && s->db) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", s->db);
+        const char *a[] = {"SELECT", db};
+        rc = setup_cmd(s, ctx, 2, a, "SELECT", err);
+    }
+    if (rc != DC_OK) {
+        redisFree(ctx);
+        return rc;
+    }
+    *out = ctx;
+    return DC_OK;
+}
+
+int rd_borrow(rd_store *s, redisContext **out, dc_drv_err *err)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->n_pool) {
+        *out = s->pool[--s->n_pool];
+        pthread_mutex_unlock(&s->pool_mu);
+        return DC_OK;
+    }
+    pthread_mutex_unlock(&s->pool_mu);
+    return rd_connect(s, out, s->request_timeout_ms, err);
+}
+
+void rd_return(rd_store *s, redisContext *ctx, int broken)
+{
+    if (!ctx) return;
+    if (broken || ctx->err) {
+        redisFree(ctx);
+        return;
+    }
+    pthread_mutex_lock(&s->pool_mu);
+    if (s->n_pool == s->cap_pool) {
+        size_t cap = s->cap_pool ? s->cap_pool * 2 : 8;
+        redisContext **p = realloc(s->pool, cap * sizeof *p);
+        if (!p) {
+            pthread_mutex_unlock(&s->pool_mu);
+            redisFree(ctx);
+            return;
+        }
+        s->pool = p;
+        s->cap_pool = cap;
+    }
+    s->pool[s->n_pool++] = ctx;
+    pthread_mutex_unlock(&s->pool_mu);
+}
+
+void rd_pool_drain(rd_store *s)
+{
+    pthread_mutex_lock(&s->pool_mu);
+    for (size_t i = 0; i < s->n_pool; i++) redisFree(s->pool[i]);
+    s->n_pool = 0;
+    pthread_mutex_unlock(&s->pool_mu);
+}
+
+void rd_pool_free(rd_store *s)
+{
+    for (size_t i = 0; i < s->n_pool; i++) redisFree(s->pool[i]);
+    free(s->pool);
+    s->pool = NULL;
+    s->n_pool = s->cap_pool = 0;
+}
+
+void rd_replies_free(redisReply **r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (r[i]) freeReplyObject(r[i]);
+        r[i] = NULL;
+    }
+}
+
+int rd_pipeline(rd_store *s, redisContext *ctx, rd_cmd *cmds, size_t n, redisReply **replies,
+                dc_drv_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        replies[i] = NULL;
+        if (cmds[i].oom) return rd_err(err, DC_ENOMEM, s, "out of memory building a command");
+    }
+    for (size_t i = 0; i < n; i++)
+        if (redisAppendCommandArgv(ctx, (int)cmds[i].n, (const char **)cmds[i].v, cmds[i].len) !=
+            REDIS_OK)
+            return rd_err(err, DC_ENOMEM, s, "out of memory queueing a command");
+    for (size_t i = 0; i < n; i++) {
+        void *r = NULL;
+        if (redisGetReply(ctx, &r) != REDIS_OK || !r) {
+            rd_replies_free(replies, i);
+            rd_io_error(s, ctx, RD_IO, "request", err);
+            return RD_IO;
+        }
+        replies[i] = r;
+    }
+    return DC_OK;
+}
+
+int rd_retrying(rd_store *s, rd_fn fn, void *arg, dc_drv_err *err)
+{
+    int64_t deadline = dc_now_ms() + s->request_timeout_ms;
+    for (int attempt = 0;; attempt++) {
+        redisContext *ctx;
+        int rc = rd_borrow(s, &ctx, err);
+        if (rc == DC_OK) {
+            rc = fn(s, ctx, arg, err);
+            rd_return(s, ctx, rc == RD_IO || (rc != DC_OK && rc != RD_AGAIN && ctx->err));
+        } else if (rc == DC_EUNAVAILABLE) {
+            rc = RD_AGAIN; /* cannot connect (yet): the server may be restarting */
+        }
+        if (rc != RD_IO && rc != RD_AGAIN) return rc;
+        if (rc == RD_IO) rd_pool_drain(s); /* one dead connection: the rest are likely dead too */
+        if (dc_now_ms() >= deadline) {
+            if (!err->msg[0]) rd_err(err, 0, s, "server unavailable");
+            return DC_EUNAVAILABLE;
+        }
+        /* a dead pooled connection is retried at once; anything else waits a little */
+        if (attempt > 0 || rc == RD_AGAIN) dc_sleep_ms(attempt < 5 ? 20 : 100);
+    }
+}
+
+int rd_bounds(const char *p, size_t n, dc_buf *lo, dc_buf *hi)
+{
+    if (n == 0) return dc_buf_puts(lo, "-") || dc_buf_puts(hi, "+");
+    size_t e = n;
+    while (e > 0 && (unsigned char)p[e - 1] == 0xff) e--;
+    if (dc_buf_puts(lo, "[") || dc_buf_append(lo, p, n)) return -1;
+    if (e == 0) return dc_buf_puts(hi, "+");
+    char last = (char)((unsigned char)p[e - 1] + 1);
+    return dc_buf_puts(hi, "(") || dc_buf_append(hi, p, e - 1) || dc_buf_append(hi, &last, 1);
+}

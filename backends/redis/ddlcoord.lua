@@ -1,0 +1,353 @@
+#!lua name=ddlcoord
+--[[
+ddlcoord's Redis function library (lua mode). Each write is one call: it
+checks every compare and validates everything before its first write (Redis
+has no rollback), then bumps {P}rev, writes the hashes and the key index and
+appends one stream entry per event with the explicit ID <rev>-<i>. Reads run
+as no-writes functions (FCALL_RO). KEYS[1] is the store's base "{prefix}".
+
+Numbers are formatted with fmt() (%d) whenever they become strings: Lua's
+default %.14g would turn revisions past 10^14 into "1.2345678901234e+14".
+Strings are compared byte by byte: Lua's < follows the server's locale.
+
+The driver replaces the library when the hash of this text changes; it also
+runs the same code as a plain script (EVALSHA) where FUNCTION is not
+available, by cutting the text at the REGISTER marker below.
+--]]
+local VERSION = '@VERSION@'
+local PREFIX, KEYS_ONLY, COUNT_ONLY, PREV_KV = 1, 2, 4, 8
+
+local function fmt(n)
+    return string.format('%d', n)
+end
+
+local function fail(msg)
+    error({err = msg})
+end
+
+local function getkv(base, key)
+    local r = redis.call('HMGET', base .. 'kv:' .. key, 'v', 'c', 'm', 'ver', 'lease')
+    if not r[2] then return nil end
+    return {v = r[1] or '', c = tonumber(r[2]), m = tonumber(r[3]), ver = tonumber(r[4]),
+            lease = tonumber(r[5] or '0')}
+end
+
+local function bytecmp(a, b)
+    if a == b then return 0 end
+    local n = math.min(#a, #b)
+    local i = 1
+    while i + 63 <= n and string.sub(a, i, i + 63) == string.sub(b, i, i + 63) do i = i + 64 end
+    while i <= n do
+        local x, y = string.byte(a, i), string.byte(b, i)
+        if x ~= y then
+            if x < y then return -1 end
+            return 1
+        end
+        i = i + 1
+    end
+    if #a < #b then return -1 end
+    return 1
+end
+
+local function cmpop(x, op, y)
+    if op == '=' then return x == y end
+    if op == '!' then return x ~= y end
+    if op == '<' then return x < y end
+    return x > y
+end
+
+local function holds(kv, target, op, operand)
+    if target == 'v' then
+        if not kv then return false end -- etcd: value compares on a missing key are false
+        return cmpop(bytecmp(kv.v, operand), op, 0)
+    end
+    local x = 0
+    if kv then
+        if target == 'ver' then x = kv.ver
+        elseif target == 'c' then x = kv.c
+        elseif target == 'm' then x = kv.m
+        else x = kv.lease end
+    end
+    return cmpop(x, op, tonumber(operand))
+end
+
+-- ZRANGEBYLEX bounds of a prefix (etcd's prefix end: bump the last byte < 0xff)
+local function bounds(prefix)
+    if prefix == '' then return '-', '+' end
+    local e = prefix
+    while #e > 0 and string.byte(e, #e) == 255 do e = string.sub(e, 1, #e - 1) end
+    if #e == 0 then return '[' .. prefix, '+' end
+    return '[' .. prefix, '(' .. string.sub(e, 1, #e - 1) .. string.char(string.byte(e, #e) + 1)
+end
+
+local function pushkv(out, key, kv, keys_only)
+    local v = kv.v
+    if keys_only then v = '' end
+    out[#out + 1] = key
+    out[#out + 1] = v
+    out[#out + 1] = kv.c
+    out[#out + 1] = kv.m
+    out[#out + 1] = kv.ver
+    out[#out + 1] = kv.lease
+end
+
+-- a get: count, more, flat kvs (key v c m ver lease …)
+local function range(base, key, flags, limit)
+    local kvs = {}
+    local keys_only = bit.band(flags, KEYS_ONLY) ~= 0
+    if bit.band(flags, PREFIX) == 0 then
+        local kv = getkv(base, key)
+        if not kv then return 0, 0, kvs end
+        if bit.band(flags, COUNT_ONLY) == 0 then pushkv(kvs, key, kv, keys_only) end
+        return 1, 0, kvs
+    end
+    local lo, hi = bounds(key)
+    local idx = base .. 'idx'
+    local count = redis.call('ZLEXCOUNT', idx, lo, hi)
+    if bit.band(flags, COUNT_ONLY) ~= 0 or count == 0 then return count, 0, kvs end
+    local names
+    if limit > 0 and limit < count then
+        names = redis.call('ZRANGEBYLEX', idx, lo, hi, 'LIMIT', 0, fmt(limit))
+    else
+        names = redis.call('ZRANGEBYLEX', idx, lo, hi)
+    end
+    for _, k in ipairs(names) do
+        local kv = getkv(base, k)
+        if not kv then fail('DCCORRUPT the key index lists a key without data') end
+        pushkv(kvs, k, kv, keys_only)
+    end
+    local more = 0
+    if #names < count then more = 1 end
+    return count, more, kvs
+end
+
+local function current_rev(base)
+    return tonumber(redis.call('GET', base .. 'rev') or '1')
+end
+
+-- refuse to write if the log is ahead of the revision key (XADD would fail
+-- half way through, and nothing rolls back)
+local function check_log(base, rev)
+    local top = redis.call('XREVRANGE', base .. 'log', '+', '-', 'COUNT', 1)
+    if top[1] then
+        local r = tonumber(string.match(top[1][1], '^(%d+)-'))
+        if r and r >= rev then
+            fail('DCCORRUPT the event log (at ' .. fmt(r) .. ') is ahead of the revision key (' ..
+                 fmt(rev - 1) .. ')')
+        end
+    end
+end
+
+local function del_key(base, key, old, evs)
+    redis.call('DEL', base .. 'kv:' .. key)
+    redis.call('ZREM', base .. 'idx', key)
+    if old.lease ~= 0 then
+        redis.call('SREM', base .. 'lease:' .. fmt(old.lease) .. ':keys', key)
+    end
+    evs[#evs + 1] = {'t', 'D', 'k', key, 'pv', old.v, 'pc', fmt(old.c), 'pm', fmt(old.m),
+                     'pver', fmt(old.ver), 'plea', fmt(old.lease)}
+end
+
+-- append the events of one revision; returns rev
+local function emit(base, evs, rev, token, branch)
+    redis.call('SET', base .. 'rev', fmt(rev))
+    local log, n = base .. 'log', fmt(#evs)
+    for e = 1, #evs do
+        local ev = evs[e]
+        ev[#ev + 1] = 'n'
+        ev[#ev + 1] = n
+        if e == 1 then
+            ev[#ev + 1] = 'x'
+            ev[#ev + 1] = token
+            ev[#ev + 1] = 'b'
+            ev[#ev + 1] = branch
+        end
+        redis.call('XADD', log, fmt(rev) .. '-' .. fmt(e - 1), unpack(ev))
+    end
+end
+
+-- txn: token, ncmp, ncmp × (key target op operand), nthen, nthen × op, nelse, nelse × op
+-- where op = kind(g/p/d) flags key value lease limit.
+-- Returns {succeeded, revision, {count, more, deleted, kvs, prev_kvs} per op}.
+local function txn(keys, a)
+    local base, token = keys[1], a[1]
+    local i = 2
+    local ncmp = tonumber(a[i])
+    i = i + 1
+    local ok = true
+    for _ = 1, ncmp do
+        if ok then ok = holds(getkv(base, a[i]), a[i + 1], a[i + 2], a[i + 3]) end
+        i = i + 4
+    end
+    local nthen = tonumber(a[i])
+    local start, n = i + 1, nthen
+    if not ok then
+        i = i + 1 + nthen * 6
+        start, n = i + 1, tonumber(a[i])
+    end
+    local cur = current_rev(base)
+    local rev = cur + 1
+    local writes = false
+    for o = 0, n - 1 do
+        local j = start + o * 6
+        if a[j] == 'p' then
+            writes = true
+            if a[j + 4] ~= '0' and redis.call('EXISTS', base .. 'lease:' .. a[j + 4]) == 0 then
+                fail('DCNOTFOUND lease ' .. a[j + 4] .. ' not found')
+            end
+        elseif a[j] == 'd' then
+            writes = true
+        end
+    end
+    if writes then check_log(base, rev) end
+    local evs, resps = {}, {}
+    for o = 0, n - 1 do
+        local j = start + o * 6
+        local kind, flags, key = a[j], tonumber(a[j + 1]), a[j + 2]
+        local prev = {}
+        if kind == 'g' then
+            local count, more, kvs = range(base, key, flags, tonumber(a[j + 5]))
+            resps[#resps + 1] = {count, more, 0, kvs, prev}
+        elseif kind == 'p' then
+            local value, slease = a[j + 3], a[j + 4]
+            local lease = tonumber(slease)
+            local old = getkv(base, key)
+            local c, ver = rev, 1
+            if old then c, ver = old.c, old.ver + 1 end
+            redis.call('HSET', base .. 'kv:' .. key, 'v', value, 'c', fmt(c), 'm', fmt(rev),
+                       'ver', fmt(ver), 'lease', slease)
+            if not old then redis.call('ZADD', base .. 'idx', 0, key) end
+            if old and old.lease ~= 0 and old.lease ~= lease then
+                redis.call('SREM', base .. 'lease:' .. fmt(old.lease) .. ':keys', key)
+            end
+            if lease ~= 0 then redis.call('SADD', base .. 'lease:' .. slease .. ':keys', key) end
+            local ev = {'t', 'P', 'k', key, 'v', value, 'c', fmt(c), 'ver', fmt(ver), 'lea', slease}
+            if old then
+                local p = {'pv', old.v, 'pc', fmt(old.c), 'pm', fmt(old.m), 'pver', fmt(old.ver),
+                           'plea', fmt(old.lease)}
+                for _, x in ipairs(p) do ev[#ev + 1] = x end
+                if bit.band(flags, PREV_KV) ~= 0 then pushkv(prev, key, old, false) end
+            end
+            evs[#evs + 1] = ev
+            resps[#resps + 1] = {0, 0, 0, {}, prev}
+        else
+            local deleted = 0
+            local want = bit.band(flags, PREV_KV) ~= 0
+            local names
+            if bit.band(flags, PREFIX) == 0 then
+                names = {key}
+            else
+                local lo, hi = bounds(key)
+                names = redis.call('ZRANGEBYLEX', base .. 'idx', lo, hi)
+            end
+            for _, k in ipairs(names) do
+                local old = getkv(base, k)
+                if old then
+                    del_key(base, k, old, evs)
+                    deleted = deleted + 1
+                    if want then pushkv(prev, k, old, false) end
+                end
+            end
+            resps[#resps + 1] = {0, 0, deleted, {}, prev}
+        end
+    end
+    if #evs == 0 then
+        rev = cur
+    else
+        local branch = '1'
+        if not ok then branch = '0' end
+        emit(base, evs, rev, token, branch)
+    end
+    local okn = 0
+    if ok then okn = 1 end
+    return {okn, rev, resps}
+end
+
+-- get: key flags limit -> {revision, count, more, kvs}
+local function get(keys, a)
+    local base = keys[1]
+    local rev = current_rev(base)
+    local count, more, kvs = range(base, a[1], tonumber(a[2]), tonumber(a[3]))
+    return {rev, count, more, kvs}
+end
+
+local function now_ms()
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- lease_grant: ttl_ms -> id
+local function lease_grant(keys, a)
+    local base = keys[1]
+    local id = redis.call('INCR', base .. 'leaseid')
+    local sid = fmt(id)
+    redis.call('HSET', base .. 'lease:' .. sid, 'ttl', a[1])
+    redis.call('ZADD', base .. 'leases', fmt(now_ms() + tonumber(a[1])), sid)
+    return id
+end
+
+-- lease_keepalive: id -> ttl_ms, or -1 if the lease is gone or expired
+local function lease_keepalive(keys, a)
+    local base, sid = keys[1], a[1]
+    local dl = redis.call('ZSCORE', base .. 'leases', sid)
+    if not dl then return -1 end
+    local now = now_ms()
+    if tonumber(dl) <= now then return -1 end
+    local ttl = tonumber(redis.call('HGET', base .. 'lease:' .. sid, 'ttl') or '0')
+    redis.call('ZADD', base .. 'leases', fmt(now + ttl), sid)
+    return ttl
+end
+
+-- delete a lease's keys at one new revision and forget the lease
+local function revoke_one(base, sid, token)
+    local cur = current_rev(base)
+    local rev = cur + 1
+    local names = redis.call('SMEMBERS', base .. 'lease:' .. sid .. ':keys')
+    table.sort(names, function(x, y) return bytecmp(x, y) < 0 end)
+    local evs = {}
+    if #names > 0 then check_log(base, rev) end
+    for _, k in ipairs(names) do
+        local old = getkv(base, k)
+        if old and fmt(old.lease) == sid then del_key(base, k, old, evs) end
+    end
+    redis.call('DEL', base .. 'lease:' .. sid, base .. 'lease:' .. sid .. ':keys')
+    redis.call('ZREM', base .. 'leases', sid)
+    if #evs == 0 then return cur end
+    emit(base, evs, rev, token, '1')
+    return rev
+end
+
+-- lease_revoke: id token -> revision, or -1 if the lease does not exist
+local function lease_revoke(keys, a)
+    local base, sid = keys[1], a[1]
+    if not redis.call('ZSCORE', base .. 'leases', sid) then return -1 end
+    return revoke_one(base, sid, a[2])
+end
+
+-- lease_reap: token -> {leases revoked, ms until the next deadline (-1: none)}
+local function lease_reap(keys, a)
+    local base = keys[1]
+    local now = now_ms()
+    local ids = redis.call('ZRANGEBYSCORE', base .. 'leases', '-inf', fmt(now), 'LIMIT', 0, 16)
+    for _, sid in ipairs(ids) do revoke_one(base, sid, a[1]) end
+    local nxt = redis.call('ZRANGE', base .. 'leases', 0, 0, 'WITHSCORES')
+    local wait = -1
+    if nxt[2] then wait = math.max(0, tonumber(nxt[2]) - now) end
+    return {#ids, wait}
+end
+
+local function version()
+    return VERSION
+end
+
+local M = {txn = txn, get = get, lease_grant = lease_grant, lease_keepalive = lease_keepalive,
+           lease_revoke = lease_revoke, lease_reap = lease_reap, version = version}
+-- @@REGISTER@@
+local ro = {'no-writes'}
+redis.register_function{function_name = 'ddlcoord_version', callback = M.version, flags = ro}
+redis.register_function{function_name = 'ddlcoord_get', callback = M.get, flags = ro}
+redis.register_function('ddlcoord_txn', M.txn)
+redis.register_function('ddlcoord_lease_grant', M.lease_grant)
+redis.register_function('ddlcoord_lease_keepalive', M.lease_keepalive)
+redis.register_function('ddlcoord_lease_revoke', M.lease_revoke)
+redis.register_function('ddlcoord_lease_reap', M.lease_reap)

@@ -1,0 +1,175 @@
+/*
+ * ddlcoord-redis.so: the driver table and opening/closing a store.
+ *
+ * URI: redis://[user:password@]host:port[/db][?mode=lua|multi&prefix=…]
+ * Configuration keys (bare, or "redis.<key>" as an INI section [redis] gives
+ * them): mode (lua, the default, or multi), prefix (default "ddlcoord"; the
+ * store's keys live under the hash tag "{prefix}"), username, password,
+ * connect_timeout_ms (3000), request_timeout_ms (5000), max_txn_ops (128),
+ * max_value_bytes (1.5 MiB). hiredis 0.14 has no TLS, so neither has this
+ * driver.
+ *
+ * Opening connects once (so a wrong address or password fails here, not at
+ * the first call), loads the Lua library in lua mode, and starts the lease
+ * reaper. The watch pump starts with the first watch.
+ */
+#include "redis.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "uri.h"
+
+static const char *cfg(const dc_host *h, const dc_config *c, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "redis.%s", key);
+    const char *v = h->config_get(c, k);
+    return v ? v : h->config_get(c, key);
+}
+
+static int64_t cfg_int(const dc_host *h, const dc_config *c, const char *key, int64_t def)
+{
+    char k[64];
+    snprintf(k, sizeof k, "redis.%s", key);
+    if (h->config_get(c, k)) return h->config_get_int(c, k, def);
+    return h->config_get_int(c, key, def);
+}
+
+static void store_free(rd_store *s)
+{
+    if (!s) return;
+    rd_pump_free(s);
+    rd_reaper_stop(s);
+    rd_pool_free(s);
+    pthread_mutex_destroy(&s->pool_mu);
+    pthread_mutex_destroy(&s->pump_mu);
+    free(s->hostname);
+    free(s->user);
+    free(s->password);
+    free(s->base);
+    free(s->lib_text);
+    free(s->eval_text);
+    free(s);
+}
+
+static char *dup_or_null(const char *p)
+{
+    return p ? strdup(p) : NULL;
+}
+
+static int rd_open(const dc_host *host, const char *uri, const dc_config *c, void **conn,
+                   dc_drv_err *err)
+{
+    dc_uri u;
+    int prc = dc_uri_parse(uri, &u, err->msg, sizeof err->msg);
+    if (prc) {
+        dc_uri_free(&u);
+        return prc == -2 ? DC_ENOMEM : DC_EINVAL;
+    }
+    rd_store *s = calloc(1, sizeof *s);
+    if (!s) {
+        dc_uri_free(&u);
+        snprintf(err->msg, sizeof err->msg, "redis: out of memory");
+        return DC_ENOMEM;
+    }
+    pthread_mutex_init(&s->pool_mu, NULL);
+    pthread_mutex_init(&s->pump_mu, NULL);
+    s->host = host;
+    snprintf(s->endpoint, sizeof s->endpoint, "redis %s", uri);
+    int rc = DC_OK;
+    char *end;
+    if (u.n_hosts != 1) {
+        snprintf(err->msg, sizeof err->msg, "redis: '%s': expected one host:port", uri);
+        rc = DC_EINVAL;
+    } else {
+        s->hostname = strdup(u.hosts[0].host);
+        s->port = u.hosts[0].port ? u.hosts[0].port : 6379;
+        snprintf(s->endpoint, sizeof s->endpoint, "redis %s:%d", u.hosts[0].host, s->port);
+        if (u.path[0]) {
+            long db = strtol(u.path, &end, 10);
+            if (*end || db < 0 || db > 1000000) {
+                rc = rd_err(err, DC_EINVAL, s, "'%s': the path must be a database number", u.path);
+            }
+            s->db = (int)db;
+        }
+    }
+    const char *mode = cfg(host, c, "mode");
+    if (rc == DC_OK) {
+        if (!mode || !strcmp(mode, "lua"))
+            s->mode = RD_MODE_LUA;
+        else if (!strcmp(mode, "multi"))
+            s->mode = RD_MODE_MULTI;
+        else
+            rc = rd_err(err, DC_EINVAL, s, "mode '%s': expected lua or multi", mode);
+    }
+    const char *prefix = cfg(host, c, "prefix");
+    if (!prefix) prefix = "ddlcoord";
+    if (rc == DC_OK && (!*prefix || strpbrk(prefix, "{}")))
+        rc = rd_err(err, DC_EINVAL, s, "prefix '%s': must be non-empty, without braces", prefix);
+    if (rc == DC_OK) {
+        s->base_len = strlen(prefix) + 2;
+        s->base = malloc(s->base_len + 1);
+        if (s->base) snprintf(s->base, s->base_len + 1, "{%s}", prefix);
+        s->user = dup_or_null(cfg(host, c, "username"));
+        s->password = dup_or_null(cfg(host, c, "password"));
+        s->connect_timeout_ms = (int)cfg_int(host, c, "connect_timeout_ms", 3000);
+        s->request_timeout_ms = (int)cfg_int(host, c, "request_timeout_ms", 5000);
+        s->max_ops = cfg_int(host, c, "max_txn_ops", RD_MAX_TXN_OPS);
+        s->max_value = cfg_int(host, c, "max_value_bytes", RD_MAX_VALUE);
+        if (!s->hostname || !s->base || (cfg(host, c, "username") && !s->user) ||
+            (cfg(host, c, "password") && !s->password))
+            rc = rd_err(err, DC_ENOMEM, s, "out of memory");
+        else if (s->connect_timeout_ms < 1 || s->request_timeout_ms < 1)
+            rc = rd_err(err, DC_EINVAL, s, "timeouts must be positive");
+    }
+    dc_uri_free(&u);
+    if (rc == DC_OK) {
+        /* connect now: a bad address or password should fail the open */
+        redisContext *ctx;
+        rc = rd_borrow(s, &ctx, err);
+        if (rc == DC_OK) rd_return(s, ctx, 0);
+    }
+    if (rc == DC_OK && s->mode == RD_MODE_LUA) rc = rd_script_init(s, err);
+    if (rc == DC_OK && rd_reaper_start(s) != 0)
+        rc = rd_err(err, DC_ENOMEM, s, "cannot start the lease reaper thread");
+    if (rc != DC_OK) {
+        store_free(s);
+        return rc;
+    }
+    host->log(DC_LOG_INFO, "redis", "%s: open, mode %s, prefix %s", s->endpoint,
+              s->mode == RD_MODE_LUA ? (s->use_fcall ? "lua (functions)" : "lua (EVALSHA)")
+                                     : "multi",
+              s->base);
+    *conn = s;
+    return DC_OK;
+}
+
+static void rd_close(void *conn)
+{
+    store_free(conn);
+}
+
+static const dc_driver driver = {
+    .abi_version = DC_DRIVER_ABI,
+    .size = sizeof(dc_driver),
+    .name = "redis",
+    .version = "ddlcoord-redis 0.1 (hiredis 0.14)",
+    .open = rd_open,
+    .close = rd_close,
+    .get = rd_get,
+    .txn = rd_txn,
+    .compact = rd_compact,
+    .watch_start = rd_watch_start,
+    .watch_stop = rd_watch_stop,
+    .lease_grant = rd_lease_grant,
+    .lease_keepalive = rd_lease_keepalive,
+    .lease_revoke = rd_lease_revoke,
+};
+
+__attribute__((visibility("default"))) const dc_driver *dc_driver_entry(void);
+__attribute__((visibility("default"))) const dc_driver *dc_driver_entry(void)
+{
+    return &driver;
+}
