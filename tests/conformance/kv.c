@@ -295,8 +295,20 @@ CONF_TEST(two_handles_on_one_uri_see_each_others_writes)
     EXPECT_KV(&r->kvs[0], K("shared"), "through-first");
     ck_assert_int_eq(r->kvs[0].mod_revision, rev);
     dc_kvs_free(r);
+    /* a watch through one handle sees writes through the other */
+    dc_watch *w = NULL;
+    OK(dc_watch_open(other, K("back"), strlen(K("back")), 0, 0, &w));
+    int64_t back = 0;
+    OK(dc_put(conf_store, K("back"), strlen(K("back")), "through-first", 13, 0, &back));
+    conf_events log = {0};
+    conf_collect_exactly(w, &log, 1);
+    conf_expect_event(log.ev[0], DC_EVENT_PUT, K("back"), "through-first", back);
+    conf_events_free(&log);
+    dc_watch_close(w);
     OK(dc_put(other, K("back"), strlen(K("back")), "through-second", 14, 0, NULL));
-    ck_assert_int_eq(conf_exists(K("back"), NULL), 1);
+    dc_kv kv;
+    ck_assert_int_eq(conf_exists(K("back"), &kv), 1);
+    ck_assert_int_eq(kv.version, 2);
     dc_store_close(other);
 
     if (strcmp(dc_store_backend(conf_store), "mem") == 0) {
@@ -310,6 +322,31 @@ CONF_TEST(two_handles_on_one_uri_see_each_others_writes)
     } else {
         ck_assert_str_ne(dc_store_backend(conf_store), "");
     }
+}
+END_TEST
+
+/* Far below every backend's limit (ZooKeeper's default is 1 MiB per node),
+ * far above what fits in one network packet or buffer. */
+CONF_TEST(large_value_of_512_kib_round_trips)
+{
+    size_t n = 512u << 10;
+    char *v = conf_malloc(n);
+    for (size_t i = 0; i < n; i++) v[i] = (char)(i * 7 + i / 251);
+    const char *k = K("large");
+    dc_watch *w = conf_watch(k, 0, 0);
+    int64_t rev = 0;
+    OK(dc_put(conf_store, k, strlen(k), v, n, 0, &rev));
+    dc_kvs *r = conf_get(k, 0, 0);
+    ck_assert_uint_eq(r->n, 1);
+    conf_expect_bytes(r->kvs[0].value, r->kvs[0].value_len, v, n, "large value");
+    dc_kvs_free(r);
+    conf_events log = {0};
+    conf_collect_exactly(w, &log, 1);
+    ck_assert_int_eq(log.ev[0]->kv.mod_revision, rev);
+    conf_expect_bytes(log.ev[0]->kv.value, log.ev[0]->kv.value_len, v, n, "event value");
+    conf_events_free(&log);
+    dc_watch_close(w);
+    free(v);
 }
 END_TEST
 
@@ -328,5 +365,6 @@ TCase *conf_kv_tcase(void)
     tcase_add_test(tc, get_limit_cuts_the_result_and_sets_more_and_count);
     tcase_add_test(tc, get_header_revision_covers_every_returned_kv);
     tcase_add_test(tc, two_handles_on_one_uri_see_each_others_writes);
+    tcase_add_test(tc, large_value_of_512_kib_round_trips);
     return tc;
 }

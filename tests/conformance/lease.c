@@ -217,9 +217,29 @@ CONF_TEST(put_without_lease_detaches_the_key_from_its_lease)
     ck_assert_int_eq(conf_exists(K("txn"), &kv), 1);
     ck_assert_int_eq(kv.lease, lease);
 
+    /* a put with another lease moves the key; a deleted key leaves its lease */
+    int64_t other = grant(30, NULL);
+    conf_put_lease(K("moved"), "1", lease);
+    conf_put_lease(K("moved"), "2", other);
+    ck_assert_int_eq(conf_exists(K("moved"), &kv), 1);
+    ck_assert_int_eq(kv.lease, other);
+    conf_put_lease(K("deleted"), "1", lease);
+    conf_delete(K("deleted"), 0, NULL);
+
+    dc_watch *w = conf_watch(K(""), 0, DC_PREFIX);
     OK(dc_lease_revoke(conf_store, lease));
+    conf_events log = {0};
+    conf_collect_exactly(w, &log, 2); /* attached and txn, nothing else */
+    for (size_t i = 0; i < 2; i++) ck_assert_int_eq(log.ev[i]->type, DC_EVENT_DELETE);
+    conf_expect_quiet(w);
+    conf_events_free(&log);
+    dc_watch_close(w);
     ck_assert_int_eq(conf_exists(K("detached"), &kv), 1);
     ck_assert_int_eq(kv.version, 2);
+    ck_assert_int_eq(conf_exists(K("moved"), &kv), 1);
+    ck_assert_int_eq(kv.lease, other);
+    OK(dc_lease_revoke(conf_store, other));
+    ck_assert_int_eq(conf_exists(K("moved"), NULL), 0);
     ck_assert_int_eq(conf_exists(K("attached"), NULL), 0);
     ck_assert_int_eq(conf_exists(K("txn"), NULL), 0);
 }

@@ -376,6 +376,71 @@ CONF_TEST(txn_with_two_writes_of_one_key_is_einval)
 }
 END_TEST
 
+CONF_TEST(txn_overlapping_deletes_delete_each_key_once)
+{
+    conf_put(K("d/a"), "1");
+    conf_put(K("d/b"), "2");
+    dc_watch *w = conf_watch(K(""), 0, DC_PREFIX | DC_PREV_KV);
+    dc_txn *t = conf_txn();
+    OK(dc_txn_delete(t, DC_THEN, K("d/"), strlen(K("d/")), DC_PREFIX | DC_PREV_KV));
+    OK(dc_txn_delete(t, DC_THEN, K("d/a"), strlen(K("d/a")), DC_PREV_KV));
+    OK(dc_txn_delete(t, DC_THEN, K("d/b"), strlen(K("d/b")), 0));
+    OK(dc_txn_delete(t, DC_THEN, K("d/"), strlen(K("d/")), DC_PREFIX));
+    dc_txn_result *r = conf_commit(t);
+    ck_assert_uint_eq(r->n_responses, 4);
+    ck_assert_int_eq(r->responses[0].deleted, 2);
+    ck_assert_uint_eq(r->responses[0].n_prev_kvs, 2);
+    for (size_t i = 1; i < 4; i++) {
+        ck_assert_int_eq(r->responses[i].deleted, 0);
+        ck_assert_uint_eq(r->responses[i].n_prev_kvs, 0);
+    }
+    conf_events log = {0};
+    conf_collect_exactly(w, &log, 2);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert_int_eq(log.ev[i]->type, DC_EVENT_DELETE);
+        ck_assert_int_eq(log.ev[i]->kv.mod_revision, r->revision);
+    }
+    conf_expect_quiet(w);
+    conf_events_free(&log);
+    dc_watch_close(w);
+    dc_txn_result_free(r);
+    /* the store is sane afterwards: the keys can be created again */
+    conf_put(K("d/a"), "3");
+    dc_kv kv;
+    ck_assert_int_eq(conf_exists(K("d/a"), &kv), 1);
+    ck_assert_int_eq(kv.version, 1);
+    ck_assert_int_eq(conf_exists(K("d/b"), NULL), 0);
+}
+END_TEST
+
+CONF_TEST(txn_get_honours_limit_keys_only_and_count_only)
+{
+    for (int i = 0; i < 4; i++) {
+        char s[8];
+        snprintf(s, sizeof s, "k%d", i);
+        conf_put(K(s), s);
+    }
+    dc_txn *t = conf_txn();
+    OK(dc_txn_get(t, DC_THEN, K(""), conf_prefix_len, DC_PREFIX, 3));
+    OK(dc_txn_get(t, DC_THEN, K(""), conf_prefix_len, DC_PREFIX | DC_KEYS_ONLY, 0));
+    OK(dc_txn_get(t, DC_THEN, K(""), conf_prefix_len, DC_PREFIX | DC_COUNT_ONLY, 0));
+    dc_txn_result *r = conf_commit(t);
+    ck_assert_uint_eq(r->n_responses, 3);
+    ck_assert_uint_eq(r->responses[0].n_kvs, 3);
+    ck_assert_int_eq(r->responses[0].count, 4);
+    ck_assert_int_eq(r->responses[0].more, 1);
+    EXPECT_KV(&r->responses[0].kvs[0], K("k0"), "k0");
+    EXPECT_KV(&r->responses[0].kvs[2], K("k2"), "k2");
+    ck_assert_uint_eq(r->responses[1].n_kvs, 4);
+    ck_assert_int_eq(r->responses[1].more, 0);
+    EXPECT_KV(&r->responses[1].kvs[3], K("k3"), "");
+    ck_assert_int_eq(r->responses[1].kvs[3].version, 1);
+    ck_assert_uint_eq(r->responses[2].n_kvs, 0);
+    ck_assert_int_eq(r->responses[2].count, 4);
+    dc_txn_result_free(r);
+}
+END_TEST
+
 TCase *conf_txn_tcase(void)
 {
     TCase *tc = tcase_create("txn");
@@ -390,5 +455,7 @@ TCase *conf_txn_tcase(void)
     tcase_add_test(tc, txn_ops_see_earlier_writes_of_their_branch);
     tcase_add_test(tc, txn_without_writes_does_not_move_the_revision);
     tcase_add_test(tc, txn_with_two_writes_of_one_key_is_einval);
+    tcase_add_test(tc, txn_overlapping_deletes_delete_each_key_once);
+    tcase_add_test(tc, txn_get_honours_limit_keys_only_and_count_only);
     return tc;
 }

@@ -59,6 +59,7 @@ CONF_TEST(watch_replays_history_from_old_revision_in_order_exactly_once)
     /* a DELETE carries the key and the deletion's revision, nothing else */
     ck_assert_int_eq(log.ev[3]->kv.create_revision, 0);
     ck_assert_int_eq(log.ev[3]->kv.version, 0);
+    ck_assert_int_eq(log.ev[3]->kv.lease, 0);
     ck_assert_ptr_null(log.ev[3]->prev_kv);
     ck_assert_int_eq(dc_watch_last_revision(w), want[n - 1].rev);
     conf_expect_quiet(w);
@@ -242,6 +243,51 @@ CONF_TEST(watch_from_revision_0_starts_at_the_next_write)
 }
 END_TEST
 
+CONF_TEST(watch_from_a_future_revision_starts_there)
+{
+    const char *k = K("k");
+    int64_t start = conf_revision() + 3;
+    int64_t revs[12];
+    size_t n = 0;
+    /* revisions may have gaps: write until one reaches the start */
+    do {
+        ck_assert_uint_lt(n, 12);
+        revs[n] = conf_put(k, "v");
+        n++;
+    } while (revs[n - 1] < start);
+    dc_watch *w = conf_watch(k, start, 0);
+    size_t first = 0;
+    while (revs[first] < start) first++;
+    revs[n] = conf_put(k, "last");
+    n++;
+    conf_events log = {0};
+    conf_collect_exactly(w, &log, n - first);
+    for (size_t i = first; i < n; i++)
+        ck_assert_int_eq(log.ev[i - first]->kv.mod_revision, revs[i]);
+    conf_expect_quiet(w);
+    conf_events_free(&log);
+    dc_watch_close(w);
+
+    /* opened before the store reaches the start */
+    start = conf_revision() + 2;
+    w = conf_watch(k, start, 0);
+    n = 0;
+    do {
+        ck_assert_uint_lt(n, 12);
+        revs[n] = conf_put(k, "w");
+        n++;
+    } while (revs[n - 1] < start);
+    first = 0;
+    while (revs[first] < start) first++;
+    conf_collect_exactly(w, &log, n - first);
+    for (size_t i = first; i < n; i++)
+        ck_assert_int_eq(log.ev[i - first]->kv.mod_revision, revs[i]);
+    conf_expect_quiet(w);
+    conf_events_free(&log);
+    dc_watch_close(w);
+}
+END_TEST
+
 static int fd_readable(dc_watch *w, int timeout_ms)
 {
     struct pollfd p = {.fd = dc_watch_fd(w), .events = POLLIN};
@@ -359,6 +405,7 @@ TCase *conf_watch_tcase(void)
     tcase_add_test(tc, watch_on_a_key_sees_only_that_key_and_on_a_prefix_all_keys_under_it);
     tcase_add_test(tc, watch_reopened_from_last_revision_plus_1_misses_and_repeats_nothing);
     tcase_add_test(tc, watch_from_revision_0_starts_at_the_next_write);
+    tcase_add_test(tc, watch_from_a_future_revision_starts_there);
     tcase_add_test(tc, watch_fd_is_readable_exactly_while_events_are_queued);
     tcase_add_test(tc, watch_next_with_timeout_0_is_etimedout_when_nothing_is_queued);
     tcase_add_test(tc, watch_prefix_delete_gives_one_delete_per_key_at_one_revision);
