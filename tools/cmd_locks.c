@@ -1,0 +1,218 @@
+/*
+ * `ddlcoord locks [--task T] [--json]`: DM's show-ddl-locks view (ID, task,
+ * mode, owner, DDLs, synced, unsynced, conflicts), computed from the store
+ * alone by dc_locks_read, so it works with no master running and shows the
+ * same thing whichever master leads. Values that cannot be decoded are
+ * skipped by the library (and logged), so one corrupt key does not hide the
+ * other locks.
+ */
+#include "common.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPT_TASK = DCX_OPT_FIRST_PRIVATE, OPT_JSON };
+
+static void help(void)
+{
+    printf("Usage: ddlcoord locks [--task TASK] [--json]\n"
+           "Show the shard-DDL locks (ID, task, mode, owner, DDLs, synced, unsynced,\n"
+           "conflicts), computed from the store: no master is needed.\n\n"
+           "  --task TASK   only this task's locks\n"
+           "  --json        print JSON (DM's show-ddl-locks fields, plus done, conflicts, "
+           "revision)\n\n%s\n%s",
+           dcx_common_help, dcx_exit_help);
+}
+
+/* Print names of the sources for which pick() holds, comma-separated, or "-". */
+static void print_sources(const dc_lock_status *st, int (*pick)(const dc_lock_source *))
+{
+    int any = 0;
+    for (size_t i = 0; i < st->n_sources; i++)
+        if (pick(&st->sources[i])) {
+            printf("%s%s", any ? ", " : "", st->sources[i].source);
+            any = 1;
+        }
+    printf("%s\n", any ? "" : "-");
+}
+
+static int is_synced(const dc_lock_source *s)
+{
+    return s->synced && !s->removed;
+}
+static int is_unsynced(const dc_lock_source *s)
+{
+    return !s->synced && !s->removed;
+}
+static int is_done(const dc_lock_source *s)
+{
+    return s->done;
+}
+static int is_removed(const dc_lock_source *s)
+{
+    return s->removed;
+}
+
+static void print_text(const dc_lock_status *locks, size_t n, int64_t rev)
+{
+    printf("%zu lock%s (store revision %lld)\n", n, n == 1 ? "" : "s", (long long)rev);
+    for (size_t i = 0; i < n; i++) {
+        const dc_lock_status *st = &locks[i];
+        printf("\n%s\n", st->id);
+        printf("  task       %s\n", st->task);
+        printf("  mode       pessimistic\n");
+        printf("  owner      %s\n", st->owner ? st->owner : "-");
+        for (size_t d = 0; d < st->n_ddls; d++)
+            printf("  %s  %s\n", d == 0 ? "DDLs     " : "         ", st->ddls[d]);
+        if (st->n_ddls == 0) printf("  DDLs       -\n");
+        printf("  synced     ");
+        print_sources(st, is_synced);
+        printf("  unsynced   ");
+        print_sources(st, is_unsynced);
+        printf("  done       ");
+        print_sources(st, is_done);
+        int any_removed = 0;
+        for (size_t s = 0; s < st->n_sources; s++) any_removed |= st->sources[s].removed;
+        if (any_removed) {
+            printf("  excluded   ");
+            print_sources(st, is_removed);
+        }
+        int any = 0;
+        for (size_t s = 0; s < st->n_sources; s++) {
+            const dc_lock_source *src = &st->sources[s];
+            if (!src->conflict_ddls) continue;
+            printf("  %s  %s: ", any ? "         " : "conflicts", src->source);
+            for (size_t d = 0; d < src->n_conflict_ddls; d++)
+                printf("%s%s", d ? "; " : "", src->conflict_ddls[d]);
+            printf("\n");
+            any = 1;
+        }
+        if (!any) printf("  conflicts  -\n");
+        if (st->forced) printf("  (forced synced: a master restarted or an unlock is running)\n");
+    }
+}
+
+static cJSON *names_json(const dc_lock_status *st, int (*pick)(const dc_lock_source *))
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < st->n_sources; i++)
+        if (pick(&st->sources[i]) &&
+            !cJSON_AddItemToArray(a, cJSON_CreateString(st->sources[i].source))) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+    return a;
+}
+
+static cJSON *strv_json(char *const *v, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++)
+        if (!cJSON_AddItemToArray(a, cJSON_CreateString(v[i]))) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+    return a;
+}
+
+static cJSON *lock_json(const dc_lock_status *st)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON *conf = cJSON_CreateArray();
+    int ok = conf && cJSON_AddStringToObject(o, "ID", st->id) &&
+             cJSON_AddStringToObject(o, "task", st->task) &&
+             cJSON_AddStringToObject(o, "mode", "pessimistic") &&
+             cJSON_AddStringToObject(o, "owner", st->owner ? st->owner : "") &&
+             cJSON_AddItemToObject(o, "DDLs", strv_json(st->ddls, st->n_ddls)) &&
+             cJSON_AddItemToObject(o, "synced", names_json(st, is_synced)) &&
+             cJSON_AddItemToObject(o, "unsynced", names_json(st, is_unsynced)) &&
+             cJSON_AddItemToObject(o, "done", names_json(st, is_done)) &&
+             cJSON_AddItemToObject(o, "excluded", names_json(st, is_removed)) &&
+             cJSON_AddBoolToObject(o, "forced", st->forced);
+    for (size_t s = 0; ok && s < st->n_sources; s++) {
+        const dc_lock_source *src = &st->sources[s];
+        if (!src->conflict_ddls) continue;
+        cJSON *c = cJSON_CreateObject();
+        ok = c && cJSON_AddItemToArray(conf, c) &&
+             cJSON_AddStringToObject(c, "source", src->source) &&
+             cJSON_AddItemToObject(c, "DDLs", strv_json(src->conflict_ddls, src->n_conflict_ddls));
+    }
+    if (ok && cJSON_AddItemToObject(o, "conflicts", conf)) return o;
+    if (!ok) cJSON_Delete(conf);
+    cJSON_Delete(o);
+    return NULL;
+}
+
+static int print_json(const dc_lock_status *locks, size_t n, int64_t rev)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *arr = NULL;
+    int ok = root && cJSON_AddBoolToObject(root, "result", 1) &&
+             cJSON_AddStringToObject(root, "msg", "") &&
+             cJSON_AddNumberToObject(root, "revision", (double)rev) &&
+             (arr = cJSON_AddArrayToObject(root, "locks")) != NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        cJSON *l = lock_json(&locks[i]);
+        ok = l && cJSON_AddItemToArray(arr, l);
+    }
+    char *s = ok ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (!s) return DCX_EXIT_FAIL;
+    printf("%s\n", s);
+    free(s);
+    return DCX_EXIT_OK;
+}
+
+int dcx_cmd_locks(dcx_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"task", required_argument, 0, OPT_TASK},
+                                         {"json", no_argument, 0, OPT_JSON},
+                                         DCX_COMMON_LONG_OPTIONS,
+                                         {0, 0, 0, 0}};
+    const char *task = NULL;
+    int json = 0, c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            help();
+            return DCX_EXIT_OK;
+        }
+        if (c == OPT_TASK) {
+            task = optarg;
+            continue;
+        }
+        if (c == OPT_JSON) {
+            json = 1;
+            continue;
+        }
+        int r = dcx_common_option(ctx, c, optarg);
+        if (r < 0) return DCX_EXIT_USAGE;
+        if (r == 0) return dcx_usage_error(ctx);
+    }
+    if (optind < argc) {
+        dcx_err(ctx, "unexpected argument '%s'", argv[optind]);
+        return dcx_usage_error(ctx);
+    }
+    if (task && !*task) {
+        dcx_err(ctx, "--task must not be empty");
+        return DCX_EXIT_USAGE;
+    }
+    dcx_log_setup(ctx, DC_LOG_WARN);
+    int ex = dcx_open_store(ctx);
+    if (ex != DCX_EXIT_OK) return ex;
+    dc_lock_status *locks = NULL;
+    size_t n = 0;
+    int64_t rev = 0;
+    int rc = dc_locks_read(ctx->store, ctx->ns, task, &locks, &n, &rev);
+    if (rc != DC_OK) return dcx_fail(ctx, rc, "read locks");
+    if (json) {
+        ex = print_json(locks, n, rev);
+        if (ex != DCX_EXIT_OK) dcx_err(ctx, "out of memory");
+    } else {
+        print_text(locks, n, rev);
+    }
+    dc_lock_status_free_array(locks, n);
+    return ex;
+}

@@ -1,0 +1,269 @@
+/*
+ * `ddlcoord master`: the coordinator daemon. Every master campaigns in the
+ * election under NS/ddlcoord/election/ (lease-backed keys, lowest create
+ * revision leads); the leader runs the protocol's master (dc_master) with the
+ * fencing guard set to its own leader key and create_revision, so once it is
+ * deposed (lease expired while it was paused, say) every write it attempts
+ * fails in the store. A deposed master drops its in-memory state and
+ * campaigns again; the next leader rebuilds everything from the store.
+ *
+ * One log line per protocol step (time, level, lock ID, source, revision),
+ * from the master's step callback. SIGTERM or SIGINT: stop, resign (revoking
+ * the lease, so a standby takes over at once), exit 0.
+ *
+ * Test-only: DDLCOORD_TEST_PAUSE_AT_STEP=N makes the master stop itself with
+ * SIGSTOP right after the first step N it takes, so a test can kill -9 it at
+ * exactly that point of a lock (or SIGCONT it later, after its lease ran out).
+ */
+#include "common.h"
+#include "master_admin.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { OPT_NAME = DCX_OPT_FIRST_PRIVATE, OPT_TTL };
+
+#define MASTER "master"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void help(void)
+{
+    printf("Usage: ddlcoord master [--name NAME] [--ttl SECONDS]\n"
+           "Run the shard-DDL coordinator. Several masters may run: one leads (election\n"
+           "under NS/ddlcoord/election/), the others stand by and take over within the\n"
+           "lease TTL when it dies. Every write of the leader is fenced by its leader key.\n"
+           "Logs one line per protocol step on stderr. SIGTERM: resign, exit 0.\n\n"
+           "  --name NAME      candidate name shown to others (default HOST:PID)\n"
+           "  --ttl SECONDS    election lease TTL (default 10)\n\n"
+           "Test only: DDLCOORD_TEST_PAUSE_AT_STEP=N stops the process (SIGSTOP) right\n"
+           "after the first protocol step N it takes.\n\n%s\n%s",
+           dcx_common_help, dcx_exit_help);
+}
+
+typedef struct master_run {
+    dcx_ctx *ctx;
+    const char *name;
+    int pause_at; /* test-only pause point, 0 = none */
+    int paused;
+} master_run;
+
+static int on_step(const dc_step *st, void *ud)
+{
+    master_run *r = ud;
+    if (r->pause_at && st->step == r->pause_at && !r->paused) {
+        r->paused = 1;
+        dc_log(DC_LOG_WARN, MASTER, "test pause point: stopping after step %d (pid %d)", st->step,
+               (int)getpid());
+        raise(SIGSTOP);
+        dc_log(DC_LOG_WARN, MASTER, "test pause point: resumed after step %d", st->step);
+    }
+    return 0;
+}
+
+/* Log the values the master cannot decode, each once while it stays bad. */
+static void report_problems(dc_master *m, char ***seen, size_t *n_seen)
+{
+    char **now = NULL;
+    size_t n = 0;
+    if (dc_master_problems(m, &now, &n) != DC_OK) return;
+    for (size_t i = 0; i < n; i++) {
+        int old = 0;
+        for (size_t j = 0; j < *n_seen && !old; j++) old = strcmp(now[i], (*seen)[j]) == 0;
+        if (!old)
+            dc_log(DC_LOG_ERROR, MASTER, "bad value, ignored (other locks go on): %s", now[i]);
+    }
+    dc_strings_free(*seen, *n_seen);
+    *seen = now;
+    *n_seen = n;
+}
+
+/* Lead until stopped or deposed. Returns 1 when deposed, 0 when stopped. */
+static int lead(master_run *r, dc_election *e)
+{
+    dcx_ctx *ctx = r->ctx;
+    const char *fkey = NULL;
+    size_t fkey_len = 0;
+    int64_t frev = 0;
+    if (dc_election_fence(e, &fkey, &fkey_len, &frev) != DC_OK) return 1;
+    /* The fence key is owned by e until the next campaign: keep a copy. */
+    char *key = strndup(fkey, fkey_len);
+    if (!key) return 1;
+    dc_log(DC_LOG_INFO, MASTER, "%s leads (leader key %s, create_revision %lld)", r->name, key,
+           (long long)frev);
+    dc_master_options o = {.ns = ctx->ns,
+                           .fence_key = key,
+                           .fence_key_len = fkey_len,
+                           .fence_create_revision = frev,
+                           .on_step = on_step,
+                           .step_userdata = r};
+    dc_master *m = NULL;
+    int rc = dc_master_new(ctx->store, &o, &m);
+    if (rc != DC_OK) {
+        dc_log(DC_LOG_ERROR, MASTER, "cannot create the master: %s", dc_strerror(rc));
+        free(key);
+        return 1;
+    }
+    dcx_master_admin *admin = NULL;
+    rc = dcx_master_admin_start(ctx->store, ctx->ns, m, r->name, key, fkey_len, frev, &admin);
+    if (rc != DC_OK)
+        dc_log(DC_LOG_ERROR, MASTER, "admin requests will not be served: %s", dc_strerror(rc));
+    char **seen = NULL;
+    size_t n_seen = 0;
+    int deposed = 0;
+    while (!stop_requested) {
+        rc = dc_master_run(m, 200);
+        if (rc == DC_ECHANGED) {
+            dc_log(DC_LOG_WARN, MASTER, "a write was rejected by the fence: %s is deposed",
+                   r->name);
+            deposed = 1;
+            break;
+        }
+        if (rc != DC_OK) {
+            dc_log(DC_LOG_ERROR, MASTER, "coordinator stopped: %s (%s)", dc_strerror(rc),
+                   dc_last_error());
+            deposed = 1;
+            break;
+        }
+        if (dc_election_lost(e) || dcx_master_admin_fenced(admin)) {
+            dc_log(DC_LOG_WARN, MASTER, "%s lost its leadership (lease gone)", r->name);
+            deposed = 1;
+            break;
+        }
+        report_problems(m, &seen, &n_seen);
+    }
+    dc_master_stop(m); /* cuts an admin unlock short */
+    dcx_master_admin_stop(admin);
+    dc_master_free(m);
+    dc_strings_free(seen, n_seen);
+    free(key);
+    return deposed;
+}
+
+static int parse(dcx_ctx *ctx, int argc, char **argv, const char **name, int64_t *ttl)
+{
+    static const struct option opts[] = {{"name", required_argument, 0, OPT_NAME},
+                                         {"ttl", required_argument, 0, OPT_TTL},
+                                         DCX_COMMON_LONG_OPTIONS,
+                                         {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            help();
+            return -1;
+        }
+        if (c == OPT_NAME) {
+            if (!*optarg) {
+                dcx_err(ctx, "--name must not be empty");
+                return DCX_EXIT_USAGE;
+            }
+            *name = optarg;
+            continue;
+        }
+        if (c == OPT_TTL) {
+            *ttl = dcx_parse_long(optarg, 1, 3600);
+            if (*ttl < 1) {
+                dcx_err(ctx, "--ttl must be 1..3600 seconds: %s", optarg);
+                return DCX_EXIT_USAGE;
+            }
+            continue;
+        }
+        int rr = dcx_common_option(ctx, c, optarg);
+        if (rr < 0) return DCX_EXIT_USAGE;
+        if (rr == 0) return dcx_usage_error(ctx);
+    }
+    if (optind < argc) {
+        dcx_err(ctx, "unexpected argument '%s'", argv[optind]);
+        return dcx_usage_error(ctx);
+    }
+    return DCX_EXIT_OK;
+}
+
+static int campaign_loop(master_run *r, dc_election *e)
+{
+    int failures = 0;
+    while (!stop_requested) {
+        int rc = dc_election_campaign(e, 500);
+        if (rc == DC_ETIMEDOUT || rc == DC_ECHANGED) continue;
+        if (rc != DC_OK) {
+            /* The store may be restarting: keep trying, but say so. */
+            if (failures++ % 10 == 0)
+                dc_log(DC_LOG_WARN, MASTER, "campaign failed: %s (%s); retrying", dc_strerror(rc),
+                       dc_last_error());
+            struct timespec ts = {0, 500 * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        failures = 0;
+        if (!lead(r, e)) break;
+        /* Deposed: give up the candidacy (if anything is left of it) and
+         * stand in line again; the new leader rebuilds from the store. */
+        dc_election_resign(e);
+        dc_log(DC_LOG_INFO, MASTER, "%s stands by again", r->name);
+    }
+    return DCX_EXIT_OK;
+}
+
+int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
+{
+    const char *name_opt = NULL;
+    int64_t ttl = 10;
+    int ex = parse(ctx, argc, argv, &name_opt, &ttl);
+    if (ex < 0) return DCX_EXIT_OK;
+    if (ex != DCX_EXIT_OK) return ex;
+    dcx_log_setup(ctx, DC_LOG_INFO);
+    ex = dcx_open_store(ctx);
+    if (ex != DCX_EXIT_OK) return ex;
+
+    char name[320];
+    if (name_opt) {
+        snprintf(name, sizeof name, "%s", name_opt);
+    } else {
+        char host[256] = "localhost";
+        gethostname(host, sizeof host - 1);
+        snprintf(name, sizeof name, "%s:%d", host, (int)getpid());
+    }
+    master_run r = {.ctx = ctx, .name = name};
+    const char *pause = getenv("DDLCOORD_TEST_PAUSE_AT_STEP");
+    if (pause && *pause) {
+        r.pause_at = (int)dcx_parse_long(pause, 1, 10);
+        if (r.pause_at < 1) {
+            dcx_err(ctx, "DDLCOORD_TEST_PAUSE_AT_STEP must be 1..10: %s", pause);
+            return DCX_EXIT_USAGE;
+        }
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    char *prefix = dcx_own_key(ctx->ns, "election/");
+    dc_election *e = NULL;
+    int rc = prefix ? dc_election_new(ctx->store, prefix, name, ttl, &e) : DC_ENOMEM;
+    if (rc != DC_OK) {
+        free(prefix);
+        return dcx_fail(ctx, rc, "election");
+    }
+    dc_log(DC_LOG_INFO, MASTER, "%s campaigns under %s (store %s, lease TTL %llds)", name, prefix,
+           ctx->uri, (long long)ttl);
+    ex = campaign_loop(&r, e);
+    rc = dc_election_resign(e);
+    if (rc != DC_OK && rc != DC_ENOTFOUND)
+        dc_log(DC_LOG_WARN, MASTER, "resign: %s (%s)", dc_strerror(rc), dc_last_error());
+    dc_election_free(e);
+    dc_log(DC_LOG_INFO, MASTER, "%s stopped", name);
+    free(prefix);
+    return ex;
+}

@@ -1,0 +1,294 @@
+/*
+ * `ddlcoord worker`: one worker's side of one shard-DDL lock, for shell
+ * scripts. It reports the DDLs (step 2), waits for the master's operation
+ * (step 5), runs --exec CMD with /bin/sh only when this source is told to
+ * execute (step 6; the lock ID and DDLs are in CMD's environment), records
+ * the result, and marks the operation done (step 8) — dc_worker_run_ddl does
+ * the protocol, this file maps its outcome onto exit codes.
+ *
+ * Re-running the same command after a crash (same --position) finishes the
+ * earlier run instead of opening a new lock: the library's resolution marker
+ * remembers what was executed, so CMD does not run twice.
+ *
+ * Test-only: DDLCOORD_TEST_PAUSE_AT_STEP=N stops the process (SIGSTOP) right
+ * after worker step N (2, 5, 6, 7 or 8), so a test can kill it there.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum {
+    OPT_TASK = DCX_OPT_FIRST_PRIVATE,
+    OPT_SOURCE,
+    OPT_SCHEMA,
+    OPT_TABLE,
+    OPT_DDL,
+    OPT_POSITION,
+    OPT_EXEC,
+    OPT_TIMEOUT,
+};
+
+#define WORKER   "worker"
+#define MAX_DDLS 4096
+
+static void help(void)
+{
+    printf("Usage: ddlcoord worker --task T --source S --schema DB --table TBL --ddl SQL\n"
+           "                       [--ddl SQL...] [--position P] [--exec CMD] [--timeout S]\n"
+           "Take one source's part in the shard-DDL lock of DB.TBL: report the DDLs, wait\n"
+           "for the master's decision, run CMD if this source must execute them (the owner),\n"
+           "skip them otherwise, mark the operation done, and exit 0.\n\n"
+           "  --task T, --source S      who reports\n"
+           "  --schema DB, --table TBL  the downstream table the lock is about\n"
+           "  --ddl SQL                 a DDL statement (repeat for several, in order)\n"
+           "  --position P              where the DDL is in the source's stream (e.g. a binlog\n"
+           "                            position); re-running with the same P after a crash\n"
+           "                            finishes the earlier run without executing twice\n"
+           "  --exec CMD                run with /bin/sh -c when told to execute; environment:\n"
+           "                            DDLCOORD_LOCK_ID, DDLCOORD_TASK, DDLCOORD_SOURCE,\n"
+           "                            DDLCOORD_SCHEMA, DDLCOORD_TABLE, DDLCOORD_POSITION,\n"
+           "                            DDLCOORD_DDL_COUNT, DDLCOORD_DDL_1..N, DDLCOORD_DDLS\n"
+           "                            (all, one per line). A non-zero exit leaves the lock\n"
+           "                            waiting: fix the cause and re-run.\n"
+           "  --timeout S               bound each wait (default: wait forever)\n\n"
+           "Prints 'executed LOCK_ID', 'skipped LOCK_ID' or 'already resolved LOCK_ID'.\n"
+           "Test only: DDLCOORD_TEST_PAUSE_AT_STEP=N stops the process (SIGSTOP) right after\n"
+           "worker step N.\n\n%s\n%s",
+           dcx_common_help, dcx_exit_help);
+}
+
+typedef struct worker_args {
+    const char *task, *source, *schema, *table, *position, *exec;
+    const char *ddls[MAX_DDLS];
+    size_t n_ddls;
+    int64_t timeout_ms; /* -1 = forever */
+} worker_args;
+
+typedef struct worker_run {
+    const worker_args *a;
+    int exec_status; /* -1: CMD not run; else its exit status (128+sig for a signal) */
+    int pause_at;
+    int paused;
+} worker_run;
+
+static int on_step(const dc_step *st, void *ud)
+{
+    worker_run *r = ud;
+    if (r->pause_at && st->step == r->pause_at && !r->paused) {
+        r->paused = 1;
+        fflush(stdout);
+        raise(SIGSTOP);
+    }
+    return 0;
+}
+
+/* Set the environment of CMD (in the child, before exec). */
+static int child_env(const worker_args *a, const dc_operation *op)
+{
+    char name[48];
+    size_t total = 1;
+    for (size_t i = 0; i < op->n_ddls; i++) total += strlen(op->ddls[i]) + 1;
+    char *all = malloc(total);
+    if (!all) return -1;
+    all[0] = '\0';
+    for (size_t i = 0; i < op->n_ddls; i++) {
+        strcat(all, op->ddls[i]);
+        if (i + 1 < op->n_ddls) strcat(all, "\n");
+    }
+    int rc = setenv("DDLCOORD_LOCK_ID", op->id, 1) | setenv("DDLCOORD_TASK", a->task, 1) |
+             setenv("DDLCOORD_SOURCE", a->source, 1) | setenv("DDLCOORD_SCHEMA", a->schema, 1) |
+             setenv("DDLCOORD_TABLE", a->table, 1) |
+             setenv("DDLCOORD_POSITION", a->position ? a->position : "", 1) |
+             setenv("DDLCOORD_DDLS", all, 1);
+    free(all);
+    snprintf(name, sizeof name, "%zu", op->n_ddls);
+    rc |= setenv("DDLCOORD_DDL_COUNT", name, 1);
+    for (size_t i = 0; i < op->n_ddls; i++) {
+        snprintf(name, sizeof name, "DDLCOORD_DDL_%zu", i + 1);
+        rc |= setenv(name, op->ddls[i], 1);
+    }
+    return rc ? -1 : 0;
+}
+
+/* Run CMD with /bin/sh; returns its exit status (128+signal when killed). */
+static int run_cmd(const worker_args *a, const dc_operation *op)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) return 127;
+    if (pid == 0) {
+        if (child_env(a, op) != 0) _exit(127);
+        execl("/bin/sh", "sh", "-c", a->exec, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return 127;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 127;
+}
+
+static int exec_cb(const dc_operation *op, void *ud)
+{
+    worker_run *r = ud;
+    if (!op->exec || !r->a->exec) return 0; /* skip, or execute with nothing to run */
+    r->exec_status = run_cmd(r->a, op);
+    return r->exec_status;
+}
+
+static int checkpoint_cb(const dc_operation *op, const char *position, void *ud)
+{
+    (void)op;
+    (void)position;
+    (void)ud;
+    return 0; /* the caller's checkpoint is its --position; nothing to flush here */
+}
+
+static int parse(dcx_ctx *ctx, int argc, char **argv, worker_args *a)
+{
+    static const struct option opts[] = {{"task", required_argument, 0, OPT_TASK},
+                                         {"source", required_argument, 0, OPT_SOURCE},
+                                         {"schema", required_argument, 0, OPT_SCHEMA},
+                                         {"table", required_argument, 0, OPT_TABLE},
+                                         {"ddl", required_argument, 0, OPT_DDL},
+                                         {"position", required_argument, 0, OPT_POSITION},
+                                         {"exec", required_argument, 0, OPT_EXEC},
+                                         {"timeout", required_argument, 0, OPT_TIMEOUT},
+                                         DCX_COMMON_LONG_OPTIONS,
+                                         {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            help();
+            return -1;
+        case OPT_TASK:
+            a->task = optarg;
+            break;
+        case OPT_SOURCE:
+            a->source = optarg;
+            break;
+        case OPT_SCHEMA:
+            a->schema = optarg;
+            break;
+        case OPT_TABLE:
+            a->table = optarg;
+            break;
+        case OPT_DDL:
+            if (a->n_ddls == MAX_DDLS) {
+                dcx_err(ctx, "too many --ddl (at most %d)", MAX_DDLS);
+                return DCX_EXIT_USAGE;
+            }
+            a->ddls[a->n_ddls++] = optarg;
+            break;
+        case OPT_POSITION:
+            a->position = optarg;
+            break;
+        case OPT_EXEC:
+            a->exec = optarg;
+            break;
+        case OPT_TIMEOUT:
+            a->timeout_ms = dcx_parse_seconds_ms(optarg);
+            if (a->timeout_ms <= 0 || a->timeout_ms > 0x7fffffff) {
+                dcx_err(ctx, "--timeout must be a positive number of seconds: %s", optarg);
+                return DCX_EXIT_USAGE;
+            }
+            break;
+        default: {
+            int r = dcx_common_option(ctx, c, optarg);
+            if (r < 0) return DCX_EXIT_USAGE;
+            if (r == 0) return dcx_usage_error(ctx);
+        }
+        }
+    }
+    if (optind < argc) {
+        dcx_err(ctx, "unexpected argument '%s'", argv[optind]);
+        return dcx_usage_error(ctx);
+    }
+    const char *missing = !a->task || !*a->task       ? "--task"
+                          : !a->source || !*a->source ? "--source"
+                          : !a->schema || !*a->schema ? "--schema"
+                          : !a->table || !*a->table   ? "--table"
+                          : a->n_ddls == 0            ? "--ddl"
+                                                      : NULL;
+    if (missing) {
+        dcx_err(ctx, "missing %s", missing);
+        return dcx_usage_error(ctx);
+    }
+    for (size_t i = 0; i < a->n_ddls; i++)
+        if (!*a->ddls[i]) {
+            dcx_err(ctx, "a --ddl must not be empty");
+            return DCX_EXIT_USAGE;
+        }
+    return DCX_EXIT_OK;
+}
+
+int dcx_cmd_worker(dcx_ctx *ctx, int argc, char **argv)
+{
+    worker_args a = {.timeout_ms = -1};
+    int ex = parse(ctx, argc, argv, &a);
+    if (ex < 0) return DCX_EXIT_OK;
+    if (ex != DCX_EXIT_OK) return ex;
+    dcx_log_setup(ctx, DC_LOG_WARN);
+    worker_run r = {.a = &a, .exec_status = -1};
+    const char *pause = getenv("DDLCOORD_TEST_PAUSE_AT_STEP");
+    if (pause && *pause) {
+        r.pause_at = (int)dcx_parse_long(pause, 1, 10);
+        if (r.pause_at < 1) {
+            dcx_err(ctx, "DDLCOORD_TEST_PAUSE_AT_STEP must be 1..10: %s", pause);
+            return DCX_EXIT_USAGE;
+        }
+    }
+    ex = dcx_open_store(ctx);
+    if (ex != DCX_EXIT_OK) return ex;
+
+    char *lock_id = NULL;
+    int rc = dc_lock_id_build(a.task, a.schema, a.table, &lock_id);
+    if (rc != DC_OK) return dcx_fail(ctx, rc, "lock ID");
+    dc_worker_options o = {.ns = ctx->ns, .on_step = on_step, .step_userdata = &r};
+    dc_worker *w = NULL;
+    rc = dc_worker_new(ctx->store, a.task, a.source, &o, &w);
+    if (rc != DC_OK) {
+        free(lock_id);
+        return dcx_fail(ctx, rc, "worker");
+    }
+    int executed = 0;
+    rc = dc_worker_run_ddl(w, a.schema, a.table, a.ddls, a.n_ddls, a.position, exec_cb,
+                           checkpoint_cb, &r, (int)a.timeout_ms, &executed);
+    switch (rc) {
+    case DC_OK:
+        printf("%s %s\n", executed ? "executed" : "skipped", lock_id);
+        ex = DCX_EXIT_OK;
+        break;
+    case DC_ERESOLVED:
+        printf("already resolved %s\n", lock_id);
+        ex = DCX_EXIT_OK;
+        break;
+    case DC_ECONFLICT:
+        dcx_err(ctx, "conflict in lock %s: %s", lock_id, dc_worker_conflict(w));
+        ex = DCX_EXIT_CONFLICT;
+        break;
+    case DC_ETIMEDOUT:
+        dcx_err(ctx, "timed out waiting in lock %s (%s)", lock_id, dc_last_error());
+        ex = DCX_EXIT_TIMEOUT;
+        break;
+    default:
+        if (r.exec_status > 0) {
+            dcx_err(ctx, "--exec command failed with status %d; lock %s still waits for %s",
+                    r.exec_status, lock_id, a.source);
+            ex = DCX_EXIT_EXEC;
+        } else {
+            ex = dcx_fail(ctx, rc, lock_id);
+        }
+    }
+    dc_worker_free(w);
+    free(lock_id);
+    return ex;
+}

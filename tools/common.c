@@ -1,0 +1,291 @@
+/*
+ * The parts every subcommand shares: the exit-code table, the common options
+ * and the order in which they pick the store and the namespace, and small
+ * helpers (errors on stderr, ddlcoord's own keys, number parsing).
+ *
+ * Store precedence is DESIGN §3's: --store beats $DDLCOORD_STORE, which beats
+ * the uri of --config FILE; the config file still supplies every other
+ * setting (timeouts, credentials, driver_dir), because the chosen URI is set
+ * into the same dc_config before the store is opened from it.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+const char dcx_exit_help[] =
+    "Exit codes:\n"
+    "   0  success\n"
+    "   1  the request failed (the master answered with an error), or out of memory\n"
+    "   2  usage: unknown option, missing or bad argument\n"
+    "   3  store: it cannot be opened, or a store call failed\n"
+    "   4  timeout: a wait ran out (worker --timeout)\n"
+    "   5  conflict: the worker's DDLs differ from the open lock's\n"
+    "   6  exec: the worker's --exec command failed\n"
+    "   7  corrupt: a value in the store or the config file is malformed\n"
+    "   8  check: the demo found a revision-order or exactly-once violation\n"
+    "   9  no master answered an admin request (unlock, remove-meta) in time\n";
+
+const char dcx_common_help[] =
+    "Common options:\n"
+    "  --store URI        store URI (mem://, etcd://h:p, redis://h:p, zk://h:p)\n"
+    "  --config FILE      INI configuration (uri, namespace, timeouts, credentials)\n"
+    "  --namespace NS     key namespace (default /ddlcoord; /dm-master reads DM's etcd)\n"
+    "  --log-level L      debug, info, warn, error or off (default: $DDLCOORD_LOG, else warn)\n"
+    "  -h, --help         this help\n"
+    "The store is --store, else $DDLCOORD_STORE, else the config file's uri.\n";
+
+static int parse_level(const char *s)
+{
+    static const char *names[] = {"debug", "info", "warn", "error", "off"};
+    for (int i = 0; i < 5; i++)
+        if (strcasecmp(s, names[i]) == 0) return i;
+    return -1;
+}
+
+static int replace(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy) return -1;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+int dcx_common_option(dcx_ctx *ctx, int c, const char *arg)
+{
+    char **slot = NULL;
+    switch (c) {
+    case DCX_OPT_STORE:
+        slot = &ctx->store_flag;
+        break;
+    case DCX_OPT_CONFIG:
+        slot = &ctx->config_path;
+        break;
+    case DCX_OPT_NAMESPACE:
+        if (arg[0] != '/') {
+            dcx_err(ctx, "--namespace must start with '/': %s", arg);
+            return -1;
+        }
+        slot = &ctx->ns_flag;
+        break;
+    case DCX_OPT_LOG_LEVEL:
+        ctx->log_level = parse_level(arg);
+        if (ctx->log_level < 0) {
+            dcx_err(ctx, "--log-level must be debug, info, warn, error or off: %s", arg);
+            return -1;
+        }
+        return 1;
+    default:
+        return 0;
+    }
+    if (replace(slot, arg) != 0) {
+        dcx_err(ctx, "out of memory");
+        return -1;
+    }
+    return 1;
+}
+
+void dcx_log_setup(const dcx_ctx *ctx, dc_log_level def)
+{
+    if (ctx->log_level >= 0)
+        dc_log_set_level((dc_log_level)ctx->log_level);
+    else if (!getenv("DDLCOORD_LOG"))
+        dc_log_set_level(def);
+}
+
+int dcx_resolve(dcx_ctx *ctx)
+{
+    if (ctx->uri) return DCX_EXIT_OK;
+    ctx->cfg = dc_config_new();
+    if (!ctx->cfg) return dcx_fail(ctx, DC_ENOMEM, "config");
+    if (ctx->config_path) {
+        int rc = dc_config_load_file(ctx->cfg, ctx->config_path);
+        if (rc != DC_OK) {
+            dcx_err(ctx, "cannot read config %s: %s (%s)", ctx->config_path, dc_strerror(rc),
+                    dc_last_error());
+            return rc == DC_EINVAL ? DCX_EXIT_CORRUPT : DCX_EXIT_USAGE;
+        }
+    }
+    const char *env = getenv("DDLCOORD_STORE");
+    const char *uri = ctx->store_flag                  ? ctx->store_flag
+                      : env && *env                    ? env
+                      : dc_config_get(ctx->cfg, "uri") ? dc_config_get(ctx->cfg, "uri")
+                                                       : ctx->default_uri;
+    if (!uri || !*uri) {
+        dcx_err(ctx, "no store: give --store URI, set DDLCOORD_STORE or a config file's uri");
+        return DCX_EXIT_USAGE;
+    }
+    const char *ns = ctx->ns_flag ? ctx->ns_flag : dc_config_get(ctx->cfg, "namespace");
+    if (!ns || !*ns) ns = DC_DEFAULT_NAMESPACE;
+    if (ns[0] != '/') {
+        dcx_err(ctx, "namespace must start with '/': %s", ns);
+        return DCX_EXIT_USAGE;
+    }
+    ctx->uri = strdup(uri);
+    ctx->ns = strdup(ns);
+    if (!ctx->uri || !ctx->ns) return dcx_fail(ctx, DC_ENOMEM, "config");
+    /* A namespace ending in '/' would double the separator in every key. */
+    size_t l = strlen(ctx->ns);
+    while (l > 1 && ctx->ns[l - 1] == '/') ctx->ns[--l] = '\0';
+    int rc = dc_config_set(ctx->cfg, "uri", ctx->uri);
+    if (rc == DC_OK) rc = dc_config_set(ctx->cfg, "namespace", ctx->ns);
+    if (rc != DC_OK) return dcx_fail(ctx, rc, "config");
+    return DCX_EXIT_OK;
+}
+
+int dcx_open_store(dcx_ctx *ctx)
+{
+    int ex = dcx_resolve(ctx);
+    if (ex != DCX_EXIT_OK) return ex;
+    if (ctx->store) return DCX_EXIT_OK;
+    /* The library logs a failed open too; unless asked for logs, let the
+     * one-line message below be the only one. */
+    dc_log_level saved = dc_log_get_level();
+    int quiet = ctx->log_level < 0 && !getenv("DDLCOORD_LOG");
+    if (quiet) dc_log_set_level(DC_LOG_OFF);
+    int rc = dc_store_open_config(ctx->cfg, &ctx->store);
+    if (quiet) dc_log_set_level(saved);
+    if (rc != DC_OK) {
+        dcx_err(ctx, "cannot open store %s: %s (%s)", ctx->uri, dc_strerror(rc), dc_last_error());
+        ctx->store = NULL;
+        return rc == DC_EINVAL ? DCX_EXIT_USAGE : DCX_EXIT_STORE;
+    }
+    return DCX_EXIT_OK;
+}
+
+void dcx_ctx_clear(dcx_ctx *ctx)
+{
+    dc_store_close(ctx->store);
+    dc_config_free(ctx->cfg);
+    free(ctx->store_flag);
+    free(ctx->config_path);
+    free(ctx->ns_flag);
+    free(ctx->uri);
+    free(ctx->ns);
+    ctx->store = NULL;
+    ctx->cfg = NULL;
+    ctx->store_flag = ctx->config_path = ctx->ns_flag = ctx->uri = ctx->ns = NULL;
+}
+
+void dcx_err(const dcx_ctx *ctx, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* One line, whatever the message holds. */
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    if (ctx && ctx->cmd)
+        fprintf(stderr, "ddlcoord %s: %s\n", ctx->cmd, msg);
+    else
+        fprintf(stderr, "ddlcoord: %s\n", msg);
+}
+
+int dcx_exit_code(int rc)
+{
+    switch (rc) {
+    case DC_OK:
+        return DCX_EXIT_OK;
+    case DC_ETIMEDOUT:
+        return DCX_EXIT_TIMEOUT;
+    case DC_ECONFLICT:
+        return DCX_EXIT_CONFLICT;
+    case DC_ECORRUPT:
+        return DCX_EXIT_CORRUPT;
+    case DC_EINVAL:
+        return DCX_EXIT_USAGE;
+    case DC_ENOMEM:
+    case DC_EINTERNAL:
+    case DC_ENOTFOUND:
+    case DC_ECHANGED:
+    case DC_ERESOLVED:
+        return DCX_EXIT_FAIL;
+    default:
+        return DCX_EXIT_STORE;
+    }
+}
+
+int dcx_fail(const dcx_ctx *ctx, int rc, const char *what)
+{
+    const char *detail = dc_last_error();
+    if (detail && *detail)
+        dcx_err(ctx, "%s: %s (%s)", what, dc_strerror(rc), detail);
+    else
+        dcx_err(ctx, "%s: %s", what, dc_strerror(rc));
+    return dcx_exit_code(rc);
+}
+
+int dcx_usage_error(const dcx_ctx *ctx)
+{
+    /* getopt has printed what was wrong; say where to look. */
+    fprintf(stderr, "Try 'ddlcoord %s --help'.\n", ctx && ctx->cmd ? ctx->cmd : "");
+    return DCX_EXIT_USAGE;
+}
+
+char *dcx_own_key(const char *ns, const char *rest)
+{
+    size_t n = strlen(ns) + strlen("/ddlcoord/") + strlen(rest) + 1;
+    char *k = malloc(n);
+    if (k) snprintf(k, n, "%s/ddlcoord/%s", ns, rest);
+    return k;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+char *dcx_unhex(const char *hex, size_t len)
+{
+    if (len % 2) return NULL;
+    char *out = malloc(len / 2 + 1);
+    if (!out) return NULL;
+    for (size_t i = 0; i < len / 2; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            free(out);
+            return NULL;
+        }
+        out[i] = (char)(hi * 16 + lo);
+    }
+    out[len / 2] = '\0';
+    return out;
+}
+
+int64_t dcx_parse_seconds_ms(const char *s)
+{
+    if (!s || !*s) return -1;
+    errno = 0;
+    char *end;
+    double d = strtod(s, &end);
+    if (errno || *end || d < 0 || d > 86400.0 * 365) return -1;
+    return (int64_t)(d * 1000.0 + 0.5);
+}
+
+long dcx_parse_long(const char *s, long min, long max)
+{
+    if (!s || !*s) return -1;
+    errno = 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max) return -1;
+    return v;
+}
+
+int64_t dcx_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
