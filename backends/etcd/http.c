@@ -237,7 +237,10 @@ int etcd_call(etcd_conn *c, const char *path, const cJSON *req, etcd_kind kind, 
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &out);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
+        char cerr[CURL_ERROR_SIZE] = "";
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
         CURLcode cc = curl_easy_perform(h);
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
         curl_slist_free_all(hdrs);
         const char *epname = c->endpoints[ep];
 
@@ -253,15 +256,18 @@ int etcd_call(etcd_conn *c, const char *path, const cJSON *req, etcd_kind kind, 
                 rc = etcd_err(c, err, DC_EUNKNOWN,
                               "%s at %s: %s after the request was sent; it may or may not "
                               "have been applied",
-                              path, epname, curl_easy_strerror(cc));
+                              path, epname, cerr[0] ? cerr : curl_easy_strerror(cc));
                 break;
             }
+            const char *why = cerr[0] ? cerr : curl_easy_strerror(cc);
             rc = etcd_err(c, err, timeout ? DC_ETIMEDOUT : DC_EUNAVAILABLE, "%s at %s: %s", path,
-                          epname, curl_easy_strerror(cc));
+                          epname, why);
+            /* TLS 1.3 reports a refused client certificate as an alert on
+             * the first read, after the handshake. */
             if (cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM ||
-                cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR) {
-                rc = etcd_err(c, err, DC_EAUTH, "%s at %s: TLS: %s", path, epname,
-                              curl_easy_strerror(cc));
+                cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR ||
+                (c->tls && strstr(why, "alert") && strstr(why, "certificate"))) {
+                rc = etcd_err(c, err, DC_EAUTH, "%s at %s: TLS: %s", path, epname, why);
                 break;
             }
             tried++;
