@@ -152,7 +152,10 @@ int t_down_exec(const dc_operation *op, void *ud)
     t_down *d = ud;
     int crash = 0;
     pthread_mutex_lock(&d->mu);
-    if (!op->exec) {
+    if (d->fail_before_exec) {
+        d->fail_before_exec = 0;
+        crash = 1;
+    } else if (!op->exec) {
         d->skip_calls++;
     } else {
         d->exec_calls++;
@@ -265,4 +268,13 @@ void t_wait_no_locks(dc_master *m)
         usleep(10000);
     }
     ck_abort_msg("the master still has locks");
+}
+
+void t_wait_step(t_rec *rec, const char *role, int step, const char *source)
+{
+    for (int i = 0; i < T_TIMEOUT / 10; i++) {
+        if (t_rec_count(rec, role, step, NULL, source) > 0) return;
+        usleep(10000);
+    }
+    ck_abort_msg("no %s step %d for %s", role, step, source ? source : "-");
 }

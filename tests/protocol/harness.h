@@ -70,9 +70,10 @@ typedef struct t_down {
     size_t n;
     int exec_calls; /* exec callback calls with exec = 1 */
     int skip_calls;
-    int tolerated;       /* re-executions tolerated (DDL already applied) */
-    int fail_after_exec; /* simulate a crash right after applying (once) */
-    int fail_checkpoint; /* simulate a crash in the checkpoint flush (once) */
+    int tolerated;        /* re-executions tolerated (DDL already applied) */
+    int fail_before_exec; /* simulate a crash before applying (once) */
+    int fail_after_exec;  /* simulate a crash right after applying (once) */
+    int fail_checkpoint;  /* simulate a crash in the checkpoint flush (once) */
 } t_down;
 
 void t_down_init(t_down *d);
@@ -102,6 +103,8 @@ void t_task(const char *ns, const char *task, const char *const *sources, size_t
 
 /* Wait (polling the store, up to T_TIMEOUT) until the key has no value. */
 void t_wait_gone(const char *key);
+/* Wait until rec has recorded (role, step, source); fails the test on timeout. */
+void t_wait_step(t_rec *rec, const char *role, int step, const char *source);
 /* Wait until the master has no lock left. */
 void t_wait_no_locks(dc_master *m);
 

@@ -1,5 +1,388 @@
+/*
+ * Where ddlcoord goes beyond DM (DESIGN §5): each test would fail on DM's
+ * behaviour — a mismatched DDL gets a typed conflict instead of being
+ * dropped; a done operation is never overwritten while masters and workers
+ * write at once; a resolved position is answered without opening a lock;
+ * removing a source releases the locks waiting for it; corrupt values are
+ * reported while other locks go on; a deposed (fenced-off) master stops.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "harness.h"
+
+static const char *DDL = "ALTER TABLE tbl ADD COLUMN c1 INT";
+static const char *BAD_DDL = "ALTER TABLE tbl ADD COLUMN c1 BIGINT";
+
+static dc_worker *new_worker(const char *ns, const char *task, const char *source, t_rec *rec)
+{
+    dc_worker_options o = {.ns = ns, .on_step = rec ? t_rec_cb : NULL, .step_userdata = rec};
+    dc_worker *w;
+    ck_assert_int_eq(dc_worker_new(t_store(), task, source, &o, &w), DC_OK);
+    return w;
+}
+
+static int64_t count_prefix(const char *key)
+{
+    dc_kvs *kvs;
+    ck_assert_int_eq(dc_get(t_store(), key, strlen(key), DC_PREFIX | DC_COUNT_ONLY, 0, &kvs),
+                     DC_OK);
+    int64_t c = kvs->count;
+    dc_kvs_free(kvs);
+    return c;
+}
+
+static void put_raw(const char *key, const char *value, size_t len)
+{
+    ck_assert_int_eq(dc_put(t_store(), key, strlen(key), value, len, 0, NULL), DC_OK);
+}
+
+/* Drive one worker through exec/skip and done by hand. */
+static int finish_by_hand(dc_worker *w, t_down *down)
+{
+    dc_operation *op;
+    int rc = dc_worker_wait_operation(w, T_TIMEOUT, &op);
+    if (rc) return rc;
+    t_down_exec(op, down);
+    int exec = op->exec;
+    dc_operation_free(op);
+    rc = dc_worker_mark_executed(w, T_TIMEOUT);
+    if (!rc) rc = dc_worker_mark_done(w, T_TIMEOUT, NULL);
+    return rc ? rc : exec;
+}
+
+START_TEST(conflict_mismatched_ddl_is_returned_to_the_worker_and_listed)
+{
+    const char *ns = t_ns("conflict");
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    t_down down;
+    t_down_init(&down);
+    dc_worker *a = new_worker(ns, "t", "a", NULL), *b = new_worker(ns, "t", "b", NULL);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, "p1", T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &BAD_DDL, 1, "p1", T_TIMEOUT, NULL), DC_OK);
+    dc_operation *op = NULL;
+    int rc = dc_worker_wait_operation(b, T_TIMEOUT, &op);
+    ck_assert_msg(rc == DC_ECONFLICT, "b's wait: %s (DM drops the mismatch silently)",
+                  dc_errname(rc));
+    ck_assert_ptr_null(op);
+    ck_assert_ptr_nonnull(strstr(dc_worker_conflict(b), "BIGINT"));
+    /* The lock list shows it, from the master and from the store alone. */
+    dc_lock_status *st;
+    size_t n;
+    ck_assert_int_eq(dc_master_locks(tm.m, "t", &st, &n), DC_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(st[0].owner, "a");
+    ck_assert_int_eq(st[0].synced, 0);
+    ck_assert_str_eq(st[0].sources[1].source, "b");
+    ck_assert_uint_eq(st[0].sources[1].n_conflict_ddls, 1);
+    ck_assert_str_eq(st[0].sources[1].conflict_ddls[0], BAD_DDL);
+    dc_lock_status_free_array(st, n);
+    ck_assert_int_eq(dc_locks_read(t_store(), ns, "t", &st, &n, NULL), DC_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(st[0].sources[1].n_conflict_ddls, 1);
+    dc_lock_status_free_array(st, n);
+    /* b corrects its report: the lock syncs and runs. */
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &DDL, 1, "p1", T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(finish_by_hand(a, &down), 1);
+    ck_assert_int_eq(finish_by_hand(b, &down), 0);
+    t_wait_no_locks(tm.m);
+    ck_assert_int_eq(t_down_count(&down, "t-`db`.`tbl`", DDL), 1);
+    char *cf;
+    ck_assert_int_eq(dc_conflict_key(ns, "t", NULL, &cf), DC_OK);
+    ck_assert_int_eq(count_prefix(cf), 0); /* the report went with the correction */
+    free(cf);
+    dc_worker_free(a);
+    dc_worker_free(b);
+    t_master_stop(&tm);
+}
+END_TEST
+
+START_TEST(no_done_operation_is_overwritten_by_concurrent_masters_and_workers)
+{
+    enum { N = 6, T = 3 };
+    const char *ns = t_ns("concurrent");
+    static char names[N][16];
+    const char *srcs[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "s%d", i);
+        srcs[i] = names[i];
+    }
+    static const char *tables[T] = {"t1", "t2", "t3"};
+    t_task(ns, "t", srcs, N);
+    char *ops;
+    ck_assert_int_eq(dc_operation_key(ns, "t", NULL, &ops), DC_OK);
+    int64_t start;
+    ck_assert_int_eq(dc_revision(t_store(), &start), DC_OK);
+    dc_watch *wt;
+    ck_assert_int_eq(dc_watch_open(t_store(), ops, strlen(ops), start + 1, DC_PREFIX, &wt), DC_OK);
+    /* Two masters (no fencing) racing each other and the workers. */
+    t_master m1, m2;
+    t_master_start(&m1, ns, NULL);
+    t_master_start(&m2, ns, NULL);
+    t_down down;
+    t_down_init(&down);
+    t_worker ws[N];
+    for (int i = 0; i < N; i++) {
+        ws[i] = (t_worker){.ns = ns,
+                           .task = "t",
+                           .source = srcs[i],
+                           .schema = "db",
+                           .tables = tables,
+                           .n_tables = T,
+                           .ddl = DDL,
+                           .down = &down};
+        t_worker_start(&ws[i]);
+    }
+    for (int i = 0; i < N; i++) ck_assert_int_eq(t_worker_join(&ws[i]), DC_OK);
+    t_wait_no_locks(m1.m);
+    t_wait_no_locks(m2.m);
+    t_master_stop(&m1);
+    t_master_stop(&m2);
+    for (int j = 0; j < T; j++) {
+        char lock[32];
+        snprintf(lock, sizeof lock, "t-`db`.`%s`", tables[j]);
+        ck_assert_int_eq(t_down_count(&down, lock, DDL), 1);
+    }
+    /* Replay every change of the operation keys: once a key holds a done
+     * operation, the next change of that key must be its deletion. */
+    char done_id[N][64];
+    memset(done_id, 0, sizeof done_id);
+    /* A sentinel key under the prefix marks the end of the history to check. */
+    char sentinel[512];
+    snprintf(sentinel, sizeof sentinel, "%sff", ops);
+    put_raw(sentinel, "end", 3);
+    int64_t seen = start;
+    for (int end = 0; !end;) {
+        dc_events *ev;
+        int rc = dc_watch_next(wt, 5000, &ev);
+        ck_assert_int_eq(rc, DC_OK);
+        for (size_t i = 0; i < ev->n; i++) {
+            const dc_event *e = &ev->events[i];
+            seen = e->kv.mod_revision;
+            if (strcmp(e->kv.key, sentinel) == 0) {
+                end = 1;
+                break;
+            }
+            int k = -1;
+            for (int s = 0; s < N; s++) {
+                char *key;
+                dc_operation_key(ns, "t", srcs[s], &key);
+                if (strcmp(key, e->kv.key) == 0) k = s;
+                free(key);
+            }
+            ck_assert_int_ge(k, 0);
+            if (e->type == DC_EVENT_DELETE) {
+                done_id[k][0] = '\0';
+                continue;
+            }
+            ck_assert_msg(done_id[k][0] == '\0', "%s: done operation of %s overwritten at %lld",
+                          e->kv.key, done_id[k], (long long)seen);
+            dc_operation *op;
+            ck_assert_int_eq(dc_operation_decode(e->kv.key, e->kv.value, e->kv.value_len, &op),
+                             DC_OK);
+            if (op->done) snprintf(done_id[k], sizeof done_id[k], "%s", op->id);
+            dc_operation_free(op);
+        }
+        dc_events_free(ev);
+    }
+    dc_watch_close(wt);
+    ck_assert_int_eq(dc_delete(t_store(), sentinel, strlen(sentinel), 0, NULL, NULL), DC_OK);
+    free(ops);
+}
+END_TEST
+
+START_TEST(resolved_position_is_skipped_without_opening_a_lock)
+{
+    const char *ns = t_ns("resolved");
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    t_rec rec;
+    t_rec_init(&rec);
+    t_master tm;
+    t_master_start(&tm, ns, &rec);
+    t_down down;
+    t_down_init(&down);
+    dc_worker *a = new_worker(ns, "t", "a", &rec), *b = new_worker(ns, "t", "b", &rec);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, "pos-7", T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &DDL, 1, "pos-7", T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(finish_by_hand(a, &down), 1);
+    ck_assert_int_eq(finish_by_hand(b, &down), 0);
+    t_wait_no_locks(tm.m);
+    /* a replays from an old checkpoint: same DDL, same position. DM would
+     * open a lock that nobody else ever joins. */
+    int64_t rev = -1;
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, "pos-7", T_TIMEOUT, &rev),
+                     DC_ERESOLVED);
+    ck_assert_int_eq(rev, 0);
+    char *info;
+    ck_assert_int_eq(dc_info_key(ns, "t", NULL, &info), DC_OK);
+    ck_assert_int_eq(count_prefix(info), 0);
+    ck_assert_int_eq(t_rec_count(&rec, "master", 3, "t-`db`.`tbl`", "a"), 1);
+    /* A different position is a new DDL: it does open a lock. */
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, "pos-9", T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(count_prefix(info), 1);
+    ck_assert_int_eq(dc_worker_delete_info(a, T_TIMEOUT), DC_OK);
+    free(info);
+    dc_worker_free(a);
+    dc_worker_free(b);
+    t_master_stop(&tm);
+    t_rec_free(&rec);
+}
+END_TEST
+
+START_TEST(removing_a_source_releases_the_locks_waiting_for_it)
+{
+    const char *ns = t_ns("removesrc");
+    const char *srcs[] = {"a", "b", "gone"};
+    t_task(ns, "t", srcs, 3);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    t_down down;
+    t_down_init(&down);
+    dc_worker *a = new_worker(ns, "t", "a", NULL), *b = new_worker(ns, "t", "b", NULL);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    dc_operation *op = NULL;
+    ck_assert_int_eq(dc_worker_wait_operation(a, 300, &op), DC_ETIMEDOUT); /* waits for "gone" */
+    const char *gone = "gone";
+    ck_assert_int_eq(dc_task_remove(t_store(), ns, "t", &gone, 1), DC_OK);
+    ck_assert_int_eq(finish_by_hand(a, &down), 1);
+    ck_assert_int_eq(finish_by_hand(b, &down), 0);
+    t_wait_no_locks(tm.m);
+    ck_assert_int_eq(t_down_count(&down, "t-`db`.`tbl`", DDL), 1);
+    char **left;
+    size_t n;
+    ck_assert_int_eq(dc_task_sources(t_store(), ns, "t", &left, &n), DC_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(left[1], "b");
+    dc_strings_free(left, n);
+    dc_worker_free(a);
+    dc_worker_free(b);
+    t_master_stop(&tm);
+}
+END_TEST
+
+START_TEST(corrupt_values_are_reported_and_other_locks_go_on)
+{
+    const char *ns = t_ns("corrupt");
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    char *k1, *k2, *k3;
+    ck_assert_int_eq(dc_info_key(ns, "other", "x", &k1), DC_OK);
+    ck_assert_int_eq(dc_operation_key(ns, "other", "y", &k2), DC_OK);
+    ck_assert_int_eq(dc_info_key(ns, "other", "z", &k3), DC_OK);
+    put_raw(k1, "{\"task\":", 8); /* before the master starts: seen by the rebuild */
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    put_raw(k2, "{\"id\":7}", 8); /* after: seen by the watch */
+    size_t big = DC_PESS_MAX_VALUE + 16;
+    char *huge = malloc(big);
+    ck_assert_ptr_nonnull(huge);
+    memset(huge, '[', big);
+    int rc = dc_put(t_store(), k3, strlen(k3), huge, big, 0, NULL);
+    ck_assert(rc == DC_OK || rc == DC_ETOOBIG); /* a backend may refuse it first */
+    free(huge);
+    t_down down;
+    t_down_init(&down);
+    dc_worker *a = new_worker(ns, "t", "a", NULL), *b = new_worker(ns, "t", "b", NULL);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(finish_by_hand(a, &down), 1);
+    ck_assert_int_eq(finish_by_hand(b, &down), 0);
+    t_wait_no_locks(tm.m);
+    char **probs;
+    size_t n;
+    ck_assert_int_eq(dc_master_problems(tm.m, &probs, &n), DC_OK);
+    ck_assert_uint_ge(n, 2);
+    int found1 = 0, found2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        found1 |= strstr(probs[i], k1) != NULL;
+        found2 |= strstr(probs[i], k2) != NULL;
+    }
+    ck_assert(found1 && found2);
+    dc_strings_free(probs, n);
+    /* Deleting a bad value clears its report. */
+    ck_assert_int_eq(dc_delete(t_store(), k1, strlen(k1), 0, NULL, NULL), DC_OK);
+    for (int i = 0; i < 500; i++) {
+        ck_assert_int_eq(dc_master_problems(tm.m, &probs, &n), DC_OK);
+        int still = 0;
+        for (size_t j = 0; j < n; j++) still |= strstr(probs[j], k1) != NULL;
+        dc_strings_free(probs, n);
+        if (!still) break;
+        ck_assert_int_lt(i, 499);
+        usleep(10000);
+    }
+    dc_worker_free(a);
+    dc_worker_free(b);
+    t_master_stop(&tm);
+    free(k1);
+    free(k2);
+    free(k3);
+}
+END_TEST
+
+START_TEST(fenced_off_master_writes_fail_and_it_stops_with_echanged)
+{
+    const char *ns = t_ns("fence");
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    char fence[256];
+    snprintf(fence, sizeof fence, "%s/ddlcoord/election/leader", ns);
+    int64_t rev;
+    ck_assert_int_eq(dc_put(t_store(), fence, strlen(fence), "me", 2, 0, &rev), DC_OK);
+    dc_master_options o = {.ns = ns, .fence_key = fence, .fence_create_revision = rev};
+    t_master tm = {0};
+    ck_assert_int_eq(dc_master_new(t_store(), &o, &tm.m), DC_OK);
+    /* While the guard holds, the master coordinates. */
+    t_down down;
+    t_down_init(&down);
+    dc_worker *a = new_worker(ns, "t", "a", NULL), *b = new_worker(ns, "t", "b", NULL);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "t1", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "t1", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_master_run(tm.m, 200), DC_OK);
+    dc_operation *op;
+    ck_assert_int_eq(dc_worker_wait_operation(a, T_TIMEOUT, &op), DC_OK);
+    dc_operation_free(op);
+    /* Another master takes over: the key is re-created. */
+    ck_assert_int_eq(dc_delete(t_store(), fence, strlen(fence), 0, NULL, NULL), DC_OK);
+    ck_assert_int_eq(dc_put(t_store(), fence, strlen(fence), "other", 5, 0, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_mark_executed(a, T_TIMEOUT), DC_OK);
+    ck_assert_int_eq(dc_worker_mark_done(a, T_TIMEOUT, NULL), DC_OK);
+    int rc = DC_OK;
+    for (int i = 0; i < 100 && rc == DC_OK; i++) rc = dc_master_run(tm.m, 50);
+    ck_assert_int_eq(rc, DC_ECHANGED);
+    ck_assert_int_eq(dc_master_run(tm.m, 10), DC_ECHANGED); /* sticky */
+    ck_assert_int_eq(dc_master_remove_meta(tm.m, "t"), DC_ECHANGED);
+    /* b never got its operation: the deposed master wrote nothing. */
+    ck_assert_int_eq(dc_worker_wait_operation(b, 200, &op), DC_ETIMEDOUT);
+    dc_worker_free(a);
+    dc_worker_free(b);
+    dc_master_free(tm.m);
+}
+END_TEST
+
+static void teardown(void)
+{
+    t_store_close();
+}
+
 Suite *suite_beyond(void)
 {
-    return suite_create("beyond");
+    Suite *s = suite_create("beyond");
+    TCase *tc = tcase_create("beyond");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, conflict_mismatched_ddl_is_returned_to_the_worker_and_listed);
+    tcase_add_test(tc, no_done_operation_is_overwritten_by_concurrent_masters_and_workers);
+    tcase_add_test(tc, resolved_position_is_skipped_without_opening_a_lock);
+    tcase_add_test(tc, removing_a_source_releases_the_locks_waiting_for_it);
+    tcase_add_test(tc, corrupt_values_are_reported_and_other_locks_go_on);
+    tcase_add_test(tc, fenced_off_master_writes_fail_and_it_stops_with_echanged);
+    suite_add_tcase(s, tc);
+    return s;
 }

@@ -1,5 +1,331 @@
+/*
+ * The seed's re-entrancy table, one test per row: a worker or master object
+ * is abandoned at that step (a step callback or a callback "crashes" it) and
+ * a new one started. Every test asserts the lock resolves with the DDL
+ * applied downstream exactly once by the owner, and nobody calls unlock.
+ *
+ * Sources: "a" reports first and owns the lock, "b" follows; task "t",
+ * table shard_db.tbl_1 (a second table where the flow must go on after).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "harness.h"
+
+static const char *DDL = "ALTER TABLE tbl ADD COLUMN c1 INT";
+static const char *LOCK1 = "t-`shard_db`.`tbl_1`";
+static const char *TABLES[] = {"tbl_1", "tbl_2"};
+static const char *SRCS[] = {"a", "b"};
+
+typedef struct scene {
+    const char *ns;
+    t_rec rec;
+    t_down down;
+    t_master tm;
+    t_worker a, b;
+} scene;
+
+static t_worker make_worker(scene *s, const char *source, size_t n_tables)
+{
+    return (t_worker){.ns = s->ns,
+                      .task = "t",
+                      .source = source,
+                      .schema = "shard_db",
+                      .tables = TABLES,
+                      .n_tables = n_tables,
+                      .ddl = DDL,
+                      .rec = &s->rec,
+                      .down = &s->down};
+}
+
+/* Master up; a reports, then b; a stops at (worker) step `stop`. */
+enum { NONE = 0, FAIL_BEFORE_EXEC = 1, FAIL_AFTER_EXEC = 2, FAIL_CHECKPOINT = 4 };
+
+static void start(scene *s, const char *name, int stop, size_t n_tables, int fail)
+{
+    s->ns = t_ns(name);
+    t_task(s->ns, "t", SRCS, 2);
+    t_rec_init(&s->rec);
+    t_down_init(&s->down);
+    /* Only a executes (it owns the lock), so the one-shot failures hit a. */
+    s->down.fail_before_exec = !!(fail & FAIL_BEFORE_EXEC);
+    s->down.fail_after_exec = !!(fail & FAIL_AFTER_EXEC);
+    s->down.fail_checkpoint = !!(fail & FAIL_CHECKPOINT);
+    s->rec.stop_step = stop;
+    snprintf(s->rec.stop_source, sizeof s->rec.stop_source, "a");
+    t_master_start(&s->tm, s->ns, &s->rec);
+    s->a = make_worker(s, "a", n_tables);
+    t_worker_start(&s->a);
+    t_wait_step(&s->rec, "worker", 2, "a");
+    s->b = make_worker(s, "b", n_tables);
+    t_worker_start(&s->b);
+}
+
+static void finish(scene *s, size_t n_tables)
+{
+    int rc = t_worker_join(&s->b);
+    ck_assert_msg(rc == DC_OK, "b: %s: %s", dc_errname(rc), dc_last_error());
+    t_wait_no_locks(s->tm.m);
+    t_master_stop(&s->tm);
+    for (size_t j = 0; j < n_tables; j++) {
+        char lock[64];
+        snprintf(lock, sizeof lock, "t-`shard_db`.`%s`", TABLES[j]);
+        ck_assert_int_eq(t_down_count(&s->down, lock, DDL), 1);
+        ck_assert_int_eq(t_rec_count(&s->rec, "master", 10, lock, NULL), 1);
+    }
+    t_rec_free(&s->rec);
+}
+
+/* The crashed a's replacement: a new worker object re-running its DDLs. */
+static void rerun_a(scene *s, size_t n_tables, int expect_first)
+{
+    t_worker a2 = make_worker(s, "a", n_tables);
+    t_worker_start(&a2);
+    int rc = t_worker_join(&a2);
+    ck_assert_msg(rc == expect_first, "a re-run: %s (%s), expected %s", dc_errname(rc),
+                  dc_last_error(), dc_errname(expect_first));
+}
+
+START_TEST(reentrant_worker_crash_before_step6_rerun_is_fine)
+{
+    scene s;
+    start(&s, "before6", 5, 1, NONE); /* a got its operation, then died */
+    ck_assert_int_eq(t_worker_join(&s.a), DC_ECLOSED);
+    ck_assert_int_eq(s.down.exec_calls, 0);
+    rerun_a(&s, 1, DC_OK);
+    finish(&s, 1);
+    ck_assert_int_eq(s.down.exec_calls, 1);
+    ck_assert_int_eq(s.down.tolerated, 0);
+}
+END_TEST
+
+START_TEST(reentrant_worker_crash_in_step6_canceled_rerun_is_fine)
+{
+    scene s;
+    start(&s, "in6cancel", 0, 1, FAIL_BEFORE_EXEC); /* a dies before applying anything */
+    ck_assert_int_eq(t_worker_join(&s.a), DC_ECLOSED);
+    ck_assert_int_eq(s.down.exec_calls, 0);
+    rerun_a(&s, 1, DC_OK);
+    finish(&s, 1);
+    ck_assert_int_eq(s.down.exec_calls, 1);
+    ck_assert_int_eq(s.down.tolerated, 0);
+}
+END_TEST
+
+START_TEST(reentrant_worker_crash_in_step6_after_exec_reexecution_is_tolerated)
+{
+    scene s;
+    start(&s, "in6done", 0, 1, FAIL_AFTER_EXEC); /* a applied the DDL, died before recording */
+    ck_assert_int_eq(t_worker_join(&s.a), DC_ECLOSED);
+    rerun_a(&s, 1, DC_OK);
+    finish(&s, 1);
+    /* The seed's row: the re-execution happens and must be tolerated. */
+    ck_assert_int_eq(s.down.exec_calls, 2);
+    ck_assert_int_eq(s.down.tolerated, 1);
+}
+END_TEST
+
+START_TEST(reentrant_worker_crash_in_step7_before_flush_skips_without_reexecution)
+{
+    scene s;
+    start(&s, "in7cancel", 0, 1, FAIL_CHECKPOINT); /* recorded, checkpoint not flushed */
+    ck_assert_int_eq(t_worker_join(&s.a), DC_ECLOSED);
+    /* The re-run replays the DDL at the same position: the marker finishes the
+     * done txn and answers "already resolved" (DM would re-execute). */
+    rerun_a(&s, 1, DC_ERESOLVED);
+    finish(&s, 1);
+    ck_assert_int_eq(s.down.exec_calls, 1);
+    ck_assert_int_eq(s.down.tolerated, 0);
+}
+END_TEST
+
+START_TEST(reentrant_worker_crash_in_step7_needs_no_unlock)
+{
+    scene s;
+    start(&s, "in7done", 7, 1, NONE); /* checkpoint flushed, then died before done */
+    ck_assert_int_eq(t_worker_join(&s.a), DC_ECLOSED);
+    /* The restarted worker never re-sends that DDL (its checkpoint is past
+     * it). DM needs unlock-ddl-lock here; recovery at start-up is enough. */
+    dc_worker_options o = {.ns = s.ns, .on_step = t_rec_cb, .step_userdata = &s.rec};
+    dc_worker *w;
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &w), DC_OK);
+    int recovered = 0;
+    ck_assert_int_eq(dc_worker_recover(w, T_TIMEOUT, &recovered), DC_OK);
+    ck_assert_int_eq(recovered, 1);
+    dc_worker_free(w);
+    finish(&s, 1);
+    ck_assert_int_eq(s.down.exec_calls, 1);
+}
+END_TEST
+
+START_TEST(reentrant_worker_crash_in_step8_before_commit_recovers_with_next_ddl)
+{
+    /* Manual API: a executes, flushes, and dies before its done txn; the
+     * restarted worker simply goes on with its next DDL, and the put of that
+     * info finishes the pending one first. */
+    scene s;
+    s.ns = t_ns("in8cancel");
+    t_task(s.ns, "t", SRCS, 2);
+    t_rec_init(&s.rec);
+    t_down_init(&s.down);
+    t_master_start(&s.tm, s.ns, &s.rec);
+    dc_worker_options o = {.ns = s.ns, .on_step = t_rec_cb, .step_userdata = &s.rec};
+    dc_worker *w;
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &w), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(w, "shard_db", "tbl_1", &DDL, 1, "pos-1", T_TIMEOUT, NULL),
+                     DC_OK);
+    s.b = make_worker(&s, "b", 2);
+    t_worker_start(&s.b);
+    dc_operation *op;
+    ck_assert_int_eq(dc_worker_wait_operation(w, T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 1);
+    t_down_exec(op, &s.down);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_executed(w, T_TIMEOUT), DC_OK);
+    dc_worker_free(w); /* died before mark_done */
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &w), DC_OK);
+    int executed = 0;
+    int rc = dc_worker_run_ddl(w, "shard_db", "tbl_2", &DDL, 1, "pos-2", t_down_exec,
+                               t_down_checkpoint, &s.down, T_TIMEOUT, &executed);
+    ck_assert_msg(rc == DC_OK, "%s: %s", dc_errname(rc), dc_last_error());
+    dc_worker_free(w);
+    finish(&s, 2);
+    ck_assert_int_eq(s.down.tolerated, 0);
+}
+END_TEST
+
+START_TEST(reentrant_worker_crash_in_step8_after_commit_rerun_is_fine)
+{
+    scene s;
+    start(&s, "in8done", 8, 1, NONE); /* the done txn committed, a died before returning */
+    ck_assert_int_eq(t_worker_join(&s.a), DC_ECLOSED);
+    /* Re-sent at the same position: "already resolved", no lock opened. */
+    rerun_a(&s, 1, DC_ERESOLVED);
+    finish(&s, 1);
+    ck_assert_int_eq(s.down.exec_calls, 1);
+    ck_assert_int_eq(t_rec_count(&s.rec, "master", 3, LOCK1, "a"), 1);
+}
+END_TEST
+
+START_TEST(reentrant_worker_restart_after_step8_goes_on_with_the_next_ddl)
+{
+    scene s;
+    start(&s, "after8", 8, 2, NONE);
+    ck_assert_int_eq(t_worker_join(&s.a), DC_ECLOSED);
+    /* A fresh worker runs both DDLs again: the first is resolved, the second runs. */
+    dc_worker_options o = {.ns = s.ns, .on_step = t_rec_cb, .step_userdata = &s.rec};
+    dc_worker *w;
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &w), DC_OK);
+    int rc = dc_worker_run_ddl(w, "shard_db", "tbl_1", &DDL, 1, "binlog.000001:1000", t_down_exec,
+                               t_down_checkpoint, &s.down, T_TIMEOUT, NULL);
+    ck_assert_int_eq(rc, DC_ERESOLVED);
+    rc = dc_worker_run_ddl(w, "shard_db", "tbl_2", &DDL, 1, "binlog.000001:1001", t_down_exec,
+                           t_down_checkpoint, &s.down, T_TIMEOUT, NULL);
+    ck_assert_msg(rc == DC_OK, "%s: %s", dc_errname(rc), dc_last_error());
+    dc_worker_free(w);
+    finish(&s, 2);
+    ck_assert_int_eq(s.down.exec_calls, 2);
+}
+END_TEST
+
+START_TEST(reentrant_master_crash_at_any_step_rerun_is_fine)
+{
+    static const int steps[] = {1, 3, 4, 9, 10};
+    for (size_t k = 0; k < sizeof steps / sizeof *steps; k++) {
+        scene s;
+        char name[32];
+        snprintf(name, sizeof name, "master%d", steps[k]);
+        s.ns = t_ns(name);
+        t_task(s.ns, "t", SRCS, 2);
+        t_rec_init(&s.rec);
+        t_down_init(&s.down);
+        s.rec.stop_role_master = 1;
+        s.rec.stop_step = steps[k];
+        t_master_start(&s.tm, s.ns, &s.rec);
+        s.a = make_worker(&s, "a", 2);
+        t_worker_start(&s.a);
+        t_wait_step(&s.rec, "worker", 2, "a");
+        s.b = make_worker(&s, "b", 2);
+        t_worker_start(&s.b);
+        ck_assert_int_eq(t_master_join(&s.tm), DC_ECLOSED); /* "crashed" after that step */
+        t_master_stop(&s.tm);
+        t_master_start(&s.tm, s.ns, &s.rec); /* the re-run */
+        int rc = t_worker_join(&s.a);
+        ck_assert_msg(rc == DC_OK, "step %d: a: %s: %s", steps[k], dc_errname(rc), dc_last_error());
+        finish(&s, 2);
+        ck_assert_int_eq(s.down.exec_calls, 2);
+        ck_assert_int_eq(s.down.tolerated, 0);
+    }
+}
+END_TEST
+
+START_TEST(reentrant_master_restart_never_overwrites_a_done_operation)
+{
+    scene s;
+    s.ns = t_ns("nooverwrite");
+    t_task(s.ns, "t", SRCS, 2);
+    t_rec_init(&s.rec);
+    t_down_init(&s.down);
+    s.rec.stop_role_master = 1;
+    s.rec.stop_step = 4; /* the master dies right after PUT exec=true for a */
+    t_master_start(&s.tm, s.ns, &s.rec);
+    s.a = make_worker(&s, "a", 1);
+    t_worker_start(&s.a);
+    t_wait_step(&s.rec, "worker", 2, "a");
+    s.b = make_worker(&s, "b", 1);
+    t_worker_start(&s.b);
+    ck_assert_int_eq(t_master_join(&s.tm), DC_ECLOSED);
+    /* a finishes while no master runs: its operation is done. */
+    t_wait_step(&s.rec, "worker", 8, "a");
+    char *key;
+    ck_assert_int_eq(dc_operation_key(s.ns, "t", "a", &key), DC_OK);
+    dc_kvs *before;
+    ck_assert_int_eq(dc_get(t_store(), key, strlen(key), 0, 0, &before), DC_OK);
+    ck_assert_uint_eq(before->n, 1);
+    ck_assert_ptr_nonnull(strstr(before->kvs[0].value, "\"done\":true"));
+    dc_watch *wt;
+    ck_assert_int_eq(
+        dc_watch_open(t_store(), key, strlen(key), before->kvs[0].mod_revision + 1, 0, &wt), DC_OK);
+    t_master_stop(&s.tm);
+    t_master_start(&s.tm, s.ns, &s.rec);
+    ck_assert_int_eq(t_worker_join(&s.a), DC_OK);
+    finish(&s, 1);
+    /* After the done mark, a's operation key was only ever deleted (step 10). */
+    dc_events *ev;
+    int rc = dc_watch_next(wt, 5000, &ev);
+    ck_assert_int_eq(rc, DC_OK);
+    ck_assert_uint_ge(ev->n, 1);
+    ck_assert_int_eq(ev->events[0].type, DC_EVENT_DELETE);
+    dc_events_free(ev);
+    dc_watch_close(wt);
+    ck_assert_int_eq(t_rec_count(&s.rec, "master", 4, LOCK1, "a"), 1);
+    dc_kvs_free(before);
+    free(key);
+}
+END_TEST
+
+static void teardown(void)
+{
+    t_store_close();
+}
+
 Suite *suite_reentrant(void)
 {
-    return suite_create("reentrant");
+    Suite *s = suite_create("reentrant");
+    TCase *tc = tcase_create("reentrant");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, reentrant_worker_crash_before_step6_rerun_is_fine);
+    tcase_add_test(tc, reentrant_worker_crash_in_step6_canceled_rerun_is_fine);
+    tcase_add_test(tc, reentrant_worker_crash_in_step6_after_exec_reexecution_is_tolerated);
+    tcase_add_test(tc, reentrant_worker_crash_in_step7_before_flush_skips_without_reexecution);
+    tcase_add_test(tc, reentrant_worker_crash_in_step7_needs_no_unlock);
+    tcase_add_test(tc, reentrant_worker_crash_in_step8_before_commit_recovers_with_next_ddl);
+    tcase_add_test(tc, reentrant_worker_crash_in_step8_after_commit_rerun_is_fine);
+    tcase_add_test(tc, reentrant_worker_restart_after_step8_goes_on_with_the_next_ddl);
+    tcase_add_test(tc, reentrant_master_crash_at_any_step_rerun_is_fine);
+    tcase_add_test(tc, reentrant_master_restart_never_overwrites_a_done_operation);
+    suite_add_tcase(s, tc);
+    return s;
 }
