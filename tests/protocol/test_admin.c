@@ -1,5 +1,243 @@
+/*
+ * The master's admin entry points, called from the test thread while the
+ * master runs in its own: unlock with a replaced owner, unlock that times
+ * out and reverts, unlock with force-remove, and remove_meta (after which
+ * the same table can be locked again: the removal and the next info are
+ * serialised, DM bug pingcap/dm#1253).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "harness.h"
+
+static const char *DDL = "ALTER TABLE tbl ADD COLUMN c1 INT";
+static const char *LOCK = "t-`db`.`tbl`";
+static const char *TABLES[] = {"tbl"};
+
+static int64_t count_prefix(const char *key)
+{
+    dc_kvs *kvs;
+    ck_assert_int_eq(dc_get(t_store(), key, strlen(key), DC_PREFIX | DC_COUNT_ONLY, 0, &kvs),
+                     DC_OK);
+    int64_t c = kvs->count;
+    dc_kvs_free(kvs);
+    return c;
+}
+
+static int64_t count_task(const char *ns,
+                          int (*fn)(const char *, const char *, const char *, char **))
+{
+    char *p;
+    ck_assert_int_eq(fn(ns, "t", NULL, &p), DC_OK);
+    int64_t c = count_prefix(p);
+    free(p);
+    return c;
+}
+
+static void wait_synced_count(dc_master *m, size_t want_sources_synced)
+{
+    for (int i = 0; i < T_TIMEOUT / 10; i++) {
+        dc_lock_status *st;
+        size_t n, synced = 0;
+        ck_assert_int_eq(dc_master_locks(m, "t", &st, &n), DC_OK);
+        for (size_t j = 0; n && j < st[0].n_sources; j++) synced += st[0].sources[j].synced;
+        dc_lock_status_free_array(st, n);
+        if (n == 1 && synced >= want_sources_synced) return;
+        usleep(10000);
+    }
+    ck_abort_msg("the lock never had %zu synced sources", want_sources_synced);
+}
+
+START_TEST(unlock_with_replaced_owner_executes_on_the_new_owner)
+{
+    const char *ns = t_ns("unlock-owner");
+    const char *srcs[] = {"a", "b", "never"};
+    t_task(ns, "t", srcs, 3);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    t_down down;
+    t_down_init(&down);
+    t_worker a = {.ns = ns,
+                  .task = "t",
+                  .source = "a",
+                  .schema = "db",
+                  .tables = TABLES,
+                  .n_tables = 1,
+                  .ddl = DDL,
+                  .down = &down};
+    t_worker b = a;
+    b.source = "b";
+    t_worker_start(&a);
+    wait_synced_count(tm.m, 1);
+    t_worker_start(&b);
+    wait_synced_count(tm.m, 2);
+    ck_assert_int_eq(dc_master_unlock(tm.m, LOCK, "nobody", 0, 1000), DC_ENOTFOUND);
+    ck_assert_int_eq(dc_master_unlock(tm.m, "t-`db`.`nope`", NULL, 0, 1000), DC_ENOTFOUND);
+    /* "never" never reports; b executes instead of a; a skips. */
+    int rc = dc_master_unlock(tm.m, LOCK, "b", 0, T_TIMEOUT);
+    ck_assert_msg(rc == DC_OK, "unlock: %s: %s", dc_errname(rc), dc_last_error());
+    ck_assert_int_eq(t_worker_join(&a), DC_OK);
+    ck_assert_int_eq(t_worker_join(&b), DC_OK);
+    ck_assert_int_eq(a.executed, 0);
+    ck_assert_int_eq(b.executed, 1);
+    ck_assert_int_eq(t_down_count(&down, LOCK, DDL), 1);
+    t_wait_no_locks(tm.m);
+    ck_assert_int_eq(count_task(ns, dc_operation_key), 0);
+    ck_assert_int_eq(count_task(ns, dc_info_key), 0);
+    t_master_stop(&tm);
+}
+END_TEST
+
+START_TEST(unlock_without_force_times_out_and_reverts_when_the_owner_is_dead)
+{
+    const char *ns = t_ns("unlock-revert");
+    const char *srcs[] = {"a", "b", "c"};
+    t_task(ns, "t", srcs, 3);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    dc_worker_options o = {.ns = ns};
+    dc_worker *a, *b;
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &a), DC_OK);
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "b", &o, &b), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    wait_synced_count(tm.m, 2);
+    dc_worker_free(a); /* the owner is dead */
+    ck_assert_int_eq(dc_master_unlock(tm.m, LOCK, NULL, 0, 300), DC_ETIMEDOUT);
+    dc_lock_status *st;
+    size_t n;
+    ck_assert_int_eq(dc_master_locks(tm.m, "t", &st, &n), DC_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(st[0].synced, 0); /* reverted: still waiting for c */
+    ck_assert_str_eq(st[0].owner, "a");
+    ck_assert_int_eq(st[0].sources[2].synced, 0);
+    dc_lock_status_free_array(st, n);
+    /* c arrives late: the lock proceeds normally (a's operation is put). */
+    dc_worker *c;
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "c", &o, &c), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(c, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    char *opkey;
+    ck_assert_int_eq(dc_operation_key(ns, "t", "a", &opkey), DC_OK);
+    for (int i = 0; i < T_TIMEOUT / 10 && count_prefix(opkey) == 0; i++) usleep(10000);
+    ck_assert_int_eq(count_prefix(opkey), 1);
+    free(opkey);
+    /* Clean up with force-remove. */
+    ck_assert_int_eq(dc_master_unlock(tm.m, LOCK, NULL, 1, 300), DC_OK);
+    dc_worker_free(b);
+    dc_worker_free(c);
+    t_master_stop(&tm);
+}
+END_TEST
+
+START_TEST(unlock_force_remove_clears_a_lock_whose_owner_died)
+{
+    const char *ns = t_ns("unlock-force");
+    const char *srcs[] = {"a", "b", "c"};
+    t_task(ns, "t", srcs, 3);
+    t_rec rec;
+    t_rec_init(&rec);
+    t_master tm;
+    t_master_start(&tm, ns, &rec);
+    dc_worker_options o = {.ns = ns};
+    dc_worker *a, *b;
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &a), DC_OK);
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "b", &o, &b), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    wait_synced_count(tm.m, 2);
+    dc_worker_free(a); /* the owner died; c never reported */
+    int rc = dc_master_unlock(tm.m, LOCK, NULL, 1, 300);
+    ck_assert_msg(rc == DC_OK, "%s: %s", dc_errname(rc), dc_last_error());
+    t_wait_no_locks(tm.m);
+    ck_assert_int_eq(count_task(ns, dc_info_key), 0);
+    ck_assert_int_eq(count_task(ns, dc_operation_key), 0);
+    ck_assert_int_eq(t_rec_count(&rec, "master", 4, LOCK, "a"), 1); /* a was asked to execute */
+    /* b's wait now ends in a timeout, not in a phantom operation. */
+    dc_operation *op;
+    ck_assert_int_eq(dc_worker_wait_operation(b, 200, &op), DC_ETIMEDOUT);
+    dc_worker_free(b);
+    t_master_stop(&tm);
+    t_rec_free(&rec);
+}
+END_TEST
+
+START_TEST(remove_meta_clears_infos_operations_markers_and_locks)
+{
+    const char *ns = t_ns("removemeta");
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    t_down down;
+    t_down_init(&down);
+    /* One resolved lock (leaves markers), one open lock with an operation out. */
+    static const char *first[] = {"tbl0"};
+    t_worker a = {.ns = ns,
+                  .task = "t",
+                  .source = "a",
+                  .schema = "db",
+                  .tables = first,
+                  .n_tables = 1,
+                  .ddl = DDL,
+                  .down = &down};
+    t_worker b = a;
+    b.source = "b";
+    t_worker_start(&a);
+    t_worker_start(&b);
+    ck_assert_int_eq(t_worker_join(&a), DC_OK);
+    ck_assert_int_eq(t_worker_join(&b), DC_OK);
+    ck_assert_int_gt(count_task(ns, dc_marker_key), 0);
+    dc_worker_options o = {.ns = ns};
+    dc_worker *wa, *wb;
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &wa), DC_OK);
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "b", &o, &wb), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(wa, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(wb, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    dc_operation *op;
+    ck_assert_int_eq(dc_worker_wait_operation(wa, T_TIMEOUT, &op), DC_OK);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_master_remove_meta(tm.m, "t"), DC_OK);
+    ck_assert_int_eq(count_task(ns, dc_info_key), 0);
+    ck_assert_int_eq(count_task(ns, dc_operation_key), 0);
+    ck_assert_int_eq(count_task(ns, dc_marker_key), 0);
+    ck_assert_int_eq(count_task(ns, dc_conflict_key), 0);
+    dc_lock_status *st;
+    size_t n;
+    ck_assert_int_eq(dc_master_locks(tm.m, NULL, &st, &n), DC_OK);
+    ck_assert_uint_eq(n, 0);
+    dc_lock_status_free_array(st, n);
+    /* The same table locks again from scratch. */
+    t_worker a2 = a, b2 = b;
+    a2.tables = b2.tables = TABLES;
+    t_worker_start(&a2);
+    t_worker_start(&b2);
+    ck_assert_int_eq(t_worker_join(&a2), DC_OK);
+    ck_assert_int_eq(t_worker_join(&b2), DC_OK);
+    ck_assert_int_eq(t_down_count(&down, LOCK, DDL), 1);
+    t_wait_no_locks(tm.m);
+    dc_worker_free(wa);
+    dc_worker_free(wb);
+    t_master_stop(&tm);
+}
+END_TEST
+
+static void teardown(void)
+{
+    t_store_close();
+}
+
 Suite *suite_admin(void)
 {
-    return suite_create("admin");
+    Suite *s = suite_create("admin");
+    TCase *tc = tcase_create("admin");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, unlock_with_replaced_owner_executes_on_the_new_owner);
+    tcase_add_test(tc, unlock_without_force_times_out_and_reverts_when_the_owner_is_dead);
+    tcase_add_test(tc, unlock_force_remove_clears_a_lock_whose_owner_died);
+    tcase_add_test(tc, remove_meta_clears_infos_operations_markers_and_locks);
+    suite_add_tcase(s, tc);
+    return s;
 }
