@@ -166,20 +166,22 @@ static int keepalive_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *e
         l->out = -1;
         return DC_OK;
     }
-    rd_cmd_init(&c[0]);
+    for (int i = 0; i < 2; i++) rd_cmd_init(&c[i]);
     rd_cmd_str(&c[0], "ZADD");
     rd_cmd_key(&c[0], s, "leases", NULL, 0);
     rd_cmd_str(&c[0], "XX");
-    rd_cmd_str(&c[0], "CH");
     rd_cmd_int(&c[0], now + ttl);
     rd_cmd_str(&c[0], id);
-    rc = rd_pipeline(s, ctx, c, 1, r, err);
-    rd_cmd_free(&c[0]);
+    rd_cmd_str(&c[1], "ZSCORE");
+    rd_cmd_key(&c[1], s, "leases", NULL, 0);
+    rd_cmd_str(&c[1], id);
+    rc = rd_pipeline(s, ctx, c, 2, r, err);
+    for (int i = 0; i < 2; i++) rd_cmd_free(&c[i]);
     if (rc != DC_OK) return rc;
-    /* XX: a lease reaped meanwhile is not brought back (CH then counts 0) */
-    l->out = r[0]->type == REDIS_REPLY_INTEGER && r[0]->integer == 1 ? ttl : -1;
+    /* XX: a lease reaped meanwhile is not brought back, and ZSCORE sees it gone */
+    l->out = r[1]->type == REDIS_REPLY_STRING ? ttl : -1;
     if (r[0]->type == REDIS_REPLY_ERROR) rc = rd_reply_error(s, r[0], "lease keepalive", err);
-    freeReplyObject(r[0]);
+    rd_replies_free(r, 2);
     return rc;
 }
 
