@@ -296,10 +296,15 @@ int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
                 w->op = op;
                 w->op_rev = op_kv->mod_revision;
                 dc_txn_result_free(res);
+                rc =
+                    worker_step(w, 5, w->op_rev, "got operation exec=%s%s",
+                                copy->exec ? "true" : "false", copy->done ? " (already done)" : "");
+                if (rc) {
+                    dc_operation_free(copy);
+                    return rc;
+                }
                 *out = copy;
-                return worker_step(w, 5, w->op_rev, "got operation exec=%s%s",
-                                   copy->exec ? "true" : "false",
-                                   copy->done ? " (already done)" : "");
+                return DC_OK;
             }
             if (rc && rc != DC_ENOMEM)
                 dc_log(DC_LOG_WARN, PESS, "worker %s: ignoring bad operation: %s", w->source,

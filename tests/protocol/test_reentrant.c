@@ -74,7 +74,6 @@ static void finish(scene *s, size_t n_tables)
         ck_assert_int_eq(t_down_count(&s->down, lock, DDL), 1);
         ck_assert_int_eq(t_rec_count(&s->rec, "master", 10, lock, NULL), 1);
     }
-    t_rec_free(&s->rec);
 }
 
 /* The crashed a's replacement: a new worker object re-running its DDLs. */
@@ -97,6 +96,7 @@ START_TEST(reentrant_worker_crash_before_step6_rerun_is_fine)
     finish(&s, 1);
     ck_assert_int_eq(s.down.exec_calls, 1);
     ck_assert_int_eq(s.down.tolerated, 0);
+    t_rec_free(&s.rec);
 }
 END_TEST
 
@@ -110,6 +110,7 @@ START_TEST(reentrant_worker_crash_in_step6_canceled_rerun_is_fine)
     finish(&s, 1);
     ck_assert_int_eq(s.down.exec_calls, 1);
     ck_assert_int_eq(s.down.tolerated, 0);
+    t_rec_free(&s.rec);
 }
 END_TEST
 
@@ -123,6 +124,7 @@ START_TEST(reentrant_worker_crash_in_step6_after_exec_reexecution_is_tolerated)
     /* The seed's row: the re-execution happens and must be tolerated. */
     ck_assert_int_eq(s.down.exec_calls, 2);
     ck_assert_int_eq(s.down.tolerated, 1);
+    t_rec_free(&s.rec);
 }
 END_TEST
 
@@ -137,6 +139,7 @@ START_TEST(reentrant_worker_crash_in_step7_before_flush_skips_without_reexecutio
     finish(&s, 1);
     ck_assert_int_eq(s.down.exec_calls, 1);
     ck_assert_int_eq(s.down.tolerated, 0);
+    t_rec_free(&s.rec);
 }
 END_TEST
 
@@ -156,6 +159,7 @@ START_TEST(reentrant_worker_crash_in_step7_needs_no_unlock)
     dc_worker_free(w);
     finish(&s, 1);
     ck_assert_int_eq(s.down.exec_calls, 1);
+    t_rec_free(&s.rec);
 }
 END_TEST
 
@@ -192,6 +196,7 @@ START_TEST(reentrant_worker_crash_in_step8_before_commit_recovers_with_next_ddl)
     dc_worker_free(w);
     finish(&s, 2);
     ck_assert_int_eq(s.down.tolerated, 0);
+    t_rec_free(&s.rec);
 }
 END_TEST
 
@@ -205,6 +210,7 @@ START_TEST(reentrant_worker_crash_in_step8_after_commit_rerun_is_fine)
     finish(&s, 1);
     ck_assert_int_eq(s.down.exec_calls, 1);
     ck_assert_int_eq(t_rec_count(&s.rec, "master", 3, LOCK1, "a"), 1);
+    t_rec_free(&s.rec);
 }
 END_TEST
 
@@ -226,6 +232,7 @@ START_TEST(reentrant_worker_restart_after_step8_goes_on_with_the_next_ddl)
     dc_worker_free(w);
     finish(&s, 2);
     ck_assert_int_eq(s.down.exec_calls, 2);
+    t_rec_free(&s.rec);
 }
 END_TEST
 
@@ -256,6 +263,7 @@ START_TEST(reentrant_master_crash_at_any_step_rerun_is_fine)
         finish(&s, 2);
         ck_assert_int_eq(s.down.exec_calls, 2);
         ck_assert_int_eq(s.down.tolerated, 0);
+        t_rec_free(&s.rec);
     }
 }
 END_TEST
@@ -302,6 +310,7 @@ START_TEST(reentrant_master_restart_never_overwrites_a_done_operation)
     ck_assert_int_eq(t_rec_count(&s.rec, "master", 4, LOCK1, "a"), 1);
     dc_kvs_free(before);
     free(key);
+    t_rec_free(&s.rec);
 }
 END_TEST
 
