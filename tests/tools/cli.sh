@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# cli.sh: the ddlcoord command's single-process behaviour, on mem:// (no
+# server): --help everywhere, exit codes for bad input, store selection
+# precedence, the demo's checks, and the waits that end in a timeout or "no
+# master" exit code. The multi-process behaviour is in scenarios.sh.
+here=$(cd "$(dirname "$0")" && pwd)
+DDLCOORD_TEST_STORE=${DDLCOORD_TEST_STORE:-mem://}
+. "$here/lib.sh"
+unset DDLCOORD_STORE
+
+# --help: exit 0 and say what the command does; the top level lists exit codes.
+expect_rc 0 "$DC" --help
+grep -q "^Exit codes:" "$WORK/last.out" || fail "--help lacks the exit codes"
+cp "$WORK/last.out" "$WORK/help.out"
+for c in demo master worker locks unlock remove-meta task; do
+    grep -q "^  $c " "$WORK/help.out" || fail "--help does not list $c"
+    expect_rc 0 "$DC" "$c" --help
+    grep -q "^Usage: ddlcoord $c" "$WORK/last.out" || fail "$c --help has no usage line"
+done
+
+# Bad input: one line on stderr and exit 2, never a crash.
+one_line_error() {
+    [ "$(wc -l <"$WORK/last.err")" -le 2 ] || fail "more than one message for: $*"
+    [ -s "$WORK/last.err" ] || fail "no message for: $*"
+}
+for args in "" "nosuch" "--bogus demo" "demo --bogus" "demo --sources 0" "demo --tables x" \
+    "locks extra" "task" "task add" "task add T" "task frob T" "unlock" "unlock --timeout 0 X" \
+    "remove-meta" "worker --task T" "worker --task T --source S --schema D --table X" \
+    "master --ttl 0" "locks --namespace relative" "locks --log-level loud"; do
+    # shellcheck disable=SC2086
+    expect_rc 2 "$DC" --store mem:// $args
+    one_line_error "$args"
+done
+expect_rc 2 "$DC" worker --task T --source S --schema D --table X --ddl ""
+
+# A store that cannot be opened: exit 3 with one line naming the URI.
+expect_rc 3 "$DC" --store nosuch://x locks
+grep -q "cannot open store nosuch://x" "$WORK/last.err" || fail "store error message"
+one_line_error "nosuch://x"
+# No store at all: a usage error.
+expect_rc 2 "$DC" locks
+# A config file that does not parse: exit 7 (corrupt).
+printf '[store\nuri = mem://\n' >"$WORK/bad.ini"
+expect_rc 7 "$DC" --config "$WORK/bad.ini" locks
+# A config file that does not exist: usage error.
+expect_rc 2 "$DC" --config "$WORK/none.ini" locks
+
+# Precedence --store > DDLCOORD_STORE > config uri, shown by which scheme
+# the loader tries; the config file still supplies the namespace.
+printf '[store]\nuri = fromconfig://x\nnamespace = /fromconfig\n' >"$WORK/c.ini"
+expect_rc 3 "$DC" --config "$WORK/c.ini" locks
+grep -q "fromconfig://x" "$WORK/last.err" || fail "config uri not used"
+DDLCOORD_STORE=fromenv://x expect_rc 3 "$DC" --config "$WORK/c.ini" locks
+grep -q "fromenv://x" "$WORK/last.err" || fail "DDLCOORD_STORE does not beat the config"
+DDLCOORD_STORE=fromenv://x expect_rc 3 "$DC" --config "$WORK/c.ini" --store fromflag://x locks
+grep -q "fromflag://x" "$WORK/last.err" || fail "--store does not beat DDLCOORD_STORE"
+printf '[store]\nuri = mem://\nnamespace = /fromconfig\n' >"$WORK/m.ini"
+expect_rc 0 "$DC" --config "$WORK/m.ini" locks
+grep -q "^0 locks" "$WORK/last.out" || fail "locks on an empty store"
+
+# The demo: the Quick-start run and a bigger quiet one both pass their checks.
+expect_rc 0 "$DC" demo
+grep -q "All checks passed" "$WORK/last.out" || fail "demo checks"
+grep -q "M1 < W1 < M2 < W2 < M3 .*ok" "$WORK/last.out" || fail "demo revision-order line"
+expect_rc 0 "$DC" demo --sources 12 --tables 40 --pace 0
+grep -q "progress: 40/40 locks resolved" "$WORK/last.out" || fail "demo progress line"
+expect_rc 0 "$DC" demo --quiet --sources 1 --tables 3
+grep -q "locks resolved *3/3" "$WORK/last.out" || fail "demo with one source"
+
+# Waits that nobody answers on mem:// (no master in this process).
+expect_rc 4 "$DC" --store mem:// worker --task T --source S --schema d --table t --ddl X \
+    --timeout 0.5
+expect_rc 9 "$DC" --store mem:// unlock 'T-`d`.`t`' --timeout 0.5
+expect_rc 9 "$DC" --store mem:// remove-meta T --timeout 0.5
+expect_rc 0 "$DC" --store mem:// task add T s1 s2
+expect_rc 0 "$DC" --store mem:// task list
+echo "PASS: cli"

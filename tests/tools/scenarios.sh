@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# scenarios.sh NAME: one multi-process test of the ddlcoord command against the
+# store in $DDLCOORD_TEST_STORE (a real server: etcd, Redis or ZooKeeper; the
+# processes share nothing but the store). Registered once per backend and
+# scenario by tests/tools/CMakeLists.txt. Each scenario states the rule it
+# checks; every DDL a worker executes is appended to $WORK/exec.log, which is
+# how "exactly once" is checked.
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+[ -n "$STORE" ] || fail "DDLCOORD_TEST_STORE is not set"
+
+# 1 master and 8 worker processes through 20 consecutive DDLs on one table:
+# every DDL runs exactly once, every lock resolves, one log line per step.
+scenario_workers_20_ddls() {
+    dc task add T s1 s2 s3 s4 s5 s6 s7 s8 >/dev/null || fail "task add"
+    start_master m1
+    local m=$LAST_PID i s pids
+    for i in $(seq 1 20); do
+        pids=""
+        for s in s1 s2 s3 s4 s5 s6 s7 s8; do
+            start_worker "w-$s-$i" "$s" "ALTER TABLE tbl ADD COLUMN c$i INT" --position "bin.$i" \
+                --timeout 60
+            pids="$pids $LAST_PID"
+        done
+        for s in $pids; do expect_exit 0 "$s"; done
+    done
+    expect_execs 20
+    for i in $(seq 1 20); do
+        [ "$(grep -c "ADD COLUMN c$i INT\$" "$EXEC_LOG")" = 1 ] || fail "DDL $i not executed once"
+    done
+    no_locks || fail "locks left behind"
+    # One line per protocol step, with lock ID, source and revision.
+    log_has m1.log "master step 4: lock $LOCK_ID source s[1-8] rev [0-9]" ||
+        fail "no step-4 log line"
+    [ "$(grep -c "master step 10: lock $LOCK_ID" "$WORK/m1.log")" = 20 ] ||
+        fail "expected 20 step-10 lines"
+    stop_master "$m"
+}
+
+# Two masters; the leader is killed -9 in mid-lock (right after it put the
+# owner's operation): the standby takes over and finishes the lock.
+scenario_failover_mid_lock() {
+    dc task add T s1 s2 s3 >/dev/null || fail "task add"
+    start_master m1 DDLCOORD_TEST_PAUSE_AT_STEP=4
+    local m1=$LAST_PID
+    wait_until log_has m1.log "m1 leads"
+    start_master m2
+    local m2=$LAST_PID s pids=""
+    for s in s1 s2 s3; do
+        start_worker "w-$s" "$s" "ALTER TABLE tbl ADD COLUMN c INT" --position p1 --timeout 60
+        pids="$pids $LAST_PID"
+    done
+    wait_until is_stopped "$m1"
+    kill -KILL "$m1"
+    for s in $pids; do expect_exit 0 "$s"; done
+    log_has m2.log "m2 leads" || fail "the standby never led"
+    expect_execs 1
+    no_locks || fail "lock left behind"
+    stop_master "$m2"
+}
+
+# The master is killed -9 at each of the seed's ten steps (a pause point in
+# the master for steps 1, 3, 4, 9, 10; in a worker for 2, 5, 6, 7, 8, with
+# the master killed while that worker is stopped there); a new master takes
+# over: every lock resolves and its DDL runs exactly once.
+scenario_master_killed_at_each_step() {
+    local step s pids a b w1
+    for step in 1 2 3 4 5 6 7 8 9 10; do
+        NS=$NS_BASE-step$step
+        EXEC_LOG=$WORK/exec-$step.log
+        note "master killed at step $step"
+        dc task add T s1 s2 s3 >/dev/null || fail "task add"
+        pids=""
+        case $step in
+        1 | 3 | 4 | 9 | 10)
+            if [ "$step" = 1 ]; then
+                # Step 1 is the master's first read: have infos waiting for it.
+                for s in s1 s2 s3; do
+                    start_worker "w-$step-$s" "$s" "ALTER TABLE tbl ADD COLUMN c INT" \
+                        --position p --timeout 60
+                    pids="$pids $LAST_PID"
+                done
+                for s in s1 s2 s3; do wait_until lock_has_source "$s"; done
+                start_master "a$step" DDLCOORD_TEST_PAUSE_AT_STEP=$step
+                a=$LAST_PID
+            else
+                start_master "a$step" DDLCOORD_TEST_PAUSE_AT_STEP=$step
+                a=$LAST_PID
+                wait_until log_has "a$step.log" "a$step leads"
+                for s in s1 s2 s3; do
+                    start_worker "w-$step-$s" "$s" "ALTER TABLE tbl ADD COLUMN c INT" \
+                        --position p --timeout 60
+                    pids="$pids $LAST_PID"
+                done
+            fi
+            wait_until is_stopped "$a"
+            kill -KILL "$a"
+            start_master "b$step"
+            b=$LAST_PID
+            ;;
+        *)
+            start_master "a$step"
+            a=$LAST_PID
+            wait_until log_has "a$step.log" "a$step leads"
+            DDLCOORD_TEST_PAUSE_AT_STEP=$step start_worker "w-$step-s1" s1 \
+                "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+            w1=$LAST_PID
+            for s in s2 s3; do
+                start_worker "w-$step-$s" "$s" "ALTER TABLE tbl ADD COLUMN c INT" \
+                    --position p --timeout 60
+                pids="$pids $LAST_PID"
+            done
+            wait_until is_stopped "$w1"
+            kill -KILL "$a"
+            start_master "b$step"
+            b=$LAST_PID
+            kill -CONT "$w1"
+            pids="$pids $w1"
+            ;;
+        esac
+        for s in $pids; do expect_exit 0 "$s"; done
+        expect_execs 1
+        wait_until no_locks
+        stop_master "$b"
+    done
+}
+
+# A leader stopped (SIGSTOP) past its lease loses the election; the new
+# leader finishes the lock; the old one, resumed, tries to write and the
+# store rejects it (fencing): nothing it does lands.
+scenario_paused_leader_is_fenced() {
+    dc task add T s1 >/dev/null || fail "task add"
+    start_master a DDLCOORD_TEST_PAUSE_AT_STEP=3
+    local a=$LAST_PID
+    wait_until log_has a.log "a leads"
+    start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    local w=$LAST_PID
+    wait_until is_stopped "$a" # synced the lock; its next write is the owner's operation
+    start_master b
+    local b=$LAST_PID
+    wait_until log_has b.log "b leads"
+    expect_exit 0 "$w"
+    expect_execs 1
+    kill -CONT "$a"
+    wait_until log_has a.log "rejected by the fence"
+    wait_until log_has a.log "a stands by again"
+    no_locks || fail "the deposed leader's write landed"
+    expect_execs 1
+    stop_master "$a"
+    stop_master "$b"
+}
+
+# A worker killed between executing and its done txn, then re-run with the
+# same --position, finishes the lock without a manual unlock and without
+# executing the DDL again.
+scenario_worker_crash_rerun() {
+    dc task add T s1 s2 >/dev/null || fail "task add"
+    start_master m
+    local m=$LAST_PID
+    DDLCOORD_TEST_PAUSE_AT_STEP=7 start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN c INT" \
+        --position bin.7 --timeout 60
+    local w1=$LAST_PID
+    wait_until lock_has_source s1 # s1 reports first: it owns the lock
+    start_worker w-s2 s2 "ALTER TABLE tbl ADD COLUMN c INT" --position bin.9 --timeout 60
+    local w2=$LAST_PID
+    wait_until is_stopped "$w1"
+    expect_execs 1
+    kill -KILL "$w1"
+    start_worker w-s1-rerun s1 "ALTER TABLE tbl ADD COLUMN c INT" --position bin.7 --timeout 60
+    expect_exit 0 "$LAST_PID"
+    expect_exit 0 "$w2"
+    expect_execs 1
+    wait_until no_locks
+    stop_master "$m"
+}
+
+# unlock --owner: a lock whose third source never reports is unlocked by
+# hand; the named owner executes, the other synced source skips.
+scenario_unlock_owner() {
+    dc task add T s1 s2 s3 >/dev/null || fail "task add"
+    start_master m
+    local m=$LAST_PID
+    start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    local w1=$LAST_PID
+    wait_until lock_has_source s1
+    start_worker w-s2 s2 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    local w2=$LAST_PID
+    wait_until lock_has_source s2
+    expect_rc 0 dc unlock "$LOCK_ID" --owner s2 --timeout 30
+    grep -q "unlock $LOCK_ID" "$WORK/last.out" || fail "unlock printed no answer"
+    expect_exit 0 "$w1"
+    expect_exit 0 "$w2"
+    expect_execs 1
+    grep -q "|s2|" "$EXEC_LOG" || fail "s2 (the named owner) did not execute"
+    wait_until no_locks
+    expect_rc 1 dc unlock 'T-`db`.`nosuch`' --timeout 30
+    stop_master "$m"
+}
+
+# unlock without --force-remove times out when the owner cannot finish and
+# leaves the lock; with --force-remove the lock is removed.
+scenario_unlock_force_remove() {
+    dc task add T s1 s2 s3 >/dev/null || fail "task add"
+    start_master m
+    local m=$LAST_PID
+    start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    local w1=$LAST_PID
+    wait_until lock_has_source s1
+    kill -STOP "$w1" # the owner hangs
+    start_worker w-s2 s2 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    wait_until lock_has_source s2
+    expect_rc 4 dc unlock "$LOCK_ID" --timeout 4
+    no_locks && fail "the lock vanished without --force-remove"
+    expect_rc 0 dc unlock "$LOCK_ID" --force-remove --timeout 4
+    wait_until no_locks
+    expect_execs 0
+    stop_master "$m"
+}
+
+# Admin requests with no master running: exit code 9, nothing left behind.
+scenario_admin_without_master() {
+    expect_rc 9 dc unlock "$LOCK_ID" --timeout 1
+    grep -q "no master" "$WORK/last.err" || fail "no 'no master' message"
+    expect_rc 9 dc remove-meta T --timeout 1
+}
+
+# remove-meta clears a task's infos, operations and the master's lock; task
+# membership stays; the same table can then be locked again normally.
+scenario_remove_meta() {
+    dc task add T s1 s2 >/dev/null || fail "task add"
+    start_master m
+    local m=$LAST_PID
+    start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN old INT" --position p1 --timeout 60
+    local w1=$LAST_PID
+    wait_until lock_has_source s1
+    expect_rc 0 dc remove-meta T --timeout 30
+    no_locks || fail "remove-meta left the lock"
+    kill -KILL "$w1"
+    [ "$(dc task list T | tr '\n' ' ')" = "s1 s2 " ] || fail "membership changed"
+    start_worker w2-s1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p2 --timeout 60
+    local a=$LAST_PID
+    start_worker w2-s2 s2 "ALTER TABLE tbl ADD COLUMN c INT" --position p2 --timeout 60
+    expect_exit 0 "$a"
+    expect_exit 0 "$LAST_PID"
+    expect_execs 1
+    stop_master "$m"
+}
+
+# A corrupt value in an info key: the master reports it and keeps
+# coordinating the other locks; `locks` still works.
+scenario_corrupt_info() {
+    dc task add T s1 s2 >/dev/null || fail "task add"
+    dc task add BAD x1 >/dev/null || fail "task add"
+    start_master m
+    local m=$LAST_PID
+    wait_until log_has m.log "m leads"
+    local key="$NS/shardddl-pessimism/info/$(hex BAD)/$(hex x1)"
+    "${DC_TEST_PUT_RAW:?}" "$STORE" "$key" '{"task": "BAD", not json' >/dev/null ||
+        fail "cannot plant the corrupt value"
+    wait_until log_has m.log "$key"
+    start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    local a=$LAST_PID
+    start_worker w-s2 s2 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    expect_exit 0 "$a"
+    expect_exit 0 "$LAST_PID"
+    expect_execs 1
+    expect_rc 0 dc locks
+    stop_master "$m"
+}
+
+# Worker outcomes with their exit codes: a conflicting DDL (5), a failing
+# --exec (6, and a re-run finishes the lock), and store selection through
+# the config file and DDLCOORD_STORE.
+scenario_worker_exit_codes() {
+    dc task add T s1 s2 >/dev/null || fail "task add"
+    start_master m
+    local m=$LAST_PID
+    start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    local w1=$LAST_PID
+    wait_until lock_has_source s1
+    start_worker w-s2 s2 "ALTER TABLE tbl DROP COLUMN d" --position p --timeout 30
+    expect_exit 5 "$LAST_PID"
+    grep -q "conflict" "$WORK/w-s2.err" || fail "no conflict message"
+    dc locks --json | grep -q '"source":.*"s2"' || fail "locks does not show the conflict"
+    start_worker w-s2b s2 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    expect_exit 0 "$LAST_PID"
+    expect_exit 0 "$w1"
+    expect_execs 1
+
+    # A failing --exec: exit 6, the lock waits; a re-run executes and finishes.
+    dc task add T s1 >/dev/null
+    dc task remove T s2 >/dev/null
+    "$DC" --store "$STORE" --namespace "$NS" worker --task T --source s1 --schema db \
+        --table tbl --ddl "ALTER TABLE tbl ADD COLUMN e INT" --position q --timeout 60 \
+        --exec 'exit 3' >"$WORK/fail.out" 2>"$WORK/fail.err"
+    [ $? = 6 ] || fail "a failing --exec did not exit 6"
+    no_locks && fail "the lock should still wait after a failed --exec"
+    start_worker w-s1-again s1 "ALTER TABLE tbl ADD COLUMN e INT" --position q --timeout 60
+    expect_exit 0 "$LAST_PID"
+    expect_execs 2
+    wait_until no_locks
+
+    # Store precedence: --store > DDLCOORD_STORE > --config's uri.
+    printf '[store]\nuri = %s\nnamespace = %s\n' "$STORE" "$NS" >"$WORK/ddlcoord.ini"
+    [ "$("$DC" --config "$WORK/ddlcoord.ini" task list T)" = s1 ] ||
+        fail "config file's uri/namespace not used"
+    [ "$(DDLCOORD_STORE=$STORE "$DC" --namespace "$NS" task list T)" = s1 ] ||
+        fail "DDLCOORD_STORE not used"
+    [ "$(DDLCOORD_STORE=nosuch://x "$DC" --store "$STORE" --namespace "$NS" task list T)" = s1 ] ||
+        fail "--store does not beat DDLCOORD_STORE"
+    stop_master "$m"
+}
+
+# The demo runs on a real store too, in a namespace of its own.
+scenario_demo() {
+    expect_rc 0 "$DC" demo --store "$STORE" --sources 4 --tables 5 --quiet
+    grep -q "All checks passed" "$WORK/last.out" || fail "demo did not pass its checks"
+}
+
+name=${1:?usage: scenarios.sh SCENARIO}
+declare -F "scenario_$name" >/dev/null || fail "no scenario $name"
+note "scenario $name on $STORE (namespace $NS)"
+"scenario_$name"
+echo "PASS: $name"
