@@ -263,6 +263,12 @@ static int parse_config(zk_conn *c, const char *uri, const dc_config *cfg, dc_dr
                       &c->max_value, err)))
         goto out;
 
+    /* For tests: sleep between a write's reads and its commit, so that a test
+     * can change the store inside that window (the ABA test does). */
+    if ((rc =
+             cfg_int(h, cfg, "debug_commit_delay_ms", 0, 0, 60000, &c->debug_commit_delay_ms, err)))
+        goto out;
+
     /* root: [/chroot]<root>, without a trailing slash */
     const char *root = cfg_str(h, cfg, "root");
     if (!root) root = ZK_DEFAULT_ROOT;

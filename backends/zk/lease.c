@@ -24,11 +24,10 @@
 #include <sys/random.h>
 
 #include "clock.h"
+#include "kv.h"
 #include "zk.h"
 
 #define REAP_INTERVAL_MS 250
-
-char *zk_lease_path(zk_conn *c, int64_t id);
 
 static int parse_ttl(const char *data, int len, int64_t *ttl)
 {
@@ -234,4 +233,153 @@ void zk_reaper_stop(zk_conn *c)
     pthread_mutex_unlock(&c->reap_mu);
     pthread_join(c->reaper, NULL);
     c->reaper_started = 0;
+}
+
+/* ------------------------------------------------------------ lease deletion */
+
+int zk_lease_delete(zk_conn *c, int64_t id, int expect_version, dc_drv_err *err)
+{
+    char *lp = zk_lease_path2(c, id, NULL);
+    if (!lp) return ZKERR(err, DC_ENOMEM, "zk: out of memory");
+    int64_t deadline = dc_now_ms() + c->request_timeout_ms;
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        uint64_t gen;
+        zhandle_t *zh = zk_acquire(c, &gen);
+        zk_batch lb;
+        zk_batch_init(&lb);
+        int zrc = zk_batch_add(&lb, ZK_Q_CHILDREN, lp) < 0 ? ZSYSTEMERROR : ZOK;
+        if (zrc == ZOK) {
+            zk_batch_run(&lb, zh, 0);
+            zrc = lb.slots[0].rc;
+        }
+        zk_release(c);
+        if (zrc == ZNONODE) {
+            zk_batch_free(&lb);
+            rc = attempt == 0 ? ZKERR(err, DC_ENOTFOUND, "zk %s: lease %lld not found", c->endpoint,
+                                      (long long)id)
+                              : DC_OK; /* our earlier attempt (or a reaper) removed it */
+            break;
+        }
+        if (zrc != ZOK) {
+            zk_batch_free(&lb);
+            rc = ZKERR(err, zk_map_rc(zrc), "zk %s: reading lease %lld: %s", c->endpoint,
+                       (long long)id, zerror(zrc));
+            if (zk_recover(c, gen, rc, attempt, deadline)) continue;
+            break;
+        }
+        zk_slot *ls = &lb.slots[0];
+        if (expect_version >= 0 && ls->stat.version != expect_version) {
+            zk_batch_free(&lb);
+            rc = 1; /* refreshed meanwhile: not expired */
+            break;
+        }
+        int lease_version = ls->stat.version;
+        zk_snap s;
+        zk_snap_init(&s);
+        rc = DC_OK;
+        for (int i = 0; i < ls->n_names && !rc; i++) {
+            char *key;
+            size_t kl;
+            int u = zk_key_unescape(ls->names[i], &key, &kl);
+            if (u == -2) rc = DC_ENOMEM;
+            if (u) continue;
+            if (zk_snap_want_key(&s, key, kl)) rc = DC_ENOMEM;
+            free(key);
+        }
+        char **names = ls->names;
+        int n_names = ls->n_names;
+        if (rc) {
+            zk_snap_free(&s);
+            zk_batch_free(&lb);
+            rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
+            break;
+        }
+        zh = zk_acquire(c, &gen);
+        rc = zk_snap_read(c, zh, &s, 0, err);
+        zk_release(c);
+        zk_ev *evs = NULL;
+        size_t nev = 0;
+        for (size_t i = 0; !rc && i < s.n; i++) {
+            zk_entry *e = &s.e[i];
+            if (!e->present || e->lease != id) continue;
+            e->written = 1;
+            e->fpresent = 0;
+            if (zk_add_event(&evs, &nev, e)) rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
+        }
+        zk_plan p;
+        memset(&p, 0, sizeof p);
+        unsigned char token[ZK_TOKEN_LEN];
+        zk_new_token(c, token);
+        int64_t rev = 0;
+        if (!rc) {
+            if (nev) {
+                zh = zk_acquire(c, &gen);
+                rc = zk_plan_build(c, zh, &s, 0, evs, nev, token, &p, err);
+                zk_release(c);
+            }
+            /* the attachments and the lease node go in the same multi; the
+             * plan already detaches keys that still carry the lease */
+            for (int i = 0; !rc && i < n_names; i++) {
+                zk_entry *e = NULL;
+                char *key;
+                size_t kl;
+                if (zk_key_unescape(names[i], &key, &kl) == 0) {
+                    e = zk_snap_find(&s, key, kl);
+                    free(key);
+                }
+                if (e && e->written) continue;
+                char *ap = zk_plan_own(&p, zk_lease_path2(c, id, names[i]));
+                zoo_op_t *op = ap ? zk_plan_op(&p, ZK_ROLE_OTHER, 0, strlen(ap)) : NULL;
+                if (!op) {
+                    rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
+                    break;
+                }
+                zoo_delete_op_init(op, ap, -1);
+            }
+            zoo_op_t *op = rc ? NULL : zk_plan_op(&p, ZK_ROLE_OTHER, 0, strlen(lp));
+            if (!rc && !op) rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
+            if (op) zoo_delete_op_init(op, lp, lease_version);
+            zoo_op_result_t *res = rc ? NULL : realloc(p.res, p.n * sizeof *res);
+            if (!rc && !res) rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
+            if (res) p.res = res;
+        }
+        free(evs);
+        if (!rc) {
+            if (nev) {
+                rc = zk_plan_commit(c, gen, &s, &p, token, deadline, &rev, err);
+            } else {
+                zh = zk_acquire(c, NULL);
+                zrc = zoo_multi(zh, (int)p.n, p.ops, p.res);
+                zk_release(c);
+                rc =
+                    zrc == ZOK ? ZK_COMMIT_OK
+                    : zrc == ZBADVERSION || zrc == ZNONODE || zrc == ZNOTEMPTY || zrc == ZNODEEXISTS
+                        ? ZK_COMMIT_RETRY
+                    : zrc == ZCONNECTIONLOSS || zrc == ZOPERATIONTIMEOUT
+                        ? ZK_COMMIT_RETRY /* the next listing tells */
+                        : ZKERR(err, zk_map_rc(zrc), "zk %s: deleting lease %lld: %s", c->endpoint,
+                                (long long)id, zerror(zrc));
+            }
+        }
+        zk_plan_free(&p);
+        zk_snap_free(&s);
+        zk_batch_free(&lb);
+        if (rc == ZK_COMMIT_OK) break;
+        if (rc == ZK_COMMIT_PTR) zk_ptr_invalidate(c);
+        if (rc == ZK_COMMIT_PTR || rc == ZK_COMMIT_RETRY) {
+            if (expect_version >= 0) {
+                rc = 1; /* an expiry races with a keepalive or another reaper: look again later */
+                break;
+            }
+            if (dc_now_ms() < deadline) continue;
+            rc = ZKERR(err, DC_EUNAVAILABLE, "zk %s: revoking lease %lld kept conflicting",
+                       c->endpoint, (long long)id);
+            break;
+        }
+        if (zk_recover(c, gen, rc, attempt, deadline)) continue;
+        break;
+    }
+    free(lp);
+    return rc;
 }

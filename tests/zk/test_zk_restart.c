@@ -1,0 +1,140 @@
+/*
+ * A watch and a writer ride out a ZooKeeper crash and restart (SIGKILL, then
+ * the same port and data again) on a server of their own. The watch must
+ * deliver every acknowledged write exactly once, in revision order, and
+ * nothing that was not written: no loss, no duplicate, no phantom — also
+ * for writes that were in flight when the server died (the driver resolves
+ * those by their idempotency token).
+ *
+ * usage: test_zk_restart <tests/fixtures/zk.sh> <statedir>
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "zk_test.h"
+
+static const char *fixture, *statedir;
+static char uri[512];
+
+static void sh(const char *what)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s %s %s", fixture, what, statedir);
+    ck_assert_msg(system(cmd) == 0, "%s failed", cmd);
+}
+
+enum { N = 60 };
+
+typedef struct writer {
+    dc_store *s;
+    int rc[N];
+    int64_t rev[N];
+    atomic_int done;
+} writer;
+
+static void *write_all(void *p)
+{
+    writer *w = p;
+    for (int i = 0; i < N; i++) {
+        char k[16], v[16];
+        snprintf(k, sizeof k, "r/%03d", i);
+        snprintf(v, sizeof v, "v%d", i);
+        w->rc[i] = dc_put(w->s, k, strlen(k), v, strlen(v), 0, &w->rev[i]);
+        atomic_store(&w->done, i + 1);
+        usleep(20 * 1000);
+    }
+    return NULL;
+}
+
+START_TEST(server_crash_and_restart_during_a_watch_loses_and_duplicates_nothing)
+{
+    dc_store *ws = zt_open(uri);
+    dc_watch *w;
+    ZK_OK(dc_watch_open(ws, "r/", 2, 0, DC_PREFIX, &w));
+    writer *wr = calloc(1, sizeof *wr);
+    wr->s = zt_open(uri);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, write_all, wr), 0);
+    while (atomic_load(&wr->done) < 15) usleep(10 * 1000);
+    sh("kill");
+    usleep(1000 * 1000);
+    sh("restart");
+    pthread_join(th, NULL);
+
+    size_t acked = 0;
+    for (int i = 0; i < N; i++) {
+        ck_assert_msg(wr->rc[i] == DC_OK || wr->rc[i] == DC_EUNAVAILABLE ||
+                          wr->rc[i] == DC_ETIMEDOUT || wr->rc[i] == DC_EUNKNOWN,
+                      "put %d: %s", i, dc_errname(wr->rc[i]));
+        acked += wr->rc[i] == DC_OK;
+    }
+    ck_assert_int_eq(wr->rc[N - 1], DC_OK); /* the writer got going again */
+    zt_log *log = calloc(1, sizeof *log);
+    zt_collect(w, log, acked, 30000);
+    /* give a phantom or duplicate a moment to show up */
+    dc_events *extra = NULL;
+    int rc = dc_watch_next(w, 500, &extra);
+    ck_assert_msg(rc == DC_ETIMEDOUT, "unexpected extra events (%s)", dc_errname(rc));
+    ck_assert_msg(log->n >= acked, "%zu events for %zu acknowledged writes", log->n, acked);
+    int64_t prev = 0;
+    for (size_t j = 0; j < log->n; j++) {
+        dc_event *e = log->ev[j];
+        ck_assert_int_gt(e->kv.mod_revision, prev);
+        prev = e->kv.mod_revision;
+        int i = atoi(e->kv.key + 2);
+        ck_assert_int_lt(i, N);
+        /* an event is an acknowledged write (at its revision), or one whose
+         * fate the writer was told is unknown */
+        if (wr->rc[i] == DC_OK)
+            ck_assert_int_eq(e->kv.mod_revision, wr->rev[i]);
+        else
+            ck_assert_msg(wr->rc[i] == DC_EUNKNOWN, "put %d failed with %s but was written", i,
+                          dc_errname(wr->rc[i]));
+        for (size_t k = 0; k < j; k++) ck_assert_str_ne(log->ev[k]->kv.key, e->kv.key);
+    }
+    for (int i = 0; i < N; i++) {
+        if (wr->rc[i] != DC_OK) continue;
+        int seen = 0;
+        for (size_t j = 0; j < log->n; j++) seen += log->ev[j]->kv.mod_revision == wr->rev[i];
+        ck_assert_msg(seen == 1, "acknowledged put %d delivered %d times", i, seen);
+    }
+    zt_log_free(log);
+    free(log);
+    dc_watch_close(w);
+    dc_store_close(wr->s);
+    dc_store_close(ws);
+    free(wr);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s <zk.sh> <statedir>\n", argv[0]);
+        return 2;
+    }
+    fixture = argv[1];
+    statedir = argv[2];
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s start %s", fixture, statedir);
+    if (system(cmd) != 0) return 1;
+    snprintf(cmd, sizeof cmd, "%s/uri", statedir);
+    FILE *f = fopen(cmd, "r");
+    if (!f || !fgets(uri, sizeof uri, f)) return 1;
+    fclose(f);
+    uri[strcspn(uri, "\n")] = '\0';
+    strncat(uri, "?root=/restart", sizeof uri - strlen(uri) - 1);
+
+    Suite *su = suite_create("zk-restart");
+    TCase *tc = tcase_create("restart");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, server_crash_and_restart_during_a_watch_loses_and_duplicates_nothing);
+    suite_add_tcase(su, tc);
+    SRunner *sr = srunner_create(su);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    snprintf(cmd, sizeof cmd, "%s stop %s", fixture, statedir);
+    if (system(cmd) != 0) failed++;
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
