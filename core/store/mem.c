@@ -526,7 +526,7 @@ static int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv
         const dc_op *op = &ops[i];
         dc_response *r = &resp[i];
         r->kind = op->kind;
-        plan_item *items = p.items + p.op_first[i];
+        plan_item *items = p.items ? p.items + p.op_first[i] : NULL;
         size_t n = p.op_count[i];
         if (op->kind == DC_OP_GET) {
             if (mem_range(m, op, &r->kvs, &r->n_kvs, &r->count, &r->more) != DC_OK) resp_oom = 1;
