@@ -111,6 +111,43 @@ CONF_TEST(compact_of_a_future_revision_is_einval)
 }
 END_TEST
 
+/* A watch that has not consumed its events when the history behind it is
+ * compacted either still delivers every event or ends with DC_ECOMPACTED
+ * right after the last one it delivered: never a silent gap. */
+CONF_TEST(watch_lagging_behind_compaction_loses_nothing_silently)
+{
+    int64_t revs[45];
+    size_t n = 0;
+    for (; n < 20; n++) revs[n] = conf_put(K(n % 2 ? "a" : "b"), "v");
+    dc_watch *w = conf_watch(K(""), revs[0], DC_PREFIX);
+    for (; n < 40; n++) revs[n] = conf_put(K(n % 2 ? "a" : "b"), "v");
+    OK(dc_compact(conf_store, revs[n - 1]));
+    for (; n < 45; n++) revs[n] = conf_put(K(n % 2 ? "a" : "b"), "v");
+
+    conf_events log = {0};
+    int rc = conf_collect(w, &log, n, CONF_WAIT_MS);
+    ck_assert_msg(rc == DC_OK || rc == DC_ECOMPACTED, "watch ended with %s: %s", dc_errname(rc),
+                  dc_last_error());
+    ck_assert_uint_le(log.n, n);
+    for (size_t i = 0; i < log.n; i++)
+        ck_assert_msg(log.ev[i]->kv.mod_revision == revs[i],
+                      "event %zu at revision %lld, want %lld", i,
+                      (long long)log.ev[i]->kv.mod_revision, (long long)revs[i]);
+    if (rc == DC_ECOMPACTED) {
+        int64_t last = log.n ? revs[log.n - 1] : revs[0] - 1;
+        int64_t cr = dc_watch_compact_revision(w);
+        ck_assert_msg(cr > last && log.n < n,
+                      "compacted at %lld after delivering up to %lld of %zu events", (long long)cr,
+                      (long long)last, n);
+    } else {
+        ck_assert_uint_eq(log.n, n);
+        conf_expect_quiet(w);
+    }
+    conf_events_free(&log);
+    dc_watch_close(w);
+}
+END_TEST
+
 TCase *conf_compact_tcase(void)
 {
     TCase *tc = tcase_create("compact");
@@ -118,5 +155,6 @@ TCase *conf_compact_tcase(void)
     tcase_add_test(tc, watch_from_a_compacted_revision_ends_with_ecompacted);
     tcase_add_test(tc, compact_of_an_already_compacted_revision_is_ecompacted);
     tcase_add_test(tc, compact_of_a_future_revision_is_einval);
+    tcase_add_test(tc, watch_lagging_behind_compaction_loses_nothing_silently);
     return tc;
 }

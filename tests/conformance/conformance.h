@@ -121,6 +121,7 @@ TCase *conf_kv_tcase(void);
 TCase *conf_snapshot_tcase(void);
 TCase *conf_txn_tcase(void);
 TCase *conf_cas_tcase(void);
+TCase *conf_threads_tcase(void);
 TCase *conf_watch_tcase(void);
 TCase *conf_watch_atomic_tcase(void);
 TCase *conf_compact_tcase(void);

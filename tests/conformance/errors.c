@@ -230,7 +230,8 @@ CONF_TEST(txn_with_more_than_128_ops_in_a_branch_is_etoobig)
     ck_assert_int_eq(kvs->count, 0);
     dc_kvs_free(kvs);
 
-    /* 128 is allowed, and is written at one revision */
+    /* 128 is allowed, and is written at one revision, delivered in one batch */
+    dc_watch *w = conf_watch(K(""), 0, DC_PREFIX);
     res = conf_commit(txn_of_puts(DC_THEN, 128));
     ck_assert_int_eq(res->succeeded, 1);
     ck_assert_uint_eq(res->n_responses, 128);
@@ -238,6 +239,12 @@ CONF_TEST(txn_with_more_than_128_ops_in_a_branch_is_etoobig)
     ck_assert_uint_eq(kvs->n, 128);
     for (size_t i = 0; i < kvs->n; i++) ck_assert_int_eq(kvs->kvs[i].mod_revision, res->revision);
     dc_kvs_free(kvs);
+    conf_events log = {0};
+    conf_collect_exactly(w, &log, 128);
+    ck_assert_uint_eq(log.nb, 1);
+    for (size_t i = 0; i < log.n; i++) ck_assert_int_eq(log.ev[i]->kv.mod_revision, res->revision);
+    conf_events_free(&log);
+    dc_watch_close(w);
     dc_txn_result_free(res);
 }
 END_TEST

@@ -25,9 +25,9 @@ int main(void)
 
     Suite *s = suite_create("conformance");
     TCase *(*const tcases[])(void) = {
-        conf_kv_tcase,      conf_snapshot_tcase, conf_txn_tcase,
-        conf_cas_tcase,     conf_watch_tcase,    conf_watch_atomic_tcase,
-        conf_compact_tcase, conf_lease_tcase,    conf_errors_tcase,
+        conf_kv_tcase,      conf_snapshot_tcase, conf_txn_tcase,          conf_cas_tcase,
+        conf_threads_tcase, conf_watch_tcase,    conf_watch_atomic_tcase, conf_compact_tcase,
+        conf_lease_tcase,   conf_errors_tcase,
     };
     for (size_t i = 0; i < sizeof tcases / sizeof tcases[0]; i++) suite_add_tcase(s, tcases[i]());
 
