@@ -58,6 +58,10 @@ int master_step(dc_master *m, int step, const dc_lock *lock, const char *source,
 
 void master_remove_lock(dc_master *m, dc_lock *lock)
 {
+    if (lock->unlock_mark) {
+        m->resolved_marks[m->resolved_next] = lock->unlock_mark;
+        m->resolved_next = (m->resolved_next + 1) % 8;
+    }
     dc_keeper_remove(m->keeper, lock->id);
     pthread_cond_broadcast(&m->cond);
 }
@@ -164,6 +168,7 @@ static int rebuild(dc_master *m)
     pess_keeper_clear(m->keeper, NULL);
     pess_tasks_free(&m->tasks);
     pess_bad_free(&m->bad);
+    m->rebuilds++;
     pthread_cond_broadcast(&m->cond);
     pess_snapshot snap;
     int rc = pess_snapshot_read(m->store, m->ns, NULL, &snap);
@@ -337,9 +342,13 @@ static int on_member(dc_master *m, const dc_event *ev)
                 rc = dc__error(DC_ENOMEM, "out of memory");
             continue;
         }
+        int was_out = l->owner_put || l->others_put || l->forced;
         if (!dc_lock_remove_source(l, source)) continue;
         dc_log(DC_LOG_INFO, PESS, "lock %s: source %s left task %s at rev %lld", l->id, source,
                task, (long long)ev->kv.mod_revision);
+        /* Its operation, if one was put, would outlive the lock: remove it. */
+        if (was_out) rc = master_delete_op(m, l, source);
+        if (rc) break;
         if (dc_lock_is_empty(l)) {
             master_remove_lock(m, l);
             continue;
@@ -434,6 +443,7 @@ int dc_master_run(dc_master *m, int timeout_ms)
             dc_log(DC_LOG_WARN, PESS, "watch ended: %s: %s; rebuilding", dc_errname(rc),
                    dc_last_error());
             m->need_rebuild = 1;
+            rc = DC_OK; /* not an error of the run: the next pass rebuilds */
         } else {
             rc = absorb(m, handle(m, evs), "handling events");
         }

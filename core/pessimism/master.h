@@ -30,8 +30,11 @@ struct dc_master {
     char *pfx[K_COUNT];
     size_t pfx_len[K_COUNT];
     int need_rebuild;
-    int fatal;            /* sticky DC_ECLOSED / DC_ECHANGED */
-    uint64_t lock_serial; /* numbers locks, so a waiter can tell a new lock from its own */
+    int fatal;                  /* sticky DC_ECLOSED / DC_ECHANGED */
+    uint64_t unlock_serial;     /* numbers unlock requests (dc_lock.unlock_mark) */
+    uint64_t resolved_marks[8]; /* marks of recently removed locks under unlock */
+    unsigned resolved_next;
+    uint64_t rebuilds; /* counts rebuilds: an unlock re-applies itself after one */
 
     int wake[2]; /* pipe: dc_master_stop wakes the loop */
     atomic_int stop;
@@ -54,12 +57,16 @@ int master_progress(dc_master *m, dc_lock *lock);
  * and unlock), and with infos too (unlock --force-remove) when with_infos. */
 int master_delete_lock_keys(dc_master *m, dc_lock *lock, int with_infos, int64_t *rev);
 
+/* Delete source's operation if it belongs to lock (the source left). */
+int master_delete_op(dc_master *m, dc_lock *lock, const char *source);
+
 /* Write or delete source's conflict report. */
 int master_put_conflict(dc_master *m, const dc_lock *lock, const char *source, int64_t info_rev,
                         const char *message);
 int master_del_conflict(dc_master *m, const char *task, const char *source);
 
-/* Remove the lock from the keeper, waking unlock waiters. */
+/* Remove the lock from the keeper, waking unlock waiters (and telling them,
+ * through resolved_marks, that their lock is gone). */
 void master_remove_lock(dc_master *m, dc_lock *lock);
 
 #endif

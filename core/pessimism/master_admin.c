@@ -84,6 +84,52 @@ static void set_excluded(dc_lock *lock, char **names, size_t n, int on)
     }
 }
 
+/* What an unlock changed on a lock, to revert it on a timeout. */
+typedef struct unlock_state {
+    char **unsynced; /* sources not awaited (they never reported) */
+    size_t n_unsynced;
+    char *old_owner;
+    int was_forced;
+} unlock_state;
+
+static void unlock_state_clear(unlock_state *u)
+{
+    dc_strings_free(u->unsynced, u->n_unsynced);
+    free(u->old_owner);
+    memset(u, 0, sizeof *u);
+}
+
+/* Force the lock synced, not awaiting its unsynced sources, with the owner
+ * replaced, and drive it. Also used again when a rebuild replaced the lock. */
+static int apply_unlock(dc_master *m, dc_lock *lock, const char *replace_owner, uint64_t mark,
+                        unlock_state *u)
+{
+    unlock_state_clear(u);
+    u->unsynced = unsynced(lock, &u->n_unsynced);
+    u->old_owner = strdup(lock->owner);
+    u->was_forced = lock->forced;
+    if (!u->unsynced || !u->old_owner) return dc__error(DC_ENOMEM, "out of memory");
+    if (replace_owner && strcmp(replace_owner, lock->owner)) {
+        int rc = dc_lock_set_owner(lock, replace_owner);
+        if (rc) return rc;
+        /* The old owner may hold exec=true: it gets exec=false like the others. */
+        lock->owner_put = lock->others_put = 0;
+    }
+    set_excluded(lock, u->unsynced, u->n_unsynced, 1);
+    dc_lock_force_synced(lock);
+    lock->unlock_mark = mark;
+    dc_log(DC_LOG_INFO, PESS, "unlock %s: owner %s, %zu unsynced sources not awaited", lock->id,
+           lock->owner, u->n_unsynced);
+    return master_progress(m, lock);
+}
+
+static int mark_resolved(const dc_master *m, uint64_t mark)
+{
+    for (int i = 0; i < 8; i++)
+        if (m->resolved_marks[i] == mark) return 1;
+    return 0;
+}
+
 int dc_master_unlock(dc_master *m, const char *lock_id, const char *replace_owner, int force_remove,
                      int timeout_ms)
 {
@@ -96,53 +142,45 @@ int dc_master_unlock(dc_master *m, const char *lock_id, const char *replace_owne
     if (!rc && replace_owner && !pess_lock_src(lock, replace_owner))
         rc = dc__error(DC_ENOTFOUND, "unlock: %s is not a source of lock %s", replace_owner,
                        lock_id);
+    if (!rc && lock->unlock_mark)
+        rc = dc__error(DC_EINVAL, "unlock: lock %s is being unlocked already", lock_id);
     if (rc) {
         pthread_mutex_unlock(&m->mu);
         return rc;
     }
-    size_t n_unsynced = 0;
-    char **was_unsynced = unsynced(lock, &n_unsynced);
-    if (!was_unsynced) {
-        pthread_mutex_unlock(&m->mu);
-        return dc__error(DC_ENOMEM, "out of memory");
-    }
-    int was_forced = lock->forced;
-    char *old_owner = strdup(lock->owner);
-    if (replace_owner && strcmp(replace_owner, lock->owner)) {
-        rc = old_owner ? dc_lock_set_owner(lock, replace_owner) : DC_ENOMEM;
-        /* The old owner may hold exec=true: it gets exec=false like the others. */
-        lock->owner_put = lock->others_put = 0;
-    }
-    /* Unsynced sources are not waiting for an operation: do not await them. */
-    set_excluded(lock, was_unsynced, n_unsynced, 1);
-    dc_lock_force_synced(lock);
-    lock->unlocking = 1;
-    dc_log(DC_LOG_INFO, PESS, "unlock %s: owner %s, %zu unsynced sources not awaited%s", lock_id,
-           lock->owner, n_unsynced, force_remove ? ", force remove" : "");
-    uint64_t serial = ++m->lock_serial;
-    lock->unlocking = (int)(serial & 0x7fffffff) | 1;
-    int mark = lock->unlocking;
-    if (!rc) rc = master_progress(m, lock);
-    /* Wait until our lock is gone (resolved) or time runs out. */
+    uint64_t mark = ++m->unlock_serial, rebuilds = m->rebuilds;
+    unlock_state u = {0};
+    rc = apply_unlock(m, lock, replace_owner, mark, &u);
+    /* Wait until our lock is resolved (the handlers do the work) or time is up. */
     for (;;) {
+        lock = NULL;
+        if (rc || m->fatal || mark_resolved(m, mark)) break;
         lock = dc_keeper_find(m->keeper, lock_id);
-        if (rc || m->fatal || !lock || lock->unlocking != mark) break;
+        if (!lock) break; /* removed by remove_meta or source removal: nothing left to do */
+        if (lock->unlock_mark != mark) {
+            if (m->rebuilds == rebuilds) { /* ours is gone, this is a newer lock */
+                lock = NULL;
+                break;
+            }
+            rebuilds = m->rebuilds; /* a rebuild made a fresh copy: unlock it again */
+            rc = apply_unlock(m, lock, replace_owner, mark, &u);
+            continue;
+        }
         if (dc_cond_wait_until(&m->cond, &m->mu, deadline)) break;
     }
     if (!rc && m->fatal) rc = m->fatal;
-    if (!rc && lock && lock->unlocking == mark) {
-        int owner_done = dc_lock_is_done(lock, lock->owner);
-        if (!owner_done && !force_remove) {
-            /* DM: revert the lock to how it was, owner included. */
-            set_excluded(lock, was_unsynced, n_unsynced, 0);
-            if (!was_forced)
-                dc_lock_revert_synced(lock, (const char *const *)was_unsynced, n_unsynced);
-            if (old_owner && strcmp(old_owner, lock->owner) && pess_lock_src(lock, old_owner)) {
-                dc_lock_set_owner(lock, old_owner);
+    if (!rc && lock && lock->unlock_mark == mark) {
+        if (!dc_lock_is_done(lock, lock->owner) && !force_remove) {
+            /* DM: put the lock back as it was, owner included. */
+            set_excluded(lock, u.unsynced, u.n_unsynced, 0);
+            if (!u.was_forced)
+                dc_lock_revert_synced(lock, (const char *const *)u.unsynced, u.n_unsynced);
+            if (strcmp(u.old_owner, lock->owner) && pess_lock_src(lock, u.old_owner)) {
+                dc_lock_set_owner(lock, u.old_owner);
                 lock->owner_put = lock->others_put = 0;
             }
-            lock->unlocking = 0;
-            rc = dc__error(DC_ETIMEDOUT, "unlock %s: owner did not finish in time", lock_id);
+            lock->unlock_mark = 0;
+            rc = dc__error(DC_ETIMEDOUT, "unlock %s: the owner did not finish in time", lock_id);
         } else {
             int64_t rev = 0;
             rc = master_delete_lock_keys(m, lock, 1, &rev);
@@ -156,8 +194,7 @@ int dc_master_unlock(dc_master *m, const char *lock_id, const char *replace_owne
     }
     if (rc == DC_ECHANGED && m->fence.key) master_fail(m, rc);
     pthread_mutex_unlock(&m->mu);
-    free(old_owner);
-    dc_strings_free(was_unsynced, n_unsynced);
+    unlock_state_clear(&u);
     return rc;
 }
 

@@ -167,6 +167,17 @@ int master_delete_lock_keys(dc_master *m, dc_lock *lock, int with_infos, int64_t
     return rc == DC_ENOMEM ? dc__error(DC_ENOMEM, "out of memory") : rc;
 }
 
+int master_delete_op(dc_master *m, dc_lock *lock, const char *source)
+{
+    char *key;
+    int rc = dc_operation_key(m->ns, lock->task, source, &key);
+    if (rc) return rc;
+    del_ctx c = {lock, 0, 1};
+    rc = pess_write_keys(m->store, &m->fence, &key, 1, decide_delete, &c, NULL, NULL);
+    free(key);
+    return rc;
+}
+
 /* Sources still to get exec=false: awaited, not done, not the owner. */
 static char **pending_others(const dc_lock *lock, size_t *count)
 {

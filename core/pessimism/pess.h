@@ -67,10 +67,10 @@ struct dc_lock {
     int forced;
     pess_src *srcs; /* uthash by name */
     /* master progress (not part of DM's model) */
-    int owner_put;     /* exec=true operation written for the owner */
-    int others_put;    /* exec=false operations written for the others */
-    int unlocking;     /* an admin unlock is waiting on this lock */
-    char *saved_owner; /* owner before an unlock replaced it */
+    int owner_put;        /* exec=true operation written for the owner */
+    int others_put;       /* exec=false operations written for the others */
+    uint64_t unlock_mark; /* non-zero: an admin unlock is waiting on this lock */
+    char *saved_owner;    /* owner before an unlock replaced it */
     UT_hash_handle hh;
 };
 

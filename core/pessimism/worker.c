@@ -270,10 +270,10 @@ int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
     *out = NULL;
     if (!w->lock_id || !w->info_rev) return dc__error(DC_EINVAL, "worker: no info put");
     int64_t deadline = dc_deadline_ms(timeout_ms);
-    const char *keys[2] = {w->op_key, w->conflict_key};
+    const char *keys[3] = {w->op_key, w->conflict_key, w->info_key};
     for (;;) {
         dc_txn_result *res = NULL;
-        int rc = worker_read(w, keys, 2, &res);
+        int rc = worker_read(w, keys, 3, &res);
         if (rc) {
             rc = worker_pause(rc, deadline);
             if (rc) return rc;
@@ -321,9 +321,18 @@ int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
                 return dc__error(DC_ECONFLICT, "%s", w->conflict);
             }
         }
+        if (!worker_kv(res, 2)) {
+            /* Our info is gone and no operation came: an unlock --force-remove
+             * or a remove-meta withdrew the lock. Waiting on would be forever. */
+            dc_txn_result_free(res);
+            return dc__error(DC_ENOTFOUND,
+                             "worker %s: info of %s was removed (unlock or "
+                             "remove-meta)",
+                             w->source, w->lock_id);
+        }
         int64_t from = res->revision + 1;
         dc_txn_result_free(res);
-        rc = worker_wait_change(w, keys, 2, from, deadline);
+        rc = worker_wait_change(w, keys, 3, from, deadline);
         if (rc) return rc;
     }
 }

@@ -366,6 +366,108 @@ START_TEST(fenced_off_master_writes_fail_and_it_stops_with_echanged)
 }
 END_TEST
 
+/* In its first step-1 callback (after the read, before the watch opens), a
+ * and b report and the store is compacted past M1: the master's watch starts
+ * in compacted history, and it must rebuild from a fresh read, not fail. */
+typedef struct compact_ctx {
+    dc_worker *a, *b;
+    int calls;
+    int rc;
+} compact_ctx;
+
+static int compact_on_step(const dc_step *st, void *ud)
+{
+    compact_ctx *c = ud;
+    if (st->step != 1 || c->calls++ > 0) return 0;
+    c->rc = dc_worker_put_info(c->a, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL);
+    if (!c->rc) c->rc = dc_worker_put_info(c->b, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL);
+    int64_t rev = 0;
+    if (!c->rc) c->rc = dc_revision(t_store(), &rev);
+    if (!c->rc) c->rc = dc_compact(t_store(), rev);
+    return 0;
+}
+
+START_TEST(master_rebuilds_from_a_fresh_read_when_its_watch_is_compacted)
+{
+    const char *ns = t_ns("compacted");
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    compact_ctx c = {new_worker(ns, "t", "a", NULL), new_worker(ns, "t", "b", NULL), 0, 0};
+    dc_master_options o = {.ns = ns, .on_step = compact_on_step, .step_userdata = &c};
+    dc_master *m;
+    ck_assert_int_eq(dc_master_new(t_store(), &o, &m), DC_OK);
+    t_down down;
+    t_down_init(&down);
+    /* Run the master from this thread in slices, a step at a time. */
+    dc_operation *op = NULL;
+    for (int i = 0; i < 200 && !op; i++) {
+        ck_assert_int_eq(dc_master_run(m, 50), DC_OK);
+        ck_assert_int_eq(c.rc, DC_OK);
+        if (dc_worker_wait_operation(c.a, 0, &op) != DC_OK) op = NULL;
+    }
+    ck_assert_ptr_nonnull(op);
+    ck_assert_int_ge(c.calls, 2); /* step 1 ran again: the rebuild */
+    ck_assert_int_eq(op->exec, 1);
+    dc_operation_free(op);
+    op = NULL;
+    ck_assert_int_eq(dc_worker_mark_executed(c.a, T_TIMEOUT), DC_OK);
+    ck_assert_int_eq(dc_worker_mark_done(c.a, T_TIMEOUT, NULL), DC_OK);
+    for (int i = 0; i < 200 && !op; i++) {
+        ck_assert_int_eq(dc_master_run(m, 50), DC_OK);
+        if (dc_worker_wait_operation(c.b, 0, &op) != DC_OK) op = NULL;
+    }
+    ck_assert_ptr_nonnull(op);
+    ck_assert_int_eq(op->exec, 0);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_done(c.b, T_TIMEOUT, NULL), DC_OK);
+    dc_lock_status *st;
+    size_t n = 1;
+    for (int i = 0; i < 200 && n; i++) {
+        ck_assert_int_eq(dc_master_run(m, 50), DC_OK);
+        ck_assert_int_eq(dc_master_locks(m, NULL, &st, &n), DC_OK);
+        dc_lock_status_free_array(st, n);
+    }
+    ck_assert_uint_eq(n, 0);
+    dc_worker_free(c.a);
+    dc_worker_free(c.b);
+    dc_master_free(m);
+}
+END_TEST
+
+START_TEST(removing_the_owner_hands_the_lock_over_and_deletes_its_operation)
+{
+    const char *ns = t_ns("removeowner");
+    const char *srcs[] = {"a", "b", "c"};
+    t_task(ns, "t", srcs, 3);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    t_down down;
+    t_down_init(&down);
+    dc_worker *w[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = new_worker(ns, "t", srcs[i], NULL);
+        ck_assert_int_eq(dc_worker_put_info(w[i], "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL),
+                         DC_OK);
+    }
+    dc_operation *op;
+    ck_assert_int_eq(dc_worker_wait_operation(w[0], T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 1);
+    dc_operation_free(op);
+    /* a leaves the task before executing: b (smallest synced) takes over. */
+    ck_assert_int_eq(dc_task_remove(t_store(), ns, "t", srcs, 1), DC_OK);
+    ck_assert_int_eq(finish_by_hand(w[1], &down), 1);
+    ck_assert_int_eq(finish_by_hand(w[2], &down), 0);
+    t_wait_no_locks(tm.m);
+    ck_assert_int_eq(t_down_count(&down, "t-`db`.`tbl`", DDL), 1);
+    char *key;
+    ck_assert_int_eq(dc_operation_key(ns, "t", "a", &key), DC_OK);
+    t_wait_gone(key);
+    free(key);
+    for (int i = 0; i < 3; i++) dc_worker_free(w[i]);
+    t_master_stop(&tm);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -383,6 +485,8 @@ Suite *suite_beyond(void)
     tcase_add_test(tc, removing_a_source_releases_the_locks_waiting_for_it);
     tcase_add_test(tc, corrupt_values_are_reported_and_other_locks_go_on);
     tcase_add_test(tc, fenced_off_master_writes_fail_and_it_stops_with_echanged);
+    tcase_add_test(tc, master_rebuilds_from_a_fresh_read_when_its_watch_is_compacted);
+    tcase_add_test(tc, removing_the_owner_hands_the_lock_over_and_deletes_its_operation);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -70,8 +70,10 @@ int dc_worker_put_info(dc_worker *worker, const char *schema, const char *table,
  * already done (a re-run after step 8) it is returned with done = 1.
  * DC_ECONFLICT: the master found these DDLs differ from the lock's; the detail
  * (dc_last_error, dc_worker_conflict) says how. Put corrected DDLs or
- * dc_worker_delete_info. Errors also: DC_ETIMEDOUT, DC_EINVAL (no info put),
- * DC_ECLOSED, store errors. Blocks. */
+ * dc_worker_delete_info. DC_ENOTFOUND: the info was removed without an
+ * operation (an unlock --force-remove or a remove-meta): the lock is gone.
+ * Errors also: DC_ETIMEDOUT, DC_EINVAL (no info put), DC_ECLOSED (step
+ * callback), store errors. Blocks. */
 int dc_worker_wait_operation(dc_worker *worker, int timeout_ms, dc_operation **op);
 
 /* The master's conflict message for the last DC_ECONFLICT ("" if none).
@@ -107,9 +109,11 @@ typedef int (*dc_checkpoint_fn)(const dc_operation *op, const char *position, vo
 /* The whole flow for one DDL: put info, wait, exec_fn, mark executed,
  * checkpoint_fn, mark done. timeout_ms bounds each blocking step.
  * Returns DC_OK, DC_ERESOLVED (already resolved: neither callback was called;
- * skip the DDLs), DC_ECONFLICT, DC_ECANCELED-like aborts as DC_ECLOSED (a
- * callback failed or a step callback asked to stop), DC_ETIMEDOUT, store
- * errors. *executed (may be NULL) is set to 1 if exec_fn ran with exec = 1. */
+ * skip the DDLs), DC_ECONFLICT, DC_ENOTFOUND (the lock was removed by hand),
+ * DC_ECLOSED (exec_fn or checkpoint_fn returned non-zero, or a step callback
+ * asked to stop: the run is abandoned as if crashed; a new run with the same
+ * position picks it up), DC_ETIMEDOUT, store errors. *executed (may be NULL)
+ * is set to 1 if exec_fn ran with exec = 1. */
 int dc_worker_run_ddl(dc_worker *worker, const char *schema, const char *table,
                       const char *const *ddls, size_t n_ddls, const char *position,
                       dc_exec_fn exec_fn, dc_checkpoint_fn checkpoint_fn, void *userdata,
