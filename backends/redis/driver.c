@@ -129,7 +129,16 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
         /* connect now: a bad address or password should fail the open */
         redisContext *ctx;
         rc = rd_borrow(s, &ctx, err);
-        if (rc == DC_OK) rd_return(s, ctx, 0);
+        if (rc == DC_OK) {
+            /* without a password nothing was sent yet: a PING shows NOAUTH now */
+            redisReply *r = redisCommand(ctx, "PING");
+            if (!r)
+                rc = rd_io_error(s, ctx, DC_EUNAVAILABLE, "PING", err);
+            else if (r->type == REDIS_REPLY_ERROR)
+                rc = rd_reply_error(s, r, "PING", err);
+            if (r) freeReplyObject(r);
+            rd_return(s, ctx, rc != DC_OK);
+        }
     }
     if (rc == DC_OK && s->mode == RD_MODE_LUA) rc = rd_script_init(s, err);
     if (rc == DC_OK && rd_reaper_start(s) != 0)

@@ -1,0 +1,594 @@
+/*
+ * Redis-specific tests of ddlcoord-redis.so, each against its own throwaway
+ * redis-server (tests/fixtures/redis.sh, appendonly yes + appendfsync
+ * always), so that a test may kill, restart or reconfigure its server:
+ *  - a kill -9 and a restart on the same AOF during a watch lose no
+ *    acknowledged write and no event, and repeat none;
+ *  - compaction under a watch ends the watch with DC_ECOMPACTED when it
+ *    removed history the watch still needed, and disturbs nothing else;
+ *  - AUTH with an ACL user, right and wrong password;
+ *  - a user without +@scripting: mode=multi works, mode=lua refuses to open
+ *    and says why;
+ *  - revisions past 10^14 stay exact (Lua formats them with %d);
+ *  - both write modes share one layout.
+ * The environment gives DC_REDIS_FIXTURE (the script) and DC_REDIS_STATE (a
+ * directory for this test's server). Raw hiredis is used only to set the
+ * server up (ACL users, a revision key) and to compact behind a watch.
+ */
+#include <check.h>
+#include <ddlcoord/ddlcoord.h>
+#include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static char base_uri[256];
+static int port;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Run the fixture script: start, restart, kill or stop this test's server. */
+static int server(const char *cmd)
+{
+    const char *script = getenv("DC_REDIS_FIXTURE"), *dir = getenv("DC_REDIS_STATE");
+    if (!script || !dir) {
+        fprintf(stderr, "DC_REDIS_FIXTURE and DC_REDIS_STATE must be set\n");
+        return -1;
+    }
+    char line[2048];
+    snprintf(line, sizeof line, "'%s' %s '%s'", script, cmd, dir);
+    if (system(line) != 0) return -1;
+    if (strcmp(cmd, "start") && strcmp(cmd, "restart")) return 0;
+    snprintf(line, sizeof line, "%s/uri", dir);
+    FILE *f = fopen(line, "r");
+    if (!f) return -1;
+    int ok = fgets(base_uri, sizeof base_uri, f) != NULL;
+    fclose(f);
+    base_uri[strcspn(base_uri, "\n")] = '\0';
+    return ok && sscanf(base_uri, "redis://127.0.0.1:%d", &port) == 1 ? 0 : -1;
+}
+
+static void setup(void)
+{
+    if (server("start") != 0) {
+        fprintf(stderr, "cannot start redis-server\n");
+        exit(1);
+    }
+}
+
+static void teardown(void)
+{
+    server("stop");
+}
+
+/* One raw command (printf format as redisCommand); the reply must not be an error. */
+static redisReply *raw(const char *fmt, ...)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    ck_assert_msg(c && !c->err, "raw connect failed");
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    ck_assert_msg(r != NULL, "raw command failed: %s", c->errstr);
+    ck_assert_msg(r->type != REDIS_REPLY_ERROR, "raw command: %s", r->str);
+    redisFree(c);
+    return r;
+}
+
+static void raw_ok(const char *fmt, ...)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    ck_assert_msg(c && !c->err, "raw connect failed");
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    ck_assert_msg(r && r->type != REDIS_REPLY_ERROR, "raw command: %s", r ? r->str : c->errstr);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+static dc_store *open_store(const char *query)
+{
+    char uri[512];
+    snprintf(uri, sizeof uri, "%s%s", base_uri, query);
+    dc_store *s = NULL;
+    int rc = dc_store_open(uri, &s);
+    ck_assert_msg(rc == DC_OK, "open %s: %s: %s", uri, dc_errname(rc), dc_last_error());
+    return s;
+}
+
+#define OK(expr)                                                                            \
+    do {                                                                                    \
+        int rc_ = (expr);                                                                   \
+        ck_assert_msg(rc_ == DC_OK, "%s: %s: %s", #expr, dc_errname(rc_), dc_last_error()); \
+    } while (0)
+
+/* ------------------------------------------------------------ kill -9 and restart */
+
+#define MAX_WRITES 4000
+
+typedef struct writer {
+    dc_store *s;
+    volatile int stop;
+    int n;                   /* writes attempted */
+    int acked;               /* acknowledged */
+    int unknown;             /* DC_EUNKNOWN / unavailable outcomes */
+    int64_t rev[MAX_WRITES]; /* revision of write i if acknowledged, else 0 */
+    pthread_mutex_t mu;
+} writer;
+
+static void *write_loop(void *arg)
+{
+    writer *w = arg;
+    for (int i = 0; i < MAX_WRITES && !w->stop; i++) {
+        char key[32], val[32];
+        snprintf(key, sizeof key, "k/%02d", i % 20);
+        snprintf(val, sizeof val, "v%d", i);
+        int64_t rev = 0;
+        int rc = dc_put(w->s, key, strlen(key), val, strlen(val), 0, &rev);
+        pthread_mutex_lock(&w->mu);
+        w->rev[i] = rc == DC_OK ? rev : 0;
+        w->n = i + 1;
+        if (rc == DC_OK)
+            w->acked++;
+        else
+            w->unknown++;
+        pthread_mutex_unlock(&w->mu);
+    }
+    return NULL;
+}
+
+static int acked(writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int a = w->acked;
+    pthread_mutex_unlock(&w->mu);
+    return a;
+}
+
+static void wait_acked(writer *w, int n)
+{
+    while (acked(w) < n) sleep_ms(5);
+}
+
+static void kill_and_restart_during_a_watch(const char *mode)
+{
+    char q[128];
+    snprintf(q, sizeof q, "?mode=%s&request_timeout_ms=4000", mode);
+    dc_store *s = open_store(q);
+    int64_t start;
+    OK(dc_revision(s, &start));
+    dc_watch *wt;
+    OK(dc_watch_open(s, "k/", 2, start + 1, DC_PREFIX, &wt));
+
+    static writer w;
+    memset(&w, 0, sizeof w);
+    pthread_mutex_init(&w.mu, NULL);
+    w.s = s;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, write_loop, &w), 0);
+    wait_acked(&w, 150);
+    ck_assert_int_eq(server("kill"), 0);
+    sleep_ms(300);
+    ck_assert_int_eq(server("restart"), 0);
+    int before = acked(&w);
+    wait_acked(&w, before + 150);
+    w.stop = 1;
+    pthread_join(th, NULL);
+
+    int64_t end;
+    OK(dc_revision(s, &end));
+    ck_assert_int_gt(end, start);
+    /* every revision start+1 … end, each once, in order (one writer, one
+     * event per revision on this layout) */
+    int64_t next = start + 1;
+    char **vals = calloc((size_t)(end - start + 1), sizeof *vals);
+    ck_assert_ptr_nonnull(vals);
+    while (next <= end) {
+        dc_events *ev = NULL;
+        int rc = dc_watch_next(wt, 20000, &ev);
+        ck_assert_msg(rc == DC_OK, "watch after restart: %s: %s (waiting for %lld of %lld)",
+                      dc_errname(rc), dc_last_error(), (long long)next, (long long)end);
+        for (size_t i = 0; i < ev->n; i++) {
+            int64_t r = ev->events[i].kv.mod_revision;
+            ck_assert_msg(r == next, "event at revision %lld, expected %lld (lost or repeated)",
+                          (long long)r, (long long)next);
+            vals[r - start] = strdup(ev->events[i].kv.value);
+            next++;
+        }
+        dc_events_free(ev);
+    }
+    /* every acknowledged write is there, with its value */
+    for (int i = 0; i < w.n; i++) {
+        if (!w.rev[i]) continue;
+        char val[32];
+        snprintf(val, sizeof val, "v%d", i);
+        ck_assert_msg(w.rev[i] > start && w.rev[i] <= end, "write %d acknowledged at %lld", i,
+                      (long long)w.rev[i]);
+        ck_assert_msg(vals[w.rev[i] - start] && !strcmp(vals[w.rev[i] - start], val),
+                      "acknowledged write %d (revision %lld) is not in the watch", i,
+                      (long long)w.rev[i]);
+    }
+    /* and the store agrees with the last event of each key */
+    dc_kvs *kvs;
+    OK(dc_get(s, "k/", 2, DC_PREFIX, 0, &kvs));
+    for (size_t i = 0; i < kvs->n; i++)
+        ck_assert_str_eq(kvs->kvs[i].value, vals[kvs->kvs[i].mod_revision - start]);
+    dc_kvs_free(kvs);
+    fprintf(stderr, "%s: %d writes, %d acknowledged, %d unknown or failed, revisions %lld..%lld\n",
+            mode, w.n, w.acked, w.unknown, (long long)start + 1, (long long)end);
+    for (int64_t i = 0; i <= end - start; i++) free(vals[i]);
+    free(vals);
+    dc_watch_close(wt);
+    dc_store_close(s);
+}
+
+START_TEST(watch_survives_kill9_and_restart_lua)
+{
+    kill_and_restart_during_a_watch("lua");
+}
+END_TEST
+
+START_TEST(watch_survives_kill9_and_restart_multi)
+{
+    kill_and_restart_during_a_watch("multi");
+}
+END_TEST
+
+/* ------------------------------------------------------------ compaction */
+
+static void expect_events(dc_watch *w, const char *const *keys, int n)
+{
+    int got = 0;
+    while (got < n) {
+        dc_events *ev;
+        int rc = dc_watch_next(w, 10000, &ev);
+        ck_assert_msg(rc == DC_OK, "watch: %s: %s", dc_errname(rc), dc_last_error());
+        for (size_t i = 0; i < ev->n; i++, got++) {
+            ck_assert_int_lt(got, n);
+            ck_assert_str_eq(ev->events[i].kv.key, keys[got]);
+        }
+        dc_events_free(ev);
+    }
+}
+
+START_TEST(compaction_under_a_live_watch_loses_nothing)
+{
+    dc_store *s = open_store("?mode=lua");
+    int64_t r0;
+    OK(dc_revision(s, &r0));
+    dc_watch *w;
+    OK(dc_watch_open(s, "c/", 2, r0 + 1, DC_PREFIX, &w));
+    const char *keys[] = {"c/1", "c/2", "c/3", "c/4"};
+    int64_t rev;
+    OK(dc_put(s, "c/1", 3, "a", 1, 0, NULL));
+    OK(dc_put(s, "c/2", 3, "b", 1, 0, &rev));
+    expect_events(w, keys, 2);
+    OK(dc_compact(s, rev));
+    OK(dc_put(s, "c/3", 3, "c", 1, 0, NULL));
+    OK(dc_put(s, "c/4", 3, "d", 1, 0, NULL));
+    expect_events(w, keys + 2, 2);
+    /* below the compact revision: ended at once; at it: fine */
+    dc_watch *old;
+    OK(dc_watch_open(s, "c/", 2, rev - 1, DC_PREFIX, &old));
+    dc_events *ev;
+    ck_assert_int_eq(dc_watch_next(old, 5000, &ev), DC_ECOMPACTED);
+    ck_assert_int_eq(dc_watch_compact_revision(old), rev);
+    dc_watch_close(old);
+    dc_watch *at;
+    OK(dc_watch_open(s, "c/", 2, rev, DC_PREFIX, &at));
+    expect_events(at, keys + 1, 3);
+    dc_watch_close(at);
+    dc_watch_close(w);
+    dc_store_close(s);
+}
+END_TEST
+
+/* The log is trimmed past revisions the watch has not read yet: two writes
+ * and the compaction land in one MULTI, so the watch's pump cannot read the
+ * first write before it is gone. */
+START_TEST(compaction_past_an_unread_revision_ends_the_watch_with_compacted)
+{
+    dc_store *s = open_store("?mode=lua");
+    int64_t p;
+    OK(dc_put(s, "c/x", 3, "x", 1, 0, &p));
+    dc_watch *w;
+    OK(dc_watch_open(s, "c/", 2, p, DC_PREFIX, &w));
+    const char *kx[] = {"c/x"};
+    expect_events(w, kx, 1);
+
+    redisContext *c = redisConnect("127.0.0.1", port);
+    ck_assert(c && !c->err);
+    char compact[32], minid[40];
+    snprintf(compact, sizeof compact, "%lld", (long long)p + 2);
+    snprintf(minid, sizeof minid, "%lld-0", (long long)p + 2);
+    redisAppendCommand(c, "MULTI");
+    redisAppendCommand(c, "FCALL ddlcoord_txn 1 {ddlcoord} %s 0 1 p 0 c/a va 0 0 0",
+                       "0123456789abcdef0123456789abcdef");
+    redisAppendCommand(c, "FCALL ddlcoord_txn 1 {ddlcoord} %s 0 1 p 0 c/b vb 0 0 0",
+                       "fedcba9876543210fedcba9876543210");
+    redisAppendCommand(c, "SET {ddlcoord}compact %s", compact);
+    redisAppendCommand(c, "XTRIM {ddlcoord}log MINID %s", minid);
+    redisAppendCommand(c, "EXEC");
+    for (int i = 0; i < 6; i++) {
+        redisReply *r;
+        ck_assert_int_eq(redisGetReply(c, (void **)&r), REDIS_OK);
+        ck_assert_msg(r->type != REDIS_REPLY_ERROR, "setup: %s", r->str);
+        if (i == 5) ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+        freeReplyObject(r);
+    }
+    redisFree(c);
+
+    dc_events *ev = NULL;
+    int rc = dc_watch_next(w, 10000, &ev);
+    ck_assert_msg(rc == DC_ECOMPACTED, "expected DC_ECOMPACTED, got %s", dc_errname(rc));
+    ck_assert_int_eq(dc_watch_compact_revision(w), p + 2);
+    dc_watch_close(w);
+
+    /* from the compact revision on, history is whole */
+    dc_watch *w2;
+    OK(dc_watch_open(s, "c/", 2, p + 2, DC_PREFIX, &w2));
+    const char *kb[] = {"c/b"};
+    expect_events(w2, kb, 1);
+    dc_watch_close(w2);
+    ck_assert_int_eq(dc_compact(s, p + 1), DC_ECOMPACTED);
+    dc_store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------ AUTH */
+
+START_TEST(auth_with_acl_user_right_and_wrong_password)
+{
+    raw_ok("ACL SETUSER alice on >s3cret ~* &* +@all");
+    char uri[512];
+    snprintf(uri, sizeof uri, "redis://alice:s3cret@127.0.0.1:%d", port);
+    dc_store *s;
+    OK(dc_store_open(uri, &s));
+    OK(dc_put(s, "a", 1, "1", 1, 0, NULL));
+    dc_store_close(s);
+
+    snprintf(uri, sizeof uri, "redis://alice:wrong@127.0.0.1:%d", port);
+    int rc = dc_store_open(uri, &s);
+    ck_assert_msg(rc == DC_EAUTH, "wrong password gave %s", dc_errname(rc));
+    ck_assert_msg(strstr(dc_last_error(), "AUTH"), "message: %s", dc_last_error());
+
+    /* credentials from the configuration ([redis] section names) */
+    dc_config *cfg = dc_config_new();
+    snprintf(uri, sizeof uri, "redis://127.0.0.1:%d", port);
+    dc_config_set(cfg, "uri", uri);
+    dc_config_set(cfg, "redis.username", "alice");
+    dc_config_set(cfg, "redis.password", "s3cret");
+    OK(dc_store_open_config(cfg, &s));
+    dc_kvs *kvs;
+    OK(dc_get(s, "a", 1, 0, 0, &kvs));
+    ck_assert_uint_eq(kvs->n, 1);
+    dc_kvs_free(kvs);
+    dc_store_close(s);
+    dc_config_free(cfg);
+
+    /* with the default user disabled, no credentials is an auth error */
+    raw_ok("ACL SETUSER default off");
+    rc = dc_store_open(uri, &s);
+    ck_assert_msg(rc == DC_EAUTH, "no credentials gave %s", dc_errname(rc));
+}
+END_TEST
+
+/* ------------------------------------------------------------ scripting denied */
+
+START_TEST(scripting_denied_by_acl_multi_works_lua_says_why)
+{
+    raw_ok("ACL SETUSER noscript on >pw ~* &* +@all -@scripting");
+    char uri[512];
+    snprintf(uri, sizeof uri, "redis://noscript:pw@127.0.0.1:%d?mode=lua", port);
+    dc_store *s;
+    int rc = dc_store_open(uri, &s);
+    ck_assert_msg(rc == DC_EAUTH, "lua mode without scripting gave %s", dc_errname(rc));
+    ck_assert_msg(strstr(dc_last_error(), "scripting") && strstr(dc_last_error(), "mode=multi") &&
+                      strstr(dc_last_error(), "NOPERM"),
+                  "the message does not say why: %s", dc_last_error());
+
+    snprintf(uri, sizeof uri, "redis://noscript:pw@127.0.0.1:%d?mode=multi", port);
+    OK(dc_store_open(uri, &s));
+    int64_t r0;
+    OK(dc_revision(s, &r0));
+    dc_watch *w;
+    OK(dc_watch_open(s, "m/", 2, r0 + 1, DC_PREFIX | DC_PREV_KV, &w));
+    int64_t lease;
+    OK(dc_lease_grant(s, 30, &lease, NULL));
+    OK(dc_put(s, "m/a", 3, "1", 1, lease, NULL));
+    dc_txn *t = dc_txn_new();
+    dc_txn_compare_value(t, "m/a", 3, DC_CMP_EQUAL, "1", 1);
+    dc_txn_put(t, DC_THEN, "m/b", 3, "2", 1, 0, 0);
+    dc_txn_result *tr;
+    OK(dc_txn_commit(s, t, &tr));
+    ck_assert_int_eq(tr->succeeded, 1);
+    dc_txn_result_free(tr);
+    dc_txn_free(t);
+    OK(dc_lease_keepalive(s, lease, NULL));
+    OK(dc_lease_revoke(s, lease));
+    const char *keys[] = {"m/a", "m/b", "m/a"};
+    int got = 0;
+    while (got < 3) {
+        dc_events *ev;
+        OK(dc_watch_next(w, 10000, &ev));
+        for (size_t i = 0; i < ev->n; i++, got++) {
+            ck_assert_str_eq(ev->events[i].kv.key, keys[got]);
+            if (got == 2) {
+                ck_assert_int_eq(ev->events[i].type, DC_EVENT_DELETE);
+                ck_assert_ptr_nonnull(ev->events[i].prev_kv);
+                ck_assert_int_eq(ev->events[i].prev_kv->lease, lease);
+            }
+        }
+        dc_events_free(ev);
+    }
+    dc_kvs *kvs;
+    OK(dc_get(s, "m/", 2, DC_PREFIX, 0, &kvs));
+    ck_assert_uint_eq(kvs->n, 1);
+    ck_assert_str_eq(kvs->kvs[0].key, "m/b");
+    dc_kvs_free(kvs);
+    dc_watch_close(w);
+    dc_store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------ big revisions, shared layout */
+
+static void big_revisions(const char *mode)
+{
+    const int64_t big = 123456789012345LL; /* > 10^14: %.14g would print 1.2345678901234e+14 */
+    raw_ok("SET {big%s}rev %lld", mode, (long long)big);
+    char q[64];
+    snprintf(q, sizeof q, "?mode=%s&prefix=big%s", mode, mode);
+    dc_store *s = open_store(q);
+    dc_watch *w;
+    OK(dc_watch_open(s, "b", 1, big + 1, 0, &w));
+    int64_t rev;
+    OK(dc_put(s, "b", 1, "x", 1, 0, &rev));
+    ck_assert_int_eq(rev, big + 1);
+    dc_txn *t = dc_txn_new();
+    dc_txn_compare_int(t, "b", 1, DC_TARGET_MOD, DC_CMP_EQUAL, big + 1);
+    dc_txn_put(t, DC_THEN, "b", 1, "y", 1, 0, 0);
+    dc_txn_result *tr;
+    OK(dc_txn_commit(s, t, &tr));
+    ck_assert_int_eq(tr->succeeded, 1);
+    ck_assert_int_eq(tr->revision, big + 2);
+    dc_txn_result_free(tr);
+    dc_txn_free(t);
+    dc_kvs *kvs;
+    OK(dc_get(s, "b", 1, 0, 0, &kvs));
+    ck_assert_int_eq(kvs->kvs[0].create_revision, big + 1);
+    ck_assert_int_eq(kvs->kvs[0].mod_revision, big + 2);
+    ck_assert_int_eq(kvs->revision, big + 2);
+    dc_kvs_free(kvs);
+    int64_t seen = 0;
+    while (seen < big + 2) {
+        dc_events *ev;
+        OK(dc_watch_next(w, 10000, &ev));
+        for (size_t i = 0; i < ev->n; i++) {
+            ck_assert_int_eq(ev->events[i].kv.mod_revision, seen ? seen + 1 : big + 1);
+            seen = ev->events[i].kv.mod_revision;
+        }
+        dc_events_free(ev);
+    }
+    redisReply *r = raw("XRANGE {big%s}log - +", mode);
+    ck_assert_uint_eq(r->elements, 2);
+    ck_assert_str_eq(r->element[0]->element[0]->str, "123456789012346-0");
+    freeReplyObject(r);
+    dc_watch_close(w);
+    dc_store_close(s);
+}
+
+START_TEST(revisions_past_10e14_stay_exact_lua)
+{
+    big_revisions("lua");
+}
+END_TEST
+
+START_TEST(revisions_past_10e14_stay_exact_multi)
+{
+    big_revisions("multi");
+}
+END_TEST
+
+START_TEST(lua_and_multi_modes_share_one_layout)
+{
+    dc_store *l = open_store("?mode=lua"), *m = open_store("?mode=multi");
+    int64_t r0;
+    OK(dc_revision(l, &r0));
+    dc_watch *w;
+    OK(dc_watch_open(m, "s/", 2, r0 + 1, DC_PREFIX | DC_PREV_KV, &w));
+    int64_t rev;
+    OK(dc_put(l, "s/a", 3, "1", 1, 0, &rev));
+    dc_txn *t = dc_txn_new();
+    dc_txn_compare_int(t, "s/a", 3, DC_TARGET_MOD, DC_CMP_EQUAL, rev);
+    dc_txn_put(t, DC_THEN, "s/a", 3, "2", 1, 0, 0);
+    dc_txn_put(t, DC_THEN, "s/b", 3, "3", 1, 0, 0);
+    dc_txn_result *tr;
+    OK(dc_txn_commit(m, t, &tr));
+    ck_assert_int_eq(tr->succeeded, 1);
+    ck_assert_int_eq(tr->revision, rev + 1);
+    dc_txn_result_free(tr);
+    dc_txn_free(t);
+    int64_t deleted;
+    OK(dc_delete(l, "s/", 2, DC_PREFIX, &deleted, NULL));
+    ck_assert_int_eq(deleted, 2);
+    for (int i = 0; i < 2; i++) {
+        dc_store *s = i ? m : l;
+        dc_kvs *kvs;
+        OK(dc_get(s, "s/", 2, DC_PREFIX, 0, &kvs));
+        ck_assert_uint_eq(kvs->n, 0);
+        ck_assert_int_eq(kvs->revision, rev + 2);
+        dc_kvs_free(kvs);
+    }
+    /* three revisions: put, the txn's two puts, the delete of two keys */
+    int n[3] = {0};
+    int64_t last = 0;
+    while (last < rev + 2) {
+        dc_events *ev;
+        OK(dc_watch_next(w, 10000, &ev));
+        for (size_t i = 0; i < ev->n; i++) {
+            last = ev->events[i].kv.mod_revision;
+            ck_assert_int_ge(last, rev);
+            n[last - rev]++;
+            if (last == rev + 2) {
+                ck_assert_int_eq(ev->events[i].type, DC_EVENT_DELETE);
+                ck_assert_ptr_nonnull(ev->events[i].prev_kv);
+            }
+        }
+        dc_events_free(ev);
+    }
+    ck_assert_int_eq(n[0], 1);
+    ck_assert_int_eq(n[1], 2);
+    ck_assert_int_eq(n[2], 2);
+    dc_watch_close(w);
+    dc_store_close(l);
+    dc_store_close(m);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("redis");
+    struct {
+        const char *name;
+        const TTest *test;
+    } cases[] = {
+        {"kill_restart_lua", watch_survives_kill9_and_restart_lua},
+        {"kill_restart_multi", watch_survives_kill9_and_restart_multi},
+        {"compaction_live", compaction_under_a_live_watch_loses_nothing},
+        {"compaction_unread", compaction_past_an_unread_revision_ends_the_watch_with_compacted},
+        {"auth", auth_with_acl_user_right_and_wrong_password},
+        {"scripting_denied", scripting_denied_by_acl_multi_works_lua_says_why},
+        {"big_revisions_lua", revisions_past_10e14_stay_exact_lua},
+        {"big_revisions_multi", revisions_past_10e14_stay_exact_multi},
+        {"shared_layout", lua_and_multi_modes_share_one_layout},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_add_unchecked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 120);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
