@@ -160,6 +160,31 @@ int64_t dc_master_revision(dc_master *m)
     return atomic_load(&m->m1);
 }
 
+static int decide_leftover(void *ctx, size_t i, const dc_kv *cur, pess_act *act, char **value)
+{
+    const pess_leftover *left = ctx;
+    (void)value;
+    /* Only if it is still exactly the done operation the rebuild saw. */
+    *act = cur && cur->mod_revision == left[i].mod_revision ? PESS_DELETE : PESS_SKIP;
+    return DC_OK;
+}
+
+/* Finish the step 10 of earlier locks whose done operations were left over. */
+static int delete_leftovers(dc_master *m, pess_leftover *left, size_t n)
+{
+    if (n == 0) return DC_OK;
+    char **keys = malloc(n * sizeof *keys);
+    if (!keys) return dc__error(DC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) keys[i] = left[i].key;
+    int64_t rev = 0;
+    int rc = pess_write_keys(m->store, &m->fence, keys, n, decide_leftover, left, &rev, NULL);
+    free(keys);
+    if (!rc && rev)
+        rc =
+            master_step(m, 10, NULL, NULL, rev, "DELETE %zu operations left by an earlier lock", n);
+    return rc;
+}
+
 /* Step 1: read, rebuild, continue every lock, watch from M1 + 1. */
 static int rebuild(dc_master *m)
 {
@@ -173,18 +198,25 @@ static int rebuild(dc_master *m)
     pess_snapshot snap;
     int rc = pess_snapshot_read(m->store, m->ns, NULL, &snap);
     if (rc) return rc;
-    rc = pess_rebuild(m->ns, &snap, m->keeper, &m->tasks, &m->bad);
+    pess_leftover *left = NULL;
+    size_t n_left = 0;
+    rc = pess_rebuild(&snap, m->keeper, &m->tasks, &m->bad, &left, &n_left);
     int64_t m1 = snap.revision;
     size_t n_infos = snap.res->responses[SNAP_INFOS].n_kvs;
     size_t n_ops = snap.res->responses[SNAP_OPS].n_kvs;
     pess_snapshot_clear(&snap);
-    if (rc) return rc;
+    if (rc) {
+        pess_leftovers_free(left, n_left);
+        return rc;
+    }
     atomic_store(&m->m1, m1);
     rc = master_step(m, 1, NULL, NULL, m1, "GET %zu infos and %zu operations: %zu locks", n_infos,
                      n_ops, dc_keeper_count(m->keeper));
-    if (rc) return rc;
-    rc = dc_watch_open(m->store, m->watch_prefix, strlen(m->watch_prefix), m1 + 1, DC_PREFIX,
-                       &m->watch);
+    if (!rc)
+        rc = dc_watch_open(m->store, m->watch_prefix, strlen(m->watch_prefix), m1 + 1, DC_PREFIX,
+                           &m->watch);
+    if (!rc) rc = delete_leftovers(m, left, n_left);
+    pess_leftovers_free(left, n_left);
     if (rc) return rc;
     dc_lock **locks;
     size_t n;

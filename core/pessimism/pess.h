@@ -70,6 +70,7 @@ struct dc_lock {
     int owner_put;        /* exec=true operation written for the owner */
     int others_put;       /* exec=false operations written for the others */
     uint64_t unlock_mark; /* non-zero: an admin unlock is waiting on this lock */
+    int64_t min_info_rev; /* rebuild: smallest revision of the lock's infos */
     char *saved_owner;    /* owner before an unlock replaced it */
     UT_hash_handle hh;
 };
@@ -185,14 +186,22 @@ enum { SNAP_INFOS = 0, SNAP_OPS = 1, SNAP_MEMBERS = 2, SNAP_CONFLICTS = 3 };
 int pess_snapshot_read(dc_store *store, const char *ns, const char *task, pess_snapshot *snap);
 void pess_snapshot_clear(pess_snapshot *snap);
 
+/* A done operation left over by an earlier lock with the same ID (step 10
+ * was cut short, and the next DDL of that table is already reporting). */
+typedef struct pess_leftover {
+    char *key;
+    int64_t mod_revision;
+} pess_leftover;
+
 /* Rebuild locks from a snapshot (step 1): membership into *tasks, infos via
  * try_sync, then operations (a lock with any operation is forced synced;
  * exec=true restores the owner; done marks; an operation whose lock has no
- * info left recreates it). Bad values go to *bad and the log. Conflicts
- * are attached from the conflict reports. */
-int pess_rebuild(const char *ns, const pess_snapshot *snap, dc_keeper *keeper, pess_task **tasks,
-                 pess_bad **bad);
-/* Apply one decoded operation to the keeper (used by the rebuild). */
-int pess_apply_operation(dc_keeper *keeper, pess_task *const *tasks, const dc_operation *op);
+ * info left recreates it). An operation older than every info of its lock
+ * belongs to an earlier lock with that ID: it is not applied, and if done it
+ * is listed in *leftovers (may be NULL; free with pess_leftovers_free) for
+ * the master to delete. Bad values go to *bad (may be NULL) and the log. */
+int pess_rebuild(const pess_snapshot *snap, dc_keeper *keeper, pess_task **tasks, pess_bad **bad,
+                 pess_leftover **leftovers, size_t *n_leftovers);
+void pess_leftovers_free(pess_leftover *v, size_t n);
 
 #endif

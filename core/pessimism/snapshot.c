@@ -17,6 +17,13 @@
  * short) recreates the lock. In a forced lock a source with neither an info
  * nor an operation already finished (step 10 deleted its operation) or never
  * joined, so it is not awaited.
+ *
+ * Operations of a lock are always written after all of its infos (step 4
+ * follows step 3), and a source reports its next DDL only after its previous
+ * operation was deleted. So an operation older than every info of the lock
+ * with its ID is a leftover of an earlier lock on the same table, whose
+ * step 10 was cut short by a crash: it must not mark the new lock synced or
+ * done. The master deletes such leftovers (finishing that step 10).
  */
 #include "pess.h"
 
@@ -121,6 +128,8 @@ static int sync_infos(const pess_snapshot *snap, dc_keeper *keeper, pess_task **
         if (lock) {
             pess_src *s = pess_lock_src(lock, info->source);
             if (s) s->seen = 1;
+            if (!lock->min_info_rev || kv->mod_revision < lock->min_info_rev)
+                lock->min_info_rev = kv->mod_revision;
         }
         dc_info_free(info);
         if (rc == DC_ENOMEM) return rc;
@@ -128,7 +137,7 @@ static int sync_infos(const pess_snapshot *snap, dc_keeper *keeper, pess_task **
     return DC_OK;
 }
 
-int pess_apply_operation(dc_keeper *keeper, pess_task *const *tasks, const dc_operation *op)
+static int apply_operation(dc_keeper *keeper, pess_task *const *tasks, const dc_operation *op)
 {
     dc_lock *lock = dc_keeper_find(keeper, op->id);
     if (!lock) {
@@ -147,10 +156,31 @@ int pess_apply_operation(dc_keeper *keeper, pess_task *const *tasks, const dc_op
     return DC_OK;
 }
 
-int pess_rebuild(const char *ns, const pess_snapshot *snap, dc_keeper *keeper, pess_task **tasks,
-                 pess_bad **bad)
+void pess_leftovers_free(pess_leftover *v, size_t n)
 {
-    (void)ns;
+    for (size_t i = 0; v && i < n; i++) free(v[i].key);
+    free(v);
+}
+
+static int add_leftover(const dc_kv *kv, pess_leftover **v, size_t *n)
+{
+    if (!v) return DC_OK;
+    pess_leftover *grown = realloc(*v, (*n + 1) * sizeof **v);
+    if (!grown) return dc__error(DC_ENOMEM, "out of memory");
+    *v = grown;
+    if (!(grown[*n].key = strdup(kv->key))) return dc__error(DC_ENOMEM, "out of memory");
+    grown[*n].mod_revision = kv->mod_revision;
+    (*n)++;
+    return DC_OK;
+}
+
+int pess_rebuild(const pess_snapshot *snap, dc_keeper *keeper, pess_task **tasks, pess_bad **bad,
+                 pess_leftover **leftovers, size_t *n_leftovers)
+{
+    if (leftovers) {
+        *leftovers = NULL;
+        *n_leftovers = 0;
+    }
     const dc_response *m = &snap->res->responses[SNAP_MEMBERS];
     for (size_t i = 0; i < m->n_kvs; i++) {
         char *t, *s;
@@ -165,19 +195,27 @@ int pess_rebuild(const char *ns, const pess_snapshot *snap, dc_keeper *keeper, p
     if (!rc) rc = sync_infos(snap, keeper, tasks, bad, 1);
     if (rc) return rc;
     const dc_response *o = &snap->res->responses[SNAP_OPS];
-    for (size_t i = 0; i < o->n_kvs; i++) {
+    for (size_t i = 0; i < o->n_kvs && !rc; i++) {
         const dc_kv *kv = &o->kvs[i];
         dc_operation *op;
         rc = dc_operation_decode(kv->key, kv->value, kv->value_len, &op);
         if (rc == DC_ENOMEM) return rc;
         if (rc) {
             report_bad(bad, kv->key, rc);
+            rc = DC_OK;
             continue;
         }
-        rc = pess_apply_operation(keeper, tasks, op);
+        dc_lock *lock = dc_keeper_find(keeper, op->id);
+        if (lock && lock->min_info_rev && kv->mod_revision < lock->min_info_rev) {
+            dc_log(DC_LOG_INFO, PESS, "%s: operation of an earlier lock %s (rev %lld)%s", kv->key,
+                   op->id, (long long)kv->mod_revision, op->done ? ": to delete" : "");
+            if (op->done) rc = add_leftover(kv, leftovers, n_leftovers);
+        } else {
+            rc = apply_operation(keeper, tasks, op);
+        }
         dc_operation_free(op);
-        if (rc) return rc;
     }
+    if (rc) return rc;
     dc_lock **locks;
     size_t n;
     rc = dc_keeper_locks(keeper, &locks, &n);
@@ -202,7 +240,8 @@ int dc_locks_read(dc_store *store, const char *ns, const char *task, dc_lock_sta
     if (rc) return rc;
     dc_keeper *k = dc_keeper_new();
     pess_task *tasks = NULL;
-    rc = k ? pess_rebuild(ns, &snap, k, &tasks, NULL) : dc__error(DC_ENOMEM, "out of memory");
+    rc = k ? pess_rebuild(&snap, k, &tasks, NULL, NULL, NULL)
+           : dc__error(DC_ENOMEM, "out of memory");
     if (!rc) rc = dc_keeper_status(k, task, out, n);
     if (!rc && revision) *revision = snap.revision;
     pess_tasks_free(&tasks);
