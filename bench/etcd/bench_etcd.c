@@ -1,0 +1,141 @@
+/*
+ * bench_etcd: the etcd benchmark's workload through ddlcoord's store API
+ * (and so through ddlcoord-etcd.so), for comparison with etcd's Go client
+ * and with curl in the same run (bench/etcd/run.sh prints the ratios).
+ *
+ *   bench_etcd <uri> put|get|txn <callers> <ops per caller>
+ *
+ * All callers share one dc_store, as an application would (the driver keeps
+ * one kept-alive connection per concurrent caller). put writes 64-byte
+ * values to 100 keys per caller; get reads one existing key; txn is a
+ * compare-and-put (create_revision > 0 then put, else get). Prints
+ * "driver <op> <callers> <ops> <p50 us> <p99 us> <ops/s>".
+ */
+#include <ddlcoord/ddlcoord.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct caller {
+    dc_store *s;
+    const char *op;
+    int id, ops;
+    int64_t *lat_us;
+    int rc;
+} caller;
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static const char value[] = "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv";
+
+static int one(caller *c, int i)
+{
+    char key[64], read_key[64];
+    int kl = snprintf(key, sizeof key, "bench/driver/%d/%d", c->id, i % 100);
+    int rl = snprintf(read_key, sizeof read_key, "bench/driver/%d/0", c->id);
+    if (strcmp(c->op, "put") == 0)
+        return dc_put(c->s, key, (size_t)kl, value, sizeof value - 1, 0, NULL);
+    if (strcmp(c->op, "get") == 0) {
+        dc_kvs *kvs;
+        int rc = dc_get(c->s, read_key, (size_t)rl, 0, 0, &kvs);
+        dc_kvs_free(kvs);
+        return rc;
+    }
+    dc_txn *t = dc_txn_new();
+    if (!t) return DC_ENOMEM;
+    dc_txn_compare_int(t, read_key, (size_t)rl, DC_TARGET_CREATE, DC_CMP_GREATER, 0);
+    dc_txn_put(t, DC_THEN, read_key, (size_t)rl, value, sizeof value - 1, 0, 0);
+    dc_txn_get(t, DC_ELSE, read_key, (size_t)rl, 0, 0);
+    dc_txn_result *r = NULL;
+    int rc = dc_txn_commit(c->s, t, &r);
+    dc_txn_result_free(r);
+    dc_txn_free(t);
+    return rc;
+}
+
+static void *run(void *arg)
+{
+    caller *c = arg;
+    for (int i = 0; i < c->ops; i++) {
+        int64_t t0 = now_us();
+        c->rc = one(c, i);
+        if (c->rc != DC_OK) {
+            fprintf(stderr, "%s: %s: %s\n", c->op, dc_errname(c->rc), dc_last_error());
+            return NULL;
+        }
+        c->lat_us[i] = now_us() - t0;
+    }
+    return NULL;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 5) {
+        fprintf(stderr, "usage: bench_etcd <uri> put|get|txn <callers> <ops per caller>\n");
+        return 2;
+    }
+    const char *uri = argv[1], *op = argv[2];
+    int callers = atoi(argv[3]), ops = atoi(argv[4]);
+    if (callers < 1 || ops < 1 || (strcmp(op, "put") && strcmp(op, "get") && strcmp(op, "txn"))) {
+        fprintf(stderr, "bench_etcd: bad arguments\n");
+        return 2;
+    }
+    dc_store *s;
+    if (dc_store_open(uri, &s) != DC_OK) {
+        fprintf(stderr, "open %s: %s\n", uri, dc_last_error());
+        return 1;
+    }
+    caller *cs = calloc((size_t)callers, sizeof *cs);
+    pthread_t *th = calloc((size_t)callers, sizeof *th);
+    int64_t *lat = calloc((size_t)callers * (size_t)ops, sizeof *lat);
+    if (!cs || !th || !lat) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < callers; i++) { /* keys that get and txn read */
+        char k[64];
+        int kl = snprintf(k, sizeof k, "bench/driver/%d/0", i);
+        if (dc_put(s, k, (size_t)kl, value, sizeof value - 1, 0, NULL) != DC_OK) {
+            fprintf(stderr, "setup put: %s\n", dc_last_error());
+            return 1;
+        }
+    }
+    int64_t start = now_us();
+    for (int i = 0; i < callers; i++) {
+        cs[i] = (caller){.s = s, .op = op, .id = i, .ops = ops, .lat_us = lat + (size_t)i * ops};
+        if (pthread_create(&th[i], NULL, run, &cs[i]) != 0) {
+            fprintf(stderr, "pthread_create failed\n");
+            return 1;
+        }
+    }
+    int failed = 0;
+    for (int i = 0; i < callers; i++) {
+        pthread_join(th[i], NULL);
+        failed |= cs[i].rc != DC_OK;
+    }
+    double secs = (double)(now_us() - start) / 1e6;
+    dc_store_close(s);
+    if (failed) return 1;
+    size_t n = (size_t)callers * (size_t)ops;
+    qsort(lat, n, sizeof *lat, cmp64);
+    printf("driver %s %d %zu %lld %lld %.0f\n", op, callers, n, (long long)lat[(n - 1) / 2],
+           (long long)lat[(size_t)((double)(n - 1) * 0.99)], (double)n / secs);
+    free(cs);
+    free(th);
+    free(lat);
+    return 0;
+}
