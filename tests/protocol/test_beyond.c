@@ -344,9 +344,12 @@ START_TEST(fenced_off_master_writes_fail_and_it_stops_with_echanged)
     dc_worker *a = new_worker(ns, "t", "a", NULL), *b = new_worker(ns, "t", "b", NULL);
     ck_assert_int_eq(dc_worker_put_info(a, "db", "t1", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
     ck_assert_int_eq(dc_worker_put_info(b, "db", "t1", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
-    ck_assert_int_eq(dc_master_run(tm.m, 200), DC_OK);
-    dc_operation *op;
-    ck_assert_int_eq(dc_worker_wait_operation(a, T_TIMEOUT, &op), DC_OK);
+    dc_operation *op = NULL;
+    for (int i = 0; i < T_TIMEOUT / 50 && !op; i++) {
+        ck_assert_int_eq(dc_master_run(tm.m, 50), DC_OK);
+        if (dc_worker_wait_operation(a, 0, &op) != DC_OK) op = NULL;
+    }
+    ck_assert_ptr_nonnull(op);
     dc_operation_free(op);
     /* Another master takes over: the key is re-created. */
     ck_assert_int_eq(dc_delete(t_store(), fence, strlen(fence), 0, NULL, NULL), DC_OK);
@@ -354,7 +357,7 @@ START_TEST(fenced_off_master_writes_fail_and_it_stops_with_echanged)
     ck_assert_int_eq(dc_worker_mark_executed(a, T_TIMEOUT), DC_OK);
     ck_assert_int_eq(dc_worker_mark_done(a, T_TIMEOUT, NULL), DC_OK);
     int rc = DC_OK;
-    for (int i = 0; i < 100 && rc == DC_OK; i++) rc = dc_master_run(tm.m, 50);
+    for (int i = 0; i < T_TIMEOUT / 50 && rc == DC_OK; i++) rc = dc_master_run(tm.m, 50);
     ck_assert_int_eq(rc, DC_ECHANGED);
     ck_assert_int_eq(dc_master_run(tm.m, 10), DC_ECHANGED); /* sticky */
     ck_assert_int_eq(dc_master_remove_meta(tm.m, "t"), DC_ECHANGED);
@@ -373,6 +376,7 @@ typedef struct compact_ctx {
     dc_worker *a, *b;
     int calls;
     int rc;
+    int compacted; /* the store really dropped the history after M1 */
 } compact_ctx;
 
 static int compact_on_step(const dc_step *st, void *ud)
@@ -384,6 +388,16 @@ static int compact_on_step(const dc_step *st, void *ud)
     int64_t rev = 0;
     if (!c->rc) c->rc = dc_revision(t_store(), &rev);
     if (!c->rc) c->rc = dc_compact(t_store(), rev);
+    /* Some backends compact in chunks and keep more history than asked:
+     * probe whether a watch from M1 + 1 is really gone. */
+    dc_watch *probe;
+    if (!c->rc) c->rc = dc_watch_open(t_store(), "/", 1, st->revision + 1, DC_PREFIX, &probe);
+    if (!c->rc) {
+        dc_events *ev = NULL;
+        c->compacted = dc_watch_next(probe, 2000, &ev) == DC_ECOMPACTED;
+        dc_events_free(ev);
+        dc_watch_close(probe);
+    }
     return 0;
 }
 
@@ -392,7 +406,7 @@ START_TEST(master_rebuilds_from_a_fresh_read_when_its_watch_is_compacted)
     const char *ns = t_ns("compacted");
     const char *srcs[] = {"a", "b"};
     t_task(ns, "t", srcs, 2);
-    compact_ctx c = {new_worker(ns, "t", "a", NULL), new_worker(ns, "t", "b", NULL), 0, 0};
+    compact_ctx c = {.a = new_worker(ns, "t", "a", NULL), .b = new_worker(ns, "t", "b", NULL)};
     dc_master_options o = {.ns = ns, .on_step = compact_on_step, .step_userdata = &c};
     dc_master *m;
     ck_assert_int_eq(dc_master_new(t_store(), &o, &m), DC_OK);
@@ -406,7 +420,9 @@ START_TEST(master_rebuilds_from_a_fresh_read_when_its_watch_is_compacted)
         if (dc_worker_wait_operation(c.a, 0, &op) != DC_OK) op = NULL;
     }
     ck_assert_ptr_nonnull(op);
-    ck_assert_int_ge(c.calls, 2); /* step 1 ran again: the rebuild */
+    /* mem:// compacts exactly; other backends may keep a chunk more. */
+    if (strcmp(dc_store_backend(t_store()), "mem") == 0) ck_assert(c.compacted);
+    if (c.compacted) ck_assert_int_ge(c.calls, 2); /* step 1 ran again: the rebuild */
     ck_assert_int_eq(op->exec, 1);
     dc_operation_free(op);
     op = NULL;
