@@ -198,7 +198,7 @@ static void *worker_main(void *arg)
 
 typedef struct master_thread {
     dc_master *m;
-    int rc;
+    atomic_int rc; /* read by the main thread while this one runs */
 } master_thread;
 
 static void *master_main(void *arg)
@@ -207,7 +207,7 @@ static void *master_main(void *arg)
     int rc;
     while ((rc = dc_master_run(mt->m, 500)) == DC_OK) {
     }
-    mt->rc = rc;
+    atomic_store(&mt->rc, rc);
     return NULL;
 }
 
@@ -300,7 +300,7 @@ static void progress(demo *d, int64_t t0, int final)
 }
 
 /* Let the workers through the locks one by one. 0 when all resolved. */
-static int drive(demo *d, size_t shown, int64_t t0)
+static int drive(demo *d, size_t shown, int quiet, int64_t t0)
 {
     for (size_t k = 0; k < d->n_tables; k++) {
         atomic_store(&d->current, k);
@@ -328,7 +328,7 @@ static int drive(demo *d, size_t shown, int64_t t0)
             return -1;
         }
         if (k + 1 == shown) demo_timeline_flush(d->tl);
-        if (k + 1 >= shown && shown < d->n_tables) progress(d, t0, k + 1 == d->n_tables);
+        if (!quiet && k + 1 >= shown && shown < d->n_tables) progress(d, t0, k + 1 == d->n_tables);
     }
     return 0;
 }
@@ -455,7 +455,7 @@ static int run(demo *d, int verbose, int quiet)
     }
     printf("ddlcoord demo: 1 master and %zu workers (sources) coordinate %zu shard DDL%s "
            "on %s\n",
-           d->n_sources, d->n_tables, d->n_tables == 1 ? "" : "s", ctx->uri);
+           d->n_sources, d->n_tables, d->n_tables == 1 ? "" : "s", ctx->uri_shown);
     printf("Every source reports the same ALTER TABLE; the first to report owns the lock "
            "and\nexecutes it downstream, the others skip it. Revisions are the store's.\n");
     if (shown)
@@ -474,7 +474,8 @@ static int run(demo *d, int verbose, int quiet)
         demo_check_free(d->chk);
         return ex;
     }
-    master_thread mt = {m, DC_OK};
+    master_thread mt = {.m = m};
+    atomic_init(&mt.rc, DC_OK);
     pthread_t mthread, *wthreads = calloc(d->n_sources, sizeof *wthreads);
     worker_ctx *wctx = calloc(d->n_sources, sizeof *wctx);
     size_t started = 0;
@@ -488,6 +489,17 @@ static int run(demo *d, int verbose, int quiet)
         goto out;
     }
     master_started = 1;
+    /* The seed's order M1 < W1 holds for infos put after the master's first
+     * read; infos put earlier are picked up by that read (also correct, but
+     * not the sequence the demo shows and checks). */
+    for (int64_t end = dcx_now_ms() + LOCK_TIMEOUT_MS;
+         dc_master_revision(m) == 0 && atomic_load(&mt.rc) == DC_OK && dcx_now_ms() < end;)
+        sleep_ms(5);
+    if (dc_master_revision(m) == 0) {
+        dcx_err(ctx, "the master did not start (%s)", dc_strerror(atomic_load(&mt.rc)));
+        ex = DCX_EXIT_STORE;
+        goto out;
+    }
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
     for (; started < d->n_sources; started++) {
         wctx[started] = (worker_ctx){d, started, 0, seed + (unsigned)started * 7919u};
@@ -496,7 +508,7 @@ static int run(demo *d, int verbose, int quiet)
             goto out;
         }
     }
-    if (drive(d, shown, t0) != 0) ex = DCX_EXIT_CHECK;
+    if (drive(d, shown, quiet, t0) != 0) ex = DCX_EXIT_CHECK;
 out:
     pthread_mutex_lock(&d->mu);
     d->abort = 1;
@@ -507,15 +519,15 @@ out:
     if (master_started) pthread_join(mthread, NULL);
     dc_master_free(m);
     demo_timeline_free(d->tl); /* prints whatever is still queued */
-    if (mt.rc != DC_OK && mt.rc != DC_ECLOSED) {
-        dcx_err(ctx, "master stopped: %s", dc_strerror(mt.rc));
+    if (atomic_load(&mt.rc) != DC_OK && atomic_load(&mt.rc) != DC_ECLOSED) {
+        dcx_err(ctx, "master stopped: %s", dc_strerror(atomic_load(&mt.rc)));
         if (ex == DCX_EXIT_OK) ex = DCX_EXIT_CHECK;
     }
     if (master_started && started == d->n_sources) {
         int64_t revs = 0;
         dc_revision(ctx->store, &revs);
         double secs = (double)(dcx_now_ms() - t0) / 1000.0;
-        if (!demo_check_summary(d->chk, stdout, leftovers(d), ctx->uri, revs, secs))
+        if (!demo_check_summary(d->chk, stdout, leftovers(d), ctx->uri_shown, revs, secs))
             ex = DCX_EXIT_CHECK;
     }
     demo_check_free(d->chk);

@@ -257,7 +257,7 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
         return dcx_fail(ctx, rc, "election");
     }
     dc_log(DC_LOG_INFO, MASTER, "%s campaigns under %s (store %s, lease TTL %llds)", name, prefix,
-           ctx->uri, (long long)ttl);
+           ctx->uri_shown, (long long)ttl);
     ex = campaign_loop(&r, e);
     rc = dc_election_resign(e);
     if (rc != DC_OK && rc != DC_ENOTFOUND)

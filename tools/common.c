@@ -128,8 +128,9 @@ int dcx_resolve(dcx_ctx *ctx)
         return DCX_EXIT_USAGE;
     }
     ctx->uri = strdup(uri);
+    ctx->uri_shown = dcx_redact_uri(uri);
     ctx->ns = strdup(ns);
-    if (!ctx->uri || !ctx->ns) return dcx_fail(ctx, DC_ENOMEM, "config");
+    if (!ctx->uri || !ctx->uri_shown || !ctx->ns) return dcx_fail(ctx, DC_ENOMEM, "config");
     /* A namespace ending in '/' would double the separator in every key. */
     size_t l = strlen(ctx->ns);
     while (l > 1 && ctx->ns[l - 1] == '/') ctx->ns[--l] = '\0';
@@ -152,7 +153,8 @@ int dcx_open_store(dcx_ctx *ctx)
     int rc = dc_store_open_config(ctx->cfg, &ctx->store);
     if (quiet) dc_log_set_level(saved);
     if (rc != DC_OK) {
-        dcx_err(ctx, "cannot open store %s: %s (%s)", ctx->uri, dc_strerror(rc), dc_last_error());
+        dcx_err(ctx, "cannot open store %s: %s (%s)", ctx->uri_shown, dc_strerror(rc),
+                dc_last_error());
         ctx->store = NULL;
         return rc == DC_EINVAL ? DCX_EXIT_USAGE : DCX_EXIT_STORE;
     }
@@ -167,10 +169,11 @@ void dcx_ctx_clear(dcx_ctx *ctx)
     free(ctx->config_path);
     free(ctx->ns_flag);
     free(ctx->uri);
+    free(ctx->uri_shown);
     free(ctx->ns);
     ctx->store = NULL;
     ctx->cfg = NULL;
-    ctx->store_flag = ctx->config_path = ctx->ns_flag = ctx->uri = ctx->ns = NULL;
+    ctx->store_flag = ctx->config_path = ctx->ns_flag = ctx->uri = ctx->uri_shown = ctx->ns = NULL;
 }
 
 void dcx_err(const dcx_ctx *ctx, const char *fmt, ...)
@@ -228,6 +231,19 @@ int dcx_usage_error(const dcx_ctx *ctx)
     /* getopt has printed what was wrong; say where to look. */
     fprintf(stderr, "Try 'ddlcoord %s --help'.\n", ctx && ctx->cmd ? ctx->cmd : "");
     return DCX_EXIT_USAGE;
+}
+
+char *dcx_redact_uri(const char *uri)
+{
+    const char *auth = strstr(uri, "://");
+    const char *at = auth ? strchr(auth + 3, '@') : NULL;
+    const char *slash = auth ? strchr(auth + 3, '/') : NULL;
+    if (!at || (slash && slash < at)) return strdup(uri);
+    size_t head = (size_t)(auth + 3 - uri);
+    size_t n = head + strlen("***") + strlen(at) + 1;
+    char *out = malloc(n);
+    if (out) snprintf(out, n, "%.*s***%s", (int)head, uri, at);
+    return out;
 }
 
 char *dcx_own_key(const char *ns, const char *rest)

@@ -64,6 +64,7 @@ typedef struct dcx_ctx {
     dc_config *cfg;
     dc_store *store;
     char *uri;
+    char *uri_shown; /* uri without credentials, for messages and logs */
     char *ns;
 } dcx_ctx;
 
@@ -98,6 +99,10 @@ int dcx_usage_error(const dcx_ctx *ctx);
 
 /* Set the log level: --log-level if given, else $DDLCOORD_LOG if set, else def. */
 void dcx_log_setup(const dcx_ctx *ctx, dc_log_level def);
+
+/* uri with any "user:password@" replaced by "***@", for logs (malloc'd;
+ * NULL when out of memory). */
+char *dcx_redact_uri(const char *uri);
 
 /* ns + "/ddlcoord/" + rest (malloc'd; NULL when out of memory). */
 char *dcx_own_key(const char *ns, const char *rest);
