@@ -127,5 +127,6 @@ TCase *conf_watch_atomic_tcase(void);
 TCase *conf_compact_tcase(void);
 TCase *conf_lease_tcase(void);
 TCase *conf_errors_tcase(void);
+TCase *conf_model_tcase(void);
 
 #endif
