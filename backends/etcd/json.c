@@ -82,7 +82,7 @@ int etcd_get_i64(const cJSON *o, const char *name, int64_t *v)
     }
     /* Only small fields (the error "code") come as numbers. */
     if (cJSON_IsNumber(f) && f->valuedouble >= -9007199254740992.0 &&
-        f->valuedouble <= 9007199254740992.0) {
+        f->valuedouble <= 9007199254740992.0 && f->valuedouble == (double)(int64_t)f->valuedouble) {
         *v = (int64_t)f->valuedouble;
         return 0;
     }
