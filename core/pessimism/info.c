@@ -50,18 +50,17 @@ int dc_info_encode(const dc_info *info, char **json)
     if (!info || !info->task || !info->source || !info->schema || !info->table)
         return dc__error(DC_EINVAL, "info: incomplete");
     cJSON *o = cJSON_CreateObject();
-    cJSON *ddls = pess_json_strv_new((const char *const *)info->ddls, info->n_ddls);
-    int ok = o && ddls && cJSON_AddStringToObject(o, "task", info->task) &&
+    if (!o) return dc__error(DC_ENOMEM, "out of memory");
+    int ok = cJSON_AddStringToObject(o, "task", info->task) &&
              cJSON_AddStringToObject(o, "source", info->source) &&
              cJSON_AddStringToObject(o, "schema", info->schema) &&
-             cJSON_AddStringToObject(o, "table", info->table) &&
-             cJSON_AddItemToObject(o, "ddls", ddls);
-    if (!ok) {
-        if (ddls && (!o || !cJSON_GetObjectItem(o, "ddls"))) cJSON_Delete(ddls);
-        cJSON_Delete(o);
-        return dc__error(DC_ENOMEM, "out of memory");
+             cJSON_AddStringToObject(o, "table", info->table);
+    cJSON *ddls = ok ? pess_json_strv_new((const char *const *)info->ddls, info->n_ddls) : NULL;
+    if (ddls && !cJSON_AddItemToObject(o, "ddls", ddls)) {
+        cJSON_Delete(ddls); /* not attached: still ours */
+        ddls = NULL;
     }
-    *json = cJSON_PrintUnformatted(o);
+    *json = ok && ddls ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     return *json ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
 }

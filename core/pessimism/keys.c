@@ -153,3 +153,17 @@ int dc_lock_id_build(const char *task, const char *schema, const char *table, ch
     *out = dc_buf_steal(&b);
     return *out ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
 }
+
+int pess_key_matches(const char *key, size_t key_len, size_t prefix_len, const char *task,
+                     const char *source)
+{
+    char *t, *s;
+    int rc = pess_key_split(key, key_len, prefix_len, &t, &s);
+    if (rc) return rc;
+    int same = strcmp(t, task) == 0 && strcmp(s, source) == 0;
+    free(t);
+    free(s);
+    if (same) return DC_OK;
+    return dc__error(DC_ECORRUPT, "%s: value is for task %s source %s, not for this key", key, task,
+                     source);
+}

@@ -252,6 +252,10 @@ static int on_info_put(dc_master *m, const dc_kv *kv)
 {
     dc_info *info;
     int rc = dc_info_decode(kv->key, kv->value, kv->value_len, &info);
+    if (rc == DC_OK) {
+        rc = pess_key_matches(kv->key, kv->key_len, m->pfx_len[K_INFO], info->task, info->source);
+        if (rc) dc_info_free(info);
+    }
     if (rc == DC_ENOMEM) return rc;
     if (rc) {
         dc_log(DC_LOG_ERROR, PESS, "bad info at rev %lld: %s: %s", (long long)kv->mod_revision,
@@ -335,6 +339,10 @@ static int on_op_put(dc_master *m, const dc_kv *kv)
 {
     dc_operation *op;
     int rc = dc_operation_decode(kv->key, kv->value, kv->value_len, &op);
+    if (rc == DC_OK) {
+        rc = pess_key_matches(kv->key, kv->key_len, m->pfx_len[K_OP], op->task, op->source);
+        if (rc) dc_operation_free(op);
+    }
     if (rc == DC_ENOMEM) return rc;
     if (rc) {
         dc_log(DC_LOG_ERROR, PESS, "bad operation at rev %lld: %s: %s", (long long)kv->mod_revision,

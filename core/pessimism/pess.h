@@ -41,6 +41,11 @@ struct cJSON *pess_json_strv_new(const char *const *v, size_t n);
 /* Split a key "<prefix><hex task>/<hex source>" into decoded task and
  * source (malloc'd). DC_ECORRUPT if it does not have that shape. */
 int pess_key_split(const char *key, size_t key_len, size_t prefix_len, char **task, char **source);
+/* DC_OK if key (under a prefix of prefix_len bytes) is the key of (task,
+ * source), else DC_ECORRUPT naming the key: a value copied to the wrong key
+ * must not be acted upon (its operation would go to another source). */
+int pess_key_matches(const char *key, size_t key_len, size_t prefix_len, const char *task,
+                     const char *source);
 /* The prefix of a kind ("info", "operation", "member", "marker",
  * "conflict") under ns, e.g. "/ddlcoord/shardddl-pessimism/info/". */
 int pess_prefix(const char *ns, const char *kind, char **out);

@@ -112,6 +112,11 @@ static int sync_infos(const pess_snapshot *snap, dc_keeper *keeper, pess_task **
         const dc_kv *kv = &r->kvs[i];
         dc_info *info;
         int rc = dc_info_decode(kv->key, kv->value, kv->value_len, &info);
+        if (rc == DC_OK) {
+            rc = pess_key_matches(kv->key, kv->key_len, snap->pfx_len[SNAP_INFOS], info->task,
+                                  info->source);
+            if (rc) dc_info_free(info);
+        }
         if (rc == DC_ENOMEM) return rc;
         if (rc) {
             if (!conflicted_pass) report_bad(bad, kv->key, rc);
@@ -199,6 +204,11 @@ int pess_rebuild(const pess_snapshot *snap, dc_keeper *keeper, pess_task **tasks
         const dc_kv *kv = &o->kvs[i];
         dc_operation *op;
         rc = dc_operation_decode(kv->key, kv->value, kv->value_len, &op);
+        if (rc == DC_OK) {
+            rc = pess_key_matches(kv->key, kv->key_len, snap->pfx_len[SNAP_OPS], op->task,
+                                  op->source);
+            if (rc) dc_operation_free(op);
+        }
         if (rc == DC_ENOMEM) return rc;
         if (rc) {
             report_bad(bad, kv->key, rc);

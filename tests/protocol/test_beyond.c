@@ -280,6 +280,15 @@ START_TEST(corrupt_values_are_reported_and_other_locks_go_on)
     t_master tm;
     t_master_start(&tm, ns, NULL);
     put_raw(k2, "{\"id\":7}", 8); /* after: seen by the watch */
+    /* A valid info under the wrong key (it names source a of task t). */
+    char *k4, *misplaced;
+    ck_assert_int_eq(dc_info_key(ns, "other", "w", &k4), DC_OK);
+    dc_info *inf;
+    ck_assert_int_eq(dc_info_new("t", "a", "db", "tbl", &DDL, 1, &inf), DC_OK);
+    ck_assert_int_eq(dc_info_encode(inf, &misplaced), DC_OK);
+    dc_info_free(inf);
+    put_raw(k4, misplaced, strlen(misplaced));
+    free(misplaced);
     size_t big = DC_PESS_MAX_VALUE + 16;
     char *huge = malloc(big);
     ck_assert_ptr_nonnull(huge);
@@ -299,12 +308,13 @@ START_TEST(corrupt_values_are_reported_and_other_locks_go_on)
     size_t n;
     ck_assert_int_eq(dc_master_problems(tm.m, &probs, &n), DC_OK);
     ck_assert_uint_ge(n, 2);
-    int found1 = 0, found2 = 0;
+    int found1 = 0, found2 = 0, found4 = 0;
     for (size_t i = 0; i < n; i++) {
         found1 |= strstr(probs[i], k1) != NULL;
         found2 |= strstr(probs[i], k2) != NULL;
+        found4 |= strstr(probs[i], k4) != NULL;
     }
-    ck_assert(found1 && found2);
+    ck_assert(found1 && found2 && found4);
     dc_strings_free(probs, n);
     /* Deleting a bad value clears its report. */
     ck_assert_int_eq(dc_delete(t_store(), k1, strlen(k1), 0, NULL, NULL), DC_OK);
@@ -323,6 +333,7 @@ START_TEST(corrupt_values_are_reported_and_other_locks_go_on)
     free(k1);
     free(k2);
     free(k3);
+    free(k4);
 }
 END_TEST
 
@@ -484,6 +495,65 @@ START_TEST(removing_the_owner_hands_the_lock_over_and_deletes_its_operation)
 }
 END_TEST
 
+START_TEST(mark_done_retried_after_it_committed_is_idempotent)
+{
+    const char *ns = t_ns("idempotent");
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    t_down down;
+    t_down_init(&down);
+    dc_worker *a = new_worker(ns, "t", "a", NULL), *b = new_worker(ns, "t", "b", NULL);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, "p", T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &DDL, 1, "p", T_TIMEOUT, NULL), DC_OK);
+    dc_operation *op;
+    ck_assert_int_eq(dc_worker_wait_operation(a, T_TIMEOUT, &op), DC_OK);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_executed(a, T_TIMEOUT), DC_OK);
+    int64_t r1 = 0, r2 = 0;
+    ck_assert_int_eq(dc_worker_mark_done(a, T_TIMEOUT, &r1), DC_OK);
+    /* As if the answer had been lost: the retry finds its own commit. */
+    ck_assert_int_eq(dc_worker_mark_done(a, T_TIMEOUT, &r2), DC_OK);
+    ck_assert_int_gt(r1, 0);
+    ck_assert_int_ge(r2, r1);
+    ck_assert_int_eq(finish_by_hand(b, &down), 0);
+    t_wait_no_locks(tm.m);
+    dc_worker_free(a);
+    dc_worker_free(b);
+    t_master_stop(&tm);
+}
+END_TEST
+
+START_TEST(put_info_waits_while_a_done_operation_is_still_there)
+{
+    const char *ns = t_ns("waitdone");
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    t_down down;
+    t_down_init(&down);
+    dc_worker *a = new_worker(ns, "t", "a", NULL), *b = new_worker(ns, "t", "b", NULL);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "t1", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "t1", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(finish_by_hand(a, &down), 1);
+    /* a's done operation stays until b is done too: its next info must wait. */
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "t2", &DDL, 1, NULL, 300, NULL), DC_ETIMEDOUT);
+    char *info;
+    ck_assert_int_eq(dc_info_key(ns, "t", "a", &info), DC_OK);
+    ck_assert_int_eq(count_prefix(info), 0);
+    ck_assert_int_eq(finish_by_hand(b, &down), 0);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "t2", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(count_prefix(info), 1);
+    ck_assert_int_eq(dc_worker_delete_info(a, T_TIMEOUT), DC_OK);
+    free(info);
+    dc_worker_free(a);
+    dc_worker_free(b);
+    t_master_stop(&tm);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -503,6 +573,8 @@ Suite *suite_beyond(void)
     tcase_add_test(tc, fenced_off_master_writes_fail_and_it_stops_with_echanged);
     tcase_add_test(tc, master_rebuilds_from_a_fresh_read_when_its_watch_is_compacted);
     tcase_add_test(tc, removing_the_owner_hands_the_lock_over_and_deletes_its_operation);
+    tcase_add_test(tc, mark_done_retried_after_it_committed_is_idempotent);
+    tcase_add_test(tc, put_info_waits_while_a_done_operation_is_still_there);
     suite_add_tcase(s, tc);
     return s;
 }
