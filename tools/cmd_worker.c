@@ -275,6 +275,11 @@ int dcx_cmd_worker(dcx_ctx *ctx, int argc, char **argv)
         dcx_err(ctx, "conflict in lock %s: %s", lock_id, dc_worker_conflict(w));
         ex = DCX_EXIT_CONFLICT;
         break;
+    case DC_ENOTFOUND:
+        /* The info was deleted under the worker: remove-meta or a forced unlock. */
+        dcx_err(ctx, "lock %s was removed while this source waited (%s)", lock_id, dc_last_error());
+        ex = DCX_EXIT_FAIL;
+        break;
     case DC_ETIMEDOUT:
         dcx_err(ctx, "timed out waiting in lock %s (%s)", lock_id, dc_last_error());
         ex = DCX_EXIT_TIMEOUT;
