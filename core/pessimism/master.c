@@ -224,6 +224,7 @@ static int rebuild(dc_master *m)
     if (rc) return rc;
     /* The array holds pointers; progress may free a lock, so look each up again. */
     char **ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids) rc = dc__error(DC_ENOMEM, "out of memory");
     for (size_t i = 0; ids && i < n; i++) ids[i] = locks[i]->id;
     for (size_t i = 0; ids && i < n && !rc; i++) {
         dc_lock *l = dc_keeper_find(m->keeper, ids[i]);
