@@ -148,7 +148,7 @@ static int get_i64(rd *r, int64_t *v)
 /* A malloc'd NUL-terminated copy of a length-prefixed byte string. */
 static int get_bytes(rd *r, char **out, size_t *len)
 {
-    uint32_t n;
+    uint32_t n = 0;
     if (get_u32(r, &n) || r->left < n) return -1;
     char *s = malloc((size_t)n + 1);
     if (!s) return -2;
@@ -177,7 +177,7 @@ int zk_kv_decode(const char *data, int len, int64_t *lease, const char **value, 
 {
     if (!data || len < 1) return -1;
     rd r = {(const unsigned char *)data, (size_t)len};
-    unsigned tag;
+    unsigned tag = 0;
     get_u8(&r, &tag);
     *lease = 0;
     if (tag == 1) {
@@ -237,7 +237,7 @@ int zk_rec_decode(const char *data, int len, int64_t rev, zk_rec *rec)
     memcpy(rec->token, r.p, ZK_TOKEN_LEN);
     r.p += ZK_TOKEN_LEN;
     r.left -= ZK_TOKEN_LEN;
-    uint32_t n;
+    uint32_t n = 0;
     get_u32(&r, &n);
     /* each change takes at least 34 bytes: a count beyond that is damage */
     if (n == 0 || n > r.left / 34) return -1;
@@ -246,7 +246,7 @@ int zk_rec_decode(const char *data, int len, int64_t rev, zk_rec *rec)
     for (uint32_t i = 0; i < n; i++) {
         zk_ev *e = &rec->evs[i];
         rec->n = i + 1;
-        unsigned type, hp;
+        unsigned type = 0, hp = 0;
         int rc = get_u8(&r, &type);
         if (!rc) rc = get_bytes(&r, &e->key, &e->key_len);
         if (!rc) rc = get_bytes(&r, &e->value, &e->value_len);

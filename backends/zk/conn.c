@@ -101,9 +101,6 @@ void zk_new_token(zk_conn *c, unsigned char tok[ZK_TOKEN_LEN])
 /* Create a new handle (hlock held for writing, or during open). */
 static int handle_new(zk_conn *c, dc_drv_err *err)
 {
-    pthread_mutex_lock(&c->st_mu);
-    c->zstate = 0;
-    pthread_mutex_unlock(&c->st_mu);
     zhandle_t *zh = zookeeper_init(c->hosts, global_watcher, c->session_timeout_ms, NULL, c, 0);
     if (!zh)
         return ZKERR(err, DC_EUNAVAILABLE, "zk %s: cannot create a client handle: %s", c->endpoint,
@@ -125,15 +122,19 @@ static int handle_new(zk_conn *c, dc_drv_err *err)
     return DC_OK;
 }
 
-/* Wait until the current handle is connected, or the deadline. */
-static int wait_connected(zk_conn *c, int64_t deadline, dc_drv_err *err)
+/* Wait until handle zh is connected, or the deadline. The session watcher
+ * only wakes us up; the state is read from the handle itself, so an event of
+ * an older handle cannot mislead us. */
+static int wait_connected(zk_conn *c, zhandle_t *zh, int64_t deadline, dc_drv_err *err)
 {
+    int st = zoo_state(zh);
     pthread_mutex_lock(&c->st_mu);
-    while (c->zstate != ZOO_CONNECTED_STATE && c->zstate != ZOO_EXPIRED_SESSION_STATE &&
-           c->zstate != ZOO_AUTH_FAILED_STATE) {
-        if (dc_cond_wait_until(&c->st_cv, &c->st_mu, deadline) == ETIMEDOUT) break;
+    while (st != ZOO_CONNECTED_STATE && st != ZOO_EXPIRED_SESSION_STATE &&
+           st != ZOO_AUTH_FAILED_STATE && dc_now_ms() < deadline) {
+        int64_t slice = dc_now_ms() + 50;
+        dc_cond_wait_until(&c->st_cv, &c->st_mu, slice < deadline ? slice : deadline);
+        st = zoo_state(zh);
     }
-    int st = c->zstate;
     pthread_mutex_unlock(&c->st_mu);
     if (st == ZOO_CONNECTED_STATE) return DC_OK;
     if (st == ZOO_AUTH_FAILED_STATE)
@@ -161,19 +162,23 @@ int zk_rebuild(zk_conn *c, uint64_t gen, dc_drv_err *err)
     if (c->gen == gen && !c->closing) {
         c->host->log(DC_LOG_WARN, "zk", "zk %s: session expired; opening a new session",
                      c->endpoint);
-        zookeeper_close(c->zh);
-        c->zh = NULL;
+        /* open the new handle first: if that fails the dead one stays (every
+         * call on it fails cleanly) and the next caller tries again */
+        zhandle_t *old = c->zh;
         rc = handle_new(c, err);
-        if (rc != DC_OK) {
-            /* keep a handle around so callers never see NULL: retry later */
-            c->zh = zookeeper_init(c->hosts, global_watcher, c->session_timeout_ms, NULL, c, 0);
-            if (!c->zh) abort(); /* the client cannot even allocate: nothing sane is left */
+        if (rc == DC_OK) {
+            zookeeper_close(old);
+            c->gen++;
+        } else {
+            c->zh = old;
         }
-        c->gen++;
     }
     pthread_rwlock_unlock(&c->hlock);
     if (rc != DC_OK) return rc;
-    return wait_connected(c, dc_now_ms() + c->connect_timeout_ms, err);
+    zhandle_t *cur = zk_acquire(c, NULL);
+    rc = wait_connected(c, cur, dc_now_ms() + c->connect_timeout_ms, err);
+    zk_release(c);
+    return rc;
 }
 
 /* ------------------------------------------------------------ configuration */
@@ -402,7 +407,7 @@ int zk_conn_open(zk_conn *c, dc_drv_err *err)
 
     int rc = handle_new(c, err);
     if (rc) return rc;
-    rc = wait_connected(c, dc_now_ms() + c->connect_timeout_ms, err);
+    rc = wait_connected(c, c->zh, dc_now_ms() + c->connect_timeout_ms, err);
     if (!rc) rc = ensure_layout(c, c->zh, err);
     if (!rc) rc = probe(c, c->zh, err);
     return rc;

@@ -133,7 +133,7 @@ static int entry_cmp(const void *a, const void *b)
 
 static void snap_sort(zk_snap *s)
 {
-    qsort(s->e, s->n, sizeof *s->e, entry_cmp);
+    if (s->n) qsort(s->e, s->n, sizeof *s->e, entry_cmp);
     for (size_t i = 0; i < s->n; i++)
         if (s->e[i].path) s->e[i].name = strrchr(s->e[i].path, '/') + 1;
 }
@@ -143,7 +143,7 @@ zk_entry *zk_snap_find(zk_snap *s, const char *key, size_t len)
     zk_entry probe;
     probe.key = (char *)key;
     probe.key_len = len;
-    return bsearch(&probe, s->e, s->n, sizeof *s->e, entry_cmp);
+    return s->n ? bsearch(&probe, s->e, s->n, sizeof *s->e, entry_cmp) : NULL;
 }
 
 /* Set an entry's state from a GET slot. */
@@ -186,7 +186,7 @@ static int apply_records(zk_conn *c, zk_snap *s, zk_rec *recs, size_t n, dc_drv_
         for (size_t i = 0; i < recs[r].n; i++) {
             zk_ev *ev = &recs[r].evs[i];
             zk_entry probe = {.key = ev->key, .key_len = ev->key_len}, *e;
-            e = bsearch(&probe, s->e, sorted, sizeof *s->e, entry_cmp);
+            e = sorted ? bsearch(&probe, s->e, sorted, sizeof *s->e, entry_cmp) : NULL;
             for (size_t j = sorted; !e && j < s->n; j++)
                 if (dc_key_cmp(s->e[j].key, s->e[j].key_len, ev->key, ev->key_len) == 0)
                     e = &s->e[j];
@@ -306,7 +306,7 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
                 break;
             }
             zk_entry probe = {.key = key, .key_len = kl};
-            if (!bsearch(&probe, s->e, nsingle, sizeof *s->e, entry_cmp) &&
+            if ((!nsingle || !bsearch(&probe, s->e, nsingle, sizeof *s->e, entry_cmp)) &&
                 !entry_add(s, c->p_kv, key, kl))
                 rc = DC_ENOMEM;
             free(key);
