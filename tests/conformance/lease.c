@@ -108,11 +108,13 @@ CONF_TEST(lease_expiry_deletes_its_keys_at_one_revision_with_delete_events)
 {
     static const char *const keys[] = {"e/a", "e/b"};
     int64_t start = conf_revision() + 1;
-    int64_t lease = grant(2, NULL);
+    int64_t granted = 0;
+    int64_t lease = grant(2, &granted);
     int64_t last = 0;
     for (int i = 0; i < 2; i++) last = conf_put_lease(K(keys[i]), keys[i], lease);
     dc_watch *w = conf_watch(K("e/"), start, DC_PREFIX | DC_PREV_KV | DC_NO_PUT);
-    int64_t rev = expect_lease_deletes(w, keys, 2, lease, CONF_EXPIRY_WAIT_MS);
+    int64_t rev =
+        expect_lease_deletes(w, keys, 2, lease, (int)granted * 1000 + CONF_EXPIRY_GRACE_MS);
     ck_assert_int_gt(rev, last);
     dc_watch_close(w);
     ck_assert_int_eq(conf_exists(K("e/a"), NULL), 0);

@@ -9,7 +9,9 @@
 #include "conformance.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 
 typedef struct expect_ev {
     dc_event_type type;
@@ -344,6 +346,33 @@ CONF_TEST(watch_next_with_timeout_0_is_etimedout_when_nothing_is_queued)
 }
 END_TEST
 
+static void *put_later(void *arg)
+{
+    nanosleep(&(struct timespec){0, 100 * 1000000}, NULL);
+    int64_t *rev = arg;
+    const char *k = K("k");
+    if (dc_put(conf_store, k, strlen(k), "late", 4, 0, rev) != DC_OK) *rev = -1;
+    return NULL;
+}
+
+CONF_TEST(watch_next_with_timeout_minus_1_waits_for_events)
+{
+    dc_watch *w = conf_watch(K("k"), 0, 0);
+    int64_t rev = 0;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, put_later, &rev), 0);
+    dc_events *ev = NULL;
+    int rc = dc_watch_next(w, -1, &ev);
+    pthread_join(th, NULL);
+    OK(rc);
+    ck_assert_int_gt(rev, 0);
+    ck_assert_uint_eq(ev->n, 1);
+    conf_expect_event(&ev->events[0], DC_EVENT_PUT, K("k"), "late", rev);
+    dc_events_free(ev);
+    dc_watch_close(w);
+}
+END_TEST
+
 CONF_TEST(watch_prefix_delete_gives_one_delete_per_key_at_one_revision)
 {
     static const char *keys[] = {"d/1", "d/2", "d/3/x", "d/4"};
@@ -408,6 +437,7 @@ TCase *conf_watch_tcase(void)
     tcase_add_test(tc, watch_from_a_future_revision_starts_there);
     tcase_add_test(tc, watch_fd_is_readable_exactly_while_events_are_queued);
     tcase_add_test(tc, watch_next_with_timeout_0_is_etimedout_when_nothing_is_queued);
+    tcase_add_test(tc, watch_next_with_timeout_minus_1_waits_for_events);
     tcase_add_test(tc, watch_prefix_delete_gives_one_delete_per_key_at_one_revision);
     tcase_add_test(tc, watch_ends_with_eclosed_when_its_store_closes);
     return tc;
