@@ -262,7 +262,8 @@ int dc_worker_put_info(dc_worker *w, const char *schema, const char *table, cons
     if (rc == DC_ENOMEM) rc = dc__error(rc, "out of memory");
     if (rc) return rc;
     if (revision) *revision = w->info_rev;
-    return worker_step(w, 2, w->info_rev, "PUT info %s", w->lock_id);
+    return worker_step(w, 2, w->info_rev, "PUT info: %zu DDL%s", w->n_ddls,
+                       w->n_ddls == 1 ? "" : "s");
 }
 
 int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)

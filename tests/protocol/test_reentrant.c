@@ -372,6 +372,56 @@ START_TEST(reentrant_master_crash_in_step10_leftovers_do_not_leak_into_the_next_
 }
 END_TEST
 
+START_TEST(reentrant_master_restart_restores_the_owner_from_its_exec_operation)
+{
+    /* b reports first and owns the lock; after a restart the smallest name
+     * (a) would be the default owner, but b already holds exec=true. */
+    scene s;
+    s.ns = t_ns("owner");
+    t_task(s.ns, "t", SRCS, 2);
+    t_rec_init(&s.rec);
+    t_down_init(&s.down);
+    s.rec.stop_role_master = 1;
+    s.rec.stop_step = 4;
+    t_master_start(&s.tm, s.ns, &s.rec);
+    dc_worker_options o = {.ns = s.ns};
+    dc_worker *a, *b;
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &a), DC_OK);
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "b", &o, &b), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(b, "shard_db", "tbl_1", &DDL, 1, NULL, T_TIMEOUT, NULL),
+                     DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(a, "shard_db", "tbl_1", &DDL, 1, NULL, T_TIMEOUT, NULL),
+                     DC_OK);
+    ck_assert_int_eq(t_master_join(&s.tm), DC_ECLOSED); /* died right after exec=true for b */
+    t_master_stop(&s.tm);
+    dc_lock_status *st;
+    size_t n;
+    ck_assert_int_eq(dc_locks_read(t_store(), s.ns, "t", &st, &n, NULL), DC_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(st[0].owner, "b");
+    dc_lock_status_free_array(st, n);
+    t_master_start(&s.tm, s.ns, &s.rec);
+    dc_operation *op;
+    ck_assert_int_eq(dc_worker_wait_operation(b, T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 1);
+    t_down_exec(op, &s.down);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_done(b, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_wait_operation(a, T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 0); /* a was never made a second owner */
+    t_down_exec(op, &s.down);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_done(a, T_TIMEOUT, NULL), DC_OK);
+    t_wait_no_locks(s.tm.m);
+    t_master_stop(&s.tm);
+    ck_assert_int_eq(s.down.exec_calls, 1);
+    ck_assert_int_eq(t_rec_count(&s.rec, "master", 4, LOCK1, "a"), 1); /* exec=false only */
+    dc_worker_free(a);
+    dc_worker_free(b);
+    t_rec_free(&s.rec);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -393,6 +443,7 @@ Suite *suite_reentrant(void)
     tcase_add_test(tc, reentrant_worker_restart_after_step8_goes_on_with_the_next_ddl);
     tcase_add_test(tc, reentrant_master_crash_at_any_step_rerun_is_fine);
     tcase_add_test(tc, reentrant_master_restart_never_overwrites_a_done_operation);
+    tcase_add_test(tc, reentrant_master_restart_restores_the_owner_from_its_exec_operation);
     tcase_add_test(tc, reentrant_master_crash_in_step10_leftovers_do_not_leak_into_the_next_lock);
     suite_add_tcase(s, tc);
     return s;
