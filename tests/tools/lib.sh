@@ -1,7 +1,7 @@
 # Helpers for the tests of the ddlcoord command (sourced, not run).
 #
 # Environment: DDLCOORD_BIN (the command), DDLCOORD_TEST_STORE (a store URI;
-# with-store.sh sets it from a fixture), DC_TEST_PUT_RAW (the raw-put helper).
+# with-store.sh sets it from a fixture), DC_TEST_RAW (raw put and count).
 # Every test runs in its own namespace on the store, so tests never see each
 # other's keys; every process a test starts is recorded and killed by PID when
 # the test ends. Waits have generous limits that only guard against hangs:
@@ -139,3 +139,13 @@ stop_master() {
 }
 
 hex() { printf %s "$1" | od -An -tx1 -v | tr -d ' \n'; }
+
+# raw put KEY VALUE | raw count PREFIX: the store beneath the command.
+raw() { "${DC_TEST_RAW:?}" "$STORE" "$@"; }
+
+# expect_keys N PREFIX: exactly N keys under PREFIX.
+expect_keys() {
+    local n
+    n=$(raw count "$2") || fail "cannot count keys under $2"
+    [ "$n" = "$1" ] || fail "expected $1 keys under $2, found $n"
+}

@@ -57,6 +57,9 @@ scenario_failover_mid_lock() {
     expect_execs 1
     no_locks || fail "lock left behind"
     stop_master "$m2"
+    # SIGTERM resigned: the lease was revoked, so no election key is left
+    # (m1's expired before m2 could lead).
+    expect_keys 0 "$NS/ddlcoord/election/"
 }
 
 # The master is killed -9 at each of the seed's ten steps (a pause point in
@@ -194,7 +197,41 @@ scenario_unlock_owner() {
     grep -q "|s2|" "$EXEC_LOG" || fail "s2 (the named owner) did not execute"
     wait_until no_locks
     expect_rc 1 dc unlock 'T-`db`.`nosuch`' --timeout 30
+    expect_keys 0 "$NS/ddlcoord/admin/" # answered requests are cleaned up
     stop_master "$m"
+}
+
+# Removing a source that never reports lets the lock it blocks go on.
+scenario_task_remove_unblocks_lock() {
+    dc task add T s1 s2 s3 >/dev/null || fail "task add"
+    start_master m
+    local m=$LAST_PID
+    start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    local w1=$LAST_PID
+    start_worker w-s2 s2 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    local w2=$LAST_PID
+    wait_until lock_has_source s1
+    wait_until lock_has_source s2
+    expect_execs 0
+    expect_rc 0 dc task remove T s3
+    expect_exit 0 "$w1"
+    expect_exit 0 "$w2"
+    expect_execs 1
+    wait_until no_locks
+    stop_master "$m"
+}
+
+# DM's own values, in DM's key layout, are read as they are (the layout
+# --namespace /dm-master reads in a DM cluster's etcd).
+scenario_dm_values() {
+    local src=mysql-replica-01
+    raw put "$NS/shardddl-pessimism/info/$(hex test)/$(hex $src)" \
+        '{"task":"test","source":"mysql-replica-01","schema":"foo","table":"bar","ddls":["ALTER TABLE bar ADD COLUMN c1 INT"]}' \
+        >/dev/null || fail "cannot plant DM's info"
+    expect_rc 0 dc locks --json
+    grep -q '"ID":.*"test-`foo`.`bar`"' "$WORK/last.out" || fail "DM's lock not shown"
+    grep -q '"owner":.*"mysql-replica-01"' "$WORK/last.out" || fail "DM's owner not shown"
+    grep -q '"ALTER TABLE bar ADD COLUMN c1 INT"' "$WORK/last.out" || fail "DM's DDL not shown"
 }
 
 # unlock without --force-remove times out when the owner cannot finish and
@@ -218,10 +255,19 @@ scenario_unlock_force_remove() {
 }
 
 # Admin requests with no master running: exit code 9, nothing left behind.
+# The unanswered requests are withdrawn: a master started later does not
+# execute them by surprise.
 scenario_admin_without_master() {
     expect_rc 9 dc unlock "$LOCK_ID" --timeout 1
     grep -q "no master" "$WORK/last.err" || fail "no 'no master' message"
     expect_rc 9 dc remove-meta T --timeout 1
+    expect_keys 0 "$NS/ddlcoord/admin/"
+    start_master m
+    local m=$LAST_PID
+    wait_until log_has m.log "master step 1:"
+    stop_master "$m"
+    log_has m.log "admin: " && fail "a withdrawn request was executed"
+    return 0
 }
 
 # remove-meta clears a task's infos, operations and the master's lock; task
@@ -255,7 +301,7 @@ scenario_corrupt_info() {
     local m=$LAST_PID
     wait_until log_has m.log "m leads"
     local key="$NS/shardddl-pessimism/info/$(hex BAD)/$(hex x1)"
-    "${DC_TEST_PUT_RAW:?}" "$STORE" "$key" '{"task": "BAD", not json' >/dev/null ||
+    raw put "$key" '{"task": "BAD", not json' >/dev/null ||
         fail "cannot plant the corrupt value"
     wait_until log_has m.log "$key"
     start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
