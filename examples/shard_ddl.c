@@ -214,13 +214,15 @@ int main(int argc, char **argv)
         snprintf(names[i], sizeof names[i], "mysql-%02d", i + 1);
         srcs[i] = names[i];
     }
-    printf("ddlcoord shard-DDL demo: 1 master, %d workers, %d tables, store %s\n", n_workers,
-           n_tables, uri);
+    printf("ddlcoord shard-DDL demo: 1 master, %d worker%s, %d table%s, store %s\n", n_workers,
+           n_workers == 1 ? "" : "s", n_tables, n_tables == 1 ? "" : "s", uri);
     printf(
         "task \"demo\" has sources mysql-01..mysql-%02d; each meets ALTER TABLE on every table\n\n",
         n_workers);
     printf("%6s  %-6s %2s %-22s %-22s %-10s %s\n", "rev", "role", "#", "step", "lock", "source",
            "detail");
+    printf("%6s  %-6s %2s %-22s %-22s %-10s %s\n", "------", "------", "--",
+           "----------------------", "----------------------", "----------", "------");
     if ((rc = dc_task_add(store, NS, "demo", srcs, (size_t)n_workers))) {
         fprintf(stderr, "task add: %s: %s\n", dc_errname(rc), dc_last_error());
         return 2;
