@@ -736,7 +736,7 @@ static int attempt_once(attempt *a, redisContext *ctx, const dc_txn_req *req, co
         } else {
             rd_cmd_init(&x[0]);
             rd_cmd_str(&x[0], "MULTI");
-            memcpy(x + 1, a->cmds, a->n_cmds * sizeof *x); /* borrowed */
+            if (a->n_cmds) memcpy(x + 1, a->cmds, a->n_cmds * sizeof *x); /* borrowed */
             rd_cmd_init(&x[nx - 1]);
             rd_cmd_str(&x[nx - 1], "EXEC");
             rc = rd_pipeline(s, ctx, x, nx, xr, err);
