@@ -3,8 +3,10 @@
  * mode, owner, DDLs, synced, unsynced, conflicts), computed from the store
  * alone by dc_locks_read, so it works with no master running and shows the
  * same thing whichever master leads. Values that cannot be decoded are
- * skipped by the library (and logged), so one corrupt key does not hide the
- * other locks.
+ * skipped, so one corrupt key does not hide the other locks; each gets one
+ * line on stderr and the exit code says the store holds bad data.
+ * dc_locks_read does not say which values it skipped, so this file checks
+ * the infos and operations itself with the library's decoders.
  */
 #include "common.h"
 
@@ -166,6 +168,50 @@ static int print_json(const dc_lock_status *locks, size_t n, int64_t rev)
     return DCX_EXIT_OK;
 }
 
+/* One line per info or operation under prefix that does not decode;
+ * returns how many, or -1 when the read failed. */
+static long scan_prefix(dcx_ctx *ctx, const char *prefix, int is_info)
+{
+    dc_kvs *kvs = NULL;
+    if (dc_get(ctx->store, prefix, strlen(prefix), DC_PREFIX, 0, &kvs) != DC_OK) return -1;
+    long bad = 0;
+    for (size_t i = 0; i < kvs->n; i++) {
+        const dc_kv *kv = &kvs->kvs[i];
+        int rc;
+        if (is_info) {
+            dc_info *info = NULL;
+            rc = dc_info_decode(kv->key, kv->value, kv->value_len, &info);
+            dc_info_free(info);
+        } else {
+            dc_operation *op = NULL;
+            rc = dc_operation_decode(kv->key, kv->value, kv->value_len, &op);
+            dc_operation_free(op);
+        }
+        if (rc == DC_ECORRUPT || rc == DC_ETOOBIG) {
+            dcx_err(ctx, "skipped a corrupt %s: %s", is_info ? "info" : "operation",
+                    dc_last_error());
+            bad++;
+        }
+    }
+    dc_kvs_free(kvs);
+    return bad;
+}
+
+/* The number of undecodable infos and operations of task (NULL = all). */
+static long scan_values(dcx_ctx *ctx, const char *task)
+{
+    char *info = NULL, *op = NULL;
+    long bad = -1;
+    if (dc_info_key(ctx->ns, task, NULL, &info) == DC_OK &&
+        dc_operation_key(ctx->ns, task, NULL, &op) == DC_OK) {
+        long a = scan_prefix(ctx, info, 1), b = a < 0 ? -1 : scan_prefix(ctx, op, 0);
+        bad = b < 0 ? -1 : a + b;
+    }
+    free(info);
+    free(op);
+    return bad;
+}
+
 int dcx_cmd_locks(dcx_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {{"task", required_argument, 0, OPT_TASK},
@@ -205,7 +251,12 @@ int dcx_cmd_locks(dcx_ctx *ctx, int argc, char **argv)
     dc_lock_status *locks = NULL;
     size_t n = 0;
     int64_t rev = 0;
+    /* The library logs each value it skips; scan_values says it in one line. */
+    dc_log_level saved = dc_log_get_level();
+    int quiet = ctx->log_level < 0 && !getenv("DDLCOORD_LOG");
+    if (quiet) dc_log_set_level(DC_LOG_ERROR);
     int rc = dc_locks_read(ctx->store, ctx->ns, task, &locks, &n, &rev);
+    if (quiet) dc_log_set_level(saved);
     if (rc != DC_OK) return dcx_fail(ctx, rc, "read locks");
     if (json) {
         ex = print_json(locks, n, rev);
@@ -214,5 +265,12 @@ int dcx_cmd_locks(dcx_ctx *ctx, int argc, char **argv)
         print_text(locks, n, rev);
     }
     dc_lock_status_free_array(locks, n);
+    fflush(stdout);
+    long bad = scan_values(ctx, task);
+    if (bad < 0 && ex == DCX_EXIT_OK) {
+        dcx_err(ctx, "cannot read the values to check them: %s", dc_last_error());
+        ex = DCX_EXIT_STORE;
+    }
+    if (bad > 0 && ex == DCX_EXIT_OK) ex = DCX_EXIT_CORRUPT;
     return ex;
 }

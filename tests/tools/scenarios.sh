@@ -310,7 +310,11 @@ scenario_corrupt_info() {
     expect_exit 0 "$a"
     expect_exit 0 "$LAST_PID"
     expect_execs 1
-    expect_rc 0 dc locks
+    # locks shows the rest, names the bad key in one line, and exits 7.
+    expect_rc 7 dc locks
+    grep -q "^0 locks" "$WORK/last.out" || fail "locks did not print the view"
+    [ "$(wc -l <"$WORK/last.err")" = 1 ] || fail "expected one line on stderr"
+    grep -q -- "$key" "$WORK/last.err" || fail "locks does not name the corrupt key"
     stop_master "$m"
 }
 
