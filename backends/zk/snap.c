@@ -255,7 +255,7 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
     }
     if (consistent) r0 = zk_batch_add(&b, ZK_Q_EXISTS, c->p_rev);
     for (size_t i = 0; i < nsingle; i++) {
-        gslot[i] = zk_batch_add(&b, ZK_Q_EXISTS, gens[s->e[i].gen_shard]);
+        gslot[i] = s->for_write ? zk_batch_add(&b, ZK_Q_EXISTS, gens[s->e[i].gen_shard]) : 0;
         kslot[i] = zk_batch_add(&b, ZK_Q_GET, s->e[i].path);
         if (gslot[i] < 0 || kslot[i] < 0) rc = DC_ENOMEM;
     }
@@ -351,7 +351,7 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
             rc = slot_err(c, ks->rc, s->e[i].path, err);
             break;
         }
-        if (i < nsingle) {
+        if (i < nsingle && s->for_write) {
             zk_slot *gs = &b.slots[gslot[i]];
             if (gs->rc != ZOK) {
                 rc = slot_err(c, gs->rc, gens[s->e[i].gen_shard], err);

@@ -199,12 +199,12 @@ int zk_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
     zk_conn *c = conn;
     int rc = check_limits(c, req, err);
     if (rc) return rc;
-    /* plain puts need no consistent snapshot: they always write, and the
-     * commit re-checks what they read */
-    int plain_puts = req->n_compares == 0 && req->n_ops[DC_ELSE] == 0 && req->n_ops[DC_THEN] > 0;
-    for (size_t i = 0; i < req->n_ops[DC_THEN]; i++)
-        if (req->ops[DC_THEN][i].kind != DC_OP_PUT || req->ops[DC_THEN][i].flags & DC_PREFIX)
-            plain_puts = 0;
+    /* A txn that writes needs no consistent snapshot: its multi re-checks
+     * every key it read, so the reads all held at once when it commits. Only
+     * a branch that writes nothing is answered from the reads, and then they
+     * are read again as a snapshot. Prefix reads are always bracketed: their
+     * strict check needs R/rev's version from before the listing. */
+    int need_consistent = 0;
     int64_t deadline = dc_now_ms() + c->request_timeout_ms;
     for (int attempt = 0;; attempt++) {
         zk_snap s;
@@ -222,9 +222,11 @@ int zk_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
             zk_snap_free(&s);
             return ZKERR(err, DC_ENOMEM, "zk: out of memory");
         }
+        s.for_write = 1;
+        int consistent = need_consistent || s.n_prefixes > 0;
         uint64_t gen;
         zhandle_t *zh = zk_acquire(c, &gen);
-        rc = zk_snap_read(c, zh, &s, !plain_puts, err);
+        rc = zk_snap_read(c, zh, &s, consistent, err);
         zk_release(c);
         if (rc) {
             zk_snap_free(&s);
@@ -245,6 +247,14 @@ int zk_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
             free(evs);
             zk_snap_free(&s);
             return ZKERR(err, DC_ENOMEM, "zk: out of memory");
+        }
+        if (nev == 0 && !consistent) {
+            free_responses(resp, nops);
+            free(evs);
+            zk_snap_free(&s);
+            need_consistent = 1;
+            attempt--;
+            continue;
         }
         if (nev == 0) {
             /* nothing to write: the answer is the snapshot */

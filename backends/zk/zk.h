@@ -248,6 +248,7 @@ typedef struct zk_snap {
     int rev_version; /* R/rev's version at rev (for strict checks) */
     int64_t r0, r1;
     int64_t max_mzxid;
+    int for_write; /* read deletion generations too (before each key) */
 } zk_snap;
 
 void zk_snap_init(zk_snap *s);

@@ -17,7 +17,8 @@
  * handle (a dc_store, or one zhandle_t), each caller on keys of its own, and
  * reports throughput, p50/p99 latency and the driver/raw ratios.
  *
- * usage: bench_zk <zk://host:port> [seconds per cell, default 2]
+ * usage: bench_zk <zk://host:port> [seconds per cell, default 2] [ops: put,get,txn]
+ *                 [callers: 1,4,16]
  */
 #include <ddlcoord/ddlcoord.h>
 #include <pthread.h>
@@ -220,13 +221,25 @@ static void setup(void)
         }
 }
 
+/* 1 if the comma-separated list has item. */
+static int list_has(const char *list, const char *item)
+{
+    size_t n = strlen(item);
+    for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (strncmp(p, item, n) == 0 && (p[n] == ',' || p[n] == '\0')) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s <zk://host:port> [seconds per cell]\n", argv[0]);
+        fprintf(stderr, "usage: %s <zk://host:port> [seconds per cell] [put,get,txn] [1,4,16]\n",
+                argv[0]);
         return 2;
     }
     if (argc > 2) seconds = atof(argv[2]);
+    const char *only_ops = argc > 3 ? argv[3] : "put,get,txn";
+    const char *only_callers = argc > 4 ? argv[4] : "1,4,16";
     memset(value, 'v', sizeof value);
     if (dc_store_open(argv[1], &store) != DC_OK) {
         fprintf(stderr, "open %s: %s\n", argv[1], dc_last_error());
@@ -247,6 +260,9 @@ int main(int argc, char **argv)
     int callers[] = {1, 4, 16};
     for (int o = 0; o < 3; o++)
         for (int ci = 0; ci < 3; ci++) {
+            char cs[8];
+            snprintf(cs, sizeof cs, "%d", callers[ci]);
+            if (!strstr(only_ops, op_names[o]) || !list_has(only_callers, cs)) continue;
             result d = run_cell((op_kind)o, 0, callers[ci]);
             result r = run_cell((op_kind)o, 1, callers[ci]);
             printf("%-4s %7d | %10.0f %8.3f %8.3f | %10.0f %8.3f %8.3f | %8.2fx %8.2fx%s\n",
