@@ -439,58 +439,71 @@ static int absorb(dc_master *m, int rc, const char *what)
     return DC_OK;
 }
 
+int master_pump(dc_master *m, int wait_ms)
+{
+    if (atomic_load(&m->stop)) master_fail(m, DC_ECLOSED);
+    if (m->fatal) return m->fatal;
+    if (m->need_rebuild || !m->watch) {
+        m->need_rebuild = 0;
+        int rc = absorb(m, rebuild(m), "rebuild");
+        pthread_cond_broadcast(&m->cond);
+        if (rc) return rc;
+        if (m->need_rebuild) {
+            /* The store is unwell: back off (up to 1 s) before the next try. */
+            m->backoff = m->backoff ? 2 * m->backoff : 50;
+            if (m->backoff > 1000) m->backoff = 1000;
+            pthread_mutex_unlock(&m->mu);
+            dc_sleep_ms(m->backoff < wait_ms ? m->backoff : wait_ms);
+            pthread_mutex_lock(&m->mu);
+            return DC_OK;
+        }
+        m->backoff = 0;
+    }
+    struct pollfd p[2] = {{dc_watch_fd(m->watch), POLLIN, 0}, {m->wake[0], POLLIN, 0}};
+    pthread_mutex_unlock(&m->mu);
+    int pr = poll(p, 2, wait_ms);
+    int poll_errno = errno;
+    if (p[1].revents) {
+        char buf[16];
+        while (read(m->wake[0], buf, sizeof buf) > 0) continue;
+    }
+    pthread_mutex_lock(&m->mu);
+    if (pr < 0 && poll_errno != EINTR) dc_log(DC_LOG_WARN, PESS, "poll failed; retrying");
+    if (atomic_load(&m->stop)) return master_fail(m, DC_ECLOSED);
+    if (m->fatal) return m->fatal;
+    if (!m->watch || m->need_rebuild) return DC_OK; /* rebuilt meanwhile: next pass */
+    dc_events *evs = NULL;
+    int rc = dc_watch_next(m->watch, 0, &evs);
+    if (rc == DC_ETIMEDOUT) return DC_OK;
+    if (rc) {
+        dc_log(DC_LOG_WARN, PESS, "watch ended: %s: %s; rebuilding", dc_errname(rc),
+               dc_last_error());
+        m->need_rebuild = 1;
+        rc = DC_OK; /* not an error of the run: the next pass rebuilds */
+    } else {
+        rc = absorb(m, handle(m, evs), "handling events");
+    }
+    dc_events_free(evs);
+    pthread_cond_broadcast(&m->cond);
+    return rc;
+}
+
 int dc_master_run(dc_master *m, int timeout_ms)
 {
     int64_t deadline = dc_deadline_ms(timeout_ms);
-    int backoff = 0;
-    for (;;) {
-        if (atomic_load(&m->stop)) {
-            pthread_mutex_lock(&m->mu);
-            master_fail(m, DC_ECLOSED);
-            pthread_mutex_unlock(&m->mu);
-        }
-        pthread_mutex_lock(&m->mu);
-        int rc = m->fatal;
-        if (!rc && (m->need_rebuild || !m->watch)) {
-            m->need_rebuild = 0;
-            rc = absorb(m, rebuild(m), "rebuild");
-            if (!rc && m->need_rebuild) backoff = backoff ? backoff * 2 : 50;
-            if (backoff > 1000) backoff = 1000;
-            if (!m->need_rebuild) backoff = 0;
-        }
-        pthread_cond_broadcast(&m->cond);
+    pthread_mutex_lock(&m->mu);
+    if (m->running) {
         pthread_mutex_unlock(&m->mu);
-        if (rc) return dc__error(rc, "master stopped: %s", dc_strerror(rc));
-        int64_t now = dc_now_ms();
-        if (deadline >= 0 && now >= deadline) return DC_OK;
-        int wait = deadline < 0 ? 1000 : (int)(deadline - now);
-        if (wait > 1000) wait = 1000;
-        if (backoff) {
-            dc_sleep_ms(backoff < wait ? backoff : wait);
-            continue;
-        }
-        if (!m->watch) continue;
-        struct pollfd p[2] = {{dc_watch_fd(m->watch), POLLIN, 0}, {m->wake[0], POLLIN, 0}};
-        if (poll(p, 2, wait) < 0 && errno != EINTR) return dc__error(DC_EINTERNAL, "poll failed");
-        if (p[1].revents) {
-            char buf[16];
-            while (read(m->wake[0], buf, sizeof buf) > 0) continue;
-        }
-        dc_events *evs = NULL;
-        rc = dc_watch_next(m->watch, 0, &evs);
-        if (rc == DC_ETIMEDOUT) continue;
-        pthread_mutex_lock(&m->mu);
-        if (rc) {
-            dc_log(DC_LOG_WARN, PESS, "watch ended: %s: %s; rebuilding", dc_errname(rc),
-                   dc_last_error());
-            m->need_rebuild = 1;
-            rc = DC_OK; /* not an error of the run: the next pass rebuilds */
-        } else {
-            rc = absorb(m, handle(m, evs), "handling events");
-        }
-        pthread_cond_broadcast(&m->cond);
-        pthread_mutex_unlock(&m->mu);
-        dc_events_free(evs);
-        if (rc) return dc__error(rc, "master stopped: %s", dc_strerror(rc));
+        return dc__error(DC_EINVAL, "dc_master_run: already running in another thread");
     }
+    m->running = 1;
+    int rc;
+    for (;;) {
+        int64_t left = deadline < 0 ? 1000 : deadline - dc_now_ms();
+        rc = master_pump(m, left > 1000 ? 1000 : left < 0 ? 0 : (int)left);
+        if (rc || (deadline >= 0 && dc_now_ms() >= deadline)) break;
+    }
+    m->running = 0;
+    pthread_mutex_unlock(&m->mu);
+    return rc ? dc__error(rc, "master stopped: %s", dc_strerror(rc)) : DC_OK;
 }

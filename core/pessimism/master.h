@@ -30,6 +30,8 @@ struct dc_master {
     char *pfx[K_COUNT];
     size_t pfx_len[K_COUNT];
     int need_rebuild;
+    int backoff;                /* ms to wait before the next rebuild after a failed one */
+    int running;                /* a thread is inside dc_master_run */
     int fatal;                  /* sticky DC_ECLOSED / DC_ECHANGED */
     uint64_t unlock_serial;     /* numbers unlock requests (dc_lock.unlock_mark) */
     uint64_t resolved_marks[8]; /* marks of recently removed locks under unlock */
@@ -45,6 +47,12 @@ struct dc_master {
  * DC_ECLOSED (and m->fatal) when the callback asked to stop. */
 int master_step(dc_master *m, int step, const dc_lock *lock, const char *source, int64_t rev,
                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* One pass of the event loop, with m->mu held (released only while waiting
+ * up to wait_ms): rebuild if needed, then handle the events that arrived.
+ * DC_OK, or the fatal code that stops the master. dc_master_run loops on
+ * it; dc_master_unlock calls it when no thread runs the loop. */
+int master_pump(dc_master *m, int wait_ms);
 
 /* Record a fatal error (fence, stop): sticky. Returns code. */
 int master_fail(dc_master *m, int code);

@@ -166,7 +166,15 @@ int dc_master_unlock(dc_master *m, const char *lock_id, const char *replace_owne
             rc = apply_unlock(m, lock, replace_owner, mark, &u);
             continue;
         }
-        if (dc_cond_wait_until(&m->cond, &m->mu, deadline)) break;
+        if (m->running) {
+            if (dc_cond_wait_until(&m->cond, &m->mu, deadline)) break;
+            continue;
+        }
+        /* Nobody runs the event loop (the caller may be the loop's own
+         * thread, between two dc_master_run calls): run it here. */
+        int64_t left = deadline < 0 ? 100 : deadline - dc_now_ms();
+        if (left <= 0) break;
+        rc = master_pump(m, left > 100 ? 100 : (int)left);
     }
     if (!rc && m->fatal) rc = m->fatal;
     if (!rc && lock && lock->unlock_mark == mark) {

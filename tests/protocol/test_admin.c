@@ -224,6 +224,53 @@ START_TEST(remove_meta_clears_infos_operations_markers_and_locks)
 }
 END_TEST
 
+START_TEST(unlock_from_the_loop_thread_drives_the_events_itself)
+{
+    /* A daemon with one thread: it runs the master in slices and handles an
+     * unlock request between two slices. The unlock must not wait for a loop
+     * that only it could run. */
+    const char *ns = t_ns("unlock-inline");
+    const char *srcs[] = {"a", "b", "never"};
+    t_task(ns, "t", srcs, 3);
+    dc_master_options mo = {.ns = ns};
+    dc_master *m;
+    ck_assert_int_eq(dc_master_new(t_store(), &mo, &m), DC_OK);
+    ck_assert_int_eq(dc_master_run(m, 0), DC_OK); /* step 1 */
+    t_down down;
+    t_down_init(&down);
+    t_worker a = {.ns = ns,
+                  .task = "t",
+                  .source = "a",
+                  .schema = "db",
+                  .tables = TABLES,
+                  .n_tables = 1,
+                  .ddl = DDL,
+                  .down = &down};
+    t_worker b = a;
+    b.source = "b";
+    t_worker_start(&a);
+    t_worker_start(&b);
+    size_t synced = 0;
+    for (int i = 0; i < T_TIMEOUT / 50 && synced < 2; i++) {
+        ck_assert_int_eq(dc_master_run(m, 50), DC_OK);
+        dc_lock_status *st;
+        size_t n;
+        ck_assert_int_eq(dc_master_locks(m, "t", &st, &n), DC_OK);
+        synced = 0;
+        for (size_t j = 0; n && j < st[0].n_sources; j++) synced += st[0].sources[j].synced;
+        dc_lock_status_free_array(st, n);
+    }
+    ck_assert_uint_eq(synced, 2);
+    int rc = dc_master_unlock(m, LOCK, NULL, 0, T_TIMEOUT);
+    ck_assert_msg(rc == DC_OK, "unlock: %s: %s", dc_errname(rc), dc_last_error());
+    ck_assert_int_eq(t_worker_join(&a), DC_OK);
+    ck_assert_int_eq(t_worker_join(&b), DC_OK);
+    ck_assert_int_eq(a.executed, 1);
+    ck_assert_int_eq(t_down_count(&down, LOCK, DDL), 1);
+    dc_master_free(m);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -239,6 +286,7 @@ Suite *suite_admin(void)
     tcase_add_test(tc, unlock_without_force_times_out_and_reverts_when_the_owner_is_dead);
     tcase_add_test(tc, unlock_force_remove_clears_a_lock_whose_owner_died);
     tcase_add_test(tc, remove_meta_clears_infos_operations_markers_and_locks);
+    tcase_add_test(tc, unlock_from_the_loop_thread_drives_the_events_itself);
     suite_add_tcase(s, tc);
     return s;
 }

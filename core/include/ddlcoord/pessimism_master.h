@@ -63,11 +63,12 @@ int dc_master_new(dc_store *store, const dc_master_options *options, dc_master *
  * new master picks them up. */
 void dc_master_free(dc_master *master);
 
-/* Run the event loop for up to timeout_ms (-1 = until stopped). Blocks.
- * Returns DC_OK when the time is up, DC_ECLOSED after dc_master_stop or when
- * a step callback asked to stop, DC_ECHANGED when the fencing guard failed;
- * once it has returned DC_ECLOSED or DC_ECHANGED it returns the same again.
- * Only one thread may be inside dc_master_run at a time. */
+/* Run the event loop for up to timeout_ms (-1 = until stopped; 0 = one
+ * pass over what is already there). Blocks. Returns DC_OK when the time is
+ * up, DC_ECLOSED after dc_master_stop or when a step callback asked to stop,
+ * DC_ECHANGED when the fencing guard failed; once it has returned DC_ECLOSED
+ * or DC_ECHANGED it returns the same again. Only one thread may be inside
+ * dc_master_run at a time (DC_EINVAL for a second one). */
 int dc_master_run(dc_master *master, int timeout_ms);
 
 /* Ask dc_master_run to return DC_ECLOSED as soon as possible. Thread-safe,
@@ -90,8 +91,10 @@ int dc_master_problems(dc_master *master, char ***out, size_t *n);
 /* Unlock a lock by hand (DM's unlock-ddl-lock). The lock is forced synced;
  * its owner (replace_owner if not NULL, which must be a source of the lock)
  * gets exec=true, then the synced sources get exec=false (unsynced ones are
- * not waited for). Waits up to timeout_ms for them to be done, while another
- * thread runs dc_master_run (the handlers do the work).
+ * not waited for). Waits up to timeout_ms for them to be done: the event
+ * handlers do the work, in the thread inside dc_master_run if there is one,
+ * else in this call itself (so a daemon may call it between two
+ * dc_master_run calls of its only thread).
  * Returns DC_OK once every awaited source is done (the lock is then
  * removed like any resolved lock). On timeout: if the owner is not done and
  * !force_remove, the lock is reverted to its earlier sync state and
