@@ -458,9 +458,12 @@ static int run(demo *d, int verbose, int quiet)
            d->n_sources, d->n_tables, d->n_tables == 1 ? "" : "s", ctx->uri_shown);
     printf("Every source reports the same ALTER TABLE; the first to report owns the lock "
            "and\nexecutes it downstream, the others skip it. Revisions are the store's.\n");
-    if (shown)
+    if (shown) {
+        printf("Tags: M1 master GET, W1 worker PUT info, M2 master PUT operation, W2 worker\n"
+               "done txn, M3 master DELETE; the seed's order is M1 < W1 < M2 < W2 < M3.\n");
         printf("\n" DEMO_TIMELINE_HEADER "\n", "time", "step", "who", "source", "tag", "rev",
                "what");
+    }
 
     int ex = DCX_EXIT_OK;
     int rc =
@@ -529,6 +532,9 @@ out:
         double secs = (double)(dcx_now_ms() - t0) / 1000.0;
         if (!demo_check_summary(d->chk, stdout, leftovers(d), ctx->uri_shown, revs, secs))
             ex = DCX_EXIT_CHECK;
+        else if (!quiet)
+            printf("Next: ddlcoord demo --sources 8 --tables 100, or --store etcd://HOST:PORT;\n"
+                   "      ddlcoord --help for the master, worker and admin commands.\n");
     }
     demo_check_free(d->chk);
     free(wthreads);
