@@ -554,6 +554,70 @@ START_TEST(put_info_waits_while_a_done_operation_is_still_there)
 }
 END_TEST
 
+typedef struct same_table_job {
+    pthread_t th;
+    const char *ns;
+    char source[16];
+    t_down *down;
+    int rc;
+} same_table_job;
+
+static const char *SAME_DDLS[] = {
+    "ALTER TABLE tbl ADD COLUMN c1 INT", "ALTER TABLE tbl ADD COLUMN c2 INT",
+    "ALTER TABLE tbl ADD INDEX i1(c1)",  "ALTER TABLE tbl DROP COLUMN c2",
+    "ALTER TABLE tbl ADD COLUMN c3 INT",
+};
+
+static void *same_table_main(void *arg)
+{
+    same_table_job *j = arg;
+    dc_worker *w = new_worker(j->ns, "t", j->source, NULL);
+    for (size_t i = 0; i < sizeof SAME_DDLS / sizeof *SAME_DDLS && j->rc == DC_OK; i++) {
+        char pos[32];
+        snprintf(pos, sizeof pos, "bin.1:%zu", 100 + i);
+        j->rc = dc_worker_run_ddl(w, "db", "tbl", &SAME_DDLS[i], 1, pos, t_down_exec,
+                                  t_down_checkpoint, j->down, T_TIMEOUT, NULL);
+    }
+    dc_worker_free(w);
+    return NULL;
+}
+
+START_TEST(next_ddl_on_the_same_table_never_joins_the_removed_lock)
+{
+    /* DM bug pingcap/dm#1253: the next info of a table raced the removal of
+     * its previous lock. Here every DDL reuses the same lock ID at once. */
+    enum { N = 6 };
+    const char *ns = t_ns("sametable");
+    static char names[N][16];
+    const char *srcs[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "s%d", i);
+        srcs[i] = names[i];
+    }
+    t_task(ns, "t", srcs, N);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    t_down down;
+    t_down_init(&down);
+    same_table_job jobs[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (same_table_job){.ns = ns, .down = &down};
+        memcpy(jobs[i].source, names[i], sizeof jobs[i].source);
+        ck_assert_int_eq(pthread_create(&jobs[i].th, NULL, same_table_main, &jobs[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(jobs[i].th, NULL);
+        ck_assert_msg(jobs[i].rc == DC_OK, "%s: %s", names[i], dc_errname(jobs[i].rc));
+    }
+    t_wait_no_locks(tm.m);
+    t_master_stop(&tm);
+    for (size_t i = 0; i < sizeof SAME_DDLS / sizeof *SAME_DDLS; i++)
+        ck_assert_int_eq(t_down_count(&down, "t-`db`.`tbl`", SAME_DDLS[i]), 1);
+    ck_assert_int_eq(down.exec_calls, 5);
+    ck_assert_int_eq(down.skip_calls, 5 * (N - 1));
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -575,6 +639,7 @@ Suite *suite_beyond(void)
     tcase_add_test(tc, removing_the_owner_hands_the_lock_over_and_deletes_its_operation);
     tcase_add_test(tc, mark_done_retried_after_it_committed_is_idempotent);
     tcase_add_test(tc, put_info_waits_while_a_done_operation_is_still_there);
+    tcase_add_test(tc, next_ddl_on_the_same_table_never_joins_the_removed_lock);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -97,9 +97,8 @@ int dc_operation_decode(const char *key, const void *value, size_t value_len, dc
 int dc_lock_id_build(const char *task, const char *schema, const char *table, char **out);
 
 /* 1 if the two DDL lists are equal as multisets ([A,B] == [B,A], but
- * [A,B] != [A,A]), else 0. Never fails (0 when out of memory is impossible:
- * it sorts pointer copies on the stack for short lists, else compares by
- * counting). */
+ * [A,B] != [A,A], which DM calls equal), else 0. Never fails: it sorts
+ * pointer copies, or without memory for them counts occurrences instead. */
 int dc_ddls_equal(const char *const *a, size_t na, const char *const *b, size_t nb);
 
 /* ---------------------------------------------------------------- keys */
