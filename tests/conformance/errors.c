@@ -86,6 +86,8 @@ CONF_TEST(invalid_flags_and_enum_values_are_einval)
     EXPECT_RC(dc_txn_compare_int(t, k, kl, (dc_target)9, DC_CMP_EQUAL, 0), DC_EINVAL);
     EXPECT_RC(dc_txn_compare_int(t, k, kl, DC_TARGET_VALUE, DC_CMP_EQUAL, 0), DC_EINVAL);
     EXPECT_RC(dc_txn_compare_value(t, k, kl, (dc_cmp)42, "v", 1), DC_EINVAL);
+    EXPECT_RC(dc_txn_put(t, DC_THEN, k, kl, "x", 1, -1, 0), DC_EINVAL);
+    EXPECT_RC(dc_txn_get(t, DC_THEN, k, kl, 0, -1), DC_EINVAL);
     dc_txn_result *res = NULL;
     EXPECT_RC(dc_txn_commit(conf_store, t, &res), DC_EINVAL);
     ck_assert_ptr_null(res);
@@ -322,6 +324,65 @@ CONF_TEST(opening_an_unknown_scheme_is_enodriver)
 }
 END_TEST
 
+CONF_TEST(errors_are_typed_codes_with_names_and_messages)
+{
+    static const int codes[] = {
+        DC_ENOTFOUND, DC_ECOMPACTED, DC_EUNAVAILABLE, DC_ETIMEDOUT, DC_EUNKNOWN,     DC_EAUTH,
+        DC_EINVAL,    DC_ETOOBIG,    DC_ECORRUPT,     DC_ENOMEM,    DC_EUNSUPPORTED,
+    };
+    size_t n = sizeof codes / sizeof codes[0];
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_lt(codes[i], 0);
+        ck_assert_ptr_nonnull(dc_strerror(codes[i]));
+        ck_assert_str_ne(dc_strerror(codes[i]), "");
+        ck_assert_str_ne(dc_strerror(codes[i]), dc_strerror(-9999));
+        ck_assert_msg(strncmp(dc_errname(codes[i]), "DC_E", 4) == 0, "name of %d is %s", codes[i],
+                      dc_errname(codes[i]));
+        for (size_t j = 0; j < i; j++) ck_assert_str_ne(dc_errname(codes[i]), dc_errname(codes[j]));
+        ck_assert_int_eq(dc_error_retryable(codes[i]),
+                         codes[i] == DC_EUNAVAILABLE || codes[i] == DC_ETIMEDOUT);
+    }
+    ck_assert_ptr_nonnull(dc_strerror(-9999));
+    ck_assert_ptr_nonnull(dc_errname(-9999));
+    ck_assert_int_eq(dc_error_retryable(DC_OK), 0);
+
+    /* a failure leaves its detail on the thread and the handle; a short
+     * buffer gets a truncated, terminated copy */
+    EXPECT_RC(dc_put(conf_store, "", 0, "v", 1, 0, NULL), DC_EINVAL);
+    expect_detail();
+    char small[4];
+    memset(small, 'x', sizeof small);
+    dc_store_errmsg(conf_store, small, sizeof small);
+    ck_assert_uint_le(strlen(small), 3);
+}
+END_TEST
+
+CONF_TEST(store_opens_from_a_config_as_from_its_uri)
+{
+    dc_config *cfg = dc_config_new();
+    ck_assert_ptr_nonnull(cfg);
+    OK(dc_config_set(cfg, "uri", conf_uri));
+    dc_store *s = NULL;
+    OK(dc_store_open_config(cfg, &s));
+    dc_config_free(cfg); /* the store copied it */
+    ck_assert_str_eq(dc_store_backend(s), dc_store_backend(conf_store));
+    int64_t rev = 0;
+    OK(dc_put(s, K("k"), strlen(K("k")), "v", 1, 0, &rev));
+    dc_store_close(s);
+    dc_kv kv;
+    ck_assert_int_eq(conf_exists(K("k"), &kv), 1);
+    ck_assert_int_eq(kv.mod_revision, rev);
+
+    /* a configuration without a uri is refused */
+    cfg = dc_config_new();
+    ck_assert_ptr_nonnull(cfg);
+    s = NULL;
+    EXPECT_RC(dc_store_open_config(cfg, &s), DC_EINVAL);
+    ck_assert_ptr_null(s);
+    dc_config_free(cfg);
+}
+END_TEST
+
 TCase *conf_errors_tcase(void)
 {
     TCase *tc = tcase_create("errors");
@@ -333,5 +394,7 @@ TCase *conf_errors_tcase(void)
     tcase_add_test(tc, txn_with_more_than_128_ops_in_a_branch_is_etoobig);
     tcase_add_test(tc, binary_keys_and_values_round_trip);
     tcase_add_test(tc, opening_an_unknown_scheme_is_enodriver);
+    tcase_add_test(tc, errors_are_typed_codes_with_names_and_messages);
+    tcase_add_test(tc, store_opens_from_a_config_as_from_its_uri);
     return tc;
 }
