@@ -322,7 +322,12 @@ static int on_info_delete(dc_master *m, const dc_kv *kv)
             size_t cnt;
             pess_src **v = pess_lock_sorted(l, &cnt);
             int any = 0;
-            for (size_t j = 0; v && j < cnt; j++) any |= v[j]->ready || v[j]->done;
+            for (size_t j = 0; v && j < cnt; j++) {
+                /* An owner that withdrew hands over to the smallest synced source. */
+                if (!any && v[j]->ready && strcmp(l->owner, source) == 0)
+                    dc_lock_set_owner(l, v[j]->name);
+                any |= v[j]->ready || v[j]->done;
+            }
             free(v);
             if (v && !any) {
                 dc_log(DC_LOG_INFO, PESS, "lock %s: no reports left, dropped", l->id);

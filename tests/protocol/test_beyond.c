@@ -618,6 +618,44 @@ START_TEST(next_ddl_on_the_same_table_never_joins_the_removed_lock)
 }
 END_TEST
 
+START_TEST(an_owner_that_withdraws_its_info_hands_the_lock_over)
+{
+    const char *ns = t_ns("withdraw");
+    const char *srcs[] = {"a", "b", "c"};
+    t_task(ns, "t", srcs, 3);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    t_down down;
+    t_down_init(&down);
+    dc_worker *w[3];
+    for (int i = 0; i < 3; i++) w[i] = new_worker(ns, "t", srcs[i], NULL);
+    ck_assert_int_eq(dc_worker_put_info(w[0], "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(w[2], "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_delete_info(w[0], T_TIMEOUT), DC_OK); /* the owner withdraws */
+    dc_lock_status *st = NULL;
+    size_t n = 0;
+    for (int i = 0; i < T_TIMEOUT / 10; i++) {
+        dc_lock_status_free_array(st, n);
+        ck_assert_int_eq(dc_master_locks(tm.m, "t", &st, &n), DC_OK);
+        if (n == 1 && strcmp(st[0].owner, "c") == 0) break;
+        usleep(10000);
+    }
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(st[0].owner, "c");
+    ck_assert_int_eq(st[0].sources[0].synced, 0);
+    dc_lock_status_free_array(st, n);
+    ck_assert_int_eq(dc_worker_put_info(w[1], "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(w[0], "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(finish_by_hand(w[2], &down), 1);
+    ck_assert_int_eq(finish_by_hand(w[0], &down), 0);
+    ck_assert_int_eq(finish_by_hand(w[1], &down), 0);
+    t_wait_no_locks(tm.m);
+    ck_assert_int_eq(t_down_count(&down, "t-`db`.`tbl`", DDL), 1);
+    for (int i = 0; i < 3; i++) dc_worker_free(w[i]);
+    t_master_stop(&tm);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -640,6 +678,7 @@ Suite *suite_beyond(void)
     tcase_add_test(tc, mark_done_retried_after_it_committed_is_idempotent);
     tcase_add_test(tc, put_info_waits_while_a_done_operation_is_still_there);
     tcase_add_test(tc, next_ddl_on_the_same_table_never_joins_the_removed_lock);
+    tcase_add_test(tc, an_owner_that_withdraws_its_info_hands_the_lock_over);
     suite_add_tcase(s, tc);
     return s;
 }
