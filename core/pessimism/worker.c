@@ -191,6 +191,12 @@ int dc_worker_put_info(dc_worker *w, const char *schema, const char *table, cons
     int rc = dc_info_new(w->task, w->source, schema, table, ddls, n_ddls, &info);
     if (rc) return rc;
     rc = dc_worker_recover(w, timeout_ms, NULL);
+    if (rc == DC_ECHANGED) {
+        /* The pending operation was replaced meanwhile (an unlock): there is
+         * nothing of ours left to finish, and this new report goes ahead. */
+        dc_log(DC_LOG_WARN, PESS, "worker %s: %s", w->source, dc_last_error());
+        rc = DC_OK;
+    }
     worker_forget(w);
     char *json = NULL;
     if (!rc) rc = dc_info_lock_id(info, &w->lock_id);
