@@ -25,7 +25,8 @@ static void help_unlock(void)
            "  --owner SOURCE   make SOURCE the owner that executes the DDLs\n"
            "  --force-remove   remove the lock even if its sources do not finish in time\n"
            "  --timeout S      seconds to wait for the master's answer (default 30);\n"
-           "                   the master waits for the sources about 2/3 of it\n\n%s\n%s",
+           "                   the master waits for the sources 2/3 of it, leaving\n"
+           "                   at least 3 s for its answer\n\n%s\n%s",
            dcx_common_help, dcx_exit_help);
 }
 
@@ -144,8 +145,11 @@ int dcx_cmd_unlock(dcx_ctx *ctx, int argc, char **argv)
     if (ex != DCX_EXIT_OK) return ex;
     req.op = "unlock";
     req.lock_id = (char *)lock_id;
-    /* Leave the master time to answer after its wait for the sources. */
-    req.wait_ms = timeout_ms - 3000 > timeout_ms * 2 / 3 ? timeout_ms - 3000 : timeout_ms * 2 / 3;
+    /* Leave the master time to answer after its wait for the sources: a
+     * third of the timeout, and never less than 3 s, so that a loaded
+     * master's answer is not mistaken for no answer. */
+    int64_t margin = timeout_ms / 3 > 3000 ? timeout_ms / 3 : 3000;
+    req.wait_ms = timeout_ms - margin > 500 ? timeout_ms - margin : 500;
     char what[512];
     snprintf(what, sizeof what, "unlock %s", lock_id);
     return call(ctx, &req, timeout_ms, what);

@@ -246,9 +246,9 @@ scenario_unlock_force_remove() {
     kill -STOP "$w1" # the owner hangs
     start_worker w-s2 s2 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
     wait_until lock_has_source s2
-    expect_rc 4 dc unlock "$LOCK_ID" --timeout 4
+    expect_rc 4 dc unlock "$LOCK_ID" --timeout 5 # the master waits 2 s of it
     no_locks && fail "the lock vanished without --force-remove"
-    expect_rc 0 dc unlock "$LOCK_ID" --force-remove --timeout 4
+    expect_rc 0 dc unlock "$LOCK_ID" --force-remove --timeout 5
     wait_until no_locks
     expect_execs 0
     stop_master "$m"
