@@ -103,6 +103,10 @@ struct curl_slist *etcd_headers(etcd_conn *c, int with_token, unsigned *gen)
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     /* An empty Expect: stops curl from waiting for "100 Continue" on big bodies. */
     struct curl_slist *t = h ? curl_slist_append(h, "Expect:") : NULL;
+    /* gRPC metadata "hasleader" (clientv3's WithRequireLeader): a member cut
+     * off from its leader answers "no leader" at once, for calls and watches,
+     * instead of holding the request, so we can fail over to another one. */
+    t = t ? curl_slist_append(t, "Grpc-Metadata-hasleader: true") : NULL;
     if (!t) {
         curl_slist_free_all(h);
         return NULL;

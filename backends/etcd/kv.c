@@ -263,6 +263,7 @@ int etcd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *
         if (rc == DC_ETOOBIG) {
             char why[sizeof err->msg];
             const char *e = strstr(err->msg, "etcdserver:");
+            if (!e) e = strstr(err->msg, "HTTP ");
             snprintf(why, sizeof why, "%s", e ? e : err->msg);
             etcd_err(c, err, rc, "txn of %zu compares and %zu/%zu ops rejected: %s",
                      req->n_compares, req->n_ops[0], req->n_ops[1], why);

@@ -58,8 +58,20 @@ int etcd_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
     cJSON_Delete(req);
     if (rc != DC_OK) return rc;
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(resp, "result");
+    const cJSON *serr = cJSON_GetObjectItemCaseSensitive(resp, "error");
     int64_t got = 0;
-    if (!cJSON_IsObject(res) || etcd_get_i64(res, "TTL", &got)) {
+    if (cJSON_IsObject(serr)) {
+        /* A streaming call reports errors in-band: {"error":{"message":…}}. */
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(serr, "message");
+        cJSON *flat = cJSON_CreateObject();
+        if (flat && cJSON_IsString(m)) cJSON_AddStringToObject(flat, "error", m->valuestring);
+        int retry, reauth;
+        rc = etcd_map_error(200, flat, ETCD_READ, &retry, &reauth);
+        cJSON_Delete(flat);
+        if (rc == DC_EUNKNOWN) rc = DC_EUNAVAILABLE;
+        etcd_err(c, err, rc, "keepalive of lease %lld: %s", (long long)id,
+                 cJSON_IsString(m) ? m->valuestring : "error without a message");
+    } else if (!cJSON_IsObject(res) || etcd_get_i64(res, "TTL", &got)) {
         c->host->log(DC_LOG_ERROR, "etcd", "%s: malformed keepalive answer", c->label);
         rc = etcd_err(c, err, DC_ECORRUPT, "malformed keepalive answer for lease %lld",
                       (long long)id);
