@@ -2,8 +2,10 @@
  * Bad input gets a typed error and never a crash, and the store keeps working
  * afterwards: empty keys, unknown flags and enum values, NULL arguments where
  * the header allows failing, oversized values, txns over the 128-op limit,
- * an unknown URI scheme. Binary keys and values (NUL and 0xff bytes)
- * round-trip through put, get, txn compares and watches.
+ * an unknown URI scheme, a configuration without a URI. Binary keys and
+ * values (NUL and 0xff bytes) round-trip through put, get, txn compares and
+ * watches. Every error code of the contract has a name and a message, and
+ * failures leave their detail on the thread and on the handle.
  */
 #include "conformance.h"
 

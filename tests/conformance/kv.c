@@ -3,7 +3,9 @@
  * writes share one; deleting nothing does not move the revision;
  * create_revision / mod_revision / version follow etcd; gets come sorted by
  * key bytes, honour prefix, keys-only, count-only and limit, and report a
- * header revision that covers what they return.
+ * header revision that covers what they return. Also: two handles on one URI
+ * see each other's writes (mem://name sharing included), and a 512 KiB value
+ * round-trips through put, get and watch.
  */
 #include "conformance.h"
 

@@ -2,9 +2,9 @@
  * Watches: replay from an old revision delivers exactly the events written,
  * in order, once; prev_kv on PUT and DELETE only when asked; the NO_PUT and
  * NO_DELETE filters; exact-key versus prefix watches; resuming from the last
- * revision + 1 after a close; start revision 0; the poll fd; timeouts; one
- * DELETE per key of a prefix delete; and the end of a watch when its store
- * closes.
+ * revision + 1 after a close; start revision 0 and starts in the future; the
+ * poll fd; timeouts 0 and -1; one DELETE per key of a prefix delete; and the
+ * end of a watch when its store closes.
  */
 #include "conformance.h"
 
