@@ -39,6 +39,17 @@ static void global_watcher(zhandle_t *zh, int type, int state, const char *path,
     pthread_mutex_unlock(&c->st_mu);
 }
 
+/* The client library's own log lines (connection refused, reconnecting...)
+ * are expected noise while the driver rides out an outage, which it reports
+ * itself; they go to the ddlcoord log at debug level instead of stderr. */
+static const dc_host *log_host;
+
+static void client_log(const char *message)
+{
+    const dc_host *h = __atomic_load_n(&log_host, __ATOMIC_ACQUIRE);
+    if (h) h->log(DC_LOG_DEBUG, "zk", "client: %s", message);
+}
+
 static void auth_done(int rc, const void *data)
 {
     (void)rc;
@@ -101,7 +112,9 @@ void zk_new_token(zk_conn *c, unsigned char tok[ZK_TOKEN_LEN])
 /* Create a new handle (hlock held for writing, or during open). */
 static int handle_new(zk_conn *c, dc_drv_err *err)
 {
-    zhandle_t *zh = zookeeper_init(c->hosts, global_watcher, c->session_timeout_ms, NULL, c, 0);
+    __atomic_store_n(&log_host, c->host, __ATOMIC_RELEASE);
+    zhandle_t *zh =
+        zookeeper_init2(c->hosts, global_watcher, c->session_timeout_ms, NULL, c, 0, client_log);
     if (!zh)
         return ZKERR(err, DC_EUNAVAILABLE, "zk %s: cannot create a client handle: %s", c->endpoint,
                      strerror(errno));

@@ -6,9 +6,15 @@
  * for writes that were in flight when the server died (the driver resolves
  * those by their idempotency token).
  *
+ * A second test freezes the server (SIGSTOP) while a put's multi is in
+ * flight, so the client gives the connection up before the answer comes:
+ * the driver must find out from the log, by the put's token, whether it was
+ * applied, and answer with its revision, never apply it twice.
+ *
  * usage: test_zk_restart <tests/fixtures/zk.sh> <statedir>
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 #include "zk_test.h"
@@ -107,6 +113,79 @@ START_TEST(server_crash_and_restart_during_a_watch_loses_and_duplicates_nothing)
 }
 END_TEST
 
+static atomic_int unknown_seen;
+
+static void on_log(dc_log_level level, const char *component, const char *message, void *ud)
+{
+    (void)level;
+    (void)component;
+    (void)ud;
+    if (strstr(message, "outcome unknown")) atomic_store(&unknown_seen, 1);
+}
+
+typedef struct one_put {
+    dc_store *s;
+    int rc;
+    int64_t rev;
+} one_put;
+
+static void *do_put(void *p)
+{
+    one_put *o = p;
+    o->rc = dc_put(o->s, "u/k", 3, "v", 1, 0, &o->rev);
+    return NULL;
+}
+
+static pid_t server_pid(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/pid", statedir);
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (f) {
+        if (fscanf(f, "%ld", &pid) != 1) pid = 0;
+        fclose(f);
+    }
+    return (pid_t)pid;
+}
+
+START_TEST(put_whose_answer_is_lost_is_resolved_by_its_token_exactly_once)
+{
+    dc_log_set_handler(on_log, NULL);
+    dc_log_set_level(DC_LOG_INFO);
+    char u[700];
+    /* the client declares the connection lost after 2/3 of 4 s of silence */
+    snprintf(u, sizeof u, "%s&session_timeout_ms=4000&debug_commit_delay_ms=800", uri);
+    dc_store *ws = zt_open(uri);
+    dc_watch *w;
+    ZK_OK(dc_watch_open(ws, "u/", 2, 0, DC_PREFIX, &w));
+    one_put o = {zt_open(u), 0, 0};
+    pid_t srv = server_pid();
+    ck_assert_int_gt(srv, 0);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, do_put, &o), 0);
+    usleep(400 * 1000); /* the put has read and waits before sending its multi */
+    ck_assert_int_eq(kill(srv, SIGSTOP), 0);
+    usleep(3500 * 1000); /* the multi is sent into the frozen server and times out */
+    ck_assert_int_eq(kill(srv, SIGCONT), 0);
+    pthread_join(th, NULL);
+    ck_assert_msg(o.rc == DC_OK, "put: %s", dc_errname(o.rc));
+    ck_assert_msg(atomic_load(&unknown_seen), "the multi's answer was not lost: nothing tested");
+    zt_log *log = calloc(1, sizeof *log);
+    zt_collect(w, log, 1, 10000);
+    dc_events *extra = NULL;
+    ck_assert_int_eq(dc_watch_next(w, 1000, &extra), DC_ETIMEDOUT);
+    ck_assert_uint_eq(log->n, 1);
+    ck_assert_int_eq(log->ev[0]->kv.mod_revision, o.rev);
+    ck_assert_int_eq(log->ev[0]->kv.version, 1);
+    zt_log_free(log);
+    free(log);
+    dc_watch_close(w);
+    dc_store_close(o.s);
+    dc_store_close(ws);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -129,6 +208,7 @@ int main(int argc, char **argv)
     TCase *tc = tcase_create("restart");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, server_crash_and_restart_during_a_watch_loses_and_duplicates_nothing);
+    tcase_add_test(tc, put_whose_answer_is_lost_is_resolved_by_its_token_exactly_once);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
