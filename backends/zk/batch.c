@@ -112,6 +112,12 @@ static void on_children(int rc, const struct String_vector *strings, const struc
     done(s, rc);
 }
 
+static void on_sync(int rc, const char *value, const void *data)
+{
+    (void)value;
+    done((zk_slot *)data, rc);
+}
+
 void zk_batch_run(zk_batch *b, zhandle_t *zh, size_t first)
 {
     for (size_t i = first; i < b->n; i++) {
@@ -127,6 +133,9 @@ void zk_batch_run(zk_batch *b, zhandle_t *zh, size_t first)
             break;
         case ZK_Q_EXISTS:
             rc = zoo_aexists(zh, s->path, 0, on_stat, s);
+            break;
+        case ZK_Q_SYNC:
+            rc = zoo_async(zh, s->path, on_sync, s);
             break;
         default:
             rc = zoo_aget_children2(zh, s->path, 0, on_children, s);

@@ -253,6 +253,7 @@ static int parse_config(zk_conn *c, const char *uri, const dc_config *cfg, dc_dr
         }
     }
     c->hosts = dc_buf_steal(&hosts);
+    c->ensemble = u.n_hosts > 1;
     c->endpoint = c->hosts ? strdup(c->hosts) : NULL;
     const char *user = cfg_str(h, cfg, "username"), *pass = cfg_str(h, cfg, "password");
     if (!user) user = u.user;

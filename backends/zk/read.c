@@ -26,6 +26,12 @@ static int get_key(zk_conn *c, zhandle_t *zh, const dc_op *op, dc_kvs *out, dc_d
     }
     zk_batch b;
     zk_batch_init(&b);
+    /* an ensemble member may lag the leader: catch up first (answered in order) */
+    if (c->ensemble && zk_batch_add(&b, ZK_Q_SYNC, c->p_rev) < 0) {
+        zk_batch_free(&b);
+        dc_buf_free(&path);
+        return ZKERR(err, DC_ENOMEM, "zk: out of memory");
+    }
     int r0 = zk_batch_add(&b, ZK_Q_EXISTS, c->p_rev), k = zk_batch_add(&b, ZK_Q_GET, path.p),
         kv = zk_batch_add(&b, ZK_Q_EXISTS, c->p_kv);
     int rc = 0;
@@ -34,7 +40,7 @@ static int get_key(zk_conn *c, zhandle_t *zh, const dc_op *op, dc_kvs *out, dc_d
         goto out;
     }
     zk_batch_run(&b, zh, 0);
-    for (int i = 0; i < 3; i++) {
+    for (int i = r0; i < (int)b.n; i++) {
         int zrc = b.slots[i].rc;
         if (zrc != ZOK && !(i == k && zrc == ZNONODE)) {
             rc = ZKERR(err, zk_map_rc(zrc), "zk %s: reading %s: %s", c->endpoint, b.slots[i].path,

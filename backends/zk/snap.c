@@ -253,6 +253,7 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
         rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
         goto out;
     }
+    if (c->ensemble && zk_batch_add(&b, ZK_Q_SYNC, c->p_rev) < 0) rc = DC_ENOMEM;
     if (consistent) r0 = zk_batch_add(&b, ZK_Q_EXISTS, c->p_rev);
     for (size_t i = 0; i < nsingle; i++) {
         gslot[i] = s->for_write ? zk_batch_add(&b, ZK_Q_EXISTS, gens[s->e[i].gen_shard]) : 0;

@@ -52,6 +52,7 @@ struct zk_conn {
     char *user, *password;
     int session_timeout_ms, connect_timeout_ms, request_timeout_ms;
     int64_t bucket_size;
+    int ensemble;                  /* several servers: sync before reads (a follower may lag) */
     int64_t max_request;           /* bytes per request */
     int64_t max_value;             /* bytes per value */
     int64_t debug_commit_delay_ms; /* tests only: widen the read-to-commit window */
@@ -115,7 +116,7 @@ void zk_backoff(int attempt, int64_t deadline_ms);
 
 /* A set of pipelined async reads on one handle; FIFO order is kept by the
  * server, so reads issued later see a state at least as new. */
-typedef enum { ZK_Q_GET, ZK_Q_EXISTS, ZK_Q_CHILDREN } zk_qkind;
+typedef enum { ZK_Q_GET, ZK_Q_EXISTS, ZK_Q_CHILDREN, ZK_Q_SYNC } zk_qkind;
 
 typedef struct zk_slot {
     zk_qkind kind;
