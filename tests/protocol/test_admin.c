@@ -265,7 +265,7 @@ START_TEST(unlock_from_the_loop_thread_drives_the_events_itself)
     ck_assert_msg(rc == DC_OK, "unlock: %s: %s", dc_errname(rc), dc_last_error());
     ck_assert_int_eq(t_worker_join(&a), DC_OK);
     ck_assert_int_eq(t_worker_join(&b), DC_OK);
-    ck_assert_int_eq(a.executed, 1);
+    ck_assert_int_eq(a.executed + b.executed, 1); /* whoever reported first owns it */
     ck_assert_int_eq(t_down_count(&down, LOCK, DDL), 1);
     dc_master_free(m);
 }
