@@ -13,9 +13,14 @@
  * included, is bounded by one request timeout, because a made-up token or a
  * member without quorum can make etcd hold a request indefinitely.
  *
- * Outcome of writes: once the request bytes have left (CURLINFO_REQUEST_SIZE
- * > 0) a dropped connection or a timeout makes the write's fate unknown
- * (DC_EUNKNOWN); before that it is DC_EUNAVAILABLE / DC_ETIMEDOUT.
+ * Outcome of writes: once the request has started to leave (libcurl asked
+ * the read callback for body bytes, or CURLINFO_REQUEST_SIZE > 0) a dropped
+ * connection or a timeout makes the write's fate unknown (DC_EUNKNOWN);
+ * before that it is DC_EUNAVAILABLE / DC_ETIMEDOUT. Writes have no seek
+ * callback on purpose: libcurl re-sends a request by itself when a reused
+ * connection dies without answering, which for a write that etcd applied
+ * just before dying would apply it twice; without a way to rewind it fails
+ * instead, and the caller hears DC_EUNKNOWN.
  */
 #include "etcd.h"
 
@@ -36,6 +41,24 @@ int etcd_err(etcd_conn *c, dc_drv_err *err, int code, const char *fmt, ...)
     vsnprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
     va_end(ap);
     return code;
+}
+
+/* The body of a write, handed to libcurl piece by piece. */
+typedef struct upload {
+    const char *p;
+    size_t len, off;
+    int started; /* libcurl asked for body bytes: the request is on the wire */
+} upload;
+
+static size_t send_body(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    upload *u = userdata;
+    size_t n = size * nitems, left = u->len - u->off;
+    if (n > left) n = left;
+    memcpy(buf, u->p + u->off, n);
+    u->off += n;
+    u->started = 1;
+    return n;
 }
 
 static size_t collect(char *data, size_t size, size_t nmemb, void *userdata)
@@ -235,7 +258,19 @@ int etcd_call(etcd_conn *c, const char *path, const cJSON *req, etcd_kind kind, 
         dc_buf_reset(&out);
         snprintf(url, sizeof url, "%s%s", c->endpoints[ep], path);
         curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        upload up = {body, body_len, 0, 0};
+        if (kind == ETCD_WRITE) {
+            /* Writes go through a read callback without a seek callback, so
+             * libcurl cannot silently re-send one on a fresh connection
+             * after a reused one died (its "retry a dead reused connection"
+             * rule), and so we know whether any of it left. */
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+            curl_easy_setopt(h, CURLOPT_POST, 1L);
+            curl_easy_setopt(h, CURLOPT_READFUNCTION, send_body);
+            curl_easy_setopt(h, CURLOPT_READDATA, &up);
+        } else {
+            curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        }
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
@@ -249,8 +284,8 @@ int etcd_call(etcd_conn *c, const char *path, const cJSON *req, etcd_kind kind, 
         const char *epname = c->endpoints[ep];
 
         if (cc != CURLE_OK) {
-            long sent = 0;
-            curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
+            long sent = up.started;
+            if (!sent) curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
             int timeout = cc == CURLE_OPERATION_TIMEDOUT;
             if (cc == CURLE_WRITE_ERROR && !out.p) {
                 rc = etcd_err(c, err, DC_ENOMEM, "%s: out of memory reading the answer", path);
