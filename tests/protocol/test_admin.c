@@ -271,6 +271,66 @@ START_TEST(unlock_from_the_loop_thread_drives_the_events_itself)
 }
 END_TEST
 
+static void put_op(const char *ns, const char *source, int exec, int done)
+{
+    dc_operation *op;
+    ck_assert_int_eq(dc_operation_new(LOCK, "t", source, &DDL, 1, exec, done, &op), DC_OK);
+    char *json, *key;
+    ck_assert_int_eq(dc_operation_encode(op, &json), DC_OK);
+    ck_assert_int_eq(dc_operation_key(ns, "t", source, &key), DC_OK);
+    ck_assert_int_eq(dc_put(t_store(), key, strlen(key), json, strlen(json), 0, NULL), DC_OK);
+    free(json);
+    free(key);
+    dc_operation_free(op);
+}
+
+START_TEST(locks_view_from_the_store_alone_rebuilds_a_lock_in_flight)
+{
+    /* A lock in the middle of step 4: owner b done (its info deleted), a done
+     * too, c still waiting, d joined the task after the lock synced. */
+    const char *ns = t_ns("view");
+    const char *srcs[] = {"a", "b", "c", "d"};
+    t_task(ns, "t", srcs, 4);
+    dc_worker_options o = {.ns = ns};
+    dc_worker *c;
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "c", &o, &c), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(c, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    put_op(ns, "b", 1, 1); /* operations always come after the infos (W1 < M2) */
+    put_op(ns, "a", 0, 1);
+    dc_lock_status *st;
+    size_t n;
+    int64_t rev = 0;
+    ck_assert_int_eq(dc_locks_read(t_store(), ns, NULL, &st, &n, &rev), DC_OK);
+    ck_assert_int_gt(rev, 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(st[0].id, LOCK);
+    ck_assert_str_eq(st[0].owner, "b"); /* from exec=true, not the smallest name */
+    ck_assert_int_eq(st[0].synced, 1);
+    ck_assert_uint_eq(st[0].n_sources, 4);
+    ck_assert_int_eq(st[0].sources[0].done, 1); /* a */
+    ck_assert_int_eq(st[0].sources[1].done, 1); /* b */
+    ck_assert_int_eq(st[0].sources[2].done, 0); /* c: waits for exec=false */
+    ck_assert_int_eq(st[0].sources[2].removed, 0);
+    ck_assert_int_eq(st[0].sources[3].removed, 1); /* d: not awaited */
+    dc_lock_status_free_array(st, n);
+    /* A master started on that state finishes the lock: c gets exec=false. */
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    dc_operation *op;
+    ck_assert_int_eq(dc_worker_wait_operation(c, T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 0);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_done(c, T_TIMEOUT, NULL), DC_OK);
+    t_wait_no_locks(tm.m);
+    ck_assert_int_eq(count_task(ns, dc_operation_key), 0);
+    ck_assert_int_eq(dc_locks_read(t_store(), ns, "t", &st, &n, NULL), DC_OK);
+    ck_assert_uint_eq(n, 0);
+    dc_lock_status_free_array(st, n);
+    dc_worker_free(c);
+    t_master_stop(&tm);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -287,6 +347,7 @@ Suite *suite_admin(void)
     tcase_add_test(tc, unlock_force_remove_clears_a_lock_whose_owner_died);
     tcase_add_test(tc, remove_meta_clears_infos_operations_markers_and_locks);
     tcase_add_test(tc, unlock_from_the_loop_thread_drives_the_events_itself);
+    tcase_add_test(tc, locks_view_from_the_store_alone_rebuilds_a_lock_in_flight);
     suite_add_tcase(s, tc);
     return s;
 }
