@@ -12,8 +12,11 @@
  * away and rebuilds them from a fresh read, which is always correct because
  * the store, not memory, holds the protocol's state (DESIGN §5 item 7).
  *
- * Handlers and admin calls share m->mu; the loop holds it only while it
- * handles a batch, never while it waits for the store.
+ * Handlers and admin calls share m->mu. One pass of the loop (master_pump)
+ * holds it while it rebuilds or handles a batch (including the writes those
+ * make), and releases it while it waits for events, so admin calls get in
+ * between batches. dc_master_unlock runs the same pass itself when no thread
+ * is inside dc_master_run.
  */
 #include "master.h"
 
