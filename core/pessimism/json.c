@@ -119,6 +119,11 @@ int pess_json_strv(const cJSON *arr, const char *key, const char *field, char **
     *out = NULL;
     *n = 0;
     if (!arr) return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", key ? key : "value", field);
+    if (cJSON_IsNull(arr)) {
+        /* Go encodes an empty (nil) slice as null: DM writes "ddls":null. */
+        *out = calloc(1, sizeof **out);
+        return *out ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
+    }
     if (!cJSON_IsArray(arr))
         return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not an array", key ? key : "value",
                          field);

@@ -96,6 +96,13 @@ START_TEST(dm_written_values_with_unknown_fields_still_parse)
                            "\"exec\":true,\"done\":false}");
     free(json);
     dc_operation_free(o);
+    /* Go writes a nil slice as null. */
+    const char *nil = "{\"id\":\"x\",\"task\":\"t\",\"source\":\"s\",\"ddls\":null,"
+                      "\"exec\":false,\"done\":true}";
+    ck_assert_int_eq(dc_operation_decode("k", nil, strlen(nil), &o), DC_OK);
+    ck_assert_uint_eq(o->n_ddls, 0);
+    ck_assert_int_eq(o->done, 1);
+    dc_operation_free(o);
 }
 END_TEST
 
