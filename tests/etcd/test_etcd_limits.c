@@ -211,6 +211,53 @@ START_TEST(no_reachable_endpoint_is_unavailable)
 }
 END_TEST
 
+START_TEST(watch_delivers_big_values_split_over_many_chunks_intact)
+{
+    /* Three 1.4 MB values deleted in one revision: one multi-megabyte watch
+     * message that arrives in many HTTP chunks and must be cut at '\n' only. */
+    dc_store *s = et_open(NULL);
+    size_t len = 1400 * 1024;
+    char *v = malloc(len);
+    ck_assert_ptr_nonnull(v);
+    for (size_t i = 0; i < len; i++) v[i] = (char)('a' + i % 26);
+    const char *prefix = et_key("bigwatch/");
+    int64_t rev;
+    ET_OK(dc_revision(s, &rev));
+    for (int i = 0; i < 3; i++) {
+        char k[64];
+        snprintf(k, sizeof k, "bigwatch/%d", i);
+        const char *key = et_key(k);
+        ET_OK(dc_put(s, key, strlen(key), v, len, 0, NULL));
+    }
+    int64_t del_rev, deleted;
+    ET_OK(dc_delete(s, prefix, strlen(prefix), DC_PREFIX, &deleted, &del_rev));
+    ck_assert_int_eq(deleted, 3);
+    dc_watch *w;
+    ET_OK(dc_watch_open(s, prefix, strlen(prefix), rev + 1, DC_PREFIX | DC_PREV_KV, &w));
+    size_t got = 0, deletes = 0;
+    while (got < 6) {
+        dc_events *ev = NULL;
+        ET_OK(dc_watch_next(w, ET_WAIT_MS, &ev));
+        for (size_t i = 0; i < ev->n; i++, got++) {
+            const dc_event *e = &ev->events[i];
+            const dc_kv *kv = e->type == DC_EVENT_PUT ? &e->kv : e->prev_kv;
+            ck_assert_ptr_nonnull(kv);
+            ck_assert_uint_eq(kv->value_len, len);
+            ck_assert_mem_eq(kv->value, v, len);
+            if (e->type == DC_EVENT_DELETE) {
+                ck_assert_int_eq(e->kv.mod_revision, del_rev);
+                deletes++;
+            }
+        }
+        dc_events_free(ev);
+    }
+    ck_assert_uint_eq(deletes, 3);
+    dc_watch_close(w);
+    free(v);
+    dc_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("etcd_limits");
@@ -223,6 +270,7 @@ int main(void)
     tcase_add_test(tc, value_just_under_the_request_limit_is_stored);
     tcase_add_test(tc, lease_ids_above_2_pow_53_round_trip_exactly);
     tcase_add_test(tc, binary_keys_and_values_round_trip);
+    tcase_add_test(tc, watch_delivers_big_values_split_over_many_chunks_intact);
     tcase_add_test(tc, opens_from_an_ini_file_with_an_etcd_section);
     tcase_add_test(tc, bad_timeout_in_the_config_is_invalid);
     tcase_add_test(tc, a_dead_endpoint_first_in_the_list_is_skipped);
