@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "hex.h"
@@ -41,17 +42,28 @@ void rd_note_rev(rd_store *s, int64_t rev)
     }
 }
 
+/* 16 random hex digits per process (or per fork) and a counter: unique
+ * without a system call per write. */
 void rd_token(char out[33])
 {
-    unsigned char b[16];
-    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-        /* no entropy source: time and address still make a collision unlikely */
-        int64_t t = dc_now_us();
-        uintptr_t a = (uintptr_t)out;
-        memcpy(b, &t, 8);
-        memcpy(b + 8, &a, sizeof a < 8 ? sizeof a : 8);
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static char prefix[17];
+    static pid_t pid;
+    static uint64_t counter;
+    pthread_mutex_lock(&mu);
+    if (pid != getpid()) {
+        unsigned char b[8];
+        if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+            /* no entropy source: time and pid still make a collision unlikely */
+            uint64_t t = (uint64_t)dc_now_us() ^ ((uint64_t)getpid() << 40);
+            memcpy(b, &t, sizeof b);
+        }
+        dc_hex_encode(b, sizeof b, prefix);
+        pid = getpid();
     }
-    dc_hex_encode(b, sizeof b, out);
+    uint64_t n = ++counter;
+    pthread_mutex_unlock(&mu);
+    snprintf(out, 33, "%s%016llx", prefix, (unsigned long long)n);
 }
 
 static struct timeval tv_ms(int ms)

@@ -17,8 +17,23 @@ available, by cutting the text at the REGISTER marker below.
 local VERSION = '@VERSION@'
 local PREFIX, KEYS_ONLY, COUNT_ONLY, PREV_KV = 1, 2, 4, 8
 
+-- Globals are looked up through Redis' protecting metatable, which costs a
+-- Lua call each time: each entry point takes them once into these locals
+-- (they are not reachable while FUNCTION LOAD runs the library, so not here).
+local tonumber, ipairs, unpack, error, sformat, ssub, sbyte, smatch, schar
+local band, mmin, mmax, mfloor, tsort, call
+
+local function init()
+    call = redis.call
+    if sformat then return end
+    tonumber, ipairs, unpack, error = _G.tonumber, _G.ipairs, _G.unpack, _G.error
+    sformat, ssub, sbyte, smatch = string.format, string.sub, string.byte, string.match
+    schar, band, mmin, mmax = string.char, bit.band, math.min, math.max
+    mfloor, tsort = math.floor, table.sort
+end
+
 local function fmt(n)
-    return string.format('%d', n)
+    return sformat('%d', n)
 end
 
 local function fail(msg)
@@ -26,7 +41,7 @@ local function fail(msg)
 end
 
 local function getkv(base, key)
-    local r = redis.call('HMGET', base .. 'kv:' .. key, 'v', 'c', 'm', 'ver', 'lease')
+    local r = call('HMGET', base .. 'kv:' .. key, 'v', 'c', 'm', 'ver', 'lease')
     if not r[2] then return nil end
     return {v = r[1] or '', c = tonumber(r[2]), m = tonumber(r[3]), ver = tonumber(r[4]),
             lease = tonumber(r[5] or '0')}
@@ -34,11 +49,11 @@ end
 
 local function bytecmp(a, b)
     if a == b then return 0 end
-    local n = math.min(#a, #b)
+    local n = mmin(#a, #b)
     local i = 1
-    while i + 63 <= n and string.sub(a, i, i + 63) == string.sub(b, i, i + 63) do i = i + 64 end
+    while i + 63 <= n and ssub(a, i, i + 63) == ssub(b, i, i + 63) do i = i + 64 end
     while i <= n do
-        local x, y = string.byte(a, i), string.byte(b, i)
+        local x, y = sbyte(a, i), sbyte(b, i)
         if x ~= y then
             if x < y then return -1 end
             return 1
@@ -75,9 +90,9 @@ end
 local function bounds(prefix)
     if prefix == '' then return '-', '+' end
     local e = prefix
-    while #e > 0 and string.byte(e, #e) == 255 do e = string.sub(e, 1, #e - 1) end
+    while #e > 0 and sbyte(e, #e) == 255 do e = ssub(e, 1, #e - 1) end
     if #e == 0 then return '[' .. prefix, '+' end
-    return '[' .. prefix, '(' .. string.sub(e, 1, #e - 1) .. string.char(string.byte(e, #e) + 1)
+    return '[' .. prefix, '(' .. ssub(e, 1, #e - 1) .. schar(sbyte(e, #e) + 1)
 end
 
 local function pushkv(out, key, kv, keys_only)
@@ -94,22 +109,22 @@ end
 -- a get: count, more, flat kvs (key v c m ver lease …)
 local function range(base, key, flags, limit)
     local kvs = {}
-    local keys_only = bit.band(flags, KEYS_ONLY) ~= 0
-    if bit.band(flags, PREFIX) == 0 then
+    local keys_only = band(flags, KEYS_ONLY) ~= 0
+    if band(flags, PREFIX) == 0 then
         local kv = getkv(base, key)
         if not kv then return 0, 0, kvs end
-        if bit.band(flags, COUNT_ONLY) == 0 then pushkv(kvs, key, kv, keys_only) end
+        if band(flags, COUNT_ONLY) == 0 then pushkv(kvs, key, kv, keys_only) end
         return 1, 0, kvs
     end
     local lo, hi = bounds(key)
     local idx = base .. 'idx'
-    local count = redis.call('ZLEXCOUNT', idx, lo, hi)
-    if bit.band(flags, COUNT_ONLY) ~= 0 or count == 0 then return count, 0, kvs end
+    local count = call('ZLEXCOUNT', idx, lo, hi)
+    if band(flags, COUNT_ONLY) ~= 0 or count == 0 then return count, 0, kvs end
     local names
     if limit > 0 and limit < count then
-        names = redis.call('ZRANGEBYLEX', idx, lo, hi, 'LIMIT', 0, fmt(limit))
+        names = call('ZRANGEBYLEX', idx, lo, hi, 'LIMIT', 0, fmt(limit))
     else
-        names = redis.call('ZRANGEBYLEX', idx, lo, hi)
+        names = call('ZRANGEBYLEX', idx, lo, hi)
     end
     for _, k in ipairs(names) do
         local kv = getkv(base, k)
@@ -122,35 +137,34 @@ local function range(base, key, flags, limit)
 end
 
 local function current_rev(base)
-    return tonumber(redis.call('GET', base .. 'rev') or '1')
+    return tonumber(call('GET', base .. 'rev') or '1')
 end
 
--- refuse to write if the log is ahead of the revision key (XADD would fail
--- half way through, and nothing rolls back)
-local function check_log(base, rev)
-    local top = redis.call('XREVRANGE', base .. 'log', '+', '-', 'COUNT', 1)
+-- refuse to write if the log already has entries at rev (XADD would fail half
+-- way through, and nothing rolls back); an XRANGE from rev is empty and cheap,
+-- where XREVRANGE of the top entry costs a whole entry's conversion
+local function check_log(base, rev, undo)
+    local top = call('XRANGE', base .. 'log', fmt(rev) .. '-0', '+', 'COUNT', 1)
     if top[1] then
-        local r = tonumber(string.match(top[1][1], '^(%d+)-'))
-        if r and r >= rev then
-            fail('DCCORRUPT the event log (at ' .. fmt(r) .. ') is ahead of the revision key (' ..
-                 fmt(rev - 1) .. ')')
-        end
+        if undo then call('SET', base .. 'rev', fmt(rev - 1)) end -- give the INCR back
+        fail('DCCORRUPT the event log (at ' .. top[1][1] .. ') is ahead of the revision key (' ..
+             fmt(rev - 1) .. ')')
     end
 end
 
 local function del_key(base, key, old, evs)
-    redis.call('DEL', base .. 'kv:' .. key)
-    redis.call('ZREM', base .. 'idx', key)
+    call('DEL', base .. 'kv:' .. key)
+    call('ZREM', base .. 'idx', key)
     if old.lease ~= 0 then
-        redis.call('SREM', base .. 'lease:' .. fmt(old.lease) .. ':keys', key)
+        call('SREM', base .. 'lease:' .. fmt(old.lease) .. ':keys', key)
     end
     evs[#evs + 1] = {'t', 'D', 'k', key, 'pv', old.v, 'pc', fmt(old.c), 'pm', fmt(old.m),
                      'pver', fmt(old.ver), 'plea', fmt(old.lease)}
 end
 
--- append the events of one revision; returns rev
-local function emit(base, evs, rev, token, branch)
-    redis.call('SET', base .. 'rev', fmt(rev))
+-- append the events of one revision (and set the revision unless already done)
+local function emit(base, evs, rev, token, branch, bumped)
+    if not bumped then call('SET', base .. 'rev', fmt(rev)) end
     local log, n = base .. 'log', fmt(#evs)
     for e = 1, #evs do
         local ev = evs[e]
@@ -162,7 +176,7 @@ local function emit(base, evs, rev, token, branch)
             ev[#ev + 1] = 'b'
             ev[#ev + 1] = branch
         end
-        redis.call('XADD', log, fmt(rev) .. '-' .. fmt(e - 1), unpack(ev))
+        call('XADD', log, fmt(rev) .. '-' .. fmt(e - 1), unpack(ev))
     end
 end
 
@@ -170,6 +184,7 @@ end
 -- where op = kind(g/p/d) flags key value lease limit.
 -- Returns {succeeded, revision, {count, more, deleted, kvs, prev_kvs} per op}.
 local function txn(keys, a)
+    init()
     local base, token = keys[1], a[1]
     local i = 2
     local ncmp = tonumber(a[i])
@@ -185,21 +200,33 @@ local function txn(keys, a)
         i = i + 1 + nthen * 6
         start, n = i + 1, tonumber(a[i])
     end
-    local cur = current_rev(base)
-    local rev = cur + 1
-    local writes = false
+    local puts, deletes = false, false
     for o = 0, n - 1 do
         local j = start + o * 6
         if a[j] == 'p' then
-            writes = true
-            if a[j + 4] ~= '0' and redis.call('EXISTS', base .. 'lease:' .. a[j + 4]) == 0 then
+            puts = true
+            if a[j + 4] ~= '0' and call('EXISTS', base .. 'lease:' .. a[j + 4]) == 0 then
                 fail('DCNOTFOUND lease ' .. a[j + 4] .. ' not found')
             end
         elseif a[j] == 'd' then
-            writes = true
+            deletes = true
         end
     end
-    if writes then check_log(base, rev) end
+    -- a branch with a put surely writes: take the revision with one INCR
+    -- (and skip the SET at the end); otherwise read it and set it if needed
+    local cur, rev, bumped
+    if puts then
+        rev = call('INCR', base .. 'rev')
+        if rev == 1 then -- an empty store is at revision 1: its first write is 2
+            rev = 2
+            call('SET', base .. 'rev', '2')
+        end
+        cur, bumped = rev - 1, true
+    else
+        cur = current_rev(base)
+        rev = cur + 1
+    end
+    if puts or deletes then check_log(base, rev, bumped) end
     local evs, resps = {}, {}
     for o = 0, n - 1 do
         local j = start + o * 6
@@ -214,31 +241,31 @@ local function txn(keys, a)
             local old = getkv(base, key)
             local c, ver = rev, 1
             if old then c, ver = old.c, old.ver + 1 end
-            redis.call('HSET', base .. 'kv:' .. key, 'v', value, 'c', fmt(c), 'm', fmt(rev),
+            call('HSET', base .. 'kv:' .. key, 'v', value, 'c', fmt(c), 'm', fmt(rev),
                        'ver', fmt(ver), 'lease', slease)
-            if not old then redis.call('ZADD', base .. 'idx', 0, key) end
+            if not old then call('ZADD', base .. 'idx', 0, key) end
             if old and old.lease ~= 0 and old.lease ~= lease then
-                redis.call('SREM', base .. 'lease:' .. fmt(old.lease) .. ':keys', key)
+                call('SREM', base .. 'lease:' .. fmt(old.lease) .. ':keys', key)
             end
-            if lease ~= 0 then redis.call('SADD', base .. 'lease:' .. slease .. ':keys', key) end
+            if lease ~= 0 then call('SADD', base .. 'lease:' .. slease .. ':keys', key) end
             local ev = {'t', 'P', 'k', key, 'v', value, 'c', fmt(c), 'ver', fmt(ver), 'lea', slease}
             if old then
                 local p = {'pv', old.v, 'pc', fmt(old.c), 'pm', fmt(old.m), 'pver', fmt(old.ver),
                            'plea', fmt(old.lease)}
                 for _, x in ipairs(p) do ev[#ev + 1] = x end
-                if bit.band(flags, PREV_KV) ~= 0 then pushkv(prev, key, old, false) end
+                if band(flags, PREV_KV) ~= 0 then pushkv(prev, key, old, false) end
             end
             evs[#evs + 1] = ev
             resps[#resps + 1] = {0, 0, 0, {}, prev}
         else
             local deleted = 0
-            local want = bit.band(flags, PREV_KV) ~= 0
+            local want = band(flags, PREV_KV) ~= 0
             local names
-            if bit.band(flags, PREFIX) == 0 then
+            if band(flags, PREFIX) == 0 then
                 names = {key}
             else
                 local lo, hi = bounds(key)
-                names = redis.call('ZRANGEBYLEX', base .. 'idx', lo, hi)
+                names = call('ZRANGEBYLEX', base .. 'idx', lo, hi)
             end
             for _, k in ipairs(names) do
                 local old = getkv(base, k)
@@ -256,7 +283,7 @@ local function txn(keys, a)
     else
         local branch = '1'
         if not ok then branch = '0' end
-        emit(base, evs, rev, token, branch)
+        emit(base, evs, rev, token, branch, bumped)
     end
     local okn = 0
     if ok then okn = 1 end
@@ -265,6 +292,7 @@ end
 
 -- get: key flags limit -> {revision, count, more, kvs}
 local function get(keys, a)
+    init()
     local base = keys[1]
     local rev = current_rev(base)
     local count, more, kvs = range(base, a[1], tonumber(a[2]), tonumber(a[3]))
@@ -272,29 +300,31 @@ local function get(keys, a)
 end
 
 local function now_ms()
-    local t = redis.call('TIME')
-    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local t = call('TIME')
+    return tonumber(t[1]) * 1000 + mfloor(tonumber(t[2]) / 1000)
 end
 
 -- lease_grant: ttl_ms -> id
 local function lease_grant(keys, a)
+    init()
     local base = keys[1]
-    local id = redis.call('INCR', base .. 'leaseid')
+    local id = call('INCR', base .. 'leaseid')
     local sid = fmt(id)
-    redis.call('HSET', base .. 'lease:' .. sid, 'ttl', a[1])
-    redis.call('ZADD', base .. 'leases', fmt(now_ms() + tonumber(a[1])), sid)
+    call('HSET', base .. 'lease:' .. sid, 'ttl', a[1])
+    call('ZADD', base .. 'leases', fmt(now_ms() + tonumber(a[1])), sid)
     return id
 end
 
 -- lease_keepalive: id -> ttl_ms, or -1 if the lease is gone or expired
 local function lease_keepalive(keys, a)
+    init()
     local base, sid = keys[1], a[1]
-    local dl = redis.call('ZSCORE', base .. 'leases', sid)
+    local dl = call('ZSCORE', base .. 'leases', sid)
     if not dl then return -1 end
     local now = now_ms()
     if tonumber(dl) <= now then return -1 end
-    local ttl = tonumber(redis.call('HGET', base .. 'lease:' .. sid, 'ttl') or '0')
-    redis.call('ZADD', base .. 'leases', fmt(now + ttl), sid)
+    local ttl = tonumber(call('HGET', base .. 'lease:' .. sid, 'ttl') or '0')
+    call('ZADD', base .. 'leases', fmt(now + ttl), sid)
     return ttl
 end
 
@@ -302,16 +332,16 @@ end
 local function revoke_one(base, sid, token)
     local cur = current_rev(base)
     local rev = cur + 1
-    local names = redis.call('SMEMBERS', base .. 'lease:' .. sid .. ':keys')
-    table.sort(names, function(x, y) return bytecmp(x, y) < 0 end)
+    local names = call('SMEMBERS', base .. 'lease:' .. sid .. ':keys')
+    tsort(names, function(x, y) return bytecmp(x, y) < 0 end)
     local evs = {}
     if #names > 0 then check_log(base, rev) end
     for _, k in ipairs(names) do
         local old = getkv(base, k)
         if old and fmt(old.lease) == sid then del_key(base, k, old, evs) end
     end
-    redis.call('DEL', base .. 'lease:' .. sid, base .. 'lease:' .. sid .. ':keys')
-    redis.call('ZREM', base .. 'leases', sid)
+    call('DEL', base .. 'lease:' .. sid, base .. 'lease:' .. sid .. ':keys')
+    call('ZREM', base .. 'leases', sid)
     if #evs == 0 then return cur end
     emit(base, evs, rev, token, '1')
     return rev
@@ -319,20 +349,22 @@ end
 
 -- lease_revoke: id token -> revision, or -1 if the lease does not exist
 local function lease_revoke(keys, a)
+    init()
     local base, sid = keys[1], a[1]
-    if not redis.call('ZSCORE', base .. 'leases', sid) then return -1 end
+    if not call('ZSCORE', base .. 'leases', sid) then return -1 end
     return revoke_one(base, sid, a[2])
 end
 
 -- lease_reap: token -> {leases revoked, ms until the next deadline (-1: none)}
 local function lease_reap(keys, a)
+    init()
     local base = keys[1]
     local now = now_ms()
-    local ids = redis.call('ZRANGEBYSCORE', base .. 'leases', '-inf', fmt(now), 'LIMIT', 0, 16)
+    local ids = call('ZRANGEBYSCORE', base .. 'leases', '-inf', fmt(now), 'LIMIT', 0, 16)
     for _, sid in ipairs(ids) do revoke_one(base, sid, a[1]) end
-    local nxt = redis.call('ZRANGE', base .. 'leases', 0, 0, 'WITHSCORES')
+    local nxt = call('ZRANGE', base .. 'leases', 0, 0, 'WITHSCORES')
     local wait = -1
-    if nxt[2] then wait = math.max(0, tonumber(nxt[2]) - now) end
+    if nxt[2] then wait = mmax(0, tonumber(nxt[2]) - now) end
     return {#ids, wait}
 end
 

@@ -324,7 +324,12 @@ START_TEST(compaction_past_an_unread_revision_ends_the_watch_with_compacted)
         redisReply *r;
         ck_assert_int_eq(redisGetReply(c, (void **)&r), REDIS_OK);
         ck_assert_msg(r->type != REDIS_REPLY_ERROR, "setup: %s", r->str);
-        if (i == 5) ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+        if (i == 5) {
+            ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+            for (size_t j = 0; j < r->elements; j++)
+                ck_assert_msg(r->element[j]->type != REDIS_REPLY_ERROR, "setup: %s",
+                              r->element[j]->str);
+        }
         freeReplyObject(r);
     }
     redisFree(c);
