@@ -92,6 +92,8 @@ out:
 int zk_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
 {
     zk_conn *c = conn;
+    if (op->key_len > ZK_MAX_KEY)
+        return ZKERR(err, DC_ETOOBIG, "zk: key of %zu bytes, limit %d", op->key_len, ZK_MAX_KEY);
     if (!(op->flags & DC_PREFIX)) {
         int64_t deadline = dc_now_ms() + c->request_timeout_ms;
         for (int attempt = 0;; attempt++) {

@@ -182,6 +182,15 @@ static int check_limits(zk_conn *c, const dc_txn_req *req, dc_drv_err *err)
         req->n_ops[1] > ZK_MAX_TXN_OPS)
         return ZKERR(err, DC_ETOOBIG, "zk: txn has %zu compares and %zu/%zu ops, limit %d per list",
                      req->n_compares, req->n_ops[0], req->n_ops[1], ZK_MAX_TXN_OPS);
+    for (size_t i = 0; i < req->n_compares; i++)
+        if (req->compares[i].key_len > ZK_MAX_KEY)
+            return ZKERR(err, DC_ETOOBIG, "zk: key of %zu bytes, limit %d",
+                         req->compares[i].key_len, ZK_MAX_KEY);
+    for (int b = 0; b < 2; b++)
+        for (size_t i = 0; i < req->n_ops[b]; i++)
+            if (req->ops[b][i].key_len > ZK_MAX_KEY)
+                return ZKERR(err, DC_ETOOBIG, "zk: key of %zu bytes, limit %d",
+                             req->ops[b][i].key_len, ZK_MAX_KEY);
     for (int b = 0; b < 2; b++)
         for (size_t i = 0; i < req->n_ops[b]; i++)
             if (req->ops[b][i].kind == DC_OP_PUT &&

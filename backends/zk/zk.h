@@ -40,6 +40,9 @@
 /* jute.maxbuffer on the server (1 MiB - 1): a bigger request drops the connection. */
 #define ZK_DEFAULT_MAX_REQUEST 1048575
 #define ZK_TOKEN_LEN           16
+/* Longest key: its escaped name (up to 3 bytes per byte) travels in several
+ * paths of one request. */
+#define ZK_MAX_KEY 65536
 
 #define ZKERR(err, code, ...) (snprintf((err)->msg, sizeof(err)->msg, __VA_ARGS__), (code))
 
