@@ -371,7 +371,25 @@ static int on_op_put(dc_master *m, const dc_kv *kv)
     return rc;
 }
 
-static int on_member(dc_master *m, const dc_event *ev)
+/* Tasks whose membership changed in the revision being handled. */
+typedef struct pess_touched {
+    char **tasks;
+    size_t n;
+} pess_touched;
+
+static int touched_add(pess_touched *t, const char *task)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->tasks[i], task) == 0) return DC_OK;
+    char **v = realloc(t->tasks, (t->n + 1) * sizeof *v);
+    if (!v) return dc__error(DC_ENOMEM, "out of memory");
+    t->tasks = v;
+    if (!(v[t->n] = strdup(task))) return dc__error(DC_ENOMEM, "out of memory");
+    t->n++;
+    return DC_OK;
+}
+
+static int on_member(dc_master *m, const dc_event *ev, pess_touched *touched)
 {
     char *task, *source;
     if (pess_key_split(ev->kv.key, ev->kv.key_len, m->pfx_len[K_MEMBER], &task, &source))
@@ -386,7 +404,8 @@ static int on_member(dc_master *m, const dc_event *ev)
         dc_lock *l = ids[i] ? dc_keeper_find(m->keeper, ids[i]) : NULL;
         if (!l) continue;
         if (add) {
-            /* A source joins a lock only while it syncs. */
+            /* A source joins a lock only while it syncs. The lock may have
+             * been waiting for its task's first member: look at it again. */
             if (!l->forced && !l->owner_put && !pess_lock_src_add(l, source))
                 rc = dc__error(DC_ENOMEM, "out of memory");
             continue;
@@ -398,15 +417,34 @@ static int on_member(dc_master *m, const dc_event *ev)
         /* Its operation, if one was put, would outlive the lock: remove it. */
         if (was_out) rc = master_delete_op(m, l, source);
         if (rc) break;
-        if (dc_lock_is_empty(l)) {
-            master_remove_lock(m, l);
-            continue;
-        }
-        rc = master_progress(m, l);
+        if (dc_lock_is_empty(l)) master_remove_lock(m, l);
     }
     dc_strings_free(ids, n);
-    free(task);
     free(source);
+    /* The task's locks are driven once the whole revision is applied:
+     * `task add a b` is one txn, and a lock must not sync on "a" alone. */
+    if (!rc) rc = touched_add(touched, task);
+    free(task);
+    return rc;
+}
+
+/* Drive every lock of the touched tasks, then forget them. */
+static int touched_flush(dc_master *m, pess_touched *t)
+{
+    int rc = DC_OK;
+    for (size_t k = 0; k < t->n; k++) {
+        size_t n = 0;
+        char **ids = rc ? NULL : task_lock_ids(m, t->tasks[k], &n);
+        if (!rc && !ids) rc = dc__error(DC_ENOMEM, "out of memory");
+        for (size_t i = 0; i < n && !rc; i++) {
+            dc_lock *l = ids[i] ? dc_keeper_find(m->keeper, ids[i]) : NULL;
+            if (l) rc = master_progress(m, l);
+        }
+        dc_strings_free(ids, n);
+    }
+    dc_strings_free(t->tasks, t->n);
+    t->tasks = NULL;
+    t->n = 0;
     return rc;
 }
 
@@ -418,18 +456,26 @@ static int has_prefix(const dc_kv *kv, const char *p, size_t len)
 static int handle(dc_master *m, const dc_events *evs)
 {
     int rc = DC_OK;
+    pess_touched touched = {NULL, 0};
     for (size_t i = 0; i < evs->n && !rc; i++) {
         const dc_event *ev = &evs->events[i];
         const dc_kv *kv = &ev->kv;
+        if (touched.n && kv->mod_revision != evs->events[i - 1].kv.mod_revision)
+            rc = touched_flush(m, &touched);
+        if (rc) break;
         if (has_prefix(kv, m->pfx[K_INFO], m->pfx_len[K_INFO]))
             rc = ev->type == DC_EVENT_PUT ? on_info_put(m, kv) : on_info_delete(m, kv);
         else if (has_prefix(kv, m->pfx[K_OP], m->pfx_len[K_OP]))
             rc = ev->type == DC_EVENT_PUT ? on_op_put(m, kv)
                                           : (pess_bad_del(&m->bad, kv->key), DC_OK);
         else if (has_prefix(kv, m->pfx[K_MEMBER], m->pfx_len[K_MEMBER]))
-            rc = on_member(m, ev);
+            rc = on_member(m, ev, &touched);
     }
-    return rc;
+    if (rc) {
+        dc_strings_free(touched.tasks, touched.n);
+        return rc;
+    }
+    return touched_flush(m, &touched);
 }
 
 /* A handler error: fatal ones stop the master, the rest mean "rebuild". */

@@ -197,6 +197,15 @@ int master_progress(dc_master *m, dc_lock *lock)
 {
     /* Each pass either waits (returns) or moves the lock on; a pass that
      * finds done operations while writing goes round again. */
+    const pess_task *t = pess_task_find(&m->tasks, lock->task);
+    if (!lock->forced && (!t || t->n == 0)) {
+        /* Without membership the master cannot know who else must report:
+         * syncing on the reporters alone would let a late source reopen the
+         * lock and run the DDL twice. Wait for `task add`. */
+        dc_log(DC_LOG_WARN, PESS, "lock %s: task %s has no sources registered; waiting", lock->id,
+               lock->task);
+        return DC_OK;
+    }
     for (int pass = 0; pass < 8; pass++) {
         if (!dc_lock_is_synced(lock, NULL)) return DC_OK;
         if (!dc_lock_is_done(lock, lock->owner)) {

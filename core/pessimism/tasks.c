@@ -5,8 +5,9 @@
  * task's locks when a source is added or removed (DESIGN §5, item 4).
  *
  * The in-memory side (pess_task: task → sorted sources, in uthash) is what
- * the master and dc_locks_read keep; the dc_task_* calls write the store one
- * key per source, so no txn grows with the number of sources. The bad-value
+ * the master and dc_locks_read keep; the dc_task_* calls write one key per
+ * source, 64 to a txn (one revision for tasks up to that size, and no txn
+ * that grows with the number of sources). The bad-value
  * list the master reports (pess_bad) lives here too, being the same kind of
  * small keyed bookkeeping.
  */
@@ -113,20 +114,39 @@ void pess_bad_free(pess_bad **bad)
     HASH_ITER(hh, *bad, b, tmp) pess_bad_del(bad, b->key);
 }
 
+/* Put (value != NULL) or delete the member keys of sources, up to 64 per
+ * txn: a task of up to 64 sources changes at one revision (so the master
+ * never sees half of it), and no txn grows past etcd's 128 ops. */
+static int write_members(dc_store *store, const char *ns, const char *task,
+                         const char *const *sources, size_t n, const char *value)
+{
+    for (size_t base = 0; base < n; base += 64) {
+        dc_txn *t = dc_txn_new();
+        if (!t) return dc__error(DC_ENOMEM, "out of memory");
+        int rc = DC_OK;
+        for (size_t i = base; i < n && i < base + 64 && !rc; i++) {
+            char *key;
+            rc = dc_member_key(ns, task, sources[i], &key);
+            if (!rc)
+                rc = value ? dc_txn_put(t, DC_THEN, key, strlen(key), value, strlen(value), 0, 0)
+                           : dc_txn_delete(t, DC_THEN, key, strlen(key), 0);
+            free(key);
+        }
+        dc_txn_result *res = NULL;
+        if (!rc) rc = dc_txn_commit(store, t, &res);
+        dc_txn_result_free(res);
+        dc_txn_free(t);
+        if (rc) return rc;
+    }
+    return DC_OK;
+}
+
 int dc_task_add(dc_store *store, const char *ns, const char *task, const char *const *sources,
                 size_t n)
 {
     if (!store || !task || !*task || (n && !sources))
         return dc__error(DC_EINVAL, "task add: a task and sources are required");
-    for (size_t i = 0; i < n; i++) {
-        char *key;
-        int rc = dc_member_key(ns, task, sources[i], &key);
-        if (rc) return rc;
-        rc = dc_put(store, key, strlen(key), "{}", 2, 0, NULL);
-        free(key);
-        if (rc) return rc;
-    }
-    return DC_OK;
+    return write_members(store, ns, task, sources, n, "{}");
 }
 
 int dc_task_remove(dc_store *store, const char *ns, const char *task, const char *const *sources,
@@ -142,15 +162,7 @@ int dc_task_remove(dc_store *store, const char *ns, const char *task, const char
         free(prefix);
         return rc;
     }
-    for (size_t i = 0; i < n; i++) {
-        char *key;
-        int rc = dc_member_key(ns, task, sources[i], &key);
-        if (rc) return rc;
-        rc = dc_delete(store, key, strlen(key), 0, NULL, NULL);
-        free(key);
-        if (rc) return rc;
-    }
-    return DC_OK;
+    return write_members(store, ns, task, sources, n, NULL);
 }
 
 int dc_task_sources(dc_store *store, const char *ns, const char *task, char ***sources, size_t *n)

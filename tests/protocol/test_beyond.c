@@ -656,6 +656,33 @@ START_TEST(an_owner_that_withdraws_its_info_hands_the_lock_over)
 }
 END_TEST
 
+START_TEST(locks_wait_while_their_task_has_no_sources)
+{
+    /* Syncing on the reporters alone would let a later source open a second
+     * lock for the same DDL and run it twice. */
+    const char *ns = t_ns("nomembers");
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    t_down down;
+    t_down_init(&down);
+    dc_worker *a = new_worker(ns, "t", "a", NULL), *b = new_worker(ns, "t", "b", NULL);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    dc_operation *op = NULL;
+    ck_assert_int_eq(dc_worker_wait_operation(a, 300, &op), DC_ETIMEDOUT);
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    ck_assert_int_eq(dc_worker_wait_operation(a, 300, &op), DC_ETIMEDOUT); /* now waits for b */
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(finish_by_hand(a, &down), 1);
+    ck_assert_int_eq(finish_by_hand(b, &down), 0);
+    t_wait_no_locks(tm.m);
+    ck_assert_int_eq(t_down_count(&down, "t-`db`.`tbl`", DDL), 1);
+    dc_worker_free(a);
+    dc_worker_free(b);
+    t_master_stop(&tm);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -679,6 +706,7 @@ Suite *suite_beyond(void)
     tcase_add_test(tc, put_info_waits_while_a_done_operation_is_still_there);
     tcase_add_test(tc, next_ddl_on_the_same_table_never_joins_the_removed_lock);
     tcase_add_test(tc, an_owner_that_withdraws_its_info_hands_the_lock_over);
+    tcase_add_test(tc, locks_wait_while_their_task_has_no_sources);
     suite_add_tcase(s, tc);
     return s;
 }

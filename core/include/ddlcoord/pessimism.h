@@ -255,9 +255,13 @@ typedef int (*dc_step_fn)(const dc_step *step, void *userdata);
 /* ---------------------------------------------------------------- store-side */
 
 /* Task membership (which sources a task has), kept under ns/ddlcoord/task/.
- * The master reads and watches it: a lock waits for exactly these sources.
- * dc_task_add / dc_task_remove write one key per source (no txn grows with
- * the number of sources); n == 0 in dc_task_remove removes the whole task.
+ * The master reads and watches it: a lock waits for exactly these sources
+ * (plus any other source that reports); a task without members has its
+ * locks wait, since nobody could tell when everyone has reported.
+ * dc_task_add / dc_task_remove write one key per source, 64 to a txn (a
+ * task of up to 64 sources changes at one revision; no txn grows with the
+ * number of sources); n == 0 in dc_task_remove removes the whole task. Add a
+ * task's sources before its workers report.
  * dc_task_sources returns the task's sources sorted (free with
  * dc_strings_free). Blocking (store calls). Errors: DC_EINVAL, store errors. */
 int dc_task_add(dc_store *store, const char *ns, const char *task, const char *const *sources,
