@@ -220,6 +220,13 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
     int ex = parse(ctx, argc, argv, &name_opt, &ttl);
     if (ex < 0) return DCX_EXIT_OK;
     if (ex != DCX_EXIT_OK) return ex;
+    /* Before anything slow: a SIGTERM from now on means a clean exit 0. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     dcx_log_setup(ctx, DC_LOG_INFO);
     ex = dcx_open_store(ctx);
     if (ex != DCX_EXIT_OK) return ex;
@@ -241,13 +248,6 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
             return DCX_EXIT_USAGE;
         }
     }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
 
     char *prefix = dcx_own_key(ctx->ns, "election/");
     dc_election *e = NULL;

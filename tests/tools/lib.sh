@@ -15,6 +15,7 @@ NS_BASE=/ddlcoord-test-$$-$RANDOM
 NS=$NS_BASE
 PIDS=""
 LAST_PID=
+declare -A MASTER_NAME # PID -> name of the masters started
 TTL=2      # election lease TTL of the test masters (etcd's minimum is about 2 s)
 GUARD=60   # seconds before a wait is declared hung
 
@@ -63,6 +64,7 @@ start_master() {
     env "$@" DDLCOORD_LOG=info "$DC" --store "$STORE" --namespace "$NS" master --name "$name" \
         --ttl "$TTL" 2>>"$WORK/$name.log" &
     track $!
+    MASTER_NAME[$!]=$name
 }
 
 # start_worker NAME SOURCE DDL [extra options…]: a worker for table db.tbl of
@@ -132,8 +134,11 @@ expect_execs() {
     }
 }
 
-# stop_master PID: SIGTERM, and the master must exit 0.
+# stop_master PID: SIGTERM, and the master must exit 0. It is sent once the
+# master has said it campaigns (its handlers are installed by then; a
+# process still starting up would simply die of the signal).
 stop_master() {
+    wait_until log_has "${MASTER_NAME[$1]}.log" "campaigns under"
     kill -TERM "$1"
     expect_exit 0 "$1"
 }
