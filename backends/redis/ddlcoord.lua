@@ -22,9 +22,13 @@ local PREFIX, KEYS_ONLY, COUNT_ONLY, PREV_KV = 1, 2, 4, 8
 -- (they are not reachable while FUNCTION LOAD runs the library, so not here).
 local tonumber, ipairs, unpack, error, sformat, ssub, sbyte, smatch, schar
 local band, mmin, mmax, mfloor, tsort, call
+-- {key, value} to restore if a write fails after its INCR but before it
+-- changed any data (so a failed write leaves no revision without events)
+local undo
 
 local function init()
     call = redis.call
+    undo = nil
     if sformat then return end
     tonumber, ipairs, unpack, error = _G.tonumber, _G.ipairs, _G.unpack, _G.error
     sformat, ssub, sbyte, smatch = string.format, string.sub, string.byte, string.match
@@ -37,14 +41,22 @@ local function fmt(n)
 end
 
 local function fail(msg)
+    if undo then
+        call('SET', undo[1], undo[2])
+        undo = nil
+    end
     error({err = msg})
 end
 
 local function getkv(base, key)
     local r = call('HMGET', base .. 'kv:' .. key, 'v', 'c', 'm', 'ver', 'lease')
     if not r[2] then return nil end
-    return {v = r[1] or '', c = tonumber(r[2]), m = tonumber(r[3]), ver = tonumber(r[4]),
-            lease = tonumber(r[5] or '0')}
+    local kv = {v = r[1] or '', c = tonumber(r[2]), m = tonumber(r[3]), ver = tonumber(r[4]),
+                lease = tonumber(r[5] or '0')}
+    if not (kv.c and kv.m and kv.ver and kv.lease) then
+        fail('DCCORRUPT the hash of a key has bad fields')
+    end
+    return kv
 end
 
 local function bytecmp(a, b)
@@ -143,16 +155,16 @@ end
 -- refuse to write if the log already has entries at rev (XADD would fail half
 -- way through, and nothing rolls back); an XRANGE from rev is empty and cheap,
 -- where XREVRANGE of the top entry costs a whole entry's conversion
-local function check_log(base, rev, undo)
+local function check_log(base, rev)
     local top = call('XRANGE', base .. 'log', fmt(rev) .. '-0', '+', 'COUNT', 1)
     if top[1] then
-        if undo then call('SET', base .. 'rev', fmt(rev - 1)) end -- give the INCR back
         fail('DCCORRUPT the event log (at ' .. top[1][1] .. ') is ahead of the revision key (' ..
              fmt(rev - 1) .. ')')
     end
 end
 
 local function del_key(base, key, old, evs)
+    undo = nil -- data changes from here on: no way back
     call('DEL', base .. 'kv:' .. key)
     call('ZREM', base .. 'idx', key)
     if old.lease ~= 0 then
@@ -222,11 +234,12 @@ local function txn(keys, a)
             call('SET', base .. 'rev', '2')
         end
         cur, bumped = rev - 1, true
+        undo = {base .. 'rev', fmt(cur)}
     else
         cur = current_rev(base)
         rev = cur + 1
     end
-    if puts or deletes then check_log(base, rev, bumped) end
+    if puts or deletes then check_log(base, rev) end
     local evs, resps = {}, {}
     for o = 0, n - 1 do
         local j = start + o * 6
@@ -241,6 +254,7 @@ local function txn(keys, a)
             local old = getkv(base, key)
             local c, ver = rev, 1
             if old then c, ver = old.c, old.ver + 1 end
+            undo = nil
             call('HSET', base .. 'kv:' .. key, 'v', value, 'c', fmt(c), 'm', fmt(rev),
                        'ver', fmt(ver), 'lease', slease)
             if not old then call('ZADD', base .. 'idx', 0, key) end

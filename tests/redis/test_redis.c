@@ -10,7 +10,8 @@
  *  - a user without +@scripting: mode=multi works, mode=lua refuses to open
  *    and says why;
  *  - revisions past 10^14 stay exact (Lua formats them with %d);
- *  - both write modes share one layout.
+ *  - both write modes share one layout;
+ *  - corrupt data in Redis gives DC_ECORRUPT and a write on it changes nothing.
  * The environment gives DC_REDIS_FIXTURE (the script) and DC_REDIS_STATE (a
  * directory for this test's server). Raw hiredis is used only to set the
  * server up (ACL users, a revision key) and to compact behind a watch.
@@ -562,6 +563,49 @@ START_TEST(lua_and_multi_modes_share_one_layout)
 }
 END_TEST
 
+/* ------------------------------------------------------------ corrupt data */
+
+static void corrupt_data(const char *mode)
+{
+    char q[64];
+    snprintf(q, sizeof q, "?mode=%s&prefix=bad%s", mode, mode);
+    dc_store *s = open_store(q);
+    OK(dc_put(s, "ok", 2, "fine", 4, 0, NULL));
+    raw_ok("HSET {bad%s}kv:bad v x c notanumber m 1 ver 1 lease 0", mode);
+    raw_ok("ZADD {bad%s}idx 0 bad", mode);
+    int64_t r0, r1;
+    OK(dc_revision(s, &r0));
+    dc_kvs *kvs = NULL;
+    ck_assert_int_eq(dc_get(s, "bad", 3, 0, 0, &kvs), DC_ECORRUPT);
+    ck_assert_int_eq(dc_get(s, "", 0, DC_PREFIX, 0, &kvs), DC_ECORRUPT);
+    /* a write on the bad key is refused before it changes anything */
+    ck_assert_int_eq(dc_put(s, "bad", 3, "y", 1, 0, NULL), DC_ECORRUPT);
+    OK(dc_revision(s, &r1));
+    ck_assert_int_eq(r1, r0);
+    /* an event log ahead of the revision key: writes refuse, the revision stays */
+    raw_ok("XADD {bad%s}log %lld-0 t P k zz n 1", mode, (long long)r0 + 1);
+    ck_assert_int_eq(dc_put(s, "other", 5, "z", 1, 0, NULL), DC_ECORRUPT);
+    OK(dc_revision(s, &r1));
+    ck_assert_int_eq(r1, r0);
+    /* the rest of the store still reads */
+    OK(dc_get(s, "ok", 2, 0, 0, &kvs));
+    ck_assert_str_eq(kvs->kvs[0].value, "fine");
+    dc_kvs_free(kvs);
+    dc_store_close(s);
+}
+
+START_TEST(corrupt_data_is_ecorrupt_and_changes_nothing_lua)
+{
+    corrupt_data("lua");
+}
+END_TEST
+
+START_TEST(corrupt_data_is_ecorrupt_and_changes_nothing_multi)
+{
+    corrupt_data("multi");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("redis");
@@ -578,6 +622,8 @@ static Suite *suite(void)
         {"big_revisions_lua", revisions_past_10e14_stay_exact_lua},
         {"big_revisions_multi", revisions_past_10e14_stay_exact_multi},
         {"shared_layout", lua_and_multi_modes_share_one_layout},
+        {"corrupt_lua", corrupt_data_is_ecorrupt_and_changes_nothing_lua},
+        {"corrupt_multi", corrupt_data_is_ecorrupt_and_changes_nothing_multi},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);
