@@ -15,7 +15,8 @@
  *
  * Each cell runs for a fixed time with 1, 4 and 16 callers sharing one
  * handle (a dc_store, or one zhandle_t), each caller on keys of its own, and
- * reports throughput, p50/p99 latency and the driver/raw ratios.
+ * reports throughput, p50/p99 latency and the driver/raw ratios. Driver and
+ * raw alternate in four rounds per cell, so load changes hit both alike.
  *
  * usage: bench_zk <zk://host:port> [seconds per cell, default 2] [ops: put,get,txn]
  *                 [callers: 1,4,16]
@@ -32,6 +33,7 @@
 
 #define KEYS_PER_CALLER 50
 #define MAX_SAMPLES     400000
+#define ROUNDS          4
 
 typedef enum { OP_PUT, OP_GET, OP_TXN } op_kind;
 static const char *op_names[] = {"put", "get", "txn"};
@@ -139,12 +141,21 @@ static int cmp64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Samples of one kind of cell, accumulated over several rounds. */
+typedef struct acc {
+    int64_t *lat;
+    size_t n, cap;
+    double busy; /* seconds measured */
+    int errors;
+} acc;
+
 typedef struct result {
     double ops, p50, p99;
     int errors;
 } result;
 
-static result run_cell(op_kind op, int raw, int callers)
+/* Run callers for `secs` and add their samples to a. */
+static void run_round(op_kind op, int raw, int callers, double secs, acc *a)
 {
     atomic_int stop = 0;
     caller *cs = calloc((size_t)callers, sizeof *cs);
@@ -168,30 +179,37 @@ static result run_cell(op_kind op, int raw, int callers)
     }
     int64_t t0 = now_us();
     for (int i = 0; i < callers; i++) pthread_create(&th[i], NULL, run_caller, &cs[i]);
-    usleep((useconds_t)(seconds * 1e6));
+    usleep((useconds_t)(secs * 1e6));
     atomic_store(&stop, 1);
     for (int i = 0; i < callers; i++) pthread_join(th[i], NULL);
-    double el = (double)(now_us() - t0) / 1e6;
-    size_t total = 0;
-    result r = {0};
+    a->busy += (double)(now_us() - t0) / 1e6;
     for (int i = 0; i < callers; i++) {
-        total += cs[i].n;
-        r.errors += cs[i].errors;
-    }
-    int64_t *all = malloc((total ? total : 1) * sizeof *all);
-    size_t k = 0;
-    for (int i = 0; i < callers; i++) {
-        memcpy(all + k, cs[i].lat, cs[i].n * sizeof *all);
-        k += cs[i].n;
+        if (a->n + cs[i].n > a->cap) {
+            size_t cap = (a->n + cs[i].n) * 2;
+            int64_t *l = realloc(a->lat, cap * sizeof *l);
+            if (!l) abort();
+            a->lat = l;
+            a->cap = cap;
+        }
+        memcpy(a->lat + a->n, cs[i].lat, cs[i].n * sizeof *a->lat);
+        a->n += cs[i].n;
+        a->errors += cs[i].errors;
         free(cs[i].lat);
     }
-    qsort(all, total, sizeof *all, cmp64);
-    r.ops = (double)total / el;
-    r.p50 = total ? (double)all[total / 2] / 1000.0 : 0;
-    r.p99 = total ? (double)all[total * 99 / 100] / 1000.0 : 0;
-    free(all);
     free(cs);
     free(th);
+}
+
+static result summarise(acc *a)
+{
+    result r = {0};
+    qsort(a->lat, a->n, sizeof *a->lat, cmp64);
+    r.ops = a->busy > 0 ? (double)a->n / a->busy : 0;
+    r.p50 = a->n ? (double)a->lat[a->n / 2] / 1000.0 : 0;
+    r.p99 = a->n ? (double)a->lat[a->n * 99 / 100] / 1000.0 : 0;
+    r.errors = a->errors;
+    free(a->lat);
+    memset(a, 0, sizeof *a);
     return r;
 }
 
@@ -263,8 +281,14 @@ int main(int argc, char **argv)
             char cs[8];
             snprintf(cs, sizeof cs, "%d", callers[ci]);
             if (!strstr(only_ops, op_names[o]) || !list_has(only_callers, cs)) continue;
-            result d = run_cell((op_kind)o, 0, callers[ci]);
-            result r = run_cell((op_kind)o, 1, callers[ci]);
+            /* driver and raw take turns, so that a change in the machine's
+             * load hits both sides alike */
+            acc da = {0}, ra = {0};
+            for (int round = 0; round < ROUNDS; round++) {
+                run_round((op_kind)o, 0, callers[ci], seconds / ROUNDS, &da);
+                run_round((op_kind)o, 1, callers[ci], seconds / ROUNDS, &ra);
+            }
+            result d = summarise(&da), r = summarise(&ra);
             printf("%-4s %7d | %10.0f %8.3f %8.3f | %10.0f %8.3f %8.3f | %8.2fx %8.2fx%s\n",
                    op_names[o], callers[ci], d.ops, d.p50, d.p99, r.ops, r.p50, r.p99,
                    r.p50 > 0 ? d.p50 / r.p50 : 0, d.ops > 0 ? r.ops / d.ops : 0,
