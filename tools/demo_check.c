@@ -165,7 +165,7 @@ int demo_check_summary(demo_check *c, FILE *out, long leftovers, const char *uri
     }
     size_t pairs = c->n_locks * c->n_sources;
     char v[160];
-    fprintf(out, "\nSummary: %zu lock%s x %zu sources on %s, %lld store revisions, %.2f s\n",
+    fprintf(out, "\nSummary: %zu lock%s x %zu sources on %s (at revision %lld), %.2f s\n",
             c->n_locks, c->n_locks == 1 ? "" : "s", c->n_sources, uri, (long long)revisions,
             seconds);
     snprintf(v, sizeof v, "%zu/%zu", resolved, c->n_locks);
