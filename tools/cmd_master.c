@@ -44,7 +44,8 @@ static void help(void)
            "lease TTL when it dies. Every write of the leader is fenced by its leader key.\n"
            "Logs one line per protocol step on stderr. SIGTERM: resign, exit 0.\n\n"
            "  --name NAME      candidate name shown to others (default HOST:PID)\n"
-           "  --ttl SECONDS    election lease TTL (default 10)\n\n"
+           "  --ttl SECONDS    election lease TTL (default 10)\n"
+           "Both may also come from the config file's [master] section (name, ttl).\n\n"
            "Test only: DDLCOORD_TEST_PAUSE_AT_STEP=N stops the process (SIGSTOP) right\n"
            "after the first protocol step N it takes.\n\n%s\n%s",
            dcx_common_help, dcx_exit_help);
@@ -216,7 +217,7 @@ static int campaign_loop(master_run *r, dc_election *e)
 int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
 {
     const char *name_opt = NULL;
-    int64_t ttl = 10;
+    int64_t ttl = 0; /* 0: not given */
     int ex = parse(ctx, argc, argv, &name_opt, &ttl);
     if (ex < 0) return DCX_EXIT_OK;
     if (ex != DCX_EXIT_OK) return ex;
@@ -232,7 +233,17 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
     if (ex != DCX_EXIT_OK) return ex;
 
     char name[320];
-    if (name_opt) {
+    /* Flags beat the config file's [master] section, which beats defaults. */
+    if (!name_opt) name_opt = dc_config_get(ctx->cfg, "master.name");
+    if (!ttl) {
+        const char *t = dc_config_get(ctx->cfg, "master.ttl");
+        ttl = t ? dcx_parse_long(t, 1, 3600) : 10;
+        if (ttl < 1) {
+            dcx_err(ctx, "config: master.ttl must be 1..3600 seconds: %s", t);
+            return DCX_EXIT_USAGE;
+        }
+    }
+    if (name_opt && *name_opt) {
         snprintf(name, sizeof name, "%s", name_opt);
     } else {
         char host[256] = "localhost";

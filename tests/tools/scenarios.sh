@@ -358,6 +358,13 @@ scenario_worker_exit_codes() {
         fail "DDLCOORD_STORE not used"
     [ "$(DDLCOORD_STORE=nosuch://x "$DC" --store "$STORE" --namespace "$NS" task list T)" = s1 ] ||
         fail "--store does not beat DDLCOORD_STORE"
+    # A master configured by the file alone: store, namespace, [master] name and ttl.
+    printf '[master]\nname = cfgm\nttl = 3\n' >>"$WORK/ddlcoord.ini"
+    DDLCOORD_LOG=info "$DC" --config "$WORK/ddlcoord.ini" master 2>"$WORK/cfgm.log" &
+    track $!
+    MASTER_NAME[$LAST_PID]=cfgm
+    wait_until log_has cfgm.log "cfgm campaigns under $NS/ddlcoord/election/ .*lease TTL 3s"
+    stop_master "$LAST_PID"
     stop_master "$m"
 }
 
