@@ -11,12 +11,14 @@
 #             one kept-alive connection (a -K config with many "next" requests)
 # and prints p50 / p99 latency, throughput, and the ratios driver/clientv3
 # and driver/curl. OPS is the number of operations per caller at one caller
-# (default 2000); more callers do OPS/callers each, at least 300.
+# (default 1000); more callers do OPS/callers each, at least 300. Everything
+# runs ROUNDS times (default 3) and the table shows medians.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$(cd "${1:?usage: run.sh BUILDDIR [OPS]}" && pwd)
-base_ops=${2:-2000}
+base_ops=${2:-1000}
+rounds=${ROUNDS:-3}
 bench=$build/bench/etcd/bench_etcd
 [ -x "$bench" ] || { echo "run.sh: $bench not built (cmake --build $build)" >&2; exit 1; }
 
@@ -89,22 +91,34 @@ run_curl() {
 
 results=${BENCH_RESULTS:-$work/results}
 : >"$results"
-for op in put get txn; do
-    for callers in 1 4 16; do
-        n=$((base_ops / callers))
-        [ $n -lt 300 ] && n=300
-        "$bench" "$uri" "$op" "$callers" "$n" >>"$results"
-        "$work/bench-clientv3" -endpoints "$ep" -op "$op" -callers "$callers" -ops "$n" >>"$results"
-        run_curl "$op" "$callers" "$n" >>"$results"
-        echo "  $op x$callers done" >&2
+# ROUNDS runs of everything, the three clients interleaved, so that a noisy
+# machine hurts them alike; the table shows the median of the rounds.
+for round in $(seq 1 "$rounds"); do
+    for op in put get txn; do
+        for callers in 1 4 16; do
+            n=$((base_ops / callers))
+            [ $n -lt 300 ] && n=300
+            "$bench" "$uri" "$op" "$callers" "$n" >>"$results"
+            "$work/bench-clientv3" -endpoints "$ep" -op "$op" -callers "$callers" -ops "$n" >>"$results"
+            run_curl "$op" "$callers" "$n" >>"$results"
+        done
     done
+    echo "  round $round of $rounds done" >&2
 done
 
 echo
-echo "etcd benchmark: latency in microseconds, throughput in operations per second"
+echo "etcd benchmark: latency in microseconds, throughput in operations per second (median of $rounds rounds)"
 awk '
-    { k = $2 " " $3; p50[$1, k] = $5; p99[$1, k] = $6; tput[$1, k] = $7; if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
+    # median of the values collected in list[key] ("v1 v2 …")
+    function median(str,    a, m, i, j, t) {
+        m = split(str, a, " ")
+        for (i = 2; i <= m; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+        return a[int((m + 1) / 2)]
+    }
+    { k = $2 " " $3; l50[$1, k] = l50[$1, k] " " $5; l99[$1, k] = l99[$1, k] " " $6; lt[$1, k] = lt[$1, k] " " $7
+      if (!(k in seen)) { seen[k] = 1; order[++n] = k } }
     END {
+        for (x in l50) { p50[x] = median(l50[x]); p99[x] = median(l99[x]); tput[x] = median(lt[x]) }
         printf "%-4s %3s | %-20s | %-20s | %-20s | %-17s | %-17s\n", "op", "n", "driver p50/p99/tput",
                "clientv3 p50/p99/tput", "curl p50/p99/tput", "drv/clientv3 p50,tput", "drv/curl p50,tput"
         for (i = 1; i <= n; i++) {
