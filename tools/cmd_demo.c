@@ -35,8 +35,8 @@ enum {
 #define MAX_SOURCES       256
 #define MAX_TABLES        100000
 #define FULL_TIMELINE_MAX 48 /* locks x sources shown in full by default */
-#define STEP_TIMEOUT_MS   30000
-#define LOCK_TIMEOUT_MS   60000
+#define STEP_TIMEOUT_MS   10000
+#define LOCK_TIMEOUT_MS   30000
 
 static void help(void)
 {
@@ -77,6 +77,7 @@ typedef struct demo {
     size_t go;        /* workers may start lock k while k < go */
     size_t *finished; /* workers done with lock k */
     int abort;
+    size_t failures;       /* worker runs that did not end with DC_OK */
     atomic_size_t current; /* lock the workers are on (master callback hint) */
 } demo;
 
@@ -188,6 +189,7 @@ static void *worker_main(void *arg)
         demo_check_result(d->chk, k, w->index, rc);
         pthread_mutex_lock(&d->mu);
         d->finished[k]++;
+        if (rc != DC_OK) d->failures++;
         pthread_cond_broadcast(&d->cv);
         pthread_mutex_unlock(&d->mu);
         if (rc != DC_OK) break; /* the lock will not resolve; main reports it */
@@ -308,7 +310,8 @@ static int drive(demo *d, size_t shown, int quiet, int64_t t0)
         d->go = k + 1;
         pthread_cond_broadcast(&d->cv);
         int64_t deadline = dcx_now_ms() + LOCK_TIMEOUT_MS;
-        while ((d->finished[k] < d->n_sources || !demo_check_resolved(d->chk, k)) &&
+        /* A failed worker run means the lock cannot resolve: stop at once. */
+        while ((d->finished[k] < d->n_sources || !demo_check_resolved(d->chk, k)) && !d->failures &&
                dcx_now_ms() < deadline) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
