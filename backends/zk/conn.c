@@ -287,6 +287,8 @@ static int parse_config(zk_conn *c, const char *uri, const dc_config *cfg, dc_dr
     if ((rc =
              cfg_int(h, cfg, "debug_commit_delay_ms", 0, 0, 60000, &c->debug_commit_delay_ms, err)))
         goto out;
+    if ((rc = cfg_int(h, cfg, "debug_watch_delay_ms", 0, 0, 60000, &c->debug_watch_delay_ms, err)))
+        goto out;
 
     /* root: [/chroot]<root>, without a trailing slash */
     const char *root = cfg_str(h, cfg, "root");

@@ -10,7 +10,9 @@
  * past the cursor's bucket, that bucket is sealed, so once its listing is
  * consumed the cursor moves to the next bucket. A missing bucket or a hole in
  * the sequence can only come from compaction: the watch then ends with
- * DC_ECOMPACTED and the compact revision. Connection loss is waited out
+ * DC_ECOMPACTED and the compact revision. So does a watch that falls behind
+ * the compact revision (R/compact is watched too) while its events are still
+ * there, as on etcd. Connection loss is waited out
  * (the log is durable, the cursor survives); session expiry rebuilds the
  * handle (conn.c) and the loop simply goes on from the cursor. A slow safety
  * re-poll covers a wake-up lost across a reconnect.
@@ -40,6 +42,8 @@ typedef struct zk_watch {
     unsigned flags;
     int64_t start;
     int64_t bucket, seq; /* cursor */
+    int64_t compact_rev; /* last compact revision seen (R/compact is watched) */
+    int compact_dirty;
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -68,6 +72,11 @@ static void on_watch(zhandle_t *zh, int type, int state, const char *path, void 
     pthread_mutex_lock(&reg_mu);
     for (zk_watch *w = reg_head; w; w = w->next)
         if (w->id == id) {
+            if (path && strcmp(path, w->c->p_compact) == 0) {
+                pthread_mutex_lock(&w->mu);
+                w->compact_dirty = 1;
+                pthread_mutex_unlock(&w->mu);
+            }
             kick(w);
             break;
         }
@@ -153,6 +162,15 @@ static int deliver(zk_watch *w, zhandle_t *zh, const char *bpath, int64_t *seqs,
                 rc = zerr(c, s->rc, paths[i], err);
                 break;
             }
+            if (s->stat.czxid >= w->start && s->stat.czxid < w->compact_rev) {
+                /* fallen below the compact revision: etcd cancels such a watch */
+                err->compact_revision = w->compact_rev;
+                rc = ZKERR(err, DC_ECOMPACTED,
+                           "zk %s: watch fell behind compaction: revision %lld < compact "
+                           "revision %lld",
+                           c->endpoint, (long long)s->stat.czxid, (long long)w->compact_rev);
+                break;
+            }
             zk_rec rec;
             int d = zk_rec_decode(s->data, s->len, s->stat.czxid, &rec);
             if (d) {
@@ -214,6 +232,24 @@ static int step(zk_watch *w, zhandle_t *zh, dc_drv_err *err)
     char buf[32];
     int len = sizeof buf - 1;
     struct Stat st;
+    pthread_mutex_lock(&w->mu);
+    int dirty = w->compact_dirty;
+    w->compact_dirty = 0;
+    pthread_mutex_unlock(&w->mu);
+    if (dirty) {
+        int64_t crev;
+        int zrc = zoo_wget(zh, c->p_compact, on_watch, ctx, buf, &len, &st);
+        if (zrc != ZOK || parse_num(buf, len, &crev)) {
+            pthread_mutex_lock(&w->mu);
+            w->compact_dirty = 1;
+            pthread_mutex_unlock(&w->mu);
+            return zrc != ZOK
+                       ? zerr(c, zrc, "reading the compact revision", err)
+                       : ZKERR(err, DC_ECORRUPT, "zk %s: corrupt compact revision", c->endpoint);
+        }
+        w->compact_rev = crev;
+        len = sizeof buf - 1;
+    }
     int zrc = zoo_wget(zh, c->p_ev, on_watch, ctx, buf, &len, &st);
     if (zrc != ZOK) return zerr(c, zrc, "reading the bucket pointer", err);
     int64_t ptr;
@@ -278,6 +314,7 @@ static void *watch_main(void *arg)
         w->kick = 0;
         pthread_mutex_unlock(&w->mu);
         if (stop) break;
+        if (c->debug_watch_delay_ms) dc_sleep_ms(c->debug_watch_delay_ms);
         uint64_t gen;
         dc_drv_err err = {{0}, 0};
         zhandle_t *zh = zk_acquire(c, &gen);
@@ -420,6 +457,7 @@ int zk_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, voi
     w->start = req->start_revision;
     w->sink = sink;
     w->c = c;
+    w->compact_dirty = 1;
     pthread_mutex_init(&w->mu, NULL);
     dc_cond_init_monotonic(&w->cv);
     int64_t deadline = dc_now_ms() + c->request_timeout_ms;

@@ -59,6 +59,7 @@ struct zk_conn {
     int64_t max_request;           /* bytes per request */
     int64_t max_value;             /* bytes per value */
     int64_t debug_commit_delay_ms; /* tests only: widen the read-to-commit window */
+    int64_t debug_watch_delay_ms;  /* tests only: make watches slow readers */
     /* paths */
     char *root; /* R */
     size_t root_len;

@@ -259,6 +259,39 @@ START_TEST(compaction_during_a_watch_keeps_live_watches_and_ends_stale_ones)
 }
 END_TEST
 
+/* A slow watch (one pass over the log every 1.5 s) from before the compact
+ * revision falls behind it while its events are all still stored (one
+ * bucket, nothing deleted): it ends with DC_ECOMPACTED all the same, as on
+ * etcd, instead of serving history the store has declared gone. */
+START_TEST(watch_that_falls_behind_the_compact_revision_ends_compacted)
+{
+    const char *base = zt_base();
+    dc_store *s = zt_open(zt_uri(base, "lag", NULL));
+    dc_store *slow = zt_open(zt_uri(base, "lag", "debug_watch_delay_ms=1500"));
+    int64_t revs[10];
+    for (int i = 0; i < 10; i++) revs[i] = zt_put(s, "l/k", "v");
+    dc_watch *lag;
+    ZK_OK(dc_watch_open(slow, "l/", 2, revs[0], DC_PREFIX, &lag));
+    ZK_OK(dc_compact(s, revs[5]));
+    dc_events *e = NULL;
+    ck_assert_int_eq(dc_watch_next(lag, 10000, &e), DC_ECOMPACTED);
+    ck_assert_int_eq(dc_watch_compact_revision(lag), revs[5]);
+    dc_watch_close(lag);
+    /* a watch from the compact revision on is fine */
+    ZK_OK(dc_watch_open(slow, "l/", 2, revs[5], DC_PREFIX, &lag));
+    zt_log *log = calloc(1, sizeof *log);
+    zt_collect(lag, log, 5, 10000);
+    ck_assert_uint_eq(log->n, 5);
+    ck_assert_int_eq(log->ev[0]->kv.mod_revision, revs[5]);
+    ck_assert_int_eq(log->ev[4]->kv.mod_revision, revs[9]);
+    zt_log_free(log);
+    free(log);
+    dc_watch_close(lag);
+    dc_store_close(slow);
+    dc_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("zk");
@@ -268,6 +301,7 @@ int main(void)
     tcase_add_test(tc, auth_right_credentials_work_and_wrong_ones_fail_at_open);
     tcase_add_test(tc, value_over_the_request_limit_is_etoobig_before_sending);
     tcase_add_test(tc, compaction_during_a_watch_keeps_live_watches_and_ends_stale_ones);
+    tcase_add_test(tc, watch_that_falls_behind_the_compact_revision_ends_compacted);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
