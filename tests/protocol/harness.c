@@ -27,8 +27,17 @@ dc_store *t_store(void)
     return store;
 }
 
+static char *made[64]; /* namespaces made by this test, removed at teardown */
+static int n_made;
+
 void t_store_close(void)
 {
+    /* Servers are shared and persistent: leave nothing behind. */
+    for (int i = 0; i < n_made; i++) {
+        if (store) dc_delete(store, made[i], strlen(made[i]), DC_PREFIX, NULL, NULL);
+        free(made[i]);
+    }
+    n_made = 0;
     dc_store_close(store);
     store = NULL;
 }
@@ -37,6 +46,12 @@ const char *t_ns(const char *name)
 {
     snprintf(ns_buf, sizeof ns_buf, "/ddlcoord-test/%ld-%ld-%d/%s", (long)getpid(),
              (long)time(NULL), ++ns_counter, name);
+    if (n_made < 64) {
+        size_t len = strlen(ns_buf) + 2;
+        made[n_made] = malloc(len);
+        ck_assert_ptr_nonnull(made[n_made]);
+        snprintf(made[n_made++], len, "%s/", ns_buf);
+    }
     return ns_buf;
 }
 
