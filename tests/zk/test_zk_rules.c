@@ -292,6 +292,46 @@ START_TEST(watch_that_falls_behind_the_compact_revision_ends_compacted)
 }
 END_TEST
 
+/* Damaged data on the server (a kv znode written by something else) gives
+ * a typed error for that key, never a crash, and every other key keeps
+ * working; a child that is not a key name at all is ignored. */
+START_TEST(corrupt_kv_data_is_ecorrupt_and_other_keys_keep_working)
+{
+    const char *base = zt_base();
+    dc_store *s = zt_open(zt_uri(base, "corrupt", NULL));
+    zt_put(s, "ok", "fine");
+    char hosts[256], path[512];
+    snprintf(hosts, sizeof hosts, "%.*s", (int)strcspn(base + 5, "/?"), base + 5);
+    zhandle_t *zh = zookeeper_init(hosts, NULL, 10000, NULL, NULL, 0);
+    ck_assert_ptr_nonnull(zh);
+    snprintf(path, sizeof path, "/zktest-corrupt-%ld/kv/kbad", (long)getpid());
+    int rc = ZCONNECTIONLOSS;
+    for (int i = 0; i < 50 && rc == ZCONNECTIONLOSS; i++) {
+        rc = zoo_create(zh, path, "\x07garbage", 8, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        if (rc == ZCONNECTIONLOSS) usleep(100 * 1000);
+    }
+    ck_assert_int_eq(rc, ZOK);
+    snprintf(path, sizeof path, "/zktest-corrupt-%ld/kv/not-a-key", (long)getpid());
+    ck_assert_int_eq(zoo_create(zh, path, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0), ZOK);
+    zookeeper_close(zh);
+
+    dc_kvs *r = NULL;
+    ck_assert_int_eq(dc_get(s, "bad", 3, 0, 0, &r), DC_ECORRUPT);
+    ck_assert_msg(strstr(dc_last_error(), "corrupt") != NULL, "detail: %s", dc_last_error());
+    ck_assert_int_eq(dc_put(s, "bad", 3, "x", 1, 0, NULL), DC_ECORRUPT);
+    ck_assert_int_eq(dc_get(s, "", 0, DC_PREFIX, 0, &r), DC_ECORRUPT);
+    /* the rest of the store is unaffected */
+    ZK_OK(dc_get(s, "ok", 2, 0, 0, &r));
+    ck_assert_str_eq(r->kvs[0].value, "fine");
+    dc_kvs_free(r);
+    ZK_OK(dc_get(s, "o", 1, DC_PREFIX, 0, &r));
+    ck_assert_uint_eq(r->n, 1);
+    dc_kvs_free(r);
+    zt_put(s, "ok", "still");
+    dc_store_close(s);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("zk");
@@ -302,6 +342,7 @@ int main(void)
     tcase_add_test(tc, value_over_the_request_limit_is_etoobig_before_sending);
     tcase_add_test(tc, compaction_during_a_watch_keeps_live_watches_and_ends_stale_ones);
     tcase_add_test(tc, watch_that_falls_behind_the_compact_revision_ends_compacted);
+    tcase_add_test(tc, corrupt_kv_data_is_ecorrupt_and_other_keys_keep_working);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
