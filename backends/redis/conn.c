@@ -13,6 +13,7 @@
 #include "redis.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,8 +170,52 @@ int rd_connect(rd_store *s, redisContext **out, int timeout_ms, dc_drv_err *err)
     return DC_OK;
 }
 
+/* hiredis writes with write(2), which raises SIGPIPE when the server has
+ * gone; a library must not kill its host for that. The caller's thread
+ * blocks SIGPIPE while it holds a connection, and a SIGPIPE raised meanwhile
+ * is consumed before the old mask comes back. The driver's own threads
+ * block it for good (rd_block_sigpipe). */
+static __thread int sp_depth, sp_was_pending;
+static __thread sigset_t sp_old;
+
+static void sigpipe_enter(void)
+{
+    if (sp_depth++) return;
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigemptyset(&pend);
+    sigpending(&pend);
+    sp_was_pending = sigismember(&pend, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &sp_old);
+}
+
+static void sigpipe_leave(void)
+{
+    if (sp_depth == 0 || --sp_depth) return;
+    sigset_t set, pend;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigemptyset(&pend);
+    sigpending(&pend);
+    if (!sp_was_pending && sigismember(&pend, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &sp_old, NULL);
+}
+
+void rd_block_sigpipe(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 int rd_borrow(rd_store *s, redisContext **out, dc_drv_err *err)
 {
+    sigpipe_enter();
     pthread_mutex_lock(&s->pool_mu);
     if (s->n_pool) {
         *out = s->pool[--s->n_pool];
@@ -178,12 +223,15 @@ int rd_borrow(rd_store *s, redisContext **out, dc_drv_err *err)
         return DC_OK;
     }
     pthread_mutex_unlock(&s->pool_mu);
-    return rd_connect(s, out, s->request_timeout_ms, err);
+    int rc = rd_connect(s, out, s->request_timeout_ms, err);
+    if (rc != DC_OK) sigpipe_leave();
+    return rc;
 }
 
 void rd_return(rd_store *s, redisContext *ctx, int broken)
 {
     if (!ctx) return;
+    sigpipe_leave();
     if (broken || ctx->err) {
         redisFree(ctx);
         return;

@@ -303,6 +303,7 @@ static void *reaper_main(void *arg)
     rd_store *s = arg;
     rd_reaper *rp = s->reaper;
     int failing = 0;
+    rd_block_sigpipe();
     pthread_mutex_lock(&rp->mu);
     while (!rp->stopping) {
         pthread_mutex_unlock(&rp->mu);

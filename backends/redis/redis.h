@@ -104,7 +104,10 @@ int rd_retrying(rd_store *s, rd_fn fn, void *arg, dc_drv_err *err);
 int rd_bounds(const char *prefix, size_t len, dc_buf *lo, dc_buf *hi);
 
 int rd_connect(rd_store *s, redisContext **out, int timeout_ms, dc_drv_err *err);
-/* Borrow a connection from the pool (connecting if none is idle). */
+/* Block SIGPIPE in the calling thread for good (the driver's own threads). */
+void rd_block_sigpipe(void);
+/* Borrow a connection from the pool (connecting if none is idle). SIGPIPE is
+ * blocked in the calling thread until the matching rd_return. */
 int rd_borrow(rd_store *s, redisContext **out, dc_drv_err *err);
 /* Give it back; broken ones (ctx->err set or broken != 0) are freed. */
 void rd_return(rd_store *s, redisContext *ctx, int broken);

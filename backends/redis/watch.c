@@ -248,6 +248,7 @@ static void *pump_main(void *arg)
     rd_store *s = p->s;
     redisContext *ctx = NULL;
     int failures = 0;
+    rd_block_sigpipe();
     pthread_mutex_lock(&p->mu);
     while (!p->stopping) {
         apply_rewind(p);
