@@ -5,7 +5,9 @@
  * times. Each restart is timed from dc_master_new until dc_master_run has
  * done its step 1 (one consistent read, every lock rebuilt, the watch open):
  * the run is made from this thread with a zero timeout, which returns right
- * after the rebuild. The lock count is checked afterwards.
+ * after the rebuild. The lock count is checked afterwards. The bound is one
+ * plain dc_get of every key under the namespace (the same infos and
+ * membership the master reads), timed on the same store in the same run.
  *
  * Memory per (lock, source) pair: glibc's in-use heap (mallinfo2: uordblks +
  * hblkhd, with M_ARENA_MAX = 1 so that every thread's allocations are
@@ -22,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RESTARTS 3
+#define MAX_RESTARTS 5
 
 static double heap_bytes(void)
 {
@@ -54,6 +56,22 @@ static double start_master(dc_store *s, const char *ns, dc_master **out)
     return el;
 }
 
+/* The bound: one plain read of everything the master has to read. */
+static void read_bound(dc_store *s, const char *ns)
+{
+    size_t nl = strlen(ns);
+    char *p = bp_alloc(nl + 2);
+    memcpy(p, ns, nl);
+    memcpy(p + nl, "/", 2);
+    dc_kvs *kvs;
+    double t0 = bp_now();
+    bp_check("read bound: get", dc_get(s, p, nl + 1, DC_PREFIX, 0, &kvs));
+    bp_result("rebuild_read_s", bp_now() - t0);
+    bp_result("rebuild_read_keys", (double)kvs->n);
+    dc_kvs_free(kvs);
+    free(p);
+}
+
 static void check_count(dc_master *m, int locks, int sources)
 {
     dc_lock_status *st;
@@ -70,17 +88,20 @@ static void check_count(dc_master *m, int locks, int sources)
 int bp_rebuild(dc_store *s, int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: rebuild LOCKS SOURCES THREADS\n");
+        fprintf(stderr, "usage: rebuild LOCKS SOURCES THREADS [RESTARTS]\n");
         return 2;
     }
     int locks = atoi(argv[0]), sources = atoi(argv[1]), threads = atoi(argv[2]);
-    if (locks < 1 || sources < 2 || threads < 1) return 2;
+    int restarts = argc > 3 ? atoi(argv[3]) : 3;
+    if (locks < 1 || sources < 2 || threads < 1 || restarts < 1 || restarts > MAX_RESTARTS)
+        return 2;
     mallopt(M_ARENA_MAX, 1);
     char *ns = bp_ns("rebuild");
     double t = bp_now();
     bp_load_tasks(s, ns, locks, sources, sources - 1, threads);
     fprintf(stderr, "rebuild: %d locks x %d sources loaded in %.1f s\n", locks, sources,
             bp_now() - t);
+    read_bound(s, ns);
     dc_master *m;
     double pairs = (double)locks * sources, rss0 = rss_bytes();
     double first = start_master(s, ns, &m);
@@ -88,8 +109,8 @@ int bp_rebuild(dc_store *s, int argc, char **argv)
     check_count(m, locks, sources);
     dc_master_free(m);
 
-    double times[RESTARTS], per_pair = 0;
-    for (int r = 0; r < RESTARTS; r++) {
+    double times[MAX_RESTARTS], per_pair = 0;
+    for (int r = 0; r < restarts; r++) {
         double heap0 = heap_bytes();
         times[r] = start_master(s, ns, &m);
         double heap1 = heap_bytes();
@@ -102,7 +123,8 @@ int bp_rebuild(dc_store *s, int argc, char **argv)
         }
     }
     bp_result("rebuild_first_s", first);
-    bp_result("rebuild_s", bp_pct(times, RESTARTS, 50));
+    bp_result("rebuild_s", bp_pct(times, (size_t)restarts, 50));
+    bp_result("rebuild_restarts", restarts);
     bp_result("rebuild_locks", locks);
     bp_result("rebuild_sources", sources);
     bp_result("mem_bytes_per_pair", per_pair);

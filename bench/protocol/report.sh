@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# bench/protocol/report.sh WORKDIR OUTDIR BUILDDIR: turn the RESULT / TRACE
+# lines that run.sh collected in WORKDIR/<backend>.txt into OUTDIR/REPORT.md
+# (the machine, each figure with its bound and its ratio, the targets of
+# issue #8) and two gnuplot PNGs: latency against source count and locks per
+# second against locks in flight. Appends bench/protocol/findings.md (the
+# profile and what to change next, written by hand) verbatim.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+work=${1:?usage: report.sh WORKDIR OUTDIR BUILDDIR}
+out=${2:?usage: report.sh WORKDIR OUTDIR BUILDDIR}
+build=${3:?usage: report.sh WORKDIR OUTDIR BUILDDIR}
+backends="mem etcd redis zk"
+S=16                # sources per lock in the throughput runs
+WPL=$((2 * S + 3)) # writes per lock of the seed's protocol
+
+# v BACKEND NAME: the value of "RESULT NAME v" (empty if missing)
+v() { [ -f "$work/$1.txt" ] && awk -v n="$2" '$1 == "RESULT" && $2 == n {print $3; exit}' "$work/$1.txt"; }
+# calc EXPR with variables: calc 'a/b' a=1 b=2 (empty if an input is empty)
+calc() {
+    local e=$1 a
+    shift
+    for a in "$@"; do [ -n "${a#*=}" ] || { echo ""; return; }; done
+    awk "BEGIN { $(printf '%s; ' "$@") x = $e; printf \"%.4g\", x }"
+}
+# f VALUE: 3 significant digits (whole numbers from 1000 up), n/a if empty
+f() {
+    [ -n "$1" ] || { printf 'n/a'; return; }
+    awk -v x="$1" 'BEGIN { a = x < 0 ? -x : x; if (a >= 1000) printf "%.0f", x; else printf "%.3g", x }'
+}
+
+crit() { calc '5 * w + p' w="$(v "$1" w2w_p50_ms)" p="$(v "$1" put_p50_ms)"; }
+bound_tput() { calc 'w / k' w="$(v "$1" writes_per_s)" k=$WPL; }
+size_of() { [ -f "$work/$1.txt" ] && awk -v k="$2" '$1 == "SIZES" && $2 == k {$1 = ""; $2 = ""; print; exit}' "$work/$1.txt"; }
+
+versions() {
+    echo "- etcd: $(/usr/bin/etcd --version 2>/dev/null | awk '/etcd Version/ {print $3}') (Debian etcd-server; tests/fixtures/etcd.sh: one member, default fsync per commit)"
+    echo "- Redis: $(redis-server --version | awk '{print $3}' | sed 's/v=//') (tests/fixtures/redis.sh: appendonly yes, appendfsync always, no RDB; driver mode=lua: one FCALL per write)"
+    echo "- ZooKeeper: $(dpkg-query -W -f='${Version}' zookeeper 2>/dev/null) (Debian; tests/fixtures/zk.sh: standalone, tickTime 500, jute.maxbuffer 4 MiB)"
+}
+
+{
+    echo "# ddlcoord protocol benchmark (issue #8)"
+    echo
+    echo "Written by \`bench/protocol/run.sh $(basename "$build")\` on $(date -u '+%Y-%m-%d %H:%M UTC'),"
+    echo "commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null), in $(awk '{print $2}' "$work/run.txt") s."
+    echo "Every figure is measured in this one run, and every bound on the same backend in the same run."
+    echo "Nothing here is asserted by a test; the targets are issue #8's."
+    echo
+    echo "## Reproduce"
+    echo
+    echo '```'
+    echo 'cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench -j2'
+    echo 'bench/protocol/run.sh build-bench      # as root if gnuplot-nox is missing'
+    echo '```'
+    echo
+    echo "run.sh starts one throwaway server at a time with the test fixtures (loopback, temp dirs), runs"
+    echo "\`bench_protocol\` against it, stops it by PID, and calls report.sh. Sources: bench/protocol/."
+    echo
+    echo "## Machine"
+    echo
+    echo "- CPU: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}'), $(nproc) cores"
+    echo "- Memory: $(free -g | awk '/Mem:/ {print $2}') GiB; kernel $(uname -r); $(. /etc/os-release && echo "$PRETTY_NAME")"
+    versions
+    echo "- The machine is shared with other engineers' builds and tests while this runs: absolute figures are"
+    echo "  noisy; ratios are taken against bounds measured minutes apart on the same server."
+    echo
+    echo "## Headline (ratio to the bound; target in brackets)"
+    echo
+    echo "| backend | latency 2 src [≤1.25×] | 8 src | 32 src | throughput [≥70%] | rebuild | memory/pair [≤1 KiB] | watch p50 / p99 |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for b in $backends; do
+        [ -f "$work/$b.txt" ] || continue
+        c=$(crit "$b")
+        r2=$(calc 'l / c' l="$(v "$b" lat_2_p50_ms)" c="$c")
+        r8=$(calc 'l / c' l="$(v "$b" lat_8_p50_ms)" c="$c")
+        r32=$(calc 'l / c' l="$(v "$b" lat_32_p50_ms)" c="$c")
+        big=$(size_of "$b" throughput | awk '{n = split($3, a, ","); print a[n]}')
+        tp=$(calc '100 * l / b' l="$(v "$b" "tput_${S}_${big}_locks_per_s")" b="$(bound_tput "$b")")
+        rb=$(v "$b" rebuild_s)
+        echo "| $b | $(f "$r2")× | $(f "$r8")× | $(f "$r32")× | $(f "$tp")% ($big in flight) | $(f "$rb") s ($(v "$b" rebuild_locks) locks) | $(f "$(v "$b" mem_bytes_per_pair)") B | $(f "$(v "$b" w2w_p50_ms)") / $(f "$(v "$b" w2w_p99_ms)") ms |"
+    done
+    echo
+    echo "## The backend alone (the bounds)"
+    echo
+    echo "\`put\`: one dc_put round trip, sequential. \`put→watch\`: from the start of a put until a watcher"
+    echo "thread blocked in dc_watch_next on that key holds the event (the link the protocol chains: one side"
+    echo "writes, the other sees it). *Delivery* = put→watch − put (what the watch adds; ≤ 0 when the event"
+    echo "beats the put's own answer). \`writes/s\`: that many threads putting their own keys."
+    echo
+    echo "| backend | put p50 | put p99 | put→watch p50 | put→watch p99 | delivery p50 | writes/s (threads) | samples |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for b in $backends; do
+        [ -f "$work/$b.txt" ] || continue
+        d=$(calc 'w - p' w="$(v "$b" w2w_p50_ms)" p="$(v "$b" put_p50_ms)")
+        th=$(awk '$1 == "INFO" && $2 == "writes_threads" {print $3}' "$work/$b.txt")
+        sm=$(awk '$1 == "INFO" && $2 == "base_samples" {print $3}' "$work/$b.txt")
+        echo "| $b | $(f "$(v "$b" put_p50_ms)") ms | $(f "$(v "$b" put_p99_ms)") ms | $(f "$(v "$b" w2w_p50_ms)") ms | $(f "$(v "$b" w2w_p99_ms)") ms | $(f "$d") ms | $(f "$(v "$b" writes_per_s)") ($th) | $sm |"
+    done
+    echo
+    echo "## Lock resolution latency"
+    echo
+    echo "A real dc_master and one dc_worker thread per source (dc_worker_run_ddl). All sources but one report;"
+    echo "once the master has seen them, the clock starts and the last source reports; it stops when the"
+    echo "master's step 10 (DELETE operations) has committed. p50 over the rounds. Bound = the critical path,"
+    echo "6 sequential writes + 5 watch deliveries = 5 × put→watch p50 + 1 × put p50."
+    echo
+    echo "| backend | rounds | bound | 2 sources p50 (p90) | ratio | 8 sources p50 (p90) | ratio | 32 sources p50 (p90) | ratio |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    for b in $backends; do
+        [ -f "$work/$b.txt" ] || continue
+        c=$(crit "$b")
+        row="| $b | $(v "$b" lat_2_rounds) | $(f "$c") ms "
+        for s in 2 8 32; do
+            l=$(v "$b" "lat_${s}_p50_ms")
+            row="$row| $(f "$l") ms ($(f "$(v "$b" "lat_${s}_p90_ms")")) | $(f "$(calc 'l / c' l="$l" c="$c")")× "
+        done
+        echo "$row|"
+    done
+    echo
+    echo "Where the time goes: the last round with 8 sources, milliseconds after the clock started (the"
+    echo "last source's dc_worker_put_info call), at each step's callback."
+    echo
+    echo "| backend | last info put (2) | master saw it (3) | exec=true put (4) | owner got it (5) | owner done (8) | master saw (9) | exec=false put (4) | last got it (5) | last done (8) | master saw (9) | ops deleted (10) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    for b in $backends; do
+        [ -f "$work/$b.txt" ] || continue
+        awk -v b="$b" '$1 == "TRACE" && $2 == 8 {
+            t = $3; role = $4; step = $5; src = $6
+            if (role == "worker" && step == 2) w2 = t
+            if (role == "master" && step == 3) m3 = t
+            if (role == "master" && step == 4 && owner == "") { owner = src; m4o = t }
+            else if (role == "master" && step == 4) m4x = t
+            if (role == "worker" && step == 5 && src == owner) w5o = t
+            else if (role == "worker" && step == 5) w5x = t
+            if (role == "worker" && step == 8 && src == owner) w8o = t
+            else if (role == "worker" && step == 8) w8x = t
+            if (role == "master" && step == 9 && src == owner) m9o = t
+            else if (role == "master" && step == 9) m9x = t
+            if (role == "master" && step == 10) m10 = t
+        } END {
+            printf "| %s | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g |\n", \
+                b, w2, m3, m4o, w5o, w8o, m9o, m4x, w5x, w8x, m9x, m10
+        }' "$work/$b.txt"
+    done
+    echo
+    echo "## Throughput"
+    echo
+    echo "N locks in flight = N tasks of $S sources (a source has one Info per task at a time), each lock on one"
+    echo "table, all reported at once. The master is the real dc_master; the N × $S workers are an event-driven"
+    echo "pool (one operation watch, THREADS threads) doing DM's worker writes: PUT Info, then one txn marking the"
+    echo "operation done and deleting the Info. Clock: first Info put → last step 10. Bound = the backend's"
+    echo "writes/s (same number of threads, same run) ÷ $WPL writes per lock ($S Info puts, $S done txns, exec=true,"
+    echo "one exec=false txn, one delete txn). *revs/lock* = store revisions consumed per lock (the writes really"
+    echo "made on mem://, etcd and Redis; ZooKeeper's zxids count more)."
+    echo
+    echo "| backend | threads | locks in flight | locks/s | bound | % of bound | revs/lock | seconds |"
+    echo "|---|---|---|---|---|---|---|---|"
+    for b in $backends; do
+        [ -f "$work/$b.txt" ] || continue
+        bt=$(bound_tput "$b")
+        th=$(awk '$1 == "INFO" && $2 == "tput_threads" {print $3}' "$work/$b.txt")
+        for n in $(size_of "$b" throughput | awk '{print $3}' | tr ',' ' '); do
+            l=$(v "$b" "tput_${S}_${n}_locks_per_s")
+            echo "| $b | $th | $n | $(f "$l") | $(f "$bt") | $(f "$(calc '100 * l / b' l="$l" b="$bt")")% | $(f "$(v "$b" "tput_${S}_${n}_revs_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_seconds")") |"
+        done
+    done
+    echo
+    echo "## Master rebuild and memory"
+    echo
+    echo "LOCKS tasks × $S member sources, $((S - 1)) Infos each (every lock pending), loaded in batches. A master"
+    echo "is started once, then restarted and timed from dc_master_new until its first dc_master_run has"
+    echo "rebuilt every lock (step 1: one consistent read, locks rebuilt, watch open); the count is checked."
+    echo "Bound = one plain dc_get of every key under the namespace (what the master must read), same run."
+    echo "Memory = glibc in-use heap (mallinfo2, one arena) with the rebuilt master alive minus after"
+    echo "dc_master_free, ÷ (locks × sources); the RSS growth of the first start is shown for comparison."
+    echo
+    echo "| backend | locks × sources | keys read | first start | restart (median of n) | read bound | ratio | target | heap/pair | RSS/pair (first start) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    for b in $backends; do
+        [ -f "$work/$b.txt" ] || continue
+        tgt="—"
+        [ $b = mem ] && tgt="≤ 1 s"
+        [ $b = etcd ] && tgt="≤ 3 s"
+        rb=$(v "$b" rebuild_s) rd=$(v "$b" rebuild_read_s)
+        echo "| $b | $(v "$b" rebuild_locks) × $(v "$b" rebuild_sources) | $(f "$(v "$b" rebuild_read_keys)") | $(f "$(v "$b" rebuild_first_s)") s | $(f "$rb") s (n=$(v "$b" rebuild_restarts)) | $(f "$rd") s | $(f "$(calc 'a / b' a="$rb" b="$rd")")× | $tgt | $(f "$(v "$b" mem_bytes_per_pair)") B | $(f "$(v "$b" rss_bytes_per_pair)") B |"
+    done
+    echo
+    echo "## Sizes run (scaled where a backend is too slow for the ten-minute budget)"
+    echo
+    echo "| backend | base (samples threads seconds) | latency (rounds sources) | throughput (sources threads in-flight) | rebuild (locks sources threads restarts) |"
+    echo "|---|---|---|---|---|"
+    for b in $backends; do
+        [ -f "$work/$b.txt" ] || continue
+        echo "| $b | $(size_of "$b" base) | $(size_of "$b" latency) | $(size_of "$b" throughput) | $(size_of "$b" rebuild) |"
+    done
+    failed=$(grep -h '^FAILED' "$work"/*.txt 2>/dev/null | wc -l)
+    [ "$failed" = 0 ] || { echo; echo "**$failed measurement(s) failed in this run** (see the missing figures)."; }
+    echo
+    echo "## Plots"
+    echo
+    echo "![lock resolution latency against sources](latency.png)"
+    echo
+    echo "![locks per second against locks in flight](throughput.png)"
+    echo
+    [ -f "$here/findings.md" ] && cat "$here/findings.md"
+} >"$out/REPORT.md"
+
+# --- plots ------------------------------------------------------------------
+for b in $backends; do
+    [ -f "$work/$b.txt" ] || continue
+    c=$(crit "$b")
+    for s in 2 8 32; do
+        l=$(v "$b" "lat_${s}_p50_ms")
+        [ -n "$l" ] && echo "$s $l $c"
+    done >"$work/$b.lat"
+    bt=$(bound_tput "$b")
+    for n in $(size_of "$b" throughput | awk '{print $3}' | tr ',' ' '); do
+        l=$(v "$b" "tput_${S}_${n}_locks_per_s")
+        [ -n "$l" ] && echo "$n $l $bt"
+    done >"$work/$b.tput"
+done
+plot_lines() { # EXT TITLE-SUFFIX: a gnuplot "plot" list over the backends with data
+    local ext=$1 sep="" i=1 b
+    for b in $backends; do
+        [ -s "$work/$b.$ext" ] || continue
+        printf '%s"%s" using 1:2 with linespoints lw 2 pt 7 lc %d title "%s", "%s" using 1:3 with lines dt 2 lc %d title "%s bound"' \
+            "$sep" "$work/$b.$ext" $i "$b" "$work/$b.$ext" $i "$b"
+        sep=", "
+        i=$((i + 1))
+    done
+}
+gnuplot <<GP
+set terminal pngcairo size 900,560 noenhanced font ",11"
+set grid
+set key outside right
+set logscale y
+set output "$out/latency.png"
+set title "Lock resolution latency (p50): last Info put -> operations deleted"
+set xlabel "sources per lock"
+set ylabel "milliseconds (log)"
+set logscale x 2
+set xtics (2, 8, 32)
+plot $(plot_lines lat)
+set output "$out/throughput.png"
+set title "Throughput: locks resolved per second, 16 sources per lock"
+set xlabel "locks in flight (log)"
+set ylabel "locks per second (log)"
+set logscale x 10
+set xtics auto
+plot $(plot_lines tput)
+GP

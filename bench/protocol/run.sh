@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# bench/protocol/run.sh BUILDDIR: the protocol benchmark of issue #8, one
+# command. Installs the benchmark-only Debian packages that are missing
+# (scripts/debian-packages-bench.txt, with apt-get, as root), starts a
+# throwaway etcd, Redis and ZooKeeper with the test fixtures
+# (tests/fixtures/<x>.sh, loopback only), runs every measurement of
+# bench_protocol on mem:// and on each server in this one run, stops the
+# servers by PID, and writes bench/REPORT.md and the PNG plots in bench/
+# (bench/protocol/report.sh). Takes about ten minutes on two cores.
+#
+# Sizes: the issue's sizes everywhere they fit in the time budget; slow
+# backends are scaled down where noted below (and in the report). Every
+# store is opened with request_timeout_ms=120000: the master's one-read
+# rebuild of 10 000 locks takes longer than the default 5 s on etcd.
+#
+# Environment: BENCH_QUICK=1 runs tiny sizes (a smoke test of the pipeline).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$(cd "${1:?usage: run.sh BUILDDIR}" && pwd)
+bench=$build/bench/protocol/bench_protocol
+[ -x "$bench" ] || { echo "run.sh: $bench not built (cmake --build $build)" >&2; exit 1; }
+"$here/install-deps.sh" "$root/scripts/debian-packages-bench.txt"
+
+work=$(mktemp -d /tmp/ddlcoord-bench-proto.XXXXXX)
+fixtures=$root/tests/fixtures
+cleanup() {
+    "$fixtures/etcd.sh" stop "$work/etcd" >/dev/null 2>&1 || true
+    "$fixtures/redis.sh" stop "$work/redis" >/dev/null 2>&1 || true
+    "$fixtures/zk.sh" stop "$work/zk" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+export DDLCOORD_DRIVER_PATH=$build/drivers
+t_start=$(date +%s)
+
+# name sizes: base SAMPLES THREADS SECONDS | latency ROUNDS SOURCES |
+# throughput SOURCES THREADS TABLES | rebuild LOCKS SOURCES THREADS RESTARTS
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    sizes_mem="base 500 2 0.5; latency 3 2,8,32; throughput 16 2 1,10; rebuild 200 16 2 1"
+    sizes_srv="base 100 8 0.5; latency 2 2,8; throughput 16 8 1,10; rebuild 100 16 8 1"
+    sizes_etcd=$sizes_srv sizes_redis=$sizes_srv sizes_zk=$sizes_srv
+else
+    sizes_mem="base 5000 2 2; latency 30 2,8,32; throughput 16 2 1,10,100,1000; rebuild 10000 16 2 3"
+    sizes_etcd="base 500 8 3; latency 10 2,8,32; throughput 16 8 1,10,100,1000; rebuild 10000 16 8 1"
+    sizes_redis="base 500 8 3; latency 10 2,8,32; throughput 16 8 1,10,100,1000; rebuild 2000 16 8 2"
+    sizes_zk="base 300 8 3; latency 5 2,8,32; throughput 16 8 1,10,100; rebuild 1000 16 8 1"
+fi
+
+# run BACKEND URI SIZES: every measurement, results appended to $work/BACKEND.txt
+run() {
+    local name=$1 uri=$2 sizes=$3 part
+    echo "== $name: $uri" >&2
+    : >"$work/$name.txt"
+    IFS=';' read -ra parts <<<"$sizes"
+    for part in "${parts[@]}"; do
+        # shellcheck disable=SC2086
+        set -- $part
+        echo "   $name $* ($(date +%T))" >&2
+        echo "SIZES $*" >>"$work/$name.txt"
+        "$bench" "$uri" "$@" >>"$work/$name.txt" 2>>"$work/$name.err" ||
+            { echo "run.sh: $name $1 failed:" >&2; tail -5 "$work/$name.err" >&2; echo "FAILED $1" >>"$work/$name.txt"; }
+    done
+}
+
+q="request_timeout_ms=120000"
+run mem "mem://bench" "$sizes_mem"
+
+"$fixtures/etcd.sh" start "$work/etcd" >/dev/null
+run etcd "$(cat "$work/etcd/uri")?$q" "$sizes_etcd"
+"$fixtures/etcd.sh" stop "$work/etcd"
+
+"$fixtures/redis.sh" start "$work/redis" >/dev/null
+run redis "$(cat "$work/redis/uri")?mode=lua&$q" "$sizes_redis"
+"$fixtures/redis.sh" stop "$work/redis"
+
+"$fixtures/zk.sh" start "$work/zk" >/dev/null
+run zk "$(cat "$work/zk/uri")?max_request_bytes=4194304&$q" "$sizes_zk"
+"$fixtures/zk.sh" stop "$work/zk"
+
+echo "ELAPSED $(($(date +%s) - t_start))" >"$work/run.txt"
+"$here/report.sh" "$work" "$root/bench" "$build"
+echo "run.sh: wrote $root/bench/REPORT.md and plots in $((($(date +%s) - t_start) / 60)) min" >&2
