@@ -179,11 +179,14 @@ int dc_master_unlock(dc_master *m, const char *lock_id, const char *replace_owne
     if (!rc && m->fatal) rc = m->fatal;
     if (!rc && lock && lock->unlock_mark == mark) {
         if (!dc_lock_is_done(lock, lock->owner) && !force_remove) {
-            /* DM: put the lock back as it was, owner included. */
+            /* As DM: put the lock's sync state back. But the owner stays if
+             * its exec=true operation is out (it may be executing right now;
+             * handing the lock back would let two sources execute). */
             set_excluded(lock, u.unsynced, u.n_unsynced, 0);
             if (!u.was_forced)
                 dc_lock_revert_synced(lock, (const char *const *)u.unsynced, u.n_unsynced);
-            if (strcmp(u.old_owner, lock->owner) && pess_lock_src(lock, u.old_owner)) {
+            if (!lock->owner_put && strcmp(u.old_owner, lock->owner) &&
+                pess_lock_src(lock, u.old_owner)) {
                 dc_lock_set_owner(lock, u.old_owner);
                 lock->owner_put = lock->others_put = 0;
             }

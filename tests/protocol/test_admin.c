@@ -331,6 +331,48 @@ START_TEST(locks_view_from_the_store_alone_rebuilds_a_lock_in_flight)
 }
 END_TEST
 
+START_TEST(unlock_timeout_keeps_a_replaced_owner_that_holds_exec)
+{
+    /* b was made owner by an unlock and got exec=true, then the unlock timed
+     * out. b may be executing: a must never get exec=true too. */
+    const char *ns = t_ns("unlock-keep");
+    const char *srcs[] = {"a", "b", "c"};
+    t_task(ns, "t", srcs, 3);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    t_down down;
+    t_down_init(&down);
+    dc_worker_options o = {.ns = ns};
+    dc_worker *w[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(dc_worker_new(t_store(), "t", srcs[i], &o, &w[i]), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(w[0], "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(w[1], "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    wait_synced_count(tm.m, 2);
+    ck_assert_int_eq(dc_master_unlock(tm.m, LOCK, "b", 0, 300), DC_ETIMEDOUT);
+    dc_operation *op;
+    ck_assert_int_eq(dc_worker_wait_operation(w[1], T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 1); /* b got exec=true from the unlock */
+    t_down_exec(op, &down);
+    dc_operation_free(op);
+    /* c arrives; the lock syncs normally; b finishes; a and c skip. */
+    ck_assert_int_eq(dc_worker_put_info(w[2], "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_mark_done(w[1], T_TIMEOUT, NULL), DC_OK);
+    for (int i = 0; i < 3; i += 2) {
+        ck_assert_int_eq(dc_worker_wait_operation(w[i], T_TIMEOUT, &op), DC_OK);
+        ck_assert_int_eq(op->exec, 0);
+        t_down_exec(op, &down);
+        dc_operation_free(op);
+        ck_assert_int_eq(dc_worker_mark_done(w[i], T_TIMEOUT, NULL), DC_OK);
+    }
+    t_wait_no_locks(tm.m);
+    ck_assert_int_eq(down.exec_calls, 1);
+    ck_assert_int_eq(t_down_count(&down, LOCK, DDL), 1);
+    for (int i = 0; i < 3; i++) dc_worker_free(w[i]);
+    t_master_stop(&tm);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -348,6 +390,7 @@ Suite *suite_admin(void)
     tcase_add_test(tc, remove_meta_clears_infos_operations_markers_and_locks);
     tcase_add_test(tc, unlock_from_the_loop_thread_drives_the_events_itself);
     tcase_add_test(tc, locks_view_from_the_store_alone_rebuilds_a_lock_in_flight);
+    tcase_add_test(tc, unlock_timeout_keeps_a_replaced_owner_that_holds_exec);
     suite_add_tcase(s, tc);
     return s;
 }
