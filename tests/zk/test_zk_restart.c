@@ -155,7 +155,7 @@ START_TEST(put_whose_answer_is_lost_is_resolved_by_its_token_exactly_once)
     dc_log_set_level(DC_LOG_INFO);
     char u[700];
     /* the client declares the connection lost after 2/3 of 4 s of silence */
-    snprintf(u, sizeof u, "%s&session_timeout_ms=4000&debug_commit_delay_ms=800", uri);
+    snprintf(u, sizeof u, "%s&session_timeout_ms=4000&debug_commit_delay_ms=2000", uri);
     dc_store *ws = zt_open(uri);
     dc_watch *w;
     ZK_OK(dc_watch_open(ws, "u/", 2, 0, DC_PREFIX, &w));
@@ -164,9 +164,9 @@ START_TEST(put_whose_answer_is_lost_is_resolved_by_its_token_exactly_once)
     ck_assert_int_gt(srv, 0);
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, do_put, &o), 0);
-    usleep(400 * 1000); /* the put has read and waits before sending its multi */
+    usleep(1000 * 1000); /* the put has read and waits before sending its multi */
     ck_assert_int_eq(kill(srv, SIGSTOP), 0);
-    usleep(3500 * 1000); /* the multi is sent into the frozen server and times out */
+    usleep(5000 * 1000); /* the multi is sent into the frozen server and times out */
     ck_assert_int_eq(kill(srv, SIGCONT), 0);
     pthread_join(th, NULL);
     ck_assert_msg(o.rc == DC_OK, "put: %s", dc_errname(o.rc));

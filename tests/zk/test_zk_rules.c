@@ -37,7 +37,7 @@ static void *aba_txn(void *p)
 START_TEST(txn_compare_on_a_key_deleted_and_recreated_before_commit_is_reevaluated)
 {
     const char *base = zt_base();
-    dc_store *slow = zt_open(zt_uri(base, "aba", "debug_commit_delay_ms=1500"));
+    dc_store *slow = zt_open(zt_uri(base, "aba", "debug_commit_delay_ms=3000"));
     dc_store *fast = zt_open(zt_uri(base, "aba", NULL));
     zt_put(fast, "k", "one");
     dc_kvs *r;
@@ -49,7 +49,7 @@ START_TEST(txn_compare_on_a_key_deleted_and_recreated_before_commit_is_reevaluat
     aba_arg a = {slow, c1, 0, NULL};
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, aba_txn, &a), 0);
-    usleep(500 * 1000); /* the txn has read k and waits before its commit */
+    usleep(1000 * 1000); /* the txn has read k and waits before its commit */
     int64_t deleted = 0;
     ZK_OK(dc_delete(fast, "k", 1, 0, &deleted, NULL));
     ck_assert_int_eq(deleted, 1);
