@@ -55,8 +55,9 @@ typedef struct etcd_watch {
     pthread_mutex_t mu; /* guards start_* for the handshake with watch_start */
     pthread_cond_t cv;
     int start_state, start_rc;
-    char start_msg[256];
+    char start_msg[512];
     int64_t probe_compact; /* probe: the compact revision seen */
+    char last_err[512];    /* why the last connection ended, for the starter */
 } etcd_watch;
 
 static void start_done(etcd_watch *w, int rc, const char *msg)
@@ -192,7 +193,10 @@ static int handle_message(etcd_watch *w, const char *text, size_t len)
             return -1;
         }
         if (code == DC_ECORRUPT) c->host->log(DC_LOG_ERROR, "etcd", "%s", msg);
-        if (code == DC_EUNAVAILABLE || code == DC_ETIMEDOUT) return -1; /* reconnect */
+        if (code == DC_EUNAVAILABLE || code == DC_ETIMEDOUT) { /* reconnect, elsewhere */
+            snprintf(w->last_err, sizeof w->last_err, "%s", msg);
+            return -1;
+        }
         watch_end(w, code, 0, msg);
         return -1;
     }
@@ -311,6 +315,7 @@ static CURLcode run_connection(etcd_watch *w, const char *endpoint, long *sent)
     }
     dc_buf_reset(&w->line);
     w->created = 0;
+    w->last_err[0] = '\0';
     curl_easy_setopt(w->easy, CURLOPT_URL, url);
     curl_easy_setopt(w->easy, CURLOPT_COPYPOSTFIELDS, text);
     curl_easy_setopt(w->easy, CURLOPT_HTTPHEADER, hdrs);
@@ -384,9 +389,12 @@ static void *watch_thread(void *arg)
         pthread_mutex_unlock(&w->mu);
         if (pending && failures >= c->n_endpoints && !w->reauth) {
             /* The first connection found no endpoint: tell watch_start now. */
-            char msg[256];
-            snprintf(msg, sizeof msg, "%s: watch: no endpoint answered (%s)", c->label,
-                     curl_easy_strerror(cc));
+            char msg[512];
+            if (w->last_err[0])
+                snprintf(msg, sizeof msg, "%s", w->last_err);
+            else
+                snprintf(msg, sizeof msg, "%s: watch: no endpoint answered (%s)", c->label,
+                         curl_easy_strerror(cc));
             start_done(w, cc == CURLE_OPERATION_TIMEDOUT ? DC_ETIMEDOUT : DC_EUNAVAILABLE, msg);
             w->ended = 1;
             break;
@@ -446,7 +454,7 @@ static int watch_launch(etcd_watch *w, dc_drv_err *err)
     while (w->start_state == START_PENDING)
         if (dc_cond_wait_until(&w->cv, &w->mu, deadline) != 0) break;
     int state = w->start_state, rc = w->start_rc;
-    char msg[256];
+    char msg[512];
     snprintf(msg, sizeof msg, "%s", w->start_msg);
     pthread_mutex_unlock(&w->mu);
     if (state == START_OK) return DC_OK;
