@@ -255,7 +255,10 @@ int main(int argc, char **argv)
     dc_master_stop(m);
     pthread_join(mt, NULL);
     dc_master_free(m);
-    dc_task_remove(store, NS, "demo", NULL, 0);
+    /* Leave nothing behind (resolution markers, membership) on a shared server. */
+    char prefix[80];
+    snprintf(prefix, sizeof prefix, "%s/", NS);
+    dc_delete(store, prefix, strlen(prefix), DC_PREFIX, NULL, NULL);
     dc_store_close(store);
     int ok = !failed && summarize(n_workers, n_tables, names);
     free(recs);
