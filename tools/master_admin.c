@@ -43,6 +43,41 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
+/* 1 if the store shows lock_id (with owner among its sources, when given).
+ * The admin watch and the master's watch are separate, so a request can
+ * arrive before the master has handled the infos its client saw in the store. */
+static int lock_in_store(dcx_master_admin *a, const char *lock_id, const char *owner)
+{
+    dc_lock_status *locks = NULL;
+    size_t n = 0;
+    if (dc_locks_read(a->store, a->ns, NULL, &locks, &n, NULL) != DC_OK) return 0;
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++) {
+        if (strcmp(locks[i].id, lock_id) != 0) continue;
+        found = !owner;
+        for (size_t s = 0; s < locks[i].n_sources && !found; s++)
+            found = strcmp(locks[i].sources[s].source, owner) == 0;
+    }
+    dc_lock_status_free_array(locks, n);
+    return found;
+}
+
+/* dc_master_unlock, retried while the lock exists in the store but not yet in
+ * the master's memory, within the request's wait. */
+static int unlock(dcx_master_admin *a, const dcx_admin_req *r, int64_t wait)
+{
+    int64_t deadline = dcx_now_ms() + wait;
+    for (;;) {
+        int64_t left = deadline - dcx_now_ms();
+        int rc = dc_master_unlock(a->m, r->lock_id, r->owner, r->force_remove,
+                                  (int)(left > 1 ? left : 1));
+        if (rc != DC_ENOTFOUND || atomic_load(&a->stop) || dcx_now_ms() >= deadline ||
+            !lock_in_store(a, r->lock_id, r->owner))
+            return rc;
+        sleep_ms(100); /* the master has not caught up with the store yet */
+    }
+}
+
 /* Execute one decoded request; *msg gets a one-line result text. */
 static int execute(dcx_master_admin *a, const dcx_admin_req *r, char *msg, size_t len)
 {
@@ -55,7 +90,7 @@ static int execute(dcx_master_admin *a, const dcx_admin_req *r, char *msg, size_
         if (wait > MAX_WAIT_MS) wait = MAX_WAIT_MS;
         dc_log(DC_LOG_INFO, ADMIN, "unlock %s owner=%s force_remove=%d wait=%" PRId64 "ms",
                r->lock_id, r->owner ? r->owner : "-", r->force_remove, wait);
-        int rc = dc_master_unlock(a->m, r->lock_id, r->owner, r->force_remove, (int)wait);
+        int rc = unlock(a, r, wait);
         if (rc == DC_OK)
             snprintf(msg, len, "lock %s resolved%s%s", r->lock_id, r->owner ? " by owner " : "",
                      r->owner ? r->owner : "");
