@@ -120,7 +120,7 @@ static void *put_main(void *arg)
     return NULL;
 }
 
-static void write_throughput(dc_store *s, const char *ns, int threads, double seconds)
+double bp_write_throughput(dc_store *s, const char *ns, int threads, double seconds)
 {
     putter *p = bp_alloc((size_t)threads * sizeof *p);
     pthread_t *th = bp_alloc((size_t)threads * sizeof *th);
@@ -135,10 +135,9 @@ static void write_throughput(dc_store *s, const char *ns, int threads, double se
         total += p[i].count;
     }
     double el = bp_now() - t0;
-    bp_result("writes_per_s", (double)total / el);
-    bp_info("writes_threads", "%d", threads);
     free(p);
     free(th);
+    return (double)total / el;
 }
 
 int bp_base(dc_store *s, int argc, char **argv)
@@ -156,7 +155,8 @@ int bp_base(dc_store *s, int argc, char **argv)
     put_latency(s, ns, samples / 10 + 1, 0); /* warm up connections */
     put_latency(s, ns, samples, 1);
     watch_latency(s, ns, samples);
-    write_throughput(s, ns, threads, seconds);
+    bp_result("writes_per_s", bp_write_throughput(s, ns, threads, seconds));
+    bp_info("writes_threads", "%d", threads);
     bp_info("base_samples", "%d", samples);
     char pfx[300];
     snprintf(pfx, sizeof pfx, "%s/", ns);

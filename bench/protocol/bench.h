@@ -46,6 +46,10 @@ dc_store *bp_open(const char *uri);
  * threads. keys[i] / values[i] are NUL-terminated. Exits on failure. */
 void bp_put_many(dc_store *store, char **keys, char **values, size_t n, int threads);
 
+/* Puts per second from `threads` threads, each putting its own 100 keys
+ * under ns/ in turn, for `seconds` (base.c). Exits on failure. */
+double bp_write_throughput(dc_store *s, const char *ns, int threads, double seconds);
+
 /* The measurements. argv holds the sub-command's arguments (after the URI). */
 int bp_base(dc_store *store, int argc, char **argv);
 int bp_latency(dc_store *store, int argc, char **argv);

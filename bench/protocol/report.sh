@@ -30,7 +30,13 @@ f() {
 }
 
 crit() { calc '5 * w + p' w="$(v "$1" w2w_p50_ms)" p="$(v "$1" put_p50_ms)"; }
-bound_tput() { calc 'w / k' w="$(v "$1" writes_per_s)" k=$WPL; }
+# the writes/s measured by the throughput run itself, else the base one
+bound_tput() {
+    local w
+    w=$(v "$1" tput_writes_per_s)
+    [ -n "$w" ] || w=$(v "$1" writes_per_s)
+    calc 'w / k' w="$w" k=$WPL
+}
 size_of() { [ -f "$work/$1.txt" ] && awk -v k="$2" '$1 == "SIZES" && $2 == k {$1 = ""; $2 = ""; print; exit}' "$work/$1.txt"; }
 
 versions() {
@@ -150,19 +156,19 @@ versions() {
     echo "table, all reported at once. The master is the real dc_master; the N × $S workers are an event-driven"
     echo "pool (one operation watch, THREADS threads) doing DM's worker writes: PUT Info, then one txn marking the"
     echo "operation done and deleting the Info. Clock: first Info put → last step 10. Bound = the backend's"
-    echo "writes/s (same number of threads, same run) ÷ $WPL writes per lock ($S Info puts, $S done txns, exec=true,"
+    echo "writes/s (same number of threads, measured by the same process just before) ÷ $WPL writes per lock ($S Info puts, $S done txns, exec=true,"
     echo "one exec=false txn, one delete txn). *revs/lock* = store revisions consumed per lock (the writes really"
     echo "made on mem://, etcd and Redis; ZooKeeper's zxids count more)."
     echo
-    echo "| backend | threads | locks in flight | locks/s | bound | % of bound | revs/lock | seconds |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| backend | threads | writes/s | locks in flight | locks/s | bound | % of bound | revs/lock | seconds |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     for b in $backends; do
         [ -f "$work/$b.txt" ] || continue
         bt=$(bound_tput "$b")
         th=$(awk '$1 == "INFO" && $2 == "tput_threads" {print $3}' "$work/$b.txt")
         for n in $(size_of "$b" throughput | awk '{print $3}' | tr ',' ' '); do
             l=$(v "$b" "tput_${S}_${n}_locks_per_s")
-            echo "| $b | $th | $n | $(f "$l") | $(f "$bt") | $(f "$(calc '100 * l / b' l="$l" b="$bt")")% | $(f "$(v "$b" "tput_${S}_${n}_revs_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_seconds")") |"
+            echo "| $b | $th | $(f "$(v "$b" tput_writes_per_s)") | $n | $(f "$l") | $(f "$bt") | $(f "$(calc '100 * l / b' l="$l" b="$bt")")% | $(f "$(v "$b" "tput_${S}_${n}_revs_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_seconds")") |"
         done
     done
     echo
