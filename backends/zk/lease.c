@@ -239,7 +239,7 @@ void zk_reaper_stop(zk_conn *c)
 
 int zk_lease_delete(zk_conn *c, int64_t id, int expect_version, dc_drv_err *err)
 {
-    char *lp = zk_lease_path2(c, id, NULL);
+    char *lp = zk_lease_node_path(c, id, NULL);
     if (!lp) return ZKERR(err, DC_ENOMEM, "zk: out of memory");
     int64_t deadline = dc_now_ms() + c->request_timeout_ms;
     int rc;
@@ -329,7 +329,7 @@ int zk_lease_delete(zk_conn *c, int64_t id, int expect_version, dc_drv_err *err)
                     free(key);
                 }
                 if (e && e->written) continue;
-                char *ap = zk_plan_own(&p, zk_lease_path2(c, id, names[i]));
+                char *ap = zk_plan_own(&p, zk_lease_node_path(c, id, names[i]));
                 zoo_op_t *op = ap ? zk_plan_op(&p, ZK_ROLE_OTHER, 0, strlen(ap)) : NULL;
                 if (!op) {
                     rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");

@@ -77,7 +77,7 @@ zoo_op_t *zk_plan_op(zk_plan *p, int role, int64_t lease, size_t bytes)
     return &p->ops[p->n++];
 }
 
-char *zk_lease_path2(zk_conn *c, int64_t id, const char *name)
+char *zk_lease_node_path(zk_conn *c, int64_t id, const char *name)
 {
     dc_buf b = DC_BUF_INIT;
     if (dc_buf_printf(&b, "%s/%016llx", c->p_lease, (unsigned long long)id)) return NULL;
@@ -90,7 +90,7 @@ char *zk_lease_path2(zk_conn *c, int64_t id, const char *name)
 
 char *zk_lease_path(zk_conn *c, int64_t id)
 {
-    return zk_lease_path2(c, id, NULL);
+    return zk_lease_node_path(c, id, NULL);
 }
 
 int zk_add_event(zk_ev **evs, size_t *n, const zk_entry *e)
@@ -186,12 +186,12 @@ int zk_plan_build(zk_conn *c, zhandle_t *zh, zk_snap *s, int strict, const zk_ev
         /* lease attachments follow the key */
         int64_t old = e->present ? e->lease : 0, nw = e->fpresent ? e->flease : 0;
         if (old && old != nw) {
-            char *lp = zk_plan_own(p, zk_lease_path2(c, old, e->name));
+            char *lp = zk_plan_own(p, zk_lease_node_path(c, old, e->name));
             if (!lp || !(op = zk_plan_op(p, ZK_ROLE_OTHER, 0, strlen(lp)))) goto oom;
             zoo_delete_op_init(op, lp, -1);
         }
         if (nw) {
-            char *lp = zk_plan_own(p, zk_lease_path2(c, nw, old == nw ? NULL : e->name));
+            char *lp = zk_plan_own(p, zk_lease_node_path(c, nw, old == nw ? NULL : e->name));
             if (!lp || !(op = zk_plan_op(p, ZK_ROLE_LEASE, nw, strlen(lp)))) goto oom;
             if (old == nw)
                 zoo_check_op_init(op, lp, -1);

@@ -300,7 +300,7 @@ char *zk_plan_own(zk_plan *p, char *s);
 /* Append an op (NULL when out of memory); bytes estimates its request size. */
 zoo_op_t *zk_plan_op(zk_plan *p, int role, int64_t lease, size_t bytes);
 /* R/lease/<id>[/name], malloc'd. */
-char *zk_lease_path2(zk_conn *c, int64_t id, const char *name);
+char *zk_lease_node_path(zk_conn *c, int64_t id, const char *name);
 char *zk_lease_path(zk_conn *c, int64_t id);
 /* Append the event for entry e (borrowing its strings). 0 or -1. */
 int zk_add_event(zk_ev **evs, size_t *n, const zk_entry *e);
