@@ -5,10 +5,12 @@
  */
 #include "etcd_test.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void put_values(dc_store *s, const char *key, int from, int to)
 {
@@ -143,6 +145,46 @@ START_TEST(write_to_a_frozen_server_has_an_unknown_outcome)
 }
 END_TEST
 
+typedef struct bg_put {
+    dc_store *s;
+    const char *key;
+    int rc;
+} bg_put;
+
+static void *put_in_background(void *arg)
+{
+    bg_put *b = arg;
+    b->rc = dc_put(b->s, b->key, strlen(b->key), "during", 6, 0, NULL);
+    return NULL;
+}
+
+START_TEST(write_whose_server_dies_after_receiving_it_has_an_unknown_outcome)
+{
+    dc_store *s = et_open("request_timeout_ms=20000");
+    const char *key = et_key("dies");
+    /* the put before leaves a kept-alive connection, which the next put reuses */
+    ET_OK(dc_put(s, key, strlen(key), "before", 6, 0, NULL));
+    int pid = et_member_pid(0);
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    bg_put b = {s, key, DC_OK};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, put_in_background, &b), 0);
+    sleep(1); /* the request is now in the frozen server's socket buffer */
+    et_fixture("kill", "0 KILL");
+    pthread_join(t, NULL);
+    /* The connection died after the request left: not "unavailable" (which
+     * promises nothing was written), and never silently re-sent. */
+    ck_assert_msg(b.rc == DC_EUNKNOWN, "put to a server killed mid-request: %s, want DC_EUNKNOWN",
+                  dc_errname(b.rc));
+    et_fixture("restart", "0");
+    dc_kvs *kvs;
+    ET_OK(dc_get(s, key, strlen(key), 0, 0, &kvs));
+    ck_assert_uint_eq(kvs->n, 1);
+    dc_kvs_free(kvs);
+    dc_store_close(s);
+}
+END_TEST
+
 START_TEST(calls_to_a_stopped_server_are_unavailable_then_recover)
 {
     dc_store *s = et_open("request_timeout_ms=2000");
@@ -173,6 +215,7 @@ int main(void)
     tcase_add_test(tc, live_watch_keeps_delivering_across_a_compaction);
     tcase_add_test(tc, watch_from_a_compacted_revision_ends_with_the_compact_revision);
     tcase_add_test(tc, write_to_a_frozen_server_has_an_unknown_outcome);
+    tcase_add_test(tc, write_whose_server_dies_after_receiving_it_has_an_unknown_outcome);
     tcase_add_test(tc, calls_to_a_stopped_server_are_unavailable_then_recover);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
