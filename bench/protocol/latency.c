@@ -1,7 +1,9 @@
 /*
  * Lock resolution latency: a real dc_master and real dc_workers (each worker
  * in its own thread, running dc_worker_run_ddl as an application would), one
- * lock per round. All sources but one report first; once the master has seen
+ * lock per round. The worker threads live for all the rounds of one size
+ * (a round starts them with a condition variable, so thread creation and
+ * exit stay out of the measured window). All sources but one report first; once the master has seen
  * them (its step 3), the clock starts and the last source reports from this
  * thread. The round ends when the master's step 10 (DELETE operations) has
  * committed. That is "from the last info put to the last operation deleted",
@@ -30,7 +32,11 @@ typedef struct trace_ev {
 
 typedef struct lat_ctx {
     pthread_mutex_t mu;
-    pthread_cond_t cond;
+    pthread_cond_t cond; /* steps and finished runs: the main thread waits */
+    pthread_cond_t go;   /* a new round (or quit): the runners wait */
+    int round;           /* the round started last (-1: none yet) */
+    int finished;        /* runner rounds finished so far */
+    int quit;
     int step3;     /* master step-3 callbacks so far */
     int resolved;  /* master step-10 callbacks for a lock so far */
     double t_done; /* time of the last step 10 */
@@ -39,7 +45,9 @@ typedef struct lat_ctx {
     size_t n_trace;
 } lat_ctx;
 
-static lat_ctx ctx = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+static lat_ctx ctx = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                      .cond = PTHREAD_COND_INITIALIZER,
+                      .go = PTHREAD_COND_INITIALIZER};
 
 static int on_step(const dc_step *st, void *ud)
 {
@@ -81,17 +89,35 @@ static int checkpoint_ok(const dc_operation *op, const char *pos, void *ud)
 typedef struct runner {
     pthread_t th;
     dc_worker *w;
-    const char *table;
-    char pos[64];
     int rc;
 } runner;
+
+/* One source's whole flow for round r (table t<r>). */
+static void run_round(runner *r, int round)
+{
+    char table[32], pos[64];
+    snprintf(table, sizeof table, "t%d", round);
+    snprintf(pos, sizeof pos, "binlog.000001:%d", 1000 + round);
+    int rc = dc_worker_run_ddl(r->w, "db", table, &bp_ddl, 1, pos, exec_ok, checkpoint_ok, NULL,
+                               TIMEOUT_MS, NULL);
+    if (rc && !r->rc) r->rc = rc;
+}
 
 static void *runner_main(void *arg)
 {
     runner *r = arg;
-    r->rc = dc_worker_run_ddl(r->w, "db", r->table, &bp_ddl, 1, r->pos, exec_ok, checkpoint_ok,
-                              NULL, TIMEOUT_MS, NULL);
-    return NULL;
+    for (int next = 0;; next++) {
+        pthread_mutex_lock(&ctx.mu);
+        while (ctx.round < next && !ctx.quit) pthread_cond_wait(&ctx.go, &ctx.mu);
+        int quit = ctx.quit;
+        pthread_mutex_unlock(&ctx.mu);
+        if (quit) return NULL;
+        run_round(r, next);
+        pthread_mutex_lock(&ctx.mu);
+        ctx.finished++;
+        pthread_cond_broadcast(&ctx.cond);
+        pthread_mutex_unlock(&ctx.mu);
+    }
 }
 
 static void *master_main(void *arg)
@@ -124,7 +150,8 @@ static void one_size(dc_store *s, int sources, int rounds)
     dc_master *m;
     bp_check("master new", dc_master_new(s, &mo, &m));
     pthread_mutex_lock(&ctx.mu);
-    ctx.step3 = ctx.resolved = 0;
+    ctx.step3 = ctx.resolved = ctx.finished = ctx.quit = 0;
+    ctx.round = -1;
     ctx.t0 = 0;
     ctx.n_trace = 0;
     pthread_mutex_unlock(&ctx.mu);
@@ -134,28 +161,33 @@ static void one_size(dc_store *s, int sources, int rounds)
 
     double *lat = bp_alloc((size_t)rounds * sizeof *lat);
     runner *rs = bp_alloc((size_t)sources * sizeof *rs);
+    for (int i = 0; i < sources; i++) {
+        rs[i].w = ws[i];
+        if (i < sources - 1 && pthread_create(&rs[i].th, NULL, runner_main, &rs[i]))
+            bp_die("pthread_create", DC_ENOMEM);
+    }
     for (int r = 0; r < rounds; r++) {
-        char table[32];
-        snprintf(table, sizeof table, "t%d", r);
-        for (int i = 0; i < sources; i++) {
-            rs[i] = (runner){.w = ws[i], .table = table};
-            snprintf(rs[i].pos, sizeof rs[i].pos, "binlog.000001:%d", 1000 + r);
-        }
-        for (int i = 0; i < sources - 1; i++)
-            if (pthread_create(&rs[i].th, NULL, runner_main, &rs[i]))
-                bp_die("pthread_create", DC_ENOMEM);
+        pthread_mutex_lock(&ctx.mu);
+        ctx.round = r;
+        pthread_cond_broadcast(&ctx.go);
+        pthread_mutex_unlock(&ctx.mu);
         wait_for(&ctx.step3, r * sources + sources - 1);
         double t0 = bp_now();
         pthread_mutex_lock(&ctx.mu);
         if (r == rounds - 1) ctx.t0 = t0;
         pthread_mutex_unlock(&ctx.mu);
-        runner_main(&rs[sources - 1]);
+        run_round(&rs[sources - 1], r);
         wait_for(&ctx.resolved, r + 1);
         lat[r] = ctx.t_done - t0;
-        for (int i = 0; i < sources - 1; i++) pthread_join(rs[i].th, NULL);
+        wait_for(&ctx.finished, (r + 1) * (sources - 1));
         for (int i = 0; i < sources; i++)
             if (rs[i].rc) bp_die("worker run", rs[i].rc);
     }
+    pthread_mutex_lock(&ctx.mu);
+    ctx.quit = 1;
+    pthread_cond_broadcast(&ctx.go);
+    pthread_mutex_unlock(&ctx.mu);
+    for (int i = 0; i < sources - 1; i++) pthread_join(rs[i].th, NULL);
     for (size_t i = 0; i < ctx.n_trace; i++)
         printf("TRACE %d %.3f %s %d %s\n", sources, 1e3 * ctx.trace[i].t,
                ctx.trace[i].role == 'm' ? "master" : "worker", ctx.trace[i].step,

@@ -106,7 +106,8 @@ versions() {
     echo
     echo "## Lock resolution latency"
     echo
-    echo "A real dc_master and one dc_worker thread per source (dc_worker_run_ddl). All sources but one report;"
+    echo "A real dc_master and one dc_worker thread per source (dc_worker_run_ddl; the threads live across rounds)."
+    echo "All sources but one report;"
     echo "once the master has seen them, the clock starts and the last source reports; it stops when the"
     echo "master's step 10 (DELETE operations) has committed. p50 over the rounds. Bound = the critical path,"
     echo "6 sequential writes + 5 watch deliveries = 5 × put→watch p50 + 1 × put p50."
@@ -179,17 +180,18 @@ versions() {
     echo "rebuilt every lock (step 1: one consistent read, locks rebuilt, watch open); the count is checked."
     echo "Bound = one plain dc_get of every key under the namespace (what the master must read), same run."
     echo "Memory = glibc in-use heap (mallinfo2, one arena) with the rebuilt master alive minus after"
-    echo "dc_master_free, ÷ (locks × sources); the RSS growth of the first start is shown for comparison."
+    echo "dc_master_free, ÷ (locks × sources). (bench_protocol also prints the RSS growth of the first start,"
+    echo "rss_bytes_per_pair; it mixes in transient read buffers and what the allocator keeps, so it is not used.)"
     echo
-    echo "| backend | locks × sources | keys read | first start | restart (median of n) | read bound | ratio | target | heap/pair | RSS/pair (first start) |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "| backend | locks × sources | keys read | first start | restart (median of n) | read bound | ratio | target | heap/pair |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     for b in $backends; do
         [ -f "$work/$b.txt" ] || continue
         tgt="—"
         [ $b = mem ] && tgt="≤ 1 s"
         [ $b = etcd ] && tgt="≤ 3 s"
         rb=$(v "$b" rebuild_s) rd=$(v "$b" rebuild_read_s)
-        echo "| $b | $(v "$b" rebuild_locks) × $(v "$b" rebuild_sources) | $(f "$(v "$b" rebuild_read_keys)") | $(f "$(v "$b" rebuild_first_s)") s | $(f "$rb") s (n=$(v "$b" rebuild_restarts)) | $(f "$rd") s | $(f "$(calc 'a / b' a="$rb" b="$rd")")× | $tgt | $(f "$(v "$b" mem_bytes_per_pair)") B | $(f "$(v "$b" rss_bytes_per_pair)") B |"
+        echo "| $b | $(v "$b" rebuild_locks) × $(v "$b" rebuild_sources) | $(f "$(v "$b" rebuild_read_keys)") | $(f "$(v "$b" rebuild_first_s)") s | $(f "$rb") s (n=$(v "$b" rebuild_restarts)) | $(f "$rd") s | $(f "$(calc 'a / b' a="$rb" b="$rd")")× | $tgt | $(f "$(v "$b" mem_bytes_per_pair)") B |"
     done
     echo
     echo "## Sizes run (scaled where a backend is too slow for the ten-minute budget)"
