@@ -6,7 +6,7 @@
  *    acknowledged write and no event, and repeat none;
  *  - compaction under a watch ends the watch with DC_ECOMPACTED when it
  *    removed history the watch still needed, and disturbs nothing else;
- *  - AUTH with an ACL user, right and wrong password;
+ *  - AUTH with an ACL user, right and wrong password; the database number;
  *  - a user without +@scripting: mode=multi works, mode=lua refuses to open
  *    and says why;
  *  - revisions past 10^14 stay exact (Lua formats them with %d);
@@ -563,6 +563,28 @@ START_TEST(lua_and_multi_modes_share_one_layout)
 }
 END_TEST
 
+START_TEST(database_number_in_the_uri_path_selects_the_database)
+{
+    dc_store *s = open_store("/3?mode=lua");
+    OK(dc_put(s, "in3", 3, "v", 1, 0, NULL));
+    dc_store_close(s);
+    redisContext *c = redisConnect("127.0.0.1", port);
+    ck_assert(c && !c->err);
+    redisReply *r = redisCommand(c, "EXISTS {ddlcoord}kv:in3");
+    ck_assert_int_eq(r->integer, 0); /* not in db 0 */
+    freeReplyObject(r);
+    freeReplyObject(redisCommand(c, "SELECT 3"));
+    r = redisCommand(c, "EXISTS {ddlcoord}kv:in3");
+    ck_assert_int_eq(r->integer, 1);
+    freeReplyObject(r);
+    redisFree(c);
+    dc_store *bad = NULL;
+    char uri[300];
+    snprintf(uri, sizeof uri, "%s/notanumber", base_uri);
+    ck_assert_int_eq(dc_store_open(uri, &bad), DC_EINVAL);
+}
+END_TEST
+
 /* ------------------------------------------------------------ corrupt data */
 
 static void corrupt_data(const char *mode)
@@ -622,6 +644,7 @@ static Suite *suite(void)
         {"big_revisions_lua", revisions_past_10e14_stay_exact_lua},
         {"big_revisions_multi", revisions_past_10e14_stay_exact_multi},
         {"shared_layout", lua_and_multi_modes_share_one_layout},
+        {"database", database_number_in_the_uri_path_selects_the_database},
         {"corrupt_lua", corrupt_data_is_ecorrupt_and_changes_nothing_lua},
         {"corrupt_multi", corrupt_data_is_ecorrupt_and_changes_nothing_multi},
     };
