@@ -287,8 +287,9 @@ int etcd_call(etcd_conn *c, const char *path, const cJSON *req, etcd_kind kind, 
             long sent = up.started;
             if (!sent) curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent);
             int timeout = cc == CURLE_OPERATION_TIMEDOUT;
-            if (cc == CURLE_WRITE_ERROR && !out.p) {
-                rc = etcd_err(c, err, DC_ENOMEM, "%s: out of memory reading the answer", path);
+            if (cc == CURLE_WRITE_ERROR) { /* collect() could not grow the buffer */
+                rc = etcd_err(c, err, kind == ETCD_WRITE ? DC_EUNKNOWN : DC_ENOMEM,
+                              "%s: out of memory reading the answer", path);
                 break;
             }
             if (sent > 0 && kind == ETCD_WRITE) {
