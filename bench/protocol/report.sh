@@ -176,10 +176,10 @@ versions() {
     echo "## Master rebuild and memory"
     echo
     echo "LOCKS tasks × $S member sources, $((S - 1)) Infos each (every lock pending), loaded in batches. A master"
-    echo "is started once, then restarted and timed from dc_master_new until its first dc_master_run has"
+    echo "is started (timed: *first start*), then restarted n times (n = 0: the first start is the figure), each timed from dc_master_new until its first dc_master_run has"
     echo "rebuilt every lock (step 1: one consistent read, locks rebuilt, watch open); the count is checked."
     echo "Bound = one plain dc_get of every key under the namespace (what the master must read), same run."
-    echo "Memory = glibc in-use heap (mallinfo2, one arena) with the rebuilt master alive minus after"
+    echo "Memory = glibc in-use heap (mallinfo2, one arena) with the rebuilt master alive (the first restart, else the first start) minus after"
     echo "dc_master_free, ÷ (locks × sources). (bench_protocol also prints the RSS growth of the first start,"
     echo "rss_bytes_per_pair; it mixes in transient read buffers and what the allocator keeps, so it is not used.)"
     echo
