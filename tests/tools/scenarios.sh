@@ -276,9 +276,11 @@ scenario_remove_meta() {
     dc task add T s1 s2 >/dev/null || fail "task add"
     start_master m
     local m=$LAST_PID
+    wait_until log_has m.log "master step 1:" # so that s1's info comes after M1: step 3
     start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN old INT" --position p1 --timeout 60
     local w1=$LAST_PID
-    wait_until lock_has_source s1
+    # Once the master has the lock in memory too: remove-meta clears both.
+    wait_until log_has m.log "master step 3: lock $LOCK_ID source s1"
     expect_rc 0 dc remove-meta T --timeout 30
     no_locks || fail "remove-meta left the lock"
     kill -KILL "$w1"
