@@ -199,9 +199,12 @@ int dc_lock_remove_source(dc_lock *lock, const char *source)
 {
     pess_src *s = pess_lock_src(lock, source);
     if (!s) return 0;
+    int was_owner = strcmp(lock->owner, source) == 0;
+    /* A done owner has run the DDL: whoever owns the lock next only skips. */
+    if (was_owner && s->done) lock->executed = 1;
     HASH_DEL(lock->srcs, s);
     src_free(s);
-    if (strcmp(lock->owner, source) == 0 && HASH_COUNT(lock->srcs) > 0) {
+    if (was_owner && HASH_COUNT(lock->srcs) > 0) {
         /* The new owner: the smallest synced source, else the smallest one. */
         size_t n;
         pess_src **v = pess_lock_sorted(lock, &n);

@@ -178,7 +178,8 @@ int master_delete_op(dc_master *m, dc_lock *lock, const char *source)
     return rc;
 }
 
-/* Sources still to get exec=false: awaited, not done, not the owner. */
+/* Sources still to get exec=false: awaited, not done, not the owner (unless
+ * the DDL already ran: then the owner skips too). */
 static char **pending_others(const dc_lock *lock, size_t *count)
 {
     size_t n, k = 0;
@@ -186,7 +187,7 @@ static char **pending_others(const dc_lock *lock, size_t *count)
     if (!v) return NULL;
     char **out = calloc(n ? n : 1, sizeof *out);
     for (size_t i = 0; out && i < n; i++)
-        if (!v[i]->done && !v[i]->excluded && strcmp(v[i]->name, lock->owner))
+        if (!v[i]->done && !v[i]->excluded && (lock->executed || strcmp(v[i]->name, lock->owner)))
             out[k++] = v[i]->name;
     free(v);
     *count = k;
@@ -208,7 +209,7 @@ int master_progress(dc_master *m, dc_lock *lock)
     }
     for (int pass = 0; pass < 8; pass++) {
         if (!dc_lock_is_synced(lock, NULL)) return DC_OK;
-        if (!dc_lock_is_done(lock, lock->owner)) {
+        if (!lock->executed && !dc_lock_is_done(lock, lock->owner)) {
             if (lock->owner_put) return DC_OK;
             char *owner = lock->owner;
             int rc = put_ops(m, lock, &owner, 1, 1);

@@ -74,6 +74,10 @@ struct dc_lock {
     /* master progress (not part of DM's model) */
     int owner_put;        /* exec=true operation written for the owner */
     int others_put;       /* exec=false operations written for the others */
+    int executed;         /* the DDL already ran downstream (an owner that was done
+                           * left, or a rebuild found exec=false operations, which
+                           * are only written once the owner is done): no source
+                           * may get exec=true again, the owner included */
     uint64_t unlock_mark; /* non-zero: an admin unlock is waiting on this lock */
     int64_t min_info_rev; /* rebuild: smallest revision of the lock's infos */
     char *saved_owner;    /* owner before an unlock replaced it */

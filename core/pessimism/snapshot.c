@@ -157,6 +157,9 @@ static int apply_operation(dc_keeper *keeper, pess_task *const *tasks, const dc_
     s->seen = 1;
     dc_lock_force_synced(lock);
     if (op->exec && dc_lock_set_owner(lock, op->source)) return dc__error(DC_ENOMEM, "no memory");
+    /* exec=false goes out only after the owner is done: the DDL has run, even
+     * if the owner's own operation is gone (the owner left the task). */
+    if (!op->exec) lock->executed = 1;
     if (op->done) s->done = 1;
     return DC_OK;
 }

@@ -495,6 +495,84 @@ START_TEST(removing_the_owner_hands_the_lock_over_and_deletes_its_operation)
 }
 END_TEST
 
+/* The exec of source's operation in the store (-1: no operation). */
+static int op_exec(const char *ns, const char *task, const char *source)
+{
+    char *key;
+    ck_assert_int_eq(dc_operation_key(ns, task, source, &key), DC_OK);
+    dc_kvs *kvs;
+    ck_assert_int_eq(dc_get(t_store(), key, strlen(key), 0, 0, &kvs), DC_OK);
+    free(key);
+    int exec = -1;
+    if (kvs->n) {
+        dc_operation *op;
+        ck_assert_int_eq(
+            dc_operation_decode(kvs->kvs[0].key, kvs->kvs[0].value, kvs->kvs[0].value_len, &op),
+            DC_OK);
+        exec = op->exec;
+        dc_operation_free(op);
+    }
+    dc_kvs_free(kvs);
+    return exec;
+}
+
+/* Every event the master handles before x's step 3 of another task's lock
+ * has been handled: a barrier for "the master has seen what came before". */
+static void barrier(const char *ns, t_rec *rec, const char *x)
+{
+    t_task(ns, x, &x, 1);
+    dc_worker *w = new_worker(ns, x, x, NULL);
+    ck_assert_int_eq(dc_worker_put_info(w, "db", "barrier", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    t_wait_step(rec, "master", 3, x);
+    t_down down;
+    t_down_init(&down);
+    ck_assert_int_eq(finish_by_hand(w, &down), 1);
+    dc_worker_free(w);
+}
+
+START_TEST(removing_an_owner_that_executed_never_gives_exec_to_another_source)
+{
+    const char *ns = t_ns("removedone");
+    const char *srcs[] = {"a", "b", "c"};
+    t_task(ns, "t", srcs, 3);
+    t_rec rec;
+    t_rec_init(&rec);
+    t_master tm;
+    t_master_start(&tm, ns, &rec);
+    t_down down;
+    t_down_init(&down);
+    dc_worker *w[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = new_worker(ns, "t", srcs[i], NULL);
+        ck_assert_int_eq(dc_worker_put_info(w[i], "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL),
+                         DC_OK);
+    }
+    ck_assert_int_eq(finish_by_hand(w[0], &down), 1);
+    t_wait_step(&rec, "master", 4, "b");
+    t_wait_step(&rec, "master", 4, "c");
+    /* a ran the DDL and leaves the task: b becomes the owner, but the DDL
+     * already ran downstream, so b must keep exec=false (DM never re-runs it). */
+    ck_assert_int_eq(dc_task_remove(t_store(), ns, "t", srcs, 1), DC_OK);
+    barrier(ns, &rec, "x1");
+    ck_assert_int_eq(op_exec(ns, "t", "b"), 0);
+    ck_assert_int_eq(op_exec(ns, "t", "c"), 0);
+    /* The same after a restart, rebuilt from the store alone. */
+    t_master_stop(&tm);
+    t_master_start(&tm, ns, &rec);
+    barrier(ns, &rec, "x2");
+    ck_assert_int_eq(op_exec(ns, "t", "b"), 0);
+    ck_assert_int_eq(op_exec(ns, "t", "c"), 0);
+    ck_assert_int_eq(finish_by_hand(w[1], &down), 0);
+    ck_assert_int_eq(finish_by_hand(w[2], &down), 0);
+    t_wait_no_locks(tm.m);
+    ck_assert_int_eq(down.exec_calls, 1);
+    ck_assert_int_eq(down.tolerated, 0);
+    for (int i = 0; i < 3; i++) dc_worker_free(w[i]);
+    t_master_stop(&tm);
+    t_rec_free(&rec);
+}
+END_TEST
+
 START_TEST(mark_done_retried_after_it_committed_is_idempotent)
 {
     const char *ns = t_ns("idempotent");
@@ -702,6 +780,7 @@ Suite *suite_beyond(void)
     tcase_add_test(tc, fenced_off_master_writes_fail_and_it_stops_with_echanged);
     tcase_add_test(tc, master_rebuilds_from_a_fresh_read_when_its_watch_is_compacted);
     tcase_add_test(tc, removing_the_owner_hands_the_lock_over_and_deletes_its_operation);
+    tcase_add_test(tc, removing_an_owner_that_executed_never_gives_exec_to_another_source);
     tcase_add_test(tc, mark_done_retried_after_it_committed_is_idempotent);
     tcase_add_test(tc, put_info_waits_while_a_done_operation_is_still_there);
     tcase_add_test(tc, next_ddl_on_the_same_table_never_joins_the_removed_lock);

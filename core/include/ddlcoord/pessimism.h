@@ -155,8 +155,9 @@ int dc_lock_is_done(const dc_lock *lock, const char *source);
  * unlock), i.e. the operations may be deleted. */
 int dc_lock_is_resolved(const dc_lock *lock);
 /* Remove source from the lock (it left the task). If it was the owner, the
- * owner becomes the smallest remaining synced source (else smallest source).
- * Returns 1 if removed, 0 if it was not there. */
+ * owner becomes the smallest remaining synced source (else smallest source);
+ * if that owner was already done, the DDL has run and the new owner is told to
+ * skip like the others. Returns 1 if removed, 0 if it was not there. */
 int dc_lock_remove_source(dc_lock *lock, const char *source);
 /* 1 if the lock has no sources left. */
 int dc_lock_is_empty(const dc_lock *lock);
