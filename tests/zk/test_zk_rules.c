@@ -332,6 +332,50 @@ START_TEST(corrupt_kv_data_is_ecorrupt_and_other_keys_keep_working)
 }
 END_TEST
 
+/* Leases are not sessions: a key put with a lease outlives the store (and
+ * session) that granted it until the TTL runs out, and then any open store
+ * deletes it through the normal write path, with a DELETE event (prev_kv
+ * included) at a new revision. */
+START_TEST(lease_expiry_deletes_keys_with_events_after_the_granting_store_is_gone)
+{
+    const char *uri = zt_uri(zt_base(), "lease", NULL);
+    dc_store *other = zt_open(uri);
+    dc_watch *w;
+    ZK_OK(dc_watch_open(other, "lk/", 3, 0, DC_PREFIX | DC_PREV_KV, &w));
+    dc_store *granter = zt_open(uri);
+    int64_t lease = 0, ttl = 0, rev = 0;
+    ZK_OK(dc_lease_grant(granter, 2, &lease, &ttl));
+    ck_assert_int_eq(ttl, 2);
+    ZK_OK(dc_put(granter, "lk/a", 4, "va", 2, lease, &rev));
+    ZK_OK(dc_put(granter, "lk/b", 4, "vb", 2, lease, NULL));
+    dc_store_close(granter); /* its session ends: nothing may vanish with it */
+    dc_kvs *r;
+    ZK_OK(dc_get(other, "lk/", 3, DC_PREFIX, 0, &r));
+    ck_assert_uint_eq(r->n, 2);
+    ck_assert_int_eq(r->kvs[0].lease, lease);
+    dc_kvs_free(r);
+
+    zt_log *log = calloc(1, sizeof *log);
+    zt_collect(w, log, 4, 15000);
+    ck_assert_uint_eq(log->n, 4);
+    ck_assert_int_eq(log->ev[2]->type, DC_EVENT_DELETE);
+    ck_assert_int_eq(log->ev[3]->type, DC_EVENT_DELETE);
+    /* both keys go at one revision, after the puts */
+    ck_assert_int_eq(log->ev[2]->kv.mod_revision, log->ev[3]->kv.mod_revision);
+    ck_assert_int_gt(log->ev[2]->kv.mod_revision, rev);
+    ck_assert_ptr_nonnull(log->ev[2]->prev_kv);
+    ck_assert_int_eq(log->ev[2]->prev_kv->lease, lease);
+    zt_log_free(log);
+    free(log);
+    ZK_OK(dc_get(other, "lk/", 3, DC_PREFIX, 0, &r));
+    ck_assert_uint_eq(r->n, 0);
+    dc_kvs_free(r);
+    ck_assert_int_eq(dc_lease_keepalive(other, lease, NULL), DC_ENOTFOUND);
+    dc_watch_close(w);
+    dc_store_close(other);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("zk");
@@ -343,6 +387,7 @@ int main(void)
     tcase_add_test(tc, compaction_during_a_watch_keeps_live_watches_and_ends_stale_ones);
     tcase_add_test(tc, watch_that_falls_behind_the_compact_revision_ends_compacted);
     tcase_add_test(tc, corrupt_kv_data_is_ecorrupt_and_other_keys_keep_working);
+    tcase_add_test(tc, lease_expiry_deletes_keys_with_events_after_the_granting_store_is_gone);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
