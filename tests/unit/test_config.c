@@ -3,12 +3,13 @@
  * ([store]/[ddlcoord] keys bare, other sections as "section.key"); a file
  * that is missing or malformed is a typed error naming the file and line.
  */
-#include <check.h>
 #include <ddlcoord/ddlcoord.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "check_main.h"
 
 static char *write_tmp(const char *text)
 {
@@ -99,19 +100,6 @@ START_TEST(store_opens_from_an_ini_file)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("config");
-    TCase *tc = tcase_create("config");
-    tcase_add_test(tc, set_get_replace_and_remove);
-    tcase_add_test(tc, integers_fall_back_on_bad_values);
-    tcase_add_test(tc, ini_sections_map_to_keys);
-    tcase_add_test(tc, missing_and_malformed_files_are_typed_errors);
-    tcase_add_test(tc, store_opens_from_an_ini_file);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+DC_CHECK_MAIN("config", "config", set_get_replace_and_remove, integers_fall_back_on_bad_values,
+              ini_sections_map_to_keys, missing_and_malformed_files_are_typed_errors,
+              store_opens_from_an_ini_file)

@@ -6,11 +6,12 @@
  * ABI and a truncated table each fail with their own code and a detail that
  * names the file tried. The broken plugins are built by tests/plugins.
  */
-#include <check.h>
 #include <ddlcoord/ddlcoord.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "check_main.h"
 
 static const char *plugin_dir(void)
 {
@@ -172,27 +173,12 @@ START_TEST(mem_is_built_in_and_needs_no_plugin)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("loader");
-    TCase *tc = tcase_create("loader");
-    tcase_add_test(tc, good_plugin_is_loaded_and_called_through_its_table);
-    tcase_add_test(tc, uri_query_parameters_reach_the_driver_config);
-    tcase_add_test(tc, driver_open_failure_is_reported_with_its_code);
-    tcase_add_test(tc, missing_plugin_names_every_file_tried);
-    tcase_add_test(tc, missing_entry_symbol_is_a_clear_error);
-    tcase_add_test(tc, entry_returning_null_is_a_clear_error);
-    tcase_add_test(tc, file_that_is_not_a_shared_object_is_a_clear_error);
-    tcase_add_test(tc, future_abi_is_refused);
-    tcase_add_test(tc, table_smaller_than_its_abi_is_refused);
-    tcase_add_test(tc, configured_driver_dir_is_searched_after_the_environment);
-    tcase_add_test(tc, environment_path_wins_over_the_configured_dir);
-    tcase_add_test(tc, bad_uris_are_invalid_arguments);
-    tcase_add_test(tc, mem_is_built_in_and_needs_no_plugin);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+DC_CHECK_MAIN("loader", "loader", good_plugin_is_loaded_and_called_through_its_table,
+              uri_query_parameters_reach_the_driver_config,
+              driver_open_failure_is_reported_with_its_code, missing_plugin_names_every_file_tried,
+              missing_entry_symbol_is_a_clear_error, entry_returning_null_is_a_clear_error,
+              file_that_is_not_a_shared_object_is_a_clear_error, future_abi_is_refused,
+              table_smaller_than_its_abi_is_refused,
+              configured_driver_dir_is_searched_after_the_environment,
+              environment_path_wins_over_the_configured_dir, bad_uris_are_invalid_arguments,
+              mem_is_built_in_and_needs_no_plugin)

@@ -4,10 +4,11 @@
  * its limits taken from the configuration, and two overlapping deletes in one
  * txn (the second deletes nothing, as in etcd; the key is freed once).
  */
-#include <check.h>
 #include <ddlcoord/ddlcoord.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "check_main.h"
 
 START_TEST(named_instances_are_shared_and_private_ones_are_not)
 {
@@ -78,17 +79,6 @@ START_TEST(overlapping_deletes_in_one_txn_delete_each_key_once)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("mem");
-    TCase *tc = tcase_create("mem");
-    tcase_add_test(tc, named_instances_are_shared_and_private_ones_are_not);
-    tcase_add_test(tc, limits_come_from_the_configuration);
-    tcase_add_test(tc, overlapping_deletes_in_one_txn_delete_each_key_once);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+DC_CHECK_MAIN("mem", "mem", named_instances_are_shared_and_private_ones_are_not,
+              limits_come_from_the_configuration,
+              overlapping_deletes_in_one_txn_delete_each_key_once)

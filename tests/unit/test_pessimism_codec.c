@@ -3,11 +3,12 @@
  * and Operation, strict decoding of bad values, DM's key layout (golden),
  * lock IDs and DDL multiset comparison.
  */
-#include <check.h>
 #include <ddlcoord/ddlcoord.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "check_main.h"
 
 START_TEST(info_key_matches_dm_golden)
 {
@@ -213,22 +214,8 @@ START_TEST(mutated_values_never_crash_the_decoders)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("pessimism_codec");
-    TCase *tc = tcase_create("codec");
-    tcase_add_test(tc, info_key_matches_dm_golden);
-    tcase_add_test(tc, lock_id_is_dm_table_name_with_backquotes_doubled);
-    tcase_add_test(tc, ddls_compare_as_multisets);
-    tcase_add_test(tc, info_round_trips_through_dm_json);
-    tcase_add_test(tc, dm_written_values_with_unknown_fields_still_parse);
-    tcase_add_test(tc, bad_values_are_typed_errors_naming_the_key);
-    tcase_add_test(tc, oversized_values_are_too_big_not_parsed);
-    tcase_add_test(tc, mutated_values_never_crash_the_decoders);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+DC_CHECK_MAIN("pessimism_codec", "codec", info_key_matches_dm_golden,
+              lock_id_is_dm_table_name_with_backquotes_doubled, ddls_compare_as_multisets,
+              info_round_trips_through_dm_json, dm_written_values_with_unknown_fields_still_parse,
+              bad_values_are_typed_errors_naming_the_key, oversized_values_are_too_big_not_parsed,
+              mutated_values_never_crash_the_decoders)

@@ -3,10 +3,11 @@
  * joining while a lock syncs, conflicts, done and resolved, force-synced and
  * revert (for unlock), source removal and owner hand-over, snapshots.
  */
-#include <check.h>
 #include <ddlcoord/ddlcoord.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "check_main.h"
 
 static const char *DDL[] = {"ALTER TABLE t ADD COLUMN c INT"};
 static const char *OTHER[] = {"ALTER TABLE t DROP COLUMN c"};
@@ -143,20 +144,8 @@ START_TEST(keeper_creates_one_lock_per_table_owned_by_first_reporter)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("pessimism_lock");
-    TCase *tc = tcase_create("lock");
-    tcase_add_test(tc, lock_syncs_when_every_task_source_reported);
-    tcase_add_test(tc, sources_joining_while_a_lock_syncs_are_waited_for);
-    tcase_add_test(tc, conflicting_ddls_are_recorded_not_dropped);
-    tcase_add_test(tc, force_synced_and_revert_for_unlock);
-    tcase_add_test(tc, removing_the_owner_hands_the_lock_to_a_synced_source);
-    tcase_add_test(tc, keeper_creates_one_lock_per_table_owned_by_first_reporter);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+DC_CHECK_MAIN("pessimism_lock", "lock", lock_syncs_when_every_task_source_reported,
+              sources_joining_while_a_lock_syncs_are_waited_for,
+              conflicting_ddls_are_recorded_not_dropped, force_synced_and_revert_for_unlock,
+              removing_the_owner_hands_the_lock_to_a_synced_source,
+              keeper_creates_one_lock_per_table_owned_by_first_reporter)

@@ -3,11 +3,12 @@
  * several hosts including IPv6 literals, paths and query parameters, and the
  * malformed forms that must be rejected rather than half-parsed.
  */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "uri.h"
+
+#include "check_main.h"
 
 static dc_uri parse_ok(const char *text)
 {
@@ -88,18 +89,5 @@ START_TEST(malformed_uris_are_rejected)
 }
 END_TEST
 
-int main(void)
-{
-    Suite *s = suite_create("uri");
-    TCase *tc = tcase_create("uri");
-    tcase_add_test(tc, scheme_hosts_and_ports);
-    tcase_add_test(tc, user_password_with_escapes_path_and_query);
-    tcase_add_test(tc, name_only_and_empty_authority);
-    tcase_add_test(tc, malformed_uris_are_rejected);
-    suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+DC_CHECK_MAIN("uri", "uri", scheme_hosts_and_ports, user_password_with_escapes_path_and_query,
+              name_only_and_empty_authority, malformed_uris_are_rejected)
