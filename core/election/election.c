@@ -37,6 +37,7 @@ struct dc_election {
     char *key;
     size_t key_len;
     int64_t create_rev;
+    int64_t granted_ms; /* when the lease grant was sent: the lease lives at least TTL from it */
     int leading, lost;
     pthread_t ka;
     int ka_running, ka_stop;
@@ -81,23 +82,37 @@ static void mark_lost(dc_election *e, const char *why)
 static void *keepalive_main(void *arg)
 {
     dc_election *e = arg;
-    int64_t period = e->ttl * 1000 / 3, last_ok = dc_now_ms();
+    /* last_ok is when the last successful keepalive was *sent*: the server
+     * refreshed the lease at or after that moment, so the lease cannot expire
+     * before last_ok + TTL, while a reply received later proves nothing more. */
+    int64_t ttl_ms = e->ttl * 1000, period = ttl_ms / 3 > 0 ? ttl_ms / 3 : 300;
     pthread_mutex_lock(&e->mu);
+    int64_t last_ok = e->granted_ms;
     while (!e->ka_stop && !e->lost) {
-        dc_cond_wait_until(&e->cv, &e->mu, dc_now_ms() + (period > 0 ? period : 300));
+        /* Wake at the next period, or when the lease may have run out, whichever
+         * comes first, so a leader that cannot reach the store notices in time. */
+        int64_t wake = dc_now_ms() + period;
+        if (wake > last_ok + ttl_ms) wake = last_ok + ttl_ms;
+        dc_cond_wait_until(&e->cv, &e->mu, wake);
         if (e->ka_stop || e->lost) break;
         int64_t lease = e->lease;
         pthread_mutex_unlock(&e->mu);
+        int64_t sent = dc_now_ms();
+        if (sent - last_ok >= ttl_ms) {
+            mark_lost(e, "no keepalive succeeded for a whole TTL");
+            pthread_mutex_lock(&e->mu);
+            break;
+        }
         int rc = dc_lease_keepalive(e->s, lease, NULL);
         dc_kvs *kvs = NULL;
         if (rc == DC_OK) rc = dc_get(e->s, e->key, e->key_len, DC_COUNT_ONLY, 0, &kvs);
         if (rc == DC_OK && kvs->count == 0) rc = DC_ENOTFOUND;
         dc_kvs_free(kvs);
         if (rc == DC_OK)
-            last_ok = dc_now_ms();
+            last_ok = sent;
         else if (rc == DC_ENOTFOUND)
             mark_lost(e, "lease or key gone");
-        else if (dc_now_ms() - last_ok > e->ttl * 1000)
+        else if (dc_now_ms() - last_ok >= ttl_ms)
             mark_lost(e, "no keepalive succeeded for a whole TTL");
         pthread_mutex_lock(&e->mu);
     }
@@ -140,7 +155,7 @@ static void drop(dc_election *e)
 /* Grant a lease and create the candidate key. */
 static int enter(dc_election *e)
 {
-    int64_t lease;
+    int64_t lease, granted_ms = dc_now_ms();
     int rc = dc_lease_grant(e->s, e->ttl, &lease, NULL);
     if (rc != DC_OK) return rc;
     char *key = malloc(e->prefix_len + 17);
@@ -178,6 +193,7 @@ static int enter(dc_election *e)
     e->key = key;
     e->key_len = key_len;
     e->create_rev = create_rev;
+    e->granted_ms = granted_ms;
     e->lost = e->leading = 0;
     pthread_mutex_unlock(&e->mu);
     if (pthread_create(&e->ka, NULL, keepalive_main, e) != 0) {
