@@ -72,7 +72,8 @@ versions() {
     echo "- Memory: $(free -g | awk '/Mem:/ {print $2}') GiB; kernel $(uname -r); $(. /etc/os-release && echo "$PRETTY_NAME")"
     versions
     echo "- The machine is shared with other engineers' builds and tests while this runs: absolute figures are"
-    echo "  noisy; ratios are taken against bounds measured minutes apart on the same server."
+    echo "  noisy; ratios are taken against bounds measured minutes apart on the same server. Load average"
+    echo "  when the report was written (1, 5, 15 min): $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores."
     echo
     echo "## Headline (ratio to the bound; target in brackets)"
     echo
