@@ -21,14 +21,16 @@ local PREFIX, KEYS_ONLY, COUNT_ONLY, PREV_KV = 1, 2, 4, 8
 -- Lua call each time: each entry point takes them once into these locals
 -- (they are not reachable while FUNCTION LOAD runs the library, so not here).
 local tonumber, ipairs, unpack, error, sformat, ssub, sbyte, smatch, schar
-local band, mmin, mmax, mfloor, tsort, call
+local band, mmin, mmax, mfloor, tsort, call, pcall_
+-- data writes held back until the revision's first event is in the log (nil: write at once)
+local pending
 -- {key, value} to restore if a write fails after its INCR but before it
 -- changed any data (so a failed write leaves no revision without events)
 local undo
 
 local function init()
-    call = redis.call
-    undo = nil
+    call, pcall_ = redis.call, redis.pcall
+    undo, pending = nil, nil
     if sformat then return end
     tonumber, ipairs, unpack, error = _G.tonumber, _G.ipairs, _G.unpack, _G.error
     sformat, ssub, sbyte, smatch = string.format, string.sub, string.byte, string.match
@@ -148,6 +150,17 @@ local function range(base, key, flags, limit)
     return count, more, kvs
 end
 
+-- a data write: held back in `pending` (see emit), or done now, after which
+-- a failure can no longer give the revision back
+local function w(...)
+    if pending then
+        pending[#pending + 1] = {...}
+    else
+        undo = nil
+        call(...)
+    end
+end
+
 local function current_rev(base)
     return tonumber(call('GET', base .. 'rev') or '1')
 end
@@ -164,32 +177,47 @@ local function check_log(base, rev)
 end
 
 local function del_key(base, key, old, evs)
-    undo = nil -- data changes from here on: no way back
-    call('DEL', base .. 'kv:' .. key)
-    call('ZREM', base .. 'idx', key)
+    w('DEL', base .. 'kv:' .. key)
+    w('ZREM', base .. 'idx', key)
     if old.lease ~= 0 then
-        call('SREM', base .. 'lease:' .. fmt(old.lease) .. ':keys', key)
+        w('SREM', base .. 'lease:' .. fmt(old.lease) .. ':keys', key)
     end
     evs[#evs + 1] = {'t', 'D', 'k', key, 'pv', old.v, 'pc', fmt(old.c), 'pm', fmt(old.m),
                      'pver', fmt(old.ver), 'plea', fmt(old.lease)}
 end
 
--- append the events of one revision (and set the revision unless already done)
+-- Append the events of one revision, then the held-back data writes, then
+-- the revision (unless an INCR took it already). The first XADD is the
+-- check that the log is behind the revision key: if it fails, nothing but
+-- the INCR was written, and fail() gives that back.
 local function emit(base, evs, rev, token, branch, bumped)
-    if not bumped then call('SET', base .. 'rev', fmt(rev)) end
     local log, n = base .. 'log', fmt(#evs)
     for e = 1, #evs do
         local ev = evs[e]
         ev[#ev + 1] = 'n'
         ev[#ev + 1] = n
+        local id = fmt(rev) .. '-' .. fmt(e - 1)
         if e == 1 then
             ev[#ev + 1] = 'x'
             ev[#ev + 1] = token
             ev[#ev + 1] = 'b'
             ev[#ev + 1] = branch
+            local r = pcall_('XADD', log, id, unpack(ev))
+            if type(r) == 'table' and r.err then
+                fail('DCCORRUPT the event log refuses revision ' .. fmt(rev) .. ' (' .. r.err ..
+                     '): it is ahead of the revision key')
+            end
+            undo = nil
+        else
+            call('XADD', log, id, unpack(ev))
         end
-        call('XADD', log, fmt(rev) .. '-' .. fmt(e - 1), unpack(ev))
     end
+    if pending then
+        local p = pending
+        pending = nil
+        for _, c in ipairs(p) do call(unpack(c)) end
+    end
+    if not bumped then call('SET', base .. 'rev', fmt(rev)) end
 end
 
 -- txn: token, ncmp, ncmp × (key target op operand), nthen, nthen × op, nelse, nelse × op
@@ -212,10 +240,12 @@ local function txn(keys, a)
         i = i + 1 + nthen * 6
         start, n = i + 1, tonumber(a[i])
     end
-    local puts, deletes = false, false
+    local puts, deletes, gets = false, false, false
     for o = 0, n - 1 do
         local j = start + o * 6
-        if a[j] == 'p' then
+        if a[j] == 'g' then
+            gets = true
+        elseif a[j] == 'p' then
             puts = true
             if a[j + 4] ~= '0' and call('EXISTS', base .. 'lease:' .. a[j + 4]) == 0 then
                 fail('DCNOTFOUND lease ' .. a[j + 4] .. ' not found')
@@ -239,8 +269,15 @@ local function txn(keys, a)
         cur = current_rev(base)
         rev = cur + 1
     end
-    if puts or deletes then check_log(base, rev) end
-    local evs, resps = {}, {}
+    -- Without gets, no op reads what an earlier one wrote, so the data writes
+    -- can wait for the first event (emit); with gets they happen in op order
+    -- and the log is checked before the first of them.
+    if gets then
+        if puts or deletes then check_log(base, rev) end
+    else
+        pending = {}
+    end
+    local evs, resps, gone = {}, {}, {}
     for o = 0, n - 1 do
         local j = start + o * 6
         local kind, flags, key = a[j], tonumber(a[j + 1]), a[j + 2]
@@ -254,14 +291,13 @@ local function txn(keys, a)
             local old = getkv(base, key)
             local c, ver = rev, 1
             if old then c, ver = old.c, old.ver + 1 end
-            undo = nil
-            call('HSET', base .. 'kv:' .. key, 'v', value, 'c', fmt(c), 'm', fmt(rev),
-                       'ver', fmt(ver), 'lease', slease)
-            if not old then call('ZADD', base .. 'idx', 0, key) end
+            w('HSET', base .. 'kv:' .. key, 'v', value, 'c', fmt(c), 'm', fmt(rev), 'ver', fmt(ver),
+              'lease', slease)
+            if not old then w('ZADD', base .. 'idx', '0', key) end
             if old and old.lease ~= 0 and old.lease ~= lease then
-                call('SREM', base .. 'lease:' .. fmt(old.lease) .. ':keys', key)
+                w('SREM', base .. 'lease:' .. fmt(old.lease) .. ':keys', key)
             end
-            if lease ~= 0 then call('SADD', base .. 'lease:' .. slease .. ':keys', key) end
+            if lease ~= 0 then w('SADD', base .. 'lease:' .. slease .. ':keys', key) end
             local ev = {'t', 'P', 'k', key, 'v', value, 'c', fmt(c), 'ver', fmt(ver), 'lea', slease}
             if old then
                 local p = {'pv', old.v, 'pc', fmt(old.c), 'pm', fmt(old.m), 'pver', fmt(old.ver),
@@ -282,8 +318,11 @@ local function txn(keys, a)
                 names = call('ZRANGEBYLEX', base .. 'idx', lo, hi)
             end
             for _, k in ipairs(names) do
-                local old = getkv(base, k)
+                -- overlapping deletes of one branch delete a key once (its
+                -- DEL may be held back, so remember it here)
+                local old = not gone[k] and getkv(base, k)
                 if old then
+                    gone[k] = true
                     del_key(base, k, old, evs)
                     deleted = deleted + 1
                     if want then pushkv(prev, k, old, false) end
