@@ -501,7 +501,8 @@ static int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv
         if (op->kind == DC_OP_PUT && op->lease) {
             mem_lease *l;
             HASH_FIND(hh, m->leases, &op->lease, sizeof op->lease, l);
-            if (!l) {
+            /* an expired lease the reaper has not reached yet is gone too */
+            if (!l || l->deadline_ms <= dc_now_ms()) {
                 pthread_mutex_unlock(&m->mu);
                 return ERR(err, DC_ENOTFOUND, "mem: lease %lld not found", (long long)op->lease);
             }

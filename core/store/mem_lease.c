@@ -85,8 +85,17 @@ int mem_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
     mem_store *m = conn;
     pthread_mutex_lock(&m->mu);
     mem_lease *l = find(m, id);
+    int64_t now = dc_now_ms();
+    if (l && l->deadline_ms <= now) {
+        /* Expired, and the reaper has not got the mutex yet: expire it here.
+         * Extending it would revive a lease whose holder another process may
+         * already have replaced (an election's leader key). */
+        if (revoke(m, l) != DC_OK) /* the reaper retries; the lease is over anyway */
+            m->host->log(DC_LOG_ERROR, "mem", "out of memory expiring lease %lld", (long long)id);
+        l = NULL;
+    }
     if (l) {
-        l->deadline_ms = dc_now_ms() + l->ttl * 1000;
+        l->deadline_ms = now + l->ttl * 1000;
         if (ttl) *ttl = l->ttl;
     }
     pthread_mutex_unlock(&m->mu);
