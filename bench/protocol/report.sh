@@ -130,17 +130,22 @@ versions() {
     done
     echo
     echo "Where the time goes: the last round with 8 sources, milliseconds after the clock started (the"
-    echo "last source's dc_worker_put_info call), at each step's callback."
+    echo "last source's dc_worker_put_info call), at each step's callback. Callbacks run after the step's write"
+    echo "has committed, so the side that sees a write may report before the side that made it (e.g. step 3"
+    echo "before step 2). Latest time for the columns about several sources."
     echo
     echo "| backend | last info put (2) | master saw it (3) | exec=true put (4) | owner got it (5) | owner done (8) | master saw (9) | exec=false put (4) | last got it (5) | last done (8) | master saw (9) | ops deleted (10) |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     for b in $backends; do
         [ -f "$work/$b.txt" ] || continue
-        awk -v b="$b" '$1 == "TRACE" && $2 == 8 {
+        # two passes: the owner is the source of the master's first step 4, but a
+        # worker's callback may run before the master's for the same write
+        awk -v b="$b" 'NR == FNR { if ($1 == "TRACE" && $2 == 8 && $4 == "master" && $5 == 4 && owner == "") owner = $6; next }
+        $1 == "TRACE" && $2 == 8 {
             t = $3; role = $4; step = $5; src = $6
             if (role == "worker" && step == 2) w2 = t
             if (role == "master" && step == 3) m3 = t
-            if (role == "master" && step == 4 && owner == "") { owner = src; m4o = t }
+            if (role == "master" && step == 4 && src == owner) m4o = t
             else if (role == "master" && step == 4) m4x = t
             if (role == "worker" && step == 5 && src == owner) w5o = t
             else if (role == "worker" && step == 5) w5x = t
@@ -152,7 +157,7 @@ versions() {
         } END {
             printf "| %s | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g | %.3g |\n", \
                 b, w2, m3, m4o, w5o, w8o, m9o, m4x, w5x, w8x, m9x, m10
-        }' "$work/$b.txt"
+        }' "$work/$b.txt" "$work/$b.txt"
     done
     echo
     echo "## Throughput"
