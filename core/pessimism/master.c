@@ -558,6 +558,9 @@ int dc_master_run(dc_master *m, int timeout_ms)
         if (rc || (deadline >= 0 && dc_now_ms() >= deadline)) break;
     }
     m->running = 0;
+    /* Unlock waiters sleep on cond while a loop runs: wake them, so they see
+     * the fatal code, or drive the events themselves now that nobody does. */
+    pthread_cond_broadcast(&m->cond);
     pthread_mutex_unlock(&m->mu);
     return rc ? dc__error(rc, "master stopped: %s", dc_strerror(rc)) : DC_OK;
 }

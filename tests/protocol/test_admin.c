@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -128,6 +129,53 @@ START_TEST(unlock_without_force_times_out_and_reverts_when_the_owner_is_dead)
     dc_worker_free(b);
     dc_worker_free(c);
     t_master_stop(&tm);
+}
+END_TEST
+
+typedef struct unlock_job {
+    dc_master *m;
+    int rc;
+} unlock_job;
+
+static void *unlock_forever(void *arg)
+{
+    unlock_job *j = arg;
+    j->rc = dc_master_unlock(j->m, LOCK, NULL, 0, -1);
+    return NULL;
+}
+
+START_TEST(an_unlock_waiting_without_a_timeout_returns_when_the_master_stops)
+{
+    const char *ns = t_ns("unlock-stop");
+    const char *srcs[] = {"a", "never"};
+    t_task(ns, "t", srcs, 2);
+    t_rec rec;
+    t_rec_init(&rec);
+    t_master tm;
+    t_master_start(&tm, ns, &rec);
+    dc_worker_options o = {.ns = ns};
+    dc_worker *a;
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &a), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    wait_synced_count(tm.m, 1);
+    /* The unlock puts a's exec=true (step 4) and waits for a, which never
+     * finishes. The loop thread can only see the stop once the unlock has
+     * released the mutex, i.e. is waiting. */
+    unlock_job j = {tm.m, -1};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, unlock_forever, &j), 0);
+    t_wait_step(&rec, "master", 4, "a");
+    dc_master_stop(tm.m);
+    ck_assert_int_eq(t_master_join(&tm), DC_ECLOSED);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    ck_assert_msg(pthread_timedjoin_np(th, NULL, &until) == 0,
+                  "the unlock still waits after the master stopped");
+    ck_assert_int_eq(j.rc, DC_ECLOSED);
+    dc_worker_free(a);
+    t_master_stop(&tm);
+    t_rec_free(&rec);
 }
 END_TEST
 
@@ -386,6 +434,7 @@ Suite *suite_admin(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, unlock_with_replaced_owner_executes_on_the_new_owner);
     tcase_add_test(tc, unlock_without_force_times_out_and_reverts_when_the_owner_is_dead);
+    tcase_add_test(tc, an_unlock_waiting_without_a_timeout_returns_when_the_master_stops);
     tcase_add_test(tc, unlock_force_remove_clears_a_lock_whose_owner_died);
     tcase_add_test(tc, remove_meta_clears_infos_operations_markers_and_locks);
     tcase_add_test(tc, unlock_from_the_loop_thread_drives_the_events_itself);
