@@ -88,6 +88,8 @@ int rd_reply_error(rd_store *s, const redisReply *r, const char *what, dc_drv_er
         code = DC_ENOTFOUND;
     else if (strstr(m, "DCCORRUPT"))
         code = DC_ECORRUPT;
+    else if (strstr(m, "DCUNKNOWN"))
+        code = DC_EUNKNOWN;
     else if (strstr(m, "DCTOOBIG"))
         code = DC_ETOOBIG;
     else if (!strncmp(m, "NOPERM", 6) || !strncmp(m, "WRONGPASS", 9) || !strncmp(m, "NOAUTH", 6))

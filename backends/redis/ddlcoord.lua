@@ -220,13 +220,35 @@ local function emit(base, evs, rev, token, branch, bumped)
     if not bumped then call('SET', base .. 'rev', fmt(rev)) end
 end
 
--- txn: token, ncmp, ncmp × (key target op operand), nthen, nthen × op, nelse, nelse × op
--- where op = kind(g/p/d) flags key value lease limit.
--- Returns {succeeded, revision, {count, more, deleted, kvs, prev_kvs} per op}.
+-- Is token in the log above revision `after`? (a resend after a lost reply;
+-- the first entry of each revision carries its writer's token in field x)
+local function applied(base, after, token)
+    local from, seen = fmt(after + 1) .. '-0', 0
+    while true do
+        local es = call('XRANGE', base .. 'log', from, '+', 'COUNT', 256)
+        for _, e in ipairs(es) do
+            local f = e[2]
+            for k = 1, #f - 1, 2 do
+                if f[k] == 'x' and f[k + 1] == token then return true end
+            end
+        end
+        seen = seen + #es
+        if #es < 256 then return false end
+        if seen >= 8192 then fail('DCUNKNOWN too many writes since the lost reply to check') end
+        from = '(' .. es[#es][1]
+    end
+end
+
+-- txn: token, retry_after, ncmp, ncmp × (key target op operand), nthen, nthen × op,
+-- nelse, nelse × op, where op = kind(g/p/d) flags key value lease limit.
+-- Returns {succeeded, revision, {count, more, deleted, kvs, prev_kvs} per op},
+-- or {-1, 0, {}} if retry_after > 0 and this write is already in the log.
 local function txn(keys, a)
     init()
     local base, token = keys[1], a[1]
-    local i = 2
+    local after = tonumber(a[2])
+    if after > 0 and applied(base, after, token) then return {-1, 0, {}} end
+    local i = 3
     local ncmp = tonumber(a[i])
     i = i + 1
     local ok = true

@@ -209,7 +209,7 @@ static int revoke_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
     } else {
         rd_revoke rv = {l->id, INT64_MAX, 0};
         dc_txn_result res = {0};
-        rc = rd_txn_multi(s, ctx, NULL, l->token, &rv, &res, err);
+        rc = rd_txn_multi(s, ctx, NULL, l->token, 0, &rv, &res, err);
         l->out = rv.found ? res.revision : -1;
         if (rc == DC_OK) rd_note_rev(s, res.revision);
     }
@@ -277,7 +277,7 @@ static int reap_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
         if (rd_int(r->element[i], &id)) continue;
         rd_revoke rv = {id, now, 0};
         dc_txn_result res = {0};
-        rc = rd_txn_multi(s, ctx, NULL, token, &rv, &res, err);
+        rc = rd_txn_multi(s, ctx, NULL, token, 0, &rv, &res, err);
     }
     freeReplyObject(r);
     if (rc != DC_OK) return rc;

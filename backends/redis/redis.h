@@ -163,8 +163,12 @@ int rd_script_call(rd_store *s, redisContext *ctx, rd_cmd *c, redisReply **reply
 
 int rd_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err);
 int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err);
+/* retry_after > 0: this is a resend after a lost reply; the write checks, at
+ * execution time, that its token is not already in the log above that
+ * revision, and answers RD_APPLIED if it is. */
+#define RD_APPLIED (-1003)
 int rd_txn_lua(rd_store *s, redisContext *ctx, const dc_txn_req *req, const char *token,
-               dc_txn_result *out, dc_drv_err *err);
+               int64_t retry_after, dc_txn_result *out, dc_drv_err *err);
 /* A lease revocation done by the multi-mode writer: delete the lease's keys
  * at one revision and its records, if its deadline is <= not_after (ms). */
 typedef struct rd_revoke {
@@ -174,8 +178,12 @@ typedef struct rd_revoke {
 } rd_revoke;
 /* Multi mode (WATCH + MULTI/EXEC). With rv, req is ignored and the lease is
  * revoked instead. */
+/* Whether token is in the first entry of a revision above `after`: *found
+ * is the revision, or 0. Reads pages of the log (multi mode, under WATCH). */
+int rd_token_in_log(rd_store *s, redisContext *ctx, const char *token, int64_t after,
+                    int64_t *found, dc_drv_err *err);
 int rd_txn_multi(rd_store *s, redisContext *ctx, const dc_txn_req *req, const char *token,
-                 rd_revoke *rv, dc_txn_result *out, dc_drv_err *err);
+                 int64_t retry_after, rd_revoke *rv, dc_txn_result *out, dc_drv_err *err);
 int rd_compact(void *conn, int64_t revision, dc_drv_err *err);
 
 int rd_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,

@@ -141,23 +141,26 @@ int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
     char token[33];
     rd_token(token);
     int64_t deadline = dc_now_ms() + s->request_timeout_ms;
-    int sent = 0; /* a request may have reached the server */
+    int sent = 0;            /* a request may have reached the server */
+    int64_t retry_after = 0; /* resending: the log above this was searched */
     for (int attempt = 0;; attempt++) {
         int64_t hint = atomic_load(&s->last_rev);
         redisContext *ctx;
         int rc = rd_borrow(s, &ctx, err);
         if (rc == DC_OK) {
-            rc = s->mode == RD_MODE_LUA ? rd_txn_lua(s, ctx, req, token, out, err)
-                                        : rd_txn_multi(s, ctx, req, token, NULL, out, err);
+            rc = s->mode == RD_MODE_LUA
+                     ? rd_txn_lua(s, ctx, req, token, retry_after, out, err)
+                     : rd_txn_multi(s, ctx, req, token, retry_after, NULL, out, err);
             rd_return(s, ctx, rc == RD_IO || (rc != DC_OK && ctx->err));
         } else if (rc == DC_EUNAVAILABLE) {
             rc = RD_AGAIN;
         }
-        if (rc == RD_IO) {
-            rd_pool_drain(s);
+        if (rc == RD_IO || rc == RD_APPLIED) {
+            if (rc == RD_IO) rd_pool_drain(s);
             sent = 1;
-            /* did it commit? look for the token, on a fresh connection */
-            find_arg f = {token, hint, 0, NULL};
+            /* did it commit? look for the token, on a fresh connection (a
+             * resend that found it already applied lands here too) */
+            find_arg f = {token, retry_after ? retry_after : hint, 0, NULL};
             dc_drv_err ferr = {{0}, 0};
             int frc = rd_retrying(s, find_token, &f, &ferr);
             if (frc == DC_OK && f.found) {
@@ -171,7 +174,13 @@ int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
                               "the connection broke after the write was "
                               "sent and its outcome cannot be read back: %s",
                               ferr.msg);
-            rc = RD_AGAIN; /* not in the log: it made no change; send it again */
+            /* not in the log: it made no change; send it again, and let the
+             * resend check at execution time that the first did not run late */
+            if (!retry_after) retry_after = hint > 0 ? hint : 1;
+            if (f.found == 0 && rc == RD_APPLIED)
+                return rd_err(err, DC_EUNKNOWN, s,
+                              "the write is in the log but cannot be read back");
+            rc = RD_AGAIN;
         }
         if (rc != RD_AGAIN) return rc;
         if (dc_now_ms() >= deadline) {

@@ -64,6 +64,7 @@ static int decode(rd_store *s, const dc_txn_req *req, const redisReply *r, dc_tx
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || rd_int(r->element[0], &ok) ||
         rd_int(r->element[1], &rev) || r->element[2]->type != REDIS_REPLY_ARRAY)
         return rd_err(err, DC_EUNKNOWN, s, "txn: unexpected reply from ddlcoord_txn");
+    if (ok == -1) return RD_APPLIED;
     int b = ok ? DC_THEN : DC_ELSE;
     const redisReply *resps = r->element[2];
     if (resps->elements != req->n_ops[b])
@@ -104,12 +105,13 @@ static int decode(rd_store *s, const dc_txn_req *req, const redisReply *r, dc_tx
 }
 
 int rd_txn_lua(rd_store *s, redisContext *ctx, const dc_txn_req *req, const char *token,
-               dc_txn_result *out, dc_drv_err *err)
+               int64_t retry_after, dc_txn_result *out, dc_drv_err *err)
 {
     rd_cmd c;
     rd_cmd_init(&c);
     rd_script_cmd(s, &c, "txn", 0);
     rd_cmd_str(&c, token);
+    rd_cmd_int(&c, retry_after);
     rd_cmd_int(&c, (int64_t)req->n_compares);
     for (size_t i = 0; i < req->n_compares; i++) {
         const dc_compare *cmp = &req->compares[i];

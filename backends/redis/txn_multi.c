@@ -52,8 +52,50 @@ static void free_arrays(rd_cmd **c, redisReply ***r, size_t n)
     *r = NULL;
 }
 
+int rd_token_in_log(rd_store *s, redisContext *ctx, const char *token, int64_t after,
+                    int64_t *found, dc_drv_err *err)
+{
+    char from[48];
+    snprintf(from, sizeof from, "%lld-0", (long long)after + 1);
+    *found = 0;
+    for (size_t seen = 0; seen < 8192;) {
+        rd_cmd c;
+        rd_cmd_init(&c);
+        rd_cmd_str(&c, "XRANGE");
+        rd_cmd_key(&c, s, "log", NULL, 0);
+        rd_cmd_str(&c, from);
+        rd_cmd_str(&c, "+");
+        rd_cmd_str(&c, "COUNT");
+        rd_cmd_str(&c, "256");
+        redisReply *r;
+        int rc = rd_pipeline(s, ctx, &c, 1, &r, err);
+        rd_cmd_free(&c);
+        if (rc != DC_OK) return rc;
+        if (r->type != REDIS_REPLY_ARRAY) {
+            rc = reply_err(s, r, "XRANGE", err);
+            freeReplyObject(r);
+            return rc;
+        }
+        for (size_t i = 0; i < r->elements && !*found; i++) {
+            const redisReply *e = r->element[i];
+            int64_t rev, seq;
+            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+                rd_parse_id(e->element[0], &rev, &seq) || e->element[1]->type != REDIS_REPLY_ARRAY)
+                continue;
+            const redisReply *x = seq == 0 ? rd_entry_field(e->element[1], "x") : NULL;
+            if (x && x->len == strlen(token) && !memcmp(x->str, token, x->len)) *found = rev;
+        }
+        size_t n = r->elements;
+        if (n) snprintf(from, sizeof from, "(%s", r->element[n - 1]->element[0]->str);
+        freeReplyObject(r);
+        if (*found || n < 256) return DC_OK;
+        seen += n;
+    }
+    return rd_err(err, DC_EUNKNOWN, s, "too many writes since the lost reply to check");
+}
+
 static int attempt_once(attempt *a, redisContext *ctx, const dc_txn_req *req, const char *token,
-                        rd_revoke *rv, dc_txn_result *out, dc_drv_err *err)
+                        int64_t retry_after, rd_revoke *rv, dc_txn_result *out, dc_drv_err *err)
 {
     rd_store *s = a->s;
     /* ---- 1: WATCH, revision, compared keys (or the lease's records) */
@@ -95,6 +137,12 @@ static int attempt_once(attempt *a, redisContext *ctx, const dc_txn_req *req, co
         if (r[i]->type == REDIS_REPLY_ERROR) rc = reply_err(s, r[i], "txn", err);
     if (rc == DC_OK && rd_int(r[1], &cur) < 0)
         rc = rd_err(err, DC_ECORRUPT, s, "corrupt data: the revision key is not a number");
+    if (rc == DC_OK && retry_after > 0) {
+        /* a resend: under the WATCH, make sure the first send did not run late */
+        int64_t found = 0;
+        rc = rd_token_in_log(s, ctx, token, retry_after, &found, err);
+        if (rc == DC_OK && found) rc = RD_APPLIED;
+    }
     if (rc == DC_OK && rv) {
         int64_t dl = 0;
         int z = rd_int(r[2], &dl);
@@ -379,13 +427,13 @@ done:
 }
 
 int rd_txn_multi(rd_store *s, redisContext *ctx, const dc_txn_req *req, const char *token,
-                 rd_revoke *rv, dc_txn_result *out, dc_drv_err *err)
+                 int64_t retry_after, rd_revoke *rv, dc_txn_result *out, dc_drv_err *err)
 {
     int64_t deadline = dc_now_ms() + s->request_timeout_ms;
     unsigned seed = (unsigned)dc_now_us() ^ (unsigned)(uintptr_t)&seed;
     for (int n = 0;; n++) {
         attempt a = {.s = s};
-        int rc = attempt_once(&a, ctx, req, token, rv, out, err);
+        int rc = attempt_once(&a, ctx, req, token, retry_after, rv, out, err);
         ms_free(&a);
         if (rc != RD_CONFLICT) return rc;
         if (dc_now_ms() >= deadline)

@@ -11,6 +11,7 @@
  *    and says why;
  *  - revisions past 10^14 stay exact (Lua formats them with %d);
  *  - both write modes share one layout;
+ *  - a write whose reply is lost and which is sent again is applied once;
  *  - corrupt data in Redis gives DC_ECORRUPT and a write on it changes nothing.
  * The environment gives DC_REDIS_FIXTURE (the script) and DC_REDIS_STATE (a
  * directory for this test's server). Raw hiredis is used only to set the
@@ -314,9 +315,9 @@ START_TEST(compaction_past_an_unread_revision_ends_the_watch_with_compacted)
     snprintf(compact, sizeof compact, "%lld", (long long)p + 2);
     snprintf(minid, sizeof minid, "%lld-0", (long long)p + 2);
     redisAppendCommand(c, "MULTI");
-    redisAppendCommand(c, "FCALL ddlcoord_txn 1 {ddlcoord} %s 0 1 p 0 c/a va 0 0 0",
+    redisAppendCommand(c, "FCALL ddlcoord_txn 1 {ddlcoord} %s 0 0 1 p 0 c/a va 0 0 0",
                        "0123456789abcdef0123456789abcdef");
-    redisAppendCommand(c, "FCALL ddlcoord_txn 1 {ddlcoord} %s 0 1 p 0 c/b vb 0 0 0",
+    redisAppendCommand(c, "FCALL ddlcoord_txn 1 {ddlcoord} %s 0 0 1 p 0 c/b vb 0 0 0",
                        "fedcba9876543210fedcba9876543210");
     redisAppendCommand(c, "SET {ddlcoord}compact %s", compact);
     redisAppendCommand(c, "XTRIM {ddlcoord}log MINID %s", minid);
@@ -585,6 +586,76 @@ START_TEST(database_number_in_the_uri_path_selects_the_database)
 }
 END_TEST
 
+/* ------------------------------------------------------------ lost replies */
+
+/* The server holds writes (CLIENT PAUSE WRITE) past the request timeout: the
+ * reply is lost, the token is not in the log, and the answer is DC_EUNKNOWN.
+ * Whatever the held copies do once the pause ends, the write is applied at
+ * most once. And a resend whose token is already in the log (the first copy
+ * ran late) is a no-op: checked on the function itself in lua mode. */
+static void lost_replies(const char *mode)
+{
+    char q[96];
+    snprintf(q, sizeof q, "?mode=%s&request_timeout_ms=400&prefix=lost%s", mode, mode);
+    dc_store *s = open_store(q);
+    int64_t r0, r1;
+    OK(dc_put(s, "before", 6, "x", 1, 0, &r0));
+    raw_ok("CLIENT PAUSE 1500 WRITE");
+    int rc = dc_put(s, "p", 1, "v", 1, 0, NULL);
+    ck_assert_msg(rc == DC_EUNKNOWN, "a write held past the timeout gave %s", dc_errname(rc));
+    sleep_ms(2000); /* the pause is over: every held copy has run or been dropped */
+    dc_kvs *kvs;
+    OK(dc_get(s, "p", 1, 0, 0, &kvs));
+    r1 = kvs->revision;
+    redisReply *r = raw("XLEN {lost%s}log", mode);
+    if (kvs->n) { /* applied: once */
+        ck_assert_int_eq(kvs->kvs[0].version, 1);
+        ck_assert_int_eq(r1, r0 + 1);
+        ck_assert_int_eq(r->integer, 2);
+    } else { /* not applied: nothing moved */
+        ck_assert_int_eq(r1, r0);
+        ck_assert_int_eq(r->integer, 1);
+    }
+    freeReplyObject(r);
+    dc_kvs_free(kvs);
+    OK(dc_put(s, "after", 5, "y", 1, 0, NULL));
+
+    if (!strcmp(mode, "lua")) {
+        /* resend of the write that made revision r0: already there, so a no-op */
+        r = raw("XRANGE {lostlua}log %lld-0 %lld-0", (long long)r0, (long long)r0);
+        ck_assert_uint_eq(r->elements, 1);
+        const redisReply *f = r->element[0]->element[1];
+        char token[64] = "";
+        for (size_t i = 0; i + 1 < f->elements; i += 2)
+            if (!strcmp(f->element[i]->str, "x"))
+                snprintf(token, sizeof token, "%s", f->element[i + 1]->str);
+        freeReplyObject(r);
+        ck_assert_uint_eq(strlen(token), 32);
+        int64_t before;
+        OK(dc_revision(s, &before));
+        r = raw("FCALL ddlcoord_txn 1 {lostlua} %s %lld 0 1 p 0 before again 0 0 0", token,
+                (long long)r0 - 1);
+        ck_assert_int_eq(r->element[0]->integer, -1);
+        freeReplyObject(r);
+        int64_t now;
+        OK(dc_revision(s, &now));
+        ck_assert_int_eq(now, before);
+    }
+    dc_store_close(s);
+}
+
+START_TEST(lost_reply_resends_apply_once_lua)
+{
+    lost_replies("lua");
+}
+END_TEST
+
+START_TEST(lost_reply_resends_apply_once_multi)
+{
+    lost_replies("multi");
+}
+END_TEST
+
 /* ------------------------------------------------------------ corrupt data */
 
 static void corrupt_data(const char *mode)
@@ -645,6 +716,8 @@ static Suite *suite(void)
         {"big_revisions_multi", revisions_past_10e14_stay_exact_multi},
         {"shared_layout", lua_and_multi_modes_share_one_layout},
         {"database", database_number_in_the_uri_path_selects_the_database},
+        {"lost_reply_lua", lost_reply_resends_apply_once_lua},
+        {"lost_reply_multi", lost_reply_resends_apply_once_multi},
         {"corrupt_lua", corrupt_data_is_ecorrupt_and_changes_nothing_lua},
         {"corrupt_multi", corrupt_data_is_ecorrupt_and_changes_nothing_multi},
     };
