@@ -16,7 +16,7 @@
  * Each cell runs for a fixed time with 1, 4 and 16 callers sharing one
  * handle (a dc_store, or one zhandle_t), each caller on keys of its own, and
  * reports throughput, p50/p99 latency and the driver/raw ratios. Driver and
- * raw alternate in four rounds per cell, so load changes hit both alike.
+ * raw alternate in eight rounds per cell, so load changes hit both alike.
  *
  * usage: bench_zk <zk://host:port> [seconds per cell, default 2] [ops: put,get,txn]
  *                 [callers: 1,4,16]
@@ -33,7 +33,7 @@
 
 #define KEYS_PER_CALLER 50
 #define MAX_SAMPLES     400000
-#define ROUNDS          4
+#define ROUNDS          8
 
 typedef enum { OP_PUT, OP_GET, OP_TXN } op_kind;
 static const char *op_names[] = {"put", "get", "txn"};
