@@ -376,6 +376,53 @@ START_TEST(lease_expiry_deletes_keys_with_events_after_the_granting_store_is_gon
 }
 END_TEST
 
+/* A server that is not there is DC_EUNAVAILABLE at open, within the connect
+ * timeout, not a hang. */
+START_TEST(open_without_a_server_is_eunavailable_within_the_connect_timeout)
+{
+    dc_store *s = NULL;
+    /* port 1 on loopback: nothing listens there */
+    ck_assert_int_eq(dc_store_open("zk://127.0.0.1:1?connect_timeout_ms=500", &s), DC_EUNAVAILABLE);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(dc_last_error(), "not connected") != NULL, "detail: %s", dc_last_error());
+}
+END_TEST
+
+/* The URI's path is a chroot: the store lives below it, and a store with
+ * another chroot does not see its keys. */
+START_TEST(uri_path_is_a_chroot_for_the_store)
+{
+    const char *base = zt_base();
+    char u1[512], u2[512];
+    size_t hl = strcspn(base, "?");
+    snprintf(u1, sizeof u1, "%.*s/zktest-chroot-%ld/a?root=/s", (int)hl, base, (long)getpid());
+    snprintf(u2, sizeof u2, "%.*s/zktest-chroot-%ld/b?root=/s", (int)hl, base, (long)getpid());
+    dc_store *a = zt_open(u1), *b = zt_open(u2);
+    zt_put(a, "k", "in-a");
+    dc_kvs *r;
+    ZK_OK(dc_get(b, "k", 1, 0, 0, &r));
+    ck_assert_uint_eq(r->n, 0);
+    dc_kvs_free(r);
+    ZK_OK(dc_get(a, "k", 1, 0, 0, &r));
+    ck_assert_uint_eq(r->n, 1);
+    dc_kvs_free(r);
+    char hosts[256], path[256];
+    snprintf(hosts, sizeof hosts, "%.*s", (int)strcspn(base + 5, "/?"), base + 5);
+    zhandle_t *zh = zookeeper_init(hosts, NULL, 10000, NULL, NULL, 0);
+    snprintf(path, sizeof path, "/zktest-chroot-%ld/a/s/kv/kk", (long)getpid());
+    struct Stat st;
+    int rc = ZCONNECTIONLOSS;
+    for (int i = 0; i < 50 && rc == ZCONNECTIONLOSS; i++) {
+        rc = zoo_exists(zh, path, 0, &st);
+        if (rc == ZCONNECTIONLOSS) usleep(100 * 1000);
+    }
+    ck_assert_int_eq(rc, ZOK);
+    zookeeper_close(zh);
+    dc_store_close(a);
+    dc_store_close(b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("zk");
@@ -388,6 +435,8 @@ int main(void)
     tcase_add_test(tc, watch_that_falls_behind_the_compact_revision_ends_compacted);
     tcase_add_test(tc, corrupt_kv_data_is_ecorrupt_and_other_keys_keep_working);
     tcase_add_test(tc, lease_expiry_deletes_keys_with_events_after_the_granting_store_is_gone);
+    tcase_add_test(tc, open_without_a_server_is_eunavailable_within_the_connect_timeout);
+    tcase_add_test(tc, uri_path_is_a_chroot_for_the_store);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
