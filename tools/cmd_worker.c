@@ -124,6 +124,7 @@ static int run_cmd(const worker_args *a, const dc_operation *op)
     pid_t pid = fork();
     if (pid < 0) return 127;
     if (pid == 0) {
+        signal(SIGPIPE, SIG_DFL); /* ignored by ddlcoord itself (main.c) */
         if (child_env(a, op) != 0) _exit(127);
         execl("/bin/sh", "sh", "-c", a->exec, (char *)NULL);
         _exit(127);

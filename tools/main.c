@@ -7,6 +7,7 @@
  */
 #include "common.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,6 +43,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* A store connection the server closed must fail a call with EPIPE, not
+     * kill the command: network clients ignore SIGPIPE (worker --exec
+     * children get the default back). */
+    signal(SIGPIPE, SIG_IGN);
     dcx_ctx ctx = {.log_level = -1};
     static const struct option opts[] = {
         DCX_COMMON_LONG_OPTIONS, {"version", no_argument, 0, 'V'}, {0, 0, 0, 0}};

@@ -144,6 +144,10 @@ scenario_paused_leader_is_fenced() {
     wait_until log_has b.log "b leads"
     expect_exit 0 "$w"
     expect_execs 1
+    # Resume a only once b has deleted the operation: a's next step is then
+    # certainly a write (the owner's operation is missing), not a read that
+    # finds b's work done and has nothing to write.
+    wait_until log_has b.log "master step 10: lock $LOCK_ID"
     kill -CONT "$a"
     wait_until log_has a.log "rejected by the fence"
     wait_until log_has a.log "a stands by again"
