@@ -6,8 +6,12 @@
  * for the token in the log above the highest revision it had seen before
  * sending: found means committed (the result is rebuilt from the log when it
  * can be, else DC_EUNKNOWN names the revision); not found means the write
- * made no event (it did not run, or it changed nothing), so it is sent again.
+ * made no event (it did not run, or it changed nothing), so it is sent again,
+ * and the resend itself checks for the token when it executes (in the Lua
+ * function, or under the WATCH), in case the first copy still ran late.
  * If the server stays away past the request timeout, the answer is DC_EUNKNOWN.
+ * (Redis drops a held-back command of a closed connection, in practice; the
+ * check covers a server that still runs it.)
  */
 #include "redis.h"
 
