@@ -110,6 +110,8 @@ static int apply_unlock(dc_master *m, dc_lock *lock, const char *replace_owner, 
     u->was_forced = lock->forced;
     if (!u->unsynced || !u->old_owner) return dc__error(DC_ENOMEM, "out of memory");
     if (replace_owner && strcmp(replace_owner, lock->owner)) {
+        /* An owner that is done has run the DDL: the new one may only skip. */
+        if (dc_lock_is_done(lock, lock->owner)) lock->executed = 1;
         int rc = dc_lock_set_owner(lock, replace_owner);
         if (rc) return rc;
         /* The old owner may hold exec=true: it gets exec=false like the others. */

@@ -75,7 +75,8 @@ struct dc_lock {
     int owner_put;        /* exec=true operation written for the owner */
     int others_put;       /* exec=false operations written for the others */
     int executed;         /* the DDL already ran downstream (an owner that was done
-                           * left, or a rebuild found exec=false operations, which
+                           * left or was replaced by an unlock, or a rebuild found
+                           * exec=false operations, which
                            * are only written once the owner is done): no source
                            * may get exec=true again, the owner included */
     uint64_t unlock_mark; /* non-zero: an admin unlock is waiting on this lock */

@@ -421,6 +421,58 @@ START_TEST(unlock_timeout_keeps_a_replaced_owner_that_holds_exec)
 }
 END_TEST
 
+START_TEST(unlock_replacing_an_owner_that_already_executed_gives_nobody_exec)
+{
+    /* a ran the DDL and is done; b holds exec=false. An unlock naming b as
+     * the owner must not turn that into exec=true: the DDL would run twice. */
+    const char *ns = t_ns("unlock-executed");
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    t_down down;
+    t_down_init(&down);
+    dc_worker_options o = {.ns = ns};
+    dc_worker *w[2];
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(dc_worker_new(t_store(), "t", srcs[i], &o, &w[i]), DC_OK);
+        ck_assert_int_eq(dc_worker_put_info(w[i], "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL),
+                         DC_OK);
+    }
+    dc_operation *op;
+    ck_assert_int_eq(dc_worker_wait_operation(w[0], T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 1);
+    t_down_exec(op, &down);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_done(w[0], T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_wait_operation(w[1], T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 0);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_master_unlock(tm.m, LOCK, "b", 0, 300), DC_ETIMEDOUT);
+    /* b's operation in the store still says skip. */
+    char *opkey;
+    ck_assert_int_eq(dc_operation_key(ns, "t", "b", &opkey), DC_OK);
+    dc_kvs *kvs;
+    ck_assert_int_eq(dc_get(t_store(), opkey, strlen(opkey), 0, 0, &kvs), DC_OK);
+    free(opkey);
+    ck_assert_uint_eq(kvs->n, 1);
+    ck_assert_int_eq(
+        dc_operation_decode(kvs->kvs[0].key, kvs->kvs[0].value, kvs->kvs[0].value_len, &op), DC_OK);
+    dc_kvs_free(kvs);
+    ck_assert_int_eq(op->exec, 0);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_wait_operation(w[1], T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 0);
+    t_down_exec(op, &down);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_done(w[1], T_TIMEOUT, NULL), DC_OK);
+    t_wait_no_locks(tm.m);
+    ck_assert_int_eq(down.exec_calls, 1);
+    for (int i = 0; i < 2; i++) dc_worker_free(w[i]);
+    t_master_stop(&tm);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -440,6 +492,7 @@ Suite *suite_admin(void)
     tcase_add_test(tc, unlock_from_the_loop_thread_drives_the_events_itself);
     tcase_add_test(tc, locks_view_from_the_store_alone_rebuilds_a_lock_in_flight);
     tcase_add_test(tc, unlock_timeout_keeps_a_replaced_owner_that_holds_exec);
+    tcase_add_test(tc, unlock_replacing_an_owner_that_already_executed_gives_nobody_exec);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -91,10 +91,11 @@ int dc_master_problems(dc_master *master, char ***out, size_t *n);
 /* Unlock a lock by hand (DM's unlock-ddl-lock). The lock is forced synced;
  * its owner (replace_owner if not NULL, which must be a source of the lock)
  * gets exec=true, then the synced sources get exec=false (unsynced ones are
- * not waited for). Waits up to timeout_ms for them to be done: the event
- * handlers do the work, in the thread inside dc_master_run if there is one,
- * else in this call itself (so a daemon may call it between two
- * dc_master_run calls of its only thread).
+ * not waited for). If the owner being replaced is already done, the DDL has
+ * run and the new owner gets exec=false like the others. Waits up to
+ * timeout_ms for them to be done: the event handlers do the work, in the
+ * thread inside dc_master_run if there is one, else in this call itself (so a
+ * daemon may call it between two dc_master_run calls of its only thread).
  * Returns DC_OK once every awaited source is done (the lock is then
  * removed like any resolved lock). On timeout: if the owner is not done and
  * !force_remove, the lock is reverted to its earlier sync state and
