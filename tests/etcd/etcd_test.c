@@ -5,6 +5,8 @@
  */
 #include "etcd_test.h"
 
+#include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,38 @@ int et_member_pid(int i)
     ck_assert_int_eq(fscanf(f, "%d", &pid), 1);
     fclose(f);
     return pid;
+}
+
+/* 1 when every thread of pid is in state T (stopped). */
+static int all_stopped(int pid)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    if (!d) return 0;
+    int stopped = 1;
+    struct dirent *e;
+    while (stopped && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char stat_path[512], buf[512];
+        snprintf(stat_path, sizeof stat_path, "%s/%s/stat", path, e->d_name);
+        FILE *f = fopen(stat_path, "r");
+        if (!f) continue; /* the thread just exited */
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *paren = strrchr(buf, ')'); /* "pid (comm) S …" */
+        if (!paren || (paren[2] != 'T' && paren[2] != 't')) stopped = 0;
+    }
+    closedir(d);
+    return stopped;
+}
+
+void et_freeze(int pid)
+{
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    for (int i = 0; i < 500 && !all_stopped(pid); i++) usleep(10000);
+    ck_assert_msg(all_stopped(pid), "process %d did not stop", pid);
 }
 
 const char *et_key(const char *suffix)

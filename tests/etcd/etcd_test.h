@@ -38,6 +38,10 @@ dc_store *et_open(const char *query);
 void et_fixture(const char *verb, const char *args);
 /* PID of member i of the private server. */
 int et_member_pid(int i);
+/* SIGSTOP process pid and wait until every one of its threads is stopped
+ * (kill(2) returns before a running thread has actually stopped). */
+void et_freeze(int pid);
+
 /* A key unique to this test process: "/etcdtest/<pid>/<suffix>". */
 const char *et_key(const char *suffix);
 

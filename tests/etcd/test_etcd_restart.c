@@ -128,7 +128,7 @@ START_TEST(write_to_a_frozen_server_has_an_unknown_outcome)
     const char *key = et_key("frozen");
     ET_OK(dc_put(s, key, strlen(key), "before", 6, 0, NULL));
     int pid = et_member_pid(0);
-    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    et_freeze(pid);
     int put_rc = dc_put(s, key, strlen(key), "during", 6, 0, NULL);
     dc_kvs *kvs = NULL;
     int get_rc = dc_get(s, key, strlen(key), 0, 0, &kvs);
@@ -165,7 +165,7 @@ START_TEST(write_whose_server_dies_after_receiving_it_has_an_unknown_outcome)
     /* the put before leaves a kept-alive connection, which the next put reuses */
     ET_OK(dc_put(s, key, strlen(key), "before", 6, 0, NULL));
     int pid = et_member_pid(0);
-    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    et_freeze(pid);
     bg_put b = {s, key, DC_OK};
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, put_in_background, &b), 0);
