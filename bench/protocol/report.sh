@@ -49,10 +49,11 @@ versions() {
     echo "# ddlcoord protocol benchmark (issue #8)"
     echo
     echo "Written by \`bench/protocol/run.sh $(basename "$build")\` on $(date -u '+%Y-%m-%d %H:%M UTC'),"
-    echo "commit $(git -C "$here" rev-parse --short HEAD 2>/dev/null), in $(awk '{print $2}' "$work/run.txt") s."
+    echo "in $(awk '{print $2}' "$work/run.txt") s."
     src=$(awk -F= '/^CMAKE_HOME_DIRECTORY:/ {print $2}' "$build/CMakeCache.txt" 2>/dev/null)
     bt=$(awk -F= '/^CMAKE_BUILD_TYPE:/ {print $2}' "$build/CMakeCache.txt" 2>/dev/null)
-    echo "The build ($bt, gcc) is of the sources in \`$src\`."
+    commit=${BENCH_COMMIT:-$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo "unknown")}
+    echo "The build ($bt, gcc) is of commit $commit (sources in \`$src\`)."
     echo "Every figure is measured in this one run, and every bound on the same backend in the same run."
     echo "Nothing here is asserted by a test; the targets are issue #8's."
     echo
