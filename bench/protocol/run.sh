@@ -14,7 +14,9 @@
 # store is opened with request_timeout_ms=120000: the master's one-read
 # rebuild of 10 000 locks takes longer than the default 5 s on etcd.
 #
-# Environment: BENCH_QUICK=1 runs tiny sizes (a smoke test of the pipeline).
+# Environment: BENCH_QUICK=1 runs tiny sizes (a smoke test of the pipeline)
+# and writes its report into BUILDDIR/bench/protocol/quick/ instead of bench/;
+# BENCH_OUT=DIR writes the report and plots into DIR.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -37,7 +39,9 @@ t_start=$(date +%s)
 
 # name sizes: base SAMPLES THREADS SECONDS | latency ROUNDS SOURCES |
 # throughput SOURCES THREADS TABLES | rebuild LOCKS SOURCES THREADS RESTARTS
+out=${BENCH_OUT:-$root/bench}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    out=${BENCH_OUT:-$build/bench/protocol/quick}
     sizes_mem="base 500 2 0.5; latency 3 2,8,32; throughput 16 2 1,10; rebuild 200 16 2 1"
     sizes_srv="base 100 8 0.5; latency 2 2,8; throughput 16 8 1,10; rebuild 100 16 8 1"
     sizes_etcd=$sizes_srv sizes_redis=$sizes_srv sizes_zk=$sizes_srv
@@ -83,5 +87,6 @@ echo "ELAPSED $(($(date +%s) - t_start))" >"$work/run.txt"
 # the raw RESULT / TRACE lines and stderr stay in the build tree for a look
 mkdir -p "$build/bench/protocol/last-run"
 cp "$work"/*.txt "$work"/*.err "$build/bench/protocol/last-run/" 2>/dev/null || true
-"$here/report.sh" "$work" "$root/bench" "$build"
-echo "run.sh: wrote $root/bench/REPORT.md and plots in $((($(date +%s) - t_start) / 60)) min" >&2
+mkdir -p "$out"
+"$here/report.sh" "$work" "$out" "$build"
+echo "run.sh: wrote $out/REPORT.md and plots in $((($(date +%s) - t_start) / 60)) min" >&2
