@@ -161,6 +161,22 @@ versions() {
         }' "$work/$b.txt" "$work/$b.txt"
     done
     echo
+    echo "Store calls one lock costs (bench/protocol/calls.sh: uprobes on libddlcoord's dc_txn_commit,"
+    echo "dc_put, dc_get, dc_delete and dc_watch_open, counted over 11 locks minus 1 lock on mem://, ÷ 10;"
+    echo "every read and write of the protocol is a txn). The seed's protocol needs 2S + 3 writes and S + 1 watches."
+    echo
+    if [ -s "$work/calls.txt" ]; then
+        echo "| sources S | txn commits | dc_put / dc_get / dc_delete | watch opens | seed's writes 2S + 3 | txns ÷ seed's writes |"
+        echo "|---|---|---|---|---|---|"
+        for s in 2 8 32; do
+            t=$(v calls "calls_${s}_dc_txn_commit")
+            o=$(calc 'a + b + c' a="$(v calls "calls_${s}_dc_put")" b="$(v calls "calls_${s}_dc_get")" c="$(v calls "calls_${s}_dc_delete")")
+            echo "| $s | $(f "$t") | $(f "$o") | $(f "$(v calls "calls_${s}_dc_watch_open")") | $((2 * s + 3)) | $(f "$(calc 't / w' t="$t" w=$((2 * s + 3)))")× |"
+        done
+    else
+        echo "(Not counted in this run: calls.sh needs root and a working \`perf probe\`.)"
+    fi
+    echo
     echo "## Throughput"
     echo
     echo "N locks in flight = N tasks of $S sources (a source has one Info per task at a time), each lock on one"

@@ -70,6 +70,8 @@ run() {
 
 q="request_timeout_ms=120000"
 run mem "mem://bench" "$sizes_mem"
+echo "== store calls per lock (uprobes; root and perf only)" >&2
+"$here/calls.sh" "$build" >"$work/calls.txt" 2>>"$work/calls.err" || true
 
 "$fixtures/etcd.sh" start "$work/etcd" >/dev/null
 run etcd "$(cat "$work/etcd/uri")?$q" "$sizes_etcd"
