@@ -188,6 +188,42 @@ static int delete_leftovers(dc_master *m, pess_leftover *left, size_t n)
     return rc;
 }
 
+/* A rebuild can find a conflict nobody reported yet: both reports were in the
+ * store when this master started (or its predecessor died between them). The
+ * worker learns of a conflict only from its conflict key, so write one for
+ * every conflicting source, against the info the snapshot holds. */
+static int report_rebuilt_conflicts(dc_master *m, const pess_snapshot *snap)
+{
+    const dc_response *infos = &snap->res->responses[SNAP_INFOS];
+    dc_lock **locks;
+    size_t n;
+    int rc = dc_keeper_locks(m->keeper, &locks, &n);
+    for (size_t i = 0; !rc && i < n; i++) {
+        dc_lock *l = locks[i];
+        for (pess_src *s = l->srcs; !rc && s; s = s->hh.next) {
+            if (!s->conflict) continue;
+            char *key = NULL;
+            if ((rc = dc_info_key(m->ns, l->task, s->name, &key)) != DC_OK) break;
+            int64_t info_rev = 0;
+            for (size_t j = 0; j < infos->n_kvs && !info_rev; j++)
+                if (strcmp(infos->kvs[j].key, key) == 0) info_rev = infos->kvs[j].mod_revision;
+            free(key);
+            if (!info_rev) continue;
+            char *mine = pess_strv_join((const char *const *)s->conflict, s->n_conflict);
+            char *theirs = pess_strv_join((const char *const *)l->ddls, l->n_ddls);
+            char msg[512];
+            snprintf(msg, sizeof msg, "lock %s: source %s reported DDLs %s, the lock has %s",
+                     l->id, s->name, mine ? mine : "?", theirs ? theirs : "?");
+            free(mine);
+            free(theirs);
+            rc = master_step(m, 3, l, s->name, info_rev, "conflict: %s", msg);
+            if (!rc) rc = master_put_conflict(m, l, s->name, info_rev, msg);
+        }
+    }
+    free(locks);
+    return rc;
+}
+
 /* Step 1: read, rebuild, continue every lock, watch from M1 + 1. */
 static int rebuild(dc_master *m)
 {
@@ -207,14 +243,16 @@ static int rebuild(dc_master *m)
     int64_t m1 = snap.revision;
     size_t n_infos = snap.res->responses[SNAP_INFOS].n_kvs;
     size_t n_ops = snap.res->responses[SNAP_OPS].n_kvs;
-    pess_snapshot_clear(&snap);
     if (rc) {
+        pess_snapshot_clear(&snap);
         pess_leftovers_free(left, n_left);
         return rc;
     }
     atomic_store(&m->m1, m1);
     rc = master_step(m, 1, NULL, NULL, m1, "GET %zu infos and %zu operations: %zu locks", n_infos,
                      n_ops, dc_keeper_count(m->keeper));
+    if (!rc) rc = report_rebuilt_conflicts(m, &snap);
+    pess_snapshot_clear(&snap);
     if (!rc)
         rc = dc_watch_open(m->store, m->watch_prefix, strlen(m->watch_prefix), m1 + 1, DC_PREFIX,
                            &m->watch);

@@ -102,6 +102,34 @@ START_TEST(conflict_mismatched_ddl_is_returned_to_the_worker_and_listed)
 }
 END_TEST
 
+/* The same mismatch, but both reports are in the store before the master
+ * starts: the rebuild from its first read must report the conflict too. */
+START_TEST(conflict_already_in_the_store_at_master_start_is_reported)
+{
+    const char *ns = t_ns("conflict-start");
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    dc_worker *a = new_worker(ns, "t", "a", NULL), *b = new_worker(ns, "t", "b", NULL);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, "p1", T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &BAD_DDL, 1, "p1", T_TIMEOUT, NULL), DC_OK);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    dc_operation *op = NULL;
+    int rc = dc_worker_wait_operation(b, T_TIMEOUT, &op);
+    ck_assert_msg(rc == DC_ECONFLICT, "b's wait: %s", dc_errname(rc));
+    ck_assert_ptr_null(op);
+    dc_lock_status *st;
+    size_t n;
+    ck_assert_int_eq(dc_locks_read(t_store(), ns, "t", &st, &n, NULL), DC_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(st[0].sources[1].n_conflict_ddls, 1);
+    dc_lock_status_free_array(st, n);
+    dc_worker_free(a);
+    dc_worker_free(b);
+    t_master_stop(&tm);
+}
+END_TEST
+
 START_TEST(no_done_operation_is_overwritten_by_concurrent_masters_and_workers)
 {
     enum { N = 6, T = 3 };
@@ -773,6 +801,7 @@ Suite *suite_beyond(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, conflict_mismatched_ddl_is_returned_to_the_worker_and_listed);
+    tcase_add_test(tc, conflict_already_in_the_store_at_master_start_is_reported);
     tcase_add_test(tc, no_done_operation_is_overwritten_by_concurrent_masters_and_workers);
     tcase_add_test(tc, resolved_position_is_skipped_without_opening_a_lock);
     tcase_add_test(tc, removing_a_source_releases_the_locks_waiting_for_it);
