@@ -212,8 +212,8 @@ static int report_rebuilt_conflicts(dc_master *m, const pess_snapshot *snap)
             char *mine = pess_strv_join((const char *const *)s->conflict, s->n_conflict);
             char *theirs = pess_strv_join((const char *const *)l->ddls, l->n_ddls);
             char msg[512];
-            snprintf(msg, sizeof msg, "lock %s: source %s reported DDLs %s, the lock has %s",
-                     l->id, s->name, mine ? mine : "?", theirs ? theirs : "?");
+            snprintf(msg, sizeof msg, "lock %s: source %s reported DDLs %s, the lock has %s", l->id,
+                     s->name, mine ? mine : "?", theirs ? theirs : "?");
             free(mine);
             free(theirs);
             rc = master_step(m, 3, l, s->name, info_rev, "conflict: %s", msg);
