@@ -78,7 +78,7 @@ versions() {
     echo
     echo "## Headline (ratio to the bound; target in brackets)"
     echo
-    echo "| backend | latency 2 src [≤1.25×] | 8 src | 32 src | throughput [≥70%] | rebuild | memory/pair [≤1 KiB] | watch p50 / p99 |"
+    echo "| backend | latency 2 src [≤1.25×] | 8 src | 32 src | throughput [≥70%] | rebuild [mem ≤1 s, etcd ≤3 s] (÷ read) | memory/pair [≤1 KiB] | put→watch p50 / p99 |"
     echo "|---|---|---|---|---|---|---|---|"
     for b in $backends; do
         [ -f "$work/$b.txt" ] || continue
@@ -89,7 +89,7 @@ versions() {
         big=$(size_of "$b" throughput | awk '{n = split($3, a, ","); print a[n]}')
         tp=$(calc '100 * l / b' l="$(v "$b" "tput_${S}_${big}_locks_per_s")" b="$(bound_tput "$b")")
         rb=$(v "$b" rebuild_s)
-        echo "| $b | $(f "$r2")× | $(f "$r8")× | $(f "$r32")× | $(f "$tp")% ($big in flight) | $(f "$rb") s ($(v "$b" rebuild_locks) locks) | $(f "$(v "$b" mem_bytes_per_pair)") B | $(f "$(v "$b" w2w_p50_ms)") / $(f "$(v "$b" w2w_p99_ms)") ms |"
+        echo "| $b | $(f "$r2")× | $(f "$r8")× | $(f "$r32")× | $(f "$tp")% ($big in flight) | $(f "$rb") s ($(v "$b" rebuild_locks) locks; $(f "$(calc 'a / b' a="$rb" b="$(v "$b" rebuild_read_s)")")×) | $(f "$(v "$b" mem_bytes_per_pair)") B | $(f "$(v "$b" w2w_p50_ms)") / $(f "$(v "$b" w2w_p99_ms)") ms |"
     done
     echo
     echo "## The backend alone (the bounds)"
