@@ -276,18 +276,11 @@ static int rebuild(dc_master *m)
     return rc;
 }
 
-/* The locks of task that have source, as IDs (the handler may free locks). */
+/* The IDs of task's locks (the handler may free locks, so it looks each up again). */
 static char **task_lock_ids(dc_master *m, const char *task, size_t *count)
 {
-    dc_lock **locks;
-    size_t n, k = 0;
-    if (dc_keeper_locks(m->keeper, &locks, &n)) return NULL;
-    char **ids = calloc(n ? n : 1, sizeof *ids);
-    for (size_t i = 0; ids && i < n; i++)
-        if (strcmp(locks[i]->task, task) == 0) ids[k++] = strdup(locks[i]->id);
-    free(locks);
-    *count = k;
-    return ids;
+    *count = 0;
+    return pess_keeper_task_ids(m->keeper, task, count);
 }
 
 static int on_info_put(dc_master *m, const dc_kv *kv)

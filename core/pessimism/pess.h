@@ -94,6 +94,9 @@ pess_src **pess_lock_sorted(const dc_lock *lock, size_t *n);
 void pess_lock_destroy(dc_lock *lock);
 /* Detach all locks of task (NULL = all) from the keeper and free them. */
 void pess_keeper_clear(dc_keeper *keeper, const char *task);
+/* The IDs of task's locks, sorted (malloc'd array of malloc'd strings; free
+ * with dc_strings_free), or NULL when out of memory. */
+char **pess_keeper_task_ids(const dc_keeper *keeper, const char *task, size_t *count);
 
 /* ---------------------------------------------------------------- markers */
 
