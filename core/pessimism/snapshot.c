@@ -110,8 +110,18 @@ static int sync_infos(const pess_snapshot *snap, dc_keeper *keeper, pess_task **
     const dc_response *r = &snap->res->responses[SNAP_INFOS];
     for (size_t i = 0; i < r->n_kvs; i++) {
         const dc_kv *kv = &r->kvs[i];
+        /* Pick the pass from the key, so each info is decoded once (decoding
+         * was most of a large rebuild). A key that does not split goes to the
+         * first pass, where decoding reports it. */
+        char *ktask, *ksource;
+        int rc = pess_key_split(kv->key, kv->key_len, snap->pfx_len[SNAP_INFOS], &ktask, &ksource);
+        if (rc == DC_ENOMEM) return rc;
+        int conflicted = rc == DC_OK && reported_conflicting(snap, kv, ktask, ksource);
+        free(ktask);
+        free(ksource);
+        if (conflicted != conflicted_pass) continue;
         dc_info *info;
-        int rc = dc_info_decode(kv->key, kv->value, kv->value_len, &info);
+        rc = dc_info_decode(kv->key, kv->value, kv->value_len, &info);
         if (rc == DC_OK) {
             rc = pess_key_matches(kv->key, kv->key_len, snap->pfx_len[SNAP_INFOS], info->task,
                                   info->source);
@@ -119,11 +129,7 @@ static int sync_infos(const pess_snapshot *snap, dc_keeper *keeper, pess_task **
         }
         if (rc == DC_ENOMEM) return rc;
         if (rc) {
-            if (!conflicted_pass) report_bad(bad, kv->key, rc);
-            continue;
-        }
-        if (reported_conflicting(snap, kv, info->task, info->source) != conflicted_pass) {
-            dc_info_free(info);
+            report_bad(bad, kv->key, rc);
             continue;
         }
         const pess_task *t = pess_task_find(tasks, info->task);
