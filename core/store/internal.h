@@ -48,6 +48,7 @@ void dc__watch_fail(dc_watch_sink *sink, int code, int64_t compact_revision, con
 /* Called by dc_store_close for each watch still open. */
 void dc__watch_detach(struct dc_watch *w);
 
-#define DC_KNOWN_FLAGS (DC_PREFIX | DC_KEYS_ONLY | DC_COUNT_ONLY | DC_PREV_KV | DC_NO_PUT | DC_NO_DELETE)
+#define DC_KNOWN_FLAGS \
+    (DC_PREFIX | DC_KEYS_ONLY | DC_COUNT_ONLY | DC_PREV_KV | DC_NO_PUT | DC_NO_DELETE)
 
 #endif

@@ -19,8 +19,8 @@ typedef struct mem_lease mem_lease;
 /* A live key. Deleted keys leave the tree; their history lives in the log. */
 typedef struct mem_key {
     RB_ENTRY(mem_key) rb;
-    dc_kv kv;         /* current value and metadata */
-    mem_lease *lease; /* NULL if kv.lease == 0 */
+    dc_kv kv;                                /* current value and metadata */
+    mem_lease *lease;                        /* NULL if kv.lease == 0 */
     struct mem_key *lease_prev, *lease_next; /* in lease->keys */
     int planned_delete; /* a txn being prepared deletes it (two deletes may overlap) */
 } mem_key;
@@ -30,8 +30,8 @@ RB_HEAD(mem_tree, mem_key);
 /* One event of the history: the MVCC log that watches replay. */
 typedef struct mem_event {
     dc_event_type type;
-    dc_kv kv;      /* for DELETE: key and mod_revision only */
-    dc_kv prev;    /* valid if has_prev */
+    dc_kv kv;   /* for DELETE: key and mod_revision only */
+    dc_kv prev; /* valid if has_prev */
     int has_prev;
 } mem_event;
 
@@ -72,11 +72,12 @@ RB_PROTOTYPE(mem_tree, mem_key, rb, mem_key_cmp)
 
 mem_key *mem_find(mem_store *m, const char *key, size_t key_len);
 
-/* Write helpers (mu held). Each appends its events to the log at revision rev. */
-int mem_apply_delete_key(mem_store *m, mem_key *k, int64_t rev, size_t *first_event);
-/* Append a batch of n events (already at m->log tail) to the watchers. */
+/* Hand a batch of n events (already at the log's tail, from slot first) to
+ * the watchers. mu held. */
 void mem_watch_notify(mem_store *m, size_t first, size_t n);
-int mem_log_append(mem_store *m, mem_event *ev);
+/* Delete every key of lease l at one new revision, as one write (mu held).
+ * Used by revoke and expiry. -1 when out of memory (nothing changed). */
+int mem_lease_delete_keys(mem_store *m, mem_lease *l);
 
 /* Watches (mem_watch.c). */
 int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,

@@ -14,8 +14,6 @@
 
 #include "clock.h"
 
-int mem_lease_delete_keys(mem_store *m, mem_lease *l);
-
 void mem_lease_attach(mem_store *m, mem_key *k, mem_lease *l)
 {
     (void)m;

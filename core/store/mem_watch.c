@@ -27,7 +27,8 @@ static int matches(const mem_watch *w, const mem_event *ev)
 {
     if (w->flags & DC_NO_PUT && ev->type == DC_EVENT_PUT) return 0;
     if (w->flags & DC_NO_DELETE && ev->type == DC_EVENT_DELETE) return 0;
-    if (w->flags & DC_PREFIX) return dc_key_has_prefix(ev->kv.key, ev->kv.key_len, w->key, w->key_len);
+    if (w->flags & DC_PREFIX)
+        return dc_key_has_prefix(ev->kv.key, ev->kv.key_len, w->key, w->key_len);
     return dc_key_cmp(ev->kv.key, ev->kv.key_len, w->key, w->key_len) == 0;
 }
 

@@ -167,7 +167,10 @@ int dc_get(dc_store *s, const void *key, size_t key_len, unsigned flags, int64_t
     if (limit < 0) return dc__error_store(s, DC_EINVAL, "dc_get: negative limit");
     dc_kvs *r = calloc(1, sizeof *r);
     if (!r) return dc__error_store(s, DC_ENOMEM, "out of memory");
-    dc_op op = {.kind = DC_OP_GET, .key = key ? key : "", .key_len = key_len, .limit = limit,
+    dc_op op = {.kind = DC_OP_GET,
+                .key = key ? key : "",
+                .key_len = key_len,
+                .limit = limit,
                 .flags = flags};
     dc_drv_err err = {{0}, 0};
     int rc = s->drv->get(s->conn, &op, r, &err);
@@ -213,8 +216,12 @@ int dc_put(dc_store *s, const void *key, size_t key_len, const void *value, size
     if (!key || !key_len) return dc__error_store(s, DC_EINVAL, "dc_put: empty key");
     if (!value && value_len) return dc__error_store(s, DC_EINVAL, "dc_put: NULL value");
     if (lease < 0) return dc__error_store(s, DC_EINVAL, "dc_put: negative lease");
-    dc_op op = {.kind = DC_OP_PUT, .key = key, .key_len = key_len, .value = value ? value : "",
-                .value_len = value_len, .lease = lease};
+    dc_op op = {.kind = DC_OP_PUT,
+                .key = key,
+                .key_len = key_len,
+                .value = value ? value : "",
+                .value_len = value_len,
+                .lease = lease};
     dc_txn_result res = {0};
     int rc = single_op(s, &op, &res, "put");
     if (rc == DC_OK && revision) *revision = res.revision;
@@ -226,7 +233,8 @@ int dc_delete(dc_store *s, const void *key, size_t key_len, unsigned flags, int6
               int64_t *revision)
 {
     if (!s) return dc__error(DC_EINVAL, "dc_delete: NULL store");
-    if (flags & ~DC_PREFIX) return dc__error_store(s, DC_EINVAL, "dc_delete: invalid flags 0x%x", flags);
+    if (flags & ~DC_PREFIX)
+        return dc__error_store(s, DC_EINVAL, "dc_delete: invalid flags 0x%x", flags);
     if (!key || !key_len) return dc__error_store(s, DC_EINVAL, "dc_delete: empty key");
     dc_op op = {.kind = DC_OP_DELETE, .key = key, .key_len = key_len, .flags = flags};
     dc_txn_result res = {0};
@@ -242,7 +250,8 @@ int dc_delete(dc_store *s, const void *key, size_t key_len, unsigned flags, int6
 int dc_compact(dc_store *s, int64_t revision)
 {
     if (!s) return dc__error(DC_EINVAL, "dc_compact: NULL store");
-    if (revision < 1) return dc__error_store(s, DC_EINVAL, "dc_compact: revision %lld < 1", (long long)revision);
+    if (revision < 1)
+        return dc__error_store(s, DC_EINVAL, "dc_compact: revision %lld < 1", (long long)revision);
     dc_drv_err err = {{0}, 0};
     int rc = s->drv->compact(s->conn, revision, &err);
     return rc == DC_OK ? DC_OK : drv_fail(s, rc, &err, "compact");
@@ -277,7 +286,8 @@ int dc_txn_commit(dc_store *s, dc_txn *txn, dc_txn_result **out)
 int dc_lease_grant(dc_store *s, int64_t ttl, int64_t *id, int64_t *granted)
 {
     if (!s || !id) return dc__error(DC_EINVAL, "dc_lease_grant: NULL argument");
-    if (ttl < 1) return dc__error_store(s, DC_EINVAL, "dc_lease_grant: ttl %lld < 1", (long long)ttl);
+    if (ttl < 1)
+        return dc__error_store(s, DC_EINVAL, "dc_lease_grant: ttl %lld < 1", (long long)ttl);
     dc_drv_err err = {{0}, 0};
     int64_t g = 0;
     int rc = s->drv->lease_grant(s->conn, ttl, id, &g, &err);

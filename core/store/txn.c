@@ -202,10 +202,12 @@ static int check_branch(const dc_op *ops, size_t n)
             else
                 hi = mid;
         }
-        if (lo < np && ((d->flags & DC_PREFIX)
-                            ? dc_key_has_prefix(puts[lo]->key, puts[lo]->key_len, d->key, d->key_len)
-                            : dc_key_cmp(puts[lo]->key, puts[lo]->key_len, d->key, d->key_len) == 0))
-            rc = dc__error(DC_EINVAL, "txn: duplicate key given in txn request ('%.*s' put and deleted)",
+        if (lo < np &&
+            ((d->flags & DC_PREFIX)
+                 ? dc_key_has_prefix(puts[lo]->key, puts[lo]->key_len, d->key, d->key_len)
+                 : dc_key_cmp(puts[lo]->key, puts[lo]->key_len, d->key, d->key_len) == 0))
+            rc = dc__error(DC_EINVAL,
+                           "txn: duplicate key given in txn request ('%.*s' put and deleted)",
                            (int)puts[lo]->key_len, puts[lo]->key);
     }
     free(puts);

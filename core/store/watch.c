@@ -30,8 +30,8 @@ typedef struct batch {
 } batch;
 
 struct dc_watch {
-    dc_store *store; /* NULL once detached by dc_store_close */
-    void *handle;    /* the driver's */
+    dc_store *store;                  /* NULL once detached by dc_store_close */
+    void *handle;                     /* the driver's */
     struct dc_watch *prev_w, *next_w; /* in store->watches */
     char *key;
     size_t key_len;
@@ -69,7 +69,8 @@ static int wanted(const dc_watch *w, const dc_event *ev)
 {
     if (w->flags & DC_NO_PUT && ev->type == DC_EVENT_PUT) return 0;
     if (w->flags & DC_NO_DELETE && ev->type == DC_EVENT_DELETE) return 0;
-    if (w->flags & DC_PREFIX) return dc_key_has_prefix(ev->kv.key, ev->kv.key_len, w->key, w->key_len);
+    if (w->flags & DC_PREFIX)
+        return dc_key_has_prefix(ev->kv.key, ev->kv.key_len, w->key, w->key_len);
     return dc_key_cmp(ev->kv.key, ev->kv.key_len, w->key, w->key_len) == 0;
 }
 
@@ -187,8 +188,8 @@ int dc_watch_open(dc_store *s, const void *key, size_t key_len, int64_t start_re
     dc_cond_init_monotonic(&w->cv);
     w->store = s;
 
-    dc_watch_req req = {.key = w->key, .key_len = key_len, .flags = flags,
-                        .start_revision = start_revision};
+    dc_watch_req req = {
+        .key = w->key, .key_len = key_len, .flags = flags, .start_revision = start_revision};
     dc_drv_err err = {{0}, 0};
     int rc = s->drv->watch_start(s->conn, &req, (dc_watch_sink *)(void *)w, &w->handle, &err);
     if (rc == DC_ECOMPACTED) {
@@ -313,8 +314,10 @@ void dc__watch_detach(dc_watch *w)
 void dc_watch_close(dc_watch *w)
 {
     if (!w) return;
-    /* The store may be closing concurrently; its mutex orders the two. A
-     * detached watch has store == NULL and needs only freeing. */
+    /* Other watches of the store may open and close meanwhile: watch_mu
+     * guards the list. dc_store_close itself must not run concurrently
+     * (store.h): it detaches what is left, and a detached watch has
+     * store == NULL and needs only freeing. */
     dc_store *s = w->store;
     if (s) {
         pthread_mutex_lock(&s->watch_mu);
