@@ -293,3 +293,33 @@ void t_wait_step(t_rec *rec, const char *role, int step, const char *source)
     }
     ck_abort_msg("no %s step %d for %s", role, step, source ? source : "-");
 }
+
+int64_t t_count_prefix(const char *key)
+{
+    dc_kvs *kvs;
+    ck_assert_int_eq(dc_get(t_store(), key, strlen(key), DC_PREFIX | DC_COUNT_ONLY, 0, &kvs),
+                     DC_OK);
+    int64_t c = kvs->count;
+    dc_kvs_free(kvs);
+    return c;
+}
+
+int t_op_exec(const char *ns, const char *task, const char *source)
+{
+    char *key;
+    ck_assert_int_eq(dc_operation_key(ns, task, source, &key), DC_OK);
+    dc_kvs *kvs;
+    ck_assert_int_eq(dc_get(t_store(), key, strlen(key), 0, 0, &kvs), DC_OK);
+    free(key);
+    int exec = -1;
+    if (kvs->n) {
+        dc_operation *op;
+        ck_assert_int_eq(
+            dc_operation_decode(kvs->kvs[0].key, kvs->kvs[0].value, kvs->kvs[0].value_len, &op),
+            DC_OK);
+        exec = op->exec;
+        dc_operation_free(op);
+    }
+    dc_kvs_free(kvs);
+    return exec;
+}

@@ -101,6 +101,11 @@ int t_worker_join(t_worker *tw);
 /* Add task membership. */
 void t_task(const char *ns, const char *task, const char *const *sources, size_t n);
 
+/* Keys under prefix key, counted in the store. */
+int64_t t_count_prefix(const char *key);
+/* The exec of source's operation in the store (-1: no operation). */
+int t_op_exec(const char *ns, const char *task, const char *source);
+
 /* Wait (polling the store, up to T_TIMEOUT) until the key has no value. */
 void t_wait_gone(const char *key);
 /* Wait until rec has recorded (role, step, source); fails the test on timeout. */

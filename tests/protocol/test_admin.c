@@ -17,22 +17,12 @@ static const char *DDL = "ALTER TABLE tbl ADD COLUMN c1 INT";
 static const char *LOCK = "t-`db`.`tbl`";
 static const char *TABLES[] = {"tbl"};
 
-static int64_t count_prefix(const char *key)
-{
-    dc_kvs *kvs;
-    ck_assert_int_eq(dc_get(t_store(), key, strlen(key), DC_PREFIX | DC_COUNT_ONLY, 0, &kvs),
-                     DC_OK);
-    int64_t c = kvs->count;
-    dc_kvs_free(kvs);
-    return c;
-}
-
 static int64_t count_task(const char *ns,
                           int (*fn)(const char *, const char *, const char *, char **))
 {
     char *p;
     ck_assert_int_eq(fn(ns, "t", NULL, &p), DC_OK);
-    int64_t c = count_prefix(p);
+    int64_t c = t_count_prefix(p);
     free(p);
     return c;
 }
@@ -121,8 +111,8 @@ START_TEST(unlock_without_force_times_out_and_reverts_when_the_owner_is_dead)
     ck_assert_int_eq(dc_worker_put_info(c, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
     char *opkey;
     ck_assert_int_eq(dc_operation_key(ns, "t", "a", &opkey), DC_OK);
-    for (int i = 0; i < T_TIMEOUT / 10 && count_prefix(opkey) == 0; i++) usleep(10000);
-    ck_assert_int_eq(count_prefix(opkey), 1);
+    for (int i = 0; i < T_TIMEOUT / 10 && t_count_prefix(opkey) == 0; i++) usleep(10000);
+    ck_assert_int_eq(t_count_prefix(opkey), 1);
     free(opkey);
     /* Clean up with force-remove. */
     ck_assert_int_eq(dc_master_unlock(tm.m, LOCK, NULL, 1, 300), DC_OK);
@@ -449,18 +439,7 @@ START_TEST(unlock_replacing_an_owner_that_already_executed_gives_nobody_exec)
     ck_assert_int_eq(op->exec, 0);
     dc_operation_free(op);
     ck_assert_int_eq(dc_master_unlock(tm.m, LOCK, "b", 0, 300), DC_ETIMEDOUT);
-    /* b's operation in the store still says skip. */
-    char *opkey;
-    ck_assert_int_eq(dc_operation_key(ns, "t", "b", &opkey), DC_OK);
-    dc_kvs *kvs;
-    ck_assert_int_eq(dc_get(t_store(), opkey, strlen(opkey), 0, 0, &kvs), DC_OK);
-    free(opkey);
-    ck_assert_uint_eq(kvs->n, 1);
-    ck_assert_int_eq(
-        dc_operation_decode(kvs->kvs[0].key, kvs->kvs[0].value, kvs->kvs[0].value_len, &op), DC_OK);
-    dc_kvs_free(kvs);
-    ck_assert_int_eq(op->exec, 0);
-    dc_operation_free(op);
+    ck_assert_int_eq(t_op_exec(ns, "t", "b"), 0); /* b's operation still says skip */
     ck_assert_int_eq(dc_worker_wait_operation(w[1], T_TIMEOUT, &op), DC_OK);
     ck_assert_int_eq(op->exec, 0);
     t_down_exec(op, &down);

@@ -24,16 +24,6 @@ static dc_worker *new_worker(const char *ns, const char *task, const char *sourc
     return w;
 }
 
-static int64_t count_prefix(const char *key)
-{
-    dc_kvs *kvs;
-    ck_assert_int_eq(dc_get(t_store(), key, strlen(key), DC_PREFIX | DC_COUNT_ONLY, 0, &kvs),
-                     DC_OK);
-    int64_t c = kvs->count;
-    dc_kvs_free(kvs);
-    return c;
-}
-
 static void put_raw(const char *key, const char *value, size_t len)
 {
     ck_assert_int_eq(dc_put(t_store(), key, strlen(key), value, len, 0, NULL), DC_OK);
@@ -94,7 +84,7 @@ START_TEST(conflict_mismatched_ddl_is_returned_to_the_worker_and_listed)
     ck_assert_int_eq(t_down_count(&down, "t-`db`.`tbl`", DDL), 1);
     char *cf;
     ck_assert_int_eq(dc_conflict_key(ns, "t", NULL, &cf), DC_OK);
-    ck_assert_int_eq(count_prefix(cf), 0); /* the report went with the correction */
+    ck_assert_int_eq(t_count_prefix(cf), 0); /* the report went with the correction */
     free(cf);
     dc_worker_free(a);
     dc_worker_free(b);
@@ -249,11 +239,11 @@ START_TEST(resolved_position_is_skipped_without_opening_a_lock)
     ck_assert_int_eq(rev, 0);
     char *info;
     ck_assert_int_eq(dc_info_key(ns, "t", NULL, &info), DC_OK);
-    ck_assert_int_eq(count_prefix(info), 0);
+    ck_assert_int_eq(t_count_prefix(info), 0);
     ck_assert_int_eq(t_rec_count(&rec, "master", 3, "t-`db`.`tbl`", "a"), 1);
     /* A different position is a new DDL: it does open a lock. */
     ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, "pos-9", T_TIMEOUT, NULL), DC_OK);
-    ck_assert_int_eq(count_prefix(info), 1);
+    ck_assert_int_eq(t_count_prefix(info), 1);
     ck_assert_int_eq(dc_worker_delete_info(a, T_TIMEOUT), DC_OK);
     free(info);
     dc_worker_free(a);
@@ -523,27 +513,6 @@ START_TEST(removing_the_owner_hands_the_lock_over_and_deletes_its_operation)
 }
 END_TEST
 
-/* The exec of source's operation in the store (-1: no operation). */
-static int op_exec(const char *ns, const char *task, const char *source)
-{
-    char *key;
-    ck_assert_int_eq(dc_operation_key(ns, task, source, &key), DC_OK);
-    dc_kvs *kvs;
-    ck_assert_int_eq(dc_get(t_store(), key, strlen(key), 0, 0, &kvs), DC_OK);
-    free(key);
-    int exec = -1;
-    if (kvs->n) {
-        dc_operation *op;
-        ck_assert_int_eq(
-            dc_operation_decode(kvs->kvs[0].key, kvs->kvs[0].value, kvs->kvs[0].value_len, &op),
-            DC_OK);
-        exec = op->exec;
-        dc_operation_free(op);
-    }
-    dc_kvs_free(kvs);
-    return exec;
-}
-
 /* Every event the master handles before x's step 3 of another task's lock
  * has been handled: a barrier for "the master has seen what came before". */
 static void barrier(const char *ns, t_rec *rec, const char *x)
@@ -582,14 +551,14 @@ START_TEST(removing_an_owner_that_executed_never_gives_exec_to_another_source)
      * already ran downstream, so b must keep exec=false (DM never re-runs it). */
     ck_assert_int_eq(dc_task_remove(t_store(), ns, "t", srcs, 1), DC_OK);
     barrier(ns, &rec, "x1");
-    ck_assert_int_eq(op_exec(ns, "t", "b"), 0);
-    ck_assert_int_eq(op_exec(ns, "t", "c"), 0);
+    ck_assert_int_eq(t_op_exec(ns, "t", "b"), 0);
+    ck_assert_int_eq(t_op_exec(ns, "t", "c"), 0);
     /* The same after a restart, rebuilt from the store alone. */
     t_master_stop(&tm);
     t_master_start(&tm, ns, &rec);
     barrier(ns, &rec, "x2");
-    ck_assert_int_eq(op_exec(ns, "t", "b"), 0);
-    ck_assert_int_eq(op_exec(ns, "t", "c"), 0);
+    ck_assert_int_eq(t_op_exec(ns, "t", "b"), 0);
+    ck_assert_int_eq(t_op_exec(ns, "t", "c"), 0);
     ck_assert_int_eq(finish_by_hand(w[1], &down), 0);
     ck_assert_int_eq(finish_by_hand(w[2], &down), 0);
     t_wait_no_locks(tm.m);
@@ -648,10 +617,10 @@ START_TEST(put_info_waits_while_a_done_operation_is_still_there)
     ck_assert_int_eq(dc_worker_put_info(a, "db", "t2", &DDL, 1, NULL, 300, NULL), DC_ETIMEDOUT);
     char *info;
     ck_assert_int_eq(dc_info_key(ns, "t", "a", &info), DC_OK);
-    ck_assert_int_eq(count_prefix(info), 0);
+    ck_assert_int_eq(t_count_prefix(info), 0);
     ck_assert_int_eq(finish_by_hand(b, &down), 0);
     ck_assert_int_eq(dc_worker_put_info(a, "db", "t2", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
-    ck_assert_int_eq(count_prefix(info), 1);
+    ck_assert_int_eq(t_count_prefix(info), 1);
     ck_assert_int_eq(dc_worker_delete_info(a, T_TIMEOUT), DC_OK);
     free(info);
     dc_worker_free(a);
