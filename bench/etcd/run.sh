@@ -27,6 +27,8 @@ state=$work/etcd
 cleanup() { "$root/tests/fixtures/etcd.sh" stop "$state" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
 
+"$root/scripts/install-deps.sh" "$root/scripts/debian-packages-bench.txt"
+
 # --- etcd's Go client, built offline (GOPATH mode, Debian's sources) -------
 gocache=$build/bench/etcd/go-cache
 mkdir -p "$work/go/src/ddlcoordbench" "$gocache"

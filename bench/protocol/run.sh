@@ -23,7 +23,7 @@ root=$(cd "$here/../.." && pwd)
 build=$(cd "${1:?usage: run.sh BUILDDIR}" && pwd)
 bench=$build/bench/protocol/bench_protocol
 [ -x "$bench" ] || { echo "run.sh: $bench not built (cmake --build $build)" >&2; exit 1; }
-"$here/install-deps.sh" "$root/scripts/debian-packages-bench.txt"
+"$root/scripts/install-deps.sh" "$root/scripts/debian-packages-bench.txt"
 
 work=$(mktemp -d /tmp/ddlcoord-bench-proto.XXXXXX)
 fixtures=$root/tests/fixtures
