@@ -118,49 +118,7 @@ static mevent *new_event(attempt *a)
 
 int ms_holds(const mkey *k, const dc_compare *c)
 {
-    int exists = k && k->exists;
-    int64_t x = 0;
-    if (c->target == DC_TARGET_VALUE) {
-        if (!exists) return 0; /* etcd: value compares on a missing key are false */
-        int r = dc_key_cmp(k->kv.value, k->kv.value_len, c->value, c->value_len);
-        x = r < 0 ? -1 : r > 0;
-        switch (c->op) {
-        case DC_CMP_EQUAL:
-            return x == 0;
-        case DC_CMP_NOT_EQUAL:
-            return x != 0;
-        case DC_CMP_LESS:
-            return x < 0;
-        default:
-            return x > 0;
-        }
-    }
-    if (exists) {
-        switch (c->target) {
-        case DC_TARGET_VERSION:
-            x = k->kv.version;
-            break;
-        case DC_TARGET_CREATE:
-            x = k->kv.create_revision;
-            break;
-        case DC_TARGET_MOD:
-            x = k->kv.mod_revision;
-            break;
-        default:
-            x = k->kv.lease;
-            break;
-        }
-    }
-    switch (c->op) {
-    case DC_CMP_EQUAL:
-        return x == c->number;
-    case DC_CMP_NOT_EQUAL:
-        return x != c->number;
-    case DC_CMP_LESS:
-        return x < c->number;
-    default:
-        return x > c->number;
-    }
+    return dc_compare_holds(c, k && k->exists ? &k->kv : NULL);
 }
 
 static int key_cmp(const void *x, const void *y)

@@ -36,52 +36,15 @@
 static int compare_holds(zk_snap *s, const dc_compare *cmp)
 {
     zk_entry *e = zk_snap_find(s, cmp->key, cmp->key_len);
-    int present = e && e->present;
-    if (cmp->target == DC_TARGET_VALUE) {
-        if (!present) return 0; /* etcd: every value compare on a missing key is false */
-        int r = dc_key_cmp(e->value, e->value_len, cmp->value, cmp->value_len);
-        switch (cmp->op) {
-        case DC_CMP_EQUAL:
-            return r == 0;
-        case DC_CMP_NOT_EQUAL:
-            return r != 0;
-        case DC_CMP_LESS:
-            return r < 0;
-        case DC_CMP_GREATER:
-            return r > 0;
-        }
-        return 0;
-    }
-    int64_t v = 0;
-    if (present) {
-        switch (cmp->target) {
-        case DC_TARGET_VERSION:
-            v = e->version;
-            break;
-        case DC_TARGET_CREATE:
-            v = e->create_rev;
-            break;
-        case DC_TARGET_MOD:
-            v = e->mod_rev;
-            break;
-        case DC_TARGET_LEASE:
-            v = e->lease;
-            break;
-        default:
-            break;
-        }
-    }
-    switch (cmp->op) {
-    case DC_CMP_EQUAL:
-        return v == cmp->number;
-    case DC_CMP_NOT_EQUAL:
-        return v != cmp->number;
-    case DC_CMP_LESS:
-        return v < cmp->number;
-    case DC_CMP_GREATER:
-        return v > cmp->number;
-    }
-    return 0;
+    if (!e || !e->present) return dc_compare_holds(cmp, NULL);
+    /* a view of the entry as a dc_kv, without copying */
+    dc_kv kv = {.value = e->value,
+                .value_len = e->value_len,
+                .create_revision = e->create_rev,
+                .mod_revision = e->mod_rev,
+                .version = e->version,
+                .lease = e->lease};
+    return dc_compare_holds(cmp, &kv);
 }
 
 /* The current state of an entry inside the txn (after earlier ops). */

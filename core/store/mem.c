@@ -400,51 +400,7 @@ static void commit_item(mem_store *m, plan_item *it, int64_t rev)
 static int compare_holds(mem_store *m, const dc_compare *c)
 {
     mem_key *k = mem_find(m, c->key, c->key_len);
-    if (c->target == DC_TARGET_VALUE) {
-        if (!k) return 0; /* etcd: every value compare on a missing key is false */
-        int r = dc_key_cmp(k->kv.value, k->kv.value_len, c->value, c->value_len);
-        switch (c->op) {
-        case DC_CMP_EQUAL:
-            return r == 0;
-        case DC_CMP_NOT_EQUAL:
-            return r != 0;
-        case DC_CMP_LESS:
-            return r < 0;
-        case DC_CMP_GREATER:
-            return r > 0;
-        }
-        return 0;
-    }
-    int64_t v = 0;
-    if (k) {
-        switch (c->target) {
-        case DC_TARGET_VERSION:
-            v = k->kv.version;
-            break;
-        case DC_TARGET_CREATE:
-            v = k->kv.create_revision;
-            break;
-        case DC_TARGET_MOD:
-            v = k->kv.mod_revision;
-            break;
-        case DC_TARGET_LEASE:
-            v = k->kv.lease;
-            break;
-        default:
-            break;
-        }
-    }
-    switch (c->op) {
-    case DC_CMP_EQUAL:
-        return v == c->number;
-    case DC_CMP_NOT_EQUAL:
-        return v != c->number;
-    case DC_CMP_LESS:
-        return v < c->number;
-    case DC_CMP_GREATER:
-        return v > c->number;
-    }
-    return 0;
+    return dc_compare_holds(c, k ? &k->kv : NULL);
 }
 
 /* Does a delete op match at least one live key? mu held. */

@@ -117,3 +117,54 @@ int dc_key_has_prefix(const void *key, size_t key_len, const void *prefix, size_
 {
     return key_len >= prefix_len && (prefix_len == 0 || memcmp(key, prefix, prefix_len) == 0);
 }
+
+int dc_compare_holds(const dc_compare *c, const dc_kv *kv)
+{
+    int64_t x;
+    if (c->target == DC_TARGET_VALUE) {
+        if (!kv) return 0;
+        int r = dc_key_cmp(kv->value, kv->value_len, c->value, c->value_len);
+        x = r < 0 ? -1 : r > 0;
+        switch (c->op) {
+        case DC_CMP_EQUAL:
+            return x == 0;
+        case DC_CMP_NOT_EQUAL:
+            return x != 0;
+        case DC_CMP_LESS:
+            return x < 0;
+        case DC_CMP_GREATER:
+            return x > 0;
+        }
+        return 0;
+    }
+    x = 0;
+    if (kv) {
+        switch (c->target) {
+        case DC_TARGET_VERSION:
+            x = kv->version;
+            break;
+        case DC_TARGET_CREATE:
+            x = kv->create_revision;
+            break;
+        case DC_TARGET_MOD:
+            x = kv->mod_revision;
+            break;
+        case DC_TARGET_LEASE:
+            x = kv->lease;
+            break;
+        default:
+            return 0;
+        }
+    }
+    switch (c->op) {
+    case DC_CMP_EQUAL:
+        return x == c->number;
+    case DC_CMP_NOT_EQUAL:
+        return x != c->number;
+    case DC_CMP_LESS:
+        return x < c->number;
+    case DC_CMP_GREATER:
+        return x > c->number;
+    }
+    return 0;
+}

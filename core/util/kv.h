@@ -6,6 +6,7 @@
 #ifndef DC_UTIL_KV_H
 #define DC_UTIL_KV_H
 
+#include <ddlcoord/driver.h>
 #include <ddlcoord/store.h>
 
 /* Set kv's key and value to copies (NUL-terminated). Metadata untouched.
@@ -26,6 +27,12 @@ void dc_txn_result_clear(dc_txn_result *r);
 void dc_event_array_free(dc_event *evs, size_t n);
 /* Byte-order comparison of two keys (memcmp, shorter first on a tie). */
 int dc_key_cmp(const void *a, size_t alen, const void *b, size_t blen);
+/* Evaluate one txn compare against a key's current state; kv NULL means the
+ * key is missing: its version, create and mod revision and lease are 0, and
+ * every value compare on it is false (etcd's rule, which every backend keeps).
+ * Returns 1 if the compare holds. Shared so that every backend that evaluates
+ * compares itself (mem://, ZooKeeper, Redis' multi mode) agrees. */
+int dc_compare_holds(const dc_compare *c, const dc_kv *kv);
 /* 1 if key starts with prefix. */
 int dc_key_has_prefix(const void *key, size_t key_len, const void *prefix, size_t prefix_len);
 
