@@ -152,32 +152,11 @@ END_TEST
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s <zk.sh> <statedir>\n", argv[0]);
-        return 2;
-    }
-    fixture = argv[1];
-    statedir = argv[2];
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s start %s", fixture, statedir);
-    if (system(cmd) != 0) return 1;
-    snprintf(cmd, sizeof cmd, "%s/uri", statedir);
-    FILE *f = fopen(cmd, "r");
-    if (!f || !fgets(uri, sizeof uri, f)) return 1;
-    fclose(f);
-    uri[strcspn(uri, "\n")] = '\0';
-    strncat(uri, "?root=/expiry", sizeof uri - strlen(uri) - 1);
-
     Suite *su = suite_create("zk-expiry");
     TCase *tc = tcase_create("expiry");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, watcher_frozen_past_its_session_timeout_resumes_without_loss_or_duplicates);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    snprintf(cmd, sizeof cmd, "%s stop %s", fixture, statedir);
-    if (system(cmd) != 0) failed++;
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return zt_own_server_main(argc, argv, &fixture, &statedir, uri, sizeof uri, "?root=/expiry",
+                              su);
 }

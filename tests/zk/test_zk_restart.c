@@ -188,33 +188,12 @@ END_TEST
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s <zk.sh> <statedir>\n", argv[0]);
-        return 2;
-    }
-    fixture = argv[1];
-    statedir = argv[2];
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s start %s", fixture, statedir);
-    if (system(cmd) != 0) return 1;
-    snprintf(cmd, sizeof cmd, "%s/uri", statedir);
-    FILE *f = fopen(cmd, "r");
-    if (!f || !fgets(uri, sizeof uri, f)) return 1;
-    fclose(f);
-    uri[strcspn(uri, "\n")] = '\0';
-    strncat(uri, "?root=/restart", sizeof uri - strlen(uri) - 1);
-
     Suite *su = suite_create("zk-restart");
     TCase *tc = tcase_create("restart");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, server_crash_and_restart_during_a_watch_loses_and_duplicates_nothing);
     tcase_add_test(tc, put_whose_answer_is_lost_is_resolved_by_its_token_exactly_once);
     suite_add_tcase(su, tc);
-    SRunner *sr = srunner_create(su);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    snprintf(cmd, sizeof cmd, "%s stop %s", fixture, statedir);
-    if (system(cmd) != 0) failed++;
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return zt_own_server_main(argc, argv, &fixture, &statedir, uri, sizeof uri, "?root=/restart",
+                              su);
 }

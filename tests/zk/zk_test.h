@@ -90,4 +90,39 @@ static inline void zt_log_free(zt_log *log)
     memset(log, 0, sizeof *log);
 }
 
+/* main() of a test that runs on a server of its own (it stops, kills or
+ * freezes it): argv is <zk.sh> <statedir>. Starts the server with the fixture
+ * script, fills uri with its URI plus suffix, runs the suite, and stops the
+ * server. A server that does not start or stop fails the test. */
+static inline int zt_own_server_main(int argc, char **argv, const char **fixture,
+                                     const char **statedir, char *uri, size_t uri_len,
+                                     const char *suffix, Suite *suite)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s <zk.sh> <statedir>\n", argv[0]);
+        return 2;
+    }
+    *fixture = argv[1];
+    *statedir = argv[2];
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s start %s", *fixture, *statedir);
+    if (system(cmd) != 0) return 1;
+    snprintf(cmd, sizeof cmd, "%s/uri", *statedir);
+    FILE *f = fopen(cmd, "r");
+    if (!f || !fgets(uri, (int)uri_len, f)) {
+        if (f) fclose(f);
+        return 1;
+    }
+    fclose(f);
+    uri[strcspn(uri, "\n")] = '\0';
+    strncat(uri, suffix, uri_len - strlen(uri) - 1);
+    SRunner *sr = srunner_create(suite);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    snprintf(cmd, sizeof cmd, "%s stop %s", *fixture, *statedir);
+    if (system(cmd) != 0) failed++;
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 #endif
