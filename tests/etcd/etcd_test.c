@@ -120,3 +120,12 @@ void et_collect(dc_watch *w, et_seen *seen, size_t want)
         dc_events_free(ev);
     }
 }
+
+void et_expect_value(dc_store *s, const char *key, const char *value)
+{
+    dc_kvs *kvs;
+    ET_OK(dc_get(s, key, strlen(key), 0, 0, &kvs));
+    ck_assert_uint_eq(kvs->n, 1);
+    ck_assert_str_eq(kvs->kvs[0].value, value);
+    dc_kvs_free(kvs);
+}

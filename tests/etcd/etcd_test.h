@@ -44,6 +44,8 @@ void et_freeze(int pid);
 
 /* A key unique to this test process: "/etcdtest/<pid>/<suffix>". */
 const char *et_key(const char *suffix);
+/* Assert that key reads back through s as exactly one kv holding value. */
+void et_expect_value(dc_store *s, const char *key, const char *value);
 
 /* Events seen by a watch, flattened. */
 typedef struct et_seen {

@@ -25,11 +25,7 @@ START_TEST(right_password_in_the_uri_reads_and_writes)
     ET_OK(dc_store_open(uri_with_user("rootpw"), &s));
     const char *key = et_key("auth/a");
     ET_OK(dc_put(s, key, strlen(key), "secret", 6, 0, NULL));
-    dc_kvs *kvs;
-    ET_OK(dc_get(s, key, strlen(key), 0, 0, &kvs));
-    ck_assert_uint_eq(kvs->n, 1);
-    ck_assert_str_eq(kvs->kvs[0].value, "secret");
-    dc_kvs_free(kvs);
+    et_expect_value(s, key, "secret");
     dc_store_close(s);
 }
 END_TEST

@@ -50,10 +50,7 @@ START_TEST(killing_the_member_in_use_fails_over_to_the_others)
     et_fixture("move-leader", "1");
     et_fixture("kill", "0 KILL");
     put_values(s, key, 21, 40);
-    dc_kvs *kvs;
-    ET_OK(dc_get(s, key, strlen(key), 0, 0, &kvs));
-    ck_assert_str_eq(kvs->kvs[0].value, "40");
-    dc_kvs_free(kvs);
+    et_expect_value(s, key, "40");
     et_collect(w, &seen, 40);
     for (int i = 0; i < 40; i++) {
         char v[16];
@@ -94,9 +91,7 @@ START_TEST(losing_quorum_gives_a_typed_error_then_recovers)
                       "put while recovering: %s (%s)", dc_errname(rc), dc_last_error());
     }
     ET_OK(rc);
-    ET_OK(dc_get(s, key, strlen(key), 0, 0, &kvs));
-    ck_assert_str_eq(kvs->kvs[0].value, "3");
-    dc_kvs_free(kvs);
+    et_expect_value(s, key, "3");
     dc_store_close(s);
 }
 END_TEST

@@ -170,11 +170,7 @@ START_TEST(opens_from_an_ini_file_with_an_etcd_section)
     ck_assert_str_eq(dc_store_backend(s), "etcd");
     const char *key = et_key("ini");
     ET_OK(dc_put(s, key, strlen(key), "from-ini", 8, 0, NULL));
-    dc_kvs *kvs;
-    ET_OK(dc_get(s, key, strlen(key), 0, 0, &kvs));
-    ck_assert_uint_eq(kvs->n, 1);
-    ck_assert_str_eq(kvs->kvs[0].value, "from-ini");
-    dc_kvs_free(kvs);
+    et_expect_value(s, key, "from-ini");
     dc_store_close(s);
 }
 END_TEST

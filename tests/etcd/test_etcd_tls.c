@@ -25,11 +25,7 @@ START_TEST(ca_and_client_certificate_read_write_and_watch)
     const char *key = et_key("tls/a");
     int64_t rev;
     ET_OK(dc_put(s, key, strlen(key), "over-tls", 8, 0, &rev));
-    dc_kvs *kvs;
-    ET_OK(dc_get(s, key, strlen(key), 0, 0, &kvs));
-    ck_assert_uint_eq(kvs->n, 1);
-    ck_assert_str_eq(kvs->kvs[0].value, "over-tls");
-    dc_kvs_free(kvs);
+    et_expect_value(s, key, "over-tls");
     dc_watch *w;
     ET_OK(dc_watch_open(s, key, strlen(key), rev, 0, &w));
     static et_seen seen;
