@@ -84,6 +84,7 @@ static void mem_destroy(mem_store *m)
     }
     free(m->log);
     free(m->log_rev);
+    mem_watch_index_free(m);
     mem_lease_free_all(m);
     pthread_cond_destroy(&m->reaper_cv);
     pthread_mutex_destroy(&m->mu);

@@ -10,6 +10,10 @@
 #include <bsd/sys/tree.h>
 #include <pthread.h>
 #include <stdint.h>
+
+/* A failed allocation inside uthash leaves the table as it was and the
+ * item's hh.tbl NULL, instead of exiting: callers check it. */
+#define HASH_NONFATAL_OOM 1
 #include <uthash.h>
 
 #include "internal.h"
@@ -44,6 +48,21 @@ struct mem_lease {
 };
 
 typedef struct mem_watch mem_watch;
+typedef struct mem_watch_bucket mem_watch_bucket;
+
+/* Open watches, indexed so that a write costs in proportion to the watches
+ * it matches (mem_watch.c explains the layout). */
+typedef struct mem_watch_index {
+    mem_watch_bucket *exact;    /* uthash: key → watches on exactly that key */
+    mem_watch_bucket *prefixes; /* uthash: prefix → watches on that prefix */
+    struct mem_prefix_len {
+        size_t len;     /* a length that some prefix bucket has */
+        size_t buckets; /* how many */
+    } * lens;           /* ascending by len */
+    size_t n_lens, cap_lens;
+    mem_watch **touched; /* scratch of mem_watch_notify: watches with pending events */
+    size_t cap_touched;
+} mem_watch_index;
 
 typedef struct mem_store {
     char *name; /* NULL for a private instance */
@@ -57,7 +76,7 @@ typedef struct mem_store {
     mem_event *log;
     size_t head, len, cap;
     int64_t *log_rev; /* revision of each log slot (parallel array, for bsearch) */
-    mem_watch *watches;
+    mem_watch_index watches;
     mem_lease *leases; /* uthash by id */
     int64_t next_lease;
     pthread_t reaper;
@@ -80,6 +99,7 @@ void mem_watch_notify(mem_store *m, size_t first, size_t n);
 int mem_lease_delete_keys(mem_store *m, mem_lease *l);
 
 /* Watches (mem_watch.c). */
+void mem_watch_index_free(mem_store *m);
 int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
                     dc_drv_err *err);
 void mem_watch_stop(void *conn, void *handle);

@@ -71,6 +71,12 @@ int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_d
     l->ttl = ttl;
     l->deadline_ms = dc_now_ms() + ttl * 1000;
     HASH_ADD(hh, m->leases, id, sizeof l->id, l);
+    if (!l->hh.tbl) { /* uthash could not allocate its table (mem.h) */
+        pthread_mutex_unlock(&m->mu);
+        free(l);
+        snprintf(err->msg, sizeof err->msg, "mem: out of memory granting a lease");
+        return DC_ENOMEM;
+    }
     pthread_cond_signal(&m->reaper_cv);
     pthread_mutex_unlock(&m->mu);
     *id = l->id;

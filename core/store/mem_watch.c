@@ -4,6 +4,23 @@
  * happen under the instance mutex, so nothing can slip in between. Writers
  * hand events to the core's watch queue directly (the core then wakes the
  * reader), which keeps delivery in revision order by construction.
+ *
+ * The watches are indexed so that a write costs in proportion to the watches
+ * it matches, not to all those open (the protocol keeps about three per
+ * source open, and each write concerns one or two of them):
+ *  - exact-key watches sit in buckets of a hash by key: one lookup per event;
+ *  - prefix watches sit in buckets of a second hash by prefix, and the index
+ *    keeps the distinct lengths of those prefixes, ascending. The prefixes
+ *    that match a key K are exactly K's first L bytes for each such length
+ *    L <= |K| that has a bucket, so an event costs one lookup per distinct
+ *    length. The protocol's prefixes come in a handful of lengths (the
+ *    namespace's kinds, a task's infos) however many watches are open. A
+ *    sorted array of prefixes would not do as well: the prefixes of K are
+ *    not contiguous in it, so finding them means walking back over every
+ *    prefix that sorts between them; a trie would need a node per byte.
+ * A write's events are offered in log order, and each touched watch
+ * collects the slots it wants, then receives them as one batch: per watch,
+ * the order and the all-or-nothing delivery of a revision are unchanged.
  */
 #include "mem.h"
 
@@ -13,23 +30,52 @@
 
 #include "kv.h"
 
-struct mem_watch {
-    mem_watch *prev, *next;
-    dc_watch_sink *sink;
-    char *key;
+struct mem_watch_bucket {
+    UT_hash_handle hh;
+    mem_watch *head; /* the watches on this key or prefix */
     size_t key_len;
+    char key[]; /* the bucket's key or prefix (NUL-terminated) */
+};
+
+struct mem_watch {
+    mem_watch *prev, *next; /* in bucket->head */
+    mem_watch_bucket *bucket;
+    dc_watch_sink *sink;
     unsigned flags;
     int64_t start_rev;
     int failed;
+    size_t *pend; /* log slots to deliver, collected by one notify or replay */
+    size_t n_pend, cap_pend;
 };
 
-static int matches(const mem_watch *w, const mem_event *ev)
+/* Never a silent gap: a watch that cannot take its events ends. */
+static void fail_watch(mem_store *m, mem_watch *w)
 {
+    w->failed = 1;
+    w->n_pend = 0;
+    m->host->watch_fail(w->sink, DC_ENOMEM, 0, "mem: out of memory delivering events");
+}
+
+/* The type filter and the start revision; the key is the index's business. */
+static int wants(const mem_watch *w, const mem_event *ev, int64_t rev)
+{
+    if (rev < w->start_rev) return 0;
     if (w->flags & DC_NO_PUT && ev->type == DC_EVENT_PUT) return 0;
     if (w->flags & DC_NO_DELETE && ev->type == DC_EVENT_DELETE) return 0;
-    if (w->flags & DC_PREFIX)
-        return dc_key_has_prefix(ev->kv.key, ev->kv.key_len, w->key, w->key_len);
-    return dc_key_cmp(ev->kv.key, ev->kv.key_len, w->key, w->key_len) == 0;
+    return 1;
+}
+
+static int pend_add(mem_watch *w, size_t slot)
+{
+    if (w->n_pend == w->cap_pend) {
+        size_t cap = w->cap_pend ? w->cap_pend * 2 : 4;
+        size_t *p = realloc(w->pend, cap * sizeof *p);
+        if (!p) return -1;
+        w->pend = p;
+        w->cap_pend = cap;
+    }
+    w->pend[w->n_pend++] = slot;
+    return 0;
 }
 
 static int copy_event(dc_event *dst, const mem_event *src, int with_prev)
@@ -47,37 +93,74 @@ static int copy_event(dc_event *dst, const mem_event *src, int with_prev)
     return 0;
 }
 
-/* Push the events of log slots [from, to) that w wants. mu held. */
-static void deliver(mem_store *m, mem_watch *w, size_t from, size_t to)
+/* Push w's pending slots as one batch and empty the list. mu held. */
+static void flush(mem_store *m, mem_watch *w)
 {
-    if (w->failed) return;
-    size_t n = 0;
-    for (size_t i = from; i < to; i++)
-        if (m->log_rev[i] >= w->start_rev && matches(w, &m->log[i])) n++;
-    if (!n) return;
+    size_t n = w->n_pend;
+    w->n_pend = 0;
+    if (w->failed || !n) return;
     dc_event *evs = calloc(n, sizeof *evs);
-    size_t k = 0;
-    for (size_t i = from; evs && i < to; i++) {
-        if (m->log_rev[i] < w->start_rev || !matches(w, &m->log[i])) continue;
-        if (copy_event(&evs[k], &m->log[i], w->flags & DC_PREV_KV) != 0) {
-            dc_event_array_free(evs, k);
-            evs = NULL;
-            break;
-        }
-        k++;
-    }
     if (!evs) {
-        /* Never a silent gap: end the watch instead. */
-        w->failed = 1;
-        m->host->watch_fail(w->sink, DC_ENOMEM, 0, "mem: out of memory delivering events");
+        fail_watch(m, w);
         return;
     }
+    for (size_t i = 0; i < n; i++)
+        if (copy_event(&evs[i], &m->log[w->pend[i]], w->flags & DC_PREV_KV) != 0) {
+            dc_event_array_free(evs, i);
+            fail_watch(m, w);
+            return;
+        }
     if (m->host->watch_push(w->sink, evs, n) != DC_OK) w->failed = 1;
+    /* A burst (a replay, a big prefix delete) should not pin its list. */
+    if (w->cap_pend > 64) {
+        free(w->pend);
+        w->pend = NULL;
+        w->cap_pend = 0;
+    }
+}
+
+/* Offer log slot `slot` to every watch of bucket b, remembering each watch
+ * that gets its first pending slot in m->watches.touched[*nt]. mu held. */
+static void offer(mem_store *m, mem_watch_bucket *b, size_t slot, size_t *nt)
+{
+    mem_watch_index *ix = &m->watches;
+    for (mem_watch *w = b->head; w; w = w->next) {
+        if (w->failed || !wants(w, &m->log[slot], m->log_rev[slot])) continue;
+        if (w->n_pend == 0) {
+            if (*nt == ix->cap_touched) {
+                size_t cap = ix->cap_touched ? ix->cap_touched * 2 : 16;
+                mem_watch **t = realloc(ix->touched, cap * sizeof *t);
+                if (!t) {
+                    fail_watch(m, w);
+                    continue;
+                }
+                ix->touched = t;
+                ix->cap_touched = cap;
+            }
+            ix->touched[(*nt)++] = w;
+        }
+        if (pend_add(w, slot) != 0) fail_watch(m, w);
+    }
 }
 
 void mem_watch_notify(mem_store *m, size_t first, size_t n)
 {
-    for (mem_watch *w = m->watches; w; w = w->next) deliver(m, w, first, first + n);
+    mem_watch_index *ix = &m->watches;
+    if (!ix->exact && !ix->prefixes) return;
+    size_t nt = 0;
+    for (size_t i = first; i < first + n; i++) {
+        const dc_kv *kv = &m->log[i].kv;
+        mem_watch_bucket *b;
+        if (ix->exact) {
+            HASH_FIND(hh, ix->exact, kv->key, kv->key_len, b);
+            if (b) offer(m, b, i, &nt);
+        }
+        for (size_t j = 0; j < ix->n_lens && ix->lens[j].len <= kv->key_len; j++) {
+            HASH_FIND(hh, ix->prefixes, kv->key, ix->lens[j].len, b);
+            if (b) offer(m, b, i, &nt);
+        }
+    }
+    for (size_t i = 0; i < nt; i++) flush(m, ix->touched[i]);
 }
 
 /* First log slot with revision >= rev. mu held. */
@@ -94,19 +177,122 @@ static size_t log_search(mem_store *m, int64_t rev)
     return lo;
 }
 
+/* Deliver the retained history from w's start revision: one scan, once per
+ * watch. mu held. */
+static void replay(mem_store *m, mem_watch *w)
+{
+    const mem_watch_bucket *b = w->bucket;
+    for (size_t i = log_search(m, w->start_rev); i < m->len && !w->failed; i++) {
+        const dc_kv *kv = &m->log[i].kv;
+        int key_ok = w->flags & DC_PREFIX
+                         ? dc_key_has_prefix(kv->key, kv->key_len, b->key, b->key_len)
+                         : dc_key_cmp(kv->key, kv->key_len, b->key, b->key_len) == 0;
+        if (key_ok && wants(w, &m->log[i], m->log_rev[i]) && pend_add(w, i) != 0) fail_watch(m, w);
+    }
+    flush(m, w);
+}
+
+/* Count one more (delta 1) or one fewer (-1) prefix bucket of length len.
+ * -1 when out of memory (only when adding). mu held. */
+static int lens_update(mem_watch_index *ix, size_t len, int delta)
+{
+    size_t j = 0;
+    while (j < ix->n_lens && ix->lens[j].len < len) j++;
+    if (j < ix->n_lens && ix->lens[j].len == len) {
+        ix->lens[j].buckets += (size_t)delta;
+        if (ix->lens[j].buckets == 0) {
+            memmove(&ix->lens[j], &ix->lens[j + 1], (ix->n_lens - j - 1) * sizeof *ix->lens);
+            ix->n_lens--;
+        }
+        return 0;
+    }
+    if (delta < 0) return 0; /* not counted: cannot happen */
+    if (ix->n_lens == ix->cap_lens) {
+        size_t cap = ix->cap_lens ? ix->cap_lens * 2 : 8;
+        struct mem_prefix_len *l = realloc(ix->lens, cap * sizeof *l);
+        if (!l) return -1;
+        ix->lens = l;
+        ix->cap_lens = cap;
+    }
+    memmove(&ix->lens[j + 1], &ix->lens[j], (ix->n_lens - j) * sizeof *ix->lens);
+    ix->lens[j].len = len;
+    ix->lens[j].buckets = 1;
+    ix->n_lens++;
+    return 0;
+}
+
+/* Put w into the bucket of its key, creating the bucket if needed.
+ * -1 when out of memory (nothing changed). mu held. */
+static int index_add(mem_store *m, mem_watch *w, const char *key, size_t key_len)
+{
+    mem_watch_index *ix = &m->watches;
+    int prefix = (w->flags & DC_PREFIX) != 0;
+    mem_watch_bucket **table = prefix ? &ix->prefixes : &ix->exact;
+    mem_watch_bucket *b;
+    HASH_FIND(hh, *table, key, key_len, b);
+    if (!b) {
+        b = malloc(sizeof *b + key_len + 1);
+        if (!b) return -1;
+        if (key_len) memcpy(b->key, key, key_len);
+        b->key[key_len] = '\0';
+        b->key_len = key_len;
+        b->head = NULL;
+        if (prefix && lens_update(ix, key_len, 1) != 0) {
+            free(b);
+            return -1;
+        }
+        HASH_ADD_KEYPTR(hh, *table, b->key, b->key_len, b);
+        if (!b->hh.tbl) {
+            if (prefix) lens_update(ix, key_len, -1);
+            free(b);
+            return -1;
+        }
+    }
+    w->bucket = b;
+    w->prev = NULL;
+    w->next = b->head;
+    if (b->head) b->head->prev = w;
+    b->head = w;
+    return 0;
+}
+
+static void index_remove(mem_store *m, mem_watch *w)
+{
+    mem_watch_index *ix = &m->watches;
+    mem_watch_bucket *b = w->bucket;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        b->head = w->next;
+    if (w->next) w->next->prev = w->prev;
+    if (b->head) return;
+    if (w->flags & DC_PREFIX) {
+        HASH_DEL(ix->prefixes, b);
+        lens_update(ix, b->key_len, -1);
+    } else {
+        HASH_DEL(ix->exact, b);
+    }
+    free(b);
+}
+
+void mem_watch_index_free(mem_store *m)
+{
+    /* The core stops every watch before the last close; only the index's
+     * own arrays can be left. */
+    free(m->watches.lens);
+    free(m->watches.touched);
+    memset(&m->watches, 0, sizeof m->watches);
+}
+
 int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
                     dc_drv_err *err)
 {
     mem_store *m = conn;
     mem_watch *w = calloc(1, sizeof *w);
-    if (!w || !(w->key = malloc(req->key_len + 1))) {
-        free(w);
+    if (!w) {
         snprintf(err->msg, sizeof err->msg, "mem: out of memory starting a watch");
         return DC_ENOMEM;
     }
-    if (req->key_len) memcpy(w->key, req->key, req->key_len);
-    w->key[req->key_len] = '\0';
-    w->key_len = req->key_len;
     w->flags = req->flags;
     w->start_rev = req->start_revision;
     w->sink = sink;
@@ -118,14 +304,16 @@ int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, vo
                  "mem: watch from revision %lld: compacted (compact revision %lld)",
                  (long long)req->start_revision, (long long)m->compact_rev);
         pthread_mutex_unlock(&m->mu);
-        free(w->key);
         free(w);
         return DC_ECOMPACTED;
     }
-    deliver(m, w, log_search(m, req->start_revision), m->len);
-    w->next = m->watches;
-    if (m->watches) m->watches->prev = w;
-    m->watches = w;
+    if (index_add(m, w, req->key, req->key_len) != 0) {
+        pthread_mutex_unlock(&m->mu);
+        free(w);
+        snprintf(err->msg, sizeof err->msg, "mem: out of memory starting a watch");
+        return DC_ENOMEM;
+    }
+    replay(m, w);
     pthread_mutex_unlock(&m->mu);
     *handle = w;
     return DC_OK;
@@ -136,12 +324,8 @@ void mem_watch_stop(void *conn, void *handle)
     mem_store *m = conn;
     mem_watch *w = handle;
     pthread_mutex_lock(&m->mu);
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        m->watches = w->next;
-    if (w->next) w->next->prev = w->prev;
+    index_remove(m, w);
     pthread_mutex_unlock(&m->mu);
-    free(w->key);
+    free(w->pend);
     free(w);
 }

@@ -424,6 +424,136 @@ CONF_TEST(watch_ends_with_eclosed_when_its_store_closes)
 }
 END_TEST
 
+/* Many watches at once, on different keys, on one key twice, and on nested
+ * prefixes (one of which is also an exact key): each gets exactly the events
+ * its key or prefix and filters select, in revision order, none lost, none
+ * foreign; closing some and opening one midway changes nothing for the
+ * others. (mem:// indexes its watches by key and prefix length: this is the
+ * rule that index must keep.) */
+typedef struct many_watch {
+    const char *key; /* suffix */
+    unsigned flags;
+    int64_t start;  /* first revision it must see */
+    int64_t closed; /* 0, or the revision after which it was closed */
+    dc_watch *w;
+} many_watch;
+
+typedef struct many_ev {
+    dc_event_type type;
+    const char *key; /* suffix */
+    char value[16];
+    int64_t rev;
+} many_ev;
+
+static int many_selects(const many_watch *mw, const many_ev *e)
+{
+    if (mw->flags & DC_NO_DELETE && e->type == DC_EVENT_DELETE) return 0;
+    if (mw->flags & DC_NO_PUT && e->type == DC_EVENT_PUT) return 0;
+    if (e->rev < mw->start) return 0;
+    if (mw->flags & DC_PREFIX) return strncmp(e->key, mw->key, strlen(mw->key)) == 0;
+    return strcmp(e->key, mw->key) == 0;
+}
+
+CONF_TEST(watch_many_watches_on_keys_and_nested_prefixes_each_get_only_their_events)
+{
+    static const char *const keys[] = {"m/k0", "m/k1",  "m/k2",    "m/k3",    "m/k4", "m/a",
+                                       "m/ab", "m/a/x", "m/a/b/y", "m/a/b/z", "m/k",  "n/k0"};
+    enum { NKEYS = sizeof keys / sizeof keys[0] };
+    many_watch ws[] = {
+        {"m/k0", 0, 0, 0, NULL},
+        {"m/k0", 0, 0, 0, NULL},
+        {"m/k1", 0, 0, 0, NULL},
+        {"m/k2", 0, 0, 0, NULL},
+        {"m/k3", DC_NO_PUT, 0, 0, NULL},
+        {"m/a", 0, 0, 0, NULL},
+        {"m/a/b/y", 0, 0, 0, NULL},
+        {"m/", DC_PREFIX, 0, 0, NULL},
+        {"m/a", DC_PREFIX, 0, 0, NULL},
+        {"m/a/b/", DC_PREFIX, 0, 0, NULL},
+        {"m/a/b/", DC_PREFIX | DC_NO_DELETE, 0, 0, NULL},
+        {"m/k", DC_PREFIX | DC_NO_DELETE, 0, 0, NULL},
+        {"m/a/b", DC_PREFIX, 0, 0, NULL}, /* opened midway */
+    };
+    enum { NW = sizeof ws / sizeof ws[0], LATE = NW - 1 };
+    many_ev evs[128];
+    size_t n = 0;
+    int live[NKEYS] = {0};
+
+    int64_t start = conf_revision() + 1;
+    for (size_t i = 0; i < LATE; i++) {
+        ws[i].start = start;
+        ws[i].w = conf_watch(K(ws[i].key), start, ws[i].flags);
+    }
+    for (int r = 0; r < 60; r++) {
+        size_t k = (size_t)(r * 7 + r / NKEYS) % NKEYS;
+        many_ev *e = &evs[n++];
+        e->key = keys[k];
+        if (live[k] && r % 4 == 3) {
+            e->type = DC_EVENT_DELETE;
+            e->value[0] = '\0';
+            e->rev = conf_delete(K(keys[k]), 0, NULL);
+            live[k] = 0;
+        } else {
+            e->type = DC_EVENT_PUT;
+            snprintf(e->value, sizeof e->value, "v%d", r);
+            e->rev = conf_put(K(keys[k]), e->value);
+            live[k] = 1;
+        }
+        if (r == 20) {
+            /* one txn: three events at one revision, in op order */
+            dc_txn *t = conf_txn();
+            OK(dc_txn_put(t, DC_THEN, K("m/a/b/z"), strlen(K("m/a/b/z")), "t", 1, 0, 0));
+            OK(dc_txn_put(t, DC_THEN, K("m/k0"), strlen(K("m/k0")), "t", 1, 0, 0));
+            OK(dc_txn_put(t, DC_THEN, K("m/ab"), strlen(K("m/ab")), "t", 1, 0, 0));
+            dc_txn_result *res = conf_commit(t);
+            const char *tk[] = {"m/a/b/z", "m/k0", "m/ab"};
+            for (size_t j = 0; j < 3; j++) {
+                evs[n] = (many_ev){DC_EVENT_PUT, tk[j], "t", res->revision};
+                n++;
+            }
+            live[9] = live[0] = live[6] = 1;
+            dc_txn_result_free(res);
+        }
+        if (r == 30) {
+            /* close the second m/k0 watch and the NO_DELETE twin of m/a/b/,
+             * open a prefix of a new length */
+            ws[1].closed = ws[10].closed = e->rev;
+            dc_watch_close(ws[1].w);
+            dc_watch_close(ws[10].w);
+            ws[1].w = ws[10].w = NULL;
+            ws[LATE].start = e->rev + 1;
+            ws[LATE].w = conf_watch(K(ws[LATE].key), ws[LATE].start, ws[LATE].flags);
+        }
+    }
+    ck_assert_uint_le(n, sizeof evs / sizeof evs[0]);
+
+    for (size_t i = 0; i < NW; i++) {
+        if (!ws[i].w) continue;
+        size_t want = 0;
+        for (size_t j = 0; j < n; j++) want += many_selects(&ws[i], &evs[j]);
+        ck_assert_msg(want > 0, "watch %zu selects nothing: the test is wrong", i);
+        conf_events log = {0};
+        conf_collect_exactly(ws[i].w, &log, want);
+        size_t got = 0;
+        for (size_t j = 0; j < n; j++)
+            if (many_selects(&ws[i], &evs[j]))
+                conf_expect_event(log.ev[got++], evs[j].type, K(evs[j].key), evs[j].value,
+                                  evs[j].rev);
+        conf_events_free(&log);
+    }
+    /* one quiet period for all: nothing foreign or repeated is queued */
+    struct timespec q = {CONF_QUIET_MS / 1000, (CONF_QUIET_MS % 1000) * 1000000L};
+    nanosleep(&q, NULL);
+    for (size_t i = 0; i < NW; i++) {
+        if (!ws[i].w) continue;
+        dc_events *b = NULL;
+        EXPECT_RC(dc_watch_next(ws[i].w, 0, &b), DC_ETIMEDOUT);
+        ck_assert_ptr_null(b);
+        dc_watch_close(ws[i].w);
+    }
+}
+END_TEST
+
 TCase *conf_watch_tcase(void)
 {
     TCase *tc = tcase_create("watch");
@@ -440,5 +570,6 @@ TCase *conf_watch_tcase(void)
     tcase_add_test(tc, watch_next_with_timeout_minus_1_waits_for_events);
     tcase_add_test(tc, watch_prefix_delete_gives_one_delete_per_key_at_one_revision);
     tcase_add_test(tc, watch_ends_with_eclosed_when_its_store_closes);
+    tcase_add_test(tc, watch_many_watches_on_keys_and_nested_prefixes_each_get_only_their_events);
     return tc;
 }
