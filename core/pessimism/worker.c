@@ -3,16 +3,23 @@
  * 2), wait for its operation (step 5), and after the caller executed or
  * skipped (6) and flushed its checkpoint (7), the done txn (8).
  *
- * Every wait is "read the keys, then watch them from the read's revision + 1
- * until something happens": if the watch ends (compaction, a reconnect the
- * driver could not prove gap-free) or the store blips, the loop simply reads
- * again, so neither surfaces as an error (DESIGN §5 item 7). No wait assumes
- * revisions are contiguous.
+ * Every decision is taken on the worker's view of its keys (worker_view.c):
+ * what its last read, its own txns and its watches' events say. The view
+ * saves the round trips a read before each step would cost, and it is only
+ * trusted where a stale view cannot do harm: the info put is a txn whose
+ * compares are exactly the view (a stale view fails them and the else branch
+ * returns the truth, on which the step decides again), waits go on watches
+ * that start right after the view, and every other outcome (already
+ * resolved, identical info kept, conflict, info removed, a crashed run to
+ * finish) is decided on a fresh consistent read, as it always was. A watch
+ * that ends or a store blip only means "read again": neither surfaces as an
+ * error (DESIGN §5 item 7). No wait assumes revisions are contiguous.
  *
  * The resolution marker (marker.c) makes crashes between step 6 and step 8
  * recoverable without a manual unlock: dc_worker_mark_executed records the
- * operation's revision right after executing, and dc_worker_recover finishes
- * the done txn for a marker that matches the still-pending operation.
+ * operation's revision right after executing, and the next put_info (or
+ * dc_worker_recover) finishes the done txn for a marker that matches the
+ * still-pending operation.
  * The one-call flow helper is in worker_flow.c.
  */
 #include "worker.h"
@@ -88,6 +95,7 @@ void dc_worker_free(dc_worker *w)
 {
     if (!w) return;
     worker_forget(w);
+    view_free(w);
     free(w->info_key);
     free(w->op_key);
     free(w->marker_key);
@@ -101,63 +109,6 @@ void dc_worker_free(dc_worker *w)
 const char *dc_worker_conflict(const dc_worker *w)
 {
     return w->conflict;
-}
-
-int worker_read(dc_worker *w, const char *const *keys, size_t n, dc_txn_result **res)
-{
-    dc_txn *t = dc_txn_new();
-    if (!t) return dc__error(DC_ENOMEM, "out of memory");
-    int rc = DC_OK;
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = dc_txn_get(t, DC_THEN, keys[i], strlen(keys[i]), 0, 0);
-    if (!rc) rc = dc_txn_commit(w->store, t, res);
-    dc_txn_free(t);
-    return rc;
-}
-
-const dc_kv *worker_kv(const dc_txn_result *res, size_t i)
-{
-    if (i >= res->n_responses || res->responses[i].n_kvs == 0) return NULL;
-    return &res->responses[i].kvs[0];
-}
-
-int worker_wait_change(dc_worker *w, const char *const *keys, size_t n, int64_t from,
-                       int64_t deadline)
-{
-    dc_watch *ws[4] = {0};
-    struct pollfd p[4];
-    int rc = DC_OK;
-    for (size_t i = 0; i < n && i < 4 && !rc; i++) {
-        rc = dc_watch_open(w->store, keys[i], strlen(keys[i]), from, 0, &ws[i]);
-        if (!rc) p[i] = (struct pollfd){dc_watch_fd(ws[i]), POLLIN, 0};
-    }
-    /* A watch that cannot open is a store blip: report "changed" and let
-     * the caller re-read (after a pause, so a dead store is not hammered). */
-    if (rc) {
-        dc_sleep_ms(100);
-        rc = DC_OK;
-        goto out;
-    }
-    for (;;) {
-        int64_t now = dc_now_ms();
-        if (deadline >= 0 && now >= deadline) {
-            rc = dc__error(DC_ETIMEDOUT, "worker %s: timed out waiting", w->source);
-            break;
-        }
-        int wait = deadline < 0 ? 1000 : (int)(deadline - now);
-        if (poll(p, n, wait > 1000 ? 1000 : wait) < 0 && errno != EINTR) break;
-        int any = 0;
-        for (size_t i = 0; i < n; i++) {
-            dc_events *evs = NULL;
-            int r = dc_watch_next(ws[i], 0, &evs);
-            dc_events_free(evs);
-            if (r != DC_ETIMEDOUT) any = 1; /* an event, or the watch ended: re-read */
-        }
-        if (any) break;
-    }
-out:
-    for (size_t i = 0; i < n && i < 4; i++) dc_watch_close(ws[i]);
-    return rc;
 }
 
 /* Sleep a little after a transient error, if time allows. */
@@ -182,6 +133,141 @@ static int marker_matches(dc_worker *w, const dc_kv *kv)
     return hit;
 }
 
+/* Does the marker say the operation was executed (or skipped) at exactly its
+ * current revision, without the done txn that completes it? Then *op and *mk
+ * get both (caller frees). */
+static int pending_run(const dc_kv *op_kv, const dc_kv *mk_kv, dc_operation **op, pess_marker **mk)
+{
+    *op = NULL;
+    *mk = NULL;
+    int pending = op_kv && mk_kv &&
+                  !dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, op) &&
+                  !pess_marker_decode(mk_kv->key, mk_kv->value, mk_kv->value_len, mk) &&
+                  !(*op)->done && !(*mk)->done && (*mk)->op_revision == op_kv->mod_revision &&
+                  strcmp((*mk)->id, (*op)->id) == 0;
+    if (!pending) {
+        dc_operation_free(*op);
+        pess_marker_free(*mk);
+        *op = NULL;
+        *mk = NULL;
+    }
+    return pending;
+}
+
+/* Make the run recorded in mk (executed as op at op_rev) the current one. */
+static void take_run(dc_worker *w, pess_marker *mk, dc_operation *op, int64_t op_rev)
+{
+    worker_forget(w);
+    w->lock_id = mk->id;
+    w->ddls = mk->ddls;
+    w->n_ddls = mk->n_ddls;
+    w->position = mk->position;
+    mk->id = mk->position = NULL;
+    mk->ddls = NULL;
+    mk->n_ddls = 0;
+    pess_marker_free(mk);
+    w->op = op;
+    w->op_rev = op_rev;
+    dc_log(DC_LOG_INFO, PESS, "worker %s: finishing lock %s executed before a crash", w->source,
+           w->lock_id);
+}
+
+/* Step 2's decisions, in the order they are taken. */
+enum { PUT_PENDING, PUT_RESOLVED, PUT_WAIT, PUT_KEEP, PUT_WRITE };
+
+static int put_decide(dc_worker *w, const char *json)
+{
+    dc_kv b0, b1, b2;
+    const dc_kv *op_kv = view_kv(w, WK_OP, &b0), *info_kv = view_kv(w, WK_INFO, &b1),
+                *mk_kv = view_kv(w, WK_MARKER, &b2);
+    dc_operation *op;
+    pess_marker *mk;
+    if (pending_run(op_kv, mk_kv, &op, &mk)) {
+        dc_operation_free(op);
+        pess_marker_free(mk);
+        return PUT_PENDING;
+    }
+    if (marker_matches(w, mk_kv)) return PUT_RESOLVED;
+    int done =
+        op_kv && !dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, &op) && op->done;
+    if (op_kv) dc_operation_free(op);
+    if (done) return PUT_WAIT;
+    if (info_kv && info_kv->value_len == strlen(json) &&
+        memcmp(info_kv->value, json, info_kv->value_len) == 0)
+        return PUT_KEEP;
+    return PUT_WRITE;
+}
+
+/* Finish the done txn of the run the view's marker says was executed before
+ * a crash (what dc_worker_recover does), then make the new run current again. */
+static int finish_pending(dc_worker *w, int timeout_ms)
+{
+    dc_kv b0, b2;
+    const dc_kv *op_kv = view_kv(w, WK_OP, &b0);
+    dc_operation *op;
+    pess_marker *mk;
+    if (!pending_run(op_kv, view_kv(w, WK_MARKER, &b2), &op, &mk)) return DC_OK;
+    char *id = w->lock_id, **ddls = w->ddls, *position = w->position;
+    size_t n_ddls = w->n_ddls;
+    w->lock_id = w->position = NULL;
+    w->ddls = NULL;
+    w->n_ddls = 0;
+    take_run(w, mk, op, op_kv->mod_revision);
+    int rc = dc_worker_mark_done(w, timeout_ms, NULL);
+    worker_forget(w);
+    w->lock_id = id;
+    w->ddls = ddls;
+    w->n_ddls = n_ddls;
+    w->position = position;
+    return rc;
+}
+
+static const int PUT_KEYS[3] = {WK_OP, WK_INFO, WK_MARKER};
+
+/* Step 2's write: put the info if the operation, the info and the marker are
+ * exactly as the view says (the decision was taken on it); otherwise the else
+ * branch reads them into the view. *written = 1 if the info was put. */
+static int put_guarded(dc_worker *w, const char *json, int *written)
+{
+    *written = 0;
+    dc_txn *t = dc_txn_new();
+    if (!t) return DC_ENOMEM;
+    int rc = DC_OK;
+    for (size_t i = 0; i < 3 && !rc; i++) rc = view_compare(w, t, PUT_KEYS[i]);
+    if (!rc)
+        rc = dc_txn_put(t, DC_THEN, w->info_key, strlen(w->info_key), json, strlen(json), 0, 0);
+    for (size_t i = 0; i < 3 && !rc; i++) {
+        const char *key = view_key(w, PUT_KEYS[i]);
+        rc = dc_txn_get(t, DC_ELSE, key, strlen(key), 0, 0);
+    }
+    dc_txn_result *res = NULL;
+    if (!rc) rc = dc_txn_commit(w->store, t, &res);
+    dc_txn_free(t);
+    if (!rc && res->succeeded) {
+        int64_t rev = res->revision;
+        const wk_slot *s = &w->view[WK_INFO];
+        dc_kv kv = {w->info_key,
+                    strlen(w->info_key),
+                    (char *)json,
+                    strlen(json),
+                    s->present ? s->create : rev,
+                    rev,
+                    0,
+                    0};
+        view_confirm(w, WK_OP, rev);
+        view_confirm(w, WK_MARKER, rev);
+        view_set(w, WK_INFO, &kv, rev); /* out of memory only leaves it unknown */
+        w->info_rev = rev;
+        *written = 1;
+    } else if (!rc) {
+        rc = view_set_gets(w, PUT_KEYS, 3, res, 0);
+    } else {
+        for (size_t i = 0; i < 3; i++) view_unknown(w, PUT_KEYS[i]); /* a lost answer: read */
+    }
+    dc_txn_result_free(res);
+    return rc;
+}
+
 int dc_worker_put_info(dc_worker *w, const char *schema, const char *table, const char *const *ddls,
                        size_t n_ddls, const char *position, int timeout_ms, int64_t *revision)
 {
@@ -190,79 +276,73 @@ int dc_worker_put_info(dc_worker *w, const char *schema, const char *table, cons
     dc_info *info;
     int rc = dc_info_new(w->task, w->source, schema, table, ddls, n_ddls, &info);
     if (rc) return rc;
-    rc = dc_worker_recover(w, timeout_ms, NULL);
-    if (rc == DC_ECHANGED) {
-        /* The pending operation was replaced meanwhile (an unlock): there is
-         * nothing of ours left to finish, and this new report goes ahead. */
-        dc_log(DC_LOG_WARN, PESS, "worker %s: %s", w->source, dc_last_error());
-        rc = DC_OK;
-    }
     worker_forget(w);
     char *json = NULL;
-    if (!rc) rc = dc_info_lock_id(info, &w->lock_id);
+    rc = dc_info_lock_id(info, &w->lock_id);
     if (!rc && !(w->ddls = pess_strv_dup(ddls, n_ddls))) rc = DC_ENOMEM;
     w->n_ddls = w->ddls ? n_ddls : 0;
     if (!rc && position && !(w->position = strdup(position))) rc = DC_ENOMEM;
     if (!rc) rc = dc_info_encode(info, &json);
     dc_info_free(info);
     w->conflict[0] = '\0';
-    const char *keys[3] = {w->op_key, w->info_key, w->marker_key};
+    /* fresh: the view is one consistent read (or else branch) with nothing
+     * applied on top since. Waiting and writing may use an older view (the
+     * watch and the compares catch up with the truth); every other outcome
+     * is decided on a fresh one, as it always was. */
+    int fresh = 0, force_read = 0, logged_wait = 0;
     while (!rc) {
-        dc_txn_result *res = NULL;
-        rc = worker_read(w, keys, 3, &res);
-        if (rc) {
-            rc = worker_pause(rc, deadline);
+        int changed;
+        if ((rc = view_drain(w, &changed))) break;
+        if (changed) fresh = 0;
+        if (force_read || !view_known(w, PUT_KEYS, 3)) {
+            if ((rc = view_read(w, PUT_KEYS, 3))) {
+                rc = worker_pause(rc, deadline);
+                continue;
+            }
+            fresh = 1;
+            force_read = 0;
+        }
+        int d = put_decide(w, json);
+        if (d != PUT_WRITE && d != PUT_WAIT && !fresh) {
+            force_read = 1;
             continue;
         }
-        const dc_kv *op_kv = worker_kv(res, 0), *info_kv = worker_kv(res, 1);
-        if (marker_matches(w, worker_kv(res, 2))) {
-            dc_txn_result_free(res);
+        if (d == PUT_PENDING) {
+            /* Executed (the marker says so, for this very operation) but the
+             * done txn never happened: finish it, whatever the checkpoint says. */
+            rc = finish_pending(w, timeout_ms);
+            if (rc == DC_ECHANGED) {
+                /* The pending operation was replaced meanwhile (an unlock):
+                 * there is nothing of ours left to finish, and this new report
+                 * goes ahead. */
+                dc_log(DC_LOG_WARN, PESS, "worker %s: %s", w->source, dc_last_error());
+                rc = DC_OK;
+            }
+            fresh = 0;
+        } else if (d == PUT_RESOLVED) {
             dc_log(DC_LOG_INFO, PESS, "worker %s: lock %s at position %s already resolved: skip",
                    w->source, w->lock_id, w->position);
             rc = dc__error(DC_ERESOLVED, "lock %s at position %s was already resolved", w->lock_id,
                            w->position);
-            break;
-        }
-        dc_operation *op = NULL;
-        if (op_kv && dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, &op) == 0 &&
-            op->done) {
+        } else if (d == PUT_WAIT) {
             /* A done operation is still there: its lock is not resolved yet
              * (others are still working). Wait for the master to delete it. */
-            dc_log(DC_LOG_INFO, PESS, "worker %s: waiting for done operation of %s to go",
-                   w->source, op->id);
-            dc_operation_free(op);
-            int64_t from = res->revision + 1;
-            dc_txn_result_free(res);
-            rc = worker_wait_change(w, keys, 1, from, deadline);
-            continue;
-        }
-        dc_operation_free(op);
-        if (info_kv && info_kv->value_len == strlen(json) &&
-            memcmp(info_kv->value, json, info_kv->value_len) == 0) {
-            w->info_rev = info_kv->mod_revision; /* re-run: the info is there already */
-            dc_txn_result_free(res);
+            if (!logged_wait++)
+                dc_log(DC_LOG_INFO, PESS, "worker %s: waiting for the done operation to go",
+                       w->source);
+            rc = view_wait(w, PUT_KEYS, 1, deadline);
+        } else if (d == PUT_KEEP) {
+            w->info_rev = w->view[WK_INFO].mod; /* re-run: the info is there already */
             break;
+        } else {
+            int written;
+            rc = put_guarded(w, json, &written);
+            if (!rc && written) break;
+            if (!rc)
+                fresh = 1;
+            else
+                rc = worker_pause(rc, deadline); /* lost answer: the re-read tells */
         }
-        dc_txn *t = dc_txn_new();
-        rc = t ? DC_OK : DC_ENOMEM;
-        if (!rc)
-            rc = op_kv ? dc_txn_compare_int(t, w->op_key, strlen(w->op_key), DC_TARGET_MOD,
-                                            DC_CMP_EQUAL, op_kv->mod_revision)
-                       : dc_txn_compare_int(t, w->op_key, strlen(w->op_key), DC_TARGET_CREATE,
-                                            DC_CMP_EQUAL, 0);
-        if (!rc)
-            rc = dc_txn_put(t, DC_THEN, w->info_key, strlen(w->info_key), json, strlen(json), 0, 0);
-        dc_txn_result_free(res);
-        res = NULL;
-        if (!rc) rc = dc_txn_commit(w->store, t, &res);
-        dc_txn_free(t);
-        if (!rc && res->succeeded) {
-            w->info_rev = res->revision;
-            dc_txn_result_free(res);
-            break;
-        }
-        dc_txn_result_free(res);
-        if (rc) rc = worker_pause(rc, deadline); /* lost answer: the re-read tells */
     }
     free(json);
     if (rc == DC_ENOMEM) rc = dc__error(rc, "out of memory");
@@ -272,75 +352,107 @@ int dc_worker_put_info(dc_worker *w, const char *schema, const char *table, cons
                        w->n_ddls == 1 ? "" : "s");
 }
 
+/* The view's operation if it is this run's (a copy in *out), else NULL. */
+static int our_operation(dc_worker *w, dc_operation **out, int64_t *rev)
+{
+    *out = NULL;
+    dc_kv b;
+    const dc_kv *op_kv = view_kv(w, WK_OP, &b);
+    if (!op_kv) return DC_OK;
+    dc_operation *op;
+    int rc = dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, &op);
+    if (rc) {
+        if (rc == DC_ENOMEM) return rc;
+        dc_log(DC_LOG_WARN, PESS, "worker %s: ignoring bad operation: %s", w->source,
+               dc_last_error());
+        return DC_OK;
+    }
+    if (strcmp(op->id, w->lock_id) == 0) {
+        *out = op;
+        *rev = op_kv->mod_revision;
+    } else {
+        dc_operation_free(op);
+    }
+    return DC_OK;
+}
+
 int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
 {
     *out = NULL;
     if (!w->lock_id || !w->info_rev) return dc__error(DC_EINVAL, "worker: no info put");
     int64_t deadline = dc_deadline_ms(timeout_ms);
-    const char *keys[3] = {w->op_key, w->conflict_key, w->info_key};
+    static const int keys[3] = {WK_OP, WK_CONFLICT, WK_INFO};
+    /* fresh: as in dc_worker_put_info. An operation of ours is handed out from
+     * a fresh view or one its watch keeps current; the other outcomes are
+     * decided on a fresh read. */
+    int fresh = 0, force_read = 0;
     for (;;) {
-        dc_txn_result *res = NULL;
-        int rc = worker_read(w, keys, 3, &res);
-        if (rc) {
-            rc = worker_pause(rc, deadline);
-            if (rc) return rc;
+        int changed, rc;
+        if ((rc = view_drain(w, &changed))) return dc__error(rc, "out of memory");
+        if (changed) fresh = 0;
+        if (force_read || !view_known(w, keys, 3)) {
+            if ((rc = view_read(w, keys, 3))) {
+                if ((rc = worker_pause(rc, deadline)))
+                    return rc == DC_ENOMEM ? dc__error(rc, "out of memory") : rc;
+                continue;
+            }
+            fresh = 1;
+            force_read = 0;
+        }
+        dc_operation *op;
+        int64_t op_rev = 0;
+        if ((rc = our_operation(w, &op, &op_rev))) return dc__error(rc, "out of memory");
+        if (op && !fresh && !w->view[WK_OP].watch) {
+            dc_operation_free(op);
+            force_read = 1;
             continue;
         }
-        const dc_kv *op_kv = worker_kv(res, 0), *cf_kv = worker_kv(res, 1);
-        dc_operation *op = NULL;
-        if (op_kv) {
-            rc = dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, &op);
-            if (rc == DC_OK && strcmp(op->id, w->lock_id) == 0) {
-                dc_operation *copy;
-                rc = dc_operation_new(op->id, op->task, op->source, (const char *const *)op->ddls,
-                                      op->n_ddls, op->exec, op->done, &copy);
-                if (rc) {
-                    dc_operation_free(op);
-                    dc_txn_result_free(res);
-                    return rc;
-                }
-                dc_operation_free(w->op);
-                w->op = op;
-                w->op_rev = op_kv->mod_revision;
-                dc_txn_result_free(res);
-                rc =
-                    worker_step(w, 5, w->op_rev, "got operation exec=%s%s",
-                                copy->exec ? "true" : "false", copy->done ? " (already done)" : "");
-                if (rc) {
-                    dc_operation_free(copy);
-                    return rc;
-                }
-                *out = copy;
-                return DC_OK;
+        if (op) {
+            dc_operation *copy;
+            rc = dc_operation_new(op->id, op->task, op->source, (const char *const *)op->ddls,
+                                  op->n_ddls, op->exec, op->done, &copy);
+            if (rc) {
+                dc_operation_free(op);
+                return rc;
             }
-            if (rc && rc != DC_ENOMEM)
-                dc_log(DC_LOG_WARN, PESS, "worker %s: ignoring bad operation: %s", w->source,
-                       dc_last_error());
-            dc_operation_free(op);
+            dc_operation_free(w->op);
+            w->op = op;
+            w->op_rev = op_rev;
+            rc = worker_step(w, 5, w->op_rev, "got operation exec=%s%s",
+                             copy->exec ? "true" : "false", copy->done ? " (already done)" : "");
+            if (rc) {
+                dc_operation_free(copy);
+                return rc;
+            }
+            *out = copy;
+            return DC_OK;
         }
+        dc_kv b;
+        const dc_kv *cf_kv = view_kv(w, WK_CONFLICT, &b);
         pess_conflict *cf = NULL;
         if (cf_kv && pess_conflict_decode(cf_kv->key, cf_kv->value, cf_kv->value_len, &cf) == 0) {
             int mine = strcmp(cf->id, w->lock_id) == 0 && cf->info_revision == w->info_rev;
-            if (mine) snprintf(w->conflict, sizeof w->conflict, "%s", cf->message);
+            if (mine && fresh) snprintf(w->conflict, sizeof w->conflict, "%s", cf->message);
             pess_conflict_free(cf);
-            if (mine) {
-                dc_txn_result_free(res);
-                return dc__error(DC_ECONFLICT, "%s", w->conflict);
+            if (mine && !fresh) {
+                force_read = 1;
+                continue;
             }
+            if (mine) return dc__error(DC_ECONFLICT, "%s", w->conflict);
         }
-        if (!worker_kv(res, 2)) {
+        if (!view_kv(w, WK_INFO, &b)) {
+            if (!fresh) {
+                force_read = 1;
+                continue;
+            }
             /* Our info is gone and no operation came: an unlock --force-remove
              * or a remove-meta withdrew the lock. Waiting on would be forever. */
-            dc_txn_result_free(res);
             return dc__error(DC_ENOTFOUND,
                              "worker %s: info of %s was removed (unlock or "
                              "remove-meta)",
                              w->source, w->lock_id);
         }
-        int64_t from = res->revision + 1;
-        dc_txn_result_free(res);
-        rc = worker_wait_change(w, keys, 3, from, deadline);
-        if (rc) return rc;
+        if ((rc = view_wait(w, keys, 3, deadline))) return rc;
     }
 }
 
@@ -369,12 +481,26 @@ int dc_worker_mark_executed(dc_worker *w, int timeout_ms)
         if (!rc) rc = dc_txn_commit(w->store, t, &res);
         dc_txn_free(t);
         if (!rc) {
-            rc = res->succeeded ? DC_OK
-                                : dc__error(DC_ECHANGED, "worker %s: operation of %s changed",
-                                            w->source, w->lock_id);
+            if (res->succeeded) {
+                dc_kv kv = {w->marker_key,
+                            strlen(w->marker_key),
+                            json,
+                            strlen(json),
+                            0,
+                            res->revision,
+                            0,
+                            0};
+                view_set(w, WK_MARKER, &kv, res->revision); /* ENOMEM: left unknown */
+                rc = DC_OK;
+            } else {
+                view_unknown(w, WK_OP); /* whatever it is now, it is not what we had */
+                rc = dc__error(DC_ECHANGED, "worker %s: operation of %s changed", w->source,
+                               w->lock_id);
+            }
             dc_txn_result_free(res);
             break;
         }
+        view_unknown(w, WK_MARKER);      /* a lost answer may have written it */
         rc = worker_pause(rc, deadline); /* re-putting the same marker is harmless */
     }
     free(json);
@@ -385,7 +511,9 @@ int dc_worker_mark_executed(dc_worker *w, int timeout_ms)
  * the marker completed for the operation revision we executed.) */
 static int done_already(dc_worker *w, const dc_txn_result *res, int64_t *rev)
 {
-    const dc_kv *op_kv = worker_kv(res, 0), *mk_kv = worker_kv(res, 1);
+    const dc_response *r = res->responses;
+    const dc_kv *op_kv = res->n_responses > 0 && r[0].n_kvs ? &r[0].kvs[0] : NULL;
+    const dc_kv *mk_kv = res->n_responses > 1 && r[1].n_kvs ? &r[1].kvs[0] : NULL;
     if (!op_kv || !mk_kv) return 0;
     dc_operation *op;
     pess_marker *mk;
@@ -399,6 +527,20 @@ static int done_already(dc_worker *w, const dc_txn_result *res, int64_t *rev)
     return ok;
 }
 
+/* The done txn committed at rev: the view now knows all three keys. */
+static void view_done(dc_worker *w, const char *opj, const char *mk, int64_t rev)
+{
+    const wk_slot *s = &w->view[WK_OP];
+    dc_kv op_kv = {
+        w->op_key, strlen(w->op_key), (char *)opj, strlen(opj), s->present ? s->create : 0, rev, 0,
+        0};
+    dc_kv mk_kv = {w->marker_key, strlen(w->marker_key), (char *)mk, strlen(mk), 0, rev, 0, 0};
+    /* out of memory only leaves a slot unknown */
+    view_set(w, WK_OP, &op_kv, rev);
+    view_set(w, WK_INFO, NULL, rev);
+    view_set(w, WK_MARKER, &mk_kv, rev);
+}
+
 int dc_worker_mark_done(dc_worker *w, int timeout_ms, int64_t *revision)
 {
     if (!w->op) return dc__error(DC_EINVAL, "worker: no operation");
@@ -410,6 +552,7 @@ int dc_worker_mark_done(dc_worker *w, int timeout_ms, int64_t *revision)
     if (!rc) rc = dc_operation_encode(w->op, &opj);
     w->op->done = was_done;
     int64_t rev = 0;
+    static const int else_keys[2] = {WK_OP, WK_MARKER};
     while (!rc) {
         dc_txn *t = dc_txn_new();
         dc_txn_result *res = NULL;
@@ -425,14 +568,19 @@ int dc_worker_mark_done(dc_worker *w, int timeout_ms, int64_t *revision)
         if (!rc) rc = dc_txn_commit(w->store, t, &res);
         dc_txn_free(t);
         if (!rc) {
-            if (res->succeeded)
+            if (res->succeeded) {
                 rev = res->revision;
-            else if (!done_already(w, res, &rev))
-                rc = dc__error(DC_ECHANGED, "worker %s: operation of %s changed or removed",
-                               w->source, w->lock_id);
+                view_done(w, opj, mk, rev);
+            } else {
+                view_set_gets(w, else_keys, 2, res, 0); /* ENOMEM: left unknown */
+                if (!done_already(w, res, &rev))
+                    rc = dc__error(DC_ECHANGED, "worker %s: operation of %s changed or removed",
+                                   w->source, w->lock_id);
+            }
             dc_txn_result_free(res);
             break;
         }
+        for (size_t k = 0; k < 3; k++) view_unknown(w, PUT_KEYS[k]); /* a lost answer */
         rc = worker_pause(rc, deadline); /* a retry of a committed done is seen by the else */
     }
     free(mk);
@@ -447,11 +595,14 @@ int dc_worker_delete_info(dc_worker *w, int timeout_ms)
 {
     int64_t deadline = dc_deadline_ms(timeout_ms);
     for (;;) {
-        int rc = dc_delete(w->store, w->info_key, strlen(w->info_key), 0, NULL, NULL);
+        int64_t rev = 0;
+        int rc = dc_delete(w->store, w->info_key, strlen(w->info_key), 0, NULL, &rev);
         if (rc == DC_OK) {
+            view_set(w, WK_INFO, NULL, rev); /* ENOMEM: left unknown */
             worker_forget(w);
             return DC_OK;
         }
+        view_unknown(w, WK_INFO);
         if ((rc = worker_pause(rc, deadline))) return rc;
     }
 }
@@ -460,39 +611,19 @@ int dc_worker_recover(dc_worker *w, int timeout_ms, int *recovered)
 {
     if (recovered) *recovered = 0;
     int64_t deadline = dc_deadline_ms(timeout_ms);
-    const char *keys[2] = {w->op_key, w->marker_key};
-    dc_txn_result *res = NULL;
+    static const int keys[2] = {WK_OP, WK_MARKER};
     int rc;
-    while ((rc = worker_read(w, keys, 2, &res)) != DC_OK)
-        if ((rc = worker_pause(rc, deadline))) return rc;
-    const dc_kv *op_kv = worker_kv(res, 0), *mk_kv = worker_kv(res, 1);
-    dc_operation *op = NULL;
-    pess_marker *mk = NULL;
-    int pending =
-        op_kv && mk_kv && !dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, &op) &&
-        !pess_marker_decode(mk_kv->key, mk_kv->value, mk_kv->value_len, &mk) && !op->done &&
-        !mk->done && mk->op_revision == op_kv->mod_revision && strcmp(mk->id, op->id) == 0;
-    if (pending) {
-        /* Executed (the marker says so, for this very operation) but the done
-         * txn never happened: finish it, whatever the checkpoint says. */
-        worker_forget(w);
-        w->lock_id = mk->id;
-        w->ddls = mk->ddls;
-        w->n_ddls = mk->n_ddls;
-        w->position = mk->position;
-        mk->id = mk->position = NULL;
-        mk->ddls = NULL;
-        mk->n_ddls = 0;
-        w->op = op;
-        op = NULL;
-        w->op_rev = op_kv->mod_revision;
-        dc_log(DC_LOG_INFO, PESS, "worker %s: finishing lock %s executed before a crash", w->source,
-               w->lock_id);
-    }
-    dc_operation_free(op);
-    pess_marker_free(mk);
-    dc_txn_result_free(res);
-    if (!pending) return DC_OK;
+    while ((rc = view_read(w, keys, 2)) != DC_OK)
+        if ((rc = worker_pause(rc, deadline)))
+            return rc == DC_ENOMEM ? dc__error(rc, "out of memory") : rc;
+    dc_kv b0, b1;
+    const dc_kv *op_kv = view_kv(w, WK_OP, &b0);
+    dc_operation *op;
+    pess_marker *mk;
+    if (!pending_run(op_kv, view_kv(w, WK_MARKER, &b1), &op, &mk)) return DC_OK;
+    /* Executed (the marker says so, for this very operation) but the done
+     * txn never happened: finish it, whatever the checkpoint says. */
+    take_run(w, mk, op, op_kv->mod_revision);
     rc = dc_worker_mark_done(w, timeout_ms, NULL);
     if (!rc && recovered) *recovered = 1;
     return rc;

@@ -1,11 +1,31 @@
 /*
- * The worker's private state, shared by worker.c (the steps) and
- * worker_flow.c (the one-call helper).
+ * The worker's private state, shared by worker.c (the steps), worker_view.c
+ * (what the worker knows of its keys, and its watches) and worker_flow.c
+ * (the one-call helper).
  */
 #ifndef DC_PESS_WORKER_H
 #define DC_PESS_WORKER_H
 
 #include "pess.h"
+
+/* The worker's keys, as indexes into dc_worker.view. */
+enum { WK_OP, WK_INFO, WK_MARKER, WK_CONFLICT, WK_N };
+
+/* What the worker believes about one of its keys. A belief is only ever used
+ * where a stale one is harmless: as the compare of a guarded txn (a stale one
+ * fails it and the else branch returns the truth), as a reason to wait on a
+ * watch that starts right after it (so the wait sees every later change), or
+ * as the operation to hand out (it was the operation at `seen`). */
+typedef struct wk_slot {
+    int known;      /* the fields below hold the key's state at `seen` */
+    int present;    /* the key existed at `seen` */
+    int64_t seen;   /* revision the state is known at: later events apply */
+    int64_t mod;    /* its mod_revision (0 if absent) */
+    int64_t create; /* its create_revision (0 if absent or not known) */
+    char *value;    /* NUL-terminated copy, NULL if absent */
+    size_t len;
+    dc_watch *watch; /* open from at most seen + 1, or NULL */
+} wk_slot;
 
 struct dc_worker {
     dc_store *store;
@@ -22,22 +42,51 @@ struct dc_worker {
     dc_operation *op; /* the operation received (step 5) */
     int64_t op_rev;   /* its mod_revision */
     char conflict[512];
+    /* kept across runs: the keys' last known state and the open watches */
+    wk_slot view[WK_N];
 };
 
 /* Report a worker step (log line + callback); DC_ECLOSED if told to stop. */
 int worker_step(dc_worker *w, int step, int64_t rev, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Forget the current run. */
+/* Forget the current run (not the view). */
 void worker_forget(dc_worker *w);
-/* One consistent read of keys. */
-int worker_read(dc_worker *w, const char *const *keys, size_t n, dc_txn_result **res);
-/* The kv of get i in res, or NULL. */
-const dc_kv *worker_kv(const dc_txn_result *res, size_t i);
-/* Watch keys (at most 4) from revision from until any changes or the watch
- * ends (DC_OK: re-read) or the deadline passes (DC_ETIMEDOUT). */
-int worker_wait_change(dc_worker *w, const char *const *keys, size_t n, int64_t from,
-                       int64_t deadline);
 /* After a transient error: pause and return DC_OK to retry, or rc. */
 int worker_pause(int rc, int64_t deadline);
+
+/* ---------------------------------------------------------------- view */
+
+/* The key of slot k. */
+const char *view_key(const dc_worker *w, int k);
+/* Slot k as a kv (in *buf), or NULL if the key is absent or not known. */
+const dc_kv *view_kv(dc_worker *w, int k, dc_kv *buf);
+/* Do all n slots of ks hold a state? */
+int view_known(const dc_worker *w, const int *ks, size_t n);
+/* Drop the state of slot k (a lost answer may have changed it); its watch
+ * stays open, a read sets a new state and later events apply on top. */
+void view_unknown(dc_worker *w, int k);
+/* Set slot k to kv (NULL = absent) as of revision rev, unless it already
+ * holds a later state. DC_ENOMEM leaves the slot unknown. */
+int view_set(dc_worker *w, int k, const dc_kv *kv, int64_t rev);
+/* Slot k is confirmed unchanged at rev (a compare on it held at rev). */
+void view_confirm(dc_worker *w, int k, int64_t rev);
+/* Set slots ks[i] from the responses res->responses[first + i] (gets). */
+int view_set_gets(dc_worker *w, const int *ks, size_t n, const dc_txn_result *res, size_t first);
+/* One consistent read of the n keys of ks into the view. */
+int view_read(dc_worker *w, const int *ks, size_t n);
+/* Add the compare "slot k is as believed" to t (mod_revision, or
+ * create_revision == 0 for an absent key). */
+int view_compare(dc_worker *w, dc_txn *t, int k);
+/* Apply every event queued on the open watches. *changed gets 1 if a state
+ * changed; a watch that ended is closed and its slot made unknown (*changed
+ * too), so the caller re-reads. DC_ENOMEM only. */
+int view_drain(dc_worker *w, int *changed);
+/* Wait until a watch of the view has something (DC_OK: drain, decide again)
+ * or the deadline passes (DC_ETIMEDOUT). Slots ks must be known; their
+ * watches are opened first, from seen + 1. A watch that cannot open makes its
+ * slot unknown and returns DC_OK after a pause (a store blip: re-read). */
+int view_wait(dc_worker *w, const int *ks, size_t n, int64_t deadline);
+/* Close the watches and forget everything. */
+void view_free(dc_worker *w);
 
 #endif
