@@ -7,9 +7,12 @@
  * Sources: "a" reports first and owns the lock, "b" follows; task "t",
  * table shard_db.tbl_1 (a second table where the flow must go on after).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -422,6 +425,239 @@ START_TEST(reentrant_master_restart_restores_the_owner_from_its_exec_operation)
 }
 END_TEST
 
+/* ---- A worker kept across DDLs acts on what it believes of its keys (its
+ * last reads, its own txns, its open watches). These tests make that belief
+ * stale behind its back, with no master (the test writes the operations),
+ * and check every call still answers what a fresh read would make it answer. */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static dc_worker *kept_worker(const char *ns, const char *source)
+{
+    dc_worker_options o = {.ns = ns};
+    dc_worker *w;
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", source, &o, &w), DC_OK);
+    return w;
+}
+
+static char *key_of(int (*fn)(const char *, const char *, const char *, char **), const char *ns,
+                    const char *source)
+{
+    char *k;
+    ck_assert_int_eq(fn(ns, "t", source, &k), DC_OK);
+    return k;
+}
+
+/* Write source's operation as the master would; returns its revision. */
+static int64_t put_op(const char *ns, const char *source, const char *lock, int exec, int done)
+{
+    dc_operation *op;
+    ck_assert_int_eq(dc_operation_new(lock, "t", source, &DDL, 1, exec, done, &op), DC_OK);
+    char *json, *key = key_of(dc_operation_key, ns, source);
+    ck_assert_int_eq(dc_operation_encode(op, &json), DC_OK);
+    int64_t rev = 0;
+    ck_assert_int_eq(dc_put(t_store(), key, strlen(key), json, strlen(json), 0, &rev), DC_OK);
+    dc_operation_free(op);
+    free(json);
+    free(key);
+    return rev;
+}
+
+static int64_t del_key(int (*fn)(const char *, const char *, const char *, char **), const char *ns,
+                       const char *source)
+{
+    char *key = key_of(fn, ns, source);
+    int64_t rev = 0;
+    ck_assert_int_eq(dc_delete(t_store(), key, strlen(key), 0, NULL, &rev), DC_OK);
+    free(key);
+    return rev;
+}
+
+static int key_exists(int (*fn)(const char *, const char *, const char *, char **), const char *ns,
+                      const char *source)
+{
+    char *key = key_of(fn, ns, source);
+    dc_kvs *kvs;
+    ck_assert_int_eq(dc_get(t_store(), key, strlen(key), DC_COUNT_ONLY, 0, &kvs), DC_OK);
+    int n = (int)kvs->count;
+    dc_kvs_free(kvs);
+    free(key);
+    return n;
+}
+
+/* One whole DDL of w on table, the test acting as the master: put info, the
+ * operation, wait, mark executed, mark done, and (unless keep_op) step 10. */
+static void ddl_by_hand(dc_worker *w, const char *ns, const char *table, const char *pos,
+                        int keep_op)
+{
+    char lock[64];
+    snprintf(lock, sizeof lock, "t-`db`.`%s`", table);
+    int rc = dc_worker_put_info(w, "db", table, &DDL, 1, pos, T_TIMEOUT, NULL);
+    ck_assert_msg(rc == DC_OK, "put info: %s: %s", dc_errname(rc), dc_last_error());
+    put_op(ns, "a", lock, 1, 0);
+    dc_operation *op;
+    ck_assert_int_eq(dc_worker_wait_operation(w, T_TIMEOUT, &op), DC_OK);
+    ck_assert_str_eq(op->id, lock);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_executed(w, T_TIMEOUT), DC_OK);
+    ck_assert_int_eq(dc_worker_mark_done(w, T_TIMEOUT, NULL), DC_OK);
+    if (!keep_op) del_key(dc_operation_key, ns, "a");
+}
+
+START_TEST(kept_worker_with_a_stale_marker_still_answers_resolved_and_writes_nothing)
+{
+    const char *ns = t_ns("kept-marker");
+    dc_worker *w = kept_worker(ns, "a"), *other = kept_worker(ns, "a");
+    ddl_by_hand(w, ns, "tbl_1", "p1", 0);
+    /* A restarted process for the same source resolves tbl_2 at p2: w still
+     * believes the marker it wrote for tbl_1. */
+    ddl_by_hand(other, ns, "tbl_2", "p2", 0);
+    int64_t before, after;
+    ck_assert_int_eq(dc_revision(t_store(), &before), DC_OK);
+    int rc = dc_worker_put_info(w, "db", "tbl_2", &DDL, 1, "p2", T_TIMEOUT, NULL);
+    ck_assert_msg(rc == DC_ERESOLVED, "put info: %s (%s)", dc_errname(rc), dc_last_error());
+    ck_assert_int_eq(dc_revision(t_store(), &after), DC_OK);
+    ck_assert_int_eq(after, before); /* nothing was written */
+    ck_assert_int_eq(key_exists(dc_info_key, ns, "a"), 0);
+    /* And with the belief right (its own done txn), the same answer. */
+    rc = dc_worker_put_info(other, "db", "tbl_2", &DDL, 1, "p2", T_TIMEOUT, NULL);
+    ck_assert_int_eq(rc, DC_ERESOLVED);
+    ck_assert_int_eq(dc_revision(t_store(), &after), DC_OK);
+    ck_assert_int_eq(after, before);
+    /* tbl_1 at p1 is no longer what the marker says: that lock opens again. */
+    ck_assert_int_eq(dc_worker_put_info(w, "db", "tbl_1", &DDL, 1, "p1", T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(key_exists(dc_info_key, ns, "a"), 1);
+    dc_worker_free(w);
+    dc_worker_free(other);
+}
+END_TEST
+
+typedef struct later_delete {
+    const char *ns;
+    int64_t rev;
+    pthread_t th;
+} later_delete;
+
+static void *delete_op_later(void *arg)
+{
+    later_delete *ld = arg;
+    usleep(300 * 1000);
+    ld->rev = del_key(dc_operation_key, ld->ns, "a");
+    return NULL;
+}
+
+START_TEST(kept_worker_that_believes_no_operation_still_waits_for_a_done_one_to_go)
+{
+    const char *ns = t_ns("kept-op");
+    dc_worker *w = kept_worker(ns, "a");
+    ck_assert_int_eq(dc_worker_put_info(w, "db", "tbl_1", &DDL, 1, "p1", T_TIMEOUT, NULL), DC_OK);
+    /* Behind w's back, a done operation of an earlier lock appears (w
+     * believes the key absent); the "master" deletes it 300 ms later. */
+    put_op(ns, "a", "t-`db`.`old`", 0, 1);
+    later_delete ld = {ns, 0, 0};
+    ck_assert_int_eq(pthread_create(&ld.th, NULL, delete_op_later, &ld), 0);
+    int64_t w1 = 0;
+    int rc = dc_worker_put_info(w, "db", "tbl_2", &DDL, 1, "p2", T_TIMEOUT, &w1);
+    pthread_join(ld.th, NULL);
+    ck_assert_msg(rc == DC_OK, "put info: %s (%s)", dc_errname(rc), dc_last_error());
+    ck_assert_msg(w1 > ld.rev, "info put at %lld, before the done operation went at %lld",
+                  (long long)w1, (long long)ld.rev);
+    dc_worker_free(w);
+}
+END_TEST
+
+START_TEST(kept_worker_waiting_from_compacted_history_reads_again)
+{
+    const char *ns = t_ns("kept-compact");
+    dc_worker *w = kept_worker(ns, "a");
+    /* Its operation is there before it waits: no watch is open, and w
+     * believes its done operation is still there after step 10. */
+    ddl_by_hand(w, ns, "tbl_1", "p1", 0);
+    char *junk = key_of(dc_conflict_key, ns, "zz");
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(dc_put(t_store(), junk, strlen(junk), "x", 1, 0, NULL), DC_OK);
+    free(junk);
+    const char *uri = getenv("DDLCOORD_TEST_STORE");
+    int64_t rev;
+    ck_assert_int_eq(dc_revision(t_store(), &rev), DC_OK);
+    /* Only the embedded store is compacted: the servers are shared. There the
+     * watch just delivers the deletion; here it cannot start. */
+    if (uri && strncmp(uri, "mem:", 4) == 0) ck_assert_int_eq(dc_compact(t_store(), rev), DC_OK);
+    int64_t w1 = 0;
+    int rc = dc_worker_put_info(w, "db", "tbl_2", &DDL, 1, "p2", 5000, &w1);
+    ck_assert_msg(rc == DC_OK, "put info: %s (%s)", dc_errname(rc), dc_last_error());
+    ck_assert_int_gt(w1, rev);
+    ck_assert_int_eq(key_exists(dc_info_key, ns, "a"), 1);
+    dc_worker_free(w);
+}
+END_TEST
+
+START_TEST(kept_worker_sees_its_info_removed_and_its_operation_replaced_while_waiting)
+{
+    const char *ns = t_ns("kept-removed");
+    dc_worker *w = kept_worker(ns, "a");
+    ddl_by_hand(w, ns, "tbl_1", "p1", 0);
+    /* Second DDL: w waits for the first one's done operation to go, then for
+     * its own operation, on watches it keeps from then on. */
+    ck_assert_int_eq(dc_worker_put_info(w, "db", "tbl_2", &DDL, 1, "p2", T_TIMEOUT, NULL), DC_OK);
+    dc_operation *op = NULL;
+    int64_t t0 = now_ms();
+    ck_assert_int_eq(dc_worker_wait_operation(w, 300, &op), DC_ETIMEDOUT);
+    ck_assert_int_lt(now_ms() - t0, 5000);
+    /* An operation of another lock, then the info removed by hand. */
+    put_op(ns, "a", "t-`db`.`other`", 1, 0);
+    del_key(dc_info_key, ns, "a");
+    int rc = dc_worker_wait_operation(w, T_TIMEOUT, &op);
+    ck_assert_msg(rc == DC_ENOTFOUND, "wait: %s (%s)", dc_errname(rc), dc_last_error());
+    ck_assert_ptr_null(op);
+    /* Report again: the foreign operation is not done, so the info goes in;
+     * then ours replaces it and the wait hands it out. */
+    ck_assert_int_eq(dc_worker_put_info(w, "db", "tbl_2", &DDL, 1, "p2", T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_wait_operation(w, 200, &op), DC_ETIMEDOUT);
+    int64_t r = put_op(ns, "a", "t-`db`.`tbl_2`", 0, 0);
+    ck_assert_int_eq(dc_worker_wait_operation(w, T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 0);
+    dc_operation_free(op);
+    /* Replaced once more behind its back before step 6 is recorded. */
+    put_op(ns, "a", "t-`db`.`tbl_2`", 1, 0);
+    ck_assert_int_eq(dc_worker_mark_executed(w, T_TIMEOUT), DC_ECHANGED);
+    ck_assert_int_eq(dc_worker_wait_operation(w, T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 1); /* the current one, not the one it had */
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_executed(w, T_TIMEOUT), DC_OK);
+    int64_t w2 = 0;
+    ck_assert_int_eq(dc_worker_mark_done(w, T_TIMEOUT, &w2), DC_OK);
+    ck_assert_int_gt(w2, r);
+    dc_worker_free(w);
+}
+END_TEST
+
+START_TEST(kept_worker_rerun_after_crash_in_step7_finishes_and_resolves)
+{
+    const char *ns = t_ns("kept-rerun");
+    dc_worker *w = kept_worker(ns, "a");
+    ddl_by_hand(w, ns, "tbl_1", "p1", 0);
+    /* tbl_2: executed and recorded, then "crashed" before the done txn; the
+     * same worker object re-sends the DDL at the same position. */
+    ck_assert_int_eq(dc_worker_put_info(w, "db", "tbl_2", &DDL, 1, "p2", T_TIMEOUT, NULL), DC_OK);
+    put_op(ns, "a", "t-`db`.`tbl_2`", 1, 0);
+    dc_operation *op;
+    ck_assert_int_eq(dc_worker_wait_operation(w, T_TIMEOUT, &op), DC_OK);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_executed(w, T_TIMEOUT), DC_OK);
+    int rc = dc_worker_put_info(w, "db", "tbl_2", &DDL, 1, "p2", T_TIMEOUT, NULL);
+    ck_assert_msg(rc == DC_ERESOLVED, "re-run: %s (%s)", dc_errname(rc), dc_last_error());
+    ck_assert_int_eq(key_exists(dc_info_key, ns, "a"), 0); /* the done txn deleted it */
+    ck_assert_int_eq(t_op_exec(ns, "t", "a"), 1);          /* marked done, left for step 10 */
+    dc_worker_free(w);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -446,5 +682,15 @@ Suite *suite_reentrant(void)
     tcase_add_test(tc, reentrant_master_restart_restores_the_owner_from_its_exec_operation);
     tcase_add_test(tc, reentrant_master_crash_in_step10_leftovers_do_not_leak_into_the_next_lock);
     suite_add_tcase(s, tc);
+    TCase *kept = tcase_create("kept worker");
+    tcase_add_checked_fixture(kept, NULL, teardown);
+    tcase_set_timeout(kept, 120);
+    tcase_add_test(kept, kept_worker_with_a_stale_marker_still_answers_resolved_and_writes_nothing);
+    tcase_add_test(kept, kept_worker_that_believes_no_operation_still_waits_for_a_done_one_to_go);
+    tcase_add_test(kept, kept_worker_waiting_from_compacted_history_reads_again);
+    tcase_add_test(kept,
+                   kept_worker_sees_its_info_removed_and_its_operation_replaced_while_waiting);
+    tcase_add_test(kept, kept_worker_rerun_after_crash_in_step7_finishes_and_resolves);
+    suite_add_tcase(s, kept);
     return s;
 }
