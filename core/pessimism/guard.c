@@ -2,10 +2,14 @@
  * Guarded writes: how the master writes without ever overwriting what a
  * worker wrote (DESIGN §5, items 2, 6 and 8).
  *
- * pess_write_keys reads a batch of keys, asks the caller what to do with each
- * given exactly what it read, and commits the writes with one compare per
- * written key on that state (missing: create_revision == 0; present:
- * mod_revision == r) plus the fencing compare. If a compare lost a race, the
+ * pess_write_keys takes the state of a batch of keys, asks the caller what to
+ * do with each given exactly that state, and commits the writes with one
+ * compare per written key on it (missing: create_revision == 0; present:
+ * mod_revision == r) plus the fencing compare. The state comes from the
+ * master's mirror of the operation keys when it covers the whole batch (no
+ * read before the write: the master already saw every event of those keys),
+ * else from one read txn. Either way only the compare makes a write safe: a
+ * stale belief just loses the race. If a compare lost a race, the
  * txn's else branch returns the keys' fresh state and the decision is made
  * again; a failed fence is DC_ECHANGED at once. Batches hold at most 32 keys,
  * so a txn never grows with the number of sources (etcd allows 128 ops).
@@ -34,8 +38,75 @@ int pess_fence_failed(const pess_fence *f, const dc_txn_result *res)
     return r->n_kvs == 0 || r->kvs[0].create_revision != f->create_revision;
 }
 
-/* Read keys[0..n) in one txn (a consistent snapshot). cur[i] is a copy or
- * a zeroed kv (key NULL) when missing. */
+int pess_mirror_covers(const pess_mirror *mr, const char *key, size_t key_len)
+{
+    return mr && mr->valid && key_len > mr->prefix_len &&
+           memcmp(key, mr->prefix, mr->prefix_len) == 0;
+}
+
+pess_mirror_ent *pess_mirror_find(const pess_mirror *mr, const char *key, size_t key_len)
+{
+    pess_mirror_ent *e = NULL;
+    HASH_FIND(hh, mr->ents, key, key_len, e);
+    return e;
+}
+
+int pess_mirror_put(pess_mirror *mr, const dc_kv *kv)
+{
+    /* One allocation per key (entry, key, value): the mirror holds every
+     * operation in flight, so its per-key overhead is the master's memory. */
+    pess_mirror_ent *e = malloc(sizeof *e + kv->key_len + 1 + kv->value_len + 1);
+    if (!e) return dc__error(DC_ENOMEM, "out of memory");
+    memset(&e->hh, 0, sizeof e->hh);
+    e->create_revision = kv->create_revision;
+    e->mod_revision = kv->mod_revision;
+    e->key_len = kv->key_len;
+    e->value_len = kv->value_len;
+    memcpy(e->key, kv->key, kv->key_len);
+    e->key[kv->key_len] = '\0';
+    e->value = e->key + kv->key_len + 1;
+    if (kv->value_len) memcpy(e->value, kv->value, kv->value_len);
+    e->value[kv->value_len] = '\0';
+    pess_mirror_del(mr, kv->key, kv->key_len);
+    HASH_ADD_KEYPTR(hh, mr->ents, e->key, e->key_len, e);
+    return DC_OK;
+}
+
+void pess_mirror_del(pess_mirror *mr, const char *key, size_t key_len)
+{
+    pess_mirror_ent *e = NULL;
+    HASH_FIND(hh, mr->ents, key, key_len, e);
+    if (!e) return;
+    HASH_DEL(mr->ents, e);
+    free(e);
+}
+
+void pess_mirror_clear(pess_mirror *mr)
+{
+    pess_mirror_ent *e, *tmp;
+    HASH_ITER(hh, mr->ents, e, tmp)
+    {
+        HASH_DEL(mr->ents, e);
+        free(e);
+    }
+    mr->valid = 0;
+}
+
+int pess_mirror_seed(pess_mirror *mr, const dc_kv *kvs, size_t n)
+{
+    pess_mirror_clear(mr);
+    for (size_t i = 0; i < n; i++) {
+        int rc = pess_mirror_put(mr, &kvs[i]);
+        if (rc) {
+            pess_mirror_clear(mr);
+            return rc;
+        }
+    }
+    mr->valid = 1;
+    return DC_OK;
+}
+
+/* Read keys[0..n) in one txn (a consistent snapshot). */
 static int read_chunk(dc_store *store, char *const *keys, size_t n, dc_txn_result **res)
 {
     dc_txn *t = dc_txn_new();
@@ -48,15 +119,45 @@ static int read_chunk(dc_store *store, char *const *keys, size_t n, dc_txn_resul
     return rc;
 }
 
-/* One chunk: decide with the state in `state` (responses offset by `skip`),
- * write, and on a lost race loop with the else-branch state. */
-static int write_chunk(dc_store *store, const pess_fence *fence, char *const *keys, size_t base,
-                       size_t n, pess_decide_fn decide, void *ctx, int64_t *max_rev, int64_t *revs)
+/* The mirror's belief about keys[0..n) as kvs (cur[i] NULL = absent), or 0
+ * when it does not cover every key (the chunk is then read). */
+static int from_mirror(const pess_mirror *mr, char *const *keys, size_t n, dc_kv *buf,
+                       const dc_kv **cur)
 {
-    dc_txn_result *state;
-    int rc = read_chunk(store, keys + base, n, &state);
-    if (rc) return rc;
-    size_t skip = 0; /* responses before the keys' gets (the fence's) */
+    for (size_t i = 0; i < n; i++)
+        if (!pess_mirror_covers(mr, keys[i], strlen(keys[i]))) return 0;
+    for (size_t i = 0; i < n; i++) {
+        pess_mirror_ent *e = pess_mirror_find(mr, keys[i], strlen(keys[i]));
+        cur[i] = NULL;
+        if (!e) continue;
+        buf[i] = (dc_kv){e->key,          e->key_len, e->value, e->value_len, e->create_revision,
+                         e->mod_revision, 0,          0};
+        cur[i] = &buf[i];
+    }
+    return 1;
+}
+
+/* One chunk: decide on the mirror's state (or what a read returned), write,
+ * and on a lost race loop with the else-branch state. */
+static int write_chunk(dc_store *store, const pess_fence *fence, const pess_mirror *mirror,
+                       char *const *keys, size_t base, size_t n, pess_decide_fn decide, void *ctx,
+                       int64_t *max_rev, int64_t *revs)
+{
+    dc_txn_result *state = NULL;
+    dc_kv buf[CHUNK];
+    const dc_kv *cur[CHUNK];
+    int rc = DC_OK;
+    /* A belief from the mirror backs a skip as much as a write: "nothing to
+     * do" may be stale too (a done mark not yet seen: step 10 would leave
+     * it). So while deciding on the mirror, every key gets its compare and
+     * the txn is committed even when it writes nothing; a lost race then
+     * brings the fresh state, which needs no such check (as a read). */
+    int verify = from_mirror(mirror, keys + base, n, buf, cur);
+    if (!verify) {
+        if ((rc = read_chunk(store, keys + base, n, &state)) != DC_OK) return rc;
+        for (size_t i = 0; i < n; i++)
+            cur[i] = state->responses[i].n_kvs ? &state->responses[i].kvs[0] : NULL;
+    }
     for (int race = 0;; race++) {
         if (race == MAX_RACES) {
             dc_txn_result_free(state);
@@ -72,19 +173,17 @@ static int write_chunk(dc_store *store, const pess_fence *fence, char *const *ke
         size_t writes = 0;
         unsigned char wrote[CHUNK] = {0};
         for (size_t i = 0; i < n && !rc; i++) {
-            const dc_response *r = &state->responses[skip + i];
-            const dc_kv *cur = r->n_kvs ? &r->kvs[0] : NULL;
             pess_act act = PESS_SKIP;
             char *value = NULL;
             const char *k = keys[base + i];
             size_t kl = strlen(k);
-            rc = decide(ctx, base + i, cur, &act, &value);
+            rc = decide(ctx, base + i, cur[i], &act, &value);
+            if (!rc && (act != PESS_SKIP || verify))
+                rc = cur[i] ? dc_txn_compare_int(t, k, kl, DC_TARGET_MOD, DC_CMP_EQUAL,
+                                                 cur[i]->mod_revision)
+                            : dc_txn_compare_int(t, k, kl, DC_TARGET_CREATE, DC_CMP_EQUAL, 0);
             if (!rc && act != PESS_SKIP) {
-                rc = cur ? dc_txn_compare_int(t, k, kl, DC_TARGET_MOD, DC_CMP_EQUAL,
-                                              cur->mod_revision)
-                         : dc_txn_compare_int(t, k, kl, DC_TARGET_CREATE, DC_CMP_EQUAL, 0);
-                if (!rc && act == PESS_PUT)
-                    rc = dc_txn_put(t, DC_THEN, k, kl, value, strlen(value), 0, 0);
+                if (act == PESS_PUT) rc = dc_txn_put(t, DC_THEN, k, kl, value, strlen(value), 0, 0);
                 if (!rc && act == PESS_DELETE) rc = dc_txn_delete(t, DC_THEN, k, kl, 0);
                 writes++;
                 wrote[i] = 1;
@@ -95,15 +194,16 @@ static int write_chunk(dc_store *store, const pess_fence *fence, char *const *ke
             rc = dc_txn_get(t, DC_ELSE, keys[base + i], strlen(keys[base + i]), 0, 0);
         dc_txn_result_free(state);
         state = NULL;
-        if (rc || writes == 0) {
+        if (rc || (writes == 0 && !verify)) {
             dc_txn_free(t);
             return rc;
         }
+        verify = 0;
         rc = dc_txn_commit(store, t, &state);
         dc_txn_free(t);
         if (rc) return rc;
         if (state->succeeded) {
-            if (max_rev && state->revision > *max_rev) *max_rev = state->revision;
+            if (writes && max_rev && state->revision > *max_rev) *max_rev = state->revision;
             for (size_t i = 0; revs && i < n; i++)
                 if (wrote[i]) revs[base + i] = state->revision;
             dc_txn_result_free(state);
@@ -114,18 +214,25 @@ static int write_chunk(dc_store *store, const pess_fence *fence, char *const *ke
             return dc__error(DC_ECHANGED, "fencing key %.*s changed: no longer the leader",
                              (int)fence->key_len, fence->key);
         }
-        skip = fence && fence->key ? 1 : 0;
+        /* Lost a race: decide again on the fresh state the else branch read
+         * (after the fence's get, when there is a fence). */
+        size_t skip = fence && fence->key ? 1 : 0;
+        for (size_t i = 0; i < n; i++) {
+            const dc_response *r = &state->responses[skip + i];
+            cur[i] = r->n_kvs ? &r->kvs[0] : NULL;
+        }
     }
 }
 
-int pess_write_keys(dc_store *store, const pess_fence *fence, char *const *keys, size_t n,
-                    pess_decide_fn decide, void *ctx, int64_t *max_rev, int64_t *revs)
+int pess_write_keys(dc_store *store, const pess_fence *fence, const pess_mirror *mirror,
+                    char *const *keys, size_t n, pess_decide_fn decide, void *ctx, int64_t *max_rev,
+                    int64_t *revs)
 {
     if (max_rev) *max_rev = 0;
     for (size_t i = 0; revs && i < n; i++) revs[i] = 0;
     for (size_t base = 0; base < n; base += CHUNK) {
         size_t len = n - base < CHUNK ? n - base : CHUNK;
-        int rc = write_chunk(store, fence, keys, base, len, decide, ctx, max_rev, revs);
+        int rc = write_chunk(store, fence, mirror, keys, base, len, decide, ctx, max_rev, revs);
         if (rc) return rc;
     }
     return DC_OK;

@@ -101,6 +101,10 @@ int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
         if (!rc) m->pfx_len[k] = strlen(m->pfx[k]);
     }
     if (!rc) {
+        m->ops.prefix = m->pfx[K_OP];
+        m->ops.prefix_len = m->pfx_len[K_OP];
+    }
+    if (!rc) {
         /* The watch prefix: everything under the namespace ("NS/"). */
         size_t nl = strlen(m->ns);
         while (nl > 0 && m->ns[nl - 1] == '/') nl--;
@@ -140,6 +144,7 @@ void dc_master_free(dc_master *m)
     dc_keeper_free(m->keeper);
     pess_tasks_free(&m->tasks);
     pess_bad_free(&m->bad);
+    pess_mirror_clear(&m->ops);
     for (int k = 0; k < K_COUNT; k++) free(m->pfx[k]);
     free(m->watch_prefix);
     free(m->fence.key);
@@ -180,7 +185,8 @@ static int delete_leftovers(dc_master *m, pess_leftover *left, size_t n)
     if (!keys) return dc__error(DC_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) keys[i] = left[i].key;
     int64_t rev = 0;
-    int rc = pess_write_keys(m->store, &m->fence, keys, n, decide_leftover, left, &rev, NULL);
+    int rc =
+        pess_write_keys(m->store, &m->fence, &m->ops, keys, n, decide_leftover, left, &rev, NULL);
     free(keys);
     if (!rc && rev)
         rc =
@@ -232,6 +238,7 @@ static int rebuild(dc_master *m)
     pess_keeper_clear(m->keeper, NULL);
     pess_tasks_free(&m->tasks);
     pess_bad_free(&m->bad);
+    pess_mirror_clear(&m->ops);
     m->rebuilds++;
     pthread_cond_broadcast(&m->cond);
     pess_snapshot snap;
@@ -240,6 +247,8 @@ static int rebuild(dc_master *m)
     pess_leftover *left = NULL;
     size_t n_left = 0;
     rc = pess_rebuild(&snap, m->keeper, &m->tasks, &m->bad, &left, &n_left);
+    const dc_response *ops = &snap.res->responses[SNAP_OPS];
+    if (!rc) rc = pess_mirror_seed(&m->ops, ops->kvs, ops->n_kvs);
     int64_t m1 = snap.revision;
     size_t n_infos = snap.res->responses[SNAP_INFOS].n_kvs;
     size_t n_ops = snap.res->responses[SNAP_OPS].n_kvs;
@@ -402,6 +411,20 @@ static int on_op_put(dc_master *m, const dc_kv *kv)
     return rc;
 }
 
+/* Every operation event goes into the mirror before it is acted upon, so
+ * the mirror is the store at the revision being handled. */
+static int on_op_event(dc_master *m, const dc_event *ev)
+{
+    const dc_kv *kv = &ev->kv;
+    if (ev->type == DC_EVENT_DELETE) {
+        pess_mirror_del(&m->ops, kv->key, kv->key_len);
+        pess_bad_del(&m->bad, kv->key);
+        return DC_OK;
+    }
+    int rc = pess_mirror_put(&m->ops, kv);
+    return rc ? rc : on_op_put(m, kv);
+}
+
 /* Tasks whose membership changed in the revision being handled. */
 typedef struct pess_touched {
     char **tasks;
@@ -497,8 +520,7 @@ static int handle(dc_master *m, const dc_events *evs)
         if (has_prefix(kv, m->pfx[K_INFO], m->pfx_len[K_INFO]))
             rc = ev->type == DC_EVENT_PUT ? on_info_put(m, kv) : on_info_delete(m, kv);
         else if (has_prefix(kv, m->pfx[K_OP], m->pfx_len[K_OP]))
-            rc = ev->type == DC_EVENT_PUT ? on_op_put(m, kv)
-                                          : (pess_bad_del(&m->bad, kv->key), DC_OK);
+            rc = on_op_event(m, ev);
         else if (has_prefix(kv, m->pfx[K_MEMBER], m->pfx_len[K_MEMBER]))
             rc = on_member(m, ev, &touched);
     }

@@ -17,6 +17,7 @@ struct dc_master {
     dc_store *store;
     char *ns;
     pess_fence fence;
+    pess_mirror ops; /* the operation keys as of the last handled revision */
     dc_step_fn on_step;
     void *step_ud;
 

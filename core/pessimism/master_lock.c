@@ -3,8 +3,9 @@
  * it to be done, PUT exec=false for the others) and step 10 (DELETE the
  * operations once every awaited source is done).
  *
- * Every write goes through pess_write_keys: the operation keys are read and
- * each is written with a compare on exactly what was read, so a done mark
+ * Every write goes through pess_write_keys: each operation key is written
+ * with a compare on exactly the state the master's mirror holds for it (the
+ * store at the last handled revision; no read first), so a done mark
  * that a worker wrote is never overwritten (DESIGN §5 item 2, without DM's
  * two-txn trick), and a done operation found while writing is taken as the
  * done event it is. Writes come in chunks of 32 keys, so 300 sources need
@@ -94,7 +95,7 @@ static int put_ops(dc_master *m, dc_lock *lock, char **sources, size_t n, int ex
         dc_strings_free(c.keys, n);
         return dc__error(DC_ENOMEM, "out of memory");
     }
-    rc = pess_write_keys(m->store, &m->fence, c.keys, n, decide_put, &c, NULL, revs);
+    rc = pess_write_keys(m->store, &m->fence, &m->ops, c.keys, n, decide_put, &c, NULL, revs);
     for (size_t i = 0; i < n && !rc; i++) {
         if (!revs[i]) continue;
         rc = master_step(m, 4, lock, sources[i], revs[i], "PUT operation exec=%s%s",
@@ -158,7 +159,8 @@ int master_delete_lock_keys(dc_master *m, dc_lock *lock, int with_infos, int64_t
         for (size_t i = 0; i < n; i++) all[i] = ops[i];
         for (size_t i = 0; with_infos && i < n; i++) all[n + i] = infos[i];
         del_ctx c = {lock, with_infos, n};
-        rc = pess_write_keys(m->store, &m->fence, all, total, decide_delete, &c, rev, NULL);
+        rc =
+            pess_write_keys(m->store, &m->fence, &m->ops, all, total, decide_delete, &c, rev, NULL);
     }
     free(all);
     dc_strings_free(ops, ops ? n : 0);
@@ -173,7 +175,7 @@ int master_delete_op(dc_master *m, dc_lock *lock, const char *source)
     int rc = dc_operation_key(m->ns, lock->task, source, &key);
     if (rc) return rc;
     del_ctx c = {lock, 0, 1};
-    rc = pess_write_keys(m->store, &m->fence, &key, 1, decide_delete, &c, NULL, NULL);
+    rc = pess_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_delete, &c, NULL, NULL);
     free(key);
     return rc;
 }
@@ -270,7 +272,8 @@ int master_put_conflict(dc_master *m, const dc_lock *lock, const char *source, i
     rc = dc_conflict_key(m->ns, lock->task, source, &key);
     if (!rc) {
         conflict_ctx c = {json};
-        rc = pess_write_keys(m->store, &m->fence, &key, 1, decide_conflict, &c, NULL, NULL);
+        rc =
+            pess_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_conflict, &c, NULL, NULL);
         free(key);
     }
     free(json);
@@ -283,7 +286,7 @@ int master_del_conflict(dc_master *m, const char *task, const char *source)
     int rc = dc_conflict_key(m->ns, task, source, &key);
     if (rc) return rc;
     conflict_ctx c = {NULL};
-    rc = pess_write_keys(m->store, &m->fence, &key, 1, decide_conflict, &c, NULL, NULL);
+    rc = pess_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_conflict, &c, NULL, NULL);
     free(key);
     return rc;
 }

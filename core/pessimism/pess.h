@@ -149,16 +149,53 @@ typedef enum pess_act { PESS_SKIP = 0, PESS_PUT = 1, PESS_DELETE = 2 } pess_act;
  * DC_OK or an error that stops the batch. */
 typedef int (*pess_decide_fn)(void *ctx, size_t i, const dc_kv *cur, pess_act *act, char **value);
 
-/* For each key: read it, decide, and write it with a compare on exactly what
- * was read (missing: create_revision == 0; present: mod_revision == r), in
+/* The master's belief about every key under one prefix (the operation
+ * keys): present with its mod_revision and value, or absent. Seeded from the
+ * step-1 snapshot and fed only by the watch, in order, so it is exactly the
+ * store at the last handled revision. A belief is only ever used as the
+ * compare of a write, so a stale one costs a lost race, never a wrong write. */
+typedef struct pess_mirror_ent {
+    UT_hash_handle hh;
+    int64_t create_revision;
+    int64_t mod_revision;
+    size_t key_len;
+    size_t value_len;
+    char *value; /* in the same allocation, after key */
+    char key[];  /* NUL-terminated */
+} pess_mirror_ent;
+
+typedef struct pess_mirror {
+    const char *prefix; /* borrowed: keys under it are covered */
+    size_t prefix_len;
+    int valid; /* seeded since the last clear */
+    pess_mirror_ent *ents;
+} pess_mirror;
+
+/* 1 if key is under the mirror's prefix and the mirror is seeded. */
+int pess_mirror_covers(const pess_mirror *mr, const char *key, size_t key_len);
+/* The entry of key, or NULL when the mirror believes it absent. */
+pess_mirror_ent *pess_mirror_find(const pess_mirror *mr, const char *key, size_t key_len);
+/* Record kv as the key's state (a PUT event or a snapshot row). DC_ENOMEM. */
+int pess_mirror_put(pess_mirror *mr, const dc_kv *kv);
+/* Record the key as absent (a DELETE event). */
+void pess_mirror_del(pess_mirror *mr, const char *key, size_t key_len);
+/* Forget everything (not valid until seeded again). */
+void pess_mirror_clear(pess_mirror *mr);
+/* Clear, then seed from the kvs of one read of the whole prefix. DC_ENOMEM. */
+int pess_mirror_seed(pess_mirror *mr, const dc_kv *kvs, size_t n);
+
+/* For each key: take its state (from mirror when it covers every key of a
+ * chunk, else from a read), decide, and write it with a compare on exactly
+ * that state (missing: create_revision == 0; present: mod_revision == r), in
  * txns of at most 32 keys (plus the fence), retrying a chunk with the state
- * its else-branch returned when a compare lost. *max_rev (may be NULL) gets
- * the highest revision written (0 if nothing was), revs[i] (revs may be
- * NULL) the revision key i was written at (0 = not written). Errors:
- * DC_ECHANGED (fence failed), DC_ETIMEDOUT (16 lost races), store errors,
- * decide's errors. */
-int pess_write_keys(dc_store *store, const pess_fence *fence, char *const *keys, size_t n,
-                    pess_decide_fn decide, void *ctx, int64_t *max_rev, int64_t *revs);
+ * its else-branch returned when a compare lost. mirror may be NULL (always
+ * read). *max_rev (may be NULL) gets the highest revision written (0 if
+ * nothing was), revs[i] (revs may be NULL) the revision key i was written at
+ * (0 = not written). Errors: DC_ECHANGED (fence failed), DC_ETIMEDOUT (16
+ * lost races), store errors, decide's errors. */
+int pess_write_keys(dc_store *store, const pess_fence *fence, const pess_mirror *mirror,
+                    char *const *keys, size_t n, pess_decide_fn decide, void *ctx, int64_t *max_rev,
+                    int64_t *revs);
 
 /* ---------------------------------------------------------------- snapshot */
 

@@ -758,6 +758,155 @@ START_TEST(locks_wait_while_their_task_has_no_sources)
 }
 END_TEST
 
+/* ---- writes behind the master's back ----
+ * The master writes each operation key with a compare on what its mirror
+ * believes (the store at the last event it handled), without reading first.
+ * These tests change an operation key from inside the master's own step
+ * callback, so the change is in the store but its event cannot have reached
+ * the master before its next write: the mirror is stale on purpose. */
+
+typedef struct behind_trigger {
+    int step;
+    const char *source;
+    char *key;
+    const char *value;
+    int fired;
+    int rc;
+} behind_trigger;
+
+typedef struct behind {
+    t_rec rec;
+    behind_trigger trig[2];
+    size_t n;
+    dc_master *m;
+    pthread_t th;
+    int rc;
+} behind;
+
+static int behind_cb(const dc_step *st, void *ud)
+{
+    behind *b = ud;
+    int stop = t_rec_cb(st, &b->rec);
+    if (strcmp(st->role, "master") != 0 || !st->source) return stop;
+    for (size_t i = 0; i < b->n; i++) {
+        behind_trigger *t = &b->trig[i];
+        if (t->fired || st->step != t->step || strcmp(st->source, t->source) != 0) continue;
+        t->fired = 1; /* no ck_assert here: this is the master's thread */
+        t->rc = dc_put(t_store(), t->key, strlen(t->key), t->value, strlen(t->value), 0, NULL);
+    }
+    return stop;
+}
+
+static void *behind_main(void *arg)
+{
+    behind *b = arg;
+    b->rc = dc_master_run(b->m, -1);
+    return NULL;
+}
+
+static void behind_start(behind *b, const char *ns)
+{
+    dc_master_options o = {.ns = ns, .on_step = behind_cb, .step_userdata = b};
+    ck_assert_int_eq(dc_master_new(t_store(), &o, &b->m), DC_OK);
+    ck_assert_int_eq(pthread_create(&b->th, NULL, behind_main, b), 0);
+    for (int i = 0; i < 6000 && dc_master_revision(b->m) == 0; i++) usleep(10000);
+    ck_assert_msg(dc_master_revision(b->m) > 0, "master did not finish step 1");
+}
+
+static void behind_stop(behind *b)
+{
+    dc_master_stop(b->m);
+    pthread_join(b->th, NULL);
+    dc_master_free(b->m);
+    for (size_t i = 0; i < b->n; i++) {
+        ck_assert_msg(b->trig[i].fired, "trigger %zu never fired", i);
+        ck_assert_int_eq(b->trig[i].rc, DC_OK);
+        free(b->trig[i].key);
+    }
+    t_rec_free(&b->rec);
+}
+
+/* The JSON of source's operation of lock t-`db`.`tbl` (malloc'd). */
+static char *op_json(const char *source, int exec, int done)
+{
+    char *ddl = (char *)DDL, *json;
+    dc_operation op = {"t-`db`.`tbl`", "t", (char *)source, &ddl, 1, exec, done};
+    ck_assert_int_eq(dc_operation_encode(&op, &json), DC_OK);
+    return json;
+}
+
+START_TEST(owner_done_behind_the_master_is_not_overwritten_by_exec_true)
+{
+    const char *ns = t_ns("behind-absent");
+    const char *srcs[] = {"a", "b"};
+    const char *lock = "t-`db`.`tbl`";
+    t_task(ns, "t", srcs, 2);
+    behind bh = {0};
+    t_rec_init(&bh.rec);
+    /* When b syncs (the lock is complete, the exec=true put is next), the
+     * owner's operation appears, done: the mirror believes the key absent. */
+    char *done = op_json("a", 1, 1);
+    bh.trig[0] = (behind_trigger){3, "b", NULL, done, 0, 0};
+    ck_assert_int_eq(dc_operation_key(ns, "t", "a", &bh.trig[0].key), DC_OK);
+    bh.n = 1;
+    behind_start(&bh, ns);
+    t_down down;
+    t_down_init(&down);
+    dc_worker *a = new_worker(ns, "t", "a", NULL), *b = new_worker(ns, "t", "b", NULL);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    /* b skips: the lost race showed the master the owner's done mark. */
+    ck_assert_int_eq(finish_by_hand(b, &down), 0);
+    t_wait_no_locks(bh.m);
+    ck_assert_int_eq(t_rec_count(&bh.rec, "master", 4, lock, "a"), 0);
+    ck_assert_int_eq(t_rec_count(&bh.rec, "master", 4, lock, "b"), 1);
+    ck_assert_int_eq(t_rec_count(&bh.rec, "master", 10, lock, NULL), 1);
+    ck_assert_int_eq(t_op_exec(ns, "t", "a"), -1);
+    behind_stop(&bh);
+    free(done);
+    dc_worker_free(a);
+    dc_worker_free(b);
+}
+END_TEST
+
+START_TEST(done_mark_behind_a_stale_mirror_value_is_not_overwritten_by_exec_false)
+{
+    const char *ns = t_ns("behind-stale");
+    const char *srcs[] = {"a", "b"};
+    const char *lock = "t-`db`.`tbl`";
+    t_task(ns, "t", srcs, 2);
+    behind bh = {0};
+    t_rec_init(&bh.rec);
+    /* When b syncs, its operation key gets a corrupt value (the mirror learns
+     * it at some revision r); when the owner is done, b's key gets a done
+     * operation behind the master's back: the mirror still holds r, and a
+     * corrupt value is one the master would replace. */
+    char *done = op_json("b", 0, 1);
+    bh.trig[0] = (behind_trigger){3, "b", NULL, "{corrupt", 0, 0};
+    bh.trig[1] = (behind_trigger){9, "a", NULL, done, 0, 0};
+    ck_assert_int_eq(dc_operation_key(ns, "t", "b", &bh.trig[0].key), DC_OK);
+    ck_assert_int_eq(dc_operation_key(ns, "t", "b", &bh.trig[1].key), DC_OK);
+    bh.n = 2;
+    behind_start(&bh, ns);
+    t_down down;
+    t_down_init(&down);
+    dc_worker *a = new_worker(ns, "t", "a", NULL), *b = new_worker(ns, "t", "b", NULL);
+    ck_assert_int_eq(dc_worker_put_info(a, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(finish_by_hand(a, &down), 1);
+    t_wait_no_locks(bh.m);
+    ck_assert_int_eq(t_rec_count(&bh.rec, "master", 4, lock, "a"), 1);
+    ck_assert_int_eq(t_rec_count(&bh.rec, "master", 4, lock, "b"), 0);
+    ck_assert_int_eq(t_rec_count(&bh.rec, "master", 10, lock, NULL), 1);
+    ck_assert_int_eq(t_op_exec(ns, "t", "b"), -1);
+    ck_assert_int_eq(t_down_count(&down, lock, DDL), 1);
+    behind_stop(&bh);
+    free(done);
+    dc_worker_free(a);
+    dc_worker_free(b);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -784,6 +933,8 @@ Suite *suite_beyond(void)
     tcase_add_test(tc, next_ddl_on_the_same_table_never_joins_the_removed_lock);
     tcase_add_test(tc, an_owner_that_withdraws_its_info_hands_the_lock_over);
     tcase_add_test(tc, locks_wait_while_their_task_has_no_sources);
+    tcase_add_test(tc, owner_done_behind_the_master_is_not_overwritten_by_exec_true);
+    tcase_add_test(tc, done_mark_behind_a_stale_mirror_value_is_not_overwritten_by_exec_false);
     suite_add_tcase(s, tc);
     return s;
 }
