@@ -6,6 +6,14 @@
  * sizes first, then types, and turns anything unexpected into DC_ECORRUPT (or
  * DC_ETOOBIG) with a message naming the key and the field; nothing here ever
  * trusts a value enough to crash on it.
+ *
+ * The codecs run for every event the master and the workers see, so the
+ * readers move strings out of the parsed tree instead of copying them (every
+ * caller parses, reads each field once, then deletes the tree: a moved-out
+ * field reads as NULL afterwards), and pess_json_strv_new builds its array of
+ * references to the caller's strings (every caller prints the tree before it
+ * frees them). Both lean on cJSON's default hooks, malloc and free, which
+ * this library never changes.
  */
 #include "pess.h"
 
@@ -100,6 +108,16 @@ int pess_json_parse(const char *key, const void *value, size_t len, cJSON **out)
     return DC_OK;
 }
 
+/* The string of a parsed string item, now the caller's (see the top of the
+ * file). A reference item's string is not cJSON's to give: copy it. */
+static char *take_string(cJSON *item)
+{
+    if (item->type & cJSON_IsReference) return strdup(item->valuestring);
+    char *s = item->valuestring;
+    item->valuestring = NULL;
+    return s;
+}
+
 int pess_json_str(const cJSON *obj, const char *key, const char *field, int allow_empty, char **out)
 {
     *out = NULL;
@@ -110,7 +128,7 @@ int pess_json_str(const cJSON *obj, const char *key, const char *field, int allo
                          field);
     if (!allow_empty && !*f->valuestring)
         return dc__error(DC_ECORRUPT, "%s: field \"%s\" is empty", key ? key : "value", field);
-    *out = strdup(f->valuestring);
+    *out = take_string((cJSON *)f);
     return *out ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
 }
 
@@ -142,7 +160,7 @@ int pess_json_strv(const cJSON *arr, const char *key, const char *field, char **
             return dc__error(DC_ECORRUPT, "%s: field \"%s\" has a non-string entry",
                              key ? key : "value", field);
         }
-        v[i] = strdup(e->valuestring);
+        v[i] = take_string((cJSON *)e);
         if (!v[i]) {
             dc_strings_free(v, i);
             return dc__error(DC_ENOMEM, "out of memory");
@@ -158,7 +176,7 @@ cJSON *pess_json_strv_new(const char *const *v, size_t n)
 {
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; arr && i < n; i++) {
-        cJSON *s = cJSON_CreateString(v[i]);
+        cJSON *s = cJSON_CreateStringReference(v[i]);
         if (!s || !cJSON_AddItemToArray(arr, s)) {
             cJSON_Delete(s);
             cJSON_Delete(arr);

@@ -42,23 +42,33 @@ int dc_operation_new(const char *id, const char *task, const char *source, const
     return DC_OK;
 }
 
+/* Add field → item to o, without copying the field's name (a literal).
+ * 0 when out of memory (item is then freed). */
+static int add_field(cJSON *o, const char *field, cJSON *item)
+{
+    if (item && cJSON_AddItemToObjectCS(o, field, item)) return 1;
+    cJSON_Delete(item);
+    return 0;
+}
+
 int dc_operation_encode(const dc_operation *op, char **json)
 {
     *json = NULL;
     if (!op || !op->id || !op->task || !op->source)
         return dc__error(DC_EINVAL, "operation: incomplete");
+    /* Borrowed strings and field names, as in dc_info_encode. */
     cJSON *o = cJSON_CreateObject();
     if (!o) return dc__error(DC_ENOMEM, "out of memory");
-    int ok = cJSON_AddStringToObject(o, "id", op->id) &&
-             cJSON_AddStringToObject(o, "task", op->task) &&
-             cJSON_AddStringToObject(o, "source", op->source);
+    int ok = add_field(o, "id", cJSON_CreateStringReference(op->id)) &&
+             add_field(o, "task", cJSON_CreateStringReference(op->task)) &&
+             add_field(o, "source", cJSON_CreateStringReference(op->source));
     cJSON *ddls = ok ? pess_json_strv_new((const char *const *)op->ddls, op->n_ddls) : NULL;
-    if (ddls && !cJSON_AddItemToObject(o, "ddls", ddls)) {
+    if (ddls && !cJSON_AddItemToObjectCS(o, "ddls", ddls)) {
         cJSON_Delete(ddls);
         ddls = NULL;
     }
-    ok = ok && ddls && cJSON_AddBoolToObject(o, "exec", op->exec) &&
-         cJSON_AddBoolToObject(o, "done", op->done);
+    ok = ok && ddls && add_field(o, "exec", cJSON_CreateBool(op->exec)) &&
+         add_field(o, "done", cJSON_CreateBool(op->done));
     *json = ok ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     return *json ? DC_OK : dc__error(DC_ENOMEM, "out of memory");

@@ -214,8 +214,83 @@ START_TEST(mutated_values_never_crash_the_decoders)
 }
 END_TEST
 
+/* Byte-for-byte what cJSON_PrintUnformatted writes (what DM reads and what
+ * earlier ddlcoord versions wrote): field order, escapes (quote, backslash,
+ * \b \f \n \r \t, other control bytes as \u00xx), bytes >= 0x7f as they are,
+ * an empty DDL list as []. */
+START_TEST(encoders_write_dm_json_byte_for_byte)
+{
+    const char *ddls[] = {"ALTER TABLE `t` ADD COLUMN c INT COMMENT 'it''s \"q\"'",
+                          "a\\b\b\f\n\r\t\x01\x1f\x7f\xc3\xa9/end", ""};
+    dc_info *info;
+    ck_assert_int_eq(dc_info_new("task-1", "mysql-replica-01", "db`x", "tbl", ddls, 3, &info),
+                     DC_OK);
+    char *json;
+    ck_assert_int_eq(dc_info_encode(info, &json), DC_OK);
+    ck_assert_str_eq(json, "{\"task\":\"task-1\",\"source\":\"mysql-replica-01\",\"schema\":"
+                           "\"db`x\",\"table\":\"tbl\",\"ddls\":[\"ALTER TABLE `t` ADD COLUMN c "
+                           "INT COMMENT 'it''s \\\"q\\\"'\",\"a\\\\b\\b\\f\\n\\r\\t\\u0001\\u001f"
+                           "\x7f\xc3\xa9/end\",\"\"]}");
+    free(json);
+    dc_info_free(info);
+    ck_assert_int_eq(dc_info_new("t", "s", "", "x", NULL, 0, &info), DC_OK);
+    ck_assert_int_eq(dc_info_encode(info, &json), DC_OK);
+    ck_assert_str_eq(json, "{\"task\":\"t\",\"source\":\"s\",\"schema\":\"\",\"table\":\"x\","
+                           "\"ddls\":[]}");
+    free(json);
+    dc_info_free(info);
+
+    dc_operation *op;
+    ck_assert_int_eq(dc_operation_new("t-`d`.`x`", "t", "s\"1", ddls, 2, 0, 1, &op), DC_OK);
+    ck_assert_int_eq(dc_operation_encode(op, &json), DC_OK);
+    ck_assert_str_eq(json, "{\"id\":\"t-`d`.`x`\",\"task\":\"t\",\"source\":\"s\\\"1\",\"ddls\":"
+                           "[\"ALTER TABLE `t` ADD COLUMN c INT COMMENT 'it''s \\\"q\\\"'\","
+                           "\"a\\\\b\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\xc3\xa9/end\"],\"exec\":"
+                           "false,\"done\":true}");
+    dc_operation *back;
+    ck_assert_int_eq(dc_operation_decode("k", json, strlen(json), &back), DC_OK);
+    ck_assert_str_eq(back->source, "s\"1");
+    ck_assert_str_eq(back->ddls[1], ddls[1]);
+    ck_assert_int_eq(back->exec, 0);
+    ck_assert_int_eq(back->done, 1);
+    dc_operation_free(back);
+    free(json);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_operation_new("i", "t", "s", NULL, 0, 1, 0, &op), DC_OK);
+    ck_assert_int_eq(dc_operation_encode(op, &json), DC_OK);
+    ck_assert_str_eq(json, "{\"id\":\"i\",\"task\":\"t\",\"source\":\"s\",\"ddls\":[],\"exec\":"
+                           "true,\"done\":false}");
+    free(json);
+    dc_operation_free(op);
+}
+END_TEST
+
+/* dc_info_lock_id is the lock ID dc_lock_id_build makes from the same names,
+ * whatever they contain. */
+START_TEST(info_lock_id_is_lock_id_build_of_its_names)
+{
+    static const char *const names[][3] = {
+        {"test", "shard_db", "tbl"}, {"t", "a`b", "c"}, {"t-1", "``", "`x`"}, {"t", "", ""},
+        {"task", "db.x", "t\"\\"},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        dc_info *info;
+        ck_assert_int_eq(dc_info_new(names[i][0], "s", names[i][1], names[i][2], NULL, 0, &info),
+                         DC_OK);
+        char *a, *b;
+        ck_assert_int_eq(dc_info_lock_id(info, &a), DC_OK);
+        ck_assert_int_eq(dc_lock_id_build(names[i][0], names[i][1], names[i][2], &b), DC_OK);
+        ck_assert_str_eq(a, b);
+        free(a);
+        free(b);
+        dc_info_free(info);
+    }
+}
+END_TEST
+
 DC_CHECK_MAIN("pessimism_codec", "codec", info_key_matches_dm_golden,
               lock_id_is_dm_table_name_with_backquotes_doubled, ddls_compare_as_multisets,
               info_round_trips_through_dm_json, dm_written_values_with_unknown_fields_still_parse,
               bad_values_are_typed_errors_naming_the_key, oversized_values_are_too_big_not_parsed,
-              mutated_values_never_crash_the_decoders)
+              mutated_values_never_crash_the_decoders, encoders_write_dm_json_byte_for_byte,
+              info_lock_id_is_lock_id_build_of_its_names)
