@@ -118,6 +118,11 @@ int dc_keeper_remove(dc_keeper *keeper, const char *id)
     return 1;
 }
 
+void pess_keeper_detach(dc_keeper *keeper, dc_lock *lock)
+{
+    HASH_DEL(keeper->locks, lock);
+}
+
 size_t dc_keeper_count(const dc_keeper *keeper)
 {
     return HASH_COUNT(keeper->locks);

@@ -61,12 +61,9 @@ int master_step(dc_master *m, int step, const dc_lock *lock, const char *source,
 
 void master_remove_lock(dc_master *m, dc_lock *lock)
 {
-    if (lock->unlock_mark) {
-        m->resolved_marks[m->resolved_next] = lock->unlock_mark;
-        m->resolved_next = (m->resolved_next + 1) % 8;
-    }
+    master_lock_gone(m, lock);
+    master_queue_forget(m, lock);
     dc_keeper_remove(m->keeper, lock->id);
-    pthread_cond_broadcast(&m->cond);
 }
 
 int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
@@ -141,6 +138,9 @@ void dc_master_free(dc_master *m)
 {
     if (!m) return;
     dc_watch_close(m->watch);
+    master_queue_drop(m);
+    free(m->q);
+    free(m->finishing);
     dc_keeper_free(m->keeper);
     pess_tasks_free(&m->tasks);
     pess_bad_free(&m->bad);
@@ -181,12 +181,13 @@ static int decide_leftover(void *ctx, size_t i, const dc_kv *cur, pess_act *act,
 static int delete_leftovers(dc_master *m, pess_leftover *left, size_t n)
 {
     if (n == 0) return DC_OK;
+    int rc = master_flush_writes(m);
+    if (rc) return rc;
     char **keys = malloc(n * sizeof *keys);
     if (!keys) return dc__error(DC_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) keys[i] = left[i].key;
     int64_t rev = 0;
-    int rc =
-        pess_write_keys(m->store, &m->fence, &m->ops, keys, n, decide_leftover, left, &rev, NULL);
+    rc = pess_write_keys(m->store, &m->fence, &m->ops, keys, n, decide_leftover, left, &rev, NULL);
     free(keys);
     if (!rc && rev)
         rc =
@@ -235,6 +236,7 @@ static int rebuild(dc_master *m)
 {
     dc_watch_close(m->watch);
     m->watch = NULL;
+    master_queue_drop(m); /* before the locks its entries point to go */
     pess_keeper_clear(m->keeper, NULL);
     pess_tasks_free(&m->tasks);
     pess_bad_free(&m->bad);
@@ -282,7 +284,7 @@ static int rebuild(dc_master *m)
     }
     free(locks);
     free(ids);
-    return rc;
+    return master_flush(m, rc);
 }
 
 /* The IDs of task's locks (the handler may free locks, so it looks each up again). */
@@ -526,9 +528,10 @@ static int handle(dc_master *m, const dc_events *evs)
     }
     if (rc) {
         dc_strings_free(touched.tasks, touched.n);
-        return rc;
+        return master_flush(m, rc);
     }
-    return touched_flush(m, &touched);
+    /* The writes of every lock that moved in this batch go out together. */
+    return master_flush(m, touched_flush(m, &touched));
 }
 
 /* A handler error: fatal ones stop the master, the rest mean "rebuild". */

@@ -13,6 +13,16 @@
 
 enum { K_INFO = 0, K_OP = 1, K_MEMBER = 2, K_MARKER = 3, K_CONFLICT = 4, K_COUNT = 5 };
 
+/* A write of an operation key waiting for the end of the batch. */
+enum { QW_EXEC = 0, QW_SKIP = 1, QW_DELETE = 2 };
+typedef struct master_qw {
+    char *key;
+    dc_lock *lock; /* NULL: the lock went away before the flush */
+    char *source;
+    int kind;          /* QW_EXEC / QW_SKIP: put exec=true / false; QW_DELETE: step 10 */
+    UT_hash_handle hh; /* by key: a key queued twice flushes first */
+} master_qw;
+
 struct dc_master {
     dc_store *store;
     char *ns;
@@ -39,6 +49,16 @@ struct dc_master {
     unsigned resolved_next;
     uint64_t rebuilds; /* counts rebuilds: an unlock re-applies itself after one */
 
+    /* The batch: writes queued while handling one batch of events (or a
+     * rebuild, or an unlock), committed together by master_flush. */
+    master_qw **q; /* in queue order */
+    size_t nq, capq;
+    master_qw *qkeys;    /* the same entries by key */
+    dc_lock **finishing; /* step 10 queued: detached, freed after the flush */
+    size_t nfin, capfin;
+    char **redrive; /* IDs of locks that found done operations while writing */
+    size_t nredrive, capredrive;
+
     int wake[2]; /* pipe: dc_master_stop wakes the loop */
     atomic_int stop;
     _Atomic int64_t m1;
@@ -58,9 +78,26 @@ int master_pump(dc_master *m, int wait_ms);
 /* Record a fatal error (fence, stop): sticky. Returns code. */
 int master_fail(dc_master *m, int code);
 
-/* Drive lock as far as it can go now (steps 4 and 10). May remove and free
- * the lock (step 10): callers must not use it afterwards. */
+/* Drive lock as far as it can go now (steps 4 and 10): its writes are
+ * queued, not written, until master_flush. Step 10 detaches the lock from
+ * the keeper (freed by the flush): callers must not use it afterwards. */
 int master_progress(dc_master *m, dc_lock *lock);
+
+/* Commit the queued writes in txns of up to 32 keys, then report their
+ * steps, finish the locks of step 10 and drive again the locks whose writes
+ * found done operations, until nothing is queued. rc is the caller's result
+ * so far: on any error (rc's or the flush's) the batch is dropped (the
+ * master rebuilds) and the error returned. */
+int master_flush(dc_master *m, int rc);
+/* Write what is queued, so a direct write of the same keys comes after it;
+ * reports step 4 but frees no lock (the caller may be holding one). */
+int master_flush_writes(dc_master *m);
+/* Forget the batch (a rebuild or an error). */
+void master_queue_drop(dc_master *m);
+/* Detach lock's queued writes from it (it is being freed). */
+void master_queue_forget(dc_master *m, const dc_lock *lock);
+/* Record that an unlock waiting on lock is over and wake waiters. */
+void master_lock_gone(dc_master *m, const dc_lock *lock);
 
 /* Delete the operations of every source of lock with the lock's ID (step 10
  * and unlock), and with infos too (unlock --force-remove) when with_infos. */

@@ -122,7 +122,7 @@ static int apply_unlock(dc_master *m, dc_lock *lock, const char *replace_owner, 
     lock->unlock_mark = mark;
     dc_log(DC_LOG_INFO, PESS, "unlock %s: owner %s, %zu unsynced sources not awaited", lock->id,
            lock->owner, u->n_unsynced);
-    return master_progress(m, lock);
+    return master_flush(m, master_progress(m, lock));
 }
 
 static int mark_resolved(const dc_master *m, uint64_t mark)

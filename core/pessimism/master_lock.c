@@ -8,8 +8,15 @@
  * store at the last handled revision; no read first), so a done mark
  * that a worker wrote is never overwritten (DESIGN §5 item 2, without DM's
  * two-txn trick), and a done operation found while writing is taken as the
- * done event it is. Writes come in chunks of 32 keys, so 300 sources need
- * ten txns, none bigger than etcd's limit (item 6).
+ * done event it is.
+ *
+ * The writes are not made one lock step at a time: master_progress queues
+ * them (exec=true puts, exec=false puts, step 10's deletes), and
+ * master_flush commits everything one batch of events moved in txns of up
+ * to 32 keys, so no txn grows with the number of sources or locks (item 6;
+ * etcd allows 128 ops), and 300 locks moving together cost ten txns, not
+ * 300. Only then are their steps reported, step 10's locks freed and the
+ * locks whose writes found done operations driven again.
  */
 #include "master.h"
 
@@ -84,28 +91,6 @@ static int decide_put(void *vctx, size_t i, const dc_kv *cur, pess_act *act, cha
     return dc_operation_encode(&op, value);
 }
 
-/* Step 4.1 / 4.3: put operations with exec for sources. */
-static int put_ops(dc_master *m, dc_lock *lock, char **sources, size_t n, int exec)
-{
-    put_ctx c = {m, lock, NULL, sources, n, exec, 0};
-    int rc = key_list(m, lock, sources, n, K_OP, &c.keys);
-    if (rc) return rc;
-    int64_t *revs = calloc(n ? n : 1, sizeof *revs);
-    if (!revs) {
-        dc_strings_free(c.keys, n);
-        return dc__error(DC_ENOMEM, "out of memory");
-    }
-    rc = pess_write_keys(m->store, &m->fence, &m->ops, c.keys, n, decide_put, &c, NULL, revs);
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (!revs[i]) continue;
-        rc = master_step(m, 4, lock, sources[i], revs[i], "PUT operation exec=%s%s",
-                         exec ? "true" : "false", exec ? " (owner)" : " (skip)");
-    }
-    free(revs);
-    dc_strings_free(c.keys, n);
-    return rc;
-}
-
 typedef struct del_ctx {
     const dc_lock *lock;
     int with_infos;
@@ -151,7 +136,8 @@ int master_delete_lock_keys(dc_master *m, dc_lock *lock, int with_infos, int64_t
     for (size_t i = 0; i < n; i++) names[i] = v[i]->name;
     free(v);
     char **ops = NULL, **infos = NULL, **all = NULL;
-    int rc = key_list(m, lock, names, n, K_OP, &ops);
+    int rc = master_flush_writes(m);
+    if (!rc) rc = key_list(m, lock, names, n, K_OP, &ops);
     if (!rc && with_infos) rc = key_list(m, lock, names, n, K_INFO, &infos);
     size_t total = with_infos ? 2 * n : n;
     if (!rc && !(all = calloc(total ? total : 1, sizeof *all))) rc = DC_ENOMEM;
@@ -172,7 +158,8 @@ int master_delete_lock_keys(dc_master *m, dc_lock *lock, int with_infos, int64_t
 int master_delete_op(dc_master *m, dc_lock *lock, const char *source)
 {
     char *key;
-    int rc = dc_operation_key(m->ns, lock->task, source, &key);
+    int rc = master_flush_writes(m);
+    if (!rc) rc = dc_operation_key(m->ns, lock->task, source, &key);
     if (rc) return rc;
     del_ctx c = {lock, 0, 1};
     rc = pess_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_delete, &c, NULL, NULL);
@@ -196,10 +183,210 @@ static char **pending_others(const dc_lock *lock, size_t *count)
     return out;
 }
 
+/* ---------------------------------------------------------------- the batch */
+
+static int grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap) return DC_OK;
+    size_t c = *cap ? 2 * *cap : 16;
+    void *v = realloc(*(void **)arr, c * size);
+    if (!v) return dc__error(DC_ENOMEM, "out of memory");
+    *(void **)arr = v;
+    *cap = c;
+    return DC_OK;
+}
+
+static void qw_free(master_qw *e)
+{
+    if (e->lock) e->lock->queued--;
+    free(e->key);
+    free(e->source);
+    free(e);
+}
+
+static void queue_clear(dc_master *m)
+{
+    HASH_CLEAR(hh, m->qkeys);
+    for (size_t i = 0; i < m->nq; i++) qw_free(m->q[i]);
+    m->nq = 0;
+}
+
+void master_lock_gone(dc_master *m, const dc_lock *lock)
+{
+    if (lock->unlock_mark) {
+        m->resolved_marks[m->resolved_next] = lock->unlock_mark;
+        m->resolved_next = (m->resolved_next + 1) % 8;
+    }
+    pthread_cond_broadcast(&m->cond);
+}
+
+void master_queue_drop(dc_master *m)
+{
+    queue_clear(m);
+    /* Not "gone" for an unlock waiting on them: their deletes may not have
+     * been written, and the rebuild that follows finds them again. */
+    for (size_t i = 0; i < m->nfin; i++) pess_lock_destroy(m->finishing[i]);
+    if (m->nfin) pthread_cond_broadcast(&m->cond);
+    m->nfin = 0;
+    dc_strings_free(m->redrive, m->nredrive);
+    m->redrive = NULL;
+    m->nredrive = m->capredrive = 0;
+}
+
+void master_queue_forget(dc_master *m, const dc_lock *lock)
+{
+    for (size_t i = 0; lock->queued && i < m->nq; i++)
+        if (m->q[i]->lock == lock) {
+            m->q[i]->lock = NULL;
+            ((dc_lock *)lock)->queued--;
+        }
+}
+
+/* Queue a write of source's operation. A key already queued is written
+ * first: one txn must not hold two writes of a key, and the second decision
+ * has to see the first one's outcome. */
+static int queue_op(dc_master *m, dc_lock *lock, const char *source, int kind)
+{
+    char *key;
+    int rc = dc_operation_key(m->ns, lock->task, source, &key);
+    if (rc) return rc;
+    master_qw *dup = NULL;
+    HASH_FIND_STR(m->qkeys, key, dup);
+    if (dup && (rc = master_flush_writes(m)) != DC_OK) {
+        free(key);
+        return rc;
+    }
+    master_qw *e = calloc(1, sizeof *e);
+    if (!e || (rc = grow(&m->q, &m->capq, m->nq, sizeof *m->q)) != DC_OK ||
+        !(e->source = strdup(source))) {
+        free(key);
+        free(e);
+        return rc ? rc : dc__error(DC_ENOMEM, "out of memory");
+    }
+    e->key = key;
+    e->lock = lock;
+    e->kind = kind;
+    lock->queued++;
+    m->q[m->nq++] = e;
+    HASH_ADD_KEYPTR(hh, m->qkeys, e->key, strlen(e->key), e);
+    return DC_OK;
+}
+
+static int redrive_add(dc_master *m, const char *id)
+{
+    int rc = grow(&m->redrive, &m->capredrive, m->nredrive, sizeof *m->redrive);
+    if (!rc && !(m->redrive[m->nredrive] = strdup(id))) rc = dc__error(DC_ENOMEM, "no memory");
+    if (!rc) m->nredrive++;
+    return rc;
+}
+
+static int decide_queued(void *vctx, size_t i, const dc_kv *cur, pess_act *act, char **value)
+{
+    dc_master *m = vctx;
+    master_qw *e = m->q[i];
+    *act = PESS_SKIP;
+    if (!e->lock) return DC_OK;
+    if (e->kind == QW_DELETE) {
+        del_ctx c = {e->lock, 0, 1};
+        return decide_delete(&c, 0, cur, act, value);
+    }
+    put_ctx c = {m, e->lock, NULL, &e->source, 1, e->kind == QW_EXEC, 0};
+    int rc = decide_put(&c, 0, cur, act, value);
+    /* A done operation found while writing is its done event: the lock may
+     * move on once the batch is written. */
+    if (!rc && c.found_done) rc = redrive_add(m, e->lock->id);
+    return rc;
+}
+
+int master_flush_writes(dc_master *m)
+{
+    size_t n = m->nq;
+    if (n == 0) return DC_OK;
+    char **keys = malloc(n * sizeof *keys);
+    int64_t *revs = calloc(n, sizeof *revs);
+    int rc = keys && revs ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) keys[i] = m->q[i]->key;
+    if (!rc)
+        rc = pess_write_keys(m->store, &m->fence, &m->ops, keys, n, decide_queued, m, NULL, revs);
+    for (size_t i = 0; i < n && !rc; i++) {
+        master_qw *e = m->q[i];
+        if (!e->lock) continue;
+        if (e->kind == QW_DELETE) {
+            if (revs[i] > e->lock->del_rev) e->lock->del_rev = revs[i];
+        } else if (revs[i]) {
+            int exec = e->kind == QW_EXEC;
+            rc = master_step(m, 4, e->lock, e->source, revs[i], "PUT operation exec=%s%s",
+                             exec ? "true" : "false", exec ? " (owner)" : " (skip)");
+        }
+    }
+    free(keys);
+    free(revs);
+    queue_clear(m);
+    return rc;
+}
+
+/* Step 10 of the locks whose deletes were written: report and free them. */
+static int finish_locks(dc_master *m)
+{
+    int rc = DC_OK;
+    size_t i = 0;
+    for (; i < m->nfin && !rc; i++) {
+        dc_lock *l = m->finishing[i];
+        rc = master_step(m, 10, l, NULL, l->del_rev, "DELETE operations: lock resolved");
+        master_lock_gone(m, l);
+        pess_lock_destroy(l);
+    }
+    /* On a stop, the rest go with the dropped batch. */
+    if (i < m->nfin) memmove(m->finishing, m->finishing + i, (m->nfin - i) * sizeof *m->finishing);
+    m->nfin -= i;
+    return rc;
+}
+
+int master_flush(dc_master *m, int rc)
+{
+    while (!rc) {
+        rc = master_flush_writes(m);
+        if (!rc) rc = finish_locks(m);
+        if (rc || m->nredrive == 0) break;
+        char **ids = m->redrive;
+        size_t n = m->nredrive;
+        m->redrive = NULL;
+        m->nredrive = m->capredrive = 0;
+        for (size_t i = 0; i < n && !rc; i++) {
+            dc_lock *l = dc_keeper_find(m->keeper, ids[i]);
+            if (l) rc = master_progress(m, l);
+        }
+        dc_strings_free(ids, n);
+    }
+    if (rc) master_queue_drop(m);
+    return rc;
+}
+
+/* Step 10: queue the deletes of every source's operation and take the lock
+ * out of the keeper now (so an info of the next DDL on the table makes a new
+ * lock, as when the deletes were written at once); it is freed once they
+ * are written. */
+static int queue_step10(dc_master *m, dc_lock *lock)
+{
+    size_t n;
+    pess_src **v = pess_lock_sorted(lock, &n);
+    int rc = v ? grow(&m->finishing, &m->capfin, m->nfin, sizeof *m->finishing)
+               : dc__error(DC_ENOMEM, "out of memory");
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    pess_keeper_detach(m->keeper, lock);
+    m->finishing[m->nfin++] = lock;
+    lock->removing = 1;
+    for (size_t i = 0; i < n && !rc; i++) rc = queue_op(m, lock, v[i]->name, QW_DELETE);
+    free(v);
+    return rc;
+}
+
 int master_progress(dc_master *m, dc_lock *lock)
 {
-    /* Each pass either waits (returns) or moves the lock on; a pass that
-     * finds done operations while writing goes round again. */
+    if (lock->removing) return DC_OK;
     const pess_task *t = pess_task_find(&m->tasks, lock->task);
     if (!lock->forced && (!t || t->n == 0)) {
         /* Without membership the master cannot know who else must report:
@@ -209,33 +396,33 @@ int master_progress(dc_master *m, dc_lock *lock)
                lock->task);
         return DC_OK;
     }
+    /* Each pass either waits (returns) or queues the lock's next writes.
+     * owner_put / others_put mean "written or queued": handlers later in the
+     * batch must see the lock as past that point, as they would have had
+     * the write gone out at once. A write that finds done operations drives
+     * the lock again after the flush. */
     for (int pass = 0; pass < 8; pass++) {
         if (!dc_lock_is_synced(lock, NULL)) return DC_OK;
         if (!lock->executed && !dc_lock_is_done(lock, lock->owner)) {
             if (lock->owner_put) return DC_OK;
-            char *owner = lock->owner;
-            int rc = put_ops(m, lock, &owner, 1, 1);
-            if (rc) return rc;
-            lock->owner_put = 1;
-            continue;
+            int rc = queue_op(m, lock, lock->owner, QW_EXEC);
+            if (!rc) lock->owner_put = 1;
+            return rc;
         }
         if (!lock->others_put) {
             size_t n;
             char **others = pending_others(lock, &n);
             if (!others) return dc__error(DC_ENOMEM, "out of memory");
-            int rc = put_ops(m, lock, others, n, 0);
+            int rc = DC_OK;
+            for (size_t i = 0; i < n && !rc; i++) rc = queue_op(m, lock, others[i], QW_SKIP);
             free(others); /* borrowed names */
             if (rc) return rc;
             lock->others_put = 1;
+            if (n) return DC_OK;
             continue;
         }
         if (!dc_lock_is_resolved(lock)) return DC_OK;
-        int64_t rev = 0;
-        int rc = master_delete_lock_keys(m, lock, 0, &rev);
-        if (rc) return rc;
-        rc = master_step(m, 10, lock, NULL, rev, "DELETE operations: lock resolved");
-        master_remove_lock(m, lock);
-        return rc;
+        return queue_step10(m, lock);
     }
     return DC_OK;
 }

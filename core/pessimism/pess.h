@@ -82,6 +82,10 @@ struct dc_lock {
     uint64_t unlock_mark; /* non-zero: an admin unlock is waiting on this lock */
     int64_t min_info_rev; /* rebuild: smallest revision of the lock's infos */
     char *saved_owner;    /* owner before an unlock replaced it */
+    /* the master's write batch (master_lock.c) */
+    int queued;      /* writes of this lock waiting in the batch */
+    int removing;    /* step 10 queued: detached from the keeper until it is written */
+    int64_t del_rev; /* step 10: highest revision its deletes were written at */
     UT_hash_handle hh;
 };
 
@@ -92,6 +96,8 @@ pess_src *pess_lock_src_add(dc_lock *lock, const char *source);
 pess_src **pess_lock_sorted(const dc_lock *lock, size_t *n);
 /* Free a lock that is not in a keeper. */
 void pess_lock_destroy(dc_lock *lock);
+/* Take lock out of the keeper without freeing it (the caller owns it). */
+void pess_keeper_detach(dc_keeper *keeper, dc_lock *lock);
 /* Detach all locks of task (NULL = all) from the keeper and free them. */
 void pess_keeper_clear(dc_keeper *keeper, const char *task);
 /* The IDs of task's locks, sorted (malloc'd array of malloc'd strings; free

@@ -19,6 +19,14 @@
  * rebuild from a fresh read; transient store errors are retried, never
  * returned.
  *
+ * The master's writes of operations (exec=true, exec=false, step 10's
+ * deletes) are made without reading first: each carries a compare on the
+ * state the master saw in its snapshot and events, so a stale belief loses
+ * the race and is decided again, never overwrites a done operation. The
+ * writes of every lock that moved in one batch of watch events are committed
+ * together, in txns of at most 32 keys; the step callbacks of those writes
+ * are called after the commit, with its revision.
+ *
  * Every handler and every admin call (dc_master_unlock, dc_master_remove_meta,
  * dc_master_locks) runs under one mutex, so a lock removal and the next info
  * for the same table cannot race (DM bug pingcap/dm#1253). The admin calls may
