@@ -45,12 +45,85 @@ int mem_key_cmp(const mem_key *a, const mem_key *b)
 
 RB_GENERATE(mem_tree, mem_key, rb, mem_key_cmp)
 
+/* A word-at-a-time hash: the protocol's keys are 60-100 bytes that share
+ * long prefixes, which a tree walk compares over and over. */
+static uint64_t key_hash(const char *key, size_t len)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
+    for (; len >= 8; key += 8, len -= 8) {
+        memcpy(&w, key, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 29;
+    }
+    w = 0;
+    if (len) memcpy(&w, key, len);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 32);
+}
+
+static mem_key *find_hashed(mem_store *m, const char *key, size_t key_len, uint64_t h)
+{
+    if (!m->kcap) return NULL;
+    for (mem_key *k = m->khash[h & (m->kcap - 1)]; k; k = k->hnext)
+        if (k->hash == h && k->kv.key_len == key_len &&
+            (key_len == 0 || memcmp(k->kv.key, key, key_len) == 0))
+            return k;
+    return NULL;
+}
+
 mem_key *mem_find(mem_store *m, const char *key, size_t key_len)
 {
-    mem_key probe;
-    probe.kv.key = (char *)key;
-    probe.kv.key_len = key_len;
-    return RB_FIND(mem_tree, &m->keys, &probe);
+    return find_hashed(m, key, key_len, key_hash(key, key_len));
+}
+
+/* Room in the hash for extra more keys (at most one key per bucket on
+ * average), so that linking new keys at commit cannot fail. mu held. */
+static int keys_reserve(mem_store *m, size_t extra)
+{
+    size_t need = (size_t)m->nkeys + extra;
+    if (need <= m->kcap) return 0;
+    size_t cap = m->kcap ? m->kcap : 64;
+    while (cap < need) cap *= 2;
+    mem_key **b = calloc(cap, sizeof *b);
+    if (!b) return -1;
+    for (size_t i = 0; i < m->kcap; i++)
+        for (mem_key *k = m->khash[i], *next; k; k = next) {
+            next = k->hnext;
+            k->hnext = b[k->hash & (cap - 1)];
+            b[k->hash & (cap - 1)] = k;
+        }
+    free(m->khash);
+    m->khash = b;
+    m->kcap = cap;
+    return 0;
+}
+
+/* Link a new key (keys_reserve made room) or unlink a deleted one. */
+static void key_link(mem_store *m, mem_key *k)
+{
+    RB_INSERT(mem_tree, &m->keys, k);
+    mem_key **b = &m->khash[k->hash & (m->kcap - 1)];
+    k->hnext = *b;
+    *b = k;
+    m->nkeys++;
+}
+
+static void key_unlink(mem_store *m, mem_key *k)
+{
+    RB_REMOVE(mem_tree, &m->keys, k);
+    mem_key **p = &m->khash[k->hash & (m->kcap - 1)];
+    while (*p != k) p = &(*p)->hnext;
+    *p = k->hnext;
+    m->nkeys--;
+}
+
+/* Free what an event owns (mem.h: prev.key is kv.key). */
+static void event_clear(mem_event *ev)
+{
+    free(ev->kv.key);
+    free(ev->kv.value);
+    if (ev->has_prev) free(ev->prev.value);
+    memset(ev, 0, sizeof *ev);
 }
 
 /* The first key >= key. */
@@ -78,11 +151,9 @@ static void mem_destroy(mem_store *m)
         dc_kv_clear(&k->kv);
         free(k);
     }
-    for (size_t i = m->head; i < m->len; i++) {
-        dc_kv_clear(&m->log[i].kv);
-        dc_kv_clear(&m->log[i].prev);
-    }
+    for (size_t i = m->head; i < m->len; i++) event_clear(&m->log[i]);
     free(m->log);
+    free(m->khash);
     free(m->log_rev);
     mem_watch_index_free(m);
     mem_lease_free_all(m);
@@ -248,7 +319,9 @@ static int mem_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
 
 /* ------------------------------------------------------------ writes */
 
-/* One key a txn will write, with everything it needs already allocated. */
+/* One key a txn will write, with everything it needs already allocated.
+ * What the event takes from the key (its old value; a deleted key's name and
+ * value) is moved over at commit, not copied here. */
 typedef struct plan_item {
     mem_key *k; /* the existing node, or the new node (is_new) */
     int is_new;
@@ -258,11 +331,24 @@ typedef struct plan_item {
     mem_event ev; /* the event to log */
 } plan_item;
 
+/* Most txns write a few keys with a few ops: their plan lives on the stack. */
+#define PLAN_INLINE 4
+
 typedef struct plan {
     plan_item *items;
     size_t n, cap;
     size_t *op_first, *op_count; /* items of each op */
+    plan_item inline_items[PLAN_INLINE];
+    size_t inline_ops[2 * PLAN_INLINE];
 } plan;
+
+static void plan_init(plan *p)
+{
+    p->items = p->inline_items;
+    p->n = 0;
+    p->cap = PLAN_INLINE;
+    p->op_first = p->op_count = NULL;
+}
 
 static void plan_free(plan *p, int committed)
 {
@@ -275,22 +361,25 @@ static void plan_free(plan *p, int committed)
                 free(it->k);
             }
             free(it->value);
-            dc_kv_clear(&it->ev.kv);
-            dc_kv_clear(&it->ev.prev);
+            dc_kv_clear(&it->ev.kv); /* prev is filled at commit only */
         }
     }
-    free(p->items);
-    free(p->op_first);
-    free(p->op_count);
-    memset(p, 0, sizeof *p);
+    if (p->items != p->inline_items) free(p->items);
+    if (p->op_first != p->inline_ops) {
+        free(p->op_first);
+        free(p->op_count);
+    }
+    plan_init(p);
 }
 
 static plan_item *plan_add(plan *p)
 {
     if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 8;
-        plan_item *it = realloc(p->items, cap * sizeof *it);
+        size_t cap = p->cap * 2;
+        plan_item *it = p->items == p->inline_items ? malloc(cap * sizeof *it)
+                                                    : realloc(p->items, cap * sizeof *it);
         if (!it) return NULL;
+        if (p->items == p->inline_items) memcpy(it, p->items, p->n * sizeof *it);
         p->items = it;
         p->cap = cap;
     }
@@ -307,9 +396,7 @@ static int plan_delete_key(plan *p, mem_key *k, int64_t rev)
     it->k = k;
     k->planned_delete = 1;
     it->ev.type = DC_EVENT_DELETE;
-    if (dc_kv_set(&it->ev.kv, k->kv.key, k->kv.key_len, NULL, 0) != 0) return -1;
     it->ev.kv.mod_revision = rev;
-    if (copy_kv(&it->ev.prev, &k->kv, 0) != 0) return -1;
     it->ev.has_prev = 1;
     return 0;
 }
@@ -319,14 +406,17 @@ static int plan_put(mem_store *m, plan *p, const dc_op *op, int64_t rev)
     plan_item *it = plan_add(p);
     if (!it) return -1;
     it->is_put = 1;
-    it->k = mem_find(m, op->key, op->key_len);
+    uint64_t h = key_hash(op->key, op->key_len);
+    it->k = find_hashed(m, op->key, op->key_len, h);
     if (op->lease) HASH_FIND(hh, m->leases, &op->lease, sizeof op->lease, it->lease);
     if (!it->k) {
         it->is_new = 1;
         it->k = calloc(1, sizeof *it->k);
         if (!it->k || dc_kv_set(&it->k->kv, op->key, op->key_len, NULL, 0) != 0) return -1;
+        free(it->k->kv.value); /* the put's buffer replaces it at commit */
+        it->k->kv.value = NULL;
+        it->k->hash = h;
     } else {
-        if (copy_kv(&it->ev.prev, &it->k->kv, 0) != 0) return -1;
         it->ev.has_prev = 1;
     }
     it->value = malloc(op->value_len + 1);
@@ -364,12 +454,22 @@ static int log_reserve(mem_store *m, size_t extra)
 }
 
 /* Link a prepared item into the store and move its event to the log.
- * Cannot fail: log space was reserved. mu held. */
+ * Cannot fail: log and hash space were reserved. mu held. */
 static void commit_item(mem_store *m, plan_item *it, int64_t rev)
 {
     mem_key *k = it->k;
+    if (it->ev.has_prev) {
+        /* The key's state before this write: its value buffer moves to the
+         * event, and a deleted key's name becomes the event's key. */
+        it->ev.prev = k->kv;
+        if (it->is_put) {
+            it->ev.prev.key = it->ev.kv.key;
+        } else {
+            it->ev.kv.key = k->kv.key;
+            it->ev.kv.key_len = k->kv.key_len;
+        }
+    }
     if (it->is_put) {
-        free(k->kv.value);
         k->kv.value = it->value;
         k->kv.value_len = it->ev.kv.value_len;
         k->kv.create_revision = it->ev.kv.create_revision;
@@ -380,16 +480,11 @@ static void commit_item(mem_store *m, plan_item *it, int64_t rev)
             if (it->lease) mem_lease_attach(m, k, it->lease);
         }
         k->kv.lease = it->lease ? it->lease->id : 0;
-        if (it->is_new) {
-            RB_INSERT(mem_tree, &m->keys, k);
-            m->nkeys++;
-        }
+        if (it->is_new) key_link(m, k);
     } else {
         mem_lease_detach(k);
-        RB_REMOVE(mem_tree, &m->keys, k);
-        m->nkeys--;
-        dc_kv_clear(&k->kv);
-        free(k);
+        key_unlink(m, k);
+        free(k); /* its strings now belong to the event */
     }
     it->value = NULL;
     m->log[m->len] = it->ev;
@@ -415,9 +510,14 @@ static int delete_matches(mem_store *m, const dc_op *op)
 
 static int plan_ops(mem_store *m, plan *p, const dc_op *ops, size_t n, int64_t rev)
 {
-    p->op_first = calloc(n ? n : 1, sizeof *p->op_first);
-    p->op_count = calloc(n ? n : 1, sizeof *p->op_count);
-    if (!p->op_first || !p->op_count) return -1;
+    if (n <= PLAN_INLINE) {
+        p->op_first = p->inline_ops;
+        p->op_count = p->inline_ops + PLAN_INLINE;
+    } else {
+        p->op_first = calloc(n, sizeof *p->op_first);
+        p->op_count = calloc(n, sizeof *p->op_count);
+        if (!p->op_first || !p->op_count) return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         const dc_op *op = &ops[i];
         p->op_first[i] = p->n;
@@ -440,16 +540,17 @@ static int plan_ops(mem_store *m, plan *p, const dc_op *ops, size_t n, int64_t r
     return 0;
 }
 
-static int fill_prev(dc_response *r, plan_item *items, size_t n)
+/* An op's prev_kvs, from the n events it logged. */
+static int fill_prev(dc_response *r, const mem_event *evs, size_t n)
 {
     size_t have = 0;
-    for (size_t i = 0; i < n; i++) have += items[i].ev.has_prev;
+    for (size_t i = 0; i < n; i++) have += evs[i].has_prev;
     if (!have) return 0;
     r->prev_kvs = calloc(have, sizeof *r->prev_kvs);
     if (!r->prev_kvs) return -1;
     for (size_t i = 0; i < n; i++) {
-        if (!items[i].ev.has_prev) continue;
-        if (copy_kv(&r->prev_kvs[r->n_prev_kvs], &items[i].ev.prev, 0) != 0) return -1;
+        if (!evs[i].has_prev) continue;
+        if (copy_kv(&r->prev_kvs[r->n_prev_kvs], &evs[i].prev, 0) != 0) return -1;
         r->n_prev_kvs++;
     }
     return 0;
@@ -493,9 +594,11 @@ static int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv
     }
     int64_t rev = writes ? m->rev + 1 : m->rev;
 
-    plan p = {0};
+    plan p;
+    plan_init(&p);
     dc_response *resp = nops ? calloc(nops, sizeof *resp) : NULL;
-    if ((nops && !resp) || plan_ops(m, &p, ops, nops, rev) != 0 || log_reserve(m, p.n) != 0) {
+    if ((nops && !resp) || plan_ops(m, &p, ops, nops, rev) != 0 || log_reserve(m, p.n) != 0 ||
+        keys_reserve(m, p.n) != 0) {
         plan_free(&p, 0);
         free(resp);
         pthread_mutex_unlock(&m->mu);
@@ -515,9 +618,10 @@ static int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv
             if (mem_range(m, op, &r->kvs, &r->n_kvs, &r->count, &r->more) != DC_OK) resp_oom = 1;
             continue;
         }
-        if (op->flags & DC_PREV_KV && fill_prev(r, items, n) != 0) resp_oom = 1;
         if (op->kind == DC_OP_DELETE) r->deleted = (int64_t)n;
+        size_t slot = m->len;
         for (size_t j = 0; j < n; j++) commit_item(m, &items[j], rev);
+        if (op->flags & DC_PREV_KV && fill_prev(r, &m->log[slot], n) != 0) resp_oom = 1;
     }
     m->rev = rev;
     size_t nev = m->len - first_event;
@@ -540,7 +644,8 @@ int mem_lease_delete_keys(mem_store *m, mem_lease *l)
 {
     if (!l->keys) return 0;
     int64_t rev = m->rev + 1;
-    plan p = {0};
+    plan p;
+    plan_init(&p);
     for (mem_key *k = l->keys; k; k = k->lease_next)
         if (plan_delete_key(&p, k, rev) != 0) {
             plan_free(&p, 0);
@@ -574,8 +679,7 @@ static int mem_compact(void *conn, int64_t revision, dc_drv_err *err)
                  (long long)revision, (long long)m->compact_rev);
     } else {
         while (m->head < m->len && m->log_rev[m->head] < revision) {
-            dc_kv_clear(&m->log[m->head].kv);
-            dc_kv_clear(&m->log[m->head].prev);
+            event_clear(&m->log[m->head]);
             m->head++;
         }
         m->compact_rev = revision;

@@ -20,9 +20,13 @@
 
 typedef struct mem_lease mem_lease;
 
-/* A live key. Deleted keys leave the tree; their history lives in the log. */
+/* A live key. Deleted keys leave the tree; their history lives in the log.
+ * Live keys are also in a hash table by key (exact lookups are most of a
+ * txn's work: compares, puts, single-key reads), the tree serving ranges. */
 typedef struct mem_key {
     RB_ENTRY(mem_key) rb;
+    struct mem_key *hnext;                   /* in its hash bucket */
+    uint64_t hash;                           /* of kv.key */
     dc_kv kv;                                /* current value and metadata */
     mem_lease *lease;                        /* NULL if kv.lease == 0 */
     struct mem_key *lease_prev, *lease_next; /* in lease->keys */
@@ -31,11 +35,14 @@ typedef struct mem_key {
 
 RB_HEAD(mem_tree, mem_key);
 
-/* One event of the history: the MVCC log that watches replay. */
+/* One event of the history: the MVCC log that watches replay. An event owns
+ * kv.key, kv.value and prev.value; prev.key is kv.key (the same key), so
+ * that a write can hand the key's old value and a deleted key's name over
+ * to its event instead of copying them. */
 typedef struct mem_event {
     dc_event_type type;
-    dc_kv kv;   /* for DELETE: key and mod_revision only */
-    dc_kv prev; /* valid if has_prev */
+    dc_kv kv;   /* for DELETE: key and mod_revision only (value NULL) */
+    dc_kv prev; /* valid if has_prev; prev.key aliases kv.key */
     int has_prev;
 } mem_event;
 
@@ -70,6 +77,8 @@ typedef struct mem_store {
     pthread_mutex_t mu;
     struct mem_tree keys;
     int64_t nkeys;
+    mem_key **khash; /* buckets of the live keys by hash; kcap a power of 2 */
+    size_t kcap;
     int64_t rev;
     int64_t compact_rev;
     /* the log: events [head, len) of a growable array, revisions ascending */

@@ -18,6 +18,10 @@
  *    sorted array of prefixes would not do as well: the prefixes of K are
  *    not contiguous in it, so finding them means walking back over every
  *    prefix that sorts between them; a trie would need a node per byte.
+ * Both hashes use their own function, computed a word at a time and
+ * incrementally: one pass over an event's key yields the hash of each of
+ * its prefixes that has a length in the list and of the whole key, where
+ * uthash's default would rehash the key from its start for every length.
  * A write's events are offered in log order, and each touched watch
  * collects the slots it wants, then receives them as one batch: per watch,
  * the order and the all-or-nothing delivery of a revision are unchanged.
@@ -47,6 +51,35 @@ struct mem_watch {
     size_t *pend; /* log slots to deliver, collected by one notify or replay */
     size_t n_pend, cap_pend;
 };
+
+#define HASH_K1 0xff51afd7ed558ccdULL
+#define HASH_K2 0xc4ceb9fe1a85ec53ULL
+
+static uint64_t hash_word(uint64_t h, const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    h = (h ^ w) * HASH_K1;
+    return h ^ (h >> 29);
+}
+
+/* The hash of a key of len bytes whose first `done` bytes (a multiple of 8)
+ * are already folded into h. */
+static unsigned hash_finish(uint64_t h, const char *key, size_t done, size_t len)
+{
+    for (; done + 8 <= len; done += 8) h = hash_word(h, key + done);
+    uint64_t w = 0;
+    if (len > done) memcpy(&w, key + done, len - done);
+    h = (h ^ w ^ len) * HASH_K2;
+    return (unsigned)(h ^ (h >> 32));
+}
+
+#define HASH_SEED 0x9e3779b97f4a7c15ULL
+
+static unsigned key_hash(const char *key, size_t len)
+{
+    return hash_finish(HASH_SEED, key, 0, len);
+}
 
 /* Never a silent gap: a watch that cannot take its events ends. */
 static void fail_watch(mem_store *m, mem_watch *w)
@@ -149,14 +182,21 @@ void mem_watch_notify(mem_store *m, size_t first, size_t n)
     if (!ix->exact && !ix->prefixes) return;
     size_t nt = 0;
     for (size_t i = first; i < first + n; i++) {
-        const dc_kv *kv = &m->log[i].kv;
+        const char *key = m->log[i].kv.key;
+        size_t key_len = m->log[i].kv.key_len;
         mem_watch_bucket *b;
-        if (ix->exact) {
-            HASH_FIND(hh, ix->exact, kv->key, kv->key_len, b);
+        /* h holds the first `done` bytes of the key, for the next length */
+        uint64_t h = HASH_SEED;
+        size_t done = 0;
+        for (size_t j = 0; j < ix->n_lens && ix->lens[j].len <= key_len; j++) {
+            size_t len = ix->lens[j].len;
+            for (; done + 8 <= len; done += 8) h = hash_word(h, key + done);
+            HASH_FIND_BYHASHVALUE(hh, ix->prefixes, key, len, hash_finish(h, key, done, len), b);
             if (b) offer(m, b, i, &nt);
         }
-        for (size_t j = 0; j < ix->n_lens && ix->lens[j].len <= kv->key_len; j++) {
-            HASH_FIND(hh, ix->prefixes, kv->key, ix->lens[j].len, b);
+        if (ix->exact) {
+            HASH_FIND_BYHASHVALUE(hh, ix->exact, key, key_len, hash_finish(h, key, done, key_len),
+                                  b);
             if (b) offer(m, b, i, &nt);
         }
     }
@@ -229,7 +269,8 @@ static int index_add(mem_store *m, mem_watch *w, const char *key, size_t key_len
     int prefix = (w->flags & DC_PREFIX) != 0;
     mem_watch_bucket **table = prefix ? &ix->prefixes : &ix->exact;
     mem_watch_bucket *b;
-    HASH_FIND(hh, *table, key, key_len, b);
+    unsigned hv = key_hash(key, key_len);
+    HASH_FIND_BYHASHVALUE(hh, *table, key, key_len, hv, b);
     if (!b) {
         b = malloc(sizeof *b + key_len + 1);
         if (!b) return -1;
@@ -241,7 +282,7 @@ static int index_add(mem_store *m, mem_watch *w, const char *key, size_t key_len
             free(b);
             return -1;
         }
-        HASH_ADD_KEYPTR(hh, *table, b->key, b->key_len, b);
+        HASH_ADD_KEYPTR_BYHASHVALUE(hh, *table, b->key, b->key_len, hv, b);
         if (!b->hh.tbl) {
             if (prefix) lens_update(ix, key_len, -1);
             free(b);
