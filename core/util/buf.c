@@ -38,12 +38,24 @@ int dc_buf_puts(dc_buf *b, const char *s)
 
 int dc_buf_vprintf(dc_buf *b, const char *fmt, va_list ap)
 {
+    /* Format straight into the free room (at least 64 bytes), and a second
+     * time only when the result is longer: keys and messages are short. */
+    if (dc_buf_reserve(b, 64) != 0) return -1;
+    size_t room = b->cap - b->len; /* counting the terminator */
     va_list cp;
     va_copy(cp, ap);
-    int n = vsnprintf(NULL, 0, fmt, cp);
+    int n = vsnprintf(b->p + b->len, room, fmt, cp);
     va_end(cp);
-    if (n < 0 || dc_buf_reserve(b, (size_t)n) != 0) return -1;
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    if (n >= 0 && (size_t)n >= room) {
+        if (dc_buf_reserve(b, (size_t)n) != 0)
+            n = -1;
+        else
+            vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    }
+    if (n < 0) { /* the contents stay as they were */
+        b->p[b->len] = '\0';
+        return -1;
+    }
     b->len += (size_t)n;
     return 0;
 }
