@@ -376,6 +376,14 @@ static int our_operation(dc_worker *w, dc_operation **out, int64_t *rev)
     return DC_OK;
 }
 
+/* Are the n keys of ks known and kept current by their watches? */
+static int watched(const dc_worker *w, const int *ks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!w->view[ks[i]].known || !w->view[ks[i]].watch) return 0;
+    return 1;
+}
+
 int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
 {
     *out = NULL;
@@ -390,7 +398,9 @@ int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
         int changed, rc;
         if ((rc = view_drain(w, &changed))) return dc__error(rc, "out of memory");
         if (changed) fresh = 0;
-        if (force_read || !view_known(w, keys, 3)) {
+        /* Without its watches open the view may be old, and opening them costs
+         * more than a read (on etcd a stream, on ZooKeeper a thread): read. */
+        if (force_read || !watched(w, keys, 3)) {
             if ((rc = view_read(w, keys, 3))) {
                 if ((rc = worker_pause(rc, deadline)))
                     return rc == DC_ENOMEM ? dc__error(rc, "out of memory") : rc;
@@ -402,11 +412,6 @@ int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
         dc_operation *op;
         int64_t op_rev = 0;
         if ((rc = our_operation(w, &op, &op_rev))) return dc__error(rc, "out of memory");
-        if (op && !fresh && !w->view[WK_OP].watch) {
-            dc_operation_free(op);
-            force_read = 1;
-            continue;
-        }
         if (op) {
             dc_operation *copy;
             rc = dc_operation_new(op->id, op->task, op->source, (const char *const *)op->ddls,

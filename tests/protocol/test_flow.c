@@ -36,8 +36,8 @@ static void run_threads(size_t n_sources, size_t n_tables)
     const char *ns = t_ns("flow");
     char names[16][32];
     const char *sources[16];
-    char tnames[8][32];
-    const char *tables[8];
+    char tnames[20][32];
+    const char *tables[20];
     for (size_t i = 0; i < n_sources; i++) {
         snprintf(names[i], sizeof names[i], "mysql-replica-%02zu", i + 1);
         sources[i] = names[i];
@@ -106,6 +106,15 @@ START_TEST(flow_eight_sources_three_tables_in_revision_order)
 }
 END_TEST
 
+/* Each worker keeps its dc_worker (its view and watches) for all the tables:
+ * the next DDL often comes while the last lock's done operation is still
+ * there, and the worker must wait for its deletion on the watch it kept. */
+START_TEST(flow_kept_workers_through_twenty_tables_in_revision_order)
+{
+    run_threads(3, 20);
+}
+END_TEST
+
 START_TEST(flow_three_hundred_sources_no_txn_grows_with_sources)
 {
     enum { N = 300 };
@@ -164,6 +173,7 @@ Suite *suite_flow(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, flow_two_sources_three_tables_in_revision_order);
     tcase_add_test(tc, flow_eight_sources_three_tables_in_revision_order);
+    tcase_add_test(tc, flow_kept_workers_through_twenty_tables_in_revision_order);
     tcase_add_test(tc, flow_three_hundred_sources_no_txn_grows_with_sources);
     suite_add_tcase(s, tc);
     return s;

@@ -36,8 +36,10 @@
  * Resources: a dc_worker keeps up to 3 watches open between calls (its
  * operation, info and conflict keys; opened the first time it has to wait,
  * re-opened after one ends). On etcd each is an HTTP stream with a driver
- * thread, on ZooKeeper a thread. dc_worker_free closes them, so free the
- * worker before closing its store.
+ * thread, on ZooKeeper a thread that follows the store's event log, so a
+ * process hosting hundreds of sources holds three of those per source that
+ * ever waited. dc_worker_free closes them, so free the worker before closing
+ * its store.
  */
 #ifndef DDLCOORD_PESSIMISM_WORKER_H
 #define DDLCOORD_PESSIMISM_WORKER_H
