@@ -1,12 +1,15 @@
 /*
  * The txn builder. Builder calls copy their arguments into the txn and
  * remember the first error, so a caller can build a whole txn and check only
- * the commit (curl's style). dc__txn_request validates the finished txn the
+ * the commit (curl's style). A compare's or op's key and value share one
+ * allocation (the key's; the value follows its terminator), as txns are
+ * built and freed for every protocol step. dc__txn_request validates the finished txn the
  * same way for every backend: known flags, non-empty keys, and no two writes
  * of one branch touching the same key (etcd's rule).
  */
 #include "internal.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,16 +32,10 @@ dc_txn *dc_txn_new(void)
 void dc_txn_free(dc_txn *t)
 {
     if (!t) return;
-    for (size_t i = 0; i < t->n_cmps; i++) {
-        free((char *)t->cmps[i].key);
-        free((char *)t->cmps[i].value);
-    }
+    for (size_t i = 0; i < t->n_cmps; i++) free((char *)t->cmps[i].key);
     free(t->cmps);
     for (int b = 0; b < 2; b++) {
-        for (size_t i = 0; i < t->n_ops[b]; i++) {
-            free((char *)t->ops[b][i].key);
-            free((char *)t->ops[b][i].value);
-        }
+        for (size_t i = 0; i < t->n_ops[b]; i++) free((char *)t->ops[b][i].key);
         free(t->ops[b]);
     }
     free(t);
@@ -53,12 +50,24 @@ static int fail(dc_txn *t, int code, const char *msg)
     return dc__error(code, "txn: %s", msg);
 }
 
-static char *dupbytes(const void *p, size_t n)
+/* Copies of key and, if value is not NULL, value, NUL-terminated, in one
+ * allocation (returned; *value_copy points into it). NULL when out of memory. */
+static char *dup_key_value(const void *key, size_t key_len, const void *value, size_t value_len,
+                           const char **value_copy)
 {
-    char *o = malloc(n + 1);
+    if (key_len > SIZE_MAX - 2 || (value && value_len > SIZE_MAX - 2 - key_len)) return NULL;
+    size_t size = key_len + 1 + (value ? value_len + 1 : 0);
+    char *o = malloc(size);
     if (!o) return NULL;
-    if (n) memcpy(o, p, n);
-    o[n] = '\0';
+    if (key_len) memcpy(o, key, key_len);
+    o[key_len] = '\0';
+    *value_copy = NULL;
+    if (value) {
+        char *v = o + key_len + 1;
+        if (value_len) memcpy(v, value, value_len);
+        v[value_len] = '\0';
+        *value_copy = v;
+    }
     return o;
 }
 
@@ -85,13 +94,9 @@ static int add_compare(dc_txn *t, const void *key, size_t key_len, dc_target tar
         return fail(t, DC_ENOMEM, "out of memory");
     dc_compare *c = &t->cmps[t->n_cmps];
     memset(c, 0, sizeof *c);
-    c->key = dupbytes(key, key_len);
-    c->value = target == DC_TARGET_VALUE ? dupbytes(value ? value : "", value_len) : NULL;
-    if (!c->key || (target == DC_TARGET_VALUE && !c->value)) {
-        free((char *)c->key);
-        free((char *)c->value);
-        return fail(t, DC_ENOMEM, "out of memory");
-    }
+    c->key = dup_key_value(key, key_len, target == DC_TARGET_VALUE ? (value ? value : "") : NULL,
+                           value_len, &c->value);
+    if (!c->key) return fail(t, DC_ENOMEM, "out of memory");
     c->key_len = key_len;
     c->value_len = target == DC_TARGET_VALUE ? value_len : 0;
     c->target = target;
@@ -132,13 +137,9 @@ static int add_op(dc_txn *t, dc_branch b, dc_op_kind kind, const void *key, size
     dc_op *op = &t->ops[b][t->n_ops[b]];
     memset(op, 0, sizeof *op);
     op->kind = kind;
-    op->key = dupbytes(key ? key : "", key_len);
-    op->value = kind == DC_OP_PUT ? dupbytes(value ? value : "", value_len) : NULL;
-    if (!op->key || (kind == DC_OP_PUT && !op->value)) {
-        free((char *)op->key);
-        free((char *)op->value);
-        return fail(t, DC_ENOMEM, "out of memory");
-    }
+    op->key = dup_key_value(key ? key : "", key_len,
+                            kind == DC_OP_PUT ? (value ? value : "") : NULL, value_len, &op->value);
+    if (!op->key) return fail(t, DC_ENOMEM, "out of memory");
     op->key_len = key_len;
     op->value_len = kind == DC_OP_PUT ? value_len : 0;
     op->lease = lease;
