@@ -2,16 +2,19 @@
  * mem:// — the embedded store, the reference implementation of the contract.
  *
  * Live keys sit in a red-black tree (libbsd's sys/tree.h) ordered by key
- * bytes, so a prefix read is O(log n + matches). Every change is appended to
- * an in-memory log of events (with the previous key-value), which is the MVCC
- * history: watches replay it from any retained revision, found by binary
- * search, and compaction drops its head. One mutex per instance serialises
- * all calls, so reads are snapshots and txns atomic.
+ * bytes, so a prefix read is O(log n + matches), and in a hash table by key,
+ * so an exact lookup (every compare, put and single-key read) costs one hash
+ * of the key instead of a dozen compares of long, alike keys. Every change
+ * is appended to an in-memory log of events (with the previous key-value),
+ * which is the MVCC history: watches replay it from any retained revision,
+ * found by binary search, and compaction drops its head. One mutex per
+ * instance serialises all calls, so reads are snapshots and txns atomic.
  *
  * A write is done in two phases: first everything it needs is allocated (new
- * nodes, value copies, events, log space) without touching the store, so that
- * running out of memory leaves the store unchanged; then the prepared items
- * are linked in, which cannot fail.
+ * nodes, value copies, events, log and hash space) without touching the
+ * store, so that running out of memory leaves the store unchanged; then the
+ * prepared items are linked in, which cannot fail, and the key's old value
+ * (and a deleted key's name) move into the event rather than being copied.
  *
  * mem://name instances are registered by name and shared by every handle of
  * the process that opens the same name; mem:// alone is private.
