@@ -1,7 +1,7 @@
 /*
- * The worker's private state, shared by worker.c (the steps), worker_view.c
- * (what the worker knows of its keys, and its watches) and worker_flow.c
- * (the one-call helper).
+ * The worker's private state, shared by worker.c (the steps), worker_put.c
+ * (step 2), worker_view.c (what the worker knows of its keys, and its
+ * watches) and worker_flow.c (the one-call helper).
  */
 #ifndef DC_PESS_WORKER_H
 #define DC_PESS_WORKER_H
@@ -53,6 +53,13 @@ int worker_step(dc_worker *w, int step, int64_t rev, const char *fmt, ...)
 void worker_forget(dc_worker *w);
 /* After a transient error: pause and return DC_OK to retry, or rc. */
 int worker_pause(int rc, int64_t deadline);
+/* Does the marker say the operation was executed (or skipped) at exactly its
+ * current revision, without the done txn that completes it? Then *op and *mk
+ * get both (caller frees). */
+int worker_pending_run(const dc_kv *op_kv, const dc_kv *mk_kv, dc_operation **op, pess_marker **mk);
+/* Make the run recorded in mk (executed as op at op_rev) the current one;
+ * takes mk and op. */
+void worker_take_run(dc_worker *w, pess_marker *mk, dc_operation *op, int64_t op_rev);
 
 /* ---------------------------------------------------------------- view */
 
