@@ -58,6 +58,7 @@ int pess_mirror_put(pess_mirror *mr, const dc_kv *kv)
     pess_mirror_ent *e = malloc(sizeof *e + kv->key_len + 1 + kv->value_len + 1);
     if (!e) return dc__error(DC_ENOMEM, "out of memory");
     memset(&e->hh, 0, sizeof e->hh);
+    e->op_id = NULL;
     e->create_revision = kv->create_revision;
     e->mod_revision = kv->mod_revision;
     e->key_len = kv->key_len;
@@ -72,13 +73,35 @@ int pess_mirror_put(pess_mirror *mr, const dc_kv *kv)
     return DC_OK;
 }
 
+void pess_mirror_note_id(pess_mirror *mr, const char *key, size_t key_len, int64_t rev,
+                         const char *id)
+{
+    pess_mirror_ent *e = pess_mirror_find(mr, key, key_len);
+    if (!e || e->mod_revision != rev || e->op_id) return;
+    e->op_id = strdup(id);
+}
+
+const char *pess_mirror_id(const pess_mirror *mr, const dc_kv *kv)
+{
+    if (!mr) return NULL;
+    const pess_mirror_ent *e = pess_mirror_find(mr, kv->key, kv->key_len);
+    /* A key's mod_revision names one value: same revision, same lock ID. */
+    return e && e->mod_revision == kv->mod_revision ? e->op_id : NULL;
+}
+
+static void ent_free(pess_mirror_ent *e)
+{
+    free(e->op_id);
+    free(e);
+}
+
 void pess_mirror_del(pess_mirror *mr, const char *key, size_t key_len)
 {
     pess_mirror_ent *e = NULL;
     HASH_FIND(hh, mr->ents, key, key_len, e);
     if (!e) return;
     HASH_DEL(mr->ents, e);
-    free(e);
+    ent_free(e);
 }
 
 void pess_mirror_clear(pess_mirror *mr)
@@ -87,7 +110,7 @@ void pess_mirror_clear(pess_mirror *mr)
     HASH_ITER(hh, mr->ents, e, tmp)
     {
         HASH_DEL(mr->ents, e);
-        free(e);
+        ent_free(e);
     }
     mr->valid = 0;
 }

@@ -402,6 +402,7 @@ static int on_op_put(dc_master *m, const dc_kv *kv)
         return DC_OK;
     }
     pess_bad_del(&m->bad, kv->key);
+    pess_mirror_note_id(&m->ops, kv->key, kv->key_len, kv->mod_revision, op->id);
     dc_lock *lock = op->done ? dc_keeper_find(m->keeper, op->id) : NULL;
     if (lock && pess_lock_src(lock, op->source) && !dc_lock_is_done(lock, op->source)) {
         dc_lock_mark_done(lock, op->source);

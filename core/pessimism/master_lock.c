@@ -94,7 +94,8 @@ static int decide_put(void *vctx, size_t i, const dc_kv *cur, pess_act *act, cha
 typedef struct del_ctx {
     const dc_lock *lock;
     int with_infos;
-    size_t n_ops; /* keys [0, n_ops) are operations, the rest infos */
+    size_t n_ops;           /* keys [0, n_ops) are operations, the rest infos */
+    const pess_mirror *ops; /* lock IDs already decoded from events (may be NULL) */
 } del_ctx;
 
 static int decide_delete(void *vctx, size_t i, const dc_kv *cur, pess_act *act, char **value)
@@ -104,6 +105,13 @@ static int decide_delete(void *vctx, size_t i, const dc_kv *cur, pess_act *act, 
     if (!cur) return DC_OK;
     char *id = NULL;
     int rc;
+    const char *known = i < c->n_ops ? pess_mirror_id(c->ops, cur) : NULL;
+    if (known) {
+        /* Step 10 deletes done operations whose events the master decoded
+         * already: decoding each again was a sixth of its time. */
+        *act = strcmp(known, c->lock->id) == 0 ? PESS_DELETE : PESS_SKIP;
+        return DC_OK;
+    }
     if (i < c->n_ops) {
         dc_operation *op;
         rc = dc_operation_decode(cur->key, cur->value, cur->value_len, &op);
@@ -144,7 +152,7 @@ int master_delete_lock_keys(dc_master *m, dc_lock *lock, int with_infos, int64_t
     if (!rc) {
         for (size_t i = 0; i < n; i++) all[i] = ops[i];
         for (size_t i = 0; with_infos && i < n; i++) all[n + i] = infos[i];
-        del_ctx c = {lock, with_infos, n};
+        del_ctx c = {lock, with_infos, n, &m->ops};
         rc =
             pess_write_keys(m->store, &m->fence, &m->ops, all, total, decide_delete, &c, rev, NULL);
     }
@@ -161,7 +169,7 @@ int master_delete_op(dc_master *m, dc_lock *lock, const char *source)
     int rc = master_flush_writes(m);
     if (!rc) rc = dc_operation_key(m->ns, lock->task, source, &key);
     if (rc) return rc;
-    del_ctx c = {lock, 0, 1};
+    del_ctx c = {lock, 0, 1, &m->ops};
     rc = pess_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_delete, &c, NULL, NULL);
     free(key);
     return rc;
@@ -287,7 +295,7 @@ static int decide_queued(void *vctx, size_t i, const dc_kv *cur, pess_act *act, 
     *act = PESS_SKIP;
     if (!e->lock) return DC_OK;
     if (e->kind == QW_DELETE) {
-        del_ctx c = {e->lock, 0, 1};
+        del_ctx c = {e->lock, 0, 1, &m->ops};
         return decide_delete(&c, 0, cur, act, value);
     }
     put_ctx c = {m, e->lock, NULL, &e->source, 1, e->kind == QW_EXEC, 0};

@@ -166,6 +166,7 @@ typedef struct pess_mirror_ent {
     int64_t mod_revision;
     size_t key_len;
     size_t value_len;
+    char *op_id; /* the value's lock ID once the master decoded it (NULL: not yet) */
     char *value; /* in the same allocation, after key */
     char key[];  /* NUL-terminated */
 } pess_mirror_ent;
@@ -183,6 +184,13 @@ int pess_mirror_covers(const pess_mirror *mr, const char *key, size_t key_len);
 pess_mirror_ent *pess_mirror_find(const pess_mirror *mr, const char *key, size_t key_len);
 /* Record kv as the key's state (a PUT event or a snapshot row). DC_ENOMEM. */
 int pess_mirror_put(pess_mirror *mr, const dc_kv *kv);
+/* Remember the lock ID the value of key at revision rev decoded to, so a
+ * decision on the mirror need not decode it again (best effort: nothing is
+ * remembered when out of memory). */
+void pess_mirror_note_id(pess_mirror *mr, const char *key, size_t key_len, int64_t rev,
+                         const char *id);
+/* The lock ID noted for exactly kv (same key, same mod_revision), or NULL. */
+const char *pess_mirror_id(const pess_mirror *mr, const dc_kv *kv);
 /* Record the key as absent (a DELETE event). */
 void pess_mirror_del(pess_mirror *mr, const char *key, size_t key_len);
 /* Forget everything (not valid until seeded again). */
