@@ -38,8 +38,8 @@
  * re-opened after one ends). On etcd each is an HTTP stream with a driver
  * thread, on ZooKeeper a thread that follows the store's event log, so a
  * process hosting hundreds of sources holds three of those per source that
- * ever waited. dc_worker_free closes them, so free the worker before closing
- * its store.
+ * ever waited. dc_worker_free closes them (if the store was closed first,
+ * they have ended and are only freed).
  */
 #ifndef DDLCOORD_PESSIMISM_WORKER_H
 #define DDLCOORD_PESSIMISM_WORKER_H
