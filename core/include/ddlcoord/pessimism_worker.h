@@ -29,9 +29,10 @@
  * Keep one dc_worker per (task, source) across DDLs: it remembers what its
  * last reads, its own txns and its watches told it about its keys, so a DDL
  * costs it one info put, the marker write and the done txn, plus a read
- * only when it knows nothing yet (a new dc_worker) or a belief turned out
- * stale (every write is guarded by the exact revisions it believes, so a
- * stale belief costs a round trip, never a wrong answer).
+ * only when it knows nothing yet (a new dc_worker, or a wait before its
+ * watches are open) or a belief turned out stale (every write is guarded by
+ * the exact revisions it believes, so a stale belief costs a round trip,
+ * never a wrong answer).
  *
  * Resources: a dc_worker keeps up to 3 watches open between calls (its
  * operation, info and conflict keys; opened the first time it has to wait,
