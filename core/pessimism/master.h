@@ -95,7 +95,7 @@ int master_flush_writes(dc_master *m);
 /* Forget the batch (a rebuild or an error). */
 void master_queue_drop(dc_master *m);
 /* Detach lock's queued writes from it (it is being freed). */
-void master_queue_forget(dc_master *m, const dc_lock *lock);
+void master_queue_forget(dc_master *m, dc_lock *lock);
 /* Record that an unlock waiting on lock is over and wake waiters. */
 void master_lock_gone(dc_master *m, const dc_lock *lock);
 

@@ -241,12 +241,12 @@ void master_queue_drop(dc_master *m)
     m->nredrive = m->capredrive = 0;
 }
 
-void master_queue_forget(dc_master *m, const dc_lock *lock)
+void master_queue_forget(dc_master *m, dc_lock *lock)
 {
     for (size_t i = 0; lock->queued && i < m->nq; i++)
         if (m->q[i]->lock == lock) {
             m->q[i]->lock = NULL;
-            ((dc_lock *)lock)->queued--;
+            lock->queued--;
         }
 }
 
