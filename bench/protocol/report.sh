@@ -185,17 +185,19 @@ versions() {
     echo "operation done and deleting the Info. Clock: first Info put → last step 10. Bound = the backend's"
     echo "writes/s (same number of threads, measured by the same process just before) ÷ $WPL writes per lock ($S Info puts, $S done txns, exec=true,"
     echo "one exec=false txn, one delete txn). *revs/lock* = store revisions consumed per lock (the writes really"
-    echo "made on mem://, etcd and Redis; ZooKeeper's zxids count more)."
+    echo "made on mem://, etcd and Redis; ZooKeeper's zxids count more). *master busy* = the master thread's CPU"
+    echo "time ÷ the wall time of the run: near 100% the one master thread bounds the figure; *master CPU/lock* ="
+    echo "its CPU per lock, so 10⁶ ÷ it is the most locks/s this master could handle on one core."
     echo
-    echo "| backend | threads | writes/s | locks in flight | locks/s | bound | % of bound | revs/lock | seconds |"
-    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "| backend | threads | writes/s | locks in flight | locks/s | bound | % of bound | master busy | master CPU/lock (µs) | revs/lock | seconds |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for b in $backends; do
         [ -f "$work/$b.txt" ] || continue
         bt=$(bound_tput "$b")
         th=$(awk '$1 == "INFO" && $2 == "tput_threads" {print $3}' "$work/$b.txt")
         for n in $(size_of "$b" throughput | awk '{print $3}' | tr ',' ' '); do
             l=$(v "$b" "tput_${S}_${n}_locks_per_s")
-            echo "| $b | $th | $(f "$(v "$b" tput_writes_per_s)") | $n | $(f "$l") | $(f "$bt") | $(f "$(calc '100 * l / b' l="$l" b="$bt")")% | $(f "$(v "$b" "tput_${S}_${n}_revs_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_seconds")") |"
+            echo "| $b | $th | $(f "$(v "$b" tput_writes_per_s)") | $n | $(f "$l") | $(f "$bt") | $(f "$(calc '100 * l / b' l="$l" b="$bt")")% | $(f "$(v "$b" "tput_${S}_${n}_master_busy_pct")")% | $(f "$(v "$b" "tput_${S}_${n}_master_cpu_us_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_revs_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_seconds")") |"
         done
     done
     echo

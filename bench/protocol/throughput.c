@@ -19,11 +19,15 @@
  * really made. Right before the first size, the backend's writes/s with the
  * same number of threads is measured again in this process (for 2 s), so
  * that the bound is taken as close as possible to the figure it bounds.
+ * The master thread's CPU time over the same window is printed as well
+ * (busy = CPU ÷ wall): near 100% the one master thread is what bounds the
+ * figure, well below it the store or the pool is.
  */
 #include "bench.h"
 #include "setup.h"
 
 #include <pthread.h>
+#include <time.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +188,16 @@ static void *master_main(void *arg)
     return NULL;
 }
 
+/* CPU seconds a thread has used so far. */
+static double thread_cpu(pthread_t th)
+{
+    clockid_t cid;
+    struct timespec ts;
+    if (pthread_getcpuclockid(th, &cid) || clock_gettime(cid, &ts))
+        bp_die("thread cpu", DC_EINTERNAL);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void one_size(dc_store *s, int sources, int threads, int tasks)
 {
     char *ns = bp_ns("throughput");
@@ -215,7 +229,7 @@ static void one_size(dc_store *s, int sources, int threads, int tasks)
     for (int i = 0; i < threads; i++)
         if (pthread_create(&dt[i], NULL, done_main, NULL)) bp_die("pthread_create", DC_ENOMEM);
 
-    double t0 = bp_now();
+    double t0 = bp_now(), cpu0 = thread_cpu(mt);
     for (int i = 0; i < threads; i++)
         if (pthread_create(&it[i], NULL, info_main, NULL)) bp_die("pthread_create", DC_ENOMEM);
     for (int i = 0; i < threads; i++) pthread_join(it[i], NULL);
@@ -223,6 +237,7 @@ static void one_size(dc_store *s, int sources, int threads, int tasks)
     pthread_mutex_lock(&P.mu);
     while (P.resolved < tasks) pthread_cond_wait(&P.cond, &P.mu);
     double el = P.t_last - t0;
+    double cpu = thread_cpu(mt) - cpu0;
     P.closed = 1;
     pthread_cond_broadcast(&P.cond);
     pthread_mutex_unlock(&P.mu);
@@ -237,6 +252,10 @@ static void one_size(dc_store *s, int sources, int threads, int tasks)
     bp_result(name, (double)(rev1 - rev0) / tasks);
     snprintf(name, sizeof name, "tput_%d_%d_infos_seconds", sources, tasks);
     bp_result(name, t_infos);
+    snprintf(name, sizeof name, "tput_%d_%d_master_busy_pct", sources, tasks);
+    bp_result(name, 100 * cpu / el);
+    snprintf(name, sizeof name, "tput_%d_%d_master_cpu_us_per_lock", sources, tasks);
+    bp_result(name, 1e6 * cpu / tasks);
     snprintf(name, sizeof name, "tput_%d_%d_lost_races", sources, tasks);
     bp_result(name, (double)atomic_load(&P.lost_races));
 
