@@ -18,6 +18,12 @@ static int drv_open(const dc_host *host, const char *uri, const dc_config *cfg, 
 {
     zk_conn *c = NULL;
     int rc = zk_parse_and_open(host, uri, cfg, &c, err);
+    if (rc == DC_OK && zk_follower_start(c) != 0) {
+        zk_reaper_stop(c);
+        zk_conn_close(c);
+        zk_free(c);
+        return ZKERR(err, DC_ENOMEM, "zk: cannot start the watch follower");
+    }
     if (rc == DC_OK) *conn = c;
     return rc;
 }
@@ -26,6 +32,7 @@ static void drv_close(void *conn)
 {
     zk_conn *c = conn;
     if (!c) return;
+    zk_follower_stop(c);
     zk_reaper_stop(c);
     zk_conn_close(c);
     zk_free(c);

@@ -90,6 +90,9 @@ struct zk_conn {
     pthread_mutex_t reap_mu;
     pthread_cond_t reap_cv;
     int reap_stop;
+
+    /* the shared log follower of the connection's watches (watch.c) */
+    struct zk_watch *fol;
 };
 
 /* ------------------------------------------------------------- conn.c */
@@ -323,6 +326,10 @@ int zk_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
 int zk_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
                    dc_drv_err *err);
 void zk_watch_stop(void *conn, void *handle);
+/* The connection's shared log follower: started parked at open, stopped at
+ * close (after every watch). 0 or -1 (out of memory). */
+int zk_follower_start(zk_conn *c);
+void zk_follower_stop(zk_conn *c);
 
 /* ------------------------------------------------------------- lease.c */
 

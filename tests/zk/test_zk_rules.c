@@ -423,6 +423,92 @@ START_TEST(uri_path_is_a_chroot_for_the_store)
 }
 END_TEST
 
+/* ------------------------------------------------------------ shared follower */
+
+enum { FW_N = 150 };
+
+typedef struct fw_arg {
+    dc_store *s;
+    int64_t revs[FW_N];
+    volatile int done;
+} fw_arg;
+
+static void *fw_writer(void *p)
+{
+    fw_arg *a = p;
+    for (int i = 0; i < FW_N; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "f/%03d", i);
+        a->revs[i] = zt_put(a->s, k, "v");
+        __atomic_store_n(&a->done, i + 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static void fw_expect(dc_watch *w, const int64_t *revs, size_t from, size_t n)
+{
+    zt_log *log = calloc(1, sizeof *log);
+    ck_assert_ptr_nonnull(log);
+    zt_collect(w, log, n - from, 20000);
+    ck_assert_msg(log->n == n - from, "got %zu events, want %zu (end %s)", log->n, n - from,
+                  dc_errname(log->end_code));
+    for (size_t i = 0; i < log->n; i++)
+        ck_assert_int_eq(log->ev[i]->kv.mod_revision, revs[from + i]);
+    /* nothing more: no duplicate arrives late */
+    dc_events *extra = NULL;
+    ck_assert_int_eq(dc_watch_next(w, 300, &extra), DC_ETIMEDOUT);
+    zt_log_free(log);
+    free(log);
+}
+
+/* The watches of one connection share one log follower. Live watches joined
+ * to it, a watch opened from an older revision while writes go on (it
+ * catches up on its own and hands over), a watch closed mid-stream and a
+ * watch on one key all see exactly their events, in order, once. */
+START_TEST(watches_of_a_connection_share_the_follower_without_loss_or_duplicates)
+{
+    const char *uri = zt_uri(zt_base(), "fol", NULL);
+    dc_store *ws = zt_open(uri);
+    fw_arg *a = calloc(1, sizeof *a);
+    ck_assert_ptr_nonnull(a);
+    a->s = zt_open(uri);
+    int64_t before = zt_put(a->s, "f/000", "old"); /* not seen by the live watches */
+    enum { LIVE = 6 };
+    dc_watch *live[LIVE], *one, *closed, *late;
+    for (int i = 0; i < LIVE; i++) ZK_OK(dc_watch_open(ws, "f/", 2, 0, DC_PREFIX, &live[i]));
+    ZK_OK(dc_watch_open(ws, "f/007", 5, 0, 0, &one));
+    ZK_OK(dc_watch_open(ws, "f/", 2, 0, DC_PREFIX, &closed));
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, fw_writer, a), 0);
+    while (__atomic_load_n(&a->done, __ATOMIC_ACQUIRE) < FW_N / 3) usleep(2000);
+    dc_watch_close(closed);
+    /* from before every write of the run: catch up, then join */
+    ZK_OK(dc_watch_open(ws, "f/", 2, before, DC_PREFIX, &late));
+    pthread_join(th, NULL);
+
+    int64_t all[FW_N + 1];
+    all[0] = before;
+    memcpy(all + 1, a->revs, sizeof a->revs);
+    fw_expect(late, all, 0, FW_N + 1);
+    for (int i = 0; i < LIVE; i++) fw_expect(live[i], a->revs, 0, FW_N);
+    int64_t seven[1] = {a->revs[7]};
+    fw_expect(one, seven, 0, 1);
+
+    /* all closed: the follower parks; a new watch wakes it at its own place */
+    dc_watch_close(late);
+    for (int i = 0; i < LIVE; i++) dc_watch_close(live[i]);
+    dc_watch_close(one);
+    dc_watch *again;
+    ZK_OK(dc_watch_open(ws, "f/", 2, 0, DC_PREFIX, &again));
+    int64_t r = zt_put(a->s, "f/again", "v");
+    fw_expect(again, &r, 0, 1);
+    dc_watch_close(again);
+    dc_store_close(a->s);
+    free(a);
+    dc_store_close(ws);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("zk");
@@ -437,6 +523,7 @@ int main(void)
     tcase_add_test(tc, lease_expiry_deletes_keys_with_events_after_the_granting_store_is_gone);
     tcase_add_test(tc, open_without_a_server_is_eunavailable_within_the_connect_timeout);
     tcase_add_test(tc, uri_path_is_a_chroot_for_the_store);
+    tcase_add_test(tc, watches_of_a_connection_share_the_follower_without_loss_or_duplicates);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
