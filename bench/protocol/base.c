@@ -120,10 +120,38 @@ static void *put_main(void *arg)
     return NULL;
 }
 
-double bp_write_throughput(dc_store *s, const char *ns, int threads, double seconds)
+typedef struct drainer {
+    dc_watch *w;
+    atomic_int *stop;
+} drainer;
+
+/* Consume a watch's events until told to stop: a watcher that keeps up. */
+static void *drain_main(void *arg)
+{
+    drainer *d = arg;
+    while (!atomic_load(d->stop)) {
+        dc_events *evs = NULL;
+        int rc = dc_watch_next(d->w, 100, &evs);
+        dc_events_free(evs);
+        if (rc && rc != DC_ETIMEDOUT) bp_die("base: watch", rc);
+    }
+    return NULL;
+}
+
+double bp_write_throughput(dc_store *s, const char *ns, int threads, double seconds, int watchers)
 {
     putter *p = bp_alloc((size_t)threads * sizeof *p);
     pthread_t *th = bp_alloc((size_t)threads * sizeof *th);
+    drainer *d = bp_alloc((size_t)(watchers ? watchers : 1) * sizeof *d);
+    pthread_t *dt = bp_alloc((size_t)(watchers ? watchers : 1) * sizeof *dt);
+    atomic_int stop = 0;
+    char pfx[300];
+    snprintf(pfx, sizeof pfx, "%s/", ns);
+    for (int i = 0; i < watchers; i++) {
+        d[i].stop = &stop;
+        bp_check("base: watch", dc_watch_open(s, pfx, strlen(pfx), 0, DC_PREFIX, &d[i].w));
+        if (pthread_create(&dt[i], NULL, drain_main, &d[i])) bp_die("pthread_create", DC_ENOMEM);
+    }
     double t0 = bp_now();
     for (int i = 0; i < threads; i++) {
         p[i] = (putter){s, ns, i, t0 + seconds, 0};
@@ -135,8 +163,15 @@ double bp_write_throughput(dc_store *s, const char *ns, int threads, double seco
         total += p[i].count;
     }
     double el = bp_now() - t0;
+    atomic_store(&stop, 1);
+    for (int i = 0; i < watchers; i++) {
+        pthread_join(dt[i], NULL);
+        dc_watch_close(d[i].w);
+    }
     free(p);
     free(th);
+    free(d);
+    free(dt);
     return (double)total / el;
 }
 
@@ -155,7 +190,7 @@ int bp_base(dc_store *s, int argc, char **argv)
     put_latency(s, ns, samples / 10 + 1, 0); /* warm up connections */
     put_latency(s, ns, samples, 1);
     watch_latency(s, ns, samples);
-    bp_result("writes_per_s", bp_write_throughput(s, ns, threads, seconds));
+    bp_result("writes_per_s", bp_write_throughput(s, ns, threads, seconds, 0));
     bp_info("writes_threads", "%d", threads);
     bp_info("base_samples", "%d", samples);
     char pfx[300];

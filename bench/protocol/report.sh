@@ -40,6 +40,8 @@ bound_tput() {
     [ -n "$w" ] || w=$(v "$1" writes_per_s)
     calc 'w / k' w="$w" k=$WPL
 }
+# the same with two watchers draining every event (empty if not measured)
+bound_tput_watched() { calc 'w / k' w="$(v "$1" tput_writes_watched_per_s)" k=$WPL; }
 size_of() { [ -f "$work/$1.txt" ] && awk -v k="$2" '$1 == "SIZES" && $2 == k {$1 = ""; $2 = ""; print; exit}' "$work/$1.txt"; }
 
 versions() {
@@ -90,9 +92,11 @@ versions() {
         r8=$(calc 'l / c' l="$(v "$b" lat_8_p50_ms)" c="$c")
         r32=$(calc 'l / c' l="$(v "$b" lat_32_p50_ms)" c="$c")
         big=$(size_of "$b" throughput | awk '{n = split($3, a, ","); print a[n]}')
-        tp=$(calc '100 * l / b' l="$(v "$b" "tput_${S}_${big}_locks_per_s")" b="$(bound_tput "$b")")
+        tl=$(v "$b" "tput_${S}_${big}_locks_per_s")
+        tp=$(calc '100 * l / b' l="$tl" b="$(bound_tput "$b")")
+        tw=$(calc '100 * l / b' l="$tl" b="$(bound_tput_watched "$b")")
         rb=$(v "$b" rebuild_s)
-        echo "| $b | $(f "$r2")× | $(f "$r8")× | $(f "$r32")× | $(f "$tp")% ($big in flight) | $(f "$rb") s ($(v "$b" rebuild_locks) locks; $(f "$(calc 'a / b' a="$rb" b="$(v "$b" rebuild_read_s)")")×) | $(f "$(v "$b" mem_bytes_per_pair)") B | $(f "$(v "$b" w2w_p50_ms)") / $(f "$(v "$b" w2w_p99_ms)") ms |"
+        echo "| $b | $(f "$r2")× | $(f "$r8")× | $(f "$r32")× | $(f "$tp")% ($big in flight; $(f "$tw")% of the watched bound) | $(f "$rb") s ($(v "$b" rebuild_locks) locks; $(f "$(calc 'a / b' a="$rb" b="$(v "$b" rebuild_read_s)")")×) | $(f "$(v "$b" mem_bytes_per_pair)") B | $(f "$(v "$b" w2w_p50_ms)") / $(f "$(v "$b" w2w_p99_ms)") ms |"
     done
     echo
     echo "## The backend alone (the bounds)"
@@ -208,16 +212,20 @@ versions() {
     echo "made on mem://, etcd and Redis; ZooKeeper's zxids count more). *master busy* = the master thread's CPU"
     echo "time ÷ the wall time of the run: near 100% the one master thread bounds the figure; *master CPU/lock* ="
     echo "its CPU per lock, so 10⁶ ÷ it is the most locks/s this master could handle on one core."
+    echo "*Watched bound* = the same writes/s measured while two prefix watches drain every event (the run has"
+    echo "two: the master's and the pool's operation watch), ÷ $WPL: what the server can do when each write is also"
+    echo "streamed to watchers, which costs etcd's JSON gateway and mem:// real work."
     echo
-    echo "| backend | threads | writes/s | locks in flight | locks/s | bound | % of bound | master busy | master CPU/lock (µs) | revs/lock | seconds |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| backend | threads | writes/s | watched writes/s | locks in flight | locks/s | bound | % of bound | % of watched bound | master busy | master CPU/lock (µs) | revs/lock | seconds |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for b in $backends; do
         [ -f "$work/$b.txt" ] || continue
         bt=$(bound_tput "$b")
+        bw=$(bound_tput_watched "$b")
         th=$(awk '$1 == "INFO" && $2 == "tput_threads" {print $3}' "$work/$b.txt")
         for n in $(size_of "$b" throughput | awk '{print $3}' | tr ',' ' '); do
             l=$(v "$b" "tput_${S}_${n}_locks_per_s")
-            echo "| $b | $th | $(f "$(v "$b" tput_writes_per_s)") | $n | $(f "$l") | $(f "$bt") | $(f "$(calc '100 * l / b' l="$l" b="$bt")")% | $(f "$(v "$b" "tput_${S}_${n}_master_busy_pct")")% | $(f "$(v "$b" "tput_${S}_${n}_master_cpu_us_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_revs_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_seconds")") |"
+            echo "| $b | $th | $(f "$(v "$b" tput_writes_per_s)") | $(f "$(v "$b" tput_writes_watched_per_s)") | $n | $(f "$l") | $(f "$bt") | $(f "$(calc '100 * l / b' l="$l" b="$bt")")% | $(f "$(calc '100 * l / b' l="$l" b="$bw")")% | $(f "$(v "$b" "tput_${S}_${n}_master_busy_pct")")% | $(f "$(v "$b" "tput_${S}_${n}_master_cpu_us_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_revs_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_seconds")") |"
         done
     done
     echo
