@@ -70,6 +70,46 @@ static void put_latency(dc_store *s, const char *ns, int samples, int report)
     free(lat);
 }
 
+/* One write as the protocol's done txn makes it: compare key's mod_revision
+ * (*rev; 0 = absent), then put key and delete key2, else get key. *rev gets
+ * key's new mod_revision. Exits on failure or a lost compare (keys are the
+ * caller's own). */
+static void guarded_txn(dc_store *s, const char *key, const char *key2, int64_t *rev)
+{
+    dc_txn *t = dc_txn_new();
+    if (!t) bp_die("base: txn", DC_ENOMEM);
+    size_t kl = strlen(key);
+    int rc = *rev ? dc_txn_compare_int(t, key, kl, DC_TARGET_MOD, DC_CMP_EQUAL, *rev)
+                  : dc_txn_compare_int(t, key, kl, DC_TARGET_CREATE, DC_CMP_EQUAL, 0);
+    if (!rc) rc = dc_txn_put(t, DC_THEN, key, kl, value, strlen(value), 0, 0);
+    if (!rc) rc = dc_txn_delete(t, DC_THEN, key2, strlen(key2), 0);
+    if (!rc) rc = dc_txn_get(t, DC_ELSE, key, kl, 0, 0);
+    dc_txn_result *res = NULL;
+    if (!rc) rc = dc_txn_commit(s, t, &res);
+    dc_txn_free(t);
+    bp_check("base: txn", rc);
+    if (!res->succeeded) bp_die("base: txn compare lost on a key of its own", DC_ECHANGED);
+    *rev = res->revision;
+    dc_txn_result_free(res);
+}
+
+static void txn_latency(dc_store *s, const char *ns, int samples)
+{
+    char key[300], key2[300];
+    snprintf(key, sizeof key, "%s/txn", ns);
+    snprintf(key2, sizeof key2, "%s/txn-other", ns);
+    double *lat = bp_alloc((size_t)samples * sizeof *lat);
+    int64_t rev = 0;
+    for (int i = 0; i < samples; i++) {
+        double t0 = bp_now();
+        guarded_txn(s, key, key2, &rev);
+        lat[i] = bp_now() - t0;
+    }
+    bp_result("txn_p50_ms", 1e3 * bp_pct(lat, (size_t)samples, 50));
+    bp_result("txn_p99_ms", 1e3 * bp_pct(lat, (size_t)samples, 99));
+    free(lat);
+}
+
 static void watch_latency(dc_store *s, const char *ns, int samples)
 {
     char key[300];
@@ -104,17 +144,25 @@ typedef struct putter {
     dc_store *s;
     const char *ns;
     int id;
+    int txn; /* guarded txns instead of puts */
     double until;
     long count;
+    int64_t revs[100]; /* txn: each key's mod_revision (0 = absent) */
 } putter;
 
 static void *put_main(void *arg)
 {
     putter *p = arg;
-    char key[300];
+    char key[300], key2[300];
+    /* txns on keys of their own: earlier puts may have left tput/ keys */
+    const char *dir = p->txn ? "txn" : "tput";
+    snprintf(key2, sizeof key2, "%s/%s/%d/other", p->ns, dir, p->id);
     for (long i = 0; bp_now() < p->until; i++) {
-        snprintf(key, sizeof key, "%s/tput/%d/%ld", p->ns, p->id, i % 100);
-        bp_check("base: put", dc_put(p->s, key, strlen(key), value, strlen(value), 0, NULL));
+        snprintf(key, sizeof key, "%s/%s/%d/%ld", p->ns, dir, p->id, i % 100);
+        if (p->txn)
+            guarded_txn(p->s, key, key2, &p->revs[i % 100]);
+        else
+            bp_check("base: put", dc_put(p->s, key, strlen(key), value, strlen(value), 0, NULL));
         p->count++;
     }
     return NULL;
@@ -138,7 +186,8 @@ static void *drain_main(void *arg)
     return NULL;
 }
 
-double bp_write_throughput(dc_store *s, const char *ns, int threads, double seconds, int watchers)
+double bp_write_throughput(dc_store *s, const char *ns, int threads, double seconds, int watchers,
+                           int txn)
 {
     putter *p = bp_alloc((size_t)threads * sizeof *p);
     pthread_t *th = bp_alloc((size_t)threads * sizeof *th);
@@ -154,7 +203,7 @@ double bp_write_throughput(dc_store *s, const char *ns, int threads, double seco
     }
     double t0 = bp_now();
     for (int i = 0; i < threads; i++) {
-        p[i] = (putter){s, ns, i, t0 + seconds, 0};
+        p[i] = (putter){s, ns, i, txn, t0 + seconds, 0, {0}};
         if (pthread_create(&th[i], NULL, put_main, &p[i])) bp_die("pthread_create", DC_ENOMEM);
     }
     long total = 0;
@@ -190,7 +239,8 @@ int bp_base(dc_store *s, int argc, char **argv)
     put_latency(s, ns, samples / 10 + 1, 0); /* warm up connections */
     put_latency(s, ns, samples, 1);
     watch_latency(s, ns, samples);
-    bp_result("writes_per_s", bp_write_throughput(s, ns, threads, seconds, 0));
+    txn_latency(s, ns, samples);
+    bp_result("writes_per_s", bp_write_throughput(s, ns, threads, seconds, 0, 0));
     bp_info("writes_threads", "%d", threads);
     bp_info("base_samples", "%d", samples);
     char pfx[300];

@@ -46,10 +46,13 @@ dc_store *bp_open(const char *uri);
  * threads. keys[i] / values[i] are NUL-terminated. Exits on failure. */
 void bp_put_many(dc_store *store, char **keys, char **values, size_t n, int threads);
 
-/* Puts per second from `threads` threads, each putting its own 100 keys
+/* Writes per second from `threads` threads, each writing its own 100 keys
  * under ns/ in turn, for `seconds`, while `watchers` prefix watches on ns/
- * drain every event (0: none) (base.c). Exits on failure. */
-double bp_write_throughput(dc_store *s, const char *ns, int threads, double seconds, int watchers);
+ * drain every event (0: none). A write is a put, or with txn a txn shaped
+ * like the protocol's done txn (compare mod_revision; put one key, delete
+ * another) (base.c). Exits on failure. */
+double bp_write_throughput(dc_store *s, const char *ns, int threads, double seconds, int watchers,
+                           int txn);
 
 /* The measurements. argv holds the sub-command's arguments (after the URI). */
 int bp_base(dc_store *store, int argc, char **argv);

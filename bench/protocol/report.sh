@@ -30,9 +30,14 @@ f() {
 }
 
 crit() { calc '5 * w + p' w="$(v "$1" w2w_p50_ms)" p="$(v "$1" put_p50_ms)"; }
-# crit_load BACKEND S: the critical path plus the time the server needs for the
-# other S - 1 sources' two writes each (marker, done txn) at its writes/s
-crit_load() { calc 'c + 1000 * 2 * (s - 1) / w' c="$(crit "$1")" s="$2" w="$(v "$1" writes_per_s)"; }
+# floor BACKEND S: this protocol's own floor: the critical path, plus the two
+# resolution-marker txns on it (the owner's and the last source's), plus the
+# time the server needs for the other S - 1 sources' two writes each (marker,
+# done txn) at its writes/s
+floor_s() {
+    calc 'c + 2 * x + 1000 * 2 * (s - 1) / w' c="$(crit "$1")" x="$(v "$1" txn_p50_ms)" s="$2" \
+        w="$(v "$1" writes_per_s)"
+}
 # the writes/s measured by the throughput run itself, else the base one
 bound_tput() {
     local w
@@ -40,8 +45,13 @@ bound_tput() {
     [ -n "$w" ] || w=$(v "$1" writes_per_s)
     calc 'w / k' w="$w" k=$WPL
 }
-# the same with two watchers draining every event (empty if not measured)
-bound_tput_watched() { calc 'w / k' w="$(v "$1" tput_writes_watched_per_s)" k=$WPL; }
+# the protocol's mix while two watchers drain every event (empty if not
+# measured): S puts at the watched put rate, S + 3 txns at
+# the watched txn rate
+bound_tput_mix() {
+    calc '1 / (s / p + (s + 3) / t)' s=$S p="$(v "$1" tput_writes_watched_per_s)" \
+        t="$(v "$1" tput_txns_watched_per_s)"
+}
 size_of() { [ -f "$work/$1.txt" ] && awk -v k="$2" '$1 == "SIZES" && $2 == k {$1 = ""; $2 = ""; print; exit}' "$work/$1.txt"; }
 
 versions() {
@@ -94,9 +104,9 @@ versions() {
         big=$(size_of "$b" throughput | awk '{n = split($3, a, ","); print a[n]}')
         tl=$(v "$b" "tput_${S}_${big}_locks_per_s")
         tp=$(calc '100 * l / b' l="$tl" b="$(bound_tput "$b")")
-        tw=$(calc '100 * l / b' l="$tl" b="$(bound_tput_watched "$b")")
+        tw=$(calc '100 * l / b' l="$tl" b="$(bound_tput_mix "$b")")
         rb=$(v "$b" rebuild_s)
-        echo "| $b | $(f "$r2")× | $(f "$r8")× | $(f "$r32")× | $(f "$tp")% ($big in flight; $(f "$tw")% of the watched bound) | $(f "$rb") s ($(v "$b" rebuild_locks) locks; $(f "$(calc 'a / b' a="$rb" b="$(v "$b" rebuild_read_s)")")×) | $(f "$(v "$b" mem_bytes_per_pair)") B | $(f "$(v "$b" w2w_p50_ms)") / $(f "$(v "$b" w2w_p99_ms)") ms |"
+        echo "| $b | $(f "$r2")× | $(f "$r8")× | $(f "$r32")× | $(f "$tp")% ($big in flight; $(f "$tw")% of the mix bound) | $(f "$rb") s ($(v "$b" rebuild_locks) locks; $(f "$(calc 'a / b' a="$rb" b="$(v "$b" rebuild_read_s)")")×) | $(f "$(v "$b" mem_bytes_per_pair)") B | $(f "$(v "$b" w2w_p50_ms)") / $(f "$(v "$b" w2w_p99_ms)") ms |"
     done
     echo
     echo "## The backend alone (the bounds)"
@@ -104,16 +114,17 @@ versions() {
     echo "\`put\`: one dc_put round trip, sequential. \`put→watch\`: from the start of a put until a watcher"
     echo "thread blocked in dc_watch_next on that key holds the event (the link the protocol chains: one side"
     echo "writes, the other sees it). *Delivery* = put→watch − put (what the watch adds; ≤ 0 when the event"
-    echo "beats the put's own answer). \`writes/s\`: that many threads putting their own keys."
+    echo "beats the put's own answer). \`writes/s\`: that many threads putting their own keys. \`txn\`: one"
+    echo "txn shaped like the done txn (compare a mod_revision; put one key, delete another; else get), sequential."
     echo
-    echo "| backend | put p50 | put p99 | put→watch p50 | put→watch p99 | delivery p50 | writes/s (threads) | samples |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| backend | put p50 | put p99 | put→watch p50 | put→watch p99 | delivery p50 | txn p50 | writes/s (threads) | samples |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     for b in $backends; do
         [ -f "$work/$b.txt" ] || continue
         d=$(calc 'w - p' w="$(v "$b" w2w_p50_ms)" p="$(v "$b" put_p50_ms)")
         th=$(awk '$1 == "INFO" && $2 == "writes_threads" {print $3}' "$work/$b.txt")
         sm=$(awk '$1 == "INFO" && $2 == "base_samples" {print $3}' "$work/$b.txt")
-        echo "| $b | $(f "$(v "$b" put_p50_ms)") ms | $(f "$(v "$b" put_p99_ms)") ms | $(f "$(v "$b" w2w_p50_ms)") ms | $(f "$(v "$b" w2w_p99_ms)") ms | $(f "$d") ms | $(f "$(v "$b" writes_per_s)") ($th) | $sm |"
+        echo "| $b | $(f "$(v "$b" put_p50_ms)") ms | $(f "$(v "$b" put_p99_ms)") ms | $(f "$(v "$b" w2w_p50_ms)") ms | $(f "$(v "$b" w2w_p99_ms)") ms | $(f "$d") ms | $(f "$(v "$b" txn_p50_ms)") ms | $(f "$(v "$b" writes_per_s)") ($th) | $sm |"
     done
     echo
     echo "## Lock resolution latency"
@@ -137,18 +148,19 @@ versions() {
         echo "$row|"
     done
     echo
-    echo "The bound above is the same for every source count, but the link \"the others finish\" is S − 1"
-    echo "workers writing at once: each makes its resolution-marker write and its done txn, 2 (S − 1) writes that"
-    echo "the server serves at its writes/s (the table above). *Loaded bound* = bound + 2 (S − 1) ÷ writes/s: no"
-    echo "implementation can beat it on this server, whatever its round trips."
+    echo "The bound above is the same for every source count and has no resolution marker. This protocol's"
+    echo "own *floor* adds what it must do on top: the two marker txns on the critical path (the owner's and the"
+    echo "last source's: 2 × txn p50), and the link \"the others finish\", where S − 1 workers each write a marker"
+    echo "and a done txn at once, 2 (S − 1) writes that the server serves at its writes/s. Floor = bound +"
+    echo "2 × txn p50 + 2 (S − 1) ÷ writes/s; the ratio to it is what round trips, wake-ups and CPU still cost."
     echo
-    echo "| backend | 2 sources: loaded bound | ratio | 8 sources: loaded bound | ratio | 32 sources: loaded bound | ratio |"
+    echo "| backend | 2 sources: floor | ratio | 8 sources: floor | ratio | 32 sources: floor | ratio |"
     echo "|---|---|---|---|---|---|---|"
     for b in $backends; do
         [ -f "$work/$b.txt" ] || continue
         row="| $b "
         for s in 2 8 32; do
-            cl=$(crit_load "$b" "$s")
+            cl=$(floor_s "$b" "$s")
             row="$row| $(f "$cl") ms | $(f "$(calc 'l / c' l="$(v "$b" "lat_${s}_p50_ms")" c="$cl")")× "
         done
         echo "$row|"
@@ -212,20 +224,22 @@ versions() {
     echo "made on mem://, etcd and Redis; ZooKeeper's zxids count more). *master busy* = the master thread's CPU"
     echo "time ÷ the wall time of the run: near 100% the one master thread bounds the figure; *master CPU/lock* ="
     echo "its CPU per lock, so 10⁶ ÷ it is the most locks/s this master could handle on one core."
-    echo "*Watched bound* = the same writes/s measured while two prefix watches drain every event (the run has"
-    echo "two: the master's and the pool's operation watch), ÷ $WPL: what the server can do when each write is also"
-    echo "streamed to watchers, which costs etcd's JSON gateway and mem:// real work."
+    echo "*Watched* = the same writes/s measured while two prefix watches drain every event (the run has two: the"
+    echo "master's and the pool's operation watch), which costs etcd's JSON gateway, Redis' stream reads and"
+    echo "mem:// real work. *Mix bound* = what the server gives the protocol's own mix when watched: $S puts at the"
+    echo "watched put rate and $((S + 3)) txns ($S done txns, the master's 3) at the watched rate of done-shaped"
+    echo "txns: 1 ÷ ($S ÷ puts/s + $((S + 3)) ÷ txns/s)."
     echo
-    echo "| backend | threads | writes/s | watched writes/s | locks in flight | locks/s | bound | % of bound | % of watched bound | master busy | master CPU/lock (µs) | revs/lock | seconds |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| backend | threads | writes/s | watched puts/s | watched txns/s | locks in flight | locks/s | bound | % of bound | mix bound | % of mix bound | master busy | master CPU/lock (µs) | revs/lock | seconds |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     for b in $backends; do
         [ -f "$work/$b.txt" ] || continue
         bt=$(bound_tput "$b")
-        bw=$(bound_tput_watched "$b")
+        bw=$(bound_tput_mix "$b")
         th=$(awk '$1 == "INFO" && $2 == "tput_threads" {print $3}' "$work/$b.txt")
         for n in $(size_of "$b" throughput | awk '{print $3}' | tr ',' ' '); do
             l=$(v "$b" "tput_${S}_${n}_locks_per_s")
-            echo "| $b | $th | $(f "$(v "$b" tput_writes_per_s)") | $(f "$(v "$b" tput_writes_watched_per_s)") | $n | $(f "$l") | $(f "$bt") | $(f "$(calc '100 * l / b' l="$l" b="$bt")")% | $(f "$(calc '100 * l / b' l="$l" b="$bw")")% | $(f "$(v "$b" "tput_${S}_${n}_master_busy_pct")")% | $(f "$(v "$b" "tput_${S}_${n}_master_cpu_us_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_revs_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_seconds")") |"
+            echo "| $b | $th | $(f "$(v "$b" tput_writes_per_s)") | $(f "$(v "$b" tput_writes_watched_per_s)") | $(f "$(v "$b" tput_txns_watched_per_s)") | $n | $(f "$l") | $(f "$bt") | $(f "$(calc '100 * l / b' l="$l" b="$bt")")% | $(f "$bw") | $(f "$(calc '100 * l / b' l="$l" b="$bw")")% | $(f "$(v "$b" "tput_${S}_${n}_master_busy_pct")")% | $(f "$(v "$b" "tput_${S}_${n}_master_cpu_us_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_revs_per_lock")") | $(f "$(v "$b" "tput_${S}_${n}_seconds")") |"
         done
     done
     echo

@@ -47,9 +47,9 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
     sizes_etcd=$sizes_srv sizes_redis=$sizes_srv sizes_zk=$sizes_srv
 else
     sizes_mem="base 5000 2 2; latency 30 2,8,32; throughput 16 2 1,10,100,1000; rebuild 10000 16 2 3"
-    sizes_etcd="base 500 8 3; latency 10 2,8,32; throughput 16 8 1,10,100,1000; rebuild 10000 16 8 0"
-    sizes_redis="base 500 8 3; latency 10 2,8,32; throughput 16 8 1,10,100,1000; rebuild 10000 16 8 1"
-    sizes_zk="base 300 8 3; latency 5 2,8,32; throughput 16 8 1,10,100; rebuild 1000 16 8 1"
+    sizes_etcd="base 500 8 3; latency 20 2,8,32; throughput 16 8 1,10,100,1000; rebuild 10000 16 8 0"
+    sizes_redis="base 500 8 3; latency 20 2,8,32; throughput 16 8 1,10,100,1000; rebuild 10000 16 8 1"
+    sizes_zk="base 300 8 3; latency 10 2,8,32; throughput 16 8 1,10,100; rebuild 1000 16 8 1"
 fi
 
 # run BACKEND URI SIZES: every measurement, results appended to $work/BACKEND.txt
