@@ -139,6 +139,7 @@ void dc_master_free(dc_master *m)
     if (!m) return;
     dc_watch_close(m->watch);
     master_queue_drop(m);
+    master_echo_clear(m);
     free(m->q);
     free(m->finishing);
     dc_keeper_free(m->keeper);
@@ -237,6 +238,7 @@ static int rebuild(dc_master *m)
     dc_watch_close(m->watch);
     m->watch = NULL;
     master_queue_drop(m); /* before the locks its entries point to go */
+    master_echo_clear(m);
     pess_keeper_clear(m->keeper, NULL);
     pess_tasks_free(&m->tasks);
     pess_bad_free(&m->bad);
@@ -388,6 +390,11 @@ static int on_info_delete(dc_master *m, const dc_kv *kv)
 
 static int on_op_put(dc_master *m, const dc_kv *kv)
 {
+    if (master_echo_seen(m, kv)) {
+        /* Our own exec put coming back: not done, nothing to drive. */
+        pess_bad_del(&m->bad, kv->key);
+        return DC_OK;
+    }
     dc_operation *op;
     int rc = dc_operation_decode(kv->key, kv->value, kv->value_len, &op);
     if (rc == DC_OK) {

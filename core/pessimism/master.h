@@ -23,6 +23,16 @@ typedef struct master_qw {
     UT_hash_handle hh; /* by key: a key queued twice flushes first */
 } master_qw;
 
+/* An operation put the master committed, until its own event comes back:
+ * that event's value is then known (this lock's operation, not done), so it
+ * is not decoded again. Best effort: a missing entry only costs a decode. */
+typedef struct master_echo {
+    UT_hash_handle hh; /* by key */
+    int64_t rev;       /* the put's revision */
+    char *id;          /* the lock's ID */
+    char key[];
+} master_echo;
+
 struct dc_master {
     dc_store *store;
     char *ns;
@@ -58,6 +68,7 @@ struct dc_master {
     size_t nfin, capfin;
     char **redrive; /* IDs of locks that found done operations while writing */
     size_t nredrive, capredrive;
+    master_echo *echoes; /* committed operation puts whose events are still to come */
 
     int wake[2]; /* pipe: dc_master_stop wakes the loop */
     atomic_int stop;
@@ -110,6 +121,13 @@ int master_delete_op(dc_master *m, dc_lock *lock, const char *source);
 int master_put_conflict(dc_master *m, const dc_lock *lock, const char *source, int64_t info_rev,
                         const char *message);
 int master_del_conflict(dc_master *m, const char *task, const char *source);
+
+/* 1 if kv is the event of an operation put the master committed itself (its
+ * lock ID is then noted in the mirror without decoding the value); forgets
+ * entries the event shows are stale. */
+int master_echo_seen(dc_master *m, const dc_kv *kv);
+/* Forget every pending echo (rebuild, free). */
+void master_echo_clear(dc_master *m);
 
 /* Remove the lock from the keeper, waking unlock waiters (and telling them,
  * through resolved_marks, that their lock is gone). */

@@ -306,6 +306,48 @@ static int decide_queued(void *vctx, size_t i, const dc_kv *cur, pess_act *act, 
     return rc;
 }
 
+static void echo_free(dc_master *m, master_echo *e)
+{
+    HASH_DEL(m->echoes, e);
+    free(e->id);
+    free(e);
+}
+
+/* Remember a committed operation put (best effort: nothing when out of memory). */
+static void echo_add(dc_master *m, const char *key, int64_t rev, const char *id)
+{
+    size_t kl = strlen(key);
+    master_echo *e = NULL;
+    HASH_FIND(hh, m->echoes, key, kl, e);
+    if (e) echo_free(m, e);
+    e = malloc(sizeof *e + kl + 1);
+    if (!e) return;
+    if (!(e->id = strdup(id))) {
+        free(e);
+        return;
+    }
+    e->rev = rev;
+    memcpy(e->key, key, kl + 1);
+    HASH_ADD(hh, m->echoes, key[0], kl, e);
+}
+
+int master_echo_seen(dc_master *m, const dc_kv *kv)
+{
+    master_echo *e = NULL;
+    HASH_FIND(hh, m->echoes, kv->key, kv->key_len, e);
+    if (!e || e->rev > kv->mod_revision) return 0; /* none, or an older event first */
+    int mine = e->rev == kv->mod_revision;         /* one revision, one value: ours */
+    if (mine) pess_mirror_note_id(&m->ops, kv->key, kv->key_len, kv->mod_revision, e->id);
+    echo_free(m, e);
+    return mine;
+}
+
+void master_echo_clear(dc_master *m)
+{
+    master_echo *e, *tmp;
+    HASH_ITER(hh, m->echoes, e, tmp) echo_free(m, e);
+}
+
 int master_flush_writes(dc_master *m)
 {
     size_t n = m->nq;
@@ -323,6 +365,7 @@ int master_flush_writes(dc_master *m)
             if (revs[i] > e->lock->del_rev) e->lock->del_rev = revs[i];
         } else if (revs[i]) {
             int exec = e->kind == QW_EXEC;
+            echo_add(m, e->key, revs[i], e->lock->id);
             rc = master_step(m, 4, e->lock, e->source, revs[i], "PUT operation exec=%s%s",
                              exec ? "true" : "false", exec ? " (owner)" : " (skip)");
         }
