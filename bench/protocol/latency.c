@@ -10,6 +10,8 @@
  * whose critical path is 6 sequential writes and 5 watch deliveries (base.c
  * measures both). The steps of the last round are printed as TRACE lines
  * (milliseconds after the clock started), to show where the time goes.
+ * The process's CPU time over the same window is printed too: on mem://,
+ * where the store is in the process, CPU ÷ cores is a floor of its own.
  */
 #include "bench.h"
 #include "setup.h"
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TIMEOUT_MS 120000
@@ -37,10 +40,11 @@ typedef struct lat_ctx {
     int round;           /* the round started last (-1: none yet) */
     int finished;        /* runner rounds finished so far */
     int quit;
-    int step3;     /* master step-3 callbacks so far */
-    int resolved;  /* master step-10 callbacks for a lock so far */
-    double t_done; /* time of the last step 10 */
-    double t0;     /* clock start of the round being traced (0 = no trace) */
+    int step3;       /* master step-3 callbacks so far */
+    int resolved;    /* master step-10 callbacks for a lock so far */
+    double t_done;   /* time of the last step 10 */
+    double cpu_done; /* the process's CPU time then */
+    double t0;       /* clock start of the round being traced (0 = no trace) */
     trace_ev trace[MAX_TRACE];
     size_t n_trace;
 } lat_ctx;
@@ -48,6 +52,15 @@ typedef struct lat_ctx {
 static lat_ctx ctx = {.mu = PTHREAD_MUTEX_INITIALIZER,
                       .cond = PTHREAD_COND_INITIALIZER,
                       .go = PTHREAD_COND_INITIALIZER};
+
+/* CPU seconds used by the whole process (master, workers, and on mem://
+ * the store itself) so far. */
+static double process_cpu(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)) bp_die("process cpu", DC_EINTERNAL);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static int on_step(const dc_step *st, void *ud)
 {
@@ -58,6 +71,7 @@ static int on_step(const dc_step *st, void *ud)
     if (st->role[0] == 'm' && st->step == 10 && st->lock_id) {
         ctx.resolved++;
         ctx.t_done = t;
+        ctx.cpu_done = process_cpu();
     }
     if (ctx.t0 > 0 && ctx.n_trace < MAX_TRACE) {
         trace_ev *e = &ctx.trace[ctx.n_trace++];
@@ -160,6 +174,7 @@ static void one_size(dc_store *s, int sources, int rounds)
     while (dc_master_revision(m) == 0) usleep(1000);
 
     double *lat = bp_alloc((size_t)rounds * sizeof *lat);
+    double *cpu = bp_alloc((size_t)rounds * sizeof *cpu);
     runner *rs = bp_alloc((size_t)sources * sizeof *rs);
     for (int i = 0; i < sources; i++) {
         rs[i].w = ws[i];
@@ -172,13 +187,14 @@ static void one_size(dc_store *s, int sources, int rounds)
         pthread_cond_broadcast(&ctx.go);
         pthread_mutex_unlock(&ctx.mu);
         wait_for(&ctx.step3, r * sources + sources - 1);
-        double t0 = bp_now();
+        double t0 = bp_now(), cpu0 = process_cpu();
         pthread_mutex_lock(&ctx.mu);
         if (r == rounds - 1) ctx.t0 = t0;
         pthread_mutex_unlock(&ctx.mu);
         run_round(&rs[sources - 1], r);
         wait_for(&ctx.resolved, r + 1);
         lat[r] = ctx.t_done - t0;
+        cpu[r] = ctx.cpu_done - cpu0;
         wait_for(&ctx.finished, (r + 1) * (sources - 1));
         for (int i = 0; i < sources; i++)
             if (rs[i].rc) bp_die("worker run", rs[i].rc);
@@ -197,6 +213,8 @@ static void one_size(dc_store *s, int sources, int rounds)
     bp_result(name, 1e3 * bp_pct(lat, (size_t)rounds, 50));
     snprintf(name, sizeof name, "lat_%d_p90_ms", sources);
     bp_result(name, 1e3 * bp_pct(lat, (size_t)rounds, 90));
+    snprintf(name, sizeof name, "lat_%d_cpu_p50_ms", sources);
+    bp_result(name, 1e3 * bp_pct(cpu, (size_t)rounds, 50));
     snprintf(name, sizeof name, "lat_%d_rounds", sources);
     bp_result(name, rounds);
 
@@ -212,6 +230,7 @@ static void one_size(dc_store *s, int sources, int rounds)
     free(names);
     free(rs);
     free(lat);
+    free(cpu);
     free(ns);
 }
 

@@ -166,6 +166,24 @@ versions() {
         echo "$row|"
     done
     echo
+    ncores=$(nproc)
+    echo "CPU: the whole bench process's CPU time (user + system: master, workers, and on mem:// the store"
+    echo "itself) from the clock's start to step 10, p50 over the rounds. On mem:// nothing waits on another"
+    echo "process, so CPU ÷ $ncores cores is a floor too: near it, the latency is CPU, not round trips. On the"
+    echo "servers the server's own CPU is not in it."
+    echo
+    echo "| backend | 2 sources: CPU | latency ÷ (CPU ÷ $ncores) | 8 sources: CPU | latency ÷ (CPU ÷ $ncores) | 32 sources: CPU | latency ÷ (CPU ÷ $ncores) |"
+    echo "|---|---|---|---|---|---|---|"
+    for b in $backends; do
+        [ -f "$work/$b.txt" ] || continue
+        row="| $b "
+        for s in 2 8 32; do
+            cp=$(v "$b" "lat_${s}_cpu_p50_ms")
+            row="$row| $(f "$cp") ms | $(f "$(calc 'l / (c / n)' l="$(v "$b" "lat_${s}_p50_ms")" c="$cp" n="$ncores")")× "
+        done
+        echo "$row|"
+    done
+    echo
     echo "Where the time goes: the last round with 8 sources, milliseconds after the clock started (the"
     echo "last source's dc_worker_put_info call), at each step's callback. Callbacks run after the step's write"
     echo "has committed, so the side that sees a write may report before the side that made it (e.g. step 3"
