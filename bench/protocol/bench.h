@@ -17,7 +17,10 @@
 #include <ddlcoord/ddlcoord.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
+/* Seconds on clock (CLOCK_PROCESS_CPUTIME_ID, a thread's CPU clock, ...). */
+double bp_clock(clockid_t clock);
 /* Seconds on the monotonic clock. */
 double bp_now(void);
 

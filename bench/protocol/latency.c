@@ -57,9 +57,7 @@ static lat_ctx ctx = {.mu = PTHREAD_MUTEX_INITIALIZER,
  * the store itself) so far. */
 static double process_cpu(void)
 {
-    struct timespec ts;
-    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)) bp_die("process cpu", DC_EINTERNAL);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return bp_clock(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 static int on_step(const dc_step *st, void *ud)

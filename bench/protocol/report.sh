@@ -52,6 +52,28 @@ bound_tput_mix() {
     calc '1 / (s / p + (s + 3) / t)' s=$S p="$(v "$1" tput_writes_watched_per_s)" \
         t="$(v "$1" tput_txns_watched_per_s)"
 }
+# size_rows CELLS: a row per backend with CELLS BACKEND S for S = 2, 8, 32
+size_rows() {
+    local b s row
+    for b in $backends; do
+        [ -f "$work/$b.txt" ] || continue
+        row="| $b "
+        for s in 2 8 32; do row="$row| $("$1" "$b" "$s") "; done
+        echo "$row|"
+    done
+}
+# the floor of S sources and the latency's ratio to it
+floor_cells() {
+    local c
+    c=$(floor_s "$1" "$2")
+    echo "$(f "$c") ms | $(f "$(calc 'l / c' l="$(v "$1" "lat_${2}_p50_ms")" c="$c")")×"
+}
+# the process's CPU per lock and the latency's ratio to CPU ÷ cores
+cpu_cells() {
+    local c
+    c=$(v "$1" "lat_${2}_cpu_p50_ms")
+    echo "$(f "$c") ms | $(f "$(calc 'l / (c / n)' l="$(v "$1" "lat_${2}_p50_ms")" c="$c" n="$(nproc)")")×"
+}
 size_of() { [ -f "$work/$1.txt" ] && awk -v k="$2" '$1 == "SIZES" && $2 == k {$1 = ""; $2 = ""; print; exit}' "$work/$1.txt"; }
 
 versions() {
@@ -156,15 +178,7 @@ versions() {
     echo
     echo "| backend | 2 sources: floor | ratio | 8 sources: floor | ratio | 32 sources: floor | ratio |"
     echo "|---|---|---|---|---|---|---|"
-    for b in $backends; do
-        [ -f "$work/$b.txt" ] || continue
-        row="| $b "
-        for s in 2 8 32; do
-            cl=$(floor_s "$b" "$s")
-            row="$row| $(f "$cl") ms | $(f "$(calc 'l / c' l="$(v "$b" "lat_${s}_p50_ms")" c="$cl")")× "
-        done
-        echo "$row|"
-    done
+    size_rows floor_cells
     echo
     ncores=$(nproc)
     echo "CPU: the whole bench process's CPU time (user + system: master, workers, and on mem:// the store"
@@ -174,15 +188,7 @@ versions() {
     echo
     echo "| backend | 2 sources: CPU | latency ÷ (CPU ÷ $ncores) | 8 sources: CPU | latency ÷ (CPU ÷ $ncores) | 32 sources: CPU | latency ÷ (CPU ÷ $ncores) |"
     echo "|---|---|---|---|---|---|---|"
-    for b in $backends; do
-        [ -f "$work/$b.txt" ] || continue
-        row="| $b "
-        for s in 2 8 32; do
-            cp=$(v "$b" "lat_${s}_cpu_p50_ms")
-            row="$row| $(f "$cp") ms | $(f "$(calc 'l / (c / n)' l="$(v "$b" "lat_${s}_p50_ms")" c="$cp" n="$ncores")")× "
-        done
-        echo "$row|"
-    done
+    size_rows cpu_cells
     echo
     echo "Where the time goes: the last round with 8 sources, milliseconds after the clock started (the"
     echo "last source's dc_worker_put_info call), at each step's callback. Callbacks run after the step's write"

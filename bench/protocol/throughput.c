@@ -192,10 +192,8 @@ static void *master_main(void *arg)
 static double thread_cpu(pthread_t th)
 {
     clockid_t cid;
-    struct timespec ts;
-    if (pthread_getcpuclockid(th, &cid) || clock_gettime(cid, &ts))
-        bp_die("thread cpu", DC_EINTERNAL);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    if (pthread_getcpuclockid(th, &cid)) bp_die("thread cpu", DC_EINTERNAL);
+    return bp_clock(cid);
 }
 
 static void one_size(dc_store *s, int sources, int threads, int tasks)
