@@ -160,6 +160,8 @@ int etcd_rpc(etcd_conn *c, const char *method, const ProtobufCMessage *req,
              * so did not apply). Again, opening the connection as h2c. */
             repk = 1;
             s->force_pk = 1;
+            c->host->log(DC_LOG_INFO, "etcd", "%s: %s went out as HTTP/1.1 to %s; again as h2c",
+                         c->label, name, epname);
             continue;
         }
         if (s->http_status != 200 ||

@@ -309,6 +309,8 @@ static void on_end(etcd_stream *s)
         (s->http_version == CURL_HTTP_VERSION_1_0 || s->http_version == CURL_HTTP_VERSION_1_1)) {
         /* The connection we meant to share was gone: open one as h2c (loop.c). */
         s->force_pk = 1;
+        c->host->log(DC_LOG_INFO, "etcd", "%s: a watch went out as HTTP/1.1 to %s; again as h2c",
+                     c->label, c->endpoints[w->ep]);
         retry_at(w, dc_now_ms());
         return;
     }
