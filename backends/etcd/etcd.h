@@ -15,7 +15,7 @@
  *   pb.c      protobuf-c <-> dc_kv / dc_event conversions
  *   kv.c      Range, Put, DeleteRange, Txn, Compact, paged reads
  *   watch.c   one half-closed Watch stream per watch, resumed on the loop
- *   lease.c   LeaseGrant, LeaseRevoke, LeaseKeepAlive, LeaseTimeToLive
+ *   lease.c   LeaseGrant, LeaseRevoke, LeaseKeepAlive
  *   driver.c  the dc_driver table, open/close, options
  *
  * Threads: callers of the driver functions build a request, hand it to the

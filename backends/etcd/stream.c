@@ -108,7 +108,6 @@ static void setup_easy(etcd_conn *c, etcd_stream *s)
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->cerr);
-    if (getenv("G_CURL_VERBOSE")) curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 }
 
 etcd_stream *etcd_stream_new(etcd_conn *c)
