@@ -15,6 +15,8 @@
  *   pb.c      protobuf-c <-> dc_kv / dc_event conversions
  *   kv.c      Range, Put, DeleteRange, Txn, Compact, paged reads
  *   watch.c   one half-closed Watch stream per watch, resumed on the loop
+ *   watch_group.c  many watches moved onto one stream (curl visits every
+ *             stream of a connection on each event: fewer streams, less work)
  *   lease.c   LeaseGrant, LeaseRevoke, LeaseKeepAlive
  *   driver.c  the dc_driver table, open/close, options
  *
@@ -80,6 +82,13 @@ struct etcd_conn {
     /* Loop-thread only: watches waiting to reconnect, soonest first not
      * required (few of them, scanned on each pass). */
     etcd_watch *retry;
+    /* Loop-thread only (watch.c, watch_group.c): every started watch, the
+     * groups (one stream serving many watches), and whether a group is
+     * being formed or one is due. */
+    etcd_watch *watches;
+    struct etcd_wgroup *groups;
+    int group_forming, group_due;
+    etcd_job sweep_job; /* watch_group.c: removals deferred out of curl callbacks */
     /* Loop-thread only: open sockets per endpoint and the endpoint of each
      * socket by descriptor (loop.c: how a transfer picks its HTTP version). */
     int *ep_sockets;
@@ -300,6 +309,8 @@ int etcd_compact_revision(etcd_conn *c, int64_t *rev, dc_drv_err *err);
 /* Loop thread: start the connections of waiting watches that are due;
  * returns the milliseconds until the next one (-1: none waits). */
 long etcd_watch_tick(etcd_conn *c);
+/* watch_group.c, loop stopped: free every group (no watch is left). */
+void etcd_group_free_all(etcd_conn *c);
 /* Any thread: watches that wait for a fresh token may reconnect now. */
 void etcd_watch_token_ready(etcd_conn *c);
 

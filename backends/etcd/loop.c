@@ -124,6 +124,7 @@ void etcd_loop_stop(etcd_conn *c)
         pthread_join(c->loop_thread, NULL);
         c->loop_running = 0;
     }
+    if (c->multi) etcd_group_free_all(c);
     if (c->multi) curl_multi_cleanup(c->multi); /* closes the sockets */
     c->multi = NULL;
     free(c->ep_sockets);

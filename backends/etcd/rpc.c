@@ -34,6 +34,23 @@ int etcd_err(etcd_conn *c, dc_drv_err *err, int code, const char *fmt, ...)
     return code;
 }
 
+/* A TLS server that refuses our client certificate (or our lack of one)
+ * under TLS 1.3 says so in an alert after the handshake and closes. Over
+ * HTTP/2 our connection preface is already on its way by then, so the
+ * server's kernel answers it with a reset that usually wipes out the alert
+ * before we read it: what we see is a reset, or a socket that is no longer
+ * connected, on a connection whose handshake succeeded, before any answer.
+ * That is an authentication failure, not an outage: failing over or
+ * retrying would meet the same refusal. */
+static int tls_dropped_after_handshake(const etcd_stream *s, CURLcode cc, const char *why)
+{
+    curl_off_t handshake = 0;
+    curl_easy_getinfo(s->easy, CURLINFO_APPCONNECT_TIME_T, &handshake);
+    int reset = cc == CURLE_SEND_ERROR || cc == CURLE_RECV_ERROR ||
+                (cc == CURLE_COULDNT_CONNECT && strstr(why, "getpeername"));
+    return reset && (handshake > 0 || strstr(why, "getpeername"));
+}
+
 int etcd_transport_error(etcd_conn *c, const etcd_stream *s, etcd_kind kind, int *retry)
 {
     CURLcode cc = s->result;
@@ -46,6 +63,8 @@ int etcd_transport_error(etcd_conn *c, const etcd_stream *s, etcd_kind kind, int
     if (cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM ||
         cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR ||
         (c->tls && strstr(why, "alert") && strstr(why, "certificate")))
+        return DC_EAUTH;
+    if (c->tls && s->http_status == 0 && tls_dropped_after_handshake(s, cc, why))
         return DC_EAUTH;
     if (s->req_started && kind == ETCD_WRITE) return DC_EUNKNOWN;
     *retry = 1;
@@ -145,7 +164,10 @@ int etcd_rpc(etcd_conn *c, const char *method, const ProtobufCMessage *req,
                          "applied",
                          name, epname, why);
             else if (rc == DC_EAUTH)
-                etcd_err(c, err, rc, "%s at %s: TLS: %s", name, epname, why);
+                etcd_err(c, err, rc,
+                         "%s at %s: TLS: %s (a refused or missing client certificate, "
+                         "tls_cert/tls_key)",
+                         name, epname, why);
             else
                 etcd_err(c, err, rc, "%s at %s: %s", name, epname, why);
             if (!retry) break;

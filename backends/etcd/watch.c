@@ -36,40 +36,7 @@
 
 #include "clock.h"
 #include "kv.h"
-
-enum { START_PENDING, START_OK, START_FAILED };
-
-struct etcd_watch {
-    etcd_conn *c;
-    dc_watch_sink *sink; /* NULL for the compact-revision probe */
-    char *key;
-    size_t key_len;
-    unsigned flags;
-    int64_t next_rev; /* first revision not yet delivered */
-    etcd_stream *s;
-    size_t ep;
-
-    /* loop thread only */
-    int created;      /* the current stream's watch was created */
-    int ended;        /* watch_fail was called (or the probe has its answer) */
-    int stopped;      /* watch_stop ran: never touch sink again */
-    int reauth_tried; /* a token refresh was asked since the last "created" */
-    int wait_token;   /* waiting for the refresher thread */
-    size_t failures;  /* consecutive streams that never got "created" */
-    long backoff_ms;
-    int64_t retry_at;
-    int in_retry;
-    etcd_watch *next_retry;
-    char last_err[600];
-    etcd_job start_job, stop_job;
-
-    pthread_mutex_t mu; /* guards the handshake fields below */
-    pthread_cond_t cv;
-    int start_state, start_rc;
-    char start_msg[512];
-    int stop_done;
-    int64_t probe_compact;
-};
+#include "watch.h"
 
 #define WATCH_OF(job, field) ((etcd_watch *)(void *)((char *)(job)-offsetof(etcd_watch, field)))
 
@@ -94,7 +61,7 @@ static int start_pending(etcd_watch *w)
 }
 
 /* End the watch with code: the starter hears it if it still waits, else the core. */
-static void watch_end(etcd_watch *w, int code, int64_t compact_rev, const char *msg)
+void etcd_watch_end(etcd_watch *w, int code, int64_t compact_rev, const char *msg)
 {
     if (w->ended) return;
     w->ended = 1;
@@ -139,16 +106,17 @@ static void retry_at(etcd_watch *w, int64_t at)
 
 /* ------------------------------------------------------------ messages */
 
-/* Convert one message's events. 0, -1 malformed, -2 no memory. */
-static int convert_events(const Etcdpb__WatchResponse *r, dc_event **out)
+/* Convert one message's events from index first on. 0, -1 malformed, -2
+ * no memory. */
+static int convert_events(const Etcdpb__WatchResponse *r, size_t first, dc_event **out)
 {
     *out = NULL;
-    dc_event *evs = calloc(r->n_events, sizeof *evs);
+    dc_event *evs = calloc(r->n_events - first, sizeof *evs);
     if (!evs) return -2;
     size_t i = 0;
     int rc = 0;
-    for (; i < r->n_events; i++) {
-        const Etcdpb__Event *e = r->events[i];
+    for (; i < r->n_events - first; i++) {
+        const Etcdpb__Event *e = r->events[first + i];
         dc_event *ev = &evs[i];
         if (!e->kv || (e->type != ETCDPB__EVENT__EVENT_TYPE__PUT &&
                        e->type != ETCDPB__EVENT__EVENT_TYPE__DELETE)) {
@@ -157,7 +125,7 @@ static int convert_events(const Etcdpb__WatchResponse *r, dc_event **out)
         }
         ev->type = e->type == ETCDPB__EVENT__EVENT_TYPE__DELETE ? DC_EVENT_DELETE : DC_EVENT_PUT;
         if (e->kv->mod_revision <= 0 ||
-            (i > 0 && e->kv->mod_revision < r->events[i - 1]->kv->mod_revision)) {
+            (i > 0 && e->kv->mod_revision < r->events[first + i - 1]->kv->mod_revision)) {
             rc = -1;
             break;
         }
@@ -196,8 +164,7 @@ static int want_token(etcd_watch *w)
     return 1;
 }
 
-/* Handle one WatchResponse. Returns 0 to go on, -1 to close the stream. */
-static int handle(etcd_watch *w, const Etcdpb__WatchResponse *r)
+int etcd_watch_handle(etcd_watch *w, const Etcdpb__WatchResponse *r, int grouped)
 {
     etcd_conn *c = w->c;
     char msg[512];
@@ -212,13 +179,14 @@ static int handle(etcd_watch *w, const Etcdpb__WatchResponse *r)
         } else {
             int retry, reauth;
             code = etcd_grpc_map(GRPC_UNKNOWN, reason, ETCD_READ, &retry, &reauth);
-            if (reauth && want_token(w)) return -1;
+            if (reauth && grouped && c->username) return WH_NEED_TOKEN;
+            if (reauth && !grouped && want_token(w)) return WH_CLOSE;
             if (code == DC_EUNKNOWN) code = DC_EUNAVAILABLE;
             snprintf(msg, sizeof msg, "%s: watch canceled by the server: %s", c->label,
                      *reason ? reason : "(no reason given)");
         }
-        watch_end(w, code, r->compact_revision, msg);
-        return -1;
+        etcd_watch_end(w, code, r->compact_revision, msg);
+        return grouped ? WH_ENDED : WH_CLOSE;
     }
     if (r->created) {
         w->created = 1;
@@ -226,31 +194,39 @@ static int handle(etcd_watch *w, const Etcdpb__WatchResponse *r)
         w->failures = 0;
         w->backoff_ms = 50;
         start_done(w, DC_OK, NULL);
+        if (!grouped && w->sink) w->c->group_due = 1; /* one more to group */
     }
-    if (!w->sink) return 0; /* the compact probe wants nothing but the cancel */
+    if (!w->sink) return WH_OK; /* the compact probe wants nothing but the cancel */
     if (!r->n_events) {
         /* A progress notification: etcd sends them only to watchers that
          * have received everything up to the header revision. */
         if (w->created && !r->created && r->header && r->header->revision >= w->next_rev)
             w->next_rev = r->header->revision + 1;
-        return 0;
+        return WH_OK;
     }
+    /* A group's stream replays from where the watch's old stream stood
+     * when the group was formed: skip what was delivered since. */
+    size_t skip = 0;
+    while (skip < r->n_events && r->events[skip]->kv &&
+           r->events[skip]->kv->mod_revision < w->next_rev)
+        skip++;
+    if (skip == r->n_events) return WH_OK;
     dc_event *evs;
-    int prc = convert_events(r, &evs);
+    int prc = convert_events(r, skip, &evs);
     if (prc != 0) {
         snprintf(msg, sizeof msg, "%s: watch: %s", c->label,
                  prc == -2 ? "out of memory reading events" : "malformed event from the server");
         if (prc == -1) c->host->log(DC_LOG_ERROR, "etcd", "%s", msg);
-        watch_end(w, prc == -2 ? DC_ENOMEM : DC_ECORRUPT, 0, msg);
-        return -1;
+        etcd_watch_end(w, prc == -2 ? DC_ENOMEM : DC_ECORRUPT, 0, msg);
+        return grouped ? WH_ENDED : WH_CLOSE;
     }
     int64_t last = r->events[r->n_events - 1]->kv->mod_revision;
-    if (c->host->watch_push(w->sink, evs, r->n_events) != DC_OK) {
+    if (c->host->watch_push(w->sink, evs, r->n_events - skip) != DC_OK) {
         w->ended = 1; /* closed by the core, or out of memory (already reported) */
-        return -1;
+        return grouped ? WH_ENDED : WH_CLOSE;
     }
     if (last >= w->next_rev) w->next_rev = last + 1;
-    return 0;
+    return WH_OK;
 }
 
 /* The stream's data callback: decode every whole message received so far. */
@@ -258,7 +234,7 @@ static int on_data(etcd_stream *s)
 {
     etcd_watch *w = s->owner;
     etcd_conn *c = w->c;
-    if (w->ended || w->stopped) return 1;
+    if (w->ended || w->stopped || w->g) return 1; /* w->g: a group serves it now */
     const uint8_t *p = (const uint8_t *)s->resp.p;
     size_t used = 0;
     for (;;) {
@@ -269,7 +245,7 @@ static int on_data(etcd_stream *s)
         if (r < 0) {
             snprintf(msg, sizeof msg, "%s: watch: malformed gRPC frame from the server", c->label);
             c->host->log(DC_LOG_ERROR, "etcd", "%s", msg);
-            watch_end(w, DC_ECORRUPT, 0, msg);
+            etcd_watch_end(w, DC_ECORRUPT, 0, msg);
             return 1;
         }
         etcd_alloc al;
@@ -281,10 +257,10 @@ static int on_data(etcd_stream *s)
                      al.failed ? "out of memory decoding a message"
                                : "a message from the server is not valid protobuf");
             if (!al.failed) c->host->log(DC_LOG_ERROR, "etcd", "%s", msg);
-            watch_end(w, al.failed ? DC_ENOMEM : DC_ECORRUPT, 0, msg);
+            etcd_watch_end(w, al.failed ? DC_ENOMEM : DC_ECORRUPT, 0, msg);
             return 1;
         }
-        int hr = handle(w, m);
+        int hr = etcd_watch_handle(w, m, 0);
         etcdpb__watch_response__free_unpacked(m, NULL);
         if (hr != 0) return 1;
     }
@@ -302,7 +278,7 @@ static void on_end(etcd_stream *s)
 {
     etcd_watch *w = s->owner;
     etcd_conn *c = w->c;
-    if (w->stopped || w->ended) return;
+    if (w->stopped || w->ended || w->g) return; /* w->g: a group serves it now */
     char why[300];
     int code = DC_EUNAVAILABLE;
     if (!c->tls && !s->prior_knowledge && s->result == CURLE_OK &&
@@ -334,7 +310,7 @@ static void on_end(etcd_stream *s)
         /* Not a disconnect: TLS refused, auth refused, a bad request. */
         char msg[700];
         snprintf(msg, sizeof msg, "%s: watch at %s: %s", c->label, c->endpoints[w->ep], why);
-        watch_end(w, code, 0, msg);
+        etcd_watch_end(w, code, 0, msg);
         return;
     }
     snprintf(w->last_err, sizeof w->last_err, "%s: watch at %s: %s", c->label, c->endpoints[w->ep],
@@ -362,10 +338,8 @@ static void on_end(etcd_stream *s)
     if (w->backoff_ms < 1000) w->backoff_ms *= 2;
 }
 
-/* Open a stream for w from next_rev (loop thread). */
-static void connect_now(etcd_watch *w)
+int etcd_watch_frame_create(const etcd_watch *w, int64_t id, dc_buf *out)
 {
-    etcd_conn *c = w->c;
     Etcdpb__WatchCreateRequest cr = ETCDPB__WATCH_CREATE_REQUEST__INIT;
     Etcdpb__WatchRequest req = ETCDPB__WATCH_REQUEST__INIT;
     Etcdpb__WatchCreateRequest__FilterType filters[2];
@@ -383,13 +357,13 @@ static void connect_now(etcd_watch *w)
             cr.range_end.data = end_buf;
             cr.range_end.len = n;
         } else {
-            watch_end(w, DC_ENOMEM, 0, "etcd: out of memory starting a watch");
-            return;
+            return -1;
         }
     }
     cr.start_revision = w->next_rev;
     cr.progress_notify = 1;
     cr.prev_kv = (w->flags & DC_PREV_KV) != 0;
+    cr.watch_id = id;
     if (w->flags & DC_NO_PUT)
         filters[cr.n_filters++] = ETCDPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NOPUT;
     if (w->flags & DC_NO_DELETE)
@@ -401,9 +375,24 @@ static void connect_now(etcd_watch *w)
     size_t len;
     int fr = etcd_grpc_frame(&req.base, &body, &len);
     free(end_buf);
-    if (fr != 0 || etcd_stream_prepare(w->s, w->ep, "/etcdserverpb.Watch/Watch", fr ? NULL : body,
-                                       len, ETCD_READ, 0) != DC_OK) {
-        watch_end(w, DC_ENOMEM, 0, "etcd: out of memory starting a watch");
+    if (fr != 0) return -1;
+    int ar = dc_buf_append(out, body, len);
+    free(body);
+    return ar;
+}
+
+/* Open a stream for w from next_rev (loop thread). */
+static void connect_now(etcd_watch *w)
+{
+    etcd_conn *c = w->c;
+    if (w->g || w->ended || w->stopped) return; /* a group's stream serves it */
+    dc_buf b = DC_BUF_INIT;
+    int fr = etcd_watch_frame_create(w, 0, &b);
+    if (fr != 0) dc_buf_free(&b);
+    /* the stream owns the body from here on, also when prepare fails */
+    if (fr != 0 || etcd_stream_prepare(w->s, w->ep, "/etcdserverpb.Watch/Watch", (uint8_t *)b.p,
+                                       b.len, ETCD_READ, 0) != DC_OK) {
+        etcd_watch_end(w, DC_ENOMEM, 0, "etcd: out of memory starting a watch");
         return;
     }
     w->s->owner = w;
@@ -418,8 +407,11 @@ static void connect_now(etcd_watch *w)
 
 long etcd_watch_tick(etcd_conn *c)
 {
-    if (!c->retry) return -1;
+    if (c->group_due) etcd_group_consolidate(c);
+    long gwait = c->groups ? etcd_group_tick(c, dc_now_ms()) : -1;
+    if (!c->retry) return gwait;
     int64_t now = dc_now_ms(), next = INT64_MAX;
+    if (gwait >= 0) next = now + gwait;
     /* Collect the due ones first: connecting may put a watch back. */
     etcd_watch *due = NULL;
     for (etcd_watch **p = &c->retry; *p;) {
@@ -454,6 +446,7 @@ static void token_job(etcd_conn *c, etcd_job *j)
 {
     (void)j;
     int64_t now = dc_now_ms();
+    etcd_group_token_ready(c, now);
     for (etcd_watch *w = c->retry; w; w = w->next_retry)
         if (w->wait_token) {
             w->wait_token = 0;
@@ -471,8 +464,12 @@ void etcd_watch_token_ready(etcd_conn *c)
 
 static void start_job(etcd_conn *c, etcd_job *j)
 {
-    (void)c;
-    connect_now(WATCH_OF(j, start_job));
+    etcd_watch *w = WATCH_OF(j, start_job);
+    if (w->sink) { /* the compact probe is never grouped */
+        w->next_all = c->watches;
+        c->watches = w;
+    }
+    connect_now(w);
 }
 
 static void stop_job(etcd_conn *c, etcd_job *j)
@@ -481,6 +478,12 @@ static void stop_job(etcd_conn *c, etcd_job *j)
     w->stopped = 1;
     etcd_loop_remove(c, w->s);
     retry_unlink(w);
+    etcd_group_leave(w);
+    for (etcd_watch **p = &c->watches; *p; p = &(*p)->next_all)
+        if (*p == w) {
+            *p = w->next_all;
+            break;
+        }
     pthread_mutex_lock(&w->mu);
     w->stop_done = 1;
     pthread_cond_broadcast(&w->cv);
