@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "export.h"
 #include "store.h"
 
 #ifdef __cplusplus
@@ -83,7 +84,7 @@ typedef dc_mem_fault (*dc_mem_hook_fn)(const dc_mem_call_info *call, void *userd
 /* Install fn (NULL removes the hook) on this handle only. Not thread-safe
  * with respect to calls on the same handle: set it before the handle is used
  * by other threads, or while none is. Errors: DC_EINVAL (NULL or not mem://). */
-int dc_mem_set_hook(dc_store *store, dc_mem_hook_fn fn, void *userdata);
+DC_API int dc_mem_set_hook(dc_store *store, dc_mem_hook_fn fn, void *userdata);
 
 /* Which handles' watches dc_mem_end_watches ends. */
 typedef enum dc_mem_scope {
@@ -98,18 +99,18 @@ typedef enum dc_mem_scope {
  * revision: only a fresh read gets past it) or DC_EUNAVAILABLE (the
  * connection was lost and the driver gave up). *ended (may be NULL) gets the
  * number of watches ended. Thread-safe. Errors: DC_EINVAL. */
-int dc_mem_end_watches(dc_store *store, dc_mem_scope scope, const void *key, size_t key_len,
-                       int code, size_t *ended);
+DC_API int dc_mem_end_watches(dc_store *store, dc_mem_scope scope, const void *key, size_t key_len,
+                              int code, size_t *ended);
 
 /* Reset the instance: every key, lease and event is gone, the revision is 1
  * again (the next write gets 2), the compaction point is cleared, lease IDs
  * start again from the instance's first one, and the epoch moves on. Open
  * watches stay open; they see the new history's events from their own
  * start revision on. Thread-safe. Errors: DC_EINVAL. */
-int dc_mem_reset(dc_store *store);
+DC_API int dc_mem_reset(dc_store *store);
 
 /* The instance's epoch: 1 when created, +1 per dc_mem_reset. Thread-safe. */
-int dc_mem_epoch(dc_store *store, uint64_t *epoch);
+DC_API int dc_mem_epoch(dc_store *store, uint64_t *epoch);
 
 /* Put the instance's leases on a virtual clock that reads now_ms, or move
  * an already virtual clock to now_ms (never backwards). The first call keeps
@@ -119,16 +120,16 @@ int dc_mem_epoch(dc_store *store, uint64_t *epoch);
  * at its own revision, before it returns. There is no way back to the
  * real clock for that instance. Thread-safe. Errors: DC_EINVAL (not mem://,
  * now_ms < 0, or earlier than the virtual clock). */
-int dc_mem_clock_set(dc_store *store, int64_t now_ms);
+DC_API int dc_mem_clock_set(dc_store *store, int64_t now_ms);
 
 /* Move the virtual clock forward by ms (>= 0) and expire what became due,
  * as dc_mem_clock_set does. *expired (may be NULL) gets the number of leases
  * that expired. Errors: DC_EINVAL (also when the clock is not virtual),
  * DC_ENOMEM (the leases not yet expired stay due for the next move). */
-int dc_mem_clock_advance(dc_store *store, int64_t ms, size_t *expired);
+DC_API int dc_mem_clock_advance(dc_store *store, int64_t ms, size_t *expired);
 
 /* The virtual clock's reading, or DC_EINVAL if the clock is not virtual. */
-int dc_mem_clock_now(dc_store *store, int64_t *now_ms);
+DC_API int dc_mem_clock_now(dc_store *store, int64_t *now_ms);
 
 #ifdef __cplusplus
 }
