@@ -301,6 +301,13 @@ class WatchViolations(unittest.TestCase):
         h.watch(1, 0, 4, [(62, self.EV4[:1])])
         self.assertCaught(h, "watch-atomic")
 
+    def test_sessions_disagree_only_on_prev_kv(self):
+        h = self.base().watch(0, 0, 2, [(21, [self.EV2]), (41, [self.EV3]), (61, self.EV4)])
+        h.complete = [True, True]
+        h.watch(1, 0, 3, [(62, [self.EV3[:7] + [None]]), (63, self.EV4)])
+        r = h.check()
+        self.assertEqual(r.findings.kinds(), ["prev-kv"], r.findings.violations)
+
     def test_acknowledged_write_missing(self):
         h = self.base().watch(0, 0, 2, [(21, [self.EV2]), (61, self.EV4)])
         self.assertCaught(h, "watch-reliable")
@@ -414,6 +421,134 @@ class Search(unittest.TestCase):
         ops = [(0, 100, "w", 7) for _ in range(12)] + [(101, 102, "r", 8)]
         r = self.search(ops, budget=200000)
         self.assertEqual(r.status, wgl.VIOLATION)
+
+
+class MutationsOfARecordedHistory(unittest.TestCase):
+    """A short real history from dc_robust on mem:// (DC_ROBUST names the
+    binary; ctest sets it), changed in one place at a time: each change must
+    be caught. Without DC_ROBUST these tests fail: they cannot run."""
+
+    lines = None
+
+    @classmethod
+    def setUpClass(cls):
+        robust = os.environ.get("DC_ROBUST")
+        if not robust:
+            return
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "h.jsonl")
+            p = subprocess.run([robust, "--uri", "mem://mutations-%d" % os.getpid(), "--out", path,
+                                "--seconds", "2", "--clients", "3", "--rate", "150",
+                                "--compact-interval-ms", "400", "--seed", "7"],
+                               capture_output=True, text=True)
+            if p.returncode == 0:
+                with open(path) as f:
+                    cls.lines = [json.loads(x) for x in f if x.strip()]
+
+    def setUp(self):
+        self.assertIsNotNone(self.lines, "set DC_ROBUST to the dc_robust binary (ctest does)")
+
+    def check(self, lines):
+        return check_history(history.load([json.dumps(x) for x in lines]), 10 ** 6)
+
+    def mutate(self, pick, change):
+        lines = json.loads(json.dumps(self.lines))
+        for rec in lines:
+            if pick(rec):
+                change(rec)
+                return lines
+        self.fail("no line to mutate")
+
+    def assertCaught(self, lines, *kinds):
+        r = self.check(lines)
+        self.assertEqual(r.status, "violation")
+        self.assertTrue(set(kinds) & set(r.findings.kinds()),
+                        "want one of %s, got %s" % (kinds, r.findings.violations[:3]))
+
+    def test_the_recorded_history_passes(self):
+        r = self.check(self.lines)
+        self.assertEqual(r.status, "linearizable", r.findings.violations[:3])
+        self.assertGreater(len(r.history.ops), 300)
+
+    def test_a_read_that_returns_another_value(self):
+        def pick(rec):
+            return (rec["t"] == "op" and rec["op"]["kind"] == "get" and rec["rc"] == "DC_OK"
+                    and rec["res"]["kvs"])
+        lines = self.mutate(pick, lambda rec: rec["res"]["kvs"][0].__setitem__(1, "c9.9"))
+        self.assertCaught(lines, "linearizability")
+
+    def test_a_read_that_misses_its_key(self):
+        def pick(rec):
+            return (rec["t"] == "op" and rec["op"]["kind"] == "getp" and rec["rc"] == "DC_OK"
+                    and len(rec["res"]["kvs"]) > 1)
+
+        def change(rec):
+            del rec["res"]["kvs"][0]
+            rec["res"]["count"] -= 1
+        self.assertCaught(self.mutate(pick, change), "linearizability")
+
+    def test_a_read_at_an_older_revision(self):
+        def pick(rec):
+            return (rec["t"] == "op" and rec["op"]["kind"] == "get" and rec["rc"] == "DC_OK"
+                    and rec["res"]["rev"] > 40)
+        lines = self.mutate(pick, lambda rec: rec["res"].__setitem__("rev", rec["res"]["rev"] - 30))
+        self.assertCaught(lines, "revision-order", "linearizability")
+
+    def test_a_lost_watch_event(self):
+        lines = self.mutate(lambda rec: rec["t"] == "ev" and rec["w"] == 0 and len(rec["events"]) == 1
+                            and rec["events"][0][4] > 50, lambda rec: rec.__setitem__("events", []))
+        lines = [x for x in lines if not (x["t"] == "ev" and not x["events"])]
+        self.assertCaught(lines, "watch-reliable", "watch-resumable")
+
+    def test_a_watch_batch_delivered_twice(self):
+        lines = json.loads(json.dumps(self.lines))
+        for i, rec in enumerate(lines):
+            if rec["t"] == "ev" and rec["w"] == 0 and i > 100:
+                lines.insert(i + 1, dict(rec))
+                break
+        self.assertCaught(lines, "watch-order", "watch-atomic", "watch-unique")
+
+    def test_a_wrong_prev_kv(self):
+        def pick(rec):
+            return rec["t"] == "ev" and any(e[7] for e in rec["events"])
+
+        def change(rec):
+            for e in rec["events"]:
+                if e[7]:
+                    e[7][1] = "not-it"
+                    return
+        self.assertCaught(self.mutate(pick, change), "prev-kv")
+
+    def test_a_write_that_said_it_failed_but_happened(self):
+        def pick(rec):
+            return rec["t"] == "op" and rec["op"]["kind"] == "put" and rec["rc"] == "DC_OK" and rec["c"] >= 0
+
+        def change(rec):
+            rec["rc"] = "DC_EUNAVAILABLE"
+            del rec["res"]
+        self.assertCaught(self.mutate(pick, change), "failed-write-event")
+
+    def test_a_write_whose_answer_was_lost_is_fine(self):
+        def pick(rec):
+            return rec["t"] == "op" and rec["op"]["kind"] == "put" and rec["rc"] == "DC_OK" and rec["c"] >= 0
+
+        def change(rec):
+            rec["rc"] = "DC_EUNKNOWN"
+            del rec["res"]
+        r = self.check(self.mutate(pick, change))
+        self.assertEqual(r.status, "linearizable", r.findings.violations[:3])
+
+    def test_a_cas_that_claims_success_on_a_stale_revision(self):
+        def pick(rec):
+            return (rec["t"] == "op" and rec["op"]["kind"] == "txn" and rec["rc"] == "DC_OK"
+                    and not rec["res"]["ok"] and rec["op"]["cmp"] and rec["op"]["cmp"][0][1] == "mod"
+                    and len(rec["op"]["cmp"]) == 1)
+
+        def change(rec):
+            rec["res"]["ok"] = True
+            rec["res"]["resp"] = [{"prev": []}]
+        self.assertCaught(self.mutate(pick, change), "linearizability", "watch-reliable",
+                          "duplicate-revision")
 
 
 class CommandLine(unittest.TestCase):
