@@ -64,8 +64,7 @@ int etcd_transport_error(etcd_conn *c, const etcd_stream *s, etcd_kind kind, int
         cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR ||
         (c->tls && strstr(why, "alert") && strstr(why, "certificate")))
         return DC_EAUTH;
-    if (c->tls && s->http_status == 0 && tls_dropped_after_handshake(s, cc, why))
-        return DC_EAUTH;
+    if (c->tls && s->http_status == 0 && tls_dropped_after_handshake(s, cc, why)) return DC_EAUTH;
     if (s->req_started && kind == ETCD_WRITE) return DC_EUNKNOWN;
     *retry = 1;
     return cc == CURLE_OPERATION_TIMEDOUT ? DC_ETIMEDOUT : DC_EUNAVAILABLE;
