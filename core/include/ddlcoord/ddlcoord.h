@@ -18,5 +18,6 @@
 #include "store.h"
 #include "pessimism.h"
 #include "election.h"
+#include "version.h"
 
 #endif
