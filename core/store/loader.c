@@ -149,26 +149,22 @@ static int dirs_add_list(dir_list *l, const char *list, const char *origin)
     return 0;
 }
 
-/* <directory of libddlcoord.so>/ddlcoord, or "" when this copy of the core is
- * linked into the program from libddlcoord.a (its directory would be the
- * program's) or the library's file cannot be named. */
-static int library_dir(char *out, size_t len)
+/* <directory of libddlcoord.so>/ddlcoord into out, or "" when this copy of
+ * the core is linked into the program from libddlcoord.a (the file dladdr
+ * names would be the program) or the library's file cannot be named. */
+static void library_dir(char *out, size_t len)
 {
     out[0] = '\0';
-    if (!dc__shared_library) return 0;
     Dl_info info;
-    if (!dladdr(&dc__shared_library, &info) || !info.dli_fname) return 0;
+    if (!dc__shared_library || !dladdr(&dc__shared_library, &info) || !info.dli_fname) return;
     const char *slash = strrchr(info.dli_fname, '/');
-    if (!slash) return 0;
-    char dir[PATH_MAX];
-    size_t n = (size_t)(slash - info.dli_fname);
-    if (n == 0 || n >= sizeof dir) return 0;
+    char dir[PATH_MAX], real[PATH_MAX];
+    size_t n = slash ? (size_t)(slash - info.dli_fname) : 0;
+    if (n == 0 || n >= sizeof dir) return;
     memcpy(dir, info.dli_fname, n);
     dir[n] = '\0';
-    char real[PATH_MAX];
     int w = snprintf(out, len, "%s/ddlcoord", realpath(dir, real) ? real : dir);
     if (w < 0 || (size_t)w >= len) out[0] = '\0';
-    return 0;
 }
 
 /* The search order (see version.h). DC_OK or DC_ENOMEM. */
