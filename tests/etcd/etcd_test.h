@@ -50,7 +50,8 @@ int et_endpoint_port(int i);
 /* Threads of this process. */
 int et_thread_count(void);
 
-/* A key unique to this test process: "/etcdtest/<pid>/<suffix>". */
+/* A key unique to this test process: "/etcdtest/<pid>/<suffix>", in one
+ * of 8 rotating static buffers (not for several threads at once). */
 const char *et_key(const char *suffix);
 /* Assert that key reads back through s as exactly one kv holding value. */
 void et_expect_value(dc_store *s, const char *key, const char *value);

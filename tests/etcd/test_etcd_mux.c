@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { WATCHES = 300, CANCELLED = WATCHES / 2 };
 
@@ -89,9 +90,8 @@ typedef struct caller {
 static void *call_loop(void *arg)
 {
     caller *c = arg;
-    char k[64];
-    snprintf(k, sizeof k, "mux/caller/%d", c->id);
-    const char *key = et_key(k);
+    char key[128]; /* not et_key: its buffers are shared by every thread */
+    snprintf(key, sizeof key, "/etcdtest/%d/mux/caller/%d", (int)getpid(), c->id);
     for (int i = 0; i < 200 && c->rc == DC_OK; i++) {
         c->rc = dc_put(c->s, key, strlen(key), "v", 1, 0, NULL);
         if (c->rc != DC_OK) break;
