@@ -443,21 +443,62 @@ int etcd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *
 
 /* ------------------------------------------------------------ compact */
 
+/* The current revision (a one-key range's header). */
+static int current_revision(etcd_conn *c, int64_t *rev, dc_drv_err *err)
+{
+    static const uint8_t zero = 0;
+    Etcdpb__RangeRequest req = ETCDPB__RANGE_REQUEST__INIT;
+    req.key = bin(&zero, 1);
+    req.count_only = 1;
+    ProtobufCMessage *m = NULL;
+    int rc = etcd_rpc(c, KV_SVC "Range", &req.base, &etcdpb__range_response__descriptor, ETCD_READ,
+                      &m, err);
+    if (rc != DC_OK) return rc;
+    Etcdpb__RangeResponse *r = (Etcdpb__RangeResponse *)m;
+    if (r->header)
+        *rev = r->header->revision;
+    else
+        rc = corrupt(c, err, -1, 0, "range");
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+/*
+ * Compaction. The contract: compacting at R removes history before R, and
+ * a watch from R replays everything from R on. etcd's Compact(R) also drops
+ * the tombstones of deletes made at R itself, so a watch from R would miss
+ * those DELETE events (seen in robustness.etcd: a watch reopened at the
+ * reported compact revision skipped a delete made there). So the store's
+ * compact revision is etcd's plus one: dc_compact(R) is etcd's Compact(R -
+ * 1), and an etcd compact revision C is reported as C + 1 (here and in
+ * watch.c). A revision above the current one is refused first, as etcd
+ * would refuse it (Compact(current) alone would succeed).
+ */
 int etcd_compact(void *conn, int64_t revision, dc_drv_err *err)
 {
     etcd_conn *c = conn;
+    int64_t now = 0;
+    int rc = current_revision(c, &now, err);
+    if (rc != DC_OK) return rc;
+    if (revision > now)
+        return etcd_err(c, err, DC_EINVAL,
+                        "compact at %lld: etcdserver: mvcc: required revision is a future "
+                        "revision (current %lld)",
+                        (long long)revision, (long long)now);
     Etcdpb__CompactionRequest req = ETCDPB__COMPACTION_REQUEST__INIT;
-    req.revision = revision;
+    /* etcd's revision 1 holds no change (its first write is revision 2), so
+     * compacting there loses nothing and still says whether more was done. */
+    req.revision = revision > 2 ? revision - 1 : 1;
     ProtobufCMessage *m = NULL;
-    int rc = etcd_rpc(c, KV_SVC "Compact", &req.base, &etcdpb__compaction_response__descriptor,
-                      ETCD_WRITE, &m, err);
+    rc = etcd_rpc(c, KV_SVC "Compact", &req.base, &etcdpb__compaction_response__descriptor,
+                  ETCD_WRITE, &m, err);
     if (m) protobuf_c_message_free_unpacked(m, NULL);
     if (rc == DC_ECOMPACTED) {
         int64_t at = 0;
         dc_drv_err perr = {{0}, 0};
-        if (etcd_compact_revision(c, &at, &perr) == DC_OK) err->compact_revision = at;
+        if (etcd_compact_revision(c, &at, &perr) == DC_OK && at > 0) err->compact_revision = at + 1;
         etcd_err(c, err, rc, "revision %lld is already compacted (compact revision %lld)",
-                 (long long)revision, (long long)at);
+                 (long long)revision, (long long)err->compact_revision);
     }
     return rc;
 }

@@ -176,10 +176,13 @@ int etcd_watch_handle(etcd_watch *w, const Etcdpb__WatchResponse *r, int grouped
     if (r->canceled) {
         const char *reason = r->cancel_reason ? r->cancel_reason : "";
         int code;
+        /* etcd's compact revision C keeps C's puts but drops its deletes
+         * (tombstones): the store's compact revision is C + 1 (kv.c). */
+        int64_t store_compact = r->compact_revision > 0 ? r->compact_revision + 1 : 0;
         if (r->compact_revision > 0) {
             snprintf(msg, sizeof msg,
                      "%s: watch from revision %lld: history compacted (compact revision %lld)",
-                     c->label, (long long)w->next_rev, (long long)r->compact_revision);
+                     c->label, (long long)w->next_rev, (long long)store_compact);
             code = DC_ECOMPACTED;
         } else {
             int retry, reauth;
@@ -190,7 +193,7 @@ int etcd_watch_handle(etcd_watch *w, const Etcdpb__WatchResponse *r, int grouped
             snprintf(msg, sizeof msg, "%s: watch canceled by the server: %s", c->label,
                      *reason ? reason : "(no reason given)");
         }
-        etcd_watch_end(w, code, r->compact_revision, msg);
+        etcd_watch_end(w, code, store_compact, msg);
         return grouped ? WH_ENDED : WH_CLOSE;
     }
     if (r->created) {

@@ -189,6 +189,7 @@ START_TEST(a_page_at_a_compacted_revision_is_ecompacted)
     snprintf(key, sizeof key, "%sk", prefix);
     int64_t old, now;
     ET_OK(dc_put(s, key, strlen(key), "1", 1, 0, &old));
+    ET_OK(dc_put(s, key, strlen(key), "1b", 2, 0, NULL)); /* revision now - 1 may stay readable */
     ET_OK(dc_put(s, key, strlen(key), "2", 1, 0, &now));
     ET_OK(dc_compact(s, now));
     dc_kvs pg;
