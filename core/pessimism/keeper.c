@@ -79,9 +79,9 @@ dc_lock *dc_keeper_find(const dc_keeper *keeper, const char *id)
 int dc_keeper_add(dc_keeper *keeper, dc_lock *lock)
 {
     if (dc_keeper_find(keeper, lock->id))
-        return dc__error(DC_EINVAL, "lock %s already exists", lock->id);
+        return dc__error(DC_EINVAL, "lock %s already exists", dc_e(lock->id));
     HASH_ADD_KEYPTR(hh, keeper->locks, lock->id, strlen(lock->id), lock);
-    return DC_OK;
+    return DC_HASH_ADDED(hh, lock) ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
 }
 
 int dc_keeper_try_sync(dc_keeper *keeper, const dc_info *info, const char *const *sources,
@@ -101,6 +101,11 @@ int dc_keeper_try_sync(dc_keeper *keeper, const dc_info *info, const char *const
             return dc__error(DC_ENOMEM, "out of memory");
         }
         HASH_ADD_KEYPTR(hh, keeper->locks, l->id, strlen(l->id), l);
+        if (!DC_HASH_ADDED(hh, l)) {
+            pess_lock_destroy(l);
+            free(id);
+            return dc__error(DC_ENOMEM, "out of memory");
+        }
         if (created) *created = 1;
     }
     free(id);

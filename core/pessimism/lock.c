@@ -27,7 +27,10 @@ pess_src *pess_lock_src_add(dc_lock *lock, const char *name)
         return NULL;
     }
     HASH_ADD_KEYPTR(hh, lock->srcs, s->name, strlen(s->name), s);
-    return s;
+    if (DC_HASH_ADDED(hh, s)) return s;
+    free(s->name);
+    free(s);
+    return NULL;
 }
 
 static void src_free(pess_src *s)
@@ -104,7 +107,8 @@ int dc_lock_try_sync(dc_lock *lock, const char *source, const char *const *ddls,
         char *mine = pess_strv_join(ddls, n_ddls);
         char *theirs = pess_strv_join((const char *const *)lock->ddls, lock->n_ddls);
         int rc = dc__error(DC_ECONFLICT, "lock %s: source %s reported DDLs %s, the lock has %s",
-                           lock->id, source, mine ? mine : "?", theirs ? theirs : "?");
+                           dc_e(lock->id), dc_e(source), dc_e(mine ? mine : "?"),
+                           dc_e(theirs ? theirs : "?"));
         free(mine);
         free(theirs);
         return rc;
@@ -152,7 +156,7 @@ void dc_lock_unsync(dc_lock *lock, const char *source)
 int dc_lock_mark_done(dc_lock *lock, const char *source)
 {
     pess_src *s = pess_lock_src(lock, source);
-    if (!s) return dc__error(DC_ENOTFOUND, "lock %s: no source %s", lock->id, source);
+    if (!s) return dc__error(DC_ENOTFOUND, "lock %s: no source %s", dc_e(lock->id), dc_e(source));
     s->done = 1;
     return DC_OK;
 }
@@ -230,7 +234,7 @@ int dc_lock_remove_source(dc_lock *lock, const char *source)
 int dc_lock_set_owner(dc_lock *lock, const char *owner)
 {
     if (!pess_lock_src(lock, owner))
-        return dc__error(DC_ENOTFOUND, "lock %s: no source %s", lock->id, owner);
+        return dc__error(DC_ENOTFOUND, "lock %s: no source %s", dc_e(lock->id), dc_e(owner));
     char *o = strdup(owner);
     if (!o) return dc__error(DC_ENOMEM, "out of memory");
     free(lock->owner);

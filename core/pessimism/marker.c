@@ -55,7 +55,7 @@ static int get_rev(const cJSON *j, const char *key, const char *field, int64_t *
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, field);
     if (!cJSON_IsNumber(f) || f->valuedouble < 0 || f->valuedouble > 9007199254740992.0)
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a revision", key, field);
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a revision", dc_e(key), field);
     *out = (int64_t)f->valuedouble;
     return DC_OK;
 }
@@ -81,7 +81,7 @@ int pess_marker_decode(const char *key, const void *value, size_t len, pess_mark
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "exec");
     const cJSON *dn = cJSON_GetObjectItemCaseSensitive(j, "done");
     if (!rc && (!cJSON_IsBool(ex) || !cJSON_IsBool(dn)))
-        rc = dc__error(DC_ECORRUPT, "%s: exec/done are not booleans", key);
+        rc = dc__error(DC_ECORRUPT, "%s: exec/done are not booleans", dc_e(key));
     if (!rc) {
         mk->exec = cJSON_IsTrue(ex);
         mk->done = cJSON_IsTrue(dn);

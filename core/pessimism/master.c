@@ -49,7 +49,7 @@ int master_step(dc_master *m, int step, const dc_lock *lock, const char *source,
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     dc_log(DC_LOG_INFO, PESS, "master step %d: lock %s source %s rev %lld: %s", step,
-           lock ? lock->id : "-", source ? source : "-", (long long)rev, text);
+           dc_e(lock ? lock->id : "-"), dc_e(source), (long long)rev, text);
     if (!m->on_step) return DC_OK;
     dc_step st = {step, "master", lock ? lock->id : NULL, lock ? lock->task : NULL, source,
                   rev,  text};
@@ -203,8 +203,8 @@ static int delete_leftovers(dc_master *m, pess_leftover *left, size_t n)
 static int report_rebuilt_conflicts(dc_master *m, const pess_snapshot *snap)
 {
     const dc_response *infos = &snap->res->responses[SNAP_INFOS];
-    dc_lock **locks;
-    size_t n;
+    dc_lock **locks = NULL;
+    size_t n = 0;
     int rc = dc_keeper_locks(m->keeper, &locks, &n);
     for (size_t i = 0; !rc && i < n; i++) {
         dc_lock *l = locks[i];
@@ -220,8 +220,9 @@ static int report_rebuilt_conflicts(dc_master *m, const pess_snapshot *snap)
             char *mine = pess_strv_join((const char *const *)s->conflict, s->n_conflict);
             char *theirs = pess_strv_join((const char *const *)l->ddls, l->n_ddls);
             char msg[512];
-            snprintf(msg, sizeof msg, "lock %s: source %s reported DDLs %s, the lock has %s", l->id,
-                     s->name, mine ? mine : "?", theirs ? theirs : "?");
+            snprintf(msg, sizeof msg, "lock %s: source %s reported DDLs %s, the lock has %s",
+                     dc_e(l->id), dc_e(s->name), dc_e(mine ? mine : "?"),
+                     dc_e(theirs ? theirs : "?"));
             free(mine);
             free(theirs);
             rc = master_step(m, 3, l, s->name, info_rev, "conflict: %s", msg);
@@ -334,8 +335,8 @@ static int on_info_put(dc_master *m, const dc_kv *kv)
         int remain = 0;
         dc_lock_is_synced(lock, &remain);
         rc = master_step(m, 3, lock, info->source, kv->mod_revision, "%s%s, %d unsynced",
-                         created ? "lock created, owner " : "synced", created ? lock->owner : "",
-                         remain);
+                         created ? "lock created, owner " : "synced",
+                         created ? dc_e(lock->owner) : "", remain);
         if (!rc && had_conflict) rc = master_del_conflict(m, info->task, info->source);
         if (!rc) rc = master_progress(m, lock);
     }
@@ -365,7 +366,7 @@ static int on_info_delete(dc_master *m, const dc_kv *kv)
          * path). Once operations are out, the info is only deleted by done. */
         if (!l->forced && !l->owner_put && s->ready) {
             dc_lock_unsync(l, source);
-            dc_log(DC_LOG_INFO, PESS, "lock %s: %s withdrew its info", l->id, source);
+            dc_log(DC_LOG_INFO, PESS, "lock %s: %s withdrew its info", dc_e(l->id), dc_e(source));
             size_t cnt;
             pess_src **v = pess_lock_sorted(l, &cnt);
             int any = 0;
@@ -377,7 +378,7 @@ static int on_info_delete(dc_master *m, const dc_kv *kv)
             }
             free(v);
             if (v && !any) {
-                dc_log(DC_LOG_INFO, PESS, "lock %s: no reports left, dropped", l->id);
+                dc_log(DC_LOG_INFO, PESS, "lock %s: no reports left, dropped", dc_e(l->id));
                 master_remove_lock(m, l);
             }
         }
@@ -476,8 +477,8 @@ static int on_member(dc_master *m, const dc_event *ev, pess_touched *touched)
         }
         int was_out = l->owner_put || l->others_put || l->forced;
         if (!dc_lock_remove_source(l, source)) continue;
-        dc_log(DC_LOG_INFO, PESS, "lock %s: source %s left task %s at rev %lld", l->id, source,
-               task, (long long)ev->kv.mod_revision);
+        dc_log(DC_LOG_INFO, PESS, "lock %s: source %s left task %s at rev %lld", dc_e(l->id),
+               dc_e(source), dc_e(task), (long long)ev->kv.mod_revision);
         /* Its operation, if one was put, would outlive the lock: remove it. */
         if (was_out) rc = master_delete_op(m, l, source);
         if (rc) break;

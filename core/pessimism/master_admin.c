@@ -120,8 +120,8 @@ static int apply_unlock(dc_master *m, dc_lock *lock, const char *replace_owner, 
     set_excluded(lock, u->unsynced, u->n_unsynced, 1);
     dc_lock_force_synced(lock);
     lock->unlock_mark = mark;
-    dc_log(DC_LOG_INFO, PESS, "unlock %s: owner %s, %zu unsynced sources not awaited", lock->id,
-           lock->owner, u->n_unsynced);
+    dc_log(DC_LOG_INFO, PESS, "unlock %s: owner %s, %zu unsynced sources not awaited",
+           dc_e(lock->id), dc_e(lock->owner), u->n_unsynced);
     return master_flush(m, master_progress(m, lock));
 }
 
@@ -140,12 +140,12 @@ int dc_master_unlock(dc_master *m, const char *lock_id, const char *replace_owne
     pthread_mutex_lock(&m->mu);
     int rc = m->fatal;
     dc_lock *lock = rc ? NULL : dc_keeper_find(m->keeper, lock_id);
-    if (!rc && !lock) rc = dc__error(DC_ENOTFOUND, "unlock: no lock %s", lock_id);
+    if (!rc && !lock) rc = dc__error(DC_ENOTFOUND, "unlock: no lock %s", dc_e(lock_id));
     if (!rc && replace_owner && !pess_lock_src(lock, replace_owner))
-        rc = dc__error(DC_ENOTFOUND, "unlock: %s is not a source of lock %s", replace_owner,
-                       lock_id);
+        rc = dc__error(DC_ENOTFOUND, "unlock: %s is not a source of lock %s", dc_e(replace_owner),
+                       dc_e(lock_id));
     if (!rc && lock->unlock_mark)
-        rc = dc__error(DC_EINVAL, "unlock: lock %s is being unlocked already", lock_id);
+        rc = dc__error(DC_EINVAL, "unlock: lock %s is being unlocked already", dc_e(lock_id));
     if (rc) {
         pthread_mutex_unlock(&m->mu);
         return rc;
@@ -193,7 +193,8 @@ int dc_master_unlock(dc_master *m, const char *lock_id, const char *replace_owne
                 lock->owner_put = lock->others_put = 0;
             }
             lock->unlock_mark = 0;
-            rc = dc__error(DC_ETIMEDOUT, "unlock %s: the owner did not finish in time", lock_id);
+            rc = dc__error(DC_ETIMEDOUT, "unlock %s: the owner did not finish in time",
+                           dc_e(lock_id));
         } else {
             int64_t rev = 0;
             rc = master_delete_lock_keys(m, lock, 1, &rev);
@@ -202,7 +203,8 @@ int dc_master_unlock(dc_master *m, const char *lock_id, const char *replace_owne
                                  force_remove ? "force-removed" : "unlocked, some not done");
             master_remove_lock(m, lock);
             if (!rc && !force_remove)
-                rc = dc__error(DC_ETIMEDOUT, "unlock %s: some sources did not finish", lock_id);
+                rc = dc__error(DC_ETIMEDOUT, "unlock %s: some sources did not finish",
+                               dc_e(lock_id));
         }
     }
     if (rc == DC_ECHANGED && m->fence.key) master_fail(m, rc);
@@ -230,7 +232,8 @@ int dc_master_remove_meta(dc_master *m, const char *task)
     dc_txn_result *res = NULL;
     if (!rc) rc = dc_txn_commit(m->store, t, &res);
     if (!rc && !res->succeeded) {
-        rc = master_fail(m, dc__error(DC_ECHANGED, "remove_meta %s: fencing key changed", task));
+        rc = master_fail(m,
+                         dc__error(DC_ECHANGED, "remove_meta %s: fencing key changed", dc_e(task)));
     }
     if (!rc) {
         pess_keeper_clear(m->keeper, task);
@@ -238,7 +241,7 @@ int dc_master_remove_meta(dc_master *m, const char *task)
         dc_log(DC_LOG_INFO, PESS,
                "remove_meta %s: infos, operations, markers and locks removed "
                "at rev %lld",
-               task, (long long)res->revision);
+               dc_e(task), (long long)res->revision);
     }
     dc_txn_result_free(res);
     dc_txn_free(t);

@@ -77,12 +77,12 @@ static int decide_put(void *vctx, size_t i, const dc_kv *cur, pess_act *act, cha
             if (!mine && done) {
                 dc_log(DC_LOG_WARN, PESS,
                        "lock %s: %s still holds a done operation of another lock; waiting",
-                       c->lock->id, cur->key);
+                       dc_e(c->lock->id), dc_e(cur->key));
                 return DC_OK;
             }
         } else {
-            dc_log(DC_LOG_WARN, PESS, "lock %s: replacing corrupt operation %s: %s", c->lock->id,
-                   cur->key, dc_last_error());
+            dc_log(DC_LOG_WARN, PESS, "lock %s: replacing corrupt operation %s: %s",
+                   dc_e(c->lock->id), dc_e(cur->key), dc_last_error());
         }
     }
     dc_operation op = {
@@ -274,9 +274,15 @@ static int queue_op(dc_master *m, dc_lock *lock, const char *source, int kind)
     e->key = key;
     e->lock = lock;
     e->kind = kind;
+    HASH_ADD_KEYPTR(hh, m->qkeys, e->key, strlen(e->key), e);
+    if (!DC_HASH_ADDED(hh, e)) {
+        free(e->source);
+        free(e->key);
+        free(e);
+        return dc__error(DC_ENOMEM, "out of memory");
+    }
     lock->queued++;
     m->q[m->nq++] = e;
-    HASH_ADD_KEYPTR(hh, m->qkeys, e->key, strlen(e->key), e);
     return DC_OK;
 }
 
@@ -329,6 +335,10 @@ static void echo_add(dc_master *m, const char *key, int64_t rev, const char *id)
     e->rev = rev;
     memcpy(e->key, key, kl + 1);
     HASH_ADD(hh, m->echoes, key[0], kl, e);
+    if (!DC_HASH_ADDED(hh, e)) { /* best effort, as above */
+        free(e->id);
+        free(e);
+    }
 }
 
 int master_echo_seen(dc_master *m, const dc_kv *kv)
@@ -443,8 +453,8 @@ int master_progress(dc_master *m, dc_lock *lock)
         /* Without membership the master cannot know who else must report:
          * syncing on the reporters alone would let a late source reopen the
          * lock and run the DDL twice. Wait for `task add`. */
-        dc_log(DC_LOG_WARN, PESS, "lock %s: task %s has no sources registered; waiting", lock->id,
-               lock->task);
+        dc_log(DC_LOG_WARN, PESS, "lock %s: task %s has no sources registered; waiting",
+               dc_e(lock->id), dc_e(lock->task));
         return DC_OK;
     }
     /* Each pass either waits (returns) or queues the lock's next writes.

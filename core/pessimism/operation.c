@@ -77,10 +77,11 @@ int dc_operation_encode(const dc_operation *op, char **json)
 static int get_bool(const cJSON *j, const char *key, const char *field, int *out)
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, field);
-    if (!f) return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", key ? key : "value", field);
+    if (!f)
+        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc_e(key ? key : "value"), field);
     if (!cJSON_IsBool(f))
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a boolean", key ? key : "value",
-                         field);
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a boolean",
+                         dc_e(key ? key : "value"), field);
     *out = cJSON_IsTrue(f);
     return DC_OK;
 }

@@ -9,7 +9,8 @@
 
 #include <ddlcoord/ddlcoord.h>
 #include <ddlcoord/pessimism.h>
-#include <uthash.h>
+#include "dc_hash.h"
+#include "esc.h"
 
 #define PESS "pessimism" /* log component */
 

@@ -77,7 +77,7 @@ int pess_snapshot_read(dc_store *store, const char *ns, const char *task, pess_s
 
 static void report_bad(pess_bad **bad, const char *key, int rc)
 {
-    dc_log(DC_LOG_WARN, PESS, "skipping %s: %s: %s", key, dc_errname(rc), dc_last_error());
+    dc_log(DC_LOG_WARN, PESS, "skipping %s: %s: %s", dc_e(key), dc_errname(rc), dc_last_error());
     if (bad) pess_bad_set(bad, key, dc_last_error());
 }
 
@@ -156,7 +156,11 @@ static int apply_operation(dc_keeper *keeper, pess_task *const *tasks, const dc_
         lock = dc_lock_new(op->id, op->task, op->source, (const char *const *)op->ddls, op->n_ddls,
                            t ? (const char *const *)t->sources : NULL, t ? t->n : 0);
         if (!lock) return dc__error(DC_ENOMEM, "out of memory");
-        dc_keeper_add(keeper, lock);
+        int rc = dc_keeper_add(keeper, lock);
+        if (rc) {
+            pess_lock_destroy(lock);
+            return rc;
+        }
     }
     pess_src *s = pess_lock_src_add(lock, op->source);
     if (!s) return dc__error(DC_ENOMEM, "out of memory");
@@ -226,8 +230,9 @@ int pess_rebuild(const pess_snapshot *snap, dc_keeper *keeper, pess_task **tasks
         }
         dc_lock *lock = dc_keeper_find(keeper, op->id);
         if (lock && lock->min_info_rev && kv->mod_revision < lock->min_info_rev) {
-            dc_log(DC_LOG_INFO, PESS, "%s: operation of an earlier lock %s (rev %lld)%s", kv->key,
-                   op->id, (long long)kv->mod_revision, op->done ? ": to delete" : "");
+            dc_log(DC_LOG_INFO, PESS, "%s: operation of an earlier lock %s (rev %lld)%s",
+                   dc_e(kv->key), dc_e(op->id), (long long)kv->mod_revision,
+                   op->done ? ": to delete" : "");
             if (op->done) rc = add_leftover(kv, leftovers, n_leftovers);
         } else {
             rc = apply_operation(keeper, tasks, op);

@@ -40,12 +40,12 @@ int worker_step(dc_worker *w, int step, int64_t rev, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     dc_log(DC_LOG_INFO, PESS, "worker step %d: lock %s source %s rev %lld: %s", step,
-           w->lock_id ? w->lock_id : "-", w->source, (long long)rev, text);
+           dc_e(w->lock_id), dc_e(w->source), (long long)rev, text);
     if (!w->on_step) return DC_OK;
     dc_step st = {step, "worker", w->lock_id, w->task, w->source, rev, text};
     if (w->on_step(&st, w->step_ud) == 0) return DC_OK;
-    return dc__error(DC_ECLOSED, "worker %s stopped by the step callback after step %d", w->source,
-                     step);
+    return dc__error(DC_ECLOSED, "worker %s stopped by the step callback after step %d",
+                     dc_e(w->source), step);
 }
 
 int dc_worker_new(dc_store *store, const char *task, const char *source, const dc_worker_options *o,
@@ -153,8 +153,8 @@ void worker_take_run(dc_worker *w, pess_marker *mk, dc_operation *op, int64_t op
     pess_marker_free(mk);
     w->op = op;
     w->op_rev = op_rev;
-    dc_log(DC_LOG_INFO, PESS, "worker %s: finishing lock %s executed before a crash", w->source,
-           w->lock_id);
+    dc_log(DC_LOG_INFO, PESS, "worker %s: finishing lock %s executed before a crash",
+           dc_e(w->source), dc_e(w->lock_id));
 }
 /* The view's operation if it is this run's (a copy in *out), else NULL. */
 static int our_operation(dc_worker *w, dc_operation **out, int64_t *rev)
@@ -167,7 +167,7 @@ static int our_operation(dc_worker *w, dc_operation **out, int64_t *rev)
     int rc = dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, &op);
     if (rc) {
         if (rc == DC_ENOMEM) return rc;
-        dc_log(DC_LOG_WARN, PESS, "worker %s: ignoring bad operation: %s", w->source,
+        dc_log(DC_LOG_WARN, PESS, "worker %s: ignoring bad operation: %s", dc_e(w->source),
                dc_last_error());
         return DC_OK;
     }
@@ -259,7 +259,7 @@ int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
             return dc__error(DC_ENOTFOUND,
                              "worker %s: info of %s was removed (unlock or "
                              "remove-meta)",
-                             w->source, w->lock_id);
+                             dc_e(w->source), dc_e(w->lock_id));
         }
         if ((rc = view_wait(w, keys, 3, deadline))) return rc;
     }
@@ -303,8 +303,8 @@ int dc_worker_mark_executed(dc_worker *w, int timeout_ms)
                 rc = DC_OK;
             } else {
                 view_unknown(w, WK_OP); /* whatever it is now, it is not what we had */
-                rc = dc__error(DC_ECHANGED, "worker %s: operation of %s changed", w->source,
-                               w->lock_id);
+                rc = dc__error(DC_ECHANGED, "worker %s: operation of %s changed", dc_e(w->source),
+                               dc_e(w->lock_id));
             }
             dc_txn_result_free(res);
             break;
@@ -384,7 +384,7 @@ int dc_worker_mark_done(dc_worker *w, int timeout_ms, int64_t *revision)
                 view_set_gets(w, else_keys, 2, res, 0); /* ENOMEM: left unknown */
                 if (!done_already(w, res, &rev))
                     rc = dc__error(DC_ECHANGED, "worker %s: operation of %s changed or removed",
-                                   w->source, w->lock_id);
+                                   dc_e(w->source), dc_e(w->lock_id));
             }
             dc_txn_result_free(res);
             break;

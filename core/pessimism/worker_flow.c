@@ -21,17 +21,17 @@ int dc_worker_run_ddl(dc_worker *w, const char *schema, const char *table, const
     if (op->done) {
         /* Re-run after our done txn without a position to tell: nothing to do. */
         dc_operation_free(op);
-        return dc__error(DC_ERESOLVED, "lock %s: operation already done", w->lock_id);
+        return dc__error(DC_ERESOLVED, "lock %s: operation already done", dc_e(w->lock_id));
     }
     if (exec_fn(op, userdata)) {
         dc_operation_free(op);
-        return dc__error(DC_ECLOSED, "worker %s: exec callback failed", w->source);
+        return dc__error(DC_ECLOSED, "worker %s: exec callback failed", dc_e(w->source));
     }
     if (executed) *executed = op->exec;
     rc = dc_worker_mark_executed(w, timeout_ms);
     if (!rc) rc = worker_step(w, 6, w->op_rev, "%s DDLs", op->exec ? "executed" : "skipped");
     if (!rc && checkpoint_fn(op, w->position, userdata))
-        rc = dc__error(DC_ECLOSED, "worker %s: checkpoint callback failed", w->source);
+        rc = dc__error(DC_ECLOSED, "worker %s: checkpoint callback failed", dc_e(w->source));
     if (!rc) rc = worker_step(w, 7, 0, "checkpoint flushed");
     dc_operation_free(op);
     if (!rc) rc = dc_worker_mark_done(w, timeout_ms, NULL);

@@ -118,5 +118,6 @@ Suite *suite_flow(void);
 Suite *suite_reentrant(void);
 Suite *suite_beyond(void);
 Suite *suite_admin(void);
+Suite *suite_issue12(void);
 
 #endif
