@@ -4,7 +4,8 @@
  *
  *   NS/shardddl-pessimism/info/<hex task>/<hex source>
  *   NS/shardddl-pessimism/operation/<hex task>/<hex source>
- *   NS/ddlcoord/{task,resolved,conflict}/<hex task>/<hex source>
+ *   NS/ddlcoord/{task,resolved,conflict,worker}/<hex task>/<hex source>
+ *   NS/ddlcoord/admin/{request,answer}/<request ID>
  *
  * A task-only prefix ends in '/', so task "a" never matches task "ab".
  */
@@ -22,7 +23,8 @@ static const struct {
 } kinds[] = {
     {"info", "shardddl-pessimism/info/"}, {"operation", "shardddl-pessimism/operation/"},
     {"member", "ddlcoord/task/"},         {"marker", "ddlcoord/resolved/"},
-    {"conflict", "ddlcoord/conflict/"},
+    {"conflict", "ddlcoord/conflict/"},   {"request", "ddlcoord/admin/request/"},
+    {"answer", "ddlcoord/admin/answer/"}, {"worker", "ddlcoord/worker/"},
 };
 
 int pess_prefix(const char *ns, const char *kind, char **out)

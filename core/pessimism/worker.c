@@ -156,7 +156,11 @@ void worker_take_run(dc_worker *w, pess_marker *mk, dc_operation *op, int64_t op
     dc_log(DC_LOG_INFO, PESS, "worker %s: finishing lock %s executed before a crash",
            dc_e(w->source), dc_e(w->lock_id));
 }
-/* The view's operation if it is this run's (a copy in *out), else NULL. */
+/* The view's operation if it is this run's (a copy in *out), else NULL:
+ * same lock ID and the DDLs this run reported. An operation of the same
+ * lock ID with other DDLs is an older one, decided for DDLs this worker no
+ * longer reports (issue #12 case 8): its conflict report, or the master's
+ * new operation, is what the wait is for. */
 static int our_operation(dc_worker *w, dc_operation **out, int64_t *rev)
 {
     *out = NULL;
@@ -171,7 +175,8 @@ static int our_operation(dc_worker *w, dc_operation **out, int64_t *rev)
                dc_last_error());
         return DC_OK;
     }
-    if (strcmp(op->id, w->lock_id) == 0) {
+    if (strcmp(op->id, w->lock_id) == 0 && dc_ddls_equal((const char *const *)op->ddls, op->n_ddls,
+                                                         (const char *const *)w->ddls, w->n_ddls)) {
         *out = op;
         *rev = op_kv->mod_revision;
     } else {

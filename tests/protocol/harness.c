@@ -253,6 +253,12 @@ int t_worker_join(t_worker *tw)
     return tw->rc;
 }
 
+int t_unlock(dc_master *m, const char *lock_id, const char *owner, int force_remove, int wait_ms)
+{
+    dc_unlock_options o = {.owner = owner, .force_remove = force_remove, .wait_ms = wait_ms};
+    return dc_master_unlock(m, lock_id, &o);
+}
+
 void t_task(const char *ns, const char *task, const char *const *sources, size_t n)
 {
     int rc = dc_task_add(t_store(), ns, task, sources, n);

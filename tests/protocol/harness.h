@@ -98,6 +98,9 @@ typedef struct t_worker {
 void t_worker_start(t_worker *tw);
 int t_worker_join(t_worker *tw);
 
+/* dc_master_unlock with an owner (or NULL), force_remove and a wait (-1: none). */
+int t_unlock(dc_master *m, const char *lock_id, const char *owner, int force_remove, int wait_ms);
+
 /* Add task membership. */
 void t_task(const char *ns, const char *task, const char *const *sources, size_t n);
 

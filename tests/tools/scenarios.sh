@@ -374,6 +374,55 @@ scenario_worker_exit_codes() {
     stop_master "$m"
 }
 
+# An unlock request nobody answered, written before the lock it names
+# existed, must not unlock the lock that comes later with that ID (lock IDs
+# are reused by every DDL on a table): the master refuses it.
+scenario_admin_request_for_a_later_lock() {
+    dc task add T s1 s2 >/dev/null || fail "task add"
+    raw put "$NS/ddlcoord/admin/request/early" \
+        '{"op":"unlock","lock_id":"T-`db`.`tbl`","force_remove":false,"wait_ms":5000}' \
+        >/dev/null || fail "cannot plant the request"
+    start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    local w1=$LAST_PID
+    wait_until lock_has_source s1
+    start_master m
+    local m=$LAST_PID
+    wait_until raw get "$NS/ddlcoord/admin/answer/early"
+    raw get "$NS/ddlcoord/admin/answer/early" >"$WORK/answer.json"
+    grep -q '"ok":false' "$WORK/answer.json" || fail "the early request was executed: $(cat "$WORK/answer.json")"
+    expect_execs 0
+    start_worker w-s2 s2 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    expect_exit 0 "$LAST_PID"
+    expect_exit 0 "$w1"
+    expect_execs 1
+    stop_master "$m"
+}
+
+# Malformed admin requests (numbers out of range, wrong types, unknown
+# operations, bad JSON) each get an error answer; the master goes on.
+scenario_admin_bad_requests() {
+    dc task add T s1 >/dev/null || fail "task add"
+    local p="$NS/ddlcoord/admin/request"
+    raw put "$p/big" '{"op":"unlock","lock_id":"T-`db`.`tbl`","wait_ms":1e300}' >/dev/null &&
+        raw put "$p/neg" '{"op":"unlock","lock_id":"T-`db`.`tbl`","wait_ms":-1e300}' >/dev/null &&
+        raw put "$p/type" '{"op":"unlock","lock_id":5}' >/dev/null &&
+        raw put "$p/op" '{"op":"nonsense"}' >/dev/null &&
+        raw put "$p/json" '{"op":' >/dev/null || fail "cannot plant the requests"
+    start_master m
+    local m=$LAST_PID r
+    for r in big neg type op json; do
+        wait_until raw get "$NS/ddlcoord/admin/answer/$r"
+        raw get "$NS/ddlcoord/admin/answer/$r" >"$WORK/answer-$r.json"
+        grep -q '"ok":false' "$WORK/answer-$r.json" || fail "request $r was not refused"
+    done
+    grep -q 'wait_ms' "$WORK/answer-big.json" || fail "wait_ms 1e300 not refused as such"
+    grep -q 'wait_ms' "$WORK/answer-neg.json" || fail "wait_ms -1e300 not refused as such"
+    start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    expect_exit 0 "$LAST_PID"
+    expect_execs 1
+    stop_master "$m"
+}
+
 # The demo runs on a real store too, in a namespace of its own.
 scenario_demo() {
     expect_rc 0 "$DC" demo --store "$STORE" --sources 4 --tables 5 --quiet

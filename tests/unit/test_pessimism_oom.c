@@ -85,9 +85,9 @@ static dc_store *populate(void)
     const char *ddl = "ALTER TABLE x ADD c INT", *other = "ALTER TABLE x DROP d";
     for (int i = 0; i < 12; i++) {
         dc_info *info;
-        ck_assert_int_eq(dc_info_new("t", srcs[i], "db", i < 8 ? "x" : "y",
-                                     i == 5 ? &other : &ddl, 1, &info),
-                         DC_OK);
+        ck_assert_int_eq(
+            dc_info_new("t", srcs[i], "db", i < 8 ? "x" : "y", i == 5 ? &other : &ddl, 1, &info),
+            DC_OK);
         char *key, *json;
         ck_assert_int_eq(dc_info_key(NS, "t", srcs[i], &key), DC_OK);
         ck_assert_int_eq(dc_info_encode(info, &json), DC_OK);
@@ -157,5 +157,6 @@ START_TEST(master_step1_out_of_memory_never_ends_the_process)
 }
 END_TEST
 
-DC_CHECK_MAIN("pessimism_oom", "pessimism_oom", locks_view_out_of_memory_fails_cleanly_at_every_allocation,
+DC_CHECK_MAIN("pessimism_oom", "pessimism_oom",
+              locks_view_out_of_memory_fails_cleanly_at_every_allocation,
               master_step1_out_of_memory_never_ends_the_process)
