@@ -17,7 +17,9 @@
  * (and a deleted key's name) move into the event rather than being copied.
  *
  * mem://name instances are registered by name and shared by every handle of
- * the process that opens the same name; mem:// alone is private.
+ * the process that opens the same name; mem:// alone is private. Each handle
+ * gets its own mem_conn (the driver's conn) pointing at the instance, which
+ * carries the handle's failpoint hook (mem_failpoint.c, ddlcoord/mem.h).
  *
  * Why over 600 lines: the write path (plan, commit, txn, the lease deletes)
  * and the reads share the tree helpers and the log, and every piece of it
@@ -144,9 +146,8 @@ static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static mem_store **registry;
 static size_t registry_n;
 
-static void mem_destroy(mem_store *m)
+void mem_wipe(mem_store *m)
 {
-    mem_lease_stop_reaper(m);
     mem_key *k, *next;
     for (k = RB_MIN(mem_tree, &m->keys); k; k = next) {
         next = RB_NEXT(mem_tree, &m->keys, k);
@@ -158,6 +159,17 @@ static void mem_destroy(mem_store *m)
     free(m->log);
     free(m->khash);
     free(m->log_rev);
+    m->log = NULL;
+    m->log_rev = NULL;
+    m->khash = NULL;
+    m->head = m->len = m->cap = m->kcap = 0;
+    m->nkeys = 0;
+}
+
+static void mem_destroy(mem_store *m)
+{
+    mem_lease_stop_reaper(m);
+    mem_wipe(m);
     mem_watch_index_free(m);
     mem_lease_free_all(m);
     pthread_cond_destroy(&m->reaper_cv);
@@ -182,6 +194,8 @@ static mem_store *mem_create(const char *name, const dc_host *host, const dc_con
     m->host = host;
     /* lease IDs look like etcd's: large and unlikely to repeat across runs */
     m->next_lease = ((dc_wall_ms() & 0xffffffffLL) << 20) | 1;
+    m->first_lease = m->next_lease;
+    m->epoch = 1;
     m->max_txn_ops = host->config_get_int(cfg, "max_txn_ops", MEM_DEFAULT_MAX_TXN_OPS);
     m->max_value_bytes = host->config_get_int(cfg, "max_value_bytes", MEM_DEFAULT_MAX_VALUE);
     if (mem_lease_start_reaper(m) != 0) {
@@ -189,6 +203,28 @@ static mem_store *mem_create(const char *name, const dc_host *host, const dc_con
         return NULL;
     }
     return m;
+}
+
+/* Drop one reference to the instance; the last one destroys it. */
+static void mem_release(mem_store *m)
+{
+    pthread_mutex_lock(&registry_mu);
+    pthread_mutex_lock(&m->mu);
+    int last = --m->refs == 0;
+    pthread_mutex_unlock(&m->mu);
+    if (last && m->name) {
+        for (size_t i = 0; i < registry_n; i++)
+            if (registry[i] == m) {
+                registry[i] = registry[--registry_n];
+                break;
+            }
+        if (registry_n == 0) {
+            free(registry);
+            registry = NULL;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    if (last) mem_destroy(m);
 }
 
 static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, void **conn,
@@ -229,31 +265,22 @@ static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, 
     }
     pthread_mutex_unlock(&registry_mu);
     dc_uri_free(&u);
-    if (!m) return ERR(err, DC_ENOMEM, "mem: out of memory");
-    *conn = m;
+    mem_conn *c = m ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        if (m) mem_release(m);
+        return ERR(err, DC_ENOMEM, "mem: out of memory");
+    }
+    c->m = m;
+    *conn = c;
     return DC_OK;
 }
 
 static void mem_close(void *conn)
 {
-    mem_store *m = conn;
-    pthread_mutex_lock(&registry_mu);
-    pthread_mutex_lock(&m->mu);
-    int last = --m->refs == 0;
-    pthread_mutex_unlock(&m->mu);
-    if (last && m->name) {
-        for (size_t i = 0; i < registry_n; i++)
-            if (registry[i] == m) {
-                registry[i] = registry[--registry_n];
-                break;
-            }
-        if (registry_n == 0) {
-            free(registry);
-            registry = NULL;
-        }
-    }
-    pthread_mutex_unlock(&registry_mu);
-    if (last) mem_destroy(m);
+    mem_conn *c = conn;
+    mem_store *m = c->m;
+    free(c);
+    mem_release(m);
 }
 
 /* ------------------------------------------------------------ reads */
@@ -309,9 +336,9 @@ static int mem_range(mem_store *m, const dc_op *op, dc_kv **out_kvs, size_t *out
     return DC_OK;
 }
 
-static int mem_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
+int mem_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
 {
-    mem_store *m = conn;
+    mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
     int rc = mem_range(m, op, &out->kvs, &out->n, &out->count, &out->more);
     out->revision = m->rev;
@@ -559,9 +586,9 @@ static int fill_prev(dc_response *r, const mem_event *evs, size_t n)
     return 0;
 }
 
-static int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err)
+int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err)
 {
-    mem_store *m = conn;
+    mem_store *m = mem_of(conn);
     if ((int64_t)req->n_compares > m->max_txn_ops || (int64_t)req->n_ops[0] > m->max_txn_ops ||
         (int64_t)req->n_ops[1] > m->max_txn_ops)
         return ERR(err, DC_ETOOBIG,
@@ -587,7 +614,7 @@ static int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv
             mem_lease *l;
             HASH_FIND(hh, m->leases, &op->lease, sizeof op->lease, l);
             /* an expired lease the reaper has not reached yet is gone too */
-            if (!l || l->deadline_ms <= dc_now_ms()) {
+            if (!l || l->deadline_ms <= mem_now(m)) {
                 pthread_mutex_unlock(&m->mu);
                 return ERR(err, DC_ENOTFOUND, "mem: lease %lld not found", (long long)op->lease);
             }
@@ -668,9 +695,9 @@ int mem_lease_delete_keys(mem_store *m, mem_lease *l)
 
 /* ------------------------------------------------------------ compaction */
 
-static int mem_compact(void *conn, int64_t revision, dc_drv_err *err)
+int mem_compact(void *conn, int64_t revision, dc_drv_err *err)
 {
-    mem_store *m = conn;
+    mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
     int rc = DC_OK;
     if (revision > m->rev) {
@@ -698,14 +725,14 @@ static const dc_driver mem_driver = {
     .version = "built-in",
     .open = mem_open,
     .close = mem_close,
-    .get = mem_get,
-    .txn = mem_txn,
-    .compact = mem_compact,
-    .watch_start = mem_watch_start,
+    .get = mem_fp_get, /* the mem_fp_ calls consult the handle's failpoint hook */
+    .txn = mem_fp_txn,
+    .compact = mem_fp_compact,
+    .watch_start = mem_fp_watch_start,
     .watch_stop = mem_watch_stop,
-    .lease_grant = mem_lease_grant,
-    .lease_keepalive = mem_lease_keepalive,
-    .lease_revoke = mem_lease_revoke,
+    .lease_grant = mem_fp_lease_grant,
+    .lease_keepalive = mem_fp_lease_keepalive,
+    .lease_revoke = mem_fp_lease_revoke,
 };
 
 const dc_driver *dc__mem_driver(void)

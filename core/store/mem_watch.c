@@ -44,6 +44,7 @@ struct mem_watch_bucket {
 struct mem_watch {
     mem_watch *prev, *next; /* in bucket->head */
     mem_watch_bucket *bucket;
+    const mem_conn *conn; /* the handle that opened it (dc_mem_end_watches) */
     dc_watch_sink *sink;
     unsigned flags;
     int64_t start_rev;
@@ -328,7 +329,7 @@ void mem_watch_index_free(mem_store *m)
 int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
                     dc_drv_err *err)
 {
-    mem_store *m = conn;
+    mem_store *m = mem_of(conn);
     mem_watch *w = calloc(1, sizeof *w);
     if (!w) {
         snprintf(err->msg, sizeof err->msg, "mem: out of memory starting a watch");
@@ -337,6 +338,7 @@ int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, vo
     w->flags = req->flags;
     w->start_rev = req->start_revision;
     w->sink = sink;
+    w->conn = conn;
 
     pthread_mutex_lock(&m->mu);
     if (m->compact_rev && req->start_revision < m->compact_rev) {
@@ -362,11 +364,43 @@ int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, vo
 
 void mem_watch_stop(void *conn, void *handle)
 {
-    mem_store *m = conn;
+    mem_store *m = mem_of(conn);
     mem_watch *w = handle;
     pthread_mutex_lock(&m->mu);
     index_remove(m, w);
     pthread_mutex_unlock(&m->mu);
     free(w->pend);
     free(w);
+}
+
+static size_t end_bucket(mem_store *m, mem_watch_bucket *b, const mem_conn *only, int code,
+                         int64_t compact_rev)
+{
+    size_t n = 0;
+    for (mem_watch *w = b->head; w; w = w->next) {
+        if (w->failed || (only && w->conn != only)) continue;
+        w->failed = 1;
+        m->host->watch_fail(w->sink, code, code == DC_ECOMPACTED ? compact_rev : 0,
+                            code == DC_ECOMPACTED ? "mem: failpoint: watch compacted"
+                                                  : "mem: failpoint: watch connection lost");
+        n++;
+    }
+    return n;
+}
+
+size_t mem_watch_end(mem_store *m, const mem_conn *only, const char *key, size_t key_len, int code,
+                     int64_t compact_rev)
+{
+    /* A failed watch stays in the index (skipped by offer) until it is stopped. */
+    size_t n = 0;
+    mem_watch_bucket *tables[2] = {m->watches.exact, m->watches.prefixes}, *b, *tmp;
+    for (int t = 0; t < 2; t++) {
+        if (key) {
+            HASH_FIND_BYHASHVALUE(hh, tables[t], key, key_len, key_hash(key, key_len), b);
+            if (b) n += end_bucket(m, b, only, code, compact_rev);
+            continue;
+        }
+        HASH_ITER(hh, tables[t], b, tmp) n += end_bucket(m, b, only, code, compact_rev);
+    }
+    return n;
 }

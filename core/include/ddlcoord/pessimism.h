@@ -23,6 +23,8 @@
 #ifndef DDLCOORD_PESSIMISM_H
 #define DDLCOORD_PESSIMISM_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,40 +69,42 @@ typedef struct dc_operation {
 
 /* Build a dc_info from copies of the arguments (ddls may be NULL when n is 0).
  * Errors: DC_EINVAL (a NULL or empty name), DC_ENOMEM. */
-int dc_info_new(const char *task, const char *source, const char *schema, const char *table,
-                const char *const *ddls, size_t n_ddls, dc_info **out);
-void dc_info_free(dc_info *info);
+DC_API int dc_info_new(const char *task, const char *source, const char *schema, const char *table,
+                       const char *const *ddls, size_t n_ddls, dc_info **out);
+DC_API void dc_info_free(dc_info *info);
 
 /* Encode as DM's JSON ({"task","source","schema","table","ddls"}). *json is a
  * malloc'd NUL-terminated string. Errors: DC_EINVAL, DC_ENOMEM. */
-int dc_info_encode(const dc_info *info, char **json);
+DC_API int dc_info_encode(const dc_info *info, char **json);
 
 /* Decode and validate an Info value read from key (key is used only for error
  * messages and may be NULL). Unknown fields are ignored (DM compatibility).
  * Errors: DC_ETOOBIG (value over DC_PESS_MAX_VALUE or too many DDLs),
  * DC_ECORRUPT (invalid JSON, missing field, wrong type, empty name), DC_ENOMEM;
  * the detail names the key. */
-int dc_info_decode(const char *key, const void *value, size_t value_len, dc_info **out);
+DC_API int dc_info_decode(const char *key, const void *value, size_t value_len, dc_info **out);
 
 /* The lock ID of the info ("<task>-`schema`.`table`"). Caller frees. */
-int dc_info_lock_id(const dc_info *info, char **out);
+DC_API int dc_info_lock_id(const dc_info *info, char **out);
 
 /* As for dc_info_*: build, free, encode ({"id","task","source","ddls","exec",
  * "done"}) and decode (same validation and errors as dc_info_decode). */
-int dc_operation_new(const char *id, const char *task, const char *source, const char *const *ddls,
-                     size_t n_ddls, int exec, int done, dc_operation **out);
-void dc_operation_free(dc_operation *op);
-int dc_operation_encode(const dc_operation *op, char **json);
-int dc_operation_decode(const char *key, const void *value, size_t value_len, dc_operation **out);
+DC_API int dc_operation_new(const char *id, const char *task, const char *source,
+                            const char *const *ddls, size_t n_ddls, int exec, int done,
+                            dc_operation **out);
+DC_API void dc_operation_free(dc_operation *op);
+DC_API int dc_operation_encode(const dc_operation *op, char **json);
+DC_API int dc_operation_decode(const char *key, const void *value, size_t value_len,
+                               dc_operation **out);
 
 /* DM's lock ID: task + "-" + "`schema`.`table`" (a backquote inside a name is
  * doubled, as DM's dbutil.TableName does). Caller frees *out. */
-int dc_lock_id_build(const char *task, const char *schema, const char *table, char **out);
+DC_API int dc_lock_id_build(const char *task, const char *schema, const char *table, char **out);
 
 /* 1 if the two DDL lists are equal as multisets ([A,B] == [B,A], but
  * [A,B] != [A,A], which DM calls equal), else 0. Never fails: it sorts
  * pointer copies, or without memory for them counts occurrences instead. */
-int dc_ddls_equal(const char *const *a, size_t na, const char *const *b, size_t nb);
+DC_API int dc_ddls_equal(const char *const *a, size_t na, const char *const *b, size_t nb);
 
 /* ---------------------------------------------------------------- keys */
 
@@ -113,11 +117,11 @@ int dc_ddls_equal(const char *const *a, size_t na, const char *const *b, size_t 
  *   marker:     ns/ddlcoord/resolved/<hex task>/<hex source>  (resolution marker)
  *   conflict:   ns/ddlcoord/conflict/<hex task>/<hex source>  (conflict report)
  * Errors: DC_EINVAL (empty task/source), DC_ENOMEM. */
-int dc_info_key(const char *ns, const char *task, const char *source, char **out);
-int dc_operation_key(const char *ns, const char *task, const char *source, char **out);
-int dc_member_key(const char *ns, const char *task, const char *source, char **out);
-int dc_marker_key(const char *ns, const char *task, const char *source, char **out);
-int dc_conflict_key(const char *ns, const char *task, const char *source, char **out);
+DC_API int dc_info_key(const char *ns, const char *task, const char *source, char **out);
+DC_API int dc_operation_key(const char *ns, const char *task, const char *source, char **out);
+DC_API int dc_member_key(const char *ns, const char *task, const char *source, char **out);
+DC_API int dc_marker_key(const char *ns, const char *task, const char *source, char **out);
+DC_API int dc_conflict_key(const char *ns, const char *task, const char *source, char **out);
 
 /* ---------------------------------------------------------------- lock status */
 
@@ -157,9 +161,9 @@ typedef struct dc_lock_status {
 } dc_lock_status;
 
 /* Free the contents of st (not st itself). */
-void dc_lock_status_clear(dc_lock_status *st);
+DC_API void dc_lock_status_clear(dc_lock_status *st);
 /* Free an array of n snapshots and the array. */
-void dc_lock_status_free_array(dc_lock_status *arr, size_t n);
+DC_API void dc_lock_status_free_array(dc_lock_status *arr, size_t n);
 
 /* ---------------------------------------------------------------- steps */
 
@@ -199,20 +203,21 @@ typedef int (*dc_step_fn)(const dc_step *step, void *userdata);
  * task's sources before its workers report.
  * dc_task_sources returns the task's sources sorted (free with
  * dc_strings_free). Blocking (store calls). Errors: DC_EINVAL, store errors. */
-int dc_task_add(dc_store *store, const char *ns, const char *task, const char *const *sources,
-                size_t n);
-int dc_task_remove(dc_store *store, const char *ns, const char *task, const char *const *sources,
-                   size_t n);
-int dc_task_sources(dc_store *store, const char *ns, const char *task, char ***sources, size_t *n);
-void dc_strings_free(char **strings, size_t n);
+DC_API int dc_task_add(dc_store *store, const char *ns, const char *task,
+                       const char *const *sources, size_t n);
+DC_API int dc_task_remove(dc_store *store, const char *ns, const char *task,
+                          const char *const *sources, size_t n);
+DC_API int dc_task_sources(dc_store *store, const char *ns, const char *task, char ***sources,
+                           size_t *n);
+DC_API void dc_strings_free(char **strings, size_t n);
 
 /* Compute the locks from the store alone, as a master would rebuild them (the
  * `ddlcoord locks` view; no master needed): one consistent read of infos,
  * operations, membership and conflicts. task NULL = every task. Corrupt
  * values are skipped (and logged). *revision (may be NULL) gets the read
  * revision. Free with dc_lock_status_free_array. Blocking. */
-int dc_locks_read(dc_store *store, const char *ns, const char *task, dc_lock_status **out,
-                  size_t *n, int64_t *revision);
+DC_API int dc_locks_read(dc_store *store, const char *ns, const char *task, dc_lock_status **out,
+                         size_t *n, int64_t *revision);
 
 #ifdef __cplusplus
 }

@@ -31,6 +31,7 @@
 #ifndef DDLCOORD_PESSIMISM_ADMIN_H
 #define DDLCOORD_PESSIMISM_ADMIN_H
 
+#include "export.h"
 #include "store.h"
 
 #ifdef __cplusplus
@@ -66,7 +67,7 @@ typedef struct dc_admin_answer {
     char *master;  /* the name of the master that answered ("" if it has none) */
 } dc_admin_answer;
 
-void dc_admin_answer_clear(dc_admin_answer *answer);
+DC_API void dc_admin_answer_clear(dc_admin_answer *answer);
 
 typedef struct dc_admin_call dc_admin_call;
 
@@ -76,25 +77,26 @@ typedef struct dc_admin_call dc_admin_call;
  * is capped so that the master answers within timeout_ms (it keeps a third,
  * at least 3 s, for its answer). On success *out is the call (free with
  * dc_admin_call_free). Errors: DC_EINVAL, DC_ENOMEM, store errors. */
-int dc_admin_send_unlock(dc_store *store, const char *ns, const char *lock_id,
-                         const dc_unlock_options *options, int timeout_ms, dc_admin_call **out);
+DC_API int dc_admin_send_unlock(dc_store *store, const char *ns, const char *lock_id,
+                                const dc_unlock_options *options, int timeout_ms,
+                                dc_admin_call **out);
 
 /* Write a remove-meta request for task (see dc_master_remove_meta). */
-int dc_admin_send_remove_meta(dc_store *store, const char *ns, const char *task, int timeout_ms,
-                              dc_admin_call **out);
+DC_API int dc_admin_send_remove_meta(dc_store *store, const char *ns, const char *task,
+                                     int timeout_ms, dc_admin_call **out);
 
 /* Wait up to timeout_ms (0: just look; -1: forever) for the answer. DC_OK:
  * *answer filled (clear it with dc_admin_answer_clear); DC_ETIMEDOUT: no
  * answer yet (call again, or give up); DC_ECORRUPT: an answer that cannot be
  * decoded; store errors. */
-int dc_admin_wait(dc_admin_call *call, int timeout_ms, dc_admin_answer *answer);
+DC_API int dc_admin_wait(dc_admin_call *call, int timeout_ms, dc_admin_answer *answer);
 
 /* The request's ID (its key is NS/ddlcoord/admin/request/<ID>). Owned by the call. */
-const char *dc_admin_call_id(const dc_admin_call *call);
+DC_API const char *dc_admin_call_id(const dc_admin_call *call);
 
 /* Withdraw the request (revoke its lease, deleting request and answer) and
  * free the call. NULL is a no-op. */
-void dc_admin_call_free(dc_admin_call *call);
+DC_API void dc_admin_call_free(dc_admin_call *call);
 
 #ifdef __cplusplus
 }
