@@ -25,8 +25,12 @@ static void help(void)
            "Show the shard-DDL locks (ID, task, mode, owner, DDLs, synced, unsynced,\n"
            "conflicts), computed from the store: no master is needed.\n\n"
            "  --task TASK   only this task's locks\n"
-           "  --json        print JSON (DM's show-ddl-locks fields, plus done, conflicts, "
-           "revision)\n\n%s\n%s",
+           "  --json        print JSON (DM's show-ddl-locks fields, plus done, excluded,\n"
+           "                left, fenced, forced, executed, uncertain, attempt,\n"
+           "                intent_revision, conflicts, revision)\n"
+           "An UNCERTAIN lock's owner recorded that it was executing the DDLs and did not\n"
+           "finish: the lock waits for it (a re-run executes again as the next attempt),\n"
+           "or for an operator's decision (see 'ddlcoord unlock --help').\n\n%s\n%s",
            dcx_common_help, dcx_exit_help);
 }
 
@@ -88,6 +92,15 @@ static void print_text(const dc_lock_status *locks, size_t n, int64_t rev)
         printf("  task       %s\n", dc_e(st->task));
         printf("  mode       pessimistic\n");
         printf("  owner      %s\n", dc_e(st->owner));
+        if (st->uncertain)
+            printf(
+                "  UNCERTAIN  owner %s may have executed: attempt %lld at rev %lld; it waits for "
+                "%s to finish, or for: unlock --assume-executed | unlock --owner SOURCE "
+                "--assume-not-executed\n",
+                dc_e(st->owner), (long long)st->attempt, (long long)st->intent_revision,
+                dc_e(st->owner));
+        else if (st->executed)
+            printf("  executed   yes (attempt %lld)\n", (long long)(st->attempt ? st->attempt : 1));
         for (size_t d = 0; d < st->n_ddls; d++)
             printf("  %s  %s\n", d == 0 ? "DDLs     " : "         ", dc_e(st->ddls[d]));
         if (st->n_ddls == 0) printf("  DDLs       -\n");
@@ -154,7 +167,11 @@ static cJSON *lock_json(const dc_lock_status *st)
              cJSON_AddItemToObject(o, "excluded", names_json(st, is_removed)) &&
              cJSON_AddItemToObject(o, "left", names_json(st, has_left)) &&
              cJSON_AddItemToObject(o, "fenced", names_json(st, is_fenced)) &&
-             cJSON_AddBoolToObject(o, "forced", st->forced);
+             cJSON_AddBoolToObject(o, "forced", st->forced) &&
+             cJSON_AddBoolToObject(o, "executed", st->executed) &&
+             cJSON_AddBoolToObject(o, "uncertain", st->uncertain) &&
+             cJSON_AddNumberToObject(o, "attempt", (double)st->attempt) &&
+             cJSON_AddNumberToObject(o, "intent_revision", (double)st->intent_revision);
     for (size_t s = 0; ok && s < st->n_sources; s++) {
         const dc_lock_source *src = &st->sources[s];
         if (!src->conflict_ddls) continue;

@@ -127,6 +127,8 @@ int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
     if (!rc) {
         m->ops.prefix = m->pfx[K_OP];
         m->ops.prefix_len = m->pfx_len[K_OP];
+        m->markers.prefix = m->pfx[K_MARKER];
+        m->markers.prefix_len = m->pfx_len[K_MARKER];
     }
     if (!rc) {
         /* The watch prefix: everything under the namespace ("NS/"). */
@@ -166,6 +168,7 @@ void dc_master_free(dc_master *m)
     pess_tasks_free(&m->tasks);
     pess_bad_free(&m->bad);
     pess_mirror_clear(&m->ops);
+    pess_mirror_clear(&m->markers);
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cond);
     free_parts(m);
@@ -258,6 +261,7 @@ static int rebuild(dc_master *m)
     pess_tasks_free(&m->tasks);
     pess_bad_free(&m->bad);
     pess_mirror_clear(&m->ops);
+    pess_mirror_clear(&m->markers);
     m->rebuilds++;
     pthread_cond_broadcast(&m->cond);
     pess_snapshot snap;
@@ -267,7 +271,9 @@ static int rebuild(dc_master *m)
     size_t n_left = 0;
     rc = pess_rebuild(&snap, m->keeper, &m->tasks, &m->bad, &left, &n_left);
     const dc_response *ops = &snap.res->responses[SNAP_OPS];
+    const dc_response *mks = &snap.res->responses[SNAP_MARKERS];
     if (!rc) rc = pess_mirror_seed(&m->ops, ops->kvs, ops->n_kvs);
+    if (!rc) rc = pess_mirror_seed(&m->markers, mks->kvs, mks->n_kvs);
     int64_t m1 = snap.revision;
     size_t n_infos = snap.res->responses[SNAP_INFOS].n_kvs;
     size_t n_ops = snap.res->responses[SNAP_OPS].n_kvs;
@@ -499,10 +505,14 @@ static int member_removed(dc_master *m, pess_lock *l, const char *source, int64_
     dc_log(DC_LOG_INFO, PESS, "lock %s: source %s left task %s at rev %lld", dc_e(l->id),
            dc_e(source), dc_e(l->task), (long long)rev);
     int rc = DC_OK;
-    if (strcmp(l->owner, source) == 0)
-        rc = master_owner_leaves(m, l, NULL);
-    else if (was_out)
+    if (strcmp(l->owner, source) == 0) {
+        /* Its exec=true may be out: fenced first, unless it may have run
+         * (then the lock waits for it, or for an operator). */
+        rc = master_owner_leaves(m, l, NULL, 0);
+        if (rc == DC_EUNCERTAIN) return DC_OK;
+    } else if (was_out) {
         rc = master_delete_op(m, l, source); /* its operation would outlive the lock */
+    }
     if (!rc && pess_lock_is_empty(l)) master_remove_lock(m, l);
     return rc;
 }
@@ -576,7 +586,15 @@ static int handle(dc_master *m, const dc_events *evs)
             rc = on_op_event(m, ev);
         else if (has_prefix(kv, m->pfx[K_MEMBER], m->pfx_len[K_MEMBER]))
             rc = on_member(m, ev, &touched);
-        else if (has_prefix(kv, m->pfx[K_REQUEST], m->pfx_len[K_REQUEST])) {
+        else if (has_prefix(kv, m->pfx[K_MARKER], m->pfx_len[K_MARKER])) {
+            /* Kept for takeovers and status (an owner's intent); nothing to
+             * drive: the done txn that follows an execution is what moves a
+             * lock. Not decoded here. */
+            if (ev->type == DC_EVENT_PUT)
+                rc = pess_mirror_put(&m->markers, kv);
+            else
+                pess_mirror_del(&m->markers, kv->key, kv->key_len);
+        } else if (has_prefix(kv, m->pfx[K_REQUEST], m->pfx_len[K_REQUEST])) {
             /* Everything written before the request is handled first: its
              * lock is in memory exactly if it was in the store then. */
             rc = touched_flush(m, &touched);

@@ -35,6 +35,8 @@ typedef struct master_lock {
     int removing;           /* step 10 queued: detached from the keeper until it is written */
     int64_t del_rev;        /* step 10: highest revision its deletes were written at */
     struct master_job *job; /* the unlock working on this lock, or NULL */
+    int64_t warned_attempt; /* the uncertain state last logged (attempt, operation revision) */
+    int64_t warned_rev;
 } master_lock;
 
 static inline master_lock *ML(const pess_lock *lock)
@@ -84,6 +86,7 @@ typedef struct master_job {
     char *old_owner;
     int was_forced;
     int applied;       /* it forced its lock (so a missing lock means: resolved) */
+    int took_over;     /* its owner change / assumption was carried out (not again) */
     uint64_t rebuilds; /* m->rebuilds when it was last applied */
     /* the outcome */
     int finished;
@@ -96,7 +99,8 @@ struct dc_master {
     char *ns;
     char *name;
     pess_fence fence;
-    pess_mirror ops; /* the operation keys as of the last handled revision */
+    pess_mirror ops;     /* the operation keys as of the last handled revision */
+    pess_mirror markers; /* the resolution markers, likewise */
     dc_step_fn on_step;
     void *step_ud;
     int64_t (*clock_ms)(void *);
@@ -180,9 +184,34 @@ int master_delete_lock_keys(dc_master *m, pess_lock *lock, int with_infos, int64
 /* Delete source's operation if it belongs to lock (the source left). */
 int master_delete_op(dc_master *m, pess_lock *lock, const char *source);
 
-/* The owner of lock left the task or was replaced: hand the lock to the
- * next owner (pess_lock_pick_owner, or to if not NULL). */
-int master_owner_leaves(dc_master *m, pess_lock *lock, const char *to);
+/* ---------------------------------------------------------------- takeovers (master_owner.c) */
+
+/* Where source stands with its operation of lock: from the mirrors, or with
+ * fresh a read of the store (the mirrors lag behind the master's own writes
+ * and the owner's intent until their events come back). */
+int master_owner_state(dc_master *m, const pess_lock *lock, const char *source, int fresh,
+                       pess_owner *st);
+
+/* On source's operation of lock: complete = 0 fences it (deletes it, in a
+ * txn that requires no intent for it), complete = 1 writes its done txn for
+ * it (it executed, per its marker or per an operator). An intent is settled
+ * only by an operator: assume_before > 0 lets an intent recorded for an
+ * operation at or before that revision be fenced or completed. *found says
+ * what was found (OWNER_IDLE after a fence or when nothing was out,
+ * OWNER_DONE, OWNER_EXECUTED). Errors: DC_EUNCERTAIN (an intent nobody
+ * settled), DC_EINVAL (complete: nothing was executed), DC_ECHANGED, store
+ * errors. */
+int master_owner_act(dc_master *m, pess_lock *lock, const char *source, int complete,
+                     int64_t assume_before, pess_owner *found);
+
+/* The owner of lock left the task or is replaced by an unlock: fence its
+ * operation if it is out (master_owner_act), then hand the lock to `to` (or
+ * pess_lock_pick_owner's choice). DC_EUNCERTAIN: its intent stands, the
+ * lock keeps its owner (logged once). */
+int master_owner_leaves(dc_master *m, pess_lock *lock, const char *to, int64_t assume_before);
+
+/* Log once per intent that lock is uncertain, and why it matters now. */
+void master_warn_uncertain(dc_master *m, pess_lock *lock, const pess_owner *st, const char *why);
 
 /* Write or delete source's conflict report. */
 int master_put_conflict(dc_master *m, const pess_lock *lock, const char *source, int64_t info_rev,

@@ -17,12 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The owner's intent, from the master's mirrors. */
 static int status_fill(void *ctx, const pess_lock *lock, dc_lock_status *st)
 {
-    (void)ctx;
-    (void)lock;
-    (void)st;
-    return DC_OK;
+    pess_owner o;
+    int rc = master_owner_state(ctx, lock, lock->owner, 0, &o);
+    if (!rc) pess_status_owner(&o, st);
+    return rc;
 }
 
 int dc_master_locks(dc_master *m, const char *task, dc_lock_status **out, size_t *n)

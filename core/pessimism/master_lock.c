@@ -64,7 +64,7 @@ static int decide_put(void *vctx, size_t i, const dc_kv *cur, pess_act *act, cha
             int same = mine && !op->done && op->exec == c->exec &&
                        dc_ddls_equal((const char *const *)op->ddls, op->n_ddls,
                                      (const char *const *)c->lock->ddls, c->lock->n_ddls);
-            int done = op->done;
+            int done = op->done, was_exec = op->exec;
             dc_operation_free(op);
             if (mine && done) {
                 /* The worker finished already (a restart, or a race with us). */
@@ -75,6 +75,15 @@ static int decide_put(void *vctx, size_t i, const dc_kv *cur, pess_act *act, cha
                 return DC_OK;
             }
             if (same) return DC_OK;
+            if (mine && was_exec) {
+                /* An exec=true that is out may be executing: only a takeover
+                 * (master_owner.c) removes it, after checking the owner's
+                 * intent. A write never turns it into something else. */
+                dc_log(DC_LOG_WARN, PESS,
+                       "lock %s: %s holds exec=true of this lock: not overwritten; waiting",
+                       dc_e(c->lock->id), dc_e(cur->key));
+                return DC_OK;
+            }
             if (!mine) {
                 /* The source is still in another lock: a done operation waits
                  * for that lock's step 10, a pending one for its worker, who
@@ -91,7 +100,7 @@ static int decide_put(void *vctx, size_t i, const dc_kv *cur, pess_act *act, cha
         }
     }
     dc_operation op = {
-        c->lock->id, c->lock->task, c->sources[i], c->lock->ddls, c->lock->n_ddls, c->exec, 0};
+        c->lock->id, c->lock->task, c->sources[i], c->lock->ddls, c->lock->n_ddls, c->exec, 0, 0};
     *act = PESS_PUT;
     return dc_operation_encode(&op, value);
 }
@@ -177,30 +186,6 @@ int master_delete_op(dc_master *m, pess_lock *lock, const char *source)
     del_ctx c = {lock, 0, 1, &m->ops};
     rc = pess_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_delete, &c, NULL, NULL);
     free(key);
-    return rc;
-}
-
-int master_owner_leaves(dc_master *m, pess_lock *lock, const char *to)
-{
-    master_lock *ml = ML(lock);
-    pess_src *old = pess_lock_src(lock, lock->owner);
-    /* An owner that is done has run the DDL: whoever owns it next only skips. */
-    if (old && old->done) lock->executed = 1;
-    const char *next = to ? to : pess_lock_pick_owner(lock, lock->owner);
-    if (!next) return DC_OK; /* nobody left to own it */
-    char *gone = strdup(lock->owner);
-    if (!gone) return dc__error(DC_ENOMEM, "out of memory");
-    int rc = pess_lock_set_owner(lock, next);
-    int was_out = ml->owner_put;
-    if (!rc) {
-        dc_log(DC_LOG_INFO, PESS, "lock %s: owner %s hands over to %s", dc_e(lock->id), dc_e(gone),
-               dc_e(next));
-        /* The old owner may hold exec=true: it gets exec=false like the
-         * others, or loses its operation if it left the task. */
-        ml->owner_put = ml->others_put = 0;
-        if (old && old->left && was_out) rc = master_delete_op(m, lock, gone);
-    }
-    free(gone);
     return rc;
 }
 

@@ -84,6 +84,42 @@ static int job_check(dc_master *m, master_job *j, pess_lock *lock)
         finish(j, DC_EINVAL, "lock %s is being unlocked already", dc_e(j->lock_id));
         return 0;
     }
+    pess_owner st;
+    int rc = master_owner_state(m, lock, lock->owner, 1, &st);
+    if (rc) {
+        finish(j, rc, "%s", dc_last_error());
+        return 0;
+    }
+    /* An uncertain lock (its owner may have executed) is decided by an
+     * operator, never by a plain unlock. A decision is about an intent the
+     * operator could see: one recorded before the request. */
+    int intent = st.state == OWNER_INTENT;
+    if (intent && (!j->o.assume || st.op_rev > j->cutoff)) {
+        master_warn_uncertain(m, lock, &st, "an unlock came without a decision");
+        finish(j, DC_EUNCERTAIN,
+               "lock %s is uncertain: owner %s may have executed (attempt %lld at rev %lld) and "
+               "did not finish. Check the downstream, then decide: `unlock %s --assume-executed` "
+               "(nobody executes it again) or `unlock %s --owner SOURCE --assume-not-executed` "
+               "(SOURCE executes it)",
+               dc_e(j->lock_id), dc_e(lock->owner), (long long)st.attempt, (long long)st.op_rev,
+               dc_e(j->lock_id), dc_e(j->lock_id));
+        return 0;
+    }
+    if (j->o.assume == DC_ASSUME_EXECUTED && !intent && st.state != OWNER_EXECUTED &&
+        st.state != OWNER_DONE) {
+        finish(j, DC_EINVAL,
+               "lock %s is not uncertain: owner %s has not recorded that it is executing; "
+               "nothing to assume (a plain unlock makes it execute)",
+               dc_e(j->lock_id), dc_e(lock->owner));
+        return 0;
+    }
+    if (j->o.assume == DC_ASSUME_NOT_EXECUTED && st.state == OWNER_EXECUTED) {
+        finish(j, DC_EINVAL,
+               "lock %s: owner %s recorded that it executed attempt %lld: the DDLs ran; "
+               "it finishes on its own (or unlock --assume-executed)",
+               dc_e(j->lock_id), dc_e(lock->owner), (long long)st.attempt);
+        return 0;
+    }
     if (j->o.owner) {
         const pess_src *s = pess_lock_src(lock, j->o.owner);
         if (!s || s->left) {
@@ -131,9 +167,42 @@ static int apply(dc_master *m, master_job *j, pess_lock *lock)
         return dc__error(DC_ENOMEM, "out of memory");
     if (!j->applied) j->was_forced = lock->forced;
     int rc = DC_OK;
-    if (j->o.owner && strcmp(j->o.owner, lock->owner))
-        rc = master_owner_leaves(m, lock, j->o.owner);
-    if (rc) return rc;
+    pess_owner st;
+    if ((rc = master_owner_state(m, lock, lock->owner, 1, &st)) != DC_OK) return rc;
+    if (j->o.assume == DC_ASSUME_EXECUTED && !j->took_over &&
+        (st.state == OWNER_INTENT || st.state == OWNER_EXECUTED)) {
+        /* The operator checked: the DDLs ran. Finish the owner's run for it
+         * (its operation done, its marker done: a re-run of it is told
+         * "already resolved"); the others skip. */
+        rc = master_owner_act(m, lock, lock->owner, 1, j->cutoff, &st);
+        if (rc == DC_EUNCERTAIN || rc == DC_EINVAL) {
+            finish(j, rc, "%s", dc_last_error());
+            return DC_OK;
+        }
+        if (rc) return rc;
+        j->took_over = 1;
+    }
+    /* A new owner, or the operator says the owner's intent did not execute
+     * (an intent recorded before the request; a later operation is the
+     * takeover already made, by this job before a rebuild or by another). */
+    int other = j->o.owner && strcmp(j->o.owner, lock->owner) != 0;
+    int refence = j->o.assume == DC_ASSUME_NOT_EXECUTED && !j->took_over && st.op_rev &&
+                  st.op_rev <= j->cutoff && st.state != OWNER_DONE;
+    if (other || refence) {
+        rc = master_owner_leaves(m, lock, j->o.owner,
+                                 j->o.assume == DC_ASSUME_NOT_EXECUTED ? j->cutoff : 0);
+        if (rc == DC_EUNCERTAIN) {
+            master_owner_state(m, lock, lock->owner, 1, &st);
+            finish(j, rc,
+                   "lock %s is uncertain: owner %s may have executed (attempt %lld at rev %lld); "
+                   "decide with --assume-executed or --assume-not-executed",
+                   dc_e(j->lock_id), dc_e(lock->owner), (long long)st.attempt,
+                   (long long)st.op_rev);
+            return DC_OK;
+        }
+        if (rc) return rc;
+        j->took_over = 1;
+    }
     for (size_t i = 0; i < j->n_unsynced; i++) {
         pess_src *s = pess_lock_src(lock, j->unsynced[i]);
         if (s) s->excluded = 1;
@@ -148,33 +217,70 @@ static int apply(dc_master *m, master_job *j, pess_lock *lock)
     return master_flush(m, master_progress(m, lock));
 }
 
+/* Put the lock's sync state back as it was before the job (DM's unlock
+ * does). But the owner stays if its exec=true operation is out: it may be
+ * executing right now, and handing the lock back would let two sources
+ * execute. */
+static void put_back(master_job *j, pess_lock *lock)
+{
+    master_lock *ml = ML(lock);
+    for (size_t i = 0; i < j->n_unsynced; i++) {
+        pess_src *s = pess_lock_src(lock, j->unsynced[i]);
+        if (!s) continue;
+        s->excluded = 0;
+        if (!j->was_forced) s->ready = 0;
+    }
+    if (!j->was_forced) lock->forced = 0;
+    lock->unlocked = 0;
+    if (!ml->owner_put && j->old_owner && strcmp(j->old_owner, lock->owner)) {
+        const pess_src *o = pess_lock_src(lock, j->old_owner);
+        if (o && !o->left && pess_lock_set_owner(lock, j->old_owner) == DC_OK)
+            ml->owner_put = ml->others_put = 0;
+    }
+    ml->job = NULL;
+}
+
 /* The wait ran out on a lock that is still there. */
 static int give_up(dc_master *m, master_job *j, pess_lock *lock)
 {
     master_lock *ml = ML(lock);
     if (!pess_lock_is_done(lock, lock->owner) && !j->o.force_remove) {
-        /* As DM: put the lock's sync state back. But the owner stays if its
-         * exec=true operation is out (it may be executing right now; handing
-         * the lock back would let two sources execute). */
-        for (size_t i = 0; i < j->n_unsynced; i++) {
-            pess_src *s = pess_lock_src(lock, j->unsynced[i]);
-            if (!s) continue;
-            s->excluded = 0;
-            if (!j->was_forced) s->ready = 0;
-        }
-        if (!j->was_forced) lock->forced = 0;
-        lock->unlocked = 0;
-        if (!ml->owner_put && j->old_owner && strcmp(j->old_owner, lock->owner)) {
-            const pess_src *o = pess_lock_src(lock, j->old_owner);
-            if (o && !o->left && pess_lock_set_owner(lock, j->old_owner) == DC_OK)
-                ml->owner_put = ml->others_put = 0;
-        }
-        ml->job = NULL;
+        put_back(j, lock);
         finish(j, DC_ETIMEDOUT, "unlock %s: the owner did not finish in time", dc_e(j->lock_id));
         return DC_OK;
     }
+    /* Removing the lock removes the operations of the sources not done: a
+     * takeover like any other for each that holds exec=true (the owner, or
+     * an owner an unlock replaced). One whose marker says it ran gets its
+     * run finished (so its re-run is "already resolved"); one that may have
+     * run stops the removal unless the operator decided. */
+    size_t n;
+    pess_src **v = pess_lock_sorted(lock, &n);
+    if (!v) return dc__error(DC_ENOMEM, "out of memory");
+    int64_t before = j->o.assume == DC_ASSUME_NOT_EXECUTED ? j->cutoff : 0;
+    int rc = DC_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (v[i]->done) continue;
+        pess_owner st;
+        rc = master_owner_act(m, lock, v[i]->name, 0, before, &st);
+        if (!rc && st.state == OWNER_EXECUTED)
+            rc = master_owner_act(m, lock, v[i]->name, 1, 0, &st);
+        if (rc == DC_EUNCERTAIN) {
+            char who[DC_ESC_SIZE];
+            dc_esc(v[i]->name, who, sizeof who);
+            free(v);
+            put_back(j, lock);
+            finish(j, DC_EUNCERTAIN,
+                   "unlock %s: not removed: %s may have executed; decide with "
+                   "--assume-executed or --assume-not-executed",
+                   dc_e(j->lock_id), who);
+            return DC_OK;
+        }
+    }
+    free(v);
+    if (rc) return rc;
     int64_t rev = 0;
-    int rc = master_delete_lock_keys(m, lock, 1, &rev);
+    rc = master_delete_lock_keys(m, lock, 1, &rev);
     if (!rc)
         rc = master_step(m, 10, lock, NULL, rev, "DELETE infos and operations: %s",
                          j->o.force_remove ? "force-removed" : "unlocked, some not done");

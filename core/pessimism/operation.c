@@ -1,7 +1,8 @@
 /*
  * Operation: the master's answer to one source for one lock, in DM's JSON
  * {"id","task","source","ddls":[…],"exec":bool,"done":bool}. Same strictness
- * as Info: required fields checked by type, unknown fields ignored.
+ * as Info: required fields checked by type, unknown fields ignored, so DM
+ * reads ours and we read DM's.
  */
 #include "pess.h"
 

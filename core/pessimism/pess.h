@@ -54,20 +54,39 @@ int pess_prefix(const char *ns, const char *kind, char **out);
 
 /* ---------------------------------------------------------------- markers */
 
-/* The resolution marker of (task, source): the last lock it executed. */
+/* The resolution marker of (task, source): what it last did with an
+ * operation (docs/DESIGN.md, "Execution intent"). For the operation of lock
+ * id at op_revision: intent = it is about to execute (or is executing, or
+ * crashed in between) attempt `attempt`; !intent && !done = it executed (or
+ * skipped) and its done txn is still to come; done = finished. */
 typedef struct pess_marker {
     char *id;
     char **ddls;
     size_t n_ddls;
     char *position;      /* NULL = none */
-    int64_t op_revision; /* mod_revision of the operation that was executed */
+    int64_t op_revision; /* mod_revision of the operation it is about */
     int exec;
     int done;
+    int intent;      /* recorded before executing: the outcome is not known */
+    int64_t attempt; /* execution attempt, 1 for the first (0 in older markers: 1) */
 } pess_marker;
 
 int pess_marker_encode(const pess_marker *mk, char **json);
 int pess_marker_decode(const char *key, const void *value, size_t len, pess_marker **out);
 void pess_marker_free(pess_marker *mk);
+
+/* Where a lock's owner stands (intent.c, docs/DESIGN.md "Execution intent"). */
+enum { OWNER_IDLE = 0, OWNER_INTENT = 1, OWNER_EXECUTED = 2, OWNER_DONE = 3 };
+typedef struct pess_owner {
+    int state;       /* OWNER_* */
+    int exec;        /* its operation says execute */
+    int64_t attempt; /* OWNER_INTENT / OWNER_EXECUTED: the attempt the marker names */
+    int64_t op_rev;  /* mod_revision of its operation of this lock (0: none) */
+} pess_owner;
+
+/* From the owner's operation and marker (NULL = absent) for lock_id. Values
+ * that do not decode count as absent. DC_ENOMEM only. */
+int pess_owner_of(const dc_kv *op_kv, const dc_kv *mk_kv, const char *lock_id, pess_owner *st);
 
 /* A conflict report for (task, source), written by the master. */
 typedef struct pess_conflict {
@@ -225,6 +244,9 @@ typedef struct pess_leftover {
 int pess_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tasks, pess_bad **bad,
                  pess_leftover **leftovers, size_t *n_leftovers);
 void pess_leftovers_free(pess_leftover *v, size_t n);
+
+/* Fill a status snapshot's intent fields from where its owner stands. */
+void pess_status_owner(const pess_owner *o, dc_lock_status *st);
 
 /* Status snapshots of the keeper's locks (task NULL = all), sorted by ID;
  * fill (may be NULL) completes each one (the intent fields). Free with

@@ -286,6 +286,44 @@ int pess_status_array(const pess_keeper *keeper, const char *task, pess_status_f
     return DC_OK;
 }
 
+/* The kv of key in a read response (sorted by key), or NULL. */
+static const dc_kv *find_kv(const dc_response *r, const char *key)
+{
+    size_t lo = 0, hi = r->n_kvs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(r->kvs[mid].key, key);
+        if (c == 0) return &r->kvs[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+typedef struct view_ctx {
+    const pess_snapshot *snap;
+    const char *ns;
+} view_ctx;
+
+/* The owner's intent, from the snapshot's operations and markers. */
+static int view_fill(void *vctx, const pess_lock *lock, dc_lock_status *st)
+{
+    const view_ctx *c = vctx;
+    char *opk = NULL, *mkk = NULL;
+    int rc = dc_operation_key(c->ns, lock->task, lock->owner, &opk);
+    if (!rc) rc = dc_marker_key(c->ns, lock->task, lock->owner, &mkk);
+    pess_owner o;
+    if (!rc)
+        rc = pess_owner_of(find_kv(&c->snap->res->responses[SNAP_OPS], opk),
+                           find_kv(&c->snap->res->responses[SNAP_MARKERS], mkk), lock->id, &o);
+    if (!rc) pess_status_owner(&o, st);
+    free(opk);
+    free(mkk);
+    return rc;
+}
+
 int dc_locks_read(dc_store *store, const char *ns, const char *task, dc_lock_status **out,
                   size_t *n, int64_t *revision)
 {
@@ -299,7 +337,8 @@ int dc_locks_read(dc_store *store, const char *ns, const char *task, dc_lock_sta
     pess_task *tasks = NULL;
     rc = k ? pess_rebuild(&snap, k, &tasks, NULL, NULL, NULL)
            : dc__error(DC_ENOMEM, "out of memory");
-    if (!rc) rc = pess_status_array(k, task, NULL, NULL, out, n);
+    view_ctx vc = {&snap, ns ? ns : DC_DEFAULT_NAMESPACE};
+    if (!rc) rc = pess_status_array(k, task, view_fill, &vc, out, n);
     if (!rc && revision) *revision = snap.revision;
     pess_tasks_free(&tasks);
     pess_keeper_free(k);

@@ -174,6 +174,7 @@ int t_down_exec(const dc_operation *op, void *ud)
         d->skip_calls++;
     } else {
         d->exec_calls++;
+        d->last_attempt = op->attempt;
         for (size_t k = 0; k < op->n_ddls; k++) {
             char key[160];
             snprintf(key, sizeof key, "%s|%s", op->id, op->ddls[k]);

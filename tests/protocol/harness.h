@@ -74,6 +74,7 @@ typedef struct t_down {
     int fail_before_exec; /* simulate a crash before applying (once) */
     int fail_after_exec;  /* simulate a crash right after applying (once) */
     int fail_checkpoint;  /* simulate a crash in the checkpoint flush (once) */
+    int last_attempt;     /* op->attempt of the last exec call */
 } t_down;
 
 void t_down_init(t_down *d);
@@ -122,5 +123,6 @@ Suite *suite_reentrant(void);
 Suite *suite_beyond(void);
 Suite *suite_admin(void);
 Suite *suite_issue12(void);
+Suite *suite_intent(void);
 
 #endif

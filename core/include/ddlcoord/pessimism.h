@@ -65,6 +65,11 @@ typedef struct dc_operation {
     size_t n_ddls;
     int exec;
     int done;
+    /* For exec = 1, in a worker's run (ddlcoord's own, not part of the JSON):
+     * the execution attempt, 1 on the first run, n + 1 when attempt n may
+     * have executed and never finished (check the downstream first); 0
+     * otherwise. */
+    int attempt;
 } dc_operation;
 
 /* Build a dc_info from copies of the arguments (ddls may be NULL when n is 0).
