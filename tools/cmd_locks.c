@@ -6,7 +6,9 @@
  * skipped, so one corrupt key does not hide the other locks; each gets one
  * line on stderr and the exit code says the store holds bad data.
  * dc_locks_read does not say which values it skipped, so this file checks
- * the infos and operations itself with the library's decoders.
+ * the infos and operations itself with the library's decoders. Names in the
+ * text view are escaped (dc_e): a newline in a source name cannot forge a
+ * line of the view; the JSON view is JSON-escaped.
  */
 #include "common.h"
 
@@ -23,8 +25,12 @@ static void help(void)
            "Show the shard-DDL locks (ID, task, mode, owner, DDLs, synced, unsynced,\n"
            "conflicts), computed from the store: no master is needed.\n\n"
            "  --task TASK   only this task's locks\n"
-           "  --json        print JSON (DM's show-ddl-locks fields, plus done, conflicts, "
-           "revision)\n\n%s\n%s",
+           "  --json        print JSON (DM's show-ddl-locks fields, plus done, excluded,\n"
+           "                left, fenced, forced, executed, uncertain, attempt,\n"
+           "                intent_revision, conflicts, revision)\n"
+           "An UNCERTAIN lock's owner recorded that it was executing the DDLs and did not\n"
+           "finish: the lock waits for it (a re-run executes again as the next attempt),\n"
+           "or for an operator's decision (see 'ddlcoord unlock --help').\n\n%s\n%s",
            dcx_common_help, dcx_exit_help);
 }
 
@@ -34,7 +40,7 @@ static void print_sources(const dc_lock_status *st, int (*pick)(const dc_lock_so
     int any = 0;
     for (size_t i = 0; i < st->n_sources; i++)
         if (pick(&st->sources[i])) {
-            printf("%s%s", any ? ", " : "", st->sources[i].source);
+            printf("%s%s", any ? ", " : "", dc_e(st->sources[i].source));
             any = 1;
         }
     printf("%s\n", any ? "" : "-");
@@ -56,18 +62,47 @@ static int is_removed(const dc_lock_source *s)
 {
     return s->removed;
 }
+static int has_left(const dc_lock_source *s)
+{
+    return s->left;
+}
+static int is_fenced(const dc_lock_source *s)
+{
+    return s->fenced;
+}
+
+/* "  label      a, b" when any source is picked, else nothing. */
+static void print_if_any(const dc_lock_status *st, const char *label,
+                         int (*pick)(const dc_lock_source *))
+{
+    for (size_t s = 0; s < st->n_sources; s++)
+        if (pick(&st->sources[s])) {
+            printf("  %-10s ", label);
+            print_sources(st, pick);
+            return;
+        }
+}
 
 static void print_text(const dc_lock_status *locks, size_t n, int64_t rev)
 {
     printf("%zu lock%s (store revision %lld)\n", n, n == 1 ? "" : "s", (long long)rev);
     for (size_t i = 0; i < n; i++) {
         const dc_lock_status *st = &locks[i];
-        printf("\n%s\n", st->id);
-        printf("  task       %s\n", st->task);
+        printf("\n%s\n", dc_e(st->id));
+        printf("  task       %s\n", dc_e(st->task));
         printf("  mode       pessimistic\n");
-        printf("  owner      %s\n", st->owner ? st->owner : "-");
+        printf("  owner      %s\n", dc_e(st->owner));
+        if (st->uncertain)
+            printf(
+                "  UNCERTAIN  owner %s may have executed: attempt %lld at rev %lld; it waits for "
+                "%s to finish, or for: unlock --assume-executed | unlock --owner SOURCE "
+                "--assume-not-executed\n",
+                dc_e(st->owner), (long long)st->attempt, (long long)st->intent_revision,
+                dc_e(st->owner));
+        else if (st->executed)
+            printf("  executed   yes (attempt %lld)\n", (long long)(st->attempt ? st->attempt : 1));
         for (size_t d = 0; d < st->n_ddls; d++)
-            printf("  %s  %s\n", d == 0 ? "DDLs     " : "         ", st->ddls[d]);
+            printf("  %s  %s\n", d == 0 ? "DDLs     " : "         ", dc_e(st->ddls[d]));
         if (st->n_ddls == 0) printf("  DDLs       -\n");
         printf("  synced     ");
         print_sources(st, is_synced);
@@ -75,24 +110,21 @@ static void print_text(const dc_lock_status *locks, size_t n, int64_t rev)
         print_sources(st, is_unsynced);
         printf("  done       ");
         print_sources(st, is_done);
-        int any_removed = 0;
-        for (size_t s = 0; s < st->n_sources; s++) any_removed |= st->sources[s].removed;
-        if (any_removed) {
-            printf("  excluded   ");
-            print_sources(st, is_removed);
-        }
+        print_if_any(st, "excluded", is_removed);
+        print_if_any(st, "left", has_left);
+        print_if_any(st, "fenced", is_fenced);
         int any = 0;
         for (size_t s = 0; s < st->n_sources; s++) {
             const dc_lock_source *src = &st->sources[s];
             if (!src->conflict_ddls) continue;
-            printf("  %s  %s: ", any ? "         " : "conflicts", src->source);
+            printf("  %s  %s: ", any ? "         " : "conflicts", dc_e(src->source));
             for (size_t d = 0; d < src->n_conflict_ddls; d++)
-                printf("%s%s", d ? "; " : "", src->conflict_ddls[d]);
+                printf("%s%s", d ? "; " : "", dc_e(src->conflict_ddls[d]));
             printf("\n");
             any = 1;
         }
         if (!any) printf("  conflicts  -\n");
-        if (st->forced) printf("  (forced synced: a master restarted or an unlock is running)\n");
+        if (st->forced) printf("  (forced synced by an unlock)\n");
     }
 }
 
@@ -133,7 +165,13 @@ static cJSON *lock_json(const dc_lock_status *st)
              cJSON_AddItemToObject(o, "unsynced", names_json(st, is_unsynced)) &&
              cJSON_AddItemToObject(o, "done", names_json(st, is_done)) &&
              cJSON_AddItemToObject(o, "excluded", names_json(st, is_removed)) &&
-             cJSON_AddBoolToObject(o, "forced", st->forced);
+             cJSON_AddItemToObject(o, "left", names_json(st, has_left)) &&
+             cJSON_AddItemToObject(o, "fenced", names_json(st, is_fenced)) &&
+             cJSON_AddBoolToObject(o, "forced", st->forced) &&
+             cJSON_AddBoolToObject(o, "executed", st->executed) &&
+             cJSON_AddBoolToObject(o, "uncertain", st->uncertain) &&
+             cJSON_AddNumberToObject(o, "attempt", (double)st->attempt) &&
+             cJSON_AddNumberToObject(o, "intent_revision", (double)st->intent_revision);
     for (size_t s = 0; ok && s < st->n_sources; s++) {
         const dc_lock_source *src = &st->sources[s];
         if (!src->conflict_ddls) continue;

@@ -8,20 +8,22 @@
  * campaigns again; the next leader rebuilds everything from the store.
  *
  * One log line per protocol step (time, level, lock ID, source, revision),
- * from the master's step callback. SIGTERM or SIGINT: stop, resign (revoking
- * the lease, so a standby takes over at once), exit 0.
+ * from the master's step callback. The leader also serves `unlock` and
+ * `remove-meta` requests: dc_master_run does, in its own loop. SIGTERM or
+ * SIGINT: stop, resign (revoking the lease, so a standby takes over at
+ * once), exit 0.
  *
  * Test-only: DDLCOORD_TEST_PAUSE_AT_STEP=N makes the master stop itself with
  * SIGSTOP right after the first step N it takes, so a test can kill -9 it at
  * exactly that point of a lock (or SIGCONT it later, after its lease ran out).
  */
 #include "common.h"
-#include "master_admin.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { OPT_NAME = DCX_OPT_FIRST_PRIVATE, OPT_TTL };
@@ -106,7 +108,8 @@ static int lead(master_run *r, dc_election *e)
                            .fence_key_len = fkey_len,
                            .fence_create_revision = frev,
                            .on_step = on_step,
-                           .step_userdata = r};
+                           .step_userdata = r,
+                           .name = r->name};
     dc_master *m = NULL;
     int rc = dc_master_new(ctx->store, &o, &m);
     if (rc != DC_OK) {
@@ -114,10 +117,6 @@ static int lead(master_run *r, dc_election *e)
         free(key);
         return 1;
     }
-    dcx_master_admin *admin = NULL;
-    rc = dcx_master_admin_start(ctx->store, ctx->ns, m, r->name, key, fkey_len, frev, &admin);
-    if (rc != DC_OK)
-        dc_log(DC_LOG_ERROR, MASTER, "admin requests will not be served: %s", dc_strerror(rc));
     char **seen = NULL;
     size_t n_seen = 0;
     int deposed = 0;
@@ -135,15 +134,13 @@ static int lead(master_run *r, dc_election *e)
             deposed = 1;
             break;
         }
-        if (dc_election_lost(e) || dcx_master_admin_fenced(admin)) {
+        if (dc_election_lost(e)) {
             dc_log(DC_LOG_WARN, MASTER, "%s lost its leadership (lease gone)", r->name);
             deposed = 1;
             break;
         }
         report_problems(m, &seen, &n_seen);
     }
-    dc_master_stop(m); /* cuts an admin unlock short */
-    dcx_master_admin_stop(admin);
     dc_master_free(m);
     dc_strings_free(seen, n_seen);
     free(key);

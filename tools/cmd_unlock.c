@@ -1,32 +1,43 @@
 /*
- * `ddlcoord unlock LOCK_ID [--owner SOURCE] [--force-remove]` and
- * `ddlcoord remove-meta TASK`: both must run inside the leading master (they
- * change its in-memory locks), so they are written as admin requests under
- * NS/ddlcoord/admin/ and the command waits for the master's answer (admin.c).
- * Nobody answering within --timeout is its own exit code, with a hint saying
+ * `ddlcoord unlock LOCK_ID [--owner SOURCE] [--force-remove]
+ * [--assume-executed | --assume-not-executed]` and `ddlcoord remove-meta
+ * TASK`: both must run inside the leading master (they change its in-memory
+ * locks), so they are admin requests (pessimism_admin.h): this file parses
+ * the flags, sends the request, waits for the answer and prints it. Nobody
+ * answering within --timeout is its own exit code, with a hint saying
  * whether any master leads at all.
  */
-#include "admin.h"
+#include "common.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_OWNER = DCX_OPT_FIRST_PRIVATE, OPT_FORCE, OPT_TIMEOUT };
+enum { OPT_OWNER = DCX_OPT_FIRST_PRIVATE, OPT_FORCE, OPT_TIMEOUT, OPT_ASSUME_EX, OPT_ASSUME_NOT };
 
 #define DEFAULT_TIMEOUT_MS 30000
 
 static void help_unlock(void)
 {
-    printf("Usage: ddlcoord unlock LOCK_ID [--owner SOURCE] [--force-remove] [--timeout S]\n"
+    printf("Usage: ddlcoord unlock LOCK_ID [--owner SOURCE] [--force-remove]\n"
+           "                       [--assume-executed | --assume-not-executed] [--timeout S]\n"
            "Ask the leading master to unlock a shard-DDL lock by hand (DM's unlock-ddl-lock):\n"
            "the lock is forced synced, its owner (or SOURCE) executes the DDLs, the synced\n"
            "sources skip them, and unsynced sources are not waited for.\n\n"
-           "  --owner SOURCE   make SOURCE the owner that executes the DDLs\n"
-           "  --force-remove   remove the lock even if its sources do not finish in time\n"
-           "  --timeout S      seconds to wait for the master's answer (default 30);\n"
-           "                   the master waits for the sources 2/3 of it, leaving\n"
-           "                   at least 3 s for its answer\n\n%s\n%s",
+           "  --owner SOURCE          make SOURCE (a source that reported the lock's DDLs)\n"
+           "                          the owner that executes them\n"
+           "  --force-remove          remove the lock if its sources do not finish in time\n"
+           "  --assume-executed       the lock is uncertain (its owner recorded that it was\n"
+           "                          executing and never finished): you checked that the\n"
+           "                          DDLs ran downstream. Nobody runs them again; the owner's\n"
+           "                          operation is completed and every source skips\n"
+           "  --assume-not-executed   the lock is uncertain and you checked that the DDLs did\n"
+           "                          NOT run: the owner is fenced off and the owner (or\n"
+           "                          SOURCE) executes them\n"
+           "  --timeout S             seconds to wait for the master's answer (default 30);\n"
+           "                          the master waits for the sources 2/3 of it, leaving\n"
+           "                          at least 3 s for its answer\n"
+           "An uncertain lock is refused without one of the --assume flags (exit 1).\n\n%s\n%s",
            dcx_common_help, dcx_exit_help);
 }
 
@@ -40,14 +51,12 @@ static void help_remove_meta(void)
            dcx_common_help, dcx_exit_help);
 }
 
-/* Send req, print the answer, return the exit code. */
-static int call(dcx_ctx *ctx, const dcx_admin_req *req, int64_t timeout_ms, const char *what)
+/* Wait for the answer to call, print it, return the exit code. */
+static int finish(dcx_ctx *ctx, dc_admin_call *call, int64_t timeout_ms, const char *what)
 {
-    dcx_log_setup(ctx, DC_LOG_WARN);
-    int ex = dcx_open_store(ctx);
-    if (ex != DCX_EXIT_OK) return ex;
-    dcx_admin_answer ans;
-    int rc = dcx_admin_call(ctx->store, ctx->ns, req, timeout_ms, &ans);
+    dc_admin_answer ans;
+    int rc = dc_admin_wait(call, (int)timeout_ms, &ans);
+    dc_admin_call_free(call); /* withdraws the request: answered or not */
     if (rc == DC_ETIMEDOUT) {
         char *prefix = dcx_own_key(ctx->ns, "election/");
         char *leader = NULL;
@@ -55,39 +64,42 @@ static int call(dcx_ctx *ctx, const dcx_admin_req *req, int64_t timeout_ms, cons
         int lrc = prefix ? dc_election_leader(ctx->store, prefix, &leader, &crev) : DC_ENOMEM;
         if (lrc == DC_OK)
             dcx_err(ctx, "%s: no answer within %.1f s from the leading master (%s)", what,
-                    (double)timeout_ms / 1000, leader);
+                    (double)timeout_ms / 1000, dc_e(leader));
         else
             dcx_err(ctx, "%s: no master answered within %.1f s (no master leads under %s)", what,
-                    (double)timeout_ms / 1000, prefix ? prefix : ctx->ns);
+                    (double)timeout_ms / 1000, prefix ? dc_e(prefix) : dc_e(ctx->ns));
         free(leader);
         free(prefix);
         return DCX_EXIT_NOMASTER;
     }
     if (rc != DC_OK) return dcx_fail(ctx, rc, what);
-    if (ans.ok) {
-        printf("%s: %s (master %s)\n", what, ans.message ? ans.message : "done",
-               ans.master ? ans.master : "?");
+    int ex;
+    if (ans.code == DC_OK) {
+        printf("%s: %s (master %s)\n", what, ans.message, dc_e(ans.master));
         ex = DCX_EXIT_OK;
     } else {
-        dcx_err(ctx, "%s: %s: %s (master %s)", what, dc_strerror(ans.code),
-                ans.message ? ans.message : "", ans.master ? ans.master : "?");
+        dcx_err(ctx, "%s: %s: %s (master %s)", what, dc_strerror(ans.code), ans.message,
+                dc_e(ans.master));
         ex = dcx_exit_code(ans.code);
         if (ex == DCX_EXIT_OK || ex == DCX_EXIT_USAGE || ex == DCX_EXIT_STORE)
             ex = DCX_EXIT_FAIL; /* the request reached the master and failed there */
     }
-    dcx_admin_answer_clear(&ans);
+    dc_admin_answer_clear(&ans);
     return ex;
 }
 
 /* Parse the options of both commands; *positional gets the one argument. */
-static int parse(dcx_ctx *ctx, int argc, char **argv, int is_unlock, dcx_admin_req *req,
+static int parse(dcx_ctx *ctx, int argc, char **argv, int is_unlock, dc_unlock_options *o,
                  int64_t *timeout_ms, const char **positional)
 {
-    static const struct option unlock_opts[] = {{"owner", required_argument, 0, OPT_OWNER},
-                                                {"force-remove", no_argument, 0, OPT_FORCE},
-                                                {"timeout", required_argument, 0, OPT_TIMEOUT},
-                                                DCX_COMMON_LONG_OPTIONS,
-                                                {0, 0, 0, 0}};
+    static const struct option unlock_opts[] = {
+        {"owner", required_argument, 0, OPT_OWNER},
+        {"force-remove", no_argument, 0, OPT_FORCE},
+        {"assume-executed", no_argument, 0, OPT_ASSUME_EX},
+        {"assume-not-executed", no_argument, 0, OPT_ASSUME_NOT},
+        {"timeout", required_argument, 0, OPT_TIMEOUT},
+        DCX_COMMON_LONG_OPTIONS,
+        {0, 0, 0, 0}};
     static const struct option rm_opts[] = {
         {"timeout", required_argument, 0, OPT_TIMEOUT}, DCX_COMMON_LONG_OPTIONS, {0, 0, 0, 0}};
     int c;
@@ -104,15 +116,24 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, int is_unlock, dcx_admin_r
                 dcx_err(ctx, "--owner must not be empty");
                 return DCX_EXIT_USAGE;
             }
-            req->owner = optarg;
+            o->owner = optarg;
             break;
         case OPT_FORCE:
-            req->force_remove = 1;
+            o->force_remove = 1;
+            break;
+        case OPT_ASSUME_EX:
+        case OPT_ASSUME_NOT:
+            if (o->assume) {
+                dcx_err(ctx, "--assume-executed and --assume-not-executed exclude each other");
+                return DCX_EXIT_USAGE;
+            }
+            o->assume = c == OPT_ASSUME_EX ? DC_ASSUME_EXECUTED : DC_ASSUME_NOT_EXECUTED;
             break;
         case OPT_TIMEOUT:
             *timeout_ms = dcx_parse_seconds_ms(optarg);
-            if (*timeout_ms <= 0) {
-                dcx_err(ctx, "--timeout must be a positive number of seconds: %s", optarg);
+            if (*timeout_ms <= 0 || *timeout_ms > 24 * 3600 * 1000) {
+                dcx_err(ctx, "--timeout must be a positive number of seconds (at most a day): %s",
+                        optarg);
                 return DCX_EXIT_USAGE;
             }
             break;
@@ -122,6 +143,10 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, int is_unlock, dcx_admin_r
             if (r == 0) return dcx_usage_error(ctx);
         }
         }
+    }
+    if (o->assume == DC_ASSUME_EXECUTED && o->owner) {
+        dcx_err(ctx, "--assume-executed means nobody executes the DDLs: it takes no --owner");
+        return DCX_EXIT_USAGE;
     }
     if (optind >= argc || !*argv[optind]) {
         dcx_err(ctx, "missing %s", is_unlock ? "LOCK_ID" : "TASK");
@@ -137,35 +162,38 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, int is_unlock, dcx_admin_r
 
 int dcx_cmd_unlock(dcx_ctx *ctx, int argc, char **argv)
 {
-    dcx_admin_req req = {0};
+    dc_unlock_options o = {0};
     int64_t timeout_ms = DEFAULT_TIMEOUT_MS;
     const char *lock_id = NULL;
-    int ex = parse(ctx, argc, argv, 1, &req, &timeout_ms, &lock_id);
+    int ex = parse(ctx, argc, argv, 1, &o, &timeout_ms, &lock_id);
     if (ex < 0) return DCX_EXIT_OK; /* --help */
     if (ex != DCX_EXIT_OK) return ex;
-    req.op = "unlock";
-    req.lock_id = (char *)lock_id;
-    /* Leave the master time to answer after its wait for the sources: a
-     * third of the timeout, and never less than 3 s, so that a loaded
-     * master's answer is not mistaken for no answer. */
-    int64_t margin = timeout_ms / 3 > 3000 ? timeout_ms / 3 : 3000;
-    req.wait_ms = timeout_ms - margin > 500 ? timeout_ms - margin : 500;
-    char what[512];
-    snprintf(what, sizeof what, "unlock %s", lock_id);
-    return call(ctx, &req, timeout_ms, what);
+    dcx_log_setup(ctx, DC_LOG_WARN);
+    ex = dcx_open_store(ctx);
+    if (ex != DCX_EXIT_OK) return ex;
+    char what[600];
+    snprintf(what, sizeof what, "unlock %s", dc_e(lock_id));
+    dc_admin_call *call = NULL;
+    int rc = dc_admin_send_unlock(ctx->store, ctx->ns, lock_id, &o, (int)timeout_ms, &call);
+    if (rc != DC_OK) return dcx_fail(ctx, rc, what);
+    return finish(ctx, call, timeout_ms, what);
 }
 
 int dcx_cmd_remove_meta(dcx_ctx *ctx, int argc, char **argv)
 {
-    dcx_admin_req req = {0};
+    dc_unlock_options unused = {0};
     int64_t timeout_ms = DEFAULT_TIMEOUT_MS;
     const char *task = NULL;
-    int ex = parse(ctx, argc, argv, 0, &req, &timeout_ms, &task);
+    int ex = parse(ctx, argc, argv, 0, &unused, &timeout_ms, &task);
     if (ex < 0) return DCX_EXIT_OK;
     if (ex != DCX_EXIT_OK) return ex;
-    req.op = "remove-meta";
-    req.task = (char *)task;
-    char what[512];
-    snprintf(what, sizeof what, "remove-meta %s", task);
-    return call(ctx, &req, timeout_ms, what);
+    dcx_log_setup(ctx, DC_LOG_WARN);
+    ex = dcx_open_store(ctx);
+    if (ex != DCX_EXIT_OK) return ex;
+    char what[600];
+    snprintf(what, sizeof what, "remove-meta %s", dc_e(task));
+    dc_admin_call *call = NULL;
+    int rc = dc_admin_send_remove_meta(ctx->store, ctx->ns, task, (int)timeout_ms, &call);
+    if (rc != DC_OK) return dcx_fail(ctx, rc, what);
+    return finish(ctx, call, timeout_ms, what);
 }

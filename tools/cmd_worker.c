@@ -54,8 +54,11 @@ static void help(void)
            "                            DDLCOORD_LOCK_ID, DDLCOORD_TASK, DDLCOORD_SOURCE,\n"
            "                            DDLCOORD_SCHEMA, DDLCOORD_TABLE, DDLCOORD_POSITION,\n"
            "                            DDLCOORD_DDL_COUNT, DDLCOORD_DDL_1..N, DDLCOORD_DDLS\n"
-           "                            (all, one per line). A non-zero exit leaves the lock\n"
-           "                            waiting: fix the cause and re-run.\n"
+           "                            (all, one per line), DDLCOORD_EXEC_ATTEMPT (1, or N > 1\n"
+           "                            when an earlier run may have executed them and did not\n"
+           "                            finish: check the downstream before repeating them).\n"
+           "                            A non-zero exit leaves the lock waiting: fix the cause\n"
+           "                            and re-run.\n"
            "  --timeout S               bound each wait (default: wait forever)\n\n"
            "Prints 'executed LOCK_ID', 'skipped LOCK_ID' or 'already resolved LOCK_ID'.\n"
            "Test only: DDLCOORD_TEST_PAUSE_AT_STEP=N stops the process (SIGSTOP) right after\n"
@@ -109,6 +112,8 @@ static int child_env(const worker_args *a, const dc_operation *op)
     free(all);
     snprintf(name, sizeof name, "%zu", op->n_ddls);
     rc |= setenv("DDLCOORD_DDL_COUNT", name, 1);
+    snprintf(name, sizeof name, "%d", op->attempt > 0 ? op->attempt : 1);
+    rc |= setenv("DDLCOORD_EXEC_ATTEMPT", name, 1);
     for (size_t i = 0; i < op->n_ddls; i++) {
         snprintf(name, sizeof name, "DDLCOORD_DDL_%zu", i + 1);
         rc |= setenv(name, op->ddls[i], 1);

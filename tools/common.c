@@ -40,6 +40,8 @@ const char dcx_common_help[] =
     "  -h, --help         this help\n"
     "The store is --store, else $DDLCOORD_STORE, else the config file's uri.\n";
 
+static const char *scrub(const char *text, char *buf, size_t len);
+
 static int parse_level(const char *s)
 {
     static const char *names[] = {"debug", "info", "warn", "error", "off"};
@@ -183,13 +185,15 @@ void dcx_err(const dcx_ctx *ctx, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    /* One line, whatever the message holds. */
+    /* One line, whatever the message holds, and no secret in it. */
     for (char *p = msg; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
+    char clean[1100];
+    const char *line = scrub(msg, clean, sizeof clean);
     if (ctx && ctx->cmd)
-        fprintf(stderr, "ddlcoord %s: %s\n", ctx->cmd, msg);
+        fprintf(stderr, "ddlcoord %s: %s\n", ctx->cmd, line);
     else
-        fprintf(stderr, "ddlcoord: %s\n", msg);
+        fprintf(stderr, "ddlcoord: %s\n", line);
 }
 
 int dcx_exit_code(int rc)
@@ -233,17 +237,104 @@ int dcx_usage_error(const dcx_ctx *ctx)
     return DCX_EXIT_USAGE;
 }
 
-char *dcx_redact_uri(const char *uri)
+/* ---------------------------------------------------------------- secrets */
+
+/* The secrets of the store URI in use (its userinfo, its password, and the
+ * values of query parameters that look like credentials): every line this
+ * command prints, its own or the library's, has them replaced by "***",
+ * however the URI was written (a password may hold '/' or '@'; a malformed
+ * URI is echoed by the parser's message). */
+#define MAX_SECRETS 8
+static char *secrets[MAX_SECRETS];
+static size_t n_secrets;
+
+static void add_secret(const char *p, size_t len)
+{
+    if (len == 0 || n_secrets == MAX_SECRETS) return;
+    char *s = strndup(p, len);
+    if (s) secrets[n_secrets++] = s;
+}
+
+static int sensitive(const char *key, size_t len)
+{
+    static const char *const words[] = {"pass", "secret", "token", "cred", "key", "auth"};
+    for (size_t w = 0; w < sizeof words / sizeof *words; w++)
+        for (size_t i = 0; i + strlen(words[w]) <= len; i++)
+            if (strncasecmp(key + i, words[w], strlen(words[w])) == 0) return 1;
+    return 0;
+}
+
+static void find_secrets(const char *uri)
 {
     const char *auth = strstr(uri, "://");
-    const char *at = auth ? strchr(auth + 3, '@') : NULL;
-    const char *slash = auth ? strchr(auth + 3, '/') : NULL;
-    if (!at || (slash && slash < at)) return strdup(uri);
-    size_t head = (size_t)(auth + 3 - uri);
-    size_t n = head + strlen("***") + strlen(at) + 1;
-    char *out = malloc(n);
-    if (out) snprintf(out, n, "%.*s***%s", (int)head, uri, at);
-    return out;
+    const char *start = auth ? auth + 3 : uri;
+    const char *q = strchr(start, '?');
+    const char *end = q ? q : start + strlen(start);
+    const char *at = NULL;
+    for (const char *p = start; p < end; p++)
+        if (*p == '@') at = p; /* the last one: a password may hold '@' */
+    if (at) {
+        add_secret(start, (size_t)(at - start));
+        const char *colon = memchr(start, ':', (size_t)(at - start));
+        if (colon) add_secret(colon + 1, (size_t)(at - colon - 1));
+        /* A parser that splits the URI elsewhere echoes pieces of it: a
+         * password "a/b" makes "bad port 'a'". Its pieces are secrets too. */
+        for (const char *p = start; p < at;) {
+            size_t n = strcspn(p, ":/@?#");
+            if (p + n > at) n = (size_t)(at - p);
+            if (n >= 2) add_secret(p, n);
+            p += n + 1;
+        }
+    }
+    for (const char *p = q; p && *p;) {
+        const char *k = p + 1, *amp = strchr(k, '&'), *stop = amp ? amp : k + strlen(k);
+        const char *eq = memchr(k, '=', (size_t)(stop - k));
+        if (eq && sensitive(k, (size_t)(eq - k))) add_secret(eq + 1, (size_t)(stop - eq - 1));
+        p = amp;
+    }
+}
+
+/* text with every secret replaced, into buf. */
+static const char *scrub(const char *text, char *buf, size_t len)
+{
+    if (n_secrets == 0) return text;
+    size_t o = 0;
+    for (const char *p = text; *p && o + 1 < len;) {
+        size_t hit = 0;
+        for (size_t i = 0; i < n_secrets && !hit; i++)
+            if (strncmp(p, secrets[i], strlen(secrets[i])) == 0) hit = strlen(secrets[i]);
+        if (hit) {
+            for (const char *r = "***"; *r && o + 1 < len; r++) buf[o++] = *r;
+            p += hit;
+        } else {
+            buf[o++] = *p++;
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* The library's log lines, in its own format, with the secrets scrubbed. */
+static void scrubbing_log(dc_log_level level, const char *component, const char *message, void *ud)
+{
+    (void)ud;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[32], buf[1200];
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(stderr, "%s.%03dZ %-5s %s: %s\n", when, (int)(ts.tv_nsec / 1000000),
+            dc_log_level_name(level), component ? component : "ddlcoord",
+            scrub(message, buf, sizeof buf));
+}
+
+char *dcx_redact_uri(const char *uri)
+{
+    find_secrets(uri);
+    if (n_secrets) dc_log_set_handler(scrubbing_log, NULL);
+    char buf[1024];
+    return strdup(scrub(uri, buf, sizeof buf));
 }
 
 char *dcx_own_key(const char *ns, const char *rest)

@@ -12,6 +12,8 @@
 #include <getopt.h>
 #include <stdint.h>
 
+#include "esc.h" /* dc_e: names from the store, escaped for one-line messages */
+
 /* Exit codes of every subcommand (documented in `ddlcoord --help`). */
 enum {
     DCX_EXIT_OK = 0,
@@ -100,8 +102,10 @@ int dcx_usage_error(const dcx_ctx *ctx);
 /* Set the log level: --log-level if given, else $DDLCOORD_LOG if set, else def. */
 void dcx_log_setup(const dcx_ctx *ctx, dc_log_level def);
 
-/* uri with any "user:password@" replaced by "***@", for logs (malloc'd;
- * NULL when out of memory). */
+/* uri with its userinfo and credential-like query values replaced by "***",
+ * for messages (malloc'd; NULL when out of memory). It also remembers them
+ * as secrets: from then on every line this command prints (dcx_err, and the
+ * library's log through a handler it installs) has them replaced too. */
 char *dcx_redact_uri(const char *uri);
 
 /* ns + "/ddlcoord/" + rest (malloc'd; NULL when out of memory). */

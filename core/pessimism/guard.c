@@ -70,7 +70,9 @@ int pess_mirror_put(pess_mirror *mr, const dc_kv *kv)
     e->value[kv->value_len] = '\0';
     pess_mirror_del(mr, kv->key, kv->key_len);
     HASH_ADD_KEYPTR(hh, mr->ents, e->key, e->key_len, e);
-    return DC_OK;
+    if (DC_HASH_ADDED(hh, e)) return DC_OK;
+    free(e); /* the key is now missing from the mirror: the caller rebuilds */
+    return dc__error(DC_ENOMEM, "out of memory");
 }
 
 void pess_mirror_note_id(pess_mirror *mr, const char *key, size_t key_len, int64_t rev,
@@ -184,7 +186,7 @@ static int write_chunk(dc_store *store, const pess_fence *fence, const pess_mirr
     for (int race = 0;; race++) {
         if (race == MAX_RACES) {
             dc_txn_result_free(state);
-            return dc__error(DC_ETIMEDOUT, "%s: gave up after %d lost races", keys[base],
+            return dc__error(DC_ETIMEDOUT, "%s: gave up after %d lost races", dc_e(keys[base]),
                              MAX_RACES);
         }
         dc_txn *t = dc_txn_new();

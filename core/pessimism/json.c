@@ -96,13 +96,13 @@ int pess_json_parse(const char *key, const void *value, size_t len, cJSON **out)
 {
     *out = NULL;
     if (len > DC_PESS_MAX_VALUE)
-        return dc__error(DC_ETOOBIG, "%s: value of %zu bytes, limit %d", key ? key : "value", len,
-                         DC_PESS_MAX_VALUE);
+        return dc__error(DC_ETOOBIG, "%s: value of %zu bytes, limit %d", dc_e(key ? key : "value"),
+                         len, DC_PESS_MAX_VALUE);
     cJSON *j = cJSON_ParseWithLength(value ? value : "", len);
-    if (!j) return dc__error(DC_ECORRUPT, "%s: invalid JSON", key ? key : "value");
+    if (!j) return dc__error(DC_ECORRUPT, "%s: invalid JSON", dc_e(key ? key : "value"));
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        return dc__error(DC_ECORRUPT, "%s: not a JSON object", key ? key : "value");
+        return dc__error(DC_ECORRUPT, "%s: not a JSON object", dc_e(key ? key : "value"));
     }
     *out = j;
     return DC_OK;
@@ -122,12 +122,14 @@ int pess_json_str(const cJSON *obj, const char *key, const char *field, int allo
 {
     *out = NULL;
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, field);
-    if (!f) return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", key ? key : "value", field);
+    if (!f)
+        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc_e(key ? key : "value"), field);
     if (!cJSON_IsString(f) || !f->valuestring)
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a string", key ? key : "value",
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a string", dc_e(key ? key : "value"),
                          field);
     if (!allow_empty && !*f->valuestring)
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is empty", key ? key : "value", field);
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is empty", dc_e(key ? key : "value"),
+                         field);
     *out = take_string((cJSON *)f);
     return *out ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
 }
@@ -136,19 +138,20 @@ int pess_json_strv(const cJSON *arr, const char *key, const char *field, char **
 {
     *out = NULL;
     *n = 0;
-    if (!arr) return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", key ? key : "value", field);
+    if (!arr)
+        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc_e(key ? key : "value"), field);
     if (cJSON_IsNull(arr)) {
         /* Go encodes an empty (nil) slice as null: DM writes "ddls":null. */
         *out = calloc(1, sizeof **out);
         return *out ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
     }
     if (!cJSON_IsArray(arr))
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not an array", key ? key : "value",
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not an array", dc_e(key ? key : "value"),
                          field);
     int count = cJSON_GetArraySize(arr);
     if (count > DC_PESS_MAX_DDLS)
         return dc__error(DC_ETOOBIG, "%s: field \"%s\" has %d entries, limit %d",
-                         key ? key : "value", field, count, DC_PESS_MAX_DDLS);
+                         dc_e(key ? key : "value"), field, count, DC_PESS_MAX_DDLS);
     char **v = calloc(count ? (size_t)count : 1, sizeof *v);
     if (!v) return dc__error(DC_ENOMEM, "out of memory");
     size_t i = 0;
@@ -158,7 +161,7 @@ int pess_json_strv(const cJSON *arr, const char *key, const char *field, char **
         if (!cJSON_IsString(e) || !e->valuestring) {
             dc_strings_free(v, i);
             return dc__error(DC_ECORRUPT, "%s: field \"%s\" has a non-string entry",
-                             key ? key : "value", field);
+                             dc_e(key ? key : "value"), field);
         }
         v[i] = take_string((cJSON *)e);
         if (!v[i]) {

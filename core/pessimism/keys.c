@@ -4,7 +4,8 @@
  *
  *   NS/shardddl-pessimism/info/<hex task>/<hex source>
  *   NS/shardddl-pessimism/operation/<hex task>/<hex source>
- *   NS/ddlcoord/{task,resolved,conflict}/<hex task>/<hex source>
+ *   NS/ddlcoord/{task,resolved,conflict,worker}/<hex task>/<hex source>
+ *   NS/ddlcoord/admin/{request,answer}/<request ID>
  *
  * A task-only prefix ends in '/', so task "a" never matches task "ab".
  */
@@ -22,7 +23,8 @@ static const struct {
 } kinds[] = {
     {"info", "shardddl-pessimism/info/"}, {"operation", "shardddl-pessimism/operation/"},
     {"member", "ddlcoord/task/"},         {"marker", "ddlcoord/resolved/"},
-    {"conflict", "ddlcoord/conflict/"},
+    {"conflict", "ddlcoord/conflict/"},   {"request", "ddlcoord/admin/request/"},
+    {"answer", "ddlcoord/admin/answer/"}, {"worker", "ddlcoord/worker/"},
 };
 
 int pess_prefix(const char *ns, const char *kind, char **out)
@@ -117,17 +119,17 @@ static char *unhex(const char *hex, size_t len)
 int pess_key_split(const char *key, size_t key_len, size_t prefix_len, char **task, char **source)
 {
     *task = *source = NULL;
-    if (key_len <= prefix_len) return dc__error(DC_ECORRUPT, "%s: malformed key", key);
+    if (key_len <= prefix_len) return dc__error(DC_ECORRUPT, "%s: malformed key", dc_e(key));
     const char *p = key + prefix_len, *end = key + key_len;
     const char *slash = memchr(p, '/', (size_t)(end - p));
-    if (!slash) return dc__error(DC_ECORRUPT, "%s: malformed key", key);
+    if (!slash) return dc__error(DC_ECORRUPT, "%s: malformed key", dc_e(key));
     *task = unhex(p, (size_t)(slash - p));
     *source = unhex(slash + 1, (size_t)(end - slash - 1));
     if (!*task || !*source) {
         free(*task);
         free(*source);
         *task = *source = NULL;
-        return dc__error(DC_ECORRUPT, "%s: malformed key (components must be hex)", key);
+        return dc__error(DC_ECORRUPT, "%s: malformed key (components must be hex)", dc_e(key));
     }
     return DC_OK;
 }
@@ -164,6 +166,6 @@ int pess_key_matches(const char *key, size_t key_len, size_t prefix_len, const c
     free(t);
     free(s);
     if (same) return DC_OK;
-    return dc__error(DC_ECORRUPT, "%s: value is for task %s source %s, not for this key", key, task,
-                     source);
+    return dc__error(DC_ECORRUPT, "%s: value is for task %s source %s, not for this key", dc_e(key),
+                     dc_e(task), dc_e(source));
 }

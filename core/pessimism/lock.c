@@ -1,21 +1,35 @@
 /*
- * Lock: one shard DDL lock (DM's pessimism.Lock). It knows its DDLs, its
- * owner and, per source (a uthash table by name), whether the source is
- * synced (reported the same DDLs), done (finished its operation), excluded
- * (not awaited, after an unlock) and the DDLs of a conflicting report.
+ * Lock: one shard DDL lock (DM's pessimism.Lock), private to core/pessimism
+ * (lock.h). It knows its DDLs, its owner and, per source (a uthash table by
+ * name), whether the source is synced, done, excluded, gone from the task
+ * or fenced, and the DDLs of a conflicting report.
  *
  * Sources join a lock while it syncs: every try_sync brings the task's
  * current source list, and new names are added unsynced. A lock is synced
- * when every source is (or when forced: after a master restart that found
- * operations, or by an unlock), and resolved when every awaited source is
- * done. The master keeps its per-lock progress flags in the same struct.
+ * when every awaited source is (or once forced: operations are out, or an
+ * unlock forced it), and resolved when every awaited source is done. Who
+ * owns it next when its owner cannot is pess_lock_pick_owner, the one rule.
  */
 #include "pess.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-pess_src *pess_lock_src_add(dc_lock *lock, const char *name)
+static void src_free(pess_src *s)
+{
+    free(s->name);
+    dc_strings_free(s->conflict, s->n_conflict);
+    free(s);
+}
+
+pess_src *pess_lock_src(const pess_lock *lock, const char *source)
+{
+    pess_src *s = NULL;
+    if (source) HASH_FIND_STR(lock->srcs, source, s);
+    return s;
+}
+
+pess_src *pess_lock_src_add(pess_lock *lock, const char *name)
 {
     pess_src *s = pess_lock_src(lock, name);
     if (s) return s;
@@ -27,24 +41,12 @@ pess_src *pess_lock_src_add(dc_lock *lock, const char *name)
         return NULL;
     }
     HASH_ADD_KEYPTR(hh, lock->srcs, s->name, strlen(s->name), s);
-    return s;
+    if (DC_HASH_ADDED(hh, s)) return s;
+    src_free(s);
+    return NULL;
 }
 
-static void src_free(pess_src *s)
-{
-    free(s->name);
-    dc_strings_free(s->conflict, s->n_conflict);
-    free(s);
-}
-
-pess_src *pess_lock_src(const dc_lock *lock, const char *source)
-{
-    pess_src *s = NULL;
-    if (source) HASH_FIND_STR(lock->srcs, source, s);
-    return s;
-}
-
-void pess_lock_destroy(dc_lock *lock)
+void pess_lock_free(pess_lock *lock)
 {
     if (!lock) return;
     pess_src *s, *tmp;
@@ -56,39 +58,36 @@ void pess_lock_destroy(dc_lock *lock)
     free(lock->id);
     free(lock->task);
     free(lock->owner);
-    free(lock->saved_owner);
     dc_strings_free(lock->ddls, lock->n_ddls);
+    free(lock->data);
     free(lock);
 }
 
-void dc_lock_free(dc_lock *lock)
-{
-    pess_lock_destroy(lock);
-}
-
-dc_lock *dc_lock_new(const char *id, const char *task, const char *owner, const char *const *ddls,
-                     size_t n_ddls, const char *const *sources, size_t n_sources)
+pess_lock *pess_lock_new(const char *id, const char *task, const char *owner,
+                         const char *const *ddls, size_t n_ddls, const char *const *sources,
+                         size_t n_sources, size_t data_size)
 {
     if (!id || !task || !owner || (n_ddls && !ddls) || (n_sources && !sources)) return NULL;
-    dc_lock *lock = calloc(1, sizeof *lock);
+    pess_lock *lock = calloc(1, sizeof *lock);
     if (!lock) return NULL;
     lock->id = strdup(id);
     lock->task = strdup(task);
     lock->owner = strdup(owner);
     lock->ddls = pess_strv_dup(ddls, n_ddls);
     lock->n_ddls = lock->ddls ? n_ddls : 0;
-    int bad =
-        !lock->id || !lock->task || !lock->owner || !lock->ddls || !pess_lock_src_add(lock, owner);
+    lock->data = data_size ? calloc(1, data_size) : NULL;
+    int bad = !lock->id || !lock->task || !lock->owner || !lock->ddls ||
+              (data_size && !lock->data) || !pess_lock_src_add(lock, owner);
     for (size_t i = 0; i < n_sources && !bad; i++) bad = !pess_lock_src_add(lock, sources[i]);
     if (bad) {
-        pess_lock_destroy(lock);
+        pess_lock_free(lock);
         return NULL;
     }
     return lock;
 }
 
-int dc_lock_try_sync(dc_lock *lock, const char *source, const char *const *ddls, size_t n_ddls,
-                     const char *const *sources, size_t n_sources)
+int pess_lock_try_sync(pess_lock *lock, const char *source, const char *const *ddls, size_t n_ddls,
+                       const char *const *sources, size_t n_sources)
 {
     for (size_t i = 0; i < n_sources; i++)
         if (!pess_lock_src_add(lock, sources[i])) return dc__error(DC_ENOMEM, "out of memory");
@@ -104,7 +103,8 @@ int dc_lock_try_sync(dc_lock *lock, const char *source, const char *const *ddls,
         char *mine = pess_strv_join(ddls, n_ddls);
         char *theirs = pess_strv_join((const char *const *)lock->ddls, lock->n_ddls);
         int rc = dc__error(DC_ECONFLICT, "lock %s: source %s reported DDLs %s, the lock has %s",
-                           lock->id, source, mine ? mine : "?", theirs ? theirs : "?");
+                           dc_e(lock->id), dc_e(source), dc_e(mine ? mine : "?"),
+                           dc_e(theirs ? theirs : "?"));
         free(mine);
         free(theirs);
         return rc;
@@ -116,66 +116,68 @@ int dc_lock_try_sync(dc_lock *lock, const char *source, const char *const *ddls,
     return DC_OK;
 }
 
-int dc_lock_is_synced(const dc_lock *lock, int *remain)
+static int awaited(const pess_src *s)
+{
+    return !s->excluded && !s->left;
+}
+
+int pess_lock_is_synced(const pess_lock *lock, int *remain)
 {
     int left = 0;
-    pess_src *s, *tmp;
-    HASH_ITER(hh, lock->srcs, s, tmp) left += !s->ready && !s->excluded;
+    for (const pess_src *s = lock->srcs; s; s = s->hh.next) left += !s->ready && awaited(s);
     if (lock->forced) left = 0;
     if (remain) *remain = left;
     return left == 0;
 }
 
-void dc_lock_force_synced(dc_lock *lock)
-{
-    lock->forced = 1;
-}
-
-void dc_lock_revert_synced(dc_lock *lock, const char *const *sources, size_t n)
-{
-    lock->forced = 0;
-    for (size_t i = 0; i < n; i++) {
-        pess_src *s = pess_lock_src(lock, sources[i]);
-        if (s) {
-            s->ready = 0;
-            s->excluded = 0;
-        }
-    }
-}
-
-void dc_lock_unsync(dc_lock *lock, const char *source)
+void pess_lock_unsync(pess_lock *lock, const char *source)
 {
     pess_src *s = pess_lock_src(lock, source);
     if (s) s->ready = 0;
 }
 
-int dc_lock_mark_done(dc_lock *lock, const char *source)
+int pess_lock_mark_done(pess_lock *lock, const char *source)
 {
     pess_src *s = pess_lock_src(lock, source);
-    if (!s) return dc__error(DC_ENOTFOUND, "lock %s: no source %s", lock->id, source);
+    if (!s) return dc__error(DC_ENOTFOUND, "lock %s: no source %s", dc_e(lock->id), dc_e(source));
     s->done = 1;
     return DC_OK;
 }
 
-int dc_lock_is_done(const dc_lock *lock, const char *source)
+int pess_lock_is_done(const pess_lock *lock, const char *source)
 {
     pess_src *s = pess_lock_src(lock, source);
     return s && s->done;
 }
 
-int dc_lock_is_resolved(const dc_lock *lock)
+int pess_lock_is_resolved(const pess_lock *lock)
 {
-    pess_src *s, *tmp;
-    HASH_ITER(hh, lock->srcs, s, tmp)
-    {
-        if (!s->done && !s->excluded) return 0;
-    }
+    for (const pess_src *s = lock->srcs; s; s = s->hh.next)
+        if (!s->done && awaited(s)) return 0;
     return 1;
 }
 
-int dc_lock_is_empty(const dc_lock *lock)
+int pess_lock_is_empty(const pess_lock *lock)
 {
-    return HASH_COUNT(lock->srcs) == 0;
+    for (const pess_src *s = lock->srcs; s; s = s->hh.next)
+        if (!s->left) return 0;
+    return 1;
+}
+
+int pess_lock_leave(pess_lock *lock, const char *source)
+{
+    pess_src *s = pess_lock_src(lock, source);
+    if (!s || s->left) return 0;
+    s->left = 1;
+    return 1;
+}
+
+int pess_lock_rejoin(pess_lock *lock, const char *source)
+{
+    pess_src *s = pess_lock_src(lock, source);
+    if (!s || !s->left) return 0;
+    s->left = 0;
+    return 1;
 }
 
 static int by_name(const void *a, const void *b)
@@ -183,74 +185,39 @@ static int by_name(const void *a, const void *b)
     return strcmp((*(pess_src *const *)a)->name, (*(pess_src *const *)b)->name);
 }
 
-pess_src **pess_lock_sorted(const dc_lock *lock, size_t *n)
+pess_src **pess_lock_sorted(const pess_lock *lock, size_t *n)
 {
     size_t count = HASH_COUNT(lock->srcs), i = 0;
     pess_src **v = malloc((count ? count : 1) * sizeof *v);
     if (!v) return NULL;
-    pess_src *s, *tmp;
-    HASH_ITER(hh, lock->srcs, s, tmp) v[i++] = s;
+    for (pess_src *s = lock->srcs; s; s = s->hh.next) v[i++] = s;
     qsort(v, count, sizeof *v, by_name);
     *n = count;
     return v;
 }
 
-int dc_lock_remove_source(dc_lock *lock, const char *source)
+const char *pess_lock_pick_owner(const pess_lock *lock, const char *except)
 {
-    pess_src *s = pess_lock_src(lock, source);
-    if (!s) return 0;
-    int was_owner = strcmp(lock->owner, source) == 0;
-    /* A done owner has run the DDL: whoever owns the lock next only skips. */
-    if (was_owner && s->done) lock->executed = 1;
-    HASH_DEL(lock->srcs, s);
-    src_free(s);
-    if (was_owner && HASH_COUNT(lock->srcs) > 0) {
-        /* The new owner: the smallest synced source, else the smallest one. */
-        size_t n;
-        pess_src **v = pess_lock_sorted(lock, &n);
-        if (v) {
-            pess_src *pick = v[0];
-            for (size_t i = 0; i < n; i++)
-                if (v[i]->ready) {
-                    pick = v[i];
-                    break;
-                }
-            char *o = strdup(pick->name);
-            if (o) {
-                free(lock->owner);
-                lock->owner = o;
-                lock->owner_put = 0;
-            }
-            free(v);
-        }
+    const pess_src *synced = NULL, *any = NULL;
+    for (const pess_src *s = lock->srcs; s; s = s->hh.next) {
+        if (s->left || s->excluded || s->fenced || (except && strcmp(s->name, except) == 0))
+            continue;
+        if (!any || strcmp(s->name, any->name) < 0) any = s;
+        if (s->ready && (!synced || strcmp(s->name, synced->name) < 0)) synced = s;
     }
-    return 1;
+    return synced ? synced->name : any ? any->name : NULL;
 }
 
-int dc_lock_set_owner(dc_lock *lock, const char *owner)
+int pess_lock_set_owner(pess_lock *lock, const char *owner)
 {
     if (!pess_lock_src(lock, owner))
-        return dc__error(DC_ENOTFOUND, "lock %s: no source %s", lock->id, owner);
+        return dc__error(DC_ENOTFOUND, "lock %s: no source %s", dc_e(lock->id), dc_e(owner));
+    if (strcmp(lock->owner, owner) == 0) return DC_OK;
     char *o = strdup(owner);
     if (!o) return dc__error(DC_ENOMEM, "out of memory");
     free(lock->owner);
     lock->owner = o;
     return DC_OK;
-}
-
-const char *dc_lock_get_id(const dc_lock *lock)
-{
-    return lock->id;
-}
-
-const char *dc_lock_get_task(const dc_lock *lock)
-{
-    return lock->task;
-}
-
-const char *dc_lock_get_owner(const dc_lock *lock)
-{
-    return lock->owner;
 }
 
 void dc_lock_status_clear(dc_lock_status *st)
@@ -275,7 +242,7 @@ void dc_lock_status_free_array(dc_lock_status *arr, size_t n)
     free(arr);
 }
 
-int dc_lock_status_get(const dc_lock *lock, dc_lock_status *st)
+int pess_lock_status(const pess_lock *lock, dc_lock_status *st)
 {
     memset(st, 0, sizeof *st);
     size_t n;
@@ -286,17 +253,21 @@ int dc_lock_status_get(const dc_lock *lock, dc_lock_status *st)
     st->owner = strdup(lock->owner);
     st->ddls = pess_strv_dup((const char *const *)lock->ddls, lock->n_ddls);
     st->n_ddls = st->ddls ? lock->n_ddls : 0;
-    st->synced = dc_lock_is_synced(lock, NULL);
-    st->forced = lock->forced;
+    st->synced = pess_lock_is_synced(lock, NULL);
+    st->forced = lock->unlocked;
+    st->executed = lock->executed;
+    st->created_revision = lock->born;
     st->sources = calloc(n ? n : 1, sizeof *st->sources);
     int bad = !st->id || !st->task || !st->owner || !st->ddls || !st->sources;
     for (size_t i = 0; i < n && !bad; i++) {
         dc_lock_source *d = &st->sources[i];
         st->n_sources = i + 1;
         d->source = strdup(v[i]->name);
-        d->synced = v[i]->ready || lock->forced;
+        d->synced = v[i]->ready || (lock->forced && !v[i]->excluded && !v[i]->left);
         d->done = v[i]->done;
         d->removed = v[i]->excluded;
+        d->left = v[i]->left;
+        d->fenced = v[i]->fenced;
         bad = !d->source;
         if (v[i]->conflict) {
             d->conflict_ddls = pess_strv_dup((const char *const *)v[i]->conflict, v[i]->n_conflict);

@@ -2,11 +2,17 @@
  * ddlcoord's own values beside DM's: the resolution marker of a (task,
  * source) and the master's conflict report for one.
  *
- * Marker {"id","ddls","position","op_revision","exec","done"}: written by the
- * worker right after it executed or skipped an operation (done=false) and
+ * Marker {"id","ddls","position","op_revision","exec","done","intent",
+ * "attempt"}: written by the worker before it executes an operation
+ * (intent=true: the execution intent, docs/DESIGN.md "Execution intent"),
+ * right after it executed or skipped one (intent=false, done=false) and
  * completed by its done txn (done=true). It lets a restarted worker finish a
- * run that crashed between executing and the done txn, and answer a re-sent
- * DDL at an already resolved position with "skip" (DESIGN §5, item 3).
+ * run that crashed between executing and the done txn, tells a re-run that
+ * it may have executed already (attempt n+1), lets the master fence an
+ * owner that has not started, and answers a re-sent DDL at an already
+ * resolved position with "skip" (docs/DESIGN.md "Beyond DM", item 3).
+ * "intent" and "attempt" are optional: markers written before they existed
+ * decode as intent=false, attempt=0.
  *
  * Conflict {"id","info_revision","message"}: the master's verdict that the
  * info at info_revision reports DDLs different from the lock's. The worker
@@ -45,7 +51,9 @@ int pess_marker_encode(const pess_marker *mk, char **json)
          (mk->position ? cJSON_AddStringToObject(o, "position", mk->position) != NULL
                        : cJSON_AddNullToObject(o, "position") != NULL) &&
          cJSON_AddNumberToObject(o, "op_revision", (double)mk->op_revision) &&
-         cJSON_AddBoolToObject(o, "exec", mk->exec) && cJSON_AddBoolToObject(o, "done", mk->done);
+         cJSON_AddBoolToObject(o, "exec", mk->exec) && cJSON_AddBoolToObject(o, "done", mk->done) &&
+         cJSON_AddBoolToObject(o, "intent", mk->intent) &&
+         cJSON_AddNumberToObject(o, "attempt", (double)mk->attempt);
     *json = print_free(o, ok);
     return *json ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
 }
@@ -55,7 +63,7 @@ static int get_rev(const cJSON *j, const char *key, const char *field, int64_t *
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, field);
     if (!cJSON_IsNumber(f) || f->valuedouble < 0 || f->valuedouble > 9007199254740992.0)
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a revision", key, field);
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a revision", dc_e(key), field);
     *out = (int64_t)f->valuedouble;
     return DC_OK;
 }
@@ -81,10 +89,24 @@ int pess_marker_decode(const char *key, const void *value, size_t len, pess_mark
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "exec");
     const cJSON *dn = cJSON_GetObjectItemCaseSensitive(j, "done");
     if (!rc && (!cJSON_IsBool(ex) || !cJSON_IsBool(dn)))
-        rc = dc__error(DC_ECORRUPT, "%s: exec/done are not booleans", key);
+        rc = dc__error(DC_ECORRUPT, "%s: exec/done are not booleans", dc_e(key));
     if (!rc) {
         mk->exec = cJSON_IsTrue(ex);
         mk->done = cJSON_IsTrue(dn);
+    }
+    const cJSON *in = cJSON_GetObjectItemCaseSensitive(j, "intent");
+    if (!rc && in && !cJSON_IsBool(in))
+        rc = dc__error(DC_ECORRUPT, "%s: intent is not a boolean", dc_e(key));
+    if (!rc) mk->intent = cJSON_IsTrue(in);
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "attempt");
+    if (!rc && at) {
+        /* Range first, then the conversion (a marker is data from the store). */
+        if (!cJSON_IsNumber(at) || !(at->valuedouble >= 0 && at->valuedouble <= 1e9) ||
+            at->valuedouble != (double)(int64_t)at->valuedouble)
+            rc =
+                dc__error(DC_ECORRUPT, "%s: field \"attempt\" is not an attempt number", dc_e(key));
+        else
+            mk->attempt = (int64_t)at->valuedouble;
     }
     cJSON_Delete(j);
     if (rc) {

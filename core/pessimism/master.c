@@ -1,22 +1,26 @@
 /*
  * The master: step 1 (read everything at M1 and rebuild the locks), then an
  * event loop over one watch on the namespace from M1 + 1, dispatching info
- * events (step 3), operation events (step 9) and task membership changes to
- * handlers that drive the locks (master_lock.c for steps 4 and 10).
+ * events (step 3), operation events (step 9), task membership changes and
+ * admin requests to handlers that drive the locks (master_lock.c for steps 4
+ * and 10, master_unlock.c for unlocks).
  *
  * One watch on "NS/" rather than one per kind keeps every event in revision
  * order across kinds, so a done mark and the info deletion of the same txn
- * arrive together and in the order they were written. Anything unexpected
- * from the store (watch ended, compaction, a write that failed for a
- * transient reason) sets need_rebuild: the next loop pass throws the locks
- * away and rebuilds them from a fresh read, which is always correct because
- * the store, not memory, holds the protocol's state (DESIGN §5 item 7).
+ * arrive together and in the order they were written, and an admin request
+ * is handled exactly after everything written before it. Anything
+ * unexpected from the store (watch ended, compaction, a write that failed
+ * for a transient reason) sets need_rebuild: the next loop pass throws the
+ * locks away and rebuilds them from a fresh read, which is always correct
+ * because the store, not memory, holds the protocol's state (docs/DESIGN.md,
+ * "Watch errors").
  *
  * Handlers and admin calls share m->mu. One pass of the loop (master_pump)
  * holds it while it rebuilds or handles a batch (including the writes those
- * make), and releases it while it waits for events, so admin calls get in
- * between batches. dc_master_unlock runs the same pass itself when no thread
- * is inside dc_master_run.
+ * make) and releases it while it waits for events, so admin calls get in
+ * between batches. Only the thread that owns the loop (m->looping: the one in
+ * dc_master_run, or an unlock call while nobody runs it) ever waits on the
+ * watch, so a rebuild never closes a descriptor another thread polls.
  */
 #include "master.h"
 
@@ -31,8 +35,8 @@
 
 #include "clock.h"
 
-static const char *const kind_names[K_COUNT] = {"info", "operation", "member", "marker",
-                                                "conflict"};
+static const char *const kind_names[K_COUNT] = {"info",     "operation", "member", "marker",
+                                                "conflict", "request",   "answer"};
 
 int master_fail(dc_master *m, int code)
 {
@@ -40,7 +44,12 @@ int master_fail(dc_master *m, int code)
     return code;
 }
 
-int master_step(dc_master *m, int step, const dc_lock *lock, const char *source, int64_t rev,
+int64_t master_now(const dc_master *m)
+{
+    return m->clock_ms ? m->clock_ms(m->clock_ud) : dc_now_ms();
+}
+
+int master_step(dc_master *m, int step, const pess_lock *lock, const char *source, int64_t rev,
                 const char *fmt, ...)
 {
     char text[256];
@@ -49,7 +58,7 @@ int master_step(dc_master *m, int step, const dc_lock *lock, const char *source,
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     dc_log(DC_LOG_INFO, PESS, "master step %d: lock %s source %s rev %lld: %s", step,
-           lock ? lock->id : "-", source ? source : "-", (long long)rev, text);
+           dc_e(lock ? lock->id : "-"), dc_e(source), (long long)rev, text);
     if (!m->on_step) return DC_OK;
     dc_step st = {step, "master", lock ? lock->id : NULL, lock ? lock->task : NULL, source,
                   rev,  text};
@@ -59,11 +68,26 @@ int master_step(dc_master *m, int step, const dc_lock *lock, const char *source,
                        dc__error(DC_ECLOSED, "stopped by the step callback after step %d", step));
 }
 
-void master_remove_lock(dc_master *m, dc_lock *lock)
+void master_remove_lock(dc_master *m, pess_lock *lock)
 {
     master_lock_gone(m, lock);
     master_queue_forget(m, lock);
-    dc_keeper_remove(m->keeper, lock->id);
+    pess_keeper_remove(m->keeper, lock);
+}
+
+static void free_parts(dc_master *m)
+{
+    if (m->wake[0] >= 0) {
+        close(m->wake[0]);
+        close(m->wake[1]);
+    }
+    for (int k = 0; k < K_COUNT; k++) free(m->pfx[k]);
+    free(m->watch_prefix);
+    free(m->fence.key);
+    pess_keeper_free(m->keeper);
+    free(m->ns);
+    free(m->name);
+    free(m);
 }
 
 int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
@@ -78,9 +102,12 @@ int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
     m->wake[0] = m->wake[1] = -1;
     m->on_step = o->on_step;
     m->step_ud = o->step_userdata;
+    m->clock_ms = o->clock_ms;
+    m->clock_ud = o->clock_userdata;
     m->ns = strdup(o->ns ? o->ns : DC_DEFAULT_NAMESPACE);
-    m->keeper = dc_keeper_new();
-    int rc = m->ns && m->keeper ? DC_OK : DC_ENOMEM;
+    m->name = strdup(o->name ? o->name : "");
+    m->keeper = pess_keeper_new(sizeof(master_lock));
+    int rc = m->ns && m->name && m->keeper ? DC_OK : DC_ENOMEM;
     if (!rc && o->fence_key) {
         size_t len = o->fence_key_len ? o->fence_key_len : strlen(o->fence_key);
         m->fence.key = malloc(len + 1);
@@ -100,6 +127,8 @@ int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
     if (!rc) {
         m->ops.prefix = m->pfx[K_OP];
         m->ops.prefix_len = m->pfx_len[K_OP];
+        m->markers.prefix = m->pfx[K_MARKER];
+        m->markers.prefix_len = m->pfx_len[K_MARKER];
     }
     if (!rc) {
         /* The watch prefix: everything under the namespace ("NS/"). */
@@ -114,20 +143,13 @@ int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
         }
     }
     if (!rc && pipe2(m->wake, O_NONBLOCK | O_CLOEXEC)) rc = DC_ENOMEM;
-    if (!rc && (pthread_mutex_init(&m->mu, NULL) || dc_cond_init_monotonic(&m->cond))) {
+    if (!rc && pthread_mutex_init(&m->mu, NULL)) rc = DC_ENOMEM;
+    if (!rc && dc_cond_init_monotonic(&m->cond)) {
+        pthread_mutex_destroy(&m->mu);
         rc = DC_ENOMEM;
     }
     if (rc) {
-        if (m->wake[0] >= 0) {
-            close(m->wake[0]);
-            close(m->wake[1]);
-        }
-        for (int k = 0; k < K_COUNT; k++) free(m->pfx[k]);
-        free(m->watch_prefix);
-        free(m->fence.key);
-        dc_keeper_free(m->keeper);
-        free(m->ns);
-        free(m);
+        free_parts(m);
         return dc__error(rc, "master: out of memory or descriptors");
     }
     *out = m;
@@ -137,24 +159,19 @@ int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
 void dc_master_free(dc_master *m)
 {
     if (!m) return;
+    master_jobs_abort(m, dc__error(DC_ECLOSED, "the master was freed"));
     dc_watch_close(m->watch);
     master_queue_drop(m);
     master_echo_clear(m);
     free(m->q);
     free(m->finishing);
-    dc_keeper_free(m->keeper);
     pess_tasks_free(&m->tasks);
     pess_bad_free(&m->bad);
     pess_mirror_clear(&m->ops);
-    for (int k = 0; k < K_COUNT; k++) free(m->pfx[k]);
-    free(m->watch_prefix);
-    free(m->fence.key);
-    free(m->ns);
-    close(m->wake[0]);
-    close(m->wake[1]);
+    pess_mirror_clear(&m->markers);
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cond);
-    free(m);
+    free_parts(m);
 }
 
 void dc_master_stop(dc_master *m)
@@ -203,11 +220,11 @@ static int delete_leftovers(dc_master *m, pess_leftover *left, size_t n)
 static int report_rebuilt_conflicts(dc_master *m, const pess_snapshot *snap)
 {
     const dc_response *infos = &snap->res->responses[SNAP_INFOS];
-    dc_lock **locks;
-    size_t n;
-    int rc = dc_keeper_locks(m->keeper, &locks, &n);
+    pess_lock **locks = NULL;
+    size_t n = 0;
+    int rc = pess_keeper_locks(m->keeper, &locks, &n);
     for (size_t i = 0; !rc && i < n; i++) {
-        dc_lock *l = locks[i];
+        pess_lock *l = locks[i];
         for (pess_src *s = l->srcs; !rc && s; s = s->hh.next) {
             if (!s->conflict) continue;
             char *key = NULL;
@@ -220,8 +237,9 @@ static int report_rebuilt_conflicts(dc_master *m, const pess_snapshot *snap)
             char *mine = pess_strv_join((const char *const *)s->conflict, s->n_conflict);
             char *theirs = pess_strv_join((const char *const *)l->ddls, l->n_ddls);
             char msg[512];
-            snprintf(msg, sizeof msg, "lock %s: source %s reported DDLs %s, the lock has %s", l->id,
-                     s->name, mine ? mine : "?", theirs ? theirs : "?");
+            snprintf(msg, sizeof msg, "lock %s: source %s reported DDLs %s, the lock has %s",
+                     dc_e(l->id), dc_e(s->name), dc_e(mine ? mine : "?"),
+                     dc_e(theirs ? theirs : "?"));
             free(mine);
             free(theirs);
             rc = master_step(m, 3, l, s->name, info_rev, "conflict: %s", msg);
@@ -239,20 +257,23 @@ static int rebuild(dc_master *m)
     m->watch = NULL;
     master_queue_drop(m); /* before the locks its entries point to go */
     master_echo_clear(m);
-    pess_keeper_clear(m->keeper, NULL);
+    pess_keeper_clear(m->keeper, NULL); /* jobs find their locks again after the rebuild */
     pess_tasks_free(&m->tasks);
     pess_bad_free(&m->bad);
     pess_mirror_clear(&m->ops);
+    pess_mirror_clear(&m->markers);
     m->rebuilds++;
     pthread_cond_broadcast(&m->cond);
     pess_snapshot snap;
-    int rc = pess_snapshot_read(m->store, m->ns, NULL, &snap);
+    int rc = pess_snapshot_read(m->store, m->ns, NULL, 1, &snap);
     if (rc) return rc;
     pess_leftover *left = NULL;
     size_t n_left = 0;
     rc = pess_rebuild(&snap, m->keeper, &m->tasks, &m->bad, &left, &n_left);
     const dc_response *ops = &snap.res->responses[SNAP_OPS];
+    const dc_response *mks = &snap.res->responses[SNAP_MARKERS];
     if (!rc) rc = pess_mirror_seed(&m->ops, ops->kvs, ops->n_kvs);
+    if (!rc) rc = pess_mirror_seed(&m->markers, mks->kvs, mks->n_kvs);
     int64_t m1 = snap.revision;
     size_t n_infos = snap.res->responses[SNAP_INFOS].n_kvs;
     size_t n_ops = snap.res->responses[SNAP_OPS].n_kvs;
@@ -262,31 +283,35 @@ static int rebuild(dc_master *m)
         return rc;
     }
     atomic_store(&m->m1, m1);
+    m->handled = m1;
     rc = master_step(m, 1, NULL, NULL, m1, "GET %zu infos and %zu operations: %zu locks", n_infos,
-                     n_ops, dc_keeper_count(m->keeper));
+                     n_ops, pess_keeper_count(m->keeper));
     if (!rc) rc = report_rebuilt_conflicts(m, &snap);
-    pess_snapshot_clear(&snap);
     if (!rc)
         rc = dc_watch_open(m->store, m->watch_prefix, strlen(m->watch_prefix), m1 + 1, DC_PREFIX,
                            &m->watch);
     if (!rc) rc = delete_leftovers(m, left, n_left);
     pess_leftovers_free(left, n_left);
-    if (rc) return rc;
-    dc_lock **locks;
-    size_t n;
-    rc = dc_keeper_locks(m->keeper, &locks, &n);
-    if (rc) return rc;
+    pess_lock **locks = NULL;
+    size_t n = 0;
+    if (!rc) rc = pess_keeper_locks(m->keeper, &locks, &n);
     /* The array holds pointers; progress may free a lock, so look each up again. */
-    char **ids = calloc(n ? n : 1, sizeof *ids);
-    if (!ids) rc = dc__error(DC_ENOMEM, "out of memory");
+    char **ids = rc ? NULL : calloc(n ? n : 1, sizeof *ids);
+    if (!rc && !ids) rc = dc__error(DC_ENOMEM, "out of memory");
     for (size_t i = 0; ids && i < n; i++) ids[i] = locks[i]->id;
     for (size_t i = 0; ids && i < n && !rc; i++) {
-        dc_lock *l = dc_keeper_find(m->keeper, ids[i]);
+        pess_lock *l = pess_keeper_find(m->keeper, ids[i]);
         if (l) rc = master_progress(m, l);
     }
     free(locks);
     free(ids);
-    return master_flush(m, rc);
+    rc = master_flush(m, rc);
+    /* The jobs first find their locks again (master_jobs_run, next), then
+     * the requests nobody answered yet are served. */
+    if (!rc) rc = master_jobs_run(m);
+    if (!rc) rc = master_admin_pending(m, &snap);
+    pess_snapshot_clear(&snap);
+    return rc;
 }
 
 /* The IDs of task's locks (the handler may free locks, so it looks each up again). */
@@ -313,17 +338,18 @@ static int on_info_put(dc_master *m, const dc_kv *kv)
     }
     pess_bad_del(&m->bad, kv->key);
     const pess_task *t = pess_task_find(&m->tasks, info->task);
-    dc_lock *lock = NULL;
+    pess_lock *lock = NULL;
     int created = 0, had_conflict = 0;
     char *id = NULL;
     if (dc_info_lock_id(info, &id) == DC_OK) {
-        dc_lock *old = dc_keeper_find(m->keeper, id);
+        pess_lock *old = pess_keeper_find(m->keeper, id);
         pess_src *s = old ? pess_lock_src(old, info->source) : NULL;
         had_conflict = s && s->conflict;
     }
     free(id);
-    rc = dc_keeper_try_sync(m->keeper, info, t ? (const char *const *)t->sources : NULL,
-                            t ? t->n : 0, &lock, &created);
+    rc = pess_keeper_try_sync(m->keeper, info, t ? (const char *const *)t->sources : NULL,
+                              t ? t->n : 0, &lock, &created);
+    if (lock && (!lock->born || kv->create_revision < lock->born)) lock->born = kv->create_revision;
     if (rc == DC_ECONFLICT) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", dc_last_error());
@@ -332,10 +358,10 @@ static int on_info_put(dc_master *m, const dc_kv *kv)
         if (!rc) rc = master_put_conflict(m, lock, info->source, kv->mod_revision, msg);
     } else if (rc == DC_OK) {
         int remain = 0;
-        dc_lock_is_synced(lock, &remain);
+        pess_lock_is_synced(lock, &remain);
         rc = master_step(m, 3, lock, info->source, kv->mod_revision, "%s%s, %d unsynced",
-                         created ? "lock created, owner " : "synced", created ? lock->owner : "",
-                         remain);
+                         created ? "lock created, owner " : "synced",
+                         created ? dc_e(lock->owner) : "", remain);
         if (!rc && had_conflict) rc = master_del_conflict(m, info->task, info->source);
         if (!rc) rc = master_progress(m, lock);
     }
@@ -352,7 +378,7 @@ static int on_info_delete(dc_master *m, const dc_kv *kv)
     char **ids = task_lock_ids(m, task, &n);
     int rc = ids ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
     for (size_t i = 0; i < n && !rc; i++) {
-        dc_lock *l = ids[i] ? dc_keeper_find(m->keeper, ids[i]) : NULL;
+        pess_lock *l = ids[i] ? pess_keeper_find(m->keeper, ids[i]) : NULL;
         pess_src *s = l ? pess_lock_src(l, source) : NULL;
         if (!s || s->done) continue;
         if (s->conflict) {
@@ -363,21 +389,17 @@ static int on_info_delete(dc_master *m, const dc_kv *kv)
         }
         /* A worker withdrew its report before the lock synced (DM has no such
          * path). Once operations are out, the info is only deleted by done. */
-        if (!l->forced && !l->owner_put && s->ready) {
-            dc_lock_unsync(l, source);
-            dc_log(DC_LOG_INFO, PESS, "lock %s: %s withdrew its info", l->id, source);
-            size_t cnt;
-            pess_src **v = pess_lock_sorted(l, &cnt);
+        if (!l->forced && !ML(l)->owner_put && s->ready) {
+            pess_lock_unsync(l, source);
+            dc_log(DC_LOG_INFO, PESS, "lock %s: %s withdrew its info", dc_e(l->id), dc_e(source));
+            /* An owner that withdrew hands over (no operation is out yet). */
+            const char *next = strcmp(l->owner, source) == 0 ? pess_lock_pick_owner(l, NULL) : NULL;
+            pess_src *ns = next ? pess_lock_src(l, next) : NULL;
+            if (ns && ns->ready && !rc) rc = pess_lock_set_owner(l, next);
             int any = 0;
-            for (size_t j = 0; v && j < cnt; j++) {
-                /* An owner that withdrew hands over to the smallest synced source. */
-                if (!any && v[j]->ready && strcmp(l->owner, source) == 0)
-                    dc_lock_set_owner(l, v[j]->name);
-                any |= v[j]->ready || v[j]->done;
-            }
-            free(v);
-            if (v && !any) {
-                dc_log(DC_LOG_INFO, PESS, "lock %s: no reports left, dropped", l->id);
+            for (pess_src *x = l->srcs; x; x = x->hh.next) any |= x->ready || x->done;
+            if (!any) {
+                dc_log(DC_LOG_INFO, PESS, "lock %s: no reports left, dropped", dc_e(l->id));
                 master_remove_lock(m, l);
             }
         }
@@ -410,11 +432,13 @@ static int on_op_put(dc_master *m, const dc_kv *kv)
     }
     pess_bad_del(&m->bad, kv->key);
     pess_mirror_note_id(&m->ops, kv->key, kv->key_len, kv->mod_revision, op->id);
-    dc_lock *lock = op->done ? dc_keeper_find(m->keeper, op->id) : NULL;
-    if (lock && pess_lock_src(lock, op->source) && !dc_lock_is_done(lock, op->source)) {
-        dc_lock_mark_done(lock, op->source);
+    pess_lock *lock = op->done ? pess_keeper_find(m->keeper, op->id) : NULL;
+    if (lock && pess_lock_src(lock, op->source) && !pess_lock_is_done(lock, op->source)) {
+        pess_lock_mark_done(lock, op->source);
+        int owner = strcmp(op->source, lock->owner) == 0;
+        if (owner && op->exec) lock->executed = 1;
         rc = master_step(m, 9, lock, op->source, kv->mod_revision, "operation done%s",
-                         strcmp(op->source, lock->owner) ? "" : " (owner)");
+                         owner ? " (owner)" : "");
         if (!rc) rc = master_progress(m, lock);
     }
     dc_operation_free(op);
@@ -453,6 +477,46 @@ static int touched_add(pess_touched *t, const char *task)
     return DC_OK;
 }
 
+/* source joined the task (again) while lock is open. */
+static int member_added(dc_master *m, pess_lock *l, const char *source)
+{
+    master_lock *ml = ML(l);
+    if (pess_lock_rejoin(l, source)) {
+        /* It left while the lock was out and comes back before it resolved:
+         * its info is still there and its worker may still wait, so it is
+         * awaited again, and gets its exec=false like the others. */
+        dc_log(DC_LOG_INFO, PESS, "lock %s: source %s is back in task %s", dc_e(l->id),
+               dc_e(source), dc_e(l->task));
+        ml->others_put = 0;
+        return DC_OK;
+    }
+    /* A source joins a lock only while it syncs. The lock may have been
+     * waiting for its task's first member: look at it again. */
+    if (!l->forced && !ml->owner_put && !pess_lock_src_add(l, source))
+        return dc__error(DC_ENOMEM, "out of memory");
+    return DC_OK;
+}
+
+static int member_removed(dc_master *m, pess_lock *l, const char *source, int64_t rev)
+{
+    master_lock *ml = ML(l);
+    int was_out = ml->owner_put || ml->others_put || l->forced;
+    if (!pess_lock_leave(l, source)) return DC_OK;
+    dc_log(DC_LOG_INFO, PESS, "lock %s: source %s left task %s at rev %lld", dc_e(l->id),
+           dc_e(source), dc_e(l->task), (long long)rev);
+    int rc = DC_OK;
+    if (strcmp(l->owner, source) == 0) {
+        /* Its exec=true may be out: fenced first, unless it may have run
+         * (then the lock waits for it, or for an operator). */
+        rc = master_owner_leaves(m, l, NULL, 0);
+        if (rc == DC_EUNCERTAIN) return DC_OK;
+    } else if (was_out) {
+        rc = master_delete_op(m, l, source); /* its operation would outlive the lock */
+    }
+    if (!rc && pess_lock_is_empty(l)) master_remove_lock(m, l);
+    return rc;
+}
+
 static int on_member(dc_master *m, const dc_event *ev, pess_touched *touched)
 {
     char *task, *source;
@@ -465,23 +529,9 @@ static int on_member(dc_master *m, const dc_event *ev, pess_touched *touched)
     char **ids = rc ? NULL : task_lock_ids(m, task, &n);
     if (!rc && !ids) rc = dc__error(DC_ENOMEM, "out of memory");
     for (size_t i = 0; i < n && !rc; i++) {
-        dc_lock *l = ids[i] ? dc_keeper_find(m->keeper, ids[i]) : NULL;
+        pess_lock *l = ids[i] ? pess_keeper_find(m->keeper, ids[i]) : NULL;
         if (!l) continue;
-        if (add) {
-            /* A source joins a lock only while it syncs. The lock may have
-             * been waiting for its task's first member: look at it again. */
-            if (!l->forced && !l->owner_put && !pess_lock_src_add(l, source))
-                rc = dc__error(DC_ENOMEM, "out of memory");
-            continue;
-        }
-        int was_out = l->owner_put || l->others_put || l->forced;
-        if (!dc_lock_remove_source(l, source)) continue;
-        dc_log(DC_LOG_INFO, PESS, "lock %s: source %s left task %s at rev %lld", l->id, source,
-               task, (long long)ev->kv.mod_revision);
-        /* Its operation, if one was put, would outlive the lock: remove it. */
-        if (was_out) rc = master_delete_op(m, l, source);
-        if (rc) break;
-        if (dc_lock_is_empty(l)) master_remove_lock(m, l);
+        rc = add ? member_added(m, l, source) : member_removed(m, l, source, ev->kv.mod_revision);
     }
     dc_strings_free(ids, n);
     free(source);
@@ -501,7 +551,7 @@ static int touched_flush(dc_master *m, pess_touched *t)
         char **ids = rc ? NULL : task_lock_ids(m, t->tasks[k], &n);
         if (!rc && !ids) rc = dc__error(DC_ENOMEM, "out of memory");
         for (size_t i = 0; i < n && !rc; i++) {
-            dc_lock *l = ids[i] ? dc_keeper_find(m->keeper, ids[i]) : NULL;
+            pess_lock *l = ids[i] ? pess_keeper_find(m->keeper, ids[i]) : NULL;
             if (l) rc = master_progress(m, l);
         }
         dc_strings_free(ids, n);
@@ -524,8 +574,11 @@ static int handle(dc_master *m, const dc_events *evs)
     for (size_t i = 0; i < evs->n && !rc; i++) {
         const dc_event *ev = &evs->events[i];
         const dc_kv *kv = &ev->kv;
-        if (touched.n && kv->mod_revision != evs->events[i - 1].kv.mod_revision)
+        if (i > 0 && kv->mod_revision != evs->events[i - 1].kv.mod_revision) {
+            /* A revision is complete: drive what it touched, and write. */
             rc = touched_flush(m, &touched);
+            m->handled = evs->events[i - 1].kv.mod_revision;
+        }
         if (rc) break;
         if (has_prefix(kv, m->pfx[K_INFO], m->pfx_len[K_INFO]))
             rc = ev->type == DC_EVENT_PUT ? on_info_put(m, kv) : on_info_delete(m, kv);
@@ -533,11 +586,27 @@ static int handle(dc_master *m, const dc_events *evs)
             rc = on_op_event(m, ev);
         else if (has_prefix(kv, m->pfx[K_MEMBER], m->pfx_len[K_MEMBER]))
             rc = on_member(m, ev, &touched);
+        else if (has_prefix(kv, m->pfx[K_MARKER], m->pfx_len[K_MARKER])) {
+            /* Kept for takeovers and status (an owner's intent); nothing to
+             * drive: the done txn that follows an execution is what moves a
+             * lock. Not decoded here. */
+            if (ev->type == DC_EVENT_PUT)
+                rc = pess_mirror_put(&m->markers, kv);
+            else
+                pess_mirror_del(&m->markers, kv->key, kv->key_len);
+        } else if (has_prefix(kv, m->pfx[K_REQUEST], m->pfx_len[K_REQUEST])) {
+            /* Everything written before the request is handled first: its
+             * lock is in memory exactly if it was in the store then. */
+            rc = touched_flush(m, &touched);
+            if (!rc) rc = master_flush(m, DC_OK);
+            if (!rc) rc = master_admin_event(m, ev);
+        }
     }
     if (rc) {
         dc_strings_free(touched.tasks, touched.n);
         return master_flush(m, rc);
     }
+    if (evs->n) m->handled = evs->events[evs->n - 1].kv.mod_revision;
     /* The writes of every lock that moved in this batch go out together. */
     return master_flush(m, touched_flush(m, &touched));
 }
@@ -555,6 +624,16 @@ static int absorb(dc_master *m, int rc, const char *what)
            dc_last_error());
     m->need_rebuild = 1;
     return DC_OK;
+}
+
+/* How long a pass may wait: wait_ms, or less when a job's wait ends sooner. */
+static int pass_wait(dc_master *m, int wait_ms)
+{
+    int64_t d = master_jobs_deadline(m);
+    if (d < 0) return wait_ms;
+    int64_t left = d - master_now(m);
+    if (left < 0) left = 0;
+    return left < wait_ms ? (int)left : wait_ms;
 }
 
 int master_pump(dc_master *m, int wait_ms)
@@ -578,8 +657,9 @@ int master_pump(dc_master *m, int wait_ms)
         m->backoff = 0;
     }
     struct pollfd p[2] = {{dc_watch_fd(m->watch), POLLIN, 0}, {m->wake[0], POLLIN, 0}};
+    int wait = pass_wait(m, wait_ms);
     pthread_mutex_unlock(&m->mu);
-    int pr = poll(p, 2, wait_ms);
+    int pr = poll(p, 2, wait);
     int poll_errno = errno;
     if (p[1].revents) {
         char buf[16];
@@ -589,19 +669,18 @@ int master_pump(dc_master *m, int wait_ms)
     if (pr < 0 && poll_errno != EINTR) dc_log(DC_LOG_WARN, PESS, "poll failed; retrying");
     if (atomic_load(&m->stop)) return master_fail(m, DC_ECLOSED);
     if (m->fatal) return m->fatal;
-    if (!m->watch || m->need_rebuild) return DC_OK; /* rebuilt meanwhile: next pass */
+    int rc = DC_OK;
     dc_events *evs = NULL;
-    int rc = dc_watch_next(m->watch, 0, &evs);
-    if (rc == DC_ETIMEDOUT) return DC_OK;
-    if (rc) {
-        dc_log(DC_LOG_WARN, PESS, "watch ended: %s: %s; rebuilding", dc_errname(rc),
-               dc_last_error());
-        m->need_rebuild = 1;
-        rc = DC_OK; /* not an error of the run: the next pass rebuilds */
-    } else {
+    int wrc = dc_watch_next(m->watch, 0, &evs);
+    if (wrc == DC_OK) {
         rc = absorb(m, handle(m, evs), "handling events");
+    } else if (wrc != DC_ETIMEDOUT) {
+        dc_log(DC_LOG_WARN, PESS, "watch ended: %s: %s; rebuilding", dc_errname(wrc),
+               dc_last_error());
+        m->need_rebuild = 1; /* not an error of the run: the next pass rebuilds */
     }
     dc_events_free(evs);
+    if (!rc && !m->need_rebuild) rc = absorb(m, master_jobs_run(m), "unlock jobs");
     pthread_cond_broadcast(&m->cond);
     return rc;
 }
@@ -615,12 +694,27 @@ int dc_master_run(dc_master *m, int timeout_ms)
         return dc__error(DC_EINVAL, "dc_master_run: already running in another thread");
     }
     m->running = 1;
-    int rc;
+    /* An unlock call may be driving the loop itself: it hands over at the
+     * end of its pass (it sees want_loop). */
+    int rc = DC_OK;
+    m->want_loop++;
+    while (m->looping && !m->fatal) {
+        if (dc_cond_wait_until(&m->cond, &m->mu, deadline)) break;
+    }
+    m->want_loop--;
+    if (m->looping) {
+        m->running = 0;
+        pthread_mutex_unlock(&m->mu);
+        return m->fatal ? dc__error(m->fatal, "master stopped: %s", dc_strerror(m->fatal))
+                        : DC_OK; /* the time ran out while another thread drove the loop */
+    }
+    m->looping = 1;
     for (;;) {
         int64_t left = deadline < 0 ? 1000 : deadline - dc_now_ms();
         rc = master_pump(m, left > 1000 ? 1000 : left < 0 ? 0 : (int)left);
         if (rc || (deadline >= 0 && dc_now_ms() >= deadline)) break;
     }
+    m->looping = 0;
     m->running = 0;
     /* Unlock waiters sleep on cond while a loop runs: wake them, so they see
      * the fatal code, or drive the events themselves now that nobody does. */

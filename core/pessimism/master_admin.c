@@ -1,9 +1,15 @@
 /*
- * The master's admin entry points, callable from any thread while another
- * runs dc_master_run: lock listings, problems, unlock (DM's unlock-ddl-lock)
- * and remove_meta. Each takes the master's mutex, so it is serialised with
- * the event handlers; unlock then waits on the master's condition variable
- * (releasing the mutex) while the handlers drive the lock.
+ * The master's admin side: the requests operators write to the store (see
+ * pessimism_admin.h and docs/DESIGN.md, "Admin requests"), served inside the
+ * run loop in revision order with the protocol's events; their answers; and
+ * the calls a host makes directly (listings, problems, remove_meta; the
+ * unlock call is in master_unlock.c). Every call takes the master's mutex.
+ *
+ * An answer is written in a txn fenced by the leader key and guarded by the
+ * request's create_revision, with the request's lease: a request withdrawn
+ * meanwhile is never answered (and, for remove-meta, never executed, since
+ * its deletes ride in the answer's txn: a remove-meta is done exactly once
+ * even if a new leader finds the request again).
  */
 #include "master.h"
 
@@ -11,12 +17,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+/* The owner's intent, from the master's mirrors. */
+static int status_fill(void *ctx, const pess_lock *lock, dc_lock_status *st)
+{
+    pess_owner o;
+    int rc = master_owner_state(ctx, lock, lock->owner, 0, &o);
+    if (!rc) pess_status_owner(&o, st);
+    return rc;
+}
 
 int dc_master_locks(dc_master *m, const char *task, dc_lock_status **out, size_t *n)
 {
     pthread_mutex_lock(&m->mu);
-    int rc = dc_keeper_status(m->keeper, task, out, n);
+    int rc = pess_status_array(m->keeper, task, status_fill, m, out, n);
     pthread_mutex_unlock(&m->mu);
     return rc;
 }
@@ -57,158 +70,108 @@ int dc_master_problems(dc_master *m, char ***out, size_t *n)
     return DC_OK;
 }
 
-/* The unsynced sources of lock (names copied). */
-static char **unsynced(const dc_lock *lock, size_t *count)
+/* The answer key of a request key (same ID under the answer prefix). */
+static char *answer_key(const dc_master *m, const char *req_key, size_t req_key_len)
 {
-    size_t n, k = 0;
-    pess_src **v = pess_lock_sorted(lock, &n);
-    if (!v) return NULL;
-    char **out = calloc(n ? n : 1, sizeof *out);
-    for (size_t i = 0; out && i < n; i++) {
-        if (v[i]->ready || v[i]->excluded || v[i]->done) continue;
-        if (!(out[k++] = strdup(v[i]->name))) {
-            dc_strings_free(out, k - 1);
-            out = NULL;
-        }
-    }
-    free(v);
-    *count = k;
-    return out;
+    if (req_key_len <= m->pfx_len[K_REQUEST]) return NULL;
+    size_t id_len = req_key_len - m->pfx_len[K_REQUEST];
+    char *k = malloc(m->pfx_len[K_ANSWER] + id_len + 1);
+    if (!k) return NULL;
+    memcpy(k, m->pfx[K_ANSWER], m->pfx_len[K_ANSWER]);
+    memcpy(k + m->pfx_len[K_ANSWER], req_key + m->pfx_len[K_REQUEST], id_len);
+    k[m->pfx_len[K_ANSWER] + id_len] = '\0';
+    return k;
 }
 
-static void set_excluded(dc_lock *lock, char **names, size_t n, int on)
+/* Add remove-meta's four prefix deletes of task to t. */
+static int remove_meta_ops(dc_master *m, dc_txn *t, const char *task)
 {
-    for (size_t i = 0; i < n; i++) {
-        pess_src *s = pess_lock_src(lock, names[i]);
-        if (s) s->excluded = on;
+    int (*keyfn[4])(const char *, const char *, const char *,
+                    char **) = {dc_info_key, dc_operation_key, dc_marker_key, dc_conflict_key};
+    int rc = DC_OK;
+    for (int i = 0; i < 4 && !rc; i++) {
+        char *prefix;
+        rc = keyfn[i](m->ns, task, NULL, &prefix);
+        if (!rc) rc = dc_txn_delete(t, DC_THEN, prefix, strlen(prefix), DC_PREFIX);
+        free(prefix);
     }
-}
-
-/* What an unlock changed on a lock, to revert it on a timeout. */
-typedef struct unlock_state {
-    char **unsynced; /* sources not awaited (they never reported) */
-    size_t n_unsynced;
-    char *old_owner;
-    int was_forced;
-} unlock_state;
-
-static void unlock_state_clear(unlock_state *u)
-{
-    dc_strings_free(u->unsynced, u->n_unsynced);
-    free(u->old_owner);
-    memset(u, 0, sizeof *u);
-}
-
-/* Force the lock synced, not awaiting its unsynced sources, with the owner
- * replaced, and drive it. Also used again when a rebuild replaced the lock. */
-static int apply_unlock(dc_master *m, dc_lock *lock, const char *replace_owner, uint64_t mark,
-                        unlock_state *u)
-{
-    unlock_state_clear(u);
-    u->unsynced = unsynced(lock, &u->n_unsynced);
-    u->old_owner = strdup(lock->owner);
-    u->was_forced = lock->forced;
-    if (!u->unsynced || !u->old_owner) return dc__error(DC_ENOMEM, "out of memory");
-    if (replace_owner && strcmp(replace_owner, lock->owner)) {
-        /* An owner that is done has run the DDL: the new one may only skip. */
-        if (dc_lock_is_done(lock, lock->owner)) lock->executed = 1;
-        int rc = dc_lock_set_owner(lock, replace_owner);
-        if (rc) return rc;
-        /* The old owner may hold exec=true: it gets exec=false like the others. */
-        lock->owner_put = lock->others_put = 0;
-    }
-    set_excluded(lock, u->unsynced, u->n_unsynced, 1);
-    dc_lock_force_synced(lock);
-    lock->unlock_mark = mark;
-    dc_log(DC_LOG_INFO, PESS, "unlock %s: owner %s, %zu unsynced sources not awaited", lock->id,
-           lock->owner, u->n_unsynced);
-    return master_flush(m, master_progress(m, lock));
-}
-
-static int mark_resolved(const dc_master *m, uint64_t mark)
-{
-    for (int i = 0; i < 8; i++)
-        if (m->resolved_marks[i] == mark) return 1;
-    return 0;
-}
-
-int dc_master_unlock(dc_master *m, const char *lock_id, const char *replace_owner, int force_remove,
-                     int timeout_ms)
-{
-    if (!lock_id) return dc__error(DC_EINVAL, "unlock: no lock ID");
-    int64_t deadline = dc_deadline_ms(timeout_ms);
-    pthread_mutex_lock(&m->mu);
-    int rc = m->fatal;
-    dc_lock *lock = rc ? NULL : dc_keeper_find(m->keeper, lock_id);
-    if (!rc && !lock) rc = dc__error(DC_ENOTFOUND, "unlock: no lock %s", lock_id);
-    if (!rc && replace_owner && !pess_lock_src(lock, replace_owner))
-        rc = dc__error(DC_ENOTFOUND, "unlock: %s is not a source of lock %s", replace_owner,
-                       lock_id);
-    if (!rc && lock->unlock_mark)
-        rc = dc__error(DC_EINVAL, "unlock: lock %s is being unlocked already", lock_id);
-    if (rc) {
-        pthread_mutex_unlock(&m->mu);
-        return rc;
-    }
-    uint64_t mark = ++m->unlock_serial, rebuilds = m->rebuilds;
-    unlock_state u = {0};
-    rc = apply_unlock(m, lock, replace_owner, mark, &u);
-    /* Wait until our lock is resolved (the handlers do the work) or time is up. */
-    for (;;) {
-        lock = NULL;
-        if (rc || m->fatal || mark_resolved(m, mark)) break;
-        lock = dc_keeper_find(m->keeper, lock_id);
-        if (!lock) break; /* removed by remove_meta or source removal: nothing left to do */
-        if (lock->unlock_mark != mark) {
-            if (m->rebuilds == rebuilds) { /* ours is gone, this is a newer lock */
-                lock = NULL;
-                break;
-            }
-            rebuilds = m->rebuilds; /* a rebuild made a fresh copy: unlock it again */
-            rc = apply_unlock(m, lock, replace_owner, mark, &u);
-            continue;
-        }
-        if (m->running) {
-            if (dc_cond_wait_until(&m->cond, &m->mu, deadline)) break;
-            continue;
-        }
-        /* Nobody runs the event loop (the caller may be the loop's own
-         * thread, between two dc_master_run calls): run it here. */
-        int64_t left = deadline < 0 ? 100 : deadline - dc_now_ms();
-        if (left <= 0) break;
-        rc = master_pump(m, left > 100 ? 100 : (int)left);
-    }
-    if (!rc && m->fatal) rc = m->fatal;
-    if (!rc && lock && lock->unlock_mark == mark) {
-        if (!dc_lock_is_done(lock, lock->owner) && !force_remove) {
-            /* As DM: put the lock's sync state back. But the owner stays if
-             * its exec=true operation is out (it may be executing right now;
-             * handing the lock back would let two sources execute). */
-            set_excluded(lock, u.unsynced, u.n_unsynced, 0);
-            if (!u.was_forced)
-                dc_lock_revert_synced(lock, (const char *const *)u.unsynced, u.n_unsynced);
-            if (!lock->owner_put && strcmp(u.old_owner, lock->owner) &&
-                pess_lock_src(lock, u.old_owner)) {
-                dc_lock_set_owner(lock, u.old_owner);
-                lock->owner_put = lock->others_put = 0;
-            }
-            lock->unlock_mark = 0;
-            rc = dc__error(DC_ETIMEDOUT, "unlock %s: the owner did not finish in time", lock_id);
-        } else {
-            int64_t rev = 0;
-            rc = master_delete_lock_keys(m, lock, 1, &rev);
-            if (!rc)
-                rc = master_step(m, 10, lock, NULL, rev, "DELETE infos and operations: %s",
-                                 force_remove ? "force-removed" : "unlocked, some not done");
-            master_remove_lock(m, lock);
-            if (!rc && !force_remove)
-                rc = dc__error(DC_ETIMEDOUT, "unlock %s: some sources did not finish", lock_id);
-        }
-    }
-    if (rc == DC_ECHANGED && m->fence.key) master_fail(m, rc);
-    pthread_mutex_unlock(&m->mu);
-    unlock_state_clear(&u);
     return rc;
+}
+
+/* One fenced txn: the answer of a request (req_key NULL: none), and with
+ * task the deletes of remove-meta. DC_ENOTFOUND: the request is gone. */
+static int answer_txn(dc_master *m, const char *req_key, size_t req_key_len, int64_t req_create,
+                      int64_t lease, int code, const char *message, const char *task, int64_t *rev)
+{
+    char *ans = req_key ? answer_key(m, req_key, req_key_len) : NULL;
+    char *json = NULL;
+    int rc = req_key && !ans ? dc__error(DC_ENOMEM, "out of memory") : DC_OK;
+    if (!rc && req_key) rc = admin_answer_encode(code, message, m->name, &json);
+    dc_txn *t = rc ? NULL : dc_txn_new();
+    if (!rc && !t) rc = dc__error(DC_ENOMEM, "out of memory");
+    if (!rc) rc = pess_fence_add(&m->fence, t);
+    if (!rc && req_key)
+        rc =
+            dc_txn_compare_int(t, req_key, req_key_len, DC_TARGET_CREATE, DC_CMP_EQUAL, req_create);
+    if (!rc && task) rc = remove_meta_ops(m, t, task);
+    if (!rc && req_key) rc = dc_txn_put(t, DC_THEN, ans, strlen(ans), json, strlen(json), lease, 0);
+    dc_txn_result *res = NULL;
+    if (!rc) rc = dc_txn_commit(m->store, t, &res);
+    if (!rc && !res->succeeded) {
+        if (pess_fence_failed(&m->fence, res))
+            rc =
+                master_fail(m, dc__error(DC_ECHANGED, "fencing key changed: no longer the leader"));
+        else
+            rc = dc__error(DC_ENOTFOUND, "the request was withdrawn");
+    }
+    if (!rc && rev) *rev = res->revision;
+    dc_txn_result_free(res);
+    dc_txn_free(t);
+    free(json);
+    free(ans);
+    return rc;
+}
+
+int master_answer(dc_master *m, const char *req_key, size_t req_key_len, int64_t req_create,
+                  int64_t lease, int code, const char *message)
+{
+    dc_log(code == DC_OK ? DC_LOG_INFO : DC_LOG_WARN, PESS, "admin: answer %s: %s: %s",
+           dc_e(req_key), dc_errname(code), message);
+    int rc = answer_txn(m, req_key, req_key_len, req_create, lease, code, message, NULL, NULL);
+    if (rc == DC_ENOTFOUND) {
+        dc_log(DC_LOG_INFO, PESS, "admin: request %s was withdrawn before the answer",
+               dc_e(req_key));
+        return DC_OK;
+    }
+    return rc;
+}
+
+/* remove-meta of task; req (may be NULL) is the request it answers. */
+static int remove_meta(dc_master *m, const char *task, const dc_kv *req)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "metadata of task %s removed", dc_e(task));
+    int64_t rev = 0;
+    int rc =
+        answer_txn(m, req ? req->key : NULL, req ? req->key_len : 0, req ? req->create_revision : 0,
+                   req ? req->lease : 0, DC_OK, msg, task, &rev);
+    if (rc == DC_ENOTFOUND && req) {
+        dc_log(DC_LOG_INFO, PESS, "admin: request %s was withdrawn: not executed", dc_e(req->key));
+        return DC_OK;
+    }
+    if (rc) return rc;
+    /* Its locks go with it; an unlock job on one of them ends (nothing left). */
+    pess_lock **locks;
+    size_t n;
+    if ((rc = pess_keeper_locks(m->keeper, &locks, &n)) != DC_OK) return rc;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(locks[i]->task, task) == 0) master_remove_lock(m, locks[i]);
+    free(locks);
+    pthread_cond_broadcast(&m->cond);
+    dc_log(DC_LOG_INFO, PESS,
+           "remove_meta %s: infos, operations, markers and locks removed at rev %lld", dc_e(task),
+           (long long)rev);
+    return DC_OK;
 }
 
 int dc_master_remove_meta(dc_master *m, const char *task)
@@ -216,32 +179,84 @@ int dc_master_remove_meta(dc_master *m, const char *task)
     if (!task || !*task) return dc__error(DC_EINVAL, "remove_meta: no task");
     pthread_mutex_lock(&m->mu);
     int rc = m->fatal;
-    dc_txn *t = rc ? NULL : dc_txn_new();
-    if (!rc && !t) rc = dc__error(DC_ENOMEM, "out of memory");
-    if (!rc) rc = pess_fence_add(&m->fence, t);
-    int (*keyfn[4])(const char *, const char *, const char *,
-                    char **) = {dc_info_key, dc_operation_key, dc_marker_key, dc_conflict_key};
-    for (int i = 0; i < 4 && !rc; i++) {
-        char *prefix;
-        rc = keyfn[i](m->ns, task, NULL, &prefix);
-        if (!rc) rc = dc_txn_delete(t, DC_THEN, prefix, strlen(prefix), DC_PREFIX);
-        free(prefix);
-    }
-    dc_txn_result *res = NULL;
-    if (!rc) rc = dc_txn_commit(m->store, t, &res);
-    if (!rc && !res->succeeded) {
-        rc = master_fail(m, dc__error(DC_ECHANGED, "remove_meta %s: fencing key changed", task));
-    }
-    if (!rc) {
-        pess_keeper_clear(m->keeper, task);
-        pthread_cond_broadcast(&m->cond);
-        dc_log(DC_LOG_INFO, PESS,
-               "remove_meta %s: infos, operations, markers and locks removed "
-               "at rev %lld",
-               task, (long long)res->revision);
-    }
-    dc_txn_result_free(res);
-    dc_txn_free(t);
+    if (rc) rc = dc__error(rc, "remove_meta: the master has stopped: %s", dc_strerror(rc));
+    if (!rc) rc = master_flush_writes(m);
+    if (!rc) rc = remove_meta(m, task, NULL);
     pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+/* Serve one request kv (a PUT event, or found unanswered by a rebuild). */
+static int serve(dc_master *m, const dc_kv *kv)
+{
+    if (master_job_of_request(m, kv->key, kv->key_len)) return DC_OK; /* being served */
+    admin_req r;
+    int rc = admin_req_decode(kv->key, kv->value, kv->value_len, &r);
+    if (rc == DC_ENOMEM) return rc;
+    if (rc) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", dc_last_error());
+        return master_answer(m, kv->key, kv->key_len, kv->create_revision, kv->lease, rc, msg);
+    }
+    if (r.op == ADMIN_REMOVE_META) {
+        dc_log(DC_LOG_INFO, PESS, "admin: remove-meta %s", dc_e(r.task));
+        rc = remove_meta(m, r.task, kv);
+    } else {
+        dc_log(DC_LOG_INFO, PESS, "admin: unlock %s owner=%s force_remove=%d assume=%d wait=%lldms",
+               dc_e(r.lock_id), dc_e(r.owner), r.force_remove, r.assume, (long long)r.wait_ms);
+        dc_unlock_options o = {.owner = r.owner,
+                               .force_remove = r.force_remove,
+                               .assume = (dc_assume)r.assume,
+                               .wait_ms = (int)r.wait_ms};
+        rc = master_job_start(m, r.lock_id, &o, kv, NULL);
+        /* A job that could not start is answered by master_jobs_run. */
+        if (!rc) rc = master_jobs_run(m);
+    }
+    admin_req_clear(&r);
+    return rc;
+}
+
+int master_admin_event(dc_master *m, const dc_event *ev)
+{
+    if (ev->type == DC_EVENT_PUT) return serve(m, &ev->kv);
+    /* Withdrawn (its caller gave up, or its lease expired): the job gives up
+     * now, as if its wait had run out, and nobody is answered. */
+    master_job *j = master_job_of_request(m, ev->kv.key, ev->kv.key_len);
+    if (j && !j->finished) {
+        j->withdrawn = 1;
+        j->deadline = master_now(m);
+    }
+    return DC_OK;
+}
+
+static int by_create(const void *a, const void *b)
+{
+    const dc_kv *x = *(const dc_kv *const *)a, *y = *(const dc_kv *const *)b;
+    return x->create_revision < y->create_revision ? -1 : x->create_revision > y->create_revision;
+}
+
+int master_admin_pending(dc_master *m, const pess_snapshot *snap)
+{
+    const dc_response *reqs = &snap->res->responses[SNAP_REQUESTS];
+    const dc_response *answers = &snap->res->responses[SNAP_ANSWERS];
+    if (reqs->n_kvs == 0) return DC_OK;
+    const dc_kv **v = malloc(reqs->n_kvs * sizeof *v);
+    if (!v) return dc__error(DC_ENOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < reqs->n_kvs; i++) {
+        const dc_kv *r = &reqs->kvs[i];
+        const char *id = r->key + m->pfx_len[K_REQUEST];
+        if (r->key_len <= m->pfx_len[K_REQUEST]) continue;
+        int answered = 0;
+        for (size_t a = 0; a < answers->n_kvs && !answered; a++)
+            answered = answers->kvs[a].key_len > m->pfx_len[K_ANSWER] &&
+                       strcmp(answers->kvs[a].key + m->pfx_len[K_ANSWER], id) == 0;
+        if (!answered) v[k++] = r;
+    }
+    /* In the order they were written, as the watch would have had them. */
+    qsort(v, k, sizeof *v, by_create);
+    int rc = DC_OK;
+    for (size_t i = 0; i < k && !rc; i++) rc = serve(m, v[i]);
+    free(v);
     return rc;
 }

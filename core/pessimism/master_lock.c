@@ -20,12 +20,13 @@
  */
 #include "master.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct put_ctx {
     dc_master *m;
-    dc_lock *lock;
+    pess_lock *lock;
     char **keys;
     char **sources;
     size_t n;
@@ -33,7 +34,7 @@ typedef struct put_ctx {
     int found_done; /* operations found already done while writing */
 } put_ctx;
 
-static int key_list(dc_master *m, const dc_lock *lock, char **sources, size_t n, int kind,
+static int key_list(dc_master *m, const pess_lock *lock, char **sources, size_t n, int kind,
                     char ***keys)
 {
     char **k = calloc(n ? n : 1, sizeof *k);
@@ -63,36 +64,49 @@ static int decide_put(void *vctx, size_t i, const dc_kv *cur, pess_act *act, cha
             int same = mine && !op->done && op->exec == c->exec &&
                        dc_ddls_equal((const char *const *)op->ddls, op->n_ddls,
                                      (const char *const *)c->lock->ddls, c->lock->n_ddls);
-            int done = op->done;
+            int done = op->done, was_exec = op->exec;
             dc_operation_free(op);
             if (mine && done) {
                 /* The worker finished already (a restart, or a race with us). */
-                if (!dc_lock_is_done(c->lock, c->sources[i])) {
-                    dc_lock_mark_done(c->lock, c->sources[i]);
+                if (!pess_lock_is_done(c->lock, c->sources[i])) {
+                    pess_lock_mark_done(c->lock, c->sources[i]);
                     c->found_done++;
                 }
                 return DC_OK;
             }
             if (same) return DC_OK;
-            if (!mine && done) {
+            if (mine && was_exec) {
+                /* An exec=true that is out may be executing: only a takeover
+                 * (master_owner.c) removes it, after checking the owner's
+                 * intent. A write never turns it into something else. */
                 dc_log(DC_LOG_WARN, PESS,
-                       "lock %s: %s still holds a done operation of another lock; waiting",
-                       c->lock->id, cur->key);
+                       "lock %s: %s holds exec=true of this lock: not overwritten; waiting",
+                       dc_e(c->lock->id), dc_e(cur->key));
+                return DC_OK;
+            }
+            if (!mine) {
+                /* The source is still in another lock: a done operation waits
+                 * for that lock's step 10, a pending one for its worker, who
+                 * may be executing it right now (issue #12 case 6). Never
+                 * overwrite either; the event of its end drives us again. */
+                dc_log(DC_LOG_WARN, PESS,
+                       "lock %s: %s still holds %s operation of another lock; waiting",
+                       dc_e(c->lock->id), dc_e(cur->key), done ? "a done" : "a pending");
                 return DC_OK;
             }
         } else {
-            dc_log(DC_LOG_WARN, PESS, "lock %s: replacing corrupt operation %s: %s", c->lock->id,
-                   cur->key, dc_last_error());
+            dc_log(DC_LOG_WARN, PESS, "lock %s: replacing corrupt operation %s: %s",
+                   dc_e(c->lock->id), dc_e(cur->key), dc_last_error());
         }
     }
     dc_operation op = {
-        c->lock->id, c->lock->task, c->sources[i], c->lock->ddls, c->lock->n_ddls, c->exec, 0};
+        c->lock->id, c->lock->task, c->sources[i], c->lock->ddls, c->lock->n_ddls, c->exec, 0, 0};
     *act = PESS_PUT;
     return dc_operation_encode(&op, value);
 }
 
 typedef struct del_ctx {
-    const dc_lock *lock;
+    const pess_lock *lock;
     int with_infos;
     size_t n_ops;           /* keys [0, n_ops) are operations, the rest infos */
     const pess_mirror *ops; /* lock IDs already decoded from events (may be NULL) */
@@ -131,7 +145,7 @@ static int decide_delete(void *vctx, size_t i, const dc_kv *cur, pess_act *act, 
     return DC_OK;
 }
 
-int master_delete_lock_keys(dc_master *m, dc_lock *lock, int with_infos, int64_t *rev)
+int master_delete_lock_keys(dc_master *m, pess_lock *lock, int with_infos, int64_t *rev)
 {
     size_t n;
     pess_src **v = pess_lock_sorted(lock, &n);
@@ -163,7 +177,7 @@ int master_delete_lock_keys(dc_master *m, dc_lock *lock, int with_infos, int64_t
     return rc == DC_ENOMEM ? dc__error(DC_ENOMEM, "out of memory") : rc;
 }
 
-int master_delete_op(dc_master *m, dc_lock *lock, const char *source)
+int master_delete_op(dc_master *m, pess_lock *lock, const char *source)
 {
     char *key;
     int rc = master_flush_writes(m);
@@ -177,14 +191,15 @@ int master_delete_op(dc_master *m, dc_lock *lock, const char *source)
 
 /* Sources still to get exec=false: awaited, not done, not the owner (unless
  * the DDL already ran: then the owner skips too). */
-static char **pending_others(const dc_lock *lock, size_t *count)
+static char **pending_others(const pess_lock *lock, size_t *count)
 {
     size_t n, k = 0;
     pess_src **v = pess_lock_sorted(lock, &n);
     if (!v) return NULL;
     char **out = calloc(n ? n : 1, sizeof *out);
     for (size_t i = 0; out && i < n; i++)
-        if (!v[i]->done && !v[i]->excluded && (lock->executed || strcmp(v[i]->name, lock->owner)))
+        if (!v[i]->done && !v[i]->excluded && !v[i]->left &&
+            (lock->executed || strcmp(v[i]->name, lock->owner)))
             out[k++] = v[i]->name;
     free(v);
     *count = k;
@@ -206,7 +221,7 @@ static int grow(void *arr, size_t *cap, size_t n, size_t size)
 
 static void qw_free(master_qw *e)
 {
-    if (e->lock) e->lock->queued--;
+    if (e->lock) ML(e->lock)->queued--;
     free(e->key);
     free(e->source);
     free(e);
@@ -219,12 +234,16 @@ static void queue_clear(dc_master *m)
     m->nq = 0;
 }
 
-void master_lock_gone(dc_master *m, const dc_lock *lock)
+void master_lock_gone(dc_master *m, pess_lock *lock)
 {
-    if (lock->unlock_mark) {
-        m->resolved_marks[m->resolved_next] = lock->unlock_mark;
-        m->resolved_next = (m->resolved_next + 1) % 8;
+    master_job *j = ML(lock)->job;
+    if (j && !j->finished) {
+        j->finished = 1;
+        j->code = DC_OK;
+        snprintf(j->message, sizeof j->message, "lock %s resolved%s%s", dc_e(lock->id),
+                 j->o.owner ? " by owner " : "", j->o.owner ? dc_e(j->o.owner) : "");
     }
+    ML(lock)->job = NULL;
     pthread_cond_broadcast(&m->cond);
 }
 
@@ -233,7 +252,7 @@ void master_queue_drop(dc_master *m)
     queue_clear(m);
     /* Not "gone" for an unlock waiting on them: their deletes may not have
      * been written, and the rebuild that follows finds them again. */
-    for (size_t i = 0; i < m->nfin; i++) pess_lock_destroy(m->finishing[i]);
+    for (size_t i = 0; i < m->nfin; i++) pess_lock_free(m->finishing[i]);
     if (m->nfin) pthread_cond_broadcast(&m->cond);
     m->nfin = 0;
     dc_strings_free(m->redrive, m->nredrive);
@@ -241,22 +260,23 @@ void master_queue_drop(dc_master *m)
     m->nredrive = m->capredrive = 0;
 }
 
-void master_queue_forget(dc_master *m, dc_lock *lock)
+void master_queue_forget(dc_master *m, pess_lock *lock)
 {
-    for (size_t i = 0; lock->queued && i < m->nq; i++)
+    for (size_t i = 0; ML(lock)->queued && i < m->nq; i++)
         if (m->q[i]->lock == lock) {
             m->q[i]->lock = NULL;
-            lock->queued--;
+            ML(lock)->queued--;
         }
 }
 
 /* Queue a write of source's operation. A key already queued is written
  * first: one txn must not hold two writes of a key, and the second decision
  * has to see the first one's outcome. */
-static int queue_op(dc_master *m, dc_lock *lock, const char *source, int kind)
+static int queue_op(dc_master *m, pess_lock *lock, const char *source, int kind)
 {
     char *key;
-    int rc = dc_operation_key(m->ns, lock->task, source, &key);
+    int rc = kind == QW_DELETE_INFO ? dc_info_key(m->ns, lock->task, source, &key)
+                                    : dc_operation_key(m->ns, lock->task, source, &key);
     if (rc) return rc;
     master_qw *dup = NULL;
     HASH_FIND_STR(m->qkeys, key, dup);
@@ -274,9 +294,15 @@ static int queue_op(dc_master *m, dc_lock *lock, const char *source, int kind)
     e->key = key;
     e->lock = lock;
     e->kind = kind;
-    lock->queued++;
-    m->q[m->nq++] = e;
     HASH_ADD_KEYPTR(hh, m->qkeys, e->key, strlen(e->key), e);
+    if (!DC_HASH_ADDED(hh, e)) {
+        free(e->source);
+        free(e->key);
+        free(e);
+        return dc__error(DC_ENOMEM, "out of memory");
+    }
+    ML(lock)->queued++;
+    m->q[m->nq++] = e;
     return DC_OK;
 }
 
@@ -294,8 +320,8 @@ static int decide_queued(void *vctx, size_t i, const dc_kv *cur, pess_act *act, 
     master_qw *e = m->q[i];
     *act = PESS_SKIP;
     if (!e->lock) return DC_OK;
-    if (e->kind == QW_DELETE) {
-        del_ctx c = {e->lock, 0, 1, &m->ops};
+    if (e->kind == QW_DELETE || e->kind == QW_DELETE_INFO) {
+        del_ctx c = {e->lock, 0, e->kind == QW_DELETE, &m->ops};
         return decide_delete(&c, 0, cur, act, value);
     }
     put_ctx c = {m, e->lock, NULL, &e->source, 1, e->kind == QW_EXEC, 0};
@@ -329,6 +355,10 @@ static void echo_add(dc_master *m, const char *key, int64_t rev, const char *id)
     e->rev = rev;
     memcpy(e->key, key, kl + 1);
     HASH_ADD(hh, m->echoes, key[0], kl, e);
+    if (!DC_HASH_ADDED(hh, e)) { /* best effort, as above */
+        free(e->id);
+        free(e);
+    }
 }
 
 int master_echo_seen(dc_master *m, const dc_kv *kv)
@@ -361,8 +391,8 @@ int master_flush_writes(dc_master *m)
     for (size_t i = 0; i < n && !rc; i++) {
         master_qw *e = m->q[i];
         if (!e->lock) continue;
-        if (e->kind == QW_DELETE) {
-            if (revs[i] > e->lock->del_rev) e->lock->del_rev = revs[i];
+        if (e->kind == QW_DELETE || e->kind == QW_DELETE_INFO) {
+            if (revs[i] > ML(e->lock)->del_rev) ML(e->lock)->del_rev = revs[i];
         } else if (revs[i]) {
             int exec = e->kind == QW_EXEC;
             echo_add(m, e->key, revs[i], e->lock->id);
@@ -382,10 +412,10 @@ static int finish_locks(dc_master *m)
     int rc = DC_OK;
     size_t i = 0;
     for (; i < m->nfin && !rc; i++) {
-        dc_lock *l = m->finishing[i];
-        rc = master_step(m, 10, l, NULL, l->del_rev, "DELETE operations: lock resolved");
+        pess_lock *l = m->finishing[i];
+        rc = master_step(m, 10, l, NULL, ML(l)->del_rev, "DELETE operations: lock resolved");
         master_lock_gone(m, l);
-        pess_lock_destroy(l);
+        pess_lock_free(l);
     }
     /* On a stop, the rest go with the dropped batch. */
     if (i < m->nfin) memmove(m->finishing, m->finishing + i, (m->nfin - i) * sizeof *m->finishing);
@@ -404,7 +434,7 @@ int master_flush(dc_master *m, int rc)
         m->redrive = NULL;
         m->nredrive = m->capredrive = 0;
         for (size_t i = 0; i < n && !rc; i++) {
-            dc_lock *l = dc_keeper_find(m->keeper, ids[i]);
+            pess_lock *l = pess_keeper_find(m->keeper, ids[i]);
             if (l) rc = master_progress(m, l);
         }
         dc_strings_free(ids, n);
@@ -417,7 +447,7 @@ int master_flush(dc_master *m, int rc)
  * out of the keeper now (so an info of the next DDL on the table makes a new
  * lock, as when the deletes were written at once); it is freed once they
  * are written. */
-static int queue_step10(dc_master *m, dc_lock *lock)
+static int queue_step10(dc_master *m, pess_lock *lock)
 {
     size_t n;
     pess_src **v = pess_lock_sorted(lock, &n);
@@ -429,22 +459,29 @@ static int queue_step10(dc_master *m, dc_lock *lock)
     }
     pess_keeper_detach(m->keeper, lock);
     m->finishing[m->nfin++] = lock;
-    lock->removing = 1;
+    ML(lock)->removing = 1;
     for (size_t i = 0; i < n && !rc; i++) rc = queue_op(m, lock, v[i]->name, QW_DELETE);
+    /* A source that left the task while the lock was out and did not come
+     * back is not awaited; its info would outlive the lock as a phantom that
+     * the next rebuild turns into a lock of its own (issue #12 case 4). Its
+     * worker, if it still waits, learns that the lock is gone. */
+    for (size_t i = 0; i < n && !rc; i++)
+        if (v[i]->left && !v[i]->done) rc = queue_op(m, lock, v[i]->name, QW_DELETE_INFO);
     free(v);
     return rc;
 }
 
-int master_progress(dc_master *m, dc_lock *lock)
+int master_progress(dc_master *m, pess_lock *lock)
 {
-    if (lock->removing) return DC_OK;
+    master_lock *ml = ML(lock);
+    if (ml->removing) return DC_OK;
     const pess_task *t = pess_task_find(&m->tasks, lock->task);
     if (!lock->forced && (!t || t->n == 0)) {
         /* Without membership the master cannot know who else must report:
          * syncing on the reporters alone would let a late source reopen the
          * lock and run the DDL twice. Wait for `task add`. */
-        dc_log(DC_LOG_WARN, PESS, "lock %s: task %s has no sources registered; waiting", lock->id,
-               lock->task);
+        dc_log(DC_LOG_WARN, PESS, "lock %s: task %s has no sources registered; waiting",
+               dc_e(lock->id), dc_e(lock->task));
         return DC_OK;
     }
     /* Each pass either waits (returns) or queues the lock's next writes.
@@ -453,14 +490,14 @@ int master_progress(dc_master *m, dc_lock *lock)
      * the write gone out at once. A write that finds done operations drives
      * the lock again after the flush. */
     for (int pass = 0; pass < 8; pass++) {
-        if (!dc_lock_is_synced(lock, NULL)) return DC_OK;
-        if (!lock->executed && !dc_lock_is_done(lock, lock->owner)) {
-            if (lock->owner_put) return DC_OK;
+        if (!pess_lock_is_synced(lock, NULL)) return DC_OK;
+        if (!lock->executed && !pess_lock_is_done(lock, lock->owner)) {
+            if (ml->owner_put) return DC_OK;
             int rc = queue_op(m, lock, lock->owner, QW_EXEC);
-            if (!rc) lock->owner_put = 1;
+            if (!rc) ml->owner_put = 1;
             return rc;
         }
-        if (!lock->others_put) {
+        if (!ml->others_put) {
             size_t n;
             char **others = pending_others(lock, &n);
             if (!others) return dc__error(DC_ENOMEM, "out of memory");
@@ -468,11 +505,11 @@ int master_progress(dc_master *m, dc_lock *lock)
             for (size_t i = 0; i < n && !rc; i++) rc = queue_op(m, lock, others[i], QW_SKIP);
             free(others); /* borrowed names */
             if (rc) return rc;
-            lock->others_put = 1;
+            ml->others_put = 1;
             if (n) return DC_OK;
             continue;
         }
-        if (!dc_lock_is_resolved(lock)) return DC_OK;
+        if (!pess_lock_is_resolved(lock)) return DC_OK;
         return queue_step10(m, lock);
     }
     return DC_OK;
@@ -500,7 +537,7 @@ static int decide_conflict(void *vctx, size_t i, const dc_kv *cur, pess_act *act
     return DC_OK;
 }
 
-int master_put_conflict(dc_master *m, const dc_lock *lock, const char *source, int64_t info_rev,
+int master_put_conflict(dc_master *m, const pess_lock *lock, const char *source, int64_t info_rev,
                         const char *message)
 {
     pess_conflict cf = {lock->id, info_rev, (char *)message};

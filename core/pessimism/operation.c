@@ -1,7 +1,8 @@
 /*
  * Operation: the master's answer to one source for one lock, in DM's JSON
  * {"id","task","source","ddls":[…],"exec":bool,"done":bool}. Same strictness
- * as Info: required fields checked by type, unknown fields ignored.
+ * as Info: required fields checked by type, unknown fields ignored, so DM
+ * reads ours and we read DM's.
  */
 #include "pess.h"
 
@@ -77,10 +78,11 @@ int dc_operation_encode(const dc_operation *op, char **json)
 static int get_bool(const cJSON *j, const char *key, const char *field, int *out)
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, field);
-    if (!f) return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", key ? key : "value", field);
+    if (!f)
+        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc_e(key ? key : "value"), field);
     if (!cJSON_IsBool(f))
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a boolean", key ? key : "value",
-                         field);
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a boolean",
+                         dc_e(key ? key : "value"), field);
     *out = cJSON_IsTrue(f);
     return DC_OK;
 }

@@ -1,15 +1,17 @@
 /*
- * Private declarations shared by the files of core/pessimism: the lock's
- * layout (the master keeps its per-lock progress in it), string-list helpers,
- * the resolution marker and conflict codecs, the guarded batch writer and the
- * snapshot loader. Nothing here is installed.
+ * Private declarations shared by the files of core/pessimism: string-list
+ * helpers, key helpers, the resolution marker and conflict codecs, the
+ * guarded batch writer and the snapshot loader (the lock model is lock.h).
+ * Nothing here is installed.
  */
 #ifndef DC_PESS_H
 #define DC_PESS_H
 
 #include <ddlcoord/ddlcoord.h>
 #include <ddlcoord/pessimism.h>
-#include <uthash.h>
+#include "dc_hash.h"
+#include "esc.h"
+#include "lock.h"
 
 #define PESS "pessimism" /* log component */
 
@@ -50,76 +52,41 @@ int pess_key_matches(const char *key, size_t key_len, size_t prefix_len, const c
  * "conflict") under ns, e.g. "/ddlcoord/shardddl-pessimism/info/". */
 int pess_prefix(const char *ns, const char *kind, char **out);
 
-/* ---------------------------------------------------------------- lock */
-
-typedef struct pess_src {
-    char *name;
-    int ready;    /* synced */
-    int done;     /* operation done */
-    int excluded; /* unlock: not awaited */
-    int seen;     /* rebuild: has an info or an operation */
-    char **conflict;
-    size_t n_conflict;
-    UT_hash_handle hh;
-} pess_src;
-
-struct dc_lock {
-    char *id;
-    char *task;
-    char *owner;
-    char **ddls;
-    size_t n_ddls;
-    int forced;
-    pess_src *srcs; /* uthash by name */
-    /* master progress (not part of DM's model) */
-    int owner_put;        /* exec=true operation written for the owner */
-    int others_put;       /* exec=false operations written for the others */
-    int executed;         /* the DDL already ran downstream (an owner that was done
-                           * left or was replaced by an unlock, or a rebuild found
-                           * exec=false operations, which
-                           * are only written once the owner is done): no source
-                           * may get exec=true again, the owner included */
-    uint64_t unlock_mark; /* non-zero: an admin unlock is waiting on this lock */
-    int64_t min_info_rev; /* rebuild: smallest revision of the lock's infos */
-    char *saved_owner;    /* owner before an unlock replaced it */
-    /* the master's write batch (master_lock.c) */
-    int queued;      /* writes of this lock waiting in the batch */
-    int removing;    /* step 10 queued: detached from the keeper until it is written */
-    int64_t del_rev; /* step 10: highest revision its deletes were written at */
-    UT_hash_handle hh;
-};
-
-pess_src *pess_lock_src(const dc_lock *lock, const char *source);
-/* Find or add a source (unsynced); NULL when out of memory. */
-pess_src *pess_lock_src_add(dc_lock *lock, const char *source);
-/* Sources of a lock sorted by name, as borrowed pointers (free the array). */
-pess_src **pess_lock_sorted(const dc_lock *lock, size_t *n);
-/* Free a lock that is not in a keeper. */
-void pess_lock_destroy(dc_lock *lock);
-/* Take lock out of the keeper without freeing it (the caller owns it). */
-void pess_keeper_detach(dc_keeper *keeper, dc_lock *lock);
-/* Detach all locks of task (NULL = all) from the keeper and free them. */
-void pess_keeper_clear(dc_keeper *keeper, const char *task);
-/* The IDs of task's locks, sorted (malloc'd array of malloc'd strings; free
- * with dc_strings_free), or NULL when out of memory. */
-char **pess_keeper_task_ids(const dc_keeper *keeper, const char *task, size_t *count);
-
 /* ---------------------------------------------------------------- markers */
 
-/* The resolution marker of (task, source): the last lock it executed. */
+/* The resolution marker of (task, source): what it last did with an
+ * operation (docs/DESIGN.md, "Execution intent"). For the operation of lock
+ * id at op_revision: intent = it is about to execute (or is executing, or
+ * crashed in between) attempt `attempt`; !intent && !done = it executed (or
+ * skipped) and its done txn is still to come; done = finished. */
 typedef struct pess_marker {
     char *id;
     char **ddls;
     size_t n_ddls;
     char *position;      /* NULL = none */
-    int64_t op_revision; /* mod_revision of the operation that was executed */
+    int64_t op_revision; /* mod_revision of the operation it is about */
     int exec;
     int done;
+    int intent;      /* recorded before executing: the outcome is not known */
+    int64_t attempt; /* execution attempt, 1 for the first (0 in older markers: 1) */
 } pess_marker;
 
 int pess_marker_encode(const pess_marker *mk, char **json);
 int pess_marker_decode(const char *key, const void *value, size_t len, pess_marker **out);
 void pess_marker_free(pess_marker *mk);
+
+/* Where a lock's owner stands (intent.c, docs/DESIGN.md "Execution intent"). */
+enum { OWNER_IDLE = 0, OWNER_INTENT = 1, OWNER_EXECUTED = 2, OWNER_DONE = 3 };
+typedef struct pess_owner {
+    int state;       /* OWNER_* */
+    int exec;        /* its operation says execute */
+    int64_t attempt; /* OWNER_INTENT / OWNER_EXECUTED: the attempt the marker names */
+    int64_t op_rev;  /* mod_revision of its operation of this lock (0: none) */
+} pess_owner;
+
+/* From the owner's operation and marker (NULL = absent) for lock_id. Values
+ * that do not decode count as absent. DC_ENOMEM only. */
+int pess_owner_of(const dc_kv *op_kv, const dc_kv *mk_kv, const char *lock_id, pess_owner *st);
 
 /* A conflict report for (task, source), written by the master. */
 typedef struct pess_conflict {
@@ -239,15 +206,25 @@ void pess_bad_free(pess_bad **bad);
 /* The ddlcoord state read at one revision. */
 typedef struct pess_snapshot {
     int64_t revision;
-    dc_txn_result *res; /* responses: infos, operations, members, conflicts */
-    size_t pfx_len[4];  /* length of each kind's prefix (to split keys) */
+    dc_txn_result *res; /* one response per SNAP_* kind read */
+    size_t pfx_len[7];  /* length of each kind's prefix (to split keys) */
 } pess_snapshot;
 
-enum { SNAP_INFOS = 0, SNAP_OPS = 1, SNAP_MEMBERS = 2, SNAP_CONFLICTS = 3 };
+enum {
+    SNAP_INFOS = 0,
+    SNAP_OPS = 1,
+    SNAP_MEMBERS = 2,
+    SNAP_CONFLICTS = 3,
+    SNAP_MARKERS = 4,
+    SNAP_REQUESTS = 5, /* admin requests (with_admin only) */
+    SNAP_ANSWERS = 6,  /* admin answers, keys only (with_admin only) */
+};
 
-/* One consistent read of infos, operations, membership and conflicts under
- * ns (task NULL = all tasks). */
-int pess_snapshot_read(dc_store *store, const char *ns, const char *task, pess_snapshot *snap);
+/* One consistent read of infos, operations, membership, conflicts and
+ * markers under ns (task NULL = all tasks), and with_admin (task must be
+ * NULL) the admin requests and answers too. */
+int pess_snapshot_read(dc_store *store, const char *ns, const char *task, int with_admin,
+                       pess_snapshot *snap);
 void pess_snapshot_clear(pess_snapshot *snap);
 
 /* A done operation left over by an earlier lock with the same ID (step 10
@@ -264,8 +241,18 @@ typedef struct pess_leftover {
  * belongs to an earlier lock with that ID: it is not applied, and if done it
  * is listed in *leftovers (may be NULL; free with pess_leftovers_free) for
  * the master to delete. Bad values go to *bad (may be NULL) and the log. */
-int pess_rebuild(const pess_snapshot *snap, dc_keeper *keeper, pess_task **tasks, pess_bad **bad,
+int pess_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tasks, pess_bad **bad,
                  pess_leftover **leftovers, size_t *n_leftovers);
 void pess_leftovers_free(pess_leftover *v, size_t n);
+
+/* Fill a status snapshot's intent fields from where its owner stands. */
+void pess_status_owner(const pess_owner *o, dc_lock_status *st);
+
+/* Status snapshots of the keeper's locks (task NULL = all), sorted by ID;
+ * fill (may be NULL) completes each one (the intent fields). Free with
+ * dc_lock_status_free_array. DC_ENOMEM, or fill's error. */
+typedef int (*pess_status_fn)(void *ctx, const pess_lock *lock, dc_lock_status *st);
+int pess_status_array(const pess_keeper *keeper, const char *task, pess_status_fn fill, void *ctx,
+                      dc_lock_status **out, size_t *n);
 
 #endif

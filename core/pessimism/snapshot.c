@@ -30,7 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const snap_kinds[4] = {"info", "operation", "member", "conflict"};
+static const char *const snap_kinds[7] = {"info",   "operation", "member", "conflict",
+                                          "marker", "request",   "answer"};
 
 void pess_snapshot_clear(pess_snapshot *snap)
 {
@@ -38,28 +39,33 @@ void pess_snapshot_clear(pess_snapshot *snap)
     memset(snap, 0, sizeof *snap);
 }
 
-int pess_snapshot_read(dc_store *store, const char *ns, const char *task, pess_snapshot *snap)
+int pess_snapshot_read(dc_store *store, const char *ns, const char *task, int with_admin,
+                       pess_snapshot *snap)
 {
     memset(snap, 0, sizeof *snap);
+    if (task && with_admin) return dc__error(DC_EINVAL, "snapshot: admin keys are not per task");
+    int kinds = with_admin ? 7 : 5;
     dc_txn *t = dc_txn_new();
     if (!t) return dc__error(DC_ENOMEM, "out of memory");
     int rc = DC_OK;
-    for (int i = 0; i < 4 && !rc; i++) {
+    for (int i = 0; i < kinds && !rc; i++) {
         char *all = NULL, *prefix = NULL;
         rc = pess_prefix(ns, snap_kinds[i], &all);
         if (!rc && task) {
             /* The task's prefix: kind prefix + hex task + '/'. */
             int (*fn)(const char *, const char *, const char *, char **) =
-                i == 0   ? dc_info_key
-                : i == 1 ? dc_operation_key
-                : i == 2 ? dc_member_key
-                         : dc_conflict_key;
+                i == SNAP_INFOS     ? dc_info_key
+                : i == SNAP_OPS     ? dc_operation_key
+                : i == SNAP_MEMBERS ? dc_member_key
+                : i == SNAP_MARKERS ? dc_marker_key
+                                    : dc_conflict_key;
             rc = fn(ns, task, NULL, &prefix);
         }
         if (!rc) {
             snap->pfx_len[i] = strlen(all);
             const char *p = prefix ? prefix : all;
-            rc = dc_txn_get(t, DC_THEN, p, strlen(p), DC_PREFIX, 0);
+            rc = dc_txn_get(t, DC_THEN, p, strlen(p),
+                            DC_PREFIX | (i == SNAP_ANSWERS ? DC_KEYS_ONLY : 0), 0);
         }
         free(all);
         free(prefix);
@@ -67,9 +73,9 @@ int pess_snapshot_read(dc_store *store, const char *ns, const char *task, pess_s
     if (!rc) rc = dc_txn_commit(store, t, &snap->res);
     dc_txn_free(t);
     if (rc) return rc;
-    if (snap->res->n_responses != 4) {
+    if (snap->res->n_responses != (size_t)kinds) {
         pess_snapshot_clear(snap);
-        return dc__error(DC_EINTERNAL, "snapshot: %zu responses", snap->res->n_responses);
+        return dc__error(DC_EINTERNAL, "snapshot: %zu responses", (size_t)snap->res->n_responses);
     }
     snap->revision = snap->res->revision;
     return DC_OK;
@@ -77,7 +83,7 @@ int pess_snapshot_read(dc_store *store, const char *ns, const char *task, pess_s
 
 static void report_bad(pess_bad **bad, const char *key, int rc)
 {
-    dc_log(DC_LOG_WARN, PESS, "skipping %s: %s: %s", key, dc_errname(rc), dc_last_error());
+    dc_log(DC_LOG_WARN, PESS, "skipping %s: %s: %s", dc_e(key), dc_errname(rc), dc_last_error());
     if (bad) pess_bad_set(bad, key, dc_last_error());
 }
 
@@ -104,7 +110,7 @@ static int reported_conflicting(const pess_snapshot *snap, const dc_kv *info_kv,
     return 0;
 }
 
-static int sync_infos(const pess_snapshot *snap, dc_keeper *keeper, pess_task **tasks,
+static int sync_infos(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tasks,
                       pess_bad **bad, int conflicted_pass)
 {
     const dc_response *r = &snap->res->responses[SNAP_INFOS];
@@ -133,14 +139,15 @@ static int sync_infos(const pess_snapshot *snap, dc_keeper *keeper, pess_task **
             continue;
         }
         const pess_task *t = pess_task_find(tasks, info->task);
-        dc_lock *lock;
-        rc = dc_keeper_try_sync(keeper, info, t ? (const char *const *)t->sources : NULL,
-                                t ? t->n : 0, &lock, NULL);
+        pess_lock *lock;
+        rc = pess_keeper_try_sync(keeper, info, t ? (const char *const *)t->sources : NULL,
+                                  t ? t->n : 0, &lock, NULL);
         if (lock) {
             pess_src *s = pess_lock_src(lock, info->source);
             if (s) s->seen = 1;
             if (!lock->min_info_rev || kv->mod_revision < lock->min_info_rev)
                 lock->min_info_rev = kv->mod_revision;
+            if (!lock->born || kv->create_revision < lock->born) lock->born = kv->create_revision;
         }
         dc_info_free(info);
         if (rc == DC_ENOMEM) return rc;
@@ -148,21 +155,21 @@ static int sync_infos(const pess_snapshot *snap, dc_keeper *keeper, pess_task **
     return DC_OK;
 }
 
-static int apply_operation(dc_keeper *keeper, pess_task *const *tasks, const dc_operation *op)
+static int apply_operation(pess_keeper *keeper, pess_task *const *tasks, const dc_operation *op,
+                           const dc_kv *kv)
 {
-    dc_lock *lock = dc_keeper_find(keeper, op->id);
-    if (!lock) {
-        const pess_task *t = pess_task_find(tasks, op->task);
-        lock = dc_lock_new(op->id, op->task, op->source, (const char *const *)op->ddls, op->n_ddls,
-                           t ? (const char *const *)t->sources : NULL, t ? t->n : 0);
-        if (!lock) return dc__error(DC_ENOMEM, "out of memory");
-        dc_keeper_add(keeper, lock);
-    }
+    const pess_task *t = pess_task_find(tasks, op->task);
+    pess_lock *lock;
+    int rc = pess_keeper_get(keeper, op->id, op->task, op->source, (const char *const *)op->ddls,
+                             op->n_ddls, t ? (const char *const *)t->sources : NULL, t ? t->n : 0,
+                             &lock);
+    if (rc) return rc;
     pess_src *s = pess_lock_src_add(lock, op->source);
     if (!s) return dc__error(DC_ENOMEM, "out of memory");
     s->seen = 1;
-    dc_lock_force_synced(lock);
-    if (op->exec && dc_lock_set_owner(lock, op->source)) return dc__error(DC_ENOMEM, "no memory");
+    if (!lock->born || kv->create_revision < lock->born) lock->born = kv->create_revision;
+    lock->forced = 1;
+    if (op->exec && pess_lock_set_owner(lock, op->source)) return dc__error(DC_ENOMEM, "no memory");
     /* exec=false goes out only after the owner is done: the DDL has run, even
      * if the owner's own operation is gone (the owner left the task). */
     if (!op->exec) lock->executed = 1;
@@ -188,7 +195,7 @@ static int add_leftover(const dc_kv *kv, pess_leftover **v, size_t *n)
     return DC_OK;
 }
 
-int pess_rebuild(const pess_snapshot *snap, dc_keeper *keeper, pess_task **tasks, pess_bad **bad,
+int pess_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tasks, pess_bad **bad,
                  pess_leftover **leftovers, size_t *n_leftovers)
 {
     if (leftovers) {
@@ -224,28 +231,97 @@ int pess_rebuild(const pess_snapshot *snap, dc_keeper *keeper, pess_task **tasks
             rc = DC_OK;
             continue;
         }
-        dc_lock *lock = dc_keeper_find(keeper, op->id);
+        pess_lock *lock = pess_keeper_find(keeper, op->id);
         if (lock && lock->min_info_rev && kv->mod_revision < lock->min_info_rev) {
-            dc_log(DC_LOG_INFO, PESS, "%s: operation of an earlier lock %s (rev %lld)%s", kv->key,
-                   op->id, (long long)kv->mod_revision, op->done ? ": to delete" : "");
+            dc_log(DC_LOG_INFO, PESS, "%s: operation of an earlier lock %s (rev %lld)%s",
+                   dc_e(kv->key), dc_e(op->id), (long long)kv->mod_revision,
+                   op->done ? ": to delete" : "");
             if (op->done) rc = add_leftover(kv, leftovers, n_leftovers);
         } else {
-            rc = apply_operation(keeper, tasks, op);
+            rc = apply_operation(keeper, tasks, op, kv);
         }
         dc_operation_free(op);
     }
     if (rc) return rc;
-    dc_lock **locks;
+    pess_lock **locks;
     size_t n;
-    rc = dc_keeper_locks(keeper, &locks, &n);
+    rc = pess_keeper_locks(keeper, &locks, &n);
     if (rc) return rc;
     for (size_t i = 0; i < n; i++) {
         if (!locks[i]->forced) continue;
-        pess_src *s, *tmp;
-        HASH_ITER(hh, locks[i]->srcs, s, tmp) s->excluded = !s->seen;
+        for (pess_src *s = locks[i]->srcs; s; s = s->hh.next) s->excluded = !s->seen;
     }
     free(locks);
     return DC_OK;
+}
+
+int pess_status_array(const pess_keeper *keeper, const char *task, pess_status_fn fill, void *ctx,
+                      dc_lock_status **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    pess_lock **v;
+    size_t count;
+    int rc = pess_keeper_locks(keeper, &v, &count);
+    if (rc) return rc;
+    dc_lock_status *arr = calloc(count ? count : 1, sizeof *arr);
+    if (!arr) {
+        free(v);
+        return dc__error(DC_ENOMEM, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < count && !rc; i++) {
+        if (task && strcmp(v[i]->task, task)) continue;
+        rc = pess_lock_status(v[i], &arr[k]);
+        if (!rc) k++;
+        if (!rc && fill) rc = fill(ctx, v[i], &arr[k - 1]);
+    }
+    free(v);
+    if (rc) {
+        dc_lock_status_free_array(arr, k);
+        return rc;
+    }
+    *out = arr;
+    *n = k;
+    return DC_OK;
+}
+
+/* The kv of key in a read response (sorted by key), or NULL. */
+static const dc_kv *find_kv(const dc_response *r, const char *key)
+{
+    size_t lo = 0, hi = r->n_kvs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(r->kvs[mid].key, key);
+        if (c == 0) return &r->kvs[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+typedef struct view_ctx {
+    const pess_snapshot *snap;
+    const char *ns;
+} view_ctx;
+
+/* The owner's intent, from the snapshot's operations and markers. */
+static int view_fill(void *vctx, const pess_lock *lock, dc_lock_status *st)
+{
+    const view_ctx *c = vctx;
+    char *opk = NULL, *mkk = NULL;
+    int rc = dc_operation_key(c->ns, lock->task, lock->owner, &opk);
+    if (!rc) rc = dc_marker_key(c->ns, lock->task, lock->owner, &mkk);
+    pess_owner o;
+    if (!rc)
+        rc = pess_owner_of(find_kv(&c->snap->res->responses[SNAP_OPS], opk),
+                           find_kv(&c->snap->res->responses[SNAP_MARKERS], mkk), lock->id, &o);
+    if (!rc) pess_status_owner(&o, st);
+    free(opk);
+    free(mkk);
+    return rc;
 }
 
 int dc_locks_read(dc_store *store, const char *ns, const char *task, dc_lock_status **out,
@@ -255,16 +331,17 @@ int dc_locks_read(dc_store *store, const char *ns, const char *task, dc_lock_sta
     *n = 0;
     if (!store) return dc__error(DC_EINVAL, "locks: no store");
     pess_snapshot snap;
-    int rc = pess_snapshot_read(store, ns, task, &snap);
+    int rc = pess_snapshot_read(store, ns, task, 0, &snap);
     if (rc) return rc;
-    dc_keeper *k = dc_keeper_new();
+    pess_keeper *k = pess_keeper_new(0);
     pess_task *tasks = NULL;
     rc = k ? pess_rebuild(&snap, k, &tasks, NULL, NULL, NULL)
            : dc__error(DC_ENOMEM, "out of memory");
-    if (!rc) rc = dc_keeper_status(k, task, out, n);
+    view_ctx vc = {&snap, ns ? ns : DC_DEFAULT_NAMESPACE};
+    if (!rc) rc = pess_status_array(k, task, view_fill, &vc, out, n);
     if (!rc && revision) *revision = snap.revision;
     pess_tasks_free(&tasks);
-    dc_keeper_free(k);
+    pess_keeper_free(k);
     pess_snapshot_clear(&snap);
     return rc;
 }

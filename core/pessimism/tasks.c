@@ -34,6 +34,11 @@ int pess_task_add_source(pess_task **tasks, const char *task, const char *source
             return dc__error(DC_ENOMEM, "out of memory");
         }
         HASH_ADD_KEYPTR(hh, *tasks, t->task, strlen(t->task), t);
+        if (!DC_HASH_ADDED(hh, t)) {
+            free(t->task);
+            free(t);
+            return dc__error(DC_ENOMEM, "out of memory");
+        }
     }
     size_t pos = 0;
     while (pos < t->n && strcmp(t->sources[pos], source) < 0) pos++;
@@ -95,6 +100,11 @@ void pess_bad_set(pess_bad **bad, const char *key, const char *msg)
     }
     b->msg = m;
     HASH_ADD_KEYPTR(hh, *bad, b->key, strlen(b->key), b);
+    if (!DC_HASH_ADDED(hh, b)) { /* as above: the log line said it */
+        free(b->key);
+        free(b->msg);
+        free(b);
+    }
 }
 
 void pess_bad_del(pess_bad **bad, const char *key)

@@ -40,12 +40,12 @@ int worker_step(dc_worker *w, int step, int64_t rev, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     dc_log(DC_LOG_INFO, PESS, "worker step %d: lock %s source %s rev %lld: %s", step,
-           w->lock_id ? w->lock_id : "-", w->source, (long long)rev, text);
+           dc_e(w->lock_id), dc_e(w->source), (long long)rev, text);
     if (!w->on_step) return DC_OK;
     dc_step st = {step, "worker", w->lock_id, w->task, w->source, rev, text};
     if (w->on_step(&st, w->step_ud) == 0) return DC_OK;
-    return dc__error(DC_ECLOSED, "worker %s stopped by the step callback after step %d", w->source,
-                     step);
+    return dc__error(DC_ECLOSED, "worker %s stopped by the step callback after step %d",
+                     dc_e(w->source), step);
 }
 
 int dc_worker_new(dc_store *store, const char *task, const char *source, const dc_worker_options *o,
@@ -88,6 +88,7 @@ void worker_forget(dc_worker *w)
     w->n_ddls = 0;
     w->op = NULL;
     w->info_rev = w->op_rev = 0;
+    w->attempt = 0;
 }
 
 void dc_worker_free(dc_worker *w)
@@ -119,8 +120,9 @@ int worker_pause(int rc, int64_t deadline)
     return DC_OK;
 }
 /* Does the marker say the operation was executed (or skipped) at exactly its
- * current revision, without the done txn that completes it? Then *op and *mk
- * get both (caller frees). */
+ * current revision, without the done txn that completes it? (An intent says
+ * only that it was about to be: that run is not finished but executed again,
+ * as its next attempt.) Then *op and *mk get both (caller frees). */
 int worker_pending_run(const dc_kv *op_kv, const dc_kv *mk_kv, dc_operation **op, pess_marker **mk)
 {
     *op = NULL;
@@ -128,8 +130,8 @@ int worker_pending_run(const dc_kv *op_kv, const dc_kv *mk_kv, dc_operation **op
     int pending = op_kv && mk_kv &&
                   !dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, op) &&
                   !pess_marker_decode(mk_kv->key, mk_kv->value, mk_kv->value_len, mk) &&
-                  !(*op)->done && !(*mk)->done && (*mk)->op_revision == op_kv->mod_revision &&
-                  strcmp((*mk)->id, (*op)->id) == 0;
+                  !(*op)->done && !(*mk)->done && !(*mk)->intent &&
+                  (*mk)->op_revision == op_kv->mod_revision && strcmp((*mk)->id, (*op)->id) == 0;
     if (!pending) {
         dc_operation_free(*op);
         pess_marker_free(*mk);
@@ -147,16 +149,21 @@ void worker_take_run(dc_worker *w, pess_marker *mk, dc_operation *op, int64_t op
     w->ddls = mk->ddls;
     w->n_ddls = mk->n_ddls;
     w->position = mk->position;
+    w->attempt = mk->attempt;
     mk->id = mk->position = NULL;
     mk->ddls = NULL;
     mk->n_ddls = 0;
     pess_marker_free(mk);
     w->op = op;
     w->op_rev = op_rev;
-    dc_log(DC_LOG_INFO, PESS, "worker %s: finishing lock %s executed before a crash", w->source,
-           w->lock_id);
+    dc_log(DC_LOG_INFO, PESS, "worker %s: finishing lock %s executed before a crash",
+           dc_e(w->source), dc_e(w->lock_id));
 }
-/* The view's operation if it is this run's (a copy in *out), else NULL. */
+/* The view's operation if it is this run's (a copy in *out), else NULL:
+ * same lock ID and the DDLs this run reported. An operation of the same
+ * lock ID with other DDLs is an older one, decided for DDLs this worker no
+ * longer reports (issue #12 case 8): its conflict report, or the master's
+ * new operation, is what the wait is for. */
 static int our_operation(dc_worker *w, dc_operation **out, int64_t *rev)
 {
     *out = NULL;
@@ -167,11 +174,12 @@ static int our_operation(dc_worker *w, dc_operation **out, int64_t *rev)
     int rc = dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, &op);
     if (rc) {
         if (rc == DC_ENOMEM) return rc;
-        dc_log(DC_LOG_WARN, PESS, "worker %s: ignoring bad operation: %s", w->source,
+        dc_log(DC_LOG_WARN, PESS, "worker %s: ignoring bad operation: %s", dc_e(w->source),
                dc_last_error());
         return DC_OK;
     }
-    if (strcmp(op->id, w->lock_id) == 0) {
+    if (strcmp(op->id, w->lock_id) == 0 && dc_ddls_equal((const char *const *)op->ddls, op->n_ddls,
+                                                         (const char *const *)w->ddls, w->n_ddls)) {
         *out = op;
         *rev = op_kv->mod_revision;
     } else {
@@ -259,80 +267,35 @@ int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
             return dc__error(DC_ENOTFOUND,
                              "worker %s: info of %s was removed (unlock or "
                              "remove-meta)",
-                             w->source, w->lock_id);
+                             dc_e(w->source), dc_e(w->lock_id));
         }
         if ((rc = view_wait(w, keys, 3, deadline))) return rc;
     }
 }
 
-static int marker_json(dc_worker *w, int done, char **json)
-{
-    pess_marker mk = {
-        w->lock_id, w->ddls, w->n_ddls, w->position, w->op_rev, w->op ? w->op->exec : 0, done};
-    return pess_marker_encode(&mk, json);
-}
-
-int dc_worker_mark_executed(dc_worker *w, int timeout_ms)
-{
-    if (!w->op) return dc__error(DC_EINVAL, "worker: no operation");
-    int64_t deadline = dc_deadline_ms(timeout_ms);
-    char *json;
-    int rc = marker_json(w, 0, &json);
-    while (!rc) {
-        dc_txn *t = dc_txn_new();
-        dc_txn_result *res = NULL;
-        rc = t ? dc_txn_compare_int(t, w->op_key, strlen(w->op_key), DC_TARGET_MOD, DC_CMP_EQUAL,
-                                    w->op_rev)
-               : DC_ENOMEM;
-        if (!rc)
-            rc = dc_txn_put(t, DC_THEN, w->marker_key, strlen(w->marker_key), json, strlen(json), 0,
-                            0);
-        if (!rc) rc = dc_txn_commit(w->store, t, &res);
-        dc_txn_free(t);
-        if (!rc) {
-            if (res->succeeded) {
-                dc_kv kv = {w->marker_key,
-                            strlen(w->marker_key),
-                            json,
-                            strlen(json),
-                            0,
-                            res->revision,
-                            0,
-                            0};
-                view_set(w, WK_MARKER, &kv, res->revision); /* ENOMEM: left unknown */
-                rc = DC_OK;
-            } else {
-                view_unknown(w, WK_OP); /* whatever it is now, it is not what we had */
-                rc = dc__error(DC_ECHANGED, "worker %s: operation of %s changed", w->source,
-                               w->lock_id);
-            }
-            dc_txn_result_free(res);
-            break;
-        }
-        view_unknown(w, WK_MARKER);      /* a lost answer may have written it */
-        rc = worker_pause(rc, deadline); /* re-putting the same marker is harmless */
-    }
-    free(json);
-    return rc == DC_ENOMEM ? dc__error(rc, "out of memory") : rc;
-}
-
-/* Did an earlier attempt of our done txn commit? (op done at our lock, and
- * the marker completed for the operation revision we executed.) */
+/* Did the done txn of this run commit already? The marker completed for
+ * the operation revision we executed says so: an earlier attempt of ours
+ * whose answer was lost, or the master finishing the run for us (an owner
+ * that left the task after it executed, an operator's --assume-executed).
+ * The operation is then done, or already deleted by step 10. */
 static int done_already(dc_worker *w, const dc_txn_result *res, int64_t *rev)
 {
     const dc_response *r = res->responses;
     const dc_kv *op_kv = res->n_responses > 0 && r[0].n_kvs ? &r[0].kvs[0] : NULL;
     const dc_kv *mk_kv = res->n_responses > 1 && r[1].n_kvs ? &r[1].kvs[0] : NULL;
-    if (!op_kv || !mk_kv) return 0;
-    dc_operation *op;
+    if (!mk_kv) return 0;
     pess_marker *mk;
-    if (dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, &op)) return 0;
-    int ok = op->done && strcmp(op->id, w->lock_id) == 0;
-    dc_operation_free(op);
-    if (!ok || pess_marker_decode(mk_kv->key, mk_kv->value, mk_kv->value_len, &mk)) return 0;
-    ok = mk->done && mk->op_revision == w->op_rev && strcmp(mk->id, w->lock_id) == 0;
+    if (pess_marker_decode(mk_kv->key, mk_kv->value, mk_kv->value_len, &mk)) return 0;
+    int ok = mk->done && mk->op_revision == w->op_rev && strcmp(mk->id, w->lock_id) == 0;
     pess_marker_free(mk);
-    if (ok) *rev = op_kv->mod_revision;
+    if (ok && op_kv) {
+        dc_operation *op;
+        if (dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, &op)) return 0;
+        /* Still there: it must be this lock's, done (not a newer lock's). */
+        ok = strcmp(op->id, w->lock_id) != 0 || op->done;
+        dc_operation_free(op);
+    }
+    if (ok) *rev = op_kv ? op_kv->mod_revision : mk_kv->mod_revision;
     return ok;
 }
 
@@ -357,7 +320,7 @@ int dc_worker_mark_done(dc_worker *w, int timeout_ms, int64_t *revision)
     char *mk = NULL, *opj = NULL;
     int was_done = w->op->done;
     w->op->done = 1;
-    int rc = marker_json(w, 1, &mk);
+    int rc = worker_marker_json(w, 0, 1, &mk);
     if (!rc) rc = dc_operation_encode(w->op, &opj);
     w->op->done = was_done;
     int64_t rev = 0;
@@ -384,7 +347,7 @@ int dc_worker_mark_done(dc_worker *w, int timeout_ms, int64_t *revision)
                 view_set_gets(w, else_keys, 2, res, 0); /* ENOMEM: left unknown */
                 if (!done_already(w, res, &rev))
                     rc = dc__error(DC_ECHANGED, "worker %s: operation of %s changed or removed",
-                                   w->source, w->lock_id);
+                                   dc_e(w->source), dc_e(w->lock_id));
             }
             dc_txn_result_free(res);
             break;

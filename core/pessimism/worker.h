@@ -41,10 +41,15 @@ struct dc_worker {
     int64_t info_rev; /* W1 */
     dc_operation *op; /* the operation received (step 5) */
     int64_t op_rev;   /* its mod_revision */
+    int64_t attempt;  /* the execution attempt its intent recorded (0: none) */
     char conflict[512];
     /* kept across runs: the keys' last known state and the open watches */
     wk_slot view[WK_N];
 };
+
+/* The marker of the current run (worker_exec.c): the intent before it
+ * executes, its result after, or (done) the result its done txn writes. */
+int worker_marker_json(dc_worker *w, int intent, int done, char **json);
 
 /* Report a worker step (log line + callback); DC_ECLOSED if told to stop. */
 int worker_step(dc_worker *w, int step, int64_t rev, const char *fmt, ...)

@@ -173,21 +173,21 @@ int dc_worker_put_info(dc_worker *w, const char *schema, const char *table, cons
                 /* The pending operation was replaced meanwhile (an unlock):
                  * there is nothing of ours left to finish, and this new report
                  * goes ahead. */
-                dc_log(DC_LOG_WARN, PESS, "worker %s: %s", w->source, dc_last_error());
+                dc_log(DC_LOG_WARN, PESS, "worker %s: %s", dc_e(w->source), dc_last_error());
                 rc = DC_OK;
             }
             fresh = 0;
         } else if (d == PUT_RESOLVED) {
             dc_log(DC_LOG_INFO, PESS, "worker %s: lock %s at position %s already resolved: skip",
-                   w->source, w->lock_id, w->position);
-            rc = dc__error(DC_ERESOLVED, "lock %s at position %s was already resolved", w->lock_id,
-                           w->position);
+                   dc_e(w->source), dc_e(w->lock_id), dc_e(w->position));
+            rc = dc__error(DC_ERESOLVED, "lock %s at position %s was already resolved",
+                           dc_e(w->lock_id), dc_e(w->position));
         } else if (d == PUT_WAIT) {
             /* A done operation is still there: its lock is not resolved yet
              * (others are still working). Wait for the master to delete it. */
             if (!logged_wait++)
                 dc_log(DC_LOG_INFO, PESS, "worker %s: waiting for the done operation to go",
-                       w->source);
+                       dc_e(w->source));
             rc = view_wait(w, PUT_KEYS, 1, deadline);
         } else if (d == PUT_KEEP) {
             w->info_rev = w->view[WK_INFO].mod; /* re-run: the info is there already */

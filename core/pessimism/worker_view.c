@@ -178,8 +178,8 @@ int view_drain(dc_worker *w, int *changed)
                 }
                 continue;
             }
-            dc_log(DC_LOG_INFO, PESS, "worker %s: watch of %s ended (%s): re-reading", w->source,
-                   view_key(w, k), dc_errname(rc));
+            dc_log(DC_LOG_INFO, PESS, "worker %s: watch of %s ended (%s): re-reading",
+                   dc_e(w->source), dc_e(view_key(w, k)), dc_errname(rc));
             view_unwatch(w, k);
             view_unknown(w, k);
             *changed = 1;
@@ -199,8 +199,8 @@ int view_wait(dc_worker *w, const int *ks, size_t n, int64_t deadline)
         if (rc) {
             s->watch = NULL;
             view_unknown(w, ks[i]);
-            dc_log(DC_LOG_INFO, PESS, "worker %s: cannot watch %s (%s): re-reading", w->source, key,
-                   dc_errname(rc));
+            dc_log(DC_LOG_INFO, PESS, "worker %s: cannot watch %s (%s): re-reading",
+                   dc_e(w->source), dc_e(key), dc_errname(rc));
             /* A store blip: pause so a dead store is not hammered. */
             int64_t left = deadline < 0 ? 100 : deadline - dc_now_ms();
             dc_sleep_ms(left < 100 ? (left > 0 ? left : 0) : 100);
@@ -214,7 +214,7 @@ int view_wait(dc_worker *w, const int *ks, size_t n, int64_t deadline)
     for (;;) {
         int64_t now = dc_now_ms();
         if (deadline >= 0 && now >= deadline)
-            return dc__error(DC_ETIMEDOUT, "worker %s: timed out waiting", w->source);
+            return dc__error(DC_ETIMEDOUT, "worker %s: timed out waiting", dc_e(w->source));
         int wait = deadline < 0 ? 1000 : (int)(deadline - now);
         int r = poll(p, np, wait > 1000 ? 1000 : wait);
         if (r > 0) return DC_OK;

@@ -35,6 +35,8 @@ static const struct {
     {DC_ECHANGED, "DC_ECHANGED", "guarded key changed"},
     {DC_EINTERNAL, "DC_EINTERNAL", "internal error"},
     {DC_ERESOLVED, "DC_ERESOLVED", "already resolved"},
+    {DC_EBUSY, "DC_EBUSY", "another live worker holds this task and source"},
+    {DC_EUNCERTAIN, "DC_EUNCERTAIN", "the lock's owner may have executed: an operator must decide"},
 };
 
 const char *dc_strerror(int code)

@@ -174,6 +174,7 @@ int t_down_exec(const dc_operation *op, void *ud)
         d->skip_calls++;
     } else {
         d->exec_calls++;
+        d->last_attempt = op->attempt;
         for (size_t k = 0; k < op->n_ddls; k++) {
             char key[160];
             snprintf(key, sizeof key, "%s|%s", op->id, op->ddls[k]);
@@ -251,6 +252,12 @@ int t_worker_join(t_worker *tw)
 {
     pthread_join(tw->th, NULL);
     return tw->rc;
+}
+
+int t_unlock(dc_master *m, const char *lock_id, const char *owner, int force_remove, int wait_ms)
+{
+    dc_unlock_options o = {.owner = owner, .force_remove = force_remove, .wait_ms = wait_ms};
+    return dc_master_unlock(m, lock_id, &o);
 }
 
 void t_task(const char *ns, const char *task, const char *const *sources, size_t n)

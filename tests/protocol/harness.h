@@ -74,6 +74,7 @@ typedef struct t_down {
     int fail_before_exec; /* simulate a crash before applying (once) */
     int fail_after_exec;  /* simulate a crash right after applying (once) */
     int fail_checkpoint;  /* simulate a crash in the checkpoint flush (once) */
+    int last_attempt;     /* op->attempt of the last exec call */
 } t_down;
 
 void t_down_init(t_down *d);
@@ -98,6 +99,9 @@ typedef struct t_worker {
 void t_worker_start(t_worker *tw);
 int t_worker_join(t_worker *tw);
 
+/* dc_master_unlock with an owner (or NULL), force_remove and a wait (-1: none). */
+int t_unlock(dc_master *m, const char *lock_id, const char *owner, int force_remove, int wait_ms);
+
 /* Add task membership. */
 void t_task(const char *ns, const char *task, const char *const *sources, size_t n);
 
@@ -118,5 +122,7 @@ Suite *suite_flow(void);
 Suite *suite_reentrant(void);
 Suite *suite_beyond(void);
 Suite *suite_admin(void);
+Suite *suite_issue12(void);
+Suite *suite_intent(void);
 
 #endif

@@ -13,6 +13,8 @@ int main(void)
     srunner_add_suite(sr, suite_reentrant());
     srunner_add_suite(sr, suite_beyond());
     srunner_add_suite(sr, suite_admin());
+    srunner_add_suite(sr, suite_issue12());
+    srunner_add_suite(sr, suite_intent());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -64,10 +64,10 @@ START_TEST(unlock_with_replaced_owner_executes_on_the_new_owner)
     wait_synced_count(tm.m, 1);
     t_worker_start(&b);
     wait_synced_count(tm.m, 2);
-    ck_assert_int_eq(dc_master_unlock(tm.m, LOCK, "nobody", 0, 1000), DC_ENOTFOUND);
-    ck_assert_int_eq(dc_master_unlock(tm.m, "t-`db`.`nope`", NULL, 0, 1000), DC_ENOTFOUND);
+    ck_assert_int_eq(t_unlock(tm.m, LOCK, "nobody", 0, 1000), DC_ENOTFOUND);
+    ck_assert_int_eq(t_unlock(tm.m, "t-`db`.`nope`", NULL, 0, 1000), DC_ENOTFOUND);
     /* "never" never reports; b executes instead of a; a skips. */
-    int rc = dc_master_unlock(tm.m, LOCK, "b", 0, T_TIMEOUT);
+    int rc = t_unlock(tm.m, LOCK, "b", 0, T_TIMEOUT);
     ck_assert_msg(rc == DC_OK, "unlock: %s: %s", dc_errname(rc), dc_last_error());
     ck_assert_int_eq(t_worker_join(&a), DC_OK);
     ck_assert_int_eq(t_worker_join(&b), DC_OK);
@@ -96,7 +96,7 @@ START_TEST(unlock_without_force_times_out_and_reverts_when_the_owner_is_dead)
     ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
     wait_synced_count(tm.m, 2);
     dc_worker_free(a); /* the owner is dead */
-    ck_assert_int_eq(dc_master_unlock(tm.m, LOCK, NULL, 0, 300), DC_ETIMEDOUT);
+    ck_assert_int_eq(t_unlock(tm.m, LOCK, NULL, 0, 300), DC_ETIMEDOUT);
     dc_lock_status *st;
     size_t n;
     ck_assert_int_eq(dc_master_locks(tm.m, "t", &st, &n), DC_OK);
@@ -115,7 +115,7 @@ START_TEST(unlock_without_force_times_out_and_reverts_when_the_owner_is_dead)
     ck_assert_int_eq(t_count_prefix(opkey), 1);
     free(opkey);
     /* Clean up with force-remove. */
-    ck_assert_int_eq(dc_master_unlock(tm.m, LOCK, NULL, 1, 300), DC_OK);
+    ck_assert_int_eq(t_unlock(tm.m, LOCK, NULL, 1, 300), DC_OK);
     dc_worker_free(b);
     dc_worker_free(c);
     t_master_stop(&tm);
@@ -130,7 +130,7 @@ typedef struct unlock_job {
 static void *unlock_forever(void *arg)
 {
     unlock_job *j = arg;
-    j->rc = dc_master_unlock(j->m, LOCK, NULL, 0, -1);
+    j->rc = t_unlock(j->m, LOCK, NULL, 0, -1);
     return NULL;
 }
 
@@ -186,7 +186,7 @@ START_TEST(unlock_force_remove_clears_a_lock_whose_owner_died)
     ck_assert_int_eq(dc_worker_put_info(b, "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
     wait_synced_count(tm.m, 2);
     dc_worker_free(a); /* the owner died; c never reported */
-    int rc = dc_master_unlock(tm.m, LOCK, NULL, 1, 300);
+    int rc = t_unlock(tm.m, LOCK, NULL, 1, 300);
     ck_assert_msg(rc == DC_OK, "%s: %s", dc_errname(rc), dc_last_error());
     t_wait_no_locks(tm.m);
     ck_assert_int_eq(count_task(ns, dc_info_key), 0);
@@ -299,7 +299,7 @@ START_TEST(unlock_from_the_loop_thread_drives_the_events_itself)
         dc_lock_status_free_array(st, n);
     }
     ck_assert_uint_eq(synced, 2);
-    int rc = dc_master_unlock(m, LOCK, NULL, 0, T_TIMEOUT);
+    int rc = t_unlock(m, LOCK, NULL, 0, T_TIMEOUT);
     ck_assert_msg(rc == DC_OK, "unlock: %s: %s", dc_errname(rc), dc_last_error());
     ck_assert_int_eq(t_worker_join(&a), DC_OK);
     ck_assert_int_eq(t_worker_join(&b), DC_OK);
@@ -387,7 +387,7 @@ START_TEST(unlock_timeout_keeps_a_replaced_owner_that_holds_exec)
     ck_assert_int_eq(dc_worker_put_info(w[0], "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
     ck_assert_int_eq(dc_worker_put_info(w[1], "db", "tbl", &DDL, 1, NULL, T_TIMEOUT, NULL), DC_OK);
     wait_synced_count(tm.m, 2);
-    ck_assert_int_eq(dc_master_unlock(tm.m, LOCK, "b", 0, 300), DC_ETIMEDOUT);
+    ck_assert_int_eq(t_unlock(tm.m, LOCK, "b", 0, 300), DC_ETIMEDOUT);
     dc_operation *op;
     ck_assert_int_eq(dc_worker_wait_operation(w[1], T_TIMEOUT, &op), DC_OK);
     ck_assert_int_eq(op->exec, 1); /* b got exec=true from the unlock */
@@ -438,7 +438,7 @@ START_TEST(unlock_replacing_an_owner_that_already_executed_gives_nobody_exec)
     ck_assert_int_eq(dc_worker_wait_operation(w[1], T_TIMEOUT, &op), DC_OK);
     ck_assert_int_eq(op->exec, 0);
     dc_operation_free(op);
-    ck_assert_int_eq(dc_master_unlock(tm.m, LOCK, "b", 0, 300), DC_ETIMEDOUT);
+    ck_assert_int_eq(t_unlock(tm.m, LOCK, "b", 0, 300), DC_ETIMEDOUT);
     ck_assert_int_eq(t_op_exec(ns, "t", "b"), 0); /* b's operation still says skip */
     ck_assert_int_eq(dc_worker_wait_operation(w[1], T_TIMEOUT, &op), DC_OK);
     ck_assert_int_eq(op->exec, 0);

@@ -832,7 +832,7 @@ static char *task_op_json(const char *task, const char *source, int exec, int do
 {
     char *ddl = (char *)DDL, *json, id[64];
     snprintf(id, sizeof id, "%s-`db`.`tbl`", task);
-    dc_operation op = {id, (char *)task, (char *)source, &ddl, 1, exec, done};
+    dc_operation op = {id, (char *)task, (char *)source, &ddl, 1, exec, done, 0};
     ck_assert_int_eq(dc_operation_encode(&op, &json), DC_OK);
     return json;
 }

@@ -37,6 +37,20 @@ expect_rc 2 "$DC" worker --task T --source S --schema D --table X --ddl ""
 expect_rc 3 "$DC" --store nosuch://x locks
 grep -q "cannot open store nosuch://x" "$WORK/last.err" || fail "store error message"
 one_line_error "nosuch://x"
+# A password in the store URI never appears in what the command prints, its
+# own lines or the library's, at any log level, however the URI is written
+# (issue #12 case 10, the command's side).
+for uri in 'redis://bob:s3cr3tpw@127.0.0.1:1' 'redis://bob:s3cr3t/pw@127.0.0.1:1' \
+    'bob:s3cr3tpw@127.0.0.1:1' 'redis://127.0.0.1:1?password=s3cr3tpw' \
+    'redis://:s3cr3t@pw@127.0.0.1:1/x' 'etcd://u:s3cr3tpw@[::1'; do
+    for level in debug warn; do
+        "$DC" --store "$uri" --log-level "$level" locks >"$WORK/last.out" 2>"$WORK/last.err"
+        [ $? = 0 ] && fail "locks on $uri succeeded"
+        grep -q "s3cr3t" "$WORK/last.out" "$WORK/last.err" &&
+            fail "the password is printed for $uri: $(cat "$WORK/last.err")"
+        grep -q '\*\*\*' "$WORK/last.err" || fail "no redacted URI for $uri"
+    done
+done
 # No store at all: a usage error.
 expect_rc 2 "$DC" locks
 # A config file that does not parse: exit 7 (corrupt).

@@ -1,9 +1,11 @@
 /*
- * dc_test_raw URI put KEY VALUE | count PREFIX: raw store access for the
- * command tests, through the public store API. `put` plants values the
- * command never writes itself (a corrupt Info, a DM-written Info); `count`
- * prints how many keys start with PREFIX, to check what the command left in
- * the store (admin requests withdrawn, a resigned master's election key gone).
+ * dc_test_raw URI put KEY VALUE | get KEY | count PREFIX: raw store access
+ * for the command tests, through the public store API. `put` plants values
+ * the command never writes itself (a corrupt Info, a DM-written Info, an
+ * admin request); `get` prints a key's value (exit 1 when it is missing);
+ * `count` prints how many keys start with PREFIX, to check what the command
+ * left in the store (admin requests withdrawn, a resigned master's election
+ * key gone).
  */
 #include <ddlcoord/ddlcoord.h>
 #include <stdio.h>
@@ -11,7 +13,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: dc_test_raw URI put KEY VALUE | dc_test_raw URI count PREFIX\n");
+    fprintf(stderr, "usage: dc_test_raw URI put KEY VALUE | get KEY | count PREFIX\n");
     return 2;
 }
 
@@ -19,7 +21,8 @@ int main(int argc, char **argv)
 {
     int is_put = argc == 5 && strcmp(argv[2], "put") == 0;
     int is_count = argc == 4 && strcmp(argv[2], "count") == 0;
-    if (!is_put && !is_count) return usage();
+    int is_get = argc == 4 && strcmp(argv[2], "get") == 0;
+    if (!is_put && !is_count && !is_get) return usage();
     dc_store *s = NULL;
     int rc = dc_store_open(argv[1], &s);
     if (rc != DC_OK) {
@@ -31,6 +34,16 @@ int main(int argc, char **argv)
         int64_t rev = 0;
         rc = dc_put(s, argv[3], strlen(argv[3]), argv[4], strlen(argv[4]), 0, &rev);
         if (rc == DC_OK) printf("%lld\n", (long long)rev);
+    } else if (is_get) {
+        dc_kvs *kvs = NULL;
+        rc = dc_get(s, argv[3], strlen(argv[3]), 0, 0, &kvs);
+        int found = rc == DC_OK && kvs->n == 1;
+        if (found) printf("%s\n", kvs->kvs[0].value);
+        dc_kvs_free(kvs);
+        if (rc == DC_OK && !found) {
+            dc_store_close(s);
+            return 1;
+        }
     } else {
         dc_kvs *kvs = NULL;
         rc = dc_get(s, argv[3], strlen(argv[3]), DC_PREFIX | DC_COUNT_ONLY, 0, &kvs);

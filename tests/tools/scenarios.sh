@@ -374,6 +374,119 @@ scenario_worker_exit_codes() {
     stop_master "$m"
 }
 
+# An owner killed while its --exec runs leaves the lock uncertain: `locks`
+# says so, a plain unlock (with or without --owner) is refused naming both
+# decisions, and a re-run executes again as attempt 2. Then the same with an
+# operator's --assume-executed: nobody executes again, everyone skips, the
+# owner's re-run is "already resolved".
+scenario_uncertain_lock_waits_for_a_decision() {
+    dc task add T s1 s2 >/dev/null || fail "task add"
+    start_master m
+    local m=$LAST_PID kill_me='echo "$DDLCOORD_EXEC_ATTEMPT|$DDLCOORD_SOURCE" >>"$EXEC_LOG"; kill -9 $PPID'
+    "$DC" --store "$STORE" --namespace "$NS" worker --task T --source s1 --schema db --table tbl \
+        --ddl "ALTER TABLE tbl ADD COLUMN c INT" --position p1 --timeout 60 --exec "$kill_me" \
+        >"$WORK/w1.out" 2>"$WORK/w1.err" &
+    track $!
+    local w1=$LAST_PID
+    wait_until lock_has_source s1
+    start_worker w-s2 s2 "ALTER TABLE tbl ADD COLUMN c INT" --position p1 --timeout 60
+    local w2=$LAST_PID
+    expect_exit 137 "$w1"
+    expect_execs 1
+    wait_until dc_locks_has "UNCERTAIN  owner s1 may have executed: attempt 1"
+    dc locks --json | grep -q '"uncertain":[[:space:]]*true' || fail "locks --json: not uncertain"
+    expect_rc 1 dc unlock "$LOCK_ID" --timeout 10
+    grep -q -- "--assume-executed" "$WORK/last.err" || fail "the refusal names no decision"
+    grep -q -- "--assume-not-executed" "$WORK/last.err" || fail "the refusal names no decision"
+    expect_rc 1 dc unlock "$LOCK_ID" --owner s2 --timeout 10
+    grep -q "uncertain" "$WORK/last.err" || fail "unlock --owner was not refused as uncertain"
+    expect_rc 2 dc unlock "$LOCK_ID" --owner s2 --assume-executed
+    # The owner comes back: it runs CMD again, told it is attempt 2.
+    start_worker w-s1-rerun s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p1 --timeout 60
+    expect_exit 0 "$LAST_PID"
+    expect_exit 0 "$w2"
+    grep -q "skipped" "$WORK/w-s2.out" || fail "s2 did not skip"
+    expect_execs 2
+    tail -n 1 "$EXEC_LOG" | grep -q "|s1|" || fail "the re-run did not execute"
+    wait_until no_locks
+
+    # Again, and this time the operator decides that the DDL ran.
+    NS=$NS_BASE-assume
+    EXEC_LOG=$WORK/exec-assume.log
+    dc task add T s1 s2 >/dev/null || fail "task add"
+    stop_master "$m"
+    start_master m2
+    m=$LAST_PID
+    "$DC" --store "$STORE" --namespace "$NS" worker --task T --source s1 --schema db --table tbl \
+        --ddl "ALTER TABLE tbl ADD COLUMN d INT" --position p2 --timeout 60 --exec "$kill_me" \
+        >"$WORK/w1b.out" 2>"$WORK/w1b.err" &
+    track $!
+    w1=$LAST_PID
+    wait_until lock_has_source s1
+    start_worker w-s2b s2 "ALTER TABLE tbl ADD COLUMN d INT" --position p2 --timeout 60
+    w2=$LAST_PID
+    expect_exit 137 "$w1"
+    wait_until dc_locks_has "UNCERTAIN"
+    expect_rc 0 dc unlock "$LOCK_ID" --assume-executed --timeout 30
+    expect_exit 0 "$w2"
+    grep -q "skipped" "$WORK/w-s2b.out" || fail "s2 did not skip"
+    start_worker w-s1b-rerun s1 "ALTER TABLE tbl ADD COLUMN d INT" --position p2 --timeout 60
+    expect_exit 0 "$LAST_PID"
+    grep -q "already resolved" "$WORK/w-s1b-rerun.out" || fail "the owner's re-run was not resolved"
+    expect_execs 1
+    wait_until no_locks
+    stop_master "$m"
+}
+
+# An unlock request nobody answered, written before the lock it names
+# existed, must not unlock the lock that comes later with that ID (lock IDs
+# are reused by every DDL on a table): the master refuses it.
+scenario_admin_request_for_a_later_lock() {
+    dc task add T s1 s2 >/dev/null || fail "task add"
+    raw put "$NS/ddlcoord/admin/request/early" \
+        '{"op":"unlock","lock_id":"T-`db`.`tbl`","force_remove":false,"wait_ms":5000}' \
+        >/dev/null || fail "cannot plant the request"
+    start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    local w1=$LAST_PID
+    wait_until lock_has_source s1
+    start_master m
+    local m=$LAST_PID
+    wait_until raw get "$NS/ddlcoord/admin/answer/early"
+    raw get "$NS/ddlcoord/admin/answer/early" >"$WORK/answer.json"
+    grep -q '"ok":false' "$WORK/answer.json" || fail "the early request was executed: $(cat "$WORK/answer.json")"
+    expect_execs 0
+    start_worker w-s2 s2 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    expect_exit 0 "$LAST_PID"
+    expect_exit 0 "$w1"
+    expect_execs 1
+    stop_master "$m"
+}
+
+# Malformed admin requests (numbers out of range, wrong types, unknown
+# operations, bad JSON) each get an error answer; the master goes on.
+scenario_admin_bad_requests() {
+    dc task add T s1 >/dev/null || fail "task add"
+    local p="$NS/ddlcoord/admin/request"
+    raw put "$p/big" '{"op":"unlock","lock_id":"T-`db`.`tbl`","wait_ms":1e300}' >/dev/null &&
+        raw put "$p/neg" '{"op":"unlock","lock_id":"T-`db`.`tbl`","wait_ms":-1e300}' >/dev/null &&
+        raw put "$p/type" '{"op":"unlock","lock_id":5}' >/dev/null &&
+        raw put "$p/op" '{"op":"nonsense"}' >/dev/null &&
+        raw put "$p/json" '{"op":' >/dev/null || fail "cannot plant the requests"
+    start_master m
+    local m=$LAST_PID r
+    for r in big neg type op json; do
+        wait_until raw get "$NS/ddlcoord/admin/answer/$r"
+        raw get "$NS/ddlcoord/admin/answer/$r" >"$WORK/answer-$r.json"
+        grep -q '"ok":false' "$WORK/answer-$r.json" || fail "request $r was not refused"
+    done
+    grep -q 'wait_ms' "$WORK/answer-big.json" || fail "wait_ms 1e300 not refused as such"
+    grep -q 'wait_ms' "$WORK/answer-neg.json" || fail "wait_ms -1e300 not refused as such"
+    start_worker w-s1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 60
+    expect_exit 0 "$LAST_PID"
+    expect_execs 1
+    stop_master "$m"
+}
+
 # The demo runs on a real store too, in a namespace of its own.
 scenario_demo() {
     expect_rc 0 "$DC" demo --store "$STORE" --sources 4 --tables 5 --quiet

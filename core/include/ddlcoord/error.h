@@ -61,6 +61,13 @@ enum {
     DC_EINTERNAL = -17,
     /* Protocol: this (task, source, position) was already resolved; skip the DDL. */
     DC_ERESOLVED = -18,
+    /* (-19 is DC_ERESET: the store's history was reset.) */
+    /* Protocol: another live worker holds this task and source. */
+    DC_EBUSY = -20,
+    /* Protocol: refused because the lock's owner may have executed its DDLs
+     * (an execution intent without a done operation); an operator must say
+     * whether it did (unlock --assume-executed / --assume-not-executed). */
+    DC_EUNCERTAIN = -21,
 };
 
 /* A static, human readable description of code ("key not found"). Never NULL;

@@ -1,11 +1,13 @@
 /*
- * ddlcoord pessimism: the values, keys and in-memory lock model of TiDB DM's
- * pessimistic shard-DDL lock protocol (DESIGN §4-§5).
+ * ddlcoord pessimism: the values and keys of TiDB DM's pessimistic shard-DDL
+ * lock protocol (docs/DESIGN.md, "Key layout" and "The protocol").
  *
  * This header holds the store-free part: Info and Operation codecs (DM's JSON),
  * key builders (DM's hex-encoded layout), lock IDs, DDL multiset comparison,
- * the Lock and the LockKeeper, lock status snapshots, and task membership.
- * The master and the worker are in pessimism_master.h and pessimism_worker.h.
+ * read-only lock status snapshots, and task membership. The master, the
+ * worker and the admin requests are in pessimism_master.h,
+ * pessimism_worker.h and pessimism_admin.h. The lock model itself is private
+ * to the library.
  *
  * Memory: every char * / array a function returns is malloc'd and owned by the
  * caller, who frees it with the matching *_free function (or free() for plain
@@ -16,8 +18,7 @@
  * thread. Nothing here blocks, except the dc_task_* / dc_locks_read calls that
  * talk to a store (each bounded by the store's request timeout).
  *
- * Thread-safety: codec functions are thread-safe. A dc_lock / dc_keeper is not:
- * use it from one thread at a time (the master serialises its handlers).
+ * Thread-safety: every function here is thread-safe.
  */
 #ifndef DDLCOORD_PESSIMISM_H
 #define DDLCOORD_PESSIMISM_H
@@ -64,6 +65,11 @@ typedef struct dc_operation {
     size_t n_ddls;
     int exec;
     int done;
+    /* For exec = 1, in a worker's run (ddlcoord's own, not part of the JSON):
+     * the execution attempt, 1 on the first run, n + 1 when attempt n may
+     * have executed and never finished (check the downstream first); 0
+     * otherwise. */
+    int attempt;
 } dc_operation;
 
 /* Build a dc_info from copies of the arguments (ddls may be NULL when n is 0).
@@ -122,116 +128,47 @@ DC_API int dc_member_key(const char *ns, const char *task, const char *source, c
 DC_API int dc_marker_key(const char *ns, const char *task, const char *source, char **out);
 DC_API int dc_conflict_key(const char *ns, const char *task, const char *source, char **out);
 
-/* ---------------------------------------------------------------- lock */
-
-typedef struct dc_lock dc_lock;
-typedef struct dc_keeper dc_keeper;
-
-/* A new lock: id, task, owner and DDLs copied; sources are the task's
- * sources (the owner is added if missing), none synced yet. NULL when out of
- * memory or on a NULL argument. Free with dc_lock_free. */
-DC_API dc_lock *dc_lock_new(const char *id, const char *task, const char *owner,
-                            const char *const *ddls, size_t n_ddls, const char *const *sources,
-                            size_t n_sources);
-DC_API void dc_lock_free(dc_lock *lock);
-
-/* Source reports ddls. Sources not yet in the lock join it (unsynced); the
- * caller is added if needed. If ddls equal the lock's (as multisets) the
- * source becomes synced and any earlier conflict of it is cleared; otherwise
- * the conflict is recorded for the source and DC_ECONFLICT returned (the
- * source stays unsynced). Errors: DC_ECONFLICT, DC_ENOMEM. */
-DC_API int dc_lock_try_sync(dc_lock *lock, const char *source, const char *const *ddls,
-                            size_t n_ddls, const char *const *sources, size_t n_sources);
-
-/* 1 if every source is synced (or the lock was forced); *remain (may be NULL)
- * gets the number of unsynced sources. */
-DC_API int dc_lock_is_synced(const dc_lock *lock, int *remain);
-/* Treat the lock as synced (DM's ForceSynced: after a restart with
- * operations, or for unlock). */
-DC_API void dc_lock_force_synced(dc_lock *lock);
-/* Undo dc_lock_force_synced and mark sources unsynced again. */
-DC_API void dc_lock_revert_synced(dc_lock *lock, const char *const *sources, size_t n);
-/* Source reports its info gone before the lock synced: unsynced again. */
-DC_API void dc_lock_unsync(dc_lock *lock, const char *source);
-/* Mark source's operation done. DC_ENOTFOUND if source is not in the lock. */
-DC_API int dc_lock_mark_done(dc_lock *lock, const char *source);
-DC_API int dc_lock_is_done(const dc_lock *lock, const char *source);
-/* 1 if every awaited source is done (all sources, minus those excluded by an
- * unlock), i.e. the operations may be deleted. */
-DC_API int dc_lock_is_resolved(const dc_lock *lock);
-/* Remove source from the lock (it left the task). If it was the owner, the
- * owner becomes the smallest remaining synced source (else smallest source);
- * if that owner was already done, the DDL has run and the new owner is told to
- * skip like the others. Returns 1 if removed, 0 if it was not there. */
-DC_API int dc_lock_remove_source(dc_lock *lock, const char *source);
-/* 1 if the lock has no sources left. */
-DC_API int dc_lock_is_empty(const dc_lock *lock);
-/* Replace the owner (must be a source of the lock, else DC_ENOTFOUND). */
-DC_API int dc_lock_set_owner(dc_lock *lock, const char *owner);
-
-/* Accessors; strings owned by the lock. */
-DC_API const char *dc_lock_get_id(const dc_lock *lock);
-DC_API const char *dc_lock_get_task(const dc_lock *lock);
-DC_API const char *dc_lock_get_owner(const dc_lock *lock);
+/* ---------------------------------------------------------------- lock status */
 
 /* One source of a lock, in a status snapshot. */
 typedef struct dc_lock_source {
     char *source;
-    int synced;           /* reported the lock's DDLs (or the lock was forced) */
+    int synced;           /* reported the lock's DDLs (or the lock is past syncing) */
     int done;             /* its operation is done */
     int removed;          /* excluded by an unlock: not awaited */
+    int left;             /* it left the task while the lock was open: not awaited */
+    int fenced;           /* a takeover fenced its operation: it skips the DDLs */
     char **conflict_ddls; /* non-NULL: it reported these different DDLs */
     size_t n_conflict_ddls;
 } dc_lock_source;
 
-/* A snapshot of one lock (DM's show-ddl-locks row). Sources sorted by name. */
+/* A read-only snapshot of one lock (DM's show-ddl-locks row). Sources
+ * sorted by name. */
 typedef struct dc_lock_status {
     char *id;
     char *task;
     char *owner;
     char **ddls;
     size_t n_ddls;
-    int synced; /* dc_lock_is_synced */
-    int forced;
+    int synced;               /* every awaited source reported (or the lock is past syncing) */
+    int forced;               /* an operator's unlock forced it synced */
+    int executed;             /* the DDLs are known to have run downstream */
+    int64_t created_revision; /* the smallest create revision of its keys seen (its instance) */
+    /* The owner's execution intent (docs/DESIGN.md, "Execution intent"): the
+     * owner records attempt N before it runs the DDLs. uncertain: an intent
+     * without a done operation, so the owner may have executed; the lock
+     * waits for the owner to come back, or for an operator's decision. */
+    int uncertain;
+    int64_t attempt;         /* attempt number of the owner's latest intent, 0 if none */
+    int64_t intent_revision; /* revision of the operation the intent is for */
     size_t n_sources;
     dc_lock_source *sources;
 } dc_lock_status;
 
-/* Fill *out with a deep copy of lock's state. Errors: DC_ENOMEM. */
-DC_API int dc_lock_status_get(const dc_lock *lock, dc_lock_status *out);
 /* Free the contents of st (not st itself). */
 DC_API void dc_lock_status_clear(dc_lock_status *st);
 /* Free an array of n snapshots and the array. */
 DC_API void dc_lock_status_free_array(dc_lock_status *arr, size_t n);
-
-/* ---------------------------------------------------------------- keeper */
-
-/* All locks by ID (DM's LockKeeper). NULL when out of memory. */
-DC_API dc_keeper *dc_keeper_new(void);
-/* Free the keeper and every lock in it. */
-DC_API void dc_keeper_free(dc_keeper *keeper);
-
-/* Find or create the lock of info (owner = info->source when created) and
- * dc_lock_try_sync it with info's DDLs. *lock (may be NULL) is set to the lock
- * (owned by the keeper) also when DC_ECONFLICT is returned; *created (may be
- * NULL) says whether the lock is new. Errors: DC_ECONFLICT, DC_ENOMEM. */
-DC_API int dc_keeper_try_sync(dc_keeper *keeper, const dc_info *info, const char *const *sources,
-                              size_t n_sources, dc_lock **lock, int *created);
-/* Add an existing lock (the keeper takes ownership). DC_EINVAL if the ID is
- * taken (the lock is then still the caller's). */
-DC_API int dc_keeper_add(dc_keeper *keeper, dc_lock *lock);
-/* The lock with id, or NULL. Owned by the keeper. */
-DC_API dc_lock *dc_keeper_find(const dc_keeper *keeper, const char *id);
-/* Remove and free the lock with id. 1 if there was one. */
-DC_API int dc_keeper_remove(dc_keeper *keeper, const char *id);
-DC_API size_t dc_keeper_count(const dc_keeper *keeper);
-/* The locks sorted by ID, as a malloc'd array of borrowed pointers (free the
- * array only). *n gets the count. Errors: DC_ENOMEM. */
-DC_API int dc_keeper_locks(const dc_keeper *keeper, dc_lock ***locks, size_t *n);
-/* Snapshots of every lock (task NULL) or of one task's, sorted by ID. Free
- * with dc_lock_status_free_array. */
-DC_API int dc_keeper_status(const dc_keeper *keeper, const char *task, dc_lock_status **out,
-                            size_t *n);
 
 /* ---------------------------------------------------------------- steps */
 
@@ -291,6 +228,7 @@ DC_API int dc_locks_read(dc_store *store, const char *ns, const char *task, dc_l
 }
 #endif
 
+#include "pessimism_admin.h"
 #include "pessimism_master.h"
 #include "pessimism_worker.h"
 

@@ -27,10 +27,20 @@
  * together, in txns of at most 32 keys; the step callbacks of those writes
  * are called after the commit, with its revision.
  *
+ * Admin requests: the master also serves the requests that
+ * dc_admin_send_unlock / dc_admin_send_remove_meta (pessimism_admin.h) write
+ * under NS/ddlcoord/admin/, inside dc_master_run, in revision order with the
+ * protocol's own events, and answers them in the store. So a host that embeds
+ * a master serves `ddlcoord unlock` and `ddlcoord remove-meta` with no thread
+ * of its own, and one thread can write a request, run the master and read the
+ * answer. An unlock's wait for its sources is a job the run loop carries
+ * across passes (and rebuilds) until the lock resolves or the wait ends.
+ *
  * Every handler and every admin call (dc_master_unlock, dc_master_remove_meta,
  * dc_master_locks) runs under one mutex, so a lock removal and the next info
  * for the same table cannot race (DM bug pingcap/dm#1253). The admin calls may
- * be made from any thread while another thread is inside dc_master_run.
+ * be made from any thread while another thread is inside dc_master_run; only
+ * one thread at a time ever waits on the master's watch.
  *
  * Fencing: with options.fence_key set, every write txn of the master carries
  * the compare create_revision(fence_key) == fence_create_revision. When it
@@ -43,6 +53,7 @@
 #include "export.h"
 
 #include "pessimism.h"
+#include "pessimism_admin.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +73,13 @@ typedef struct dc_master_options {
      * dc_master_* on the same master. */
     dc_step_fn on_step;
     void *step_userdata;
+    /* Name put in the answers to admin requests (NULL = ""). */
+    const char *name;
+    /* The clock of unlock waits, in milliseconds (NULL = the monotonic
+     * clock). A test that drives the master from one thread may pass a
+     * virtual one, so that "the wait ran out" is a decision it controls. */
+    int64_t (*clock_ms)(void *clock_userdata);
+    void *clock_userdata;
 } dc_master_options;
 
 /* Create a master on store (borrowed: it must outlive the master). No I/O.
@@ -98,24 +116,29 @@ DC_API int dc_master_locks(dc_master *master, const char *task, dc_lock_status *
  * dc_strings_free. Thread-safe. */
 DC_API int dc_master_problems(dc_master *master, char ***out, size_t *n);
 
-/* Unlock a lock by hand (DM's unlock-ddl-lock). The lock is forced synced;
- * its owner (replace_owner if not NULL, which must be a source of the lock)
- * gets exec=true, then the synced sources get exec=false (unsynced ones are
- * not waited for). If the owner being replaced is already done, the DDL has
- * run and the new owner gets exec=false like the others. Waits up to
- * timeout_ms for them to be done: the event handlers do the work, in the
- * thread inside dc_master_run if there is one, else in this call itself (so a
- * daemon may call it between two dc_master_run calls of its only thread).
- * Returns DC_OK once every awaited source is done (the lock is then
- * removed like any resolved lock). On timeout: if the owner is not done and
- * !force_remove, the lock is reverted to its earlier sync state and
- * DC_ETIMEDOUT returned; otherwise (owner done, or force_remove) the lock is
- * removed, its infos and operations deleted, and DC_OK returned with
- * force_remove, DC_ETIMEDOUT without. Other errors: DC_ENOTFOUND (no such
- * lock or replace_owner not in it), DC_ECHANGED, DC_ECLOSED, store errors.
- * Blocks; thread-safe. */
-DC_API int dc_master_unlock(dc_master *master, const char *lock_id, const char *replace_owner,
-                            int force_remove, int timeout_ms);
+/* Unlock a lock by hand (DM's unlock-ddl-lock), as options says (see
+ * dc_unlock_options in pessimism_admin.h; NULL = all defaults). The lock is
+ * forced synced; its owner (or options->owner, which must have reported the
+ * lock's DDLs) executes, the synced sources skip, the unsynced ones are not
+ * waited for. Replacing an owner whose operation is out first fences that
+ * operation, so the two never both execute; if the owner recorded an
+ * execution intent without finishing (the lock is uncertain: it may have
+ * executed), a plain unlock is refused with DC_EUNCERTAIN and only
+ * DC_ASSUME_EXECUTED (nobody executes; its operation is completed) or
+ * DC_ASSUME_NOT_EXECUTED (it is fenced, the named or same owner executes)
+ * decides it. Waits up to options->wait_ms for the sources to be done: the
+ * run loop does the work (in the thread inside dc_master_run if there is
+ * one, else in this call). DC_OK once every awaited source is done (the lock
+ * is then removed like any resolved lock). When the wait runs out: without
+ * force_remove the lock's earlier sync state is put back (an owner whose
+ * exec=true is out stays the owner) and DC_ETIMEDOUT returned; with it, the
+ * lock, its infos and its operations are removed and DC_OK returned.
+ * Errors also: DC_ENOTFOUND (no such lock), DC_EINVAL (owner did not report
+ * the lock's DDLs, bad options, the lock is being unlocked already),
+ * DC_EUNCERTAIN, DC_ECHANGED (fenced), DC_ECLOSED (stopped), store errors;
+ * the detail says why. Blocks; thread-safe. */
+DC_API int dc_master_unlock(dc_master *master, const char *lock_id,
+                            const dc_unlock_options *options);
 
 /* Remove a task's metadata: its infos, operations, resolution markers and
  * conflict reports in the store (one txn of four prefix deletes), and its

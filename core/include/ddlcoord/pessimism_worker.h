@@ -6,19 +6,26 @@
  *
  *   dc_worker_put_info(w, schema, table, ddls, n, position, timeout, &rev);  // step 2
  *   dc_worker_wait_operation(w, timeout, &op);                               // step 5
- *   ...execute (op->exec) or skip the DDLs...                                // step 6
+ *   if (op->exec) dc_worker_begin_exec(w, timeout, &attempt);                // intent
+ *   ...execute (op->exec, as attempt) or skip the DDLs...                    // step 6
  *   dc_worker_mark_executed(w, timeout);
  *   ...flush the checkpoint...                                               // step 7
  *   dc_worker_mark_done(w, timeout, &rev);                                   // step 8
  *
  * or let dc_worker_run_ddl do all of it around two callbacks.
  *
- * Crash safety beyond DM: dc_worker_mark_executed records a resolution marker
- * (task, source → lock ID, DDLs, position, operation revision) right after
- * step 6, and the done txn of step 8 completes it. So:
+ * Crash safety beyond DM (docs/DESIGN.md, "Execution intent"): before it
+ * executes, the owner records an execution intent (attempt n) in its
+ * resolution marker, in a txn guarded on its operation; right after step 6
+ * dc_worker_mark_executed records that it ran; the done txn of step 8
+ * completes the marker. So:
  *  - a worker that crashed after executing, at any point before its done txn,
  *    is finished by dc_worker_recover (also run by dc_worker_put_info): no
  *    manual unlock (the seed's "in step-7, operation has done" row);
+ *  - a worker that crashed between its intent and the marker after it may or
+ *    may not have executed: its re-run executes again, as attempt n + 1, so
+ *    the code that runs the DDLs can check the downstream first; meanwhile
+ *    the lock is uncertain and no other source takes it over;
  *  - a worker that re-sends the same DDLs at the same position after its done
  *    txn gets DC_ERESOLVED ("already resolved, skip") without opening a lock.
  *
@@ -99,6 +106,17 @@ DC_API int dc_worker_wait_operation(dc_worker *worker, int timeout_ms, dc_operat
  * Owned by the worker, valid until the next call on it. */
 DC_API const char *dc_worker_conflict(const dc_worker *worker);
 
+/* Before executing an exec=true operation: record the execution intent in
+ * one txn guarded on the operation (it only commits while the master's
+ * decision stands, and once it has, no takeover can give the DDLs to another
+ * source). *attempt (may be NULL) gets the attempt number to execute as: 1,
+ * or n + 1 when attempt n of the same DDLs may have executed and never
+ * finished. Errors: DC_ECHANGED (the operation was fenced or replaced: do
+ * not execute; wait again), DC_ERESOLVED (this operation was executed
+ * already: skip to dc_worker_mark_done), DC_EINVAL (no exec operation),
+ * DC_ETIMEDOUT, DC_ECLOSED (step callback), store errors. Blocks. */
+DC_API int dc_worker_begin_exec(dc_worker *worker, int timeout_ms, int64_t *attempt);
+
 /* After step 6: record that the operation was executed (or skipped) in the
  * resolution marker. Errors: DC_ECHANGED (the operation changed meanwhile),
  * DC_EINVAL (no operation), store errors. Blocks. */
@@ -119,14 +137,17 @@ DC_API int dc_worker_delete_info(dc_worker *worker, int timeout_ms);
  * the done txn now. *recovered (may be NULL) is set to 1 if it did. Blocks. */
 DC_API int dc_worker_recover(dc_worker *worker, int timeout_ms, int *recovered);
 
-/* Execute or skip: called once with the operation (op->exec says which).
- * Return 0 on success; anything else aborts the run (nothing is marked). */
+/* Execute or skip: called once with the operation (op->exec says which;
+ * op->attempt is the execution attempt, > 1 when an earlier attempt may have
+ * run the DDLs already). Return 0 on success; anything else aborts the run
+ * (for an exec, the intent stays: the lock is uncertain until a re-run). */
 typedef int (*dc_exec_fn)(const dc_operation *op, void *userdata);
 /* Flush the checkpoint past position (may be NULL). 0 = success. */
 typedef int (*dc_checkpoint_fn)(const dc_operation *op, const char *position, void *userdata);
 
-/* The whole flow for one DDL: put info, wait, exec_fn, mark executed,
- * checkpoint_fn, mark done. timeout_ms bounds each blocking step.
+/* The whole flow for one DDL: put info, wait, (exec: record the intent),
+ * exec_fn, mark executed, checkpoint_fn, mark done. timeout_ms bounds each
+ * blocking step. An operation fenced before the intent is waited for again.
  * Returns DC_OK, DC_ERESOLVED (already resolved: neither callback was called;
  * skip the DDLs), DC_ECONFLICT, DC_ENOTFOUND (the lock was removed by hand),
  * DC_ECLOSED (exec_fn or checkpoint_fn returned non-zero, or a step callback
