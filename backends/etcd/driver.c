@@ -6,7 +6,8 @@
  * over (URI query parameters are already merged into it); each is looked up
  * first as "etcd.<name>" (an INI section [etcd]) and then as "<name>":
  * username, password (also user:password@ in the URI), tls_ca, tls_cert,
- * tls_key, connect_timeout_ms (default 3000), request_timeout_ms (5000).
+ * tls_key, connect_timeout_ms (default 3000), request_timeout_ms (5000),
+ * max_send_bytes (2 MiB, see etcd.h).
  *
  * open() checks that some endpoint answers (and, with a username, that the
  * credentials are accepted) so a wrong address or password fails at once
@@ -63,11 +64,15 @@ static void conn_free(etcd_conn *c)
     free(c->tls_key);
     free(c->username);
     free(c->password);
-    free(c->token);
+    etcd_auth_thread_stop(c);
+    etcd_loop_stop(c);
     etcd_pool_free(c);
+    free(c->token);
     pthread_mutex_destroy(&c->pool_mu);
     pthread_mutex_destroy(&c->refresh_mu);
     pthread_mutex_destroy(&c->auth_mu);
+    pthread_mutex_destroy(&c->loop_mu);
+    pthread_cond_destroy(&c->auth_cv);
     free(c);
 }
 
@@ -132,6 +137,8 @@ static int etcd_open(const dc_host *host, const char *uri, const dc_config *cfg,
     pthread_mutex_init(&c->pool_mu, NULL);
     pthread_mutex_init(&c->refresh_mu, NULL);
     pthread_mutex_init(&c->auth_mu, NULL);
+    pthread_mutex_init(&c->loop_mu, NULL);
+    pthread_cond_init(&c->auth_cv, NULL);
     c->host = host;
     c->tls = tls;
     int oom = set_endpoints(c, &u);
@@ -147,6 +154,13 @@ static int etcd_open(const dc_host *host, const char *uri, const dc_config *cfg,
         (long)opt_int(host, cfg, "connect_timeout_ms", ETCD_DEFAULT_CONNECT_TIMEOUT_MS);
     c->request_timeout_ms =
         (long)opt_int(host, cfg, "request_timeout_ms", ETCD_DEFAULT_REQUEST_TIMEOUT_MS);
+    c->max_send_bytes = opt_int(host, cfg, "max_send_bytes", ETCD_DEFAULT_MAX_SEND_BYTES);
+    if (c->max_send_bytes <= 0) {
+        int rc = etcd_err(c, err, DC_EINVAL, "max_send_bytes must be positive (%lld)",
+                          (long long)c->max_send_bytes);
+        conn_free(c);
+        return rc;
+    }
     if (c->connect_timeout_ms <= 0 || c->request_timeout_ms <= 0) {
         int rc = etcd_err(c, err, DC_EINVAL, "timeouts must be positive (connect %ld, request %ld)",
                           c->connect_timeout_ms, c->request_timeout_ms);
@@ -157,15 +171,20 @@ static int etcd_open(const dc_host *host, const char *uri, const dc_config *cfg,
         host->log(DC_LOG_WARN, "etcd", "%s: tls_* options ignored on etcd:// (use etcd+https://)",
                   c->label);
 
-    int rc = DC_OK;
+    int rc = etcd_loop_start(c);
+    if (rc == DC_OK) rc = etcd_auth_thread_start(c);
+    if (rc != DC_OK) {
+        conn_free(c);
+        return etcd_err(NULL, err, rc, "cannot start the driver's threads");
+    }
     if (c->username) {
         rc = etcd_auth_refresh(c, 0, err);
     } else {
-        cJSON *req = cJSON_CreateObject(), *resp = NULL;
-        rc = req ? etcd_call(c, "/v3/maintenance/status", req, ETCD_READ, &resp, err)
-                 : etcd_err(c, err, DC_ENOMEM, "out of memory");
-        cJSON_Delete(req);
-        cJSON_Delete(resp);
+        Etcdpb__StatusRequest req = ETCDPB__STATUS_REQUEST__INIT;
+        ProtobufCMessage *m = NULL;
+        rc = etcd_rpc(c, "/etcdserverpb.Maintenance/Status", &req.base,
+                      &etcdpb__status_response__descriptor, ETCD_READ, &m, err);
+        if (m) protobuf_c_message_free_unpacked(m, NULL);
     }
     if (rc != DC_OK) {
         conn_free(c);
@@ -184,7 +203,7 @@ static const dc_driver etcd_driver = {
     .abi_version = DC_DRIVER_ABI,
     .size = sizeof(dc_driver),
     .name = "etcd",
-    .version = "etcd v3 JSON gateway (libcurl + cJSON)",
+    .version = "etcd v3 gRPC over HTTP/2 (libcurl + protobuf-c)",
     .open = etcd_open,
     .close = etcd_close,
     .get = etcd_get,
@@ -195,6 +214,7 @@ static const dc_driver etcd_driver = {
     .lease_grant = etcd_lease_grant,
     .lease_keepalive = etcd_lease_keepalive,
     .lease_revoke = etcd_lease_revoke,
+    .get_page = etcd_get_page,
 };
 
 __attribute__((visibility("default"))) const dc_driver *dc_driver_entry(void);

@@ -1,26 +1,37 @@
 /*
- * Watches: one long-lived streaming POST /v3/watch per watch, served by a
- * thread of its own that drives a private curl multi handle.
+ * Watches: one gRPC Watch stream per watch, multiplexed with everything
+ * else on the handle's HTTP/2 connection and driven by its loop thread.
  *
- * The gateway reads the whole request body before it answers, so each
- * connection carries exactly one create_request (with start_revision) and a
- * watch is cancelled by closing its connection: watch_stop raises a flag and
- * wakes curl_multi_poll with curl_multi_wakeup, so stopping is immediate.
+ * Watch is a bidirectional stream in gRPC. We send a single framed
+ * WatchRequest (a create request with start_revision and progress_notify)
+ * as the whole body and half-close: etcd reads the create request, then the
+ * end of the requests, and keeps streaming WatchResponses on the open half.
+ * No bidirectional upload, so none of libcurl 7.88's HTTP/2 upload bugs. A
+ * watch is cancelled by resetting its stream (removing its transfer), which
+ * costs the other streams nothing.
  *
- * The answer is a stream of {"result":WatchResponse} objects separated by
- * newlines; chunk boundaries mean nothing, so bytes are buffered and split on
- * '\n' only. etcd guarantees that one WatchResponse holds whole revisions
- * (without "fragment", which we never ask for), possibly several of them,
- * so each message's events are handed to the core as one batch; an event's
- * revision is its kv.mod_revision, not the header's.
+ * Each WatchResponse holds whole revisions (we never ask for fragments), so
+ * its events go to the core as one batch; an event's revision is its
+ * kv.mod_revision, not the header's.
  *
- * Resumption: the thread remembers the next revision it needs (last event
- * revision + 1, or a progress notification's header revision + 1, which
- * etcd only sends to watchers that are fully caught up). Whenever the
- * stream ends (server restart, member killed, network error; a clean end of
- * body counts too) it reconnects, to the next endpoint, from that revision.
- * If that history is gone etcd answers "canceled" with compact_revision and
- * the watch ends with DC_ECOMPACTED: a gap is never hidden.
+ * Resumption: the watch remembers the next revision it needs: the last
+ * event's revision + 1. Progress notifications (progress_notify) keep an
+ * idle stream's bytes flowing but do not move that point: with etcd 3.4.23
+ * a watch resumed from a progress notification's revision + 1 once skipped
+ * a revision that was still on its way (tests/robustness, history checker;
+ * etcd fixed several progress-notification races after 3.4.23). Resuming
+ * from the last event is always safe; at worst that revision was compacted
+ * meanwhile and the watch ends with DC_ECOMPACTED instead. Whenever the
+ * stream ends (server restart and its GOAWAY, member killed, network error,
+ * or a clean end) the watch reconnects from that revision, after a short
+ * backoff, to the same endpoint if its stream had worked and to the next one
+ * if it had not. If that history is gone etcd answers "canceled" with
+ * compact_revision and the watch ends with DC_ECOMPACTED: a gap is never
+ * hidden.
+ *
+ * Threads: everything here runs on the loop thread except the start and
+ * stop handshakes (etcd_watch_start / _stop wait on the watch's condition
+ * variable for the loop's verdict).
  */
 #include "etcd.h"
 
@@ -30,35 +41,9 @@
 
 #include "clock.h"
 #include "kv.h"
+#include "watch.h"
 
-enum { START_PENDING, START_OK, START_FAILED };
-
-typedef struct etcd_watch {
-    etcd_conn *c;
-    dc_watch_sink *sink; /* NULL for the compact-revision probe */
-    char *key;
-    size_t key_len;
-    unsigned flags;
-    int64_t next_rev; /* first revision not yet delivered */
-
-    CURLM *multi;
-    CURL *easy;
-    pthread_t thread;
-    atomic_int stop;
-
-    dc_buf line;  /* bytes after the last '\n' */
-    int ended;    /* watch_fail was called (or the probe has its answer) */
-    int reauth;   /* the token was rejected: log in again and reconnect */
-    unsigned gen; /* token generation the current connection used */
-    int created;  /* the current connection's watch was created */
-
-    pthread_mutex_t mu; /* guards start_* for the handshake with watch_start */
-    pthread_cond_t cv;
-    int start_state, start_rc;
-    char start_msg[512];
-    int64_t probe_compact; /* probe: the compact revision seen */
-    char last_err[512];    /* why the last connection ended, for the starter */
-} etcd_watch;
+#define WATCH_OF(job, field) ((etcd_watch *)(void *)((char *)(job)-offsetof(etcd_watch, field)))
 
 static void start_done(etcd_watch *w, int rc, const char *msg)
 {
@@ -72,23 +57,28 @@ static void start_done(etcd_watch *w, int rc, const char *msg)
     pthread_mutex_unlock(&w->mu);
 }
 
+static int start_pending(etcd_watch *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int p = w->start_state == START_PENDING;
+    pthread_mutex_unlock(&w->mu);
+    return p;
+}
+
 /* End the watch with code: the starter hears it if it still waits, else the core. */
-static void watch_end(etcd_watch *w, int code, int64_t compact_rev, const char *msg)
+void etcd_watch_end(etcd_watch *w, int code, int64_t compact_rev, const char *msg)
 {
     if (w->ended) return;
     w->ended = 1;
-    pthread_mutex_lock(&w->mu);
-    int pending = w->start_state == START_PENDING;
-    if (!w->sink) {
+    if (!w->sink) { /* the compact probe: a cancel is its answer */
+        pthread_mutex_lock(&w->mu);
         w->probe_compact = compact_rev;
         pthread_cond_broadcast(&w->cv);
-    }
-    pthread_mutex_unlock(&w->mu);
-    if (!w->sink) { /* the compact probe: a cancel is its answer */
+        pthread_mutex_unlock(&w->mu);
         start_done(w, code == DC_ECOMPACTED ? DC_OK : code, msg);
         return;
     }
-    if (pending && code != DC_ECOMPACTED) {
+    if (start_pending(w) && code != DC_ECOMPACTED) {
         start_done(w, code, msg);
         return;
     }
@@ -96,70 +86,67 @@ static void watch_end(etcd_watch *w, int code, int64_t compact_rev, const char *
     w->c->host->watch_fail(w->sink, code, compact_rev, msg);
 }
 
-static cJSON *create_body(const etcd_watch *w)
+/* ------------------------------------------------------------ retry list */
+
+static void retry_unlink(etcd_watch *w)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON *cr = cJSON_AddObjectToObject(o, "create_request");
-    if (!o || !cr || etcd_add_key_range(cr, w->key, w->key_len, w->flags & DC_PREFIX) ||
-        etcd_add_i64(cr, "start_revision", w->next_rev) ||
-        (w->flags & DC_PREV_KV && etcd_add_bool(cr, "prev_kv", 1)) ||
-        etcd_add_bool(cr, "progress_notify", 1))
-        goto fail;
-    if (w->flags & (DC_NO_PUT | DC_NO_DELETE)) {
-        cJSON *f = cJSON_AddArrayToObject(cr, "filters");
-        if (!f) goto fail;
-        if (w->flags & DC_NO_PUT && !cJSON_AddItemToArray(f, cJSON_CreateString("NOPUT")))
-            goto fail;
-        if (w->flags & DC_NO_DELETE && !cJSON_AddItemToArray(f, cJSON_CreateString("NODELETE")))
-            goto fail;
-    }
-    return o;
-fail:
-    cJSON_Delete(o);
-    return NULL;
+    if (!w->in_retry) return;
+    for (etcd_watch **p = &w->c->retry; *p; p = &(*p)->next_retry)
+        if (*p == w) {
+            *p = w->next_retry;
+            break;
+        }
+    w->in_retry = 0;
+    w->next_retry = NULL;
 }
 
-/* Convert the events of one message. 0, -1 corrupt, -2 no memory. */
-static int parse_events(const cJSON *arr, dc_event **out, size_t *n)
+static void retry_at(etcd_watch *w, int64_t at)
+{
+    w->retry_at = at;
+    if (w->in_retry) return;
+    w->next_retry = w->c->retry;
+    w->c->retry = w;
+    w->in_retry = 1;
+}
+
+/* ------------------------------------------------------------ messages */
+
+/* Convert one message's events from index first on. 0, -1 malformed, -2
+ * no memory. */
+static int convert_events(const Etcdpb__WatchResponse *r, size_t first, dc_event **out)
 {
     *out = NULL;
-    *n = 0;
-    size_t cnt = (size_t)cJSON_GetArraySize(arr);
-    if (!cnt) return 0;
-    dc_event *evs = calloc(cnt, sizeof *evs);
+    dc_event *evs = calloc(r->n_events - first, sizeof *evs);
     if (!evs) return -2;
     size_t i = 0;
     int rc = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, arr)
-    {
+    for (; i < r->n_events - first; i++) {
+        const Etcdpb__Event *e = r->events[first + i];
         dc_event *ev = &evs[i];
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive(it, "type");
-        ev->type = cJSON_IsString(type) && strcmp(type->valuestring, "DELETE") == 0
-                       ? DC_EVENT_DELETE
-                       : DC_EVENT_PUT;
-        if (type && !(cJSON_IsString(type) && (strcmp(type->valuestring, "DELETE") == 0 ||
-                                               strcmp(type->valuestring, "PUT") == 0))) {
+        if (!e->kv || (e->type != ETCDPB__EVENT__EVENT_TYPE__PUT &&
+                       e->type != ETCDPB__EVENT__EVENT_TYPE__DELETE)) {
             rc = -1;
             break;
         }
-        rc = etcd_parse_kv(cJSON_GetObjectItemCaseSensitive(it, "kv"), &ev->kv);
-        if (rc != 0) break;
-        i++;
-        const cJSON *prev = cJSON_GetObjectItemCaseSensitive(it, "prev_kv");
-        if (prev) {
+        ev->type = e->type == ETCDPB__EVENT__EVENT_TYPE__DELETE ? DC_EVENT_DELETE : DC_EVENT_PUT;
+        if (e->kv->mod_revision <= 0 ||
+            (i > 0 && e->kv->mod_revision < r->events[first + i - 1]->kv->mod_revision)) {
+            rc = -1;
+            break;
+        }
+        if (etcd_kv_from_pb(e->kv, &ev->kv) != 0) {
+            rc = -2;
+            break;
+        }
+        if (e->prev_kv) {
             ev->prev_kv = calloc(1, sizeof *ev->prev_kv);
-            rc = ev->prev_kv ? etcd_parse_kv(prev, ev->prev_kv) : -2;
-            if (rc != 0) {
+            if (!ev->prev_kv || etcd_kv_from_pb(e->prev_kv, ev->prev_kv) != 0) {
                 free(ev->prev_kv);
                 ev->prev_kv = NULL;
+                i++; /* its kv is filled: free it with the others */
+                rc = -2;
                 break;
             }
-        }
-        if (ev->kv.mod_revision <= 0 ||
-            (i > 1 && ev->kv.mod_revision < evs[i - 2].kv.mod_revision)) {
-            rc = -1;
-            break;
         }
     }
     if (rc != 0) {
@@ -167,252 +154,347 @@ static int parse_events(const cJSON *arr, dc_event **out, size_t *n)
         return rc;
     }
     *out = evs;
-    *n = cnt;
     return 0;
 }
 
-/* Handle one message. Returns 0 to go on, -1 to close the connection. */
-static int handle_message(etcd_watch *w, const char *text, size_t len)
+/* The token was refused: ask the refresher for a new one, then reconnect.
+ * Returns 1 if that will happen, 0 if the watch must end instead. */
+static int want_token(etcd_watch *w)
+{
+    etcd_conn *c = w->c;
+    if (!c->username || w->reauth_tried) return 0;
+    w->reauth_tried = 1;
+    w->wait_token = 1;
+    etcd_auth_want(c, w->s->token_gen);
+    return 1;
+}
+
+int etcd_watch_handle(etcd_watch *w, const Etcdpb__WatchResponse *r, int grouped)
 {
     etcd_conn *c = w->c;
     char msg[512];
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(j, "result");
-    if (!cJSON_IsObject(r)) {
-        /* Not a watch response: an error body (HTTP 4xx/5xx) or garbage. */
-        int retry = 0, reauth = 0;
-        int code =
-            cJSON_IsObject(j) ? etcd_map_error(500, j, ETCD_READ, &retry, &reauth) : DC_ECORRUPT;
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-        if (cJSON_IsObject(e)) e = cJSON_GetObjectItemCaseSensitive(e, "message");
-        snprintf(msg, sizeof msg, "%s: watch: %s", c->label,
-                 cJSON_IsString(e) ? e->valuestring : "malformed message from the server");
-        cJSON_Delete(j);
-        if (reauth && c->username && !w->reauth) {
-            w->reauth = 1;
-            return -1;
-        }
-        if (code == DC_ECORRUPT) c->host->log(DC_LOG_ERROR, "etcd", "%s", msg);
-        if (code == DC_EUNAVAILABLE || code == DC_ETIMEDOUT) { /* reconnect, elsewhere */
-            snprintf(w->last_err, sizeof w->last_err, "%s", msg);
-            return -1;
-        }
-        watch_end(w, code, 0, msg);
-        return -1;
-    }
-    int64_t compact = 0, hrev = 0;
-    if (etcd_get_i64(r, "compact_revision", &compact) || etcd_header_rev(r, &hrev)) {
-        cJSON_Delete(j);
-        snprintf(msg, sizeof msg, "%s: watch: malformed number in a watch response", c->label);
-        c->host->log(DC_LOG_ERROR, "etcd", "%s", msg);
-        watch_end(w, DC_ECORRUPT, 0, msg);
-        return -1;
-    }
-    if (etcd_get_bool(r, "canceled")) {
-        const cJSON *why = cJSON_GetObjectItemCaseSensitive(r, "cancel_reason");
-        const char *reason = cJSON_IsString(why) ? why->valuestring : "";
-        int rc;
-        if (compact > 0) {
+    if (r->canceled) {
+        const char *reason = r->cancel_reason ? r->cancel_reason : "";
+        int code;
+        /* etcd's compact revision C keeps C's puts but drops its deletes
+         * (tombstones): the store's compact revision is C + 1 (kv.c). */
+        int64_t store_compact = r->compact_revision > 0 ? r->compact_revision + 1 : 0;
+        if (r->compact_revision > 0) {
             snprintf(msg, sizeof msg,
                      "%s: watch from revision %lld: history compacted (compact revision %lld)",
-                     c->label, (long long)w->next_rev, (long long)compact);
-            rc = DC_ECOMPACTED;
-        } else if (strstr(reason, "invalid auth token") && c->username && !w->reauth) {
-            w->reauth = 1; /* the token expired between reconnects */
-            cJSON_Delete(j);
-            return -1;
+                     c->label, (long long)w->next_rev, (long long)store_compact);
+            code = DC_ECOMPACTED;
         } else {
             int retry, reauth;
-            cJSON *fake = cJSON_CreateObject();
-            if (fake) cJSON_AddStringToObject(fake, "error", reason);
-            rc = etcd_map_error(200, fake, ETCD_READ, &retry, &reauth);
-            cJSON_Delete(fake);
-            if (rc == DC_EUNKNOWN) rc = DC_EUNAVAILABLE;
+            code = etcd_grpc_map(GRPC_UNKNOWN, reason, ETCD_READ, &retry, &reauth);
+            if (reauth && grouped && c->username) return WH_NEED_TOKEN;
+            if (reauth && !grouped && want_token(w)) return WH_CLOSE;
+            if (code == DC_EUNKNOWN) code = DC_EUNAVAILABLE;
             snprintf(msg, sizeof msg, "%s: watch canceled by the server: %s", c->label,
                      *reason ? reason : "(no reason given)");
         }
-        cJSON_Delete(j);
-        watch_end(w, rc, compact, msg);
-        return -1;
+        etcd_watch_end(w, code, store_compact, msg);
+        return grouped ? WH_ENDED : WH_CLOSE;
     }
-    if (etcd_get_bool(r, "created")) {
+    if (r->created) {
         w->created = 1;
-        w->reauth = 0;
+        w->reauth_tried = 0;
+        w->failures = 0;
+        w->backoff_ms = 50;
         start_done(w, DC_OK, NULL);
+        if (!grouped && w->sink) w->c->group_due = 1; /* one more to group */
     }
-    const cJSON *events = cJSON_GetObjectItemCaseSensitive(r, "events");
-    if (!w->sink) { /* the compact probe wants nothing but the cancel */
-        cJSON_Delete(j);
-        return 0;
-    }
-    if (!events) {
-        /* A progress notification: etcd sends them only to watchers that
-         * have received everything up to the header revision. */
-        if (w->created && !etcd_get_bool(r, "created") && hrev >= w->next_rev)
-            w->next_rev = hrev + 1;
-        cJSON_Delete(j);
-        return 0;
-    }
+    if (!w->sink) return WH_OK;     /* the compact probe wants nothing but the cancel */
+    if (!r->n_events) return WH_OK; /* created, or a progress notification (see above) */
+    /* A group's stream replays from where the watch's old stream stood
+     * when the group was formed: skip what was delivered since. */
+    size_t skip = 0;
+    while (skip < r->n_events && r->events[skip]->kv &&
+           r->events[skip]->kv->mod_revision < w->next_rev)
+        skip++;
+    if (skip == r->n_events) return WH_OK;
     dc_event *evs;
-    size_t n;
-    int prc = cJSON_IsArray(events) ? parse_events(events, &evs, &n) : -1;
-    cJSON_Delete(j);
+    int prc = convert_events(r, skip, &evs);
     if (prc != 0) {
         snprintf(msg, sizeof msg, "%s: watch: %s", c->label,
                  prc == -2 ? "out of memory reading events" : "malformed event from the server");
         if (prc == -1) c->host->log(DC_LOG_ERROR, "etcd", "%s", msg);
-        watch_end(w, prc == -2 ? DC_ENOMEM : DC_ECORRUPT, 0, msg);
-        return -1;
+        etcd_watch_end(w, prc == -2 ? DC_ENOMEM : DC_ECORRUPT, 0, msg);
+        return grouped ? WH_ENDED : WH_CLOSE;
     }
-    if (!n) return 0;
-    int64_t last = evs[n - 1].kv.mod_revision;
-    if (c->host->watch_push(w->sink, evs, n) != DC_OK) {
+    int64_t last = r->events[r->n_events - 1]->kv->mod_revision;
+    if (c->host->watch_push(w->sink, evs, r->n_events - skip) != DC_OK) {
         w->ended = 1; /* closed by the core, or out of memory (already reported) */
-        return -1;
+        return grouped ? WH_ENDED : WH_CLOSE;
     }
     if (last >= w->next_rev) w->next_rev = last + 1;
+    return WH_OK;
+}
+
+/* The stream's data callback: decode every whole message received so far. */
+static int on_data(etcd_stream *s)
+{
+    etcd_watch *w = s->owner;
+    etcd_conn *c = w->c;
+    if (w->ended || w->stopped || w->g) return 1; /* w->g: a group serves it now */
+    const uint8_t *p = (const uint8_t *)s->resp.p;
+    size_t used = 0;
+    for (;;) {
+        size_t off, len;
+        int r = etcd_grpc_next(p + used, s->resp.len - used, ETCD_MAX_MESSAGE, &off, &len);
+        if (r == 0) break;
+        char msg[256];
+        if (r < 0) {
+            snprintf(msg, sizeof msg, "%s: watch: malformed gRPC frame from the server", c->label);
+            c->host->log(DC_LOG_ERROR, "etcd", "%s", msg);
+            etcd_watch_end(w, DC_ECORRUPT, 0, msg);
+            return 1;
+        }
+        etcd_alloc al;
+        etcd_alloc_init(&al);
+        Etcdpb__WatchResponse *m = etcdpb__watch_response__unpack(&al.a, len, p + used + off);
+        used += off + len;
+        if (!m) {
+            snprintf(msg, sizeof msg, "%s: watch: %s", c->label,
+                     al.failed ? "out of memory decoding a message"
+                               : "a message from the server is not valid protobuf");
+            if (!al.failed) c->host->log(DC_LOG_ERROR, "etcd", "%s", msg);
+            etcd_watch_end(w, al.failed ? DC_ENOMEM : DC_ECORRUPT, 0, msg);
+            return 1;
+        }
+        int hr = etcd_watch_handle(w, m, 0);
+        etcdpb__watch_response__free_unpacked(m, NULL);
+        if (hr != 0) return 1;
+    }
+    if (used) {
+        memmove(s->resp.p, s->resp.p + used, s->resp.len - used);
+        s->resp.len -= used;
+    }
     return 0;
 }
 
-static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
-{
-    etcd_watch *w = userdata;
-    size_t n = size * nmemb;
-    if (atomic_load(&w->stop) || w->ended) return 0;
-    if (dc_buf_append(&w->line, data, n) != 0) {
-        watch_end(w, DC_ENOMEM, 0, "etcd: out of memory buffering a watch message");
-        return 0;
-    }
-    size_t start = 0;
-    for (;;) {
-        char *nl = memchr(w->line.p + start, '\n', w->line.len - start);
-        if (!nl) break;
-        size_t len = (size_t)(nl - (w->line.p + start));
-        if (len && handle_message(w, w->line.p + start, len) != 0) return 0;
-        start += len + 1;
-    }
-    if (start) {
-        memmove(w->line.p, w->line.p + start, w->line.len - start);
-        w->line.len -= start;
-        w->line.p[w->line.len] = '\0';
-    }
-    return n;
-}
+static void connect_now(etcd_watch *w);
 
-/* Run one connection until it ends. Returns the CURLcode. */
-static CURLcode run_connection(etcd_watch *w, const char *endpoint, long *sent)
+/* The stream ended (loop thread): decide whether and when to reconnect. */
+static void on_end(etcd_stream *s)
 {
+    etcd_watch *w = s->owner;
     etcd_conn *c = w->c;
-    char url[512];
-    snprintf(url, sizeof url, "%s/v3/watch", endpoint);
-    cJSON *body = create_body(w);
-    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
-    cJSON_Delete(body);
-    struct curl_slist *hdrs = text ? etcd_headers(c, 1, &w->gen) : NULL;
-    if (!hdrs) {
-        free(text);
-        return CURLE_OUT_OF_MEMORY;
+    if (w->stopped || w->ended || w->g) return; /* w->g: a group serves it now */
+    char why[300];
+    int code = DC_EUNAVAILABLE;
+    if (!c->tls && !s->prior_knowledge && s->result == CURLE_OK &&
+        (s->http_version == CURL_HTTP_VERSION_1_0 || s->http_version == CURL_HTTP_VERSION_1_1)) {
+        /* The connection we meant to share was gone: open one as h2c (loop.c). */
+        s->force_pk = 1;
+        c->host->log(DC_LOG_INFO, "etcd", "%s: a watch went out as HTTP/1.1 to %s; again as h2c",
+                     c->label, c->endpoints[w->ep]);
+        retry_at(w, dc_now_ms());
+        return;
     }
-    dc_buf_reset(&w->line);
-    w->created = 0;
-    w->last_err[0] = '\0';
-    curl_easy_setopt(w->easy, CURLOPT_URL, url);
-    curl_easy_setopt(w->easy, CURLOPT_COPYPOSTFIELDS, text);
-    curl_easy_setopt(w->easy, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(w->easy, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(w->easy, CURLOPT_WRITEDATA, w);
-    /* No overall timeout (the stream lives as long as the watch), but a
-     * silent connection is dead: progress notifications arrive at least
-     * every 10 minutes, so 15 minutes without a byte means reconnect. */
-    curl_easy_setopt(w->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(w->easy, CURLOPT_LOW_SPEED_TIME, 900L);
-    free(text);
-
-    CURLcode result = CURLE_OK;
-    curl_multi_add_handle(w->multi, w->easy);
-    int running = 1;
-    while (running && !atomic_load(&w->stop)) {
-        if (curl_multi_perform(w->multi, &running) != CURLM_OK) break;
-        CURLMsg *m;
-        int left;
-        while ((m = curl_multi_info_read(w->multi, &left)))
-            if (m->msg == CURLMSG_DONE) result = m->data.result;
-        if (running) curl_multi_poll(w->multi, NULL, 0, 1000, NULL);
+    if (s->result != CURLE_OK) {
+        int retry;
+        code = etcd_transport_error(c, s, ETCD_READ, &retry);
+        snprintf(why, sizeof why, "%s", s->cerr[0] ? s->cerr : curl_easy_strerror(s->result));
+        if (!retry && code != DC_EAUTH) code = DC_EUNAVAILABLE;
+    } else if (s->http_status != 200) {
+        snprintf(why, sizeof why, "HTTP %ld: not an etcd gRPC endpoint", s->http_status);
+    } else if (s->grpc_status > 0) {
+        int retry, reauth;
+        code = etcd_grpc_map(s->grpc_status, s->grpc_msg, ETCD_READ, &retry, &reauth);
+        snprintf(why, sizeof why, "gRPC status %d: %s", s->grpc_status, s->grpc_msg);
+        if (reauth && want_token(w)) code = DC_OK;
+        if (code == DC_ETIMEDOUT) code = DC_EUNAVAILABLE;
+    } else {
+        snprintf(why, sizeof why, "the stream ended");
     }
-    curl_easy_getinfo(w->easy, CURLINFO_REQUEST_SIZE, sent);
-    long status = 0;
-    curl_easy_getinfo(w->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_multi_remove_handle(w->multi, w->easy);
-    curl_easy_setopt(w->easy, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(hdrs);
-    /* An error body (HTTP 4xx/5xx) may end without '\n'. A stream cut in
-     * the middle of a message is just a disconnect: resume re-reads it. */
-    if (result == CURLE_OK && status != 200 && !w->ended && !atomic_load(&w->stop) && w->line.len)
-        handle_message(w, w->line.p, w->line.len);
-    return result;
-}
-
-static void *watch_thread(void *arg)
-{
-    etcd_watch *w = arg;
-    etcd_conn *c = w->c;
-    size_t ep = atomic_load(&c->preferred) % c->n_endpoints;
-    int64_t backoff = 50;
-    size_t failures = 0; /* consecutive connections that never got "created" */
-    while (!atomic_load(&w->stop) && !w->ended) {
-        long sent = 0;
-        CURLcode cc = run_connection(w, c->endpoints[ep], &sent);
-        if (atomic_load(&w->stop) || w->ended) break;
-        if (cc == CURLE_OUT_OF_MEMORY) {
-            watch_end(w, DC_ENOMEM, 0, "etcd: out of memory starting a watch");
-            break;
-        }
-        if (w->reauth) {
-            dc_drv_err err = {{0}, 0};
-            int rc = etcd_auth_refresh(c, w->gen, &err);
-            if (rc == DC_EAUTH) {
-                watch_end(w, rc, 0, err.msg);
-                break;
-            }
-        }
-        if (w->created) {
-            failures = 0;
-            backoff = 50;
-            c->host->log(DC_LOG_INFO, "etcd",
-                         "%s: watch stream from %s ended (%s); resuming at %lld", c->label,
-                         c->endpoints[ep], curl_easy_strerror(cc), (long long)w->next_rev);
-        } else {
-            failures++;
-        }
-        pthread_mutex_lock(&w->mu);
-        int pending = w->start_state == START_PENDING;
-        pthread_mutex_unlock(&w->mu);
-        if (pending && failures >= c->n_endpoints && !w->reauth) {
+    if (code != DC_OK && code != DC_EUNAVAILABLE) {
+        /* Not a disconnect: TLS refused, auth refused, a bad request. */
+        char msg[700];
+        snprintf(msg, sizeof msg, "%s: watch at %s: %s", c->label, c->endpoints[w->ep], why);
+        etcd_watch_end(w, code, 0, msg);
+        return;
+    }
+    snprintf(w->last_err, sizeof w->last_err, "%s: watch at %s: %s", c->label, c->endpoints[w->ep],
+             why);
+    if (w->created) {
+        c->host->log(DC_LOG_INFO, "etcd", "%s: watch stream from %s ended (%s); resuming at %lld",
+                     c->label, c->endpoints[w->ep], why, (long long)w->next_rev);
+    } else if (!w->wait_token) {
+        w->failures++;
+        w->ep = (w->ep + 1) % c->n_endpoints;
+        if (start_pending(w) && w->failures >= c->n_endpoints) {
             /* The first connection found no endpoint: tell watch_start now. */
-            char msg[512];
-            if (w->last_err[0])
-                snprintf(msg, sizeof msg, "%s", w->last_err);
-            else
-                snprintf(msg, sizeof msg, "%s: watch: no endpoint answered (%s)", c->label,
-                         curl_easy_strerror(cc));
-            start_done(w, cc == CURLE_OPERATION_TIMEDOUT ? DC_ETIMEDOUT : DC_EUNAVAILABLE, msg);
+            int rc = s->result == CURLE_OPERATION_TIMEDOUT ? DC_ETIMEDOUT : DC_EUNAVAILABLE;
             w->ended = 1;
+            start_done(w, rc, w->last_err);
+            return;
+        }
+    }
+    w->created = 0;
+    if (w->wait_token) {
+        retry_at(w, INT64_MAX); /* etcd_watch_token_ready moves it up */
+        return;
+    }
+    retry_at(w, dc_now_ms() + w->backoff_ms);
+    if (w->backoff_ms < 1000) w->backoff_ms *= 2;
+}
+
+int etcd_watch_frame_create(const etcd_watch *w, int64_t id, dc_buf *out)
+{
+    Etcdpb__WatchCreateRequest cr = ETCDPB__WATCH_CREATE_REQUEST__INIT;
+    Etcdpb__WatchRequest req = ETCDPB__WATCH_REQUEST__INIT;
+    Etcdpb__WatchCreateRequest__FilterType filters[2];
+    static const uint8_t zero = 0;
+    uint8_t *end_buf = NULL;
+    cr.key.data = (uint8_t *)w->key;
+    cr.key.len = w->key_len;
+    if (w->flags & DC_PREFIX) {
+        size_t n = 1;
+        if (w->key_len == 0) {
+            cr.key.data = (uint8_t *)(uintptr_t)&zero;
+            cr.key.len = 1;
+            cr.range_end = cr.key;
+        } else if ((end_buf = etcd_prefix_end(w->key, w->key_len, &n))) {
+            cr.range_end.data = end_buf;
+            cr.range_end.len = n;
+        } else {
+            return -1;
+        }
+    }
+    cr.start_revision = w->next_rev;
+    cr.progress_notify = 1;
+    cr.prev_kv = (w->flags & DC_PREV_KV) != 0;
+    cr.watch_id = id;
+    if (w->flags & DC_NO_PUT)
+        filters[cr.n_filters++] = ETCDPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NOPUT;
+    if (w->flags & DC_NO_DELETE)
+        filters[cr.n_filters++] = ETCDPB__WATCH_CREATE_REQUEST__FILTER_TYPE__NODELETE;
+    cr.filters = filters;
+    req.request_union_case = ETCDPB__WATCH_REQUEST__REQUEST_UNION_CREATE_REQUEST;
+    req.create_request = &cr;
+    uint8_t *body;
+    size_t len;
+    int fr = etcd_grpc_frame(&req.base, &body, &len);
+    free(end_buf);
+    if (fr != 0) return -1;
+    int ar = dc_buf_append(out, body, len);
+    free(body);
+    return ar;
+}
+
+/* Open a stream for w from next_rev (loop thread). */
+static void connect_now(etcd_watch *w)
+{
+    etcd_conn *c = w->c;
+    if (w->g || w->ended || w->stopped) return; /* a group's stream serves it */
+    dc_buf b = DC_BUF_INIT;
+    int fr = etcd_watch_frame_create(w, 0, &b);
+    if (fr != 0) dc_buf_free(&b);
+    /* the stream owns the body from here on, also when prepare fails */
+    if (fr != 0 || etcd_stream_prepare(w->s, w->ep, "/etcdserverpb.Watch/Watch", (uint8_t *)b.p,
+                                       b.len, ETCD_READ, 0) != DC_OK) {
+        etcd_watch_end(w, DC_ENOMEM, 0, "etcd: out of memory starting a watch");
+        return;
+    }
+    w->s->owner = w;
+    w->s->on_data = on_data;
+    w->s->on_end = on_end;
+    w->created = 0;
+    if (etcd_loop_add(c, w->s) != 0) {
+        snprintf(w->s->cerr, sizeof w->s->cerr, "curl_multi_add_handle failed");
+        etcd_stream_finished(w->s, CURLE_OUT_OF_MEMORY);
+    }
+}
+
+long etcd_watch_tick(etcd_conn *c)
+{
+    if (c->group_due) etcd_group_consolidate(c);
+    long gwait = c->groups ? etcd_group_tick(c, dc_now_ms()) : -1;
+    if (!c->retry) return gwait;
+    int64_t now = dc_now_ms(), next = INT64_MAX;
+    if (gwait >= 0) next = now + gwait;
+    /* Collect the due ones first: connecting may put a watch back. */
+    etcd_watch *due = NULL;
+    for (etcd_watch **p = &c->retry; *p;) {
+        etcd_watch *w = *p;
+        if (w->retry_at <= now) {
+            *p = w->next_retry;
+            w->in_retry = 0;
+            w->next_retry = due;
+            due = w;
+        } else {
+            if (w->retry_at < next) next = w->retry_at;
+            p = &w->next_retry;
+        }
+    }
+    while (due) {
+        etcd_watch *w = due;
+        due = w->next_retry;
+        w->next_retry = NULL;
+        connect_now(w);
+    }
+    if (c->retry && next == INT64_MAX) {
+        /* connect_now may have queued watches again; look once more soon */
+        for (etcd_watch *w = c->retry; w; w = w->next_retry)
+            if (w->retry_at < next) next = w->retry_at;
+    }
+    if (next == INT64_MAX) return -1;
+    int64_t left = next - dc_now_ms();
+    return left < 0 ? 0 : (long)left;
+}
+
+static void token_job(etcd_conn *c, etcd_job *j)
+{
+    (void)j;
+    int64_t now = dc_now_ms();
+    etcd_group_token_ready(c, now);
+    for (etcd_watch *w = c->retry; w; w = w->next_retry)
+        if (w->wait_token) {
+            w->wait_token = 0;
+            w->retry_at = now;
+        }
+}
+
+void etcd_watch_token_ready(etcd_conn *c)
+{
+    c->token_job.run = token_job;
+    etcd_loop_post(c, &c->token_job);
+}
+
+/* ------------------------------------------------------------ start / stop */
+
+static void start_job(etcd_conn *c, etcd_job *j)
+{
+    etcd_watch *w = WATCH_OF(j, start_job);
+    if (w->sink) { /* the compact probe is never grouped */
+        w->next_all = c->watches;
+        c->watches = w;
+    }
+    connect_now(w);
+}
+
+static void stop_job(etcd_conn *c, etcd_job *j)
+{
+    etcd_watch *w = WATCH_OF(j, stop_job);
+    w->stopped = 1;
+    etcd_loop_remove(c, w->s);
+    retry_unlink(w);
+    etcd_group_leave(w);
+    for (etcd_watch **p = &c->watches; *p; p = &(*p)->next_all)
+        if (*p == w) {
+            *p = w->next_all;
             break;
         }
-        if (!w->created) ep = (ep + 1) % c->n_endpoints;
-        /* Sleep, but wake up at once when stopped. */
-        if (!w->reauth || !w->created) curl_multi_poll(w->multi, NULL, 0, (int)backoff, NULL);
-        if (backoff < 1000) backoff *= 2;
-        (void)sent;
-    }
-    return NULL;
+    pthread_mutex_lock(&w->mu);
+    w->stop_done = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void watch_free(etcd_watch *w)
 {
-    if (w->easy) curl_easy_cleanup(w->easy);
-    if (w->multi) curl_multi_cleanup(w->multi);
-    dc_buf_free(&w->line);
+    etcd_stream_free(w->s);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w->key);
@@ -428,9 +510,8 @@ static etcd_watch *watch_new(etcd_conn *c, const char *key, size_t key_len, unsi
     dc_cond_init_monotonic(&w->cv);
     w->c = c;
     w->key = malloc(key_len + 1);
-    w->multi = curl_multi_init();
-    w->easy = curl_easy_init();
-    if (!w->key || !w->multi || !w->easy) {
+    w->s = etcd_stream_new(c);
+    if (!w->key || !w->s) {
         watch_free(w);
         return NULL;
     }
@@ -439,16 +520,27 @@ static etcd_watch *watch_new(etcd_conn *c, const char *key, size_t key_len, unsi
     w->key_len = key_len;
     w->flags = flags;
     w->next_rev = start;
-    etcd_handle_setup(c, w->easy);
+    w->ep = atomic_load(&c->preferred) % c->n_endpoints;
+    w->backoff_ms = 50;
+    w->start_job.run = start_job;
+    w->stop_job.run = stop_job;
     return w;
 }
 
-/* Start the thread and wait for the first connection's verdict. */
+/* Stop w on the loop thread and wait until the loop let go of it. */
+static void watch_halt(etcd_watch *w)
+{
+    etcd_loop_post(w->c, &w->stop_job);
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop_done) pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Start w on the loop and wait for the first stream's verdict. */
 static int watch_launch(etcd_watch *w, dc_drv_err *err)
 {
     etcd_conn *c = w->c;
-    if (pthread_create(&w->thread, NULL, watch_thread, w) != 0)
-        return etcd_err(c, err, DC_ENOMEM, "cannot start a watch thread");
+    etcd_loop_post(c, &w->start_job);
     int64_t deadline = dc_now_ms() + c->request_timeout_ms;
     pthread_mutex_lock(&w->mu);
     while (w->start_state == START_PENDING)
@@ -458,9 +550,7 @@ static int watch_launch(etcd_watch *w, dc_drv_err *err)
     snprintf(msg, sizeof msg, "%s", w->start_msg);
     pthread_mutex_unlock(&w->mu);
     if (state == START_OK) return DC_OK;
-    atomic_store(&w->stop, 1);
-    curl_multi_wakeup(w->multi);
-    pthread_join(w->thread, NULL);
+    watch_halt(w);
     if (state == START_PENDING)
         return etcd_err(c, err, DC_ETIMEDOUT, "watch not created within %ld ms",
                         c->request_timeout_ms);
@@ -489,9 +579,7 @@ void etcd_watch_stop(void *conn, void *handle)
     (void)conn;
     etcd_watch *w = handle;
     if (!w) return;
-    atomic_store(&w->stop, 1);
-    curl_multi_wakeup(w->multi);
-    pthread_join(w->thread, NULL);
+    watch_halt(w);
     watch_free(w);
 }
 
@@ -510,11 +598,9 @@ int etcd_compact_revision(etcd_conn *c, int64_t *rev, dc_drv_err *err)
         pthread_mutex_lock(&w->mu);
         while (!w->probe_compact)
             if (dc_cond_wait_until(&w->cv, &w->mu, deadline) != 0) break;
-        pthread_mutex_unlock(&w->mu);
-        atomic_store(&w->stop, 1);
-        curl_multi_wakeup(w->multi);
-        pthread_join(w->thread, NULL);
         *rev = w->probe_compact;
+        pthread_mutex_unlock(&w->mu);
+        watch_halt(w);
     }
     watch_free(w);
     return rc;

@@ -4,12 +4,17 @@
  * and with curl in the same run (bench/etcd/run.sh prints the ratios).
  *
  *   bench_etcd <uri> put|get|txn <callers> <ops per caller>
+ *   bench_etcd <uri> watch <watches> <ops>
  *
- * All callers share one dc_store, as an application would (the driver keeps
- * one kept-alive connection per concurrent caller). put writes 64-byte
+ * All callers share one dc_store, as an application would (the driver
+ * multiplexes them on one HTTP/2 connection). put writes 64-byte
  * values to 100 keys per caller; get reads one existing key; txn is a
  * compare-and-put (create_revision > 0 then put, else get). Prints
  * "driver <op> <callers> <ops> <p50 us> <p99 us> <ops/s>".
+ *
+ * watch opens <watches> watches on one handle, one key each, then puts to
+ * the keys in turn (one writer) and times each put until the event reaches
+ * its key's watch: the put->event latency with that many watches open.
  */
 #include <ddlcoord/ddlcoord.h>
 #include <pthread.h>
@@ -82,15 +87,63 @@ static int cmp64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static void print_line(const char *op, int n_callers, int64_t *lat, size_t n, double secs)
+{
+    qsort(lat, n, sizeof *lat, cmp64);
+    printf("driver %s %d %zu %lld %lld %.0f\n", op, n_callers, n, (long long)lat[(n - 1) / 2],
+           (long long)lat[(size_t)((double)(n - 1) * 0.99)], (double)n / secs);
+}
+
+/* put -> event latency with n watches open on one handle. */
+static int bench_watch(dc_store *s, int n, int ops)
+{
+    dc_watch **w = calloc((size_t)n, sizeof *w);
+    int64_t *lat = calloc((size_t)ops, sizeof *lat);
+    char(*keys)[64] = calloc((size_t)n, sizeof *keys);
+    int64_t rev;
+    if (!w || !lat || !keys || dc_revision(s, &rev) != DC_OK) {
+        fprintf(stderr, "watch setup: %s\n", dc_last_error());
+        return 1;
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof keys[i], "bench/driver/w/%d", i);
+        if (dc_watch_open(s, keys[i], strlen(keys[i]), rev + 1, 0, &w[i]) != DC_OK) {
+            fprintf(stderr, "watch %d: %s\n", i, dc_last_error());
+            return 1;
+        }
+    }
+    int64_t start = now_us();
+    for (int i = 0; i < ops; i++) {
+        int k = (int)(((unsigned)i * 2654435761u) % (unsigned)n); /* spread over the watches */
+        int64_t t0 = now_us();
+        dc_events *ev = NULL;
+        if (dc_put(s, keys[k], strlen(keys[k]), value, sizeof value - 1, 0, NULL) != DC_OK ||
+            dc_watch_next(w[k], 10000, &ev) != DC_OK) {
+            fprintf(stderr, "watch op %d: %s\n", i, dc_last_error());
+            return 1;
+        }
+        lat[i] = now_us() - t0;
+        dc_events_free(ev);
+    }
+    double secs = (double)(now_us() - start) / 1e6;
+    for (int i = 0; i < n; i++) dc_watch_close(w[i]);
+    print_line("watch", n, lat, (size_t)ops, secs);
+    free(w);
+    free(lat);
+    free(keys);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 5) {
-        fprintf(stderr, "usage: bench_etcd <uri> put|get|txn <callers> <ops per caller>\n");
+        fprintf(stderr, "usage: bench_etcd <uri> put|get|txn|watch <callers|watches> <ops>\n");
         return 2;
     }
     const char *uri = argv[1], *op = argv[2];
     int callers = atoi(argv[3]), ops = atoi(argv[4]);
-    if (callers < 1 || ops < 1 || (strcmp(op, "put") && strcmp(op, "get") && strcmp(op, "txn"))) {
+    if (callers < 1 || ops < 1 ||
+        (strcmp(op, "put") && strcmp(op, "get") && strcmp(op, "txn") && strcmp(op, "watch"))) {
         fprintf(stderr, "bench_etcd: bad arguments\n");
         return 2;
     }
@@ -98,6 +151,11 @@ int main(int argc, char **argv)
     if (dc_store_open(uri, &s) != DC_OK) {
         fprintf(stderr, "open %s: %s\n", uri, dc_last_error());
         return 1;
+    }
+    if (strcmp(op, "watch") == 0) {
+        int rc = bench_watch(s, callers, ops);
+        dc_store_close(s);
+        return rc;
     }
     caller *cs = calloc((size_t)callers, sizeof *cs);
     pthread_t *th = calloc((size_t)callers, sizeof *th);
@@ -130,10 +188,7 @@ int main(int argc, char **argv)
     double secs = (double)(now_us() - start) / 1e6;
     dc_store_close(s);
     if (failed) return 1;
-    size_t n = (size_t)callers * (size_t)ops;
-    qsort(lat, n, sizeof *lat, cmp64);
-    printf("driver %s %d %zu %lld %lld %.0f\n", op, callers, n, (long long)lat[(n - 1) / 2],
-           (long long)lat[(size_t)((double)(n - 1) * 0.99)], (double)n / secs);
+    print_line(op, callers, lat, (size_t)callers * (size_t)ops, secs);
     free(cs);
     free(th);
     free(lat);

@@ -43,6 +43,8 @@ static size_t abi_min_size(uint32_t abi)
     switch (abi) {
     case 1:
         return offsetof(dc_driver, lease_revoke) + sizeof(((dc_driver *)0)->lease_revoke);
+    case 2:
+        return offsetof(dc_driver, get_page) + sizeof(((dc_driver *)0)->get_page);
     default:
         return (size_t)-1;
     }

@@ -88,6 +88,74 @@ void et_freeze(int pid)
     ck_assert_msg(all_stopped(pid), "process %d did not stop", pid);
 }
 
+/* 1 if inode is one of this process's socket descriptors. */
+static int own_socket(unsigned long inode)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *e;
+    char want[64];
+    snprintf(want, sizeof want, "socket:[%lu]", inode);
+    while (!found && (e = readdir(d))) {
+        char path[300], target[128];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n <= 0) continue;
+        target[n] = '\0';
+        found = strcmp(target, want) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+int et_connections_to(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    int n = 0;
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f)); /* header */
+    while (fgets(line, sizeof line, f)) {
+        unsigned lport, rport, state;
+        unsigned long inode;
+        char laddr[16], raddr[16];
+        if (sscanf(line, " %*d: %8[0-9A-Fa-f]:%x %8[0-9A-Fa-f]:%x %x %*s %*s %*s %*s %*s %lu",
+                   laddr, &lport, raddr, &rport, &state, &inode) != 6)
+            continue;
+        if ((int)rport == port && state == 1 /* ESTABLISHED */ && own_socket(inode)) n++;
+    }
+    fclose(f);
+    return n;
+}
+
+int et_endpoint_port(int i)
+{
+    const char *p = strstr(getenv("DDLCOORD_TEST_STORE"), "://");
+    ck_assert_ptr_nonnull(p);
+    p += 3;
+    for (; i > 0; i--) {
+        p = strchr(p, ',');
+        ck_assert_ptr_nonnull(p);
+        p++;
+    }
+    const char *colon = strchr(p, ':');
+    ck_assert_ptr_nonnull(colon);
+    return atoi(colon + 1);
+}
+
+int et_thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
 const char *et_key(const char *suffix)
 {
     static char buf[8][256];

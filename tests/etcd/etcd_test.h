@@ -42,7 +42,16 @@ int et_member_pid(int i);
  * (kill(2) returns before a running thread has actually stopped). */
 void et_freeze(int pid);
 
-/* A key unique to this test process: "/etcdtest/<pid>/<suffix>". */
+/* Established TCP connections from this process to 127.0.0.1:port (read
+ * from /proc/net/tcp and this process's socket descriptors). */
+int et_connections_to(int port);
+/* The port of endpoint i of the store under test's URI. */
+int et_endpoint_port(int i);
+/* Threads of this process. */
+int et_thread_count(void);
+
+/* A key unique to this test process: "/etcdtest/<pid>/<suffix>", in one
+ * of 8 rotating static buffers (not for several threads at once). */
 const char *et_key(const char *suffix);
 /* Assert that key reads back through s as exactly one kv holding value. */
 void et_expect_value(dc_store *s, const char *key, const char *value);

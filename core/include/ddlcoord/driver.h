@@ -41,7 +41,7 @@
 extern "C" {
 #endif
 
-#define DC_DRIVER_ABI          1
+#define DC_DRIVER_ABI          2
 #define DC_DRIVER_ENTRY_SYMBOL "dc_driver_entry"
 
 /* Error detail filled by a driver call. compact_revision is set with DC_ECOMPACTED. */
@@ -88,6 +88,18 @@ typedef struct dc_watch_req {
     unsigned flags;         /* DC_PREFIX, DC_PREV_KV, DC_NO_PUT, DC_NO_DELETE */
     int64_t start_revision; /* >= 1; the core resolves 0 to "current + 1" */
 } dc_watch_req;
+
+/* A page of a prefix read at one revision (ABI 2): keys of the prefix that
+ * sort after `after`, at most limit of them, as of revision. */
+typedef struct dc_page_req {
+    const char *prefix;
+    size_t prefix_len;
+    const char *after; /* exclusive; after_len 0 = from the prefix */
+    size_t after_len;
+    int64_t revision; /* >= 1 fixed revision; 0 = now */
+    int64_t limit;    /* >= 1 */
+    unsigned flags;   /* 0 or DC_KEYS_ONLY */
+} dc_page_req;
 
 /* The core's end of one watch; opaque to drivers. */
 typedef struct dc_watch_sink dc_watch_sink;
@@ -149,7 +161,12 @@ typedef struct dc_driver {
     int (*lease_grant)(void *conn, int64_t ttl, int64_t *id, int64_t *granted_ttl, dc_drv_err *err);
     int (*lease_keepalive)(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err);
     int (*lease_revoke)(void *conn, int64_t id, dc_drv_err *err);
-    /* --- end of ABI 1; later members are appended below this line --- */
+    /* --- ABI 2 --- */
+    /* One page of a paged read. out->revision = the revision read; out->more
+     * = 1 when keys remain after this page; out->count = keys in this page.
+     * DC_ECOMPACTED when revision was compacted. */
+    int (*get_page)(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err);
+    /* --- end of ABI 2; later members are appended below this line --- */
 } dc_driver;
 
 /* The entry point every plugin exports (extern "C", default visibility). */
