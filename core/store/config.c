@@ -106,6 +106,25 @@ int64_t dc_config_get_int(const dc_config *cfg, const char *key, int64_t def)
     return n;
 }
 
+int dc_config_int(const dc_config *cfg, const char *key, int64_t def, int64_t min, int64_t max,
+                  int64_t *out)
+{
+    if (!out || !key) return dc__error(DC_EINVAL, "dc_config_int: NULL argument");
+    *out = def;
+    const char *v = dc_config_get(cfg, key);
+    if (!v) return DC_OK;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    /* strtoll skips leading blanks; a value is digits with an optional sign */
+    if (errno || end == v || *end ||
+        !(v[0] == '-' || v[0] == '+' || (v[0] >= '0' && v[0] <= '9')) || n < min || n > max)
+        return dc__error(DC_EINVAL, "config: %s=%.64s: expected an integer in [%lld, %lld]", key, v,
+                         (long long)min, (long long)max);
+    *out = n;
+    return DC_OK;
+}
+
 dc_config *dc_config_dup(const dc_config *cfg)
 {
     dc_config *c = dc_config_new();

@@ -4,6 +4,8 @@
  * directory. The plugin's table is checked before anything in it is called:
  * an ABI newer than ours, a zero version, or a table smaller than its version
  * promises are refused, so an old core never calls past the end of a table.
+ * Members added after ABI 1 are optional (the core has a fallback for each),
+ * and are read only through dc__drv_get_page, which checks the version.
  */
 #include "internal.h"
 
@@ -27,6 +29,8 @@ static size_t abi_min_size(uint32_t abi)
     switch (abi) {
     case 1:
         return offsetof(dc_driver, lease_revoke) + sizeof(((dc_driver *)0)->lease_revoke);
+    case 2:
+        return offsetof(dc_driver, get_page) + sizeof(((dc_driver *)0)->get_page);
     default:
         return (size_t)-1;
     }
@@ -71,6 +75,11 @@ static int try_file(const char *path, const dc_driver **out, void **dl)
     *out = d;
     *dl = h;
     return DC_OK;
+}
+
+dc_get_page_fn dc__drv_get_page(const dc_driver *d)
+{
+    return d->abi_version >= 2 && d->size >= abi_min_size(2) ? d->get_page : NULL;
 }
 
 int dc__load_driver(const char *scheme, const dc_config *cfg, const dc_driver **drv, void **dl)
