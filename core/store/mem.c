@@ -17,7 +17,11 @@
  * (and a deleted key's name) move into the event rather than being copied.
  *
  * mem://name instances are registered by name and shared by every handle of
- * the process that opens the same name; mem:// alone is private.
+ * the process that opens the same name; mem:// alone is private. Each handle
+ * is its own mem_conn, which remembers the instance's epoch when it opened:
+ * a reset of the instance (mem_reset_locked) draws a new epoch, so every
+ * call of an older handle answers DC_ERESET and nothing it prepared before
+ * applies to the new history. Reads at a past revision are in mem_page.c.
  *
  * Why over 600 lines: the write path (plan, commit, txn, the lease deletes)
  * and the reads share the tree helpers and the log, and every piece of it
@@ -31,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "clock.h"
 #include "kv.h"
@@ -130,12 +135,62 @@ static void event_clear(mem_event *ev)
 }
 
 /* The first key >= key. */
-static mem_key *mem_lower_bound(mem_store *m, const char *key, size_t key_len)
+mem_key *mem_lower_bound(mem_store *m, const char *key, size_t key_len)
 {
     mem_key probe;
     probe.kv.key = (char *)key;
     probe.kv.key_len = key_len;
     return RB_NFIND(mem_tree, &m->keys, &probe);
+}
+
+/* ------------------------------------------------------------ epochs */
+
+static uint64_t new_epoch(const mem_store *m)
+{
+    uint64_t e;
+    if (getrandom(&e, sizeof e, GRND_NONBLOCK) != (ssize_t)sizeof e)
+        e = (uint64_t)dc_wall_ms() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)m;
+    return e == m->epoch ? e + 1 : e;
+}
+
+int mem_check_epoch(const mem_conn *c, dc_drv_err *err)
+{
+    if (c->epoch == c->m->epoch) return DC_OK;
+    return ERR(err, DC_ERESET, "mem://%s: the instance was reset after this handle opened",
+               c->m->name ? c->m->name : "");
+}
+
+/* Free every live key (tree and hash) and the whole log. mu held, or the
+ * instance is being destroyed. */
+static void drop_keys_and_log(mem_store *m)
+{
+    mem_key *k, *next;
+    for (k = RB_MIN(mem_tree, &m->keys); k; k = next) {
+        next = RB_NEXT(mem_tree, &m->keys, k);
+        RB_REMOVE(mem_tree, &m->keys, k);
+        dc_kv_clear(&k->kv);
+        free(k);
+    }
+    if (m->khash) memset(m->khash, 0, m->kcap * sizeof *m->khash);
+    m->nkeys = 0;
+    for (size_t i = m->head; i < m->len; i++) event_clear(&m->log[i]);
+    m->head = m->len = 0;
+}
+
+void mem_reset_locked(mem_store *m)
+{
+    drop_keys_and_log(m);
+    mem_lease_free_all(m);
+    m->rev = 1;
+    m->compact_rev = 0;
+    /* lease IDs go on from where they were: a new lease must never carry the
+     * ID of one granted before (a fencing token would match) */
+    m->epoch = new_epoch(m);
+    char msg[300];
+    snprintf(msg, sizeof msg, "mem://%s: the instance was reset (its keys and history are gone)",
+             m->name ? m->name : "");
+    mem_watch_end_all(m, DC_ERESET, msg);
+    pthread_cond_signal(&m->reaper_cv);
 }
 
 /* ------------------------------------------------------------ registry */
@@ -147,14 +202,7 @@ static size_t registry_n;
 static void mem_destroy(mem_store *m)
 {
     mem_lease_stop_reaper(m);
-    mem_key *k, *next;
-    for (k = RB_MIN(mem_tree, &m->keys); k; k = next) {
-        next = RB_NEXT(mem_tree, &m->keys, k);
-        RB_REMOVE(mem_tree, &m->keys, k);
-        dc_kv_clear(&k->kv);
-        free(k);
-    }
-    for (size_t i = m->head; i < m->len; i++) event_clear(&m->log[i]);
+    drop_keys_and_log(m);
     free(m->log);
     free(m->khash);
     free(m->log_rev);
@@ -180,6 +228,7 @@ static mem_store *mem_create(const char *name, const dc_host *host, const dc_con
     m->rev = 1; /* like etcd, an empty store is at revision 1 */
     m->refs = 1;
     m->host = host;
+    m->epoch = new_epoch(m);
     /* lease IDs look like etcd's: large and unlikely to repeat across runs */
     m->next_lease = ((dc_wall_ms() & 0xffffffffLL) << 20) | 1;
     m->max_txn_ops = host->config_get_int(cfg, "max_txn_ops", MEM_DEFAULT_MAX_TXN_OPS);
@@ -205,6 +254,11 @@ static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, 
         return ERR(err, DC_EINVAL, "mem: '%s': expected mem://[name]", uri);
     }
     const char *name = u.n_hosts ? u.hosts[0].host : NULL;
+    mem_conn *c = malloc(sizeof *c);
+    if (!c) {
+        dc_uri_free(&u);
+        return ERR(err, DC_ENOMEM, "mem: out of memory");
+    }
     mem_store *m = NULL;
     pthread_mutex_lock(&registry_mu);
     for (size_t i = 0; name && i < registry_n; i++)
@@ -227,16 +281,27 @@ static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, 
             }
         }
     }
+    if (m) {
+        pthread_mutex_lock(&m->mu);
+        c->m = m;
+        c->epoch = m->epoch;
+        pthread_mutex_unlock(&m->mu);
+    }
     pthread_mutex_unlock(&registry_mu);
     dc_uri_free(&u);
-    if (!m) return ERR(err, DC_ENOMEM, "mem: out of memory");
-    *conn = m;
+    if (!m) {
+        free(c);
+        return ERR(err, DC_ENOMEM, "mem: out of memory");
+    }
+    *conn = c;
     return DC_OK;
 }
 
 static void mem_close(void *conn)
 {
-    mem_store *m = conn;
+    mem_conn *c = conn;
+    mem_store *m = c->m;
+    free(c);
     pthread_mutex_lock(&registry_mu);
     pthread_mutex_lock(&m->mu);
     int last = --m->refs == 0;
@@ -258,7 +323,7 @@ static void mem_close(void *conn)
 
 /* ------------------------------------------------------------ reads */
 
-static int copy_kv(dc_kv *dst, const dc_kv *src, int keys_only)
+int mem_copy_kv(dc_kv *dst, const dc_kv *src, int keys_only)
 {
     *dst = *src;
     if (dc_kv_set(dst, src->key, src->key_len, keys_only ? NULL : src->value,
@@ -297,7 +362,7 @@ static int mem_range(mem_store *m, const dc_op *op, dc_kv **out_kvs, size_t *out
     if (!kvs) return DC_ENOMEM;
     size_t i = 0;
     for (k = first; k && (int64_t)i < want; k = RB_NEXT(mem_tree, &m->keys, k)) {
-        if (copy_kv(&kvs[i], &k->kv, op->flags & DC_KEYS_ONLY) != 0) {
+        if (mem_copy_kv(&kvs[i], &k->kv, op->flags & DC_KEYS_ONLY) != 0) {
             for (size_t j = 0; j < i; j++) dc_kv_clear(&kvs[j]);
             free(kvs);
             return DC_ENOMEM;
@@ -311,9 +376,14 @@ static int mem_range(mem_store *m, const dc_op *op, dc_kv **out_kvs, size_t *out
 
 static int mem_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
 {
-    mem_store *m = conn;
+    mem_store *m = ((mem_conn *)conn)->m;
     pthread_mutex_lock(&m->mu);
-    int rc = mem_range(m, op, &out->kvs, &out->n, &out->count, &out->more);
+    int rc = mem_check_epoch(conn, err);
+    if (rc != DC_OK) {
+        pthread_mutex_unlock(&m->mu);
+        return rc;
+    }
+    rc = mem_range(m, op, &out->kvs, &out->n, &out->count, &out->more);
     out->revision = m->rev;
     pthread_mutex_unlock(&m->mu);
     if (rc) return ERR(err, rc, "mem: out of memory reading");
@@ -553,7 +623,7 @@ static int fill_prev(dc_response *r, const mem_event *evs, size_t n)
     if (!r->prev_kvs) return -1;
     for (size_t i = 0; i < n; i++) {
         if (!evs[i].has_prev) continue;
-        if (copy_kv(&r->prev_kvs[r->n_prev_kvs], &evs[i].prev, 0) != 0) return -1;
+        if (mem_copy_kv(&r->prev_kvs[r->n_prev_kvs], &evs[i].prev, 0) != 0) return -1;
         r->n_prev_kvs++;
     }
     return 0;
@@ -561,7 +631,7 @@ static int fill_prev(dc_response *r, const mem_event *evs, size_t n)
 
 static int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err)
 {
-    mem_store *m = conn;
+    mem_store *m = ((mem_conn *)conn)->m;
     if ((int64_t)req->n_compares > m->max_txn_ops || (int64_t)req->n_ops[0] > m->max_txn_ops ||
         (int64_t)req->n_ops[1] > m->max_txn_ops)
         return ERR(err, DC_ETOOBIG,
@@ -575,6 +645,12 @@ static int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv
                            req->ops[b][i].value_len, (long long)m->max_value_bytes);
 
     pthread_mutex_lock(&m->mu);
+    /* a txn prepared against a history that was reset must not apply to the new one */
+    int erc = mem_check_epoch(conn, err);
+    if (erc != DC_OK) {
+        pthread_mutex_unlock(&m->mu);
+        return erc;
+    }
     int ok = 1;
     for (size_t i = 0; i < req->n_compares && ok; i++) ok = compare_holds(m, &req->compares[i]);
     const dc_op *ops = req->ops[ok ? DC_THEN : DC_ELSE];
@@ -670,10 +746,12 @@ int mem_lease_delete_keys(mem_store *m, mem_lease *l)
 
 static int mem_compact(void *conn, int64_t revision, dc_drv_err *err)
 {
-    mem_store *m = conn;
+    mem_store *m = ((mem_conn *)conn)->m;
     pthread_mutex_lock(&m->mu);
-    int rc = DC_OK;
-    if (revision > m->rev) {
+    int rc = mem_check_epoch(conn, err);
+    if (rc != DC_OK) {
+        /* a reset instance: nothing to compact for this handle */
+    } else if (revision > m->rev) {
         rc = ERR(err, DC_EINVAL, "mem: cannot compact at %lld: a future revision (current %lld)",
                  (long long)revision, (long long)m->rev);
     } else if (revision <= m->compact_rev) {
@@ -706,6 +784,7 @@ static const dc_driver mem_driver = {
     .lease_grant = mem_lease_grant,
     .lease_keepalive = mem_lease_keepalive,
     .lease_revoke = mem_lease_revoke,
+    .get_page = mem_get_page,
 };
 
 const dc_driver *dc__mem_driver(void)

@@ -75,6 +75,10 @@ typedef struct mem_store {
     char *name; /* NULL for a private instance */
     int refs;
     pthread_mutex_t mu;
+    /* The instance's history: a random number, replaced when the instance is
+     * reset (mem_reset_locked). Handles and watches remember the epoch they
+     * started in; a different one means their history is gone. */
+    uint64_t epoch;
     struct mem_tree keys;
     int64_t nkeys;
     mem_key **khash; /* buckets of the live keys by hash; kcap a power of 2 */
@@ -95,6 +99,21 @@ typedef struct mem_store {
     const dc_host *host;
 } mem_store;
 
+/* A driver handle (the conn of the driver table): one per dc_store, on an
+ * instance that several handles of a named store share. */
+typedef struct mem_conn {
+    mem_store *m;
+    uint64_t epoch; /* the instance's epoch when this handle opened */
+} mem_conn;
+
+/* DC_ERESET (err filled) if the instance was reset since c opened, else
+ * DC_OK. mu held. */
+int mem_check_epoch(const mem_conn *c, dc_drv_err *err);
+/* Forget everything: keys, leases, history, revisions (back to 1), and end
+ * every watch of the instance with DC_ERESET; a new epoch, so that every
+ * handle opened before answers DC_ERESET from now on. mu held. */
+void mem_reset_locked(mem_store *m);
+
 int mem_key_cmp(const mem_key *a, const mem_key *b);
 RB_PROTOTYPE(mem_tree, mem_key, rb, mem_key_cmp)
 
@@ -109,9 +128,21 @@ int mem_lease_delete_keys(mem_store *m, mem_lease *l);
 
 /* Watches (mem_watch.c). */
 void mem_watch_index_free(mem_store *m);
+/* End every watch of the instance with code (mu held): they are unindexed
+ * and receive nothing more; mem_watch_stop frees them as usual. */
+void mem_watch_end_all(mem_store *m, int code, const char *msg);
 int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
                     dc_drv_err *err);
 void mem_watch_stop(void *conn, void *handle);
+
+/* Paged reads at a fixed revision (mem_page.c). */
+int mem_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err);
+/* A copy of a key-value (keys_only: without its value). 0 or -1. */
+int mem_copy_kv(dc_kv *dst, const dc_kv *src, int keys_only);
+/* The first live key >= key. mu held. */
+mem_key *mem_lower_bound(mem_store *m, const char *key, size_t key_len);
+/* The first log slot with revision >= rev. mu held. */
+size_t mem_log_search(mem_store *m, int64_t rev);
 
 /* Leases (mem_lease.c). */
 int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err);

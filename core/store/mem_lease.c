@@ -55,7 +55,7 @@ static int revoke(mem_store *m, mem_lease *l)
 
 int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err)
 {
-    mem_store *m = conn;
+    mem_store *m = ((mem_conn *)conn)->m;
     if (ttl < 1) ttl = 1;
     if (ttl > 9000000000LL) {
         snprintf(err->msg, sizeof err->msg, "mem: lease TTL %lld too large", (long long)ttl);
@@ -67,6 +67,12 @@ int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_d
         return DC_ENOMEM;
     }
     pthread_mutex_lock(&m->mu);
+    int rc = mem_check_epoch(conn, err);
+    if (rc != DC_OK) {
+        pthread_mutex_unlock(&m->mu);
+        free(l);
+        return rc;
+    }
     l->id = m->next_lease++;
     l->ttl = ttl;
     l->deadline_ms = dc_now_ms() + ttl * 1000;
@@ -86,8 +92,13 @@ int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_d
 
 int mem_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
 {
-    mem_store *m = conn;
+    mem_store *m = ((mem_conn *)conn)->m;
     pthread_mutex_lock(&m->mu);
+    int rc = mem_check_epoch(conn, err);
+    if (rc != DC_OK) {
+        pthread_mutex_unlock(&m->mu);
+        return rc;
+    }
     mem_lease *l = find(m, id);
     int64_t now = dc_now_ms();
     if (l && l->deadline_ms <= now) {
@@ -112,10 +123,15 @@ int mem_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
 
 int mem_lease_revoke(void *conn, int64_t id, dc_drv_err *err)
 {
-    mem_store *m = conn;
+    mem_store *m = ((mem_conn *)conn)->m;
     pthread_mutex_lock(&m->mu);
+    int rc = mem_check_epoch(conn, err);
+    if (rc != DC_OK) {
+        pthread_mutex_unlock(&m->mu);
+        return rc;
+    }
     mem_lease *l = find(m, id);
-    int rc = l ? revoke(m, l) : DC_ENOTFOUND;
+    rc = l ? revoke(m, l) : DC_ENOTFOUND;
     pthread_mutex_unlock(&m->mu);
     if (rc == DC_ENOTFOUND)
         snprintf(err->msg, sizeof err->msg, "mem: lease %lld not found", (long long)id);

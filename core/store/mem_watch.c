@@ -203,8 +203,7 @@ void mem_watch_notify(mem_store *m, size_t first, size_t n)
     for (size_t i = 0; i < nt; i++) flush(m, ix->touched[i]);
 }
 
-/* First log slot with revision >= rev. mu held. */
-static size_t log_search(mem_store *m, int64_t rev)
+size_t mem_log_search(mem_store *m, int64_t rev)
 {
     size_t lo = m->head, hi = m->len;
     while (lo < hi) {
@@ -222,7 +221,7 @@ static size_t log_search(mem_store *m, int64_t rev)
 static void replay(mem_store *m, mem_watch *w)
 {
     const mem_watch_bucket *b = w->bucket;
-    for (size_t i = log_search(m, w->start_rev); i < m->len && !w->failed; i++) {
+    for (size_t i = mem_log_search(m, w->start_rev); i < m->len && !w->failed; i++) {
         const dc_kv *kv = &m->log[i].kv;
         int key_ok = w->flags & DC_PREFIX
                          ? dc_key_has_prefix(kv->key, kv->key_len, b->key, b->key_len)
@@ -316,6 +315,30 @@ static void index_remove(mem_store *m, mem_watch *w)
     free(b);
 }
 
+void mem_watch_end_all(mem_store *m, int code, const char *msg)
+{
+    mem_watch_index *ix = &m->watches;
+    mem_watch_bucket *tables[2] = {ix->exact, ix->prefixes};
+    for (int t = 0; t < 2; t++) {
+        mem_watch_bucket *b, *tmp;
+        HASH_ITER(hh, tables[t], b, tmp)
+        {
+            for (mem_watch *w = b->head, *next; w; w = next) {
+                next = w->next;
+                w->bucket = NULL; /* unindexed: mem_watch_stop has nothing to unlink */
+                w->prev = w->next = NULL;
+                w->n_pend = 0;
+                if (!w->failed) m->host->watch_fail(w->sink, code, 0, msg);
+                w->failed = 1;
+            }
+            HASH_DEL(tables[t], b);
+            free(b);
+        }
+    }
+    ix->exact = ix->prefixes = NULL;
+    ix->n_lens = 0;
+}
+
 void mem_watch_index_free(mem_store *m)
 {
     /* The core stops every watch before the last close; only the index's
@@ -328,7 +351,7 @@ void mem_watch_index_free(mem_store *m)
 int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
                     dc_drv_err *err)
 {
-    mem_store *m = conn;
+    mem_store *m = ((mem_conn *)conn)->m;
     mem_watch *w = calloc(1, sizeof *w);
     if (!w) {
         snprintf(err->msg, sizeof err->msg, "mem: out of memory starting a watch");
@@ -339,6 +362,12 @@ int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, vo
     w->sink = sink;
 
     pthread_mutex_lock(&m->mu);
+    int rc = mem_check_epoch(conn, err);
+    if (rc != DC_OK) {
+        pthread_mutex_unlock(&m->mu);
+        free(w);
+        return rc;
+    }
     if (m->compact_rev && req->start_revision < m->compact_rev) {
         err->compact_revision = m->compact_rev;
         snprintf(err->msg, sizeof err->msg,
@@ -362,10 +391,10 @@ int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, vo
 
 void mem_watch_stop(void *conn, void *handle)
 {
-    mem_store *m = conn;
+    mem_store *m = ((mem_conn *)conn)->m;
     mem_watch *w = handle;
     pthread_mutex_lock(&m->mu);
-    index_remove(m, w);
+    if (w->bucket) index_remove(m, w);
     pthread_mutex_unlock(&m->mu);
     free(w->pend);
     free(w);
