@@ -129,5 +129,6 @@ TCase *conf_compact_tcase(void);
 TCase *conf_lease_tcase(void);
 TCase *conf_errors_tcase(void);
 TCase *conf_model_tcase(void);
+TCase *conf_page_tcase(void);
 
 #endif

@@ -27,7 +27,7 @@ int main(void)
     TCase *(*const tcases[])(void) = {
         conf_kv_tcase,      conf_snapshot_tcase, conf_txn_tcase,          conf_cas_tcase,
         conf_threads_tcase, conf_watch_tcase,    conf_watch_atomic_tcase, conf_compact_tcase,
-        conf_lease_tcase,   conf_errors_tcase,   conf_model_tcase,
+        conf_lease_tcase,   conf_errors_tcase,   conf_model_tcase,        conf_page_tcase,
     };
     for (size_t i = 0; i < sizeof tcases / sizeof tcases[0]; i++) suite_add_tcase(s, tcases[i]());
 
