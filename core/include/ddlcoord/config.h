@@ -29,6 +29,8 @@
 #ifndef DDLCOORD_CONFIG_H
 #define DDLCOORD_CONFIG_H
 
+#include "export.h"
+
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -38,43 +40,43 @@ extern "C" {
 typedef struct dc_config dc_config;
 
 /* A new, empty configuration, or NULL when out of memory. Free with dc_config_free. */
-dc_config *dc_config_new(void);
+DC_API dc_config *dc_config_new(void);
 
 /* Free cfg and its strings. NULL is a no-op. */
-void dc_config_free(dc_config *cfg);
+DC_API void dc_config_free(dc_config *cfg);
 
 /* A deep copy, or NULL when out of memory. */
-dc_config *dc_config_dup(const dc_config *cfg);
+DC_API dc_config *dc_config_dup(const dc_config *cfg);
 
 /* Set key to value (both copied); value NULL removes the key.
  * Errors: DC_EINVAL (NULL or empty key), DC_ENOMEM. */
-int dc_config_set(dc_config *cfg, const char *key, const char *value);
+DC_API int dc_config_set(dc_config *cfg, const char *key, const char *value);
 
 /* The value of key, or NULL. Owned by cfg, valid until it is changed or freed. */
-const char *dc_config_get(const dc_config *cfg, const char *key);
+DC_API const char *dc_config_get(const dc_config *cfg, const char *key);
 
 /* The value of key as an integer, or def when absent. A value that is not a
  * decimal integer gives def too (and a WARN line): prefer dc_config_int,
  * which reports it. */
-int64_t dc_config_get_int(const dc_config *cfg, const char *key, int64_t def);
+DC_API int64_t dc_config_get_int(const dc_config *cfg, const char *key, int64_t def);
 
 /* The value of key as an integer in [min, max] into *out, or def when the
  * key is absent (def is not range-checked). Errors: DC_EINVAL when the value
  * is not a decimal integer or is out of range; the detail names the key, the
  * value and the range ("config: request_timeout_ms=4294967396: expected an
  * integer in [1, 86400000]"). Nothing is logged. */
-int dc_config_int(const dc_config *cfg, const char *key, int64_t def, int64_t min, int64_t max,
-                  int64_t *out);
+DC_API int dc_config_int(const dc_config *cfg, const char *key, int64_t def, int64_t min,
+                         int64_t max, int64_t *out);
 
 /* Read an INI file into cfg (later keys override earlier ones).
  * Errors: DC_ENOTFOUND (cannot open), DC_EINVAL (syntax error; the detail
  * names the line), DC_ENOMEM. */
-int dc_config_load_file(dc_config *cfg, const char *path);
+DC_API int dc_config_load_file(dc_config *cfg, const char *path);
 
 /* Number of keys, and the i-th key/value pair (0 <= i < count), for callers
  * that want to list a configuration. */
-int dc_config_count(const dc_config *cfg);
-int dc_config_entry(const dc_config *cfg, int i, const char **key, const char **value);
+DC_API int dc_config_count(const dc_config *cfg);
+DC_API int dc_config_entry(const dc_config *cfg, int i, const char **key, const char **value);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,8 @@
 #ifndef DDLCOORD_ERROR_H
 #define DDLCOORD_ERROR_H
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -70,19 +72,19 @@ enum {
 
 /* A static, human readable description of code ("key not found"). Never NULL;
  * unknown codes give "unknown error". Thread-safe. */
-const char *dc_strerror(int code);
+DC_API const char *dc_strerror(int code);
 
 /* The symbolic name of code ("DC_ENOTFOUND"). Never NULL. Thread-safe. */
-const char *dc_errname(int code);
+DC_API const char *dc_errname(int code);
 
 /* The detail message of the last failing dc_ call made by the calling thread,
  * or "" if none failed yet. The string is owned by the library and valid until
  * the next dc_ call on the same thread. */
-const char *dc_last_error(void);
+DC_API const char *dc_last_error(void);
 
 /* 1 if code is worth retrying as is (DC_EUNAVAILABLE, DC_ETIMEDOUT), else 0.
  * DC_EUNKNOWN is deliberately not retryable: the write may have happened. */
-int dc_error_retryable(int code);
+DC_API int dc_error_retryable(int code);
 
 #ifdef __cplusplus
 }

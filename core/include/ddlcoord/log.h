@@ -9,6 +9,8 @@
 #ifndef DDLCOORD_LOG_H
 #define DDLCOORD_LOG_H
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -25,19 +27,19 @@ typedef void (*dc_log_fn)(dc_log_level level, const char *component, const char 
                           void *userdata);
 
 /* Install handler (NULL restores the stderr default). Thread-safe. */
-void dc_log_set_handler(dc_log_fn fn, void *userdata);
+DC_API void dc_log_set_handler(dc_log_fn fn, void *userdata);
 
 /* Lines below level are dropped. Thread-safe. The initial level is DC_LOG_WARN,
  * or the value of DDLCOORD_LOG (debug, info, warn, error, off) if set. */
-void dc_log_set_level(dc_log_level level);
-dc_log_level dc_log_get_level(void);
+DC_API void dc_log_set_level(dc_log_level level);
+DC_API dc_log_level dc_log_get_level(void);
 
 /* Log one line (printf format). Thread-safe. */
-void dc_log(dc_log_level level, const char *component, const char *fmt, ...)
+DC_API void dc_log(dc_log_level level, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* "DEBUG", "INFO", "WARN", "ERROR". */
-const char *dc_log_level_name(dc_log_level level);
+DC_API const char *dc_log_level_name(dc_log_level level);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,8 @@
 #ifndef DDLCOORD_PESSIMISM_H
 #define DDLCOORD_PESSIMISM_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,40 +68,42 @@ typedef struct dc_operation {
 
 /* Build a dc_info from copies of the arguments (ddls may be NULL when n is 0).
  * Errors: DC_EINVAL (a NULL or empty name), DC_ENOMEM. */
-int dc_info_new(const char *task, const char *source, const char *schema, const char *table,
-                const char *const *ddls, size_t n_ddls, dc_info **out);
-void dc_info_free(dc_info *info);
+DC_API int dc_info_new(const char *task, const char *source, const char *schema, const char *table,
+                       const char *const *ddls, size_t n_ddls, dc_info **out);
+DC_API void dc_info_free(dc_info *info);
 
 /* Encode as DM's JSON ({"task","source","schema","table","ddls"}). *json is a
  * malloc'd NUL-terminated string. Errors: DC_EINVAL, DC_ENOMEM. */
-int dc_info_encode(const dc_info *info, char **json);
+DC_API int dc_info_encode(const dc_info *info, char **json);
 
 /* Decode and validate an Info value read from key (key is used only for error
  * messages and may be NULL). Unknown fields are ignored (DM compatibility).
  * Errors: DC_ETOOBIG (value over DC_PESS_MAX_VALUE or too many DDLs),
  * DC_ECORRUPT (invalid JSON, missing field, wrong type, empty name), DC_ENOMEM;
  * the detail names the key. */
-int dc_info_decode(const char *key, const void *value, size_t value_len, dc_info **out);
+DC_API int dc_info_decode(const char *key, const void *value, size_t value_len, dc_info **out);
 
 /* The lock ID of the info ("<task>-`schema`.`table`"). Caller frees. */
-int dc_info_lock_id(const dc_info *info, char **out);
+DC_API int dc_info_lock_id(const dc_info *info, char **out);
 
 /* As for dc_info_*: build, free, encode ({"id","task","source","ddls","exec",
  * "done"}) and decode (same validation and errors as dc_info_decode). */
-int dc_operation_new(const char *id, const char *task, const char *source, const char *const *ddls,
-                     size_t n_ddls, int exec, int done, dc_operation **out);
-void dc_operation_free(dc_operation *op);
-int dc_operation_encode(const dc_operation *op, char **json);
-int dc_operation_decode(const char *key, const void *value, size_t value_len, dc_operation **out);
+DC_API int dc_operation_new(const char *id, const char *task, const char *source,
+                            const char *const *ddls, size_t n_ddls, int exec, int done,
+                            dc_operation **out);
+DC_API void dc_operation_free(dc_operation *op);
+DC_API int dc_operation_encode(const dc_operation *op, char **json);
+DC_API int dc_operation_decode(const char *key, const void *value, size_t value_len,
+                               dc_operation **out);
 
 /* DM's lock ID: task + "-" + "`schema`.`table`" (a backquote inside a name is
  * doubled, as DM's dbutil.TableName does). Caller frees *out. */
-int dc_lock_id_build(const char *task, const char *schema, const char *table, char **out);
+DC_API int dc_lock_id_build(const char *task, const char *schema, const char *table, char **out);
 
 /* 1 if the two DDL lists are equal as multisets ([A,B] == [B,A], but
  * [A,B] != [A,A], which DM calls equal), else 0. Never fails: it sorts
  * pointer copies, or without memory for them counts occurrences instead. */
-int dc_ddls_equal(const char *const *a, size_t na, const char *const *b, size_t nb);
+DC_API int dc_ddls_equal(const char *const *a, size_t na, const char *const *b, size_t nb);
 
 /* ---------------------------------------------------------------- keys */
 
@@ -112,11 +116,11 @@ int dc_ddls_equal(const char *const *a, size_t na, const char *const *b, size_t 
  *   marker:     ns/ddlcoord/resolved/<hex task>/<hex source>  (resolution marker)
  *   conflict:   ns/ddlcoord/conflict/<hex task>/<hex source>  (conflict report)
  * Errors: DC_EINVAL (empty task/source), DC_ENOMEM. */
-int dc_info_key(const char *ns, const char *task, const char *source, char **out);
-int dc_operation_key(const char *ns, const char *task, const char *source, char **out);
-int dc_member_key(const char *ns, const char *task, const char *source, char **out);
-int dc_marker_key(const char *ns, const char *task, const char *source, char **out);
-int dc_conflict_key(const char *ns, const char *task, const char *source, char **out);
+DC_API int dc_info_key(const char *ns, const char *task, const char *source, char **out);
+DC_API int dc_operation_key(const char *ns, const char *task, const char *source, char **out);
+DC_API int dc_member_key(const char *ns, const char *task, const char *source, char **out);
+DC_API int dc_marker_key(const char *ns, const char *task, const char *source, char **out);
+DC_API int dc_conflict_key(const char *ns, const char *task, const char *source, char **out);
 
 /* ---------------------------------------------------------------- lock */
 
@@ -126,48 +130,49 @@ typedef struct dc_keeper dc_keeper;
 /* A new lock: id, task, owner and DDLs copied; sources are the task's
  * sources (the owner is added if missing), none synced yet. NULL when out of
  * memory or on a NULL argument. Free with dc_lock_free. */
-dc_lock *dc_lock_new(const char *id, const char *task, const char *owner, const char *const *ddls,
-                     size_t n_ddls, const char *const *sources, size_t n_sources);
-void dc_lock_free(dc_lock *lock);
+DC_API dc_lock *dc_lock_new(const char *id, const char *task, const char *owner,
+                            const char *const *ddls, size_t n_ddls, const char *const *sources,
+                            size_t n_sources);
+DC_API void dc_lock_free(dc_lock *lock);
 
 /* Source reports ddls. Sources not yet in the lock join it (unsynced); the
  * caller is added if needed. If ddls equal the lock's (as multisets) the
  * source becomes synced and any earlier conflict of it is cleared; otherwise
  * the conflict is recorded for the source and DC_ECONFLICT returned (the
  * source stays unsynced). Errors: DC_ECONFLICT, DC_ENOMEM. */
-int dc_lock_try_sync(dc_lock *lock, const char *source, const char *const *ddls, size_t n_ddls,
-                     const char *const *sources, size_t n_sources);
+DC_API int dc_lock_try_sync(dc_lock *lock, const char *source, const char *const *ddls,
+                            size_t n_ddls, const char *const *sources, size_t n_sources);
 
 /* 1 if every source is synced (or the lock was forced); *remain (may be NULL)
  * gets the number of unsynced sources. */
-int dc_lock_is_synced(const dc_lock *lock, int *remain);
+DC_API int dc_lock_is_synced(const dc_lock *lock, int *remain);
 /* Treat the lock as synced (DM's ForceSynced: after a restart with
  * operations, or for unlock). */
-void dc_lock_force_synced(dc_lock *lock);
+DC_API void dc_lock_force_synced(dc_lock *lock);
 /* Undo dc_lock_force_synced and mark sources unsynced again. */
-void dc_lock_revert_synced(dc_lock *lock, const char *const *sources, size_t n);
+DC_API void dc_lock_revert_synced(dc_lock *lock, const char *const *sources, size_t n);
 /* Source reports its info gone before the lock synced: unsynced again. */
-void dc_lock_unsync(dc_lock *lock, const char *source);
+DC_API void dc_lock_unsync(dc_lock *lock, const char *source);
 /* Mark source's operation done. DC_ENOTFOUND if source is not in the lock. */
-int dc_lock_mark_done(dc_lock *lock, const char *source);
-int dc_lock_is_done(const dc_lock *lock, const char *source);
+DC_API int dc_lock_mark_done(dc_lock *lock, const char *source);
+DC_API int dc_lock_is_done(const dc_lock *lock, const char *source);
 /* 1 if every awaited source is done (all sources, minus those excluded by an
  * unlock), i.e. the operations may be deleted. */
-int dc_lock_is_resolved(const dc_lock *lock);
+DC_API int dc_lock_is_resolved(const dc_lock *lock);
 /* Remove source from the lock (it left the task). If it was the owner, the
  * owner becomes the smallest remaining synced source (else smallest source);
  * if that owner was already done, the DDL has run and the new owner is told to
  * skip like the others. Returns 1 if removed, 0 if it was not there. */
-int dc_lock_remove_source(dc_lock *lock, const char *source);
+DC_API int dc_lock_remove_source(dc_lock *lock, const char *source);
 /* 1 if the lock has no sources left. */
-int dc_lock_is_empty(const dc_lock *lock);
+DC_API int dc_lock_is_empty(const dc_lock *lock);
 /* Replace the owner (must be a source of the lock, else DC_ENOTFOUND). */
-int dc_lock_set_owner(dc_lock *lock, const char *owner);
+DC_API int dc_lock_set_owner(dc_lock *lock, const char *owner);
 
 /* Accessors; strings owned by the lock. */
-const char *dc_lock_get_id(const dc_lock *lock);
-const char *dc_lock_get_task(const dc_lock *lock);
-const char *dc_lock_get_owner(const dc_lock *lock);
+DC_API const char *dc_lock_get_id(const dc_lock *lock);
+DC_API const char *dc_lock_get_task(const dc_lock *lock);
+DC_API const char *dc_lock_get_owner(const dc_lock *lock);
 
 /* One source of a lock, in a status snapshot. */
 typedef struct dc_lock_source {
@@ -193,39 +198,40 @@ typedef struct dc_lock_status {
 } dc_lock_status;
 
 /* Fill *out with a deep copy of lock's state. Errors: DC_ENOMEM. */
-int dc_lock_status_get(const dc_lock *lock, dc_lock_status *out);
+DC_API int dc_lock_status_get(const dc_lock *lock, dc_lock_status *out);
 /* Free the contents of st (not st itself). */
-void dc_lock_status_clear(dc_lock_status *st);
+DC_API void dc_lock_status_clear(dc_lock_status *st);
 /* Free an array of n snapshots and the array. */
-void dc_lock_status_free_array(dc_lock_status *arr, size_t n);
+DC_API void dc_lock_status_free_array(dc_lock_status *arr, size_t n);
 
 /* ---------------------------------------------------------------- keeper */
 
 /* All locks by ID (DM's LockKeeper). NULL when out of memory. */
-dc_keeper *dc_keeper_new(void);
+DC_API dc_keeper *dc_keeper_new(void);
 /* Free the keeper and every lock in it. */
-void dc_keeper_free(dc_keeper *keeper);
+DC_API void dc_keeper_free(dc_keeper *keeper);
 
 /* Find or create the lock of info (owner = info->source when created) and
  * dc_lock_try_sync it with info's DDLs. *lock (may be NULL) is set to the lock
  * (owned by the keeper) also when DC_ECONFLICT is returned; *created (may be
  * NULL) says whether the lock is new. Errors: DC_ECONFLICT, DC_ENOMEM. */
-int dc_keeper_try_sync(dc_keeper *keeper, const dc_info *info, const char *const *sources,
-                       size_t n_sources, dc_lock **lock, int *created);
+DC_API int dc_keeper_try_sync(dc_keeper *keeper, const dc_info *info, const char *const *sources,
+                              size_t n_sources, dc_lock **lock, int *created);
 /* Add an existing lock (the keeper takes ownership). DC_EINVAL if the ID is
  * taken (the lock is then still the caller's). */
-int dc_keeper_add(dc_keeper *keeper, dc_lock *lock);
+DC_API int dc_keeper_add(dc_keeper *keeper, dc_lock *lock);
 /* The lock with id, or NULL. Owned by the keeper. */
-dc_lock *dc_keeper_find(const dc_keeper *keeper, const char *id);
+DC_API dc_lock *dc_keeper_find(const dc_keeper *keeper, const char *id);
 /* Remove and free the lock with id. 1 if there was one. */
-int dc_keeper_remove(dc_keeper *keeper, const char *id);
-size_t dc_keeper_count(const dc_keeper *keeper);
+DC_API int dc_keeper_remove(dc_keeper *keeper, const char *id);
+DC_API size_t dc_keeper_count(const dc_keeper *keeper);
 /* The locks sorted by ID, as a malloc'd array of borrowed pointers (free the
  * array only). *n gets the count. Errors: DC_ENOMEM. */
-int dc_keeper_locks(const dc_keeper *keeper, dc_lock ***locks, size_t *n);
+DC_API int dc_keeper_locks(const dc_keeper *keeper, dc_lock ***locks, size_t *n);
 /* Snapshots of every lock (task NULL) or of one task's, sorted by ID. Free
  * with dc_lock_status_free_array. */
-int dc_keeper_status(const dc_keeper *keeper, const char *task, dc_lock_status **out, size_t *n);
+DC_API int dc_keeper_status(const dc_keeper *keeper, const char *task, dc_lock_status **out,
+                            size_t *n);
 
 /* ---------------------------------------------------------------- steps */
 
@@ -265,20 +271,21 @@ typedef int (*dc_step_fn)(const dc_step *step, void *userdata);
  * task's sources before its workers report.
  * dc_task_sources returns the task's sources sorted (free with
  * dc_strings_free). Blocking (store calls). Errors: DC_EINVAL, store errors. */
-int dc_task_add(dc_store *store, const char *ns, const char *task, const char *const *sources,
-                size_t n);
-int dc_task_remove(dc_store *store, const char *ns, const char *task, const char *const *sources,
-                   size_t n);
-int dc_task_sources(dc_store *store, const char *ns, const char *task, char ***sources, size_t *n);
-void dc_strings_free(char **strings, size_t n);
+DC_API int dc_task_add(dc_store *store, const char *ns, const char *task,
+                       const char *const *sources, size_t n);
+DC_API int dc_task_remove(dc_store *store, const char *ns, const char *task,
+                          const char *const *sources, size_t n);
+DC_API int dc_task_sources(dc_store *store, const char *ns, const char *task, char ***sources,
+                           size_t *n);
+DC_API void dc_strings_free(char **strings, size_t n);
 
 /* Compute the locks from the store alone, as a master would rebuild them (the
  * `ddlcoord locks` view; no master needed): one consistent read of infos,
  * operations, membership and conflicts. task NULL = every task. Corrupt
  * values are skipped (and logged). *revision (may be NULL) gets the read
  * revision. Free with dc_lock_status_free_array. Blocking. */
-int dc_locks_read(dc_store *store, const char *ns, const char *task, dc_lock_status **out,
-                  size_t *n, int64_t *revision);
+DC_API int dc_locks_read(dc_store *store, const char *ns, const char *task, dc_lock_status **out,
+                         size_t *n, int64_t *revision);
 
 #ifdef __cplusplus
 }

@@ -40,6 +40,8 @@
 #ifndef DDLCOORD_PESSIMISM_MASTER_H
 #define DDLCOORD_PESSIMISM_MASTER_H
 
+#include "export.h"
+
 #include "pessimism.h"
 
 #ifdef __cplusplus
@@ -64,12 +66,12 @@ typedef struct dc_master_options {
 
 /* Create a master on store (borrowed: it must outlive the master). No I/O.
  * Errors: DC_EINVAL, DC_ENOMEM. */
-int dc_master_new(dc_store *store, const dc_master_options *options, dc_master **out);
+DC_API int dc_master_new(dc_store *store, const dc_master_options *options, dc_master **out);
 
 /* Free the master (closes its watch). Must not race with dc_master_run or
  * admin calls. NULL is a no-op. Locks in the store are left as they are: a
  * new master picks them up. */
-void dc_master_free(dc_master *master);
+DC_API void dc_master_free(dc_master *master);
 
 /* Run the event loop for up to timeout_ms (-1 = until stopped; 0 = one
  * pass over what is already there). Blocks. Returns DC_OK when the time is
@@ -77,24 +79,24 @@ void dc_master_free(dc_master *master);
  * DC_ECHANGED when the fencing guard failed; once it has returned DC_ECLOSED
  * or DC_ECHANGED it returns the same again. Only one thread may be inside
  * dc_master_run at a time (DC_EINVAL for a second one). */
-int dc_master_run(dc_master *master, int timeout_ms);
+DC_API int dc_master_run(dc_master *master, int timeout_ms);
 
 /* Ask dc_master_run to return DC_ECLOSED as soon as possible. Thread-safe,
  * async-signal-unsafe, non-blocking. */
-void dc_master_stop(dc_master *master);
+DC_API void dc_master_stop(dc_master *master);
 
 /* The revision of the last step-1 read (M1), 0 before the first. Thread-safe. */
-int64_t dc_master_revision(dc_master *master);
+DC_API int64_t dc_master_revision(dc_master *master);
 
 /* Snapshot of the master's locks (task NULL = all), sorted by ID: ID, task,
  * owner, DDLs, synced / unsynced / done sources and conflicts. Free with
  * dc_lock_status_free_array. Thread-safe (takes the mutex). Errors: DC_ENOMEM. */
-int dc_master_locks(dc_master *master, const char *task, dc_lock_status **out, size_t *n);
+DC_API int dc_master_locks(dc_master *master, const char *task, dc_lock_status **out, size_t *n);
 
 /* Values the master could not decode (corrupt infos or operations): one
  * "key: error" string per bad key still present, sorted. Free with
  * dc_strings_free. Thread-safe. */
-int dc_master_problems(dc_master *master, char ***out, size_t *n);
+DC_API int dc_master_problems(dc_master *master, char ***out, size_t *n);
 
 /* Unlock a lock by hand (DM's unlock-ddl-lock). The lock is forced synced;
  * its owner (replace_owner if not NULL, which must be a source of the lock)
@@ -112,14 +114,14 @@ int dc_master_problems(dc_master *master, char ***out, size_t *n);
  * force_remove, DC_ETIMEDOUT without. Other errors: DC_ENOTFOUND (no such
  * lock or replace_owner not in it), DC_ECHANGED, DC_ECLOSED, store errors.
  * Blocks; thread-safe. */
-int dc_master_unlock(dc_master *master, const char *lock_id, const char *replace_owner,
-                     int force_remove, int timeout_ms);
+DC_API int dc_master_unlock(dc_master *master, const char *lock_id, const char *replace_owner,
+                            int force_remove, int timeout_ms);
 
 /* Remove a task's metadata: its infos, operations, resolution markers and
  * conflict reports in the store (one txn of four prefix deletes), and its
  * locks in memory. Task membership is kept (see dc_task_remove). Blocks (one
  * store call); thread-safe. Errors: DC_EINVAL, DC_ECHANGED, store errors. */
-int dc_master_remove_meta(dc_master *master, const char *task);
+DC_API int dc_master_remove_meta(dc_master *master, const char *task);
 
 #ifdef __cplusplus
 }

@@ -45,6 +45,8 @@
 #ifndef DDLCOORD_PESSIMISM_WORKER_H
 #define DDLCOORD_PESSIMISM_WORKER_H
 
+#include "export.h"
+
 #include "pessimism.h"
 
 #ifdef __cplusplus
@@ -62,12 +64,12 @@ typedef struct dc_worker_options {
 
 /* A worker for (task, source) on store (borrowed; must outlive the worker).
  * No I/O. Errors: DC_EINVAL, DC_ENOMEM. */
-int dc_worker_new(dc_store *store, const char *task, const char *source,
-                  const dc_worker_options *options, dc_worker **out);
+DC_API int dc_worker_new(dc_store *store, const char *task, const char *source,
+                         const dc_worker_options *options, dc_worker **out);
 /* Free the worker and close its watches. Leaves the store as it is (an
  * abandoned worker's state is picked up by the next worker for the same
  * task and source). */
-void dc_worker_free(dc_worker *worker);
+DC_API void dc_worker_free(dc_worker *worker);
 
 /* Step 2: report ddls for the downstream table schema.table. First finishes a
  * crashed earlier run (dc_worker_recover). If position (caller-defined, e.g.
@@ -78,9 +80,9 @@ void dc_worker_free(dc_worker *worker);
  * kept as is (re-running is idempotent). *revision (may be NULL) gets W1.
  * Errors: DC_ERESOLVED, DC_ETIMEDOUT, DC_EINVAL, DC_ECLOSED (step callback),
  * store errors. Blocks. */
-int dc_worker_put_info(dc_worker *worker, const char *schema, const char *table,
-                       const char *const *ddls, size_t n_ddls, const char *position, int timeout_ms,
-                       int64_t *revision);
+DC_API int dc_worker_put_info(dc_worker *worker, const char *schema, const char *table,
+                              const char *const *ddls, size_t n_ddls, const char *position,
+                              int timeout_ms, int64_t *revision);
 
 /* Step 5: wait for the operation of the info put last. On DC_OK *op (caller
  * frees with dc_operation_free) says exec or skip; if the operation is
@@ -91,31 +93,31 @@ int dc_worker_put_info(dc_worker *worker, const char *schema, const char *table,
  * operation (an unlock --force-remove or a remove-meta): the lock is gone.
  * Errors also: DC_ETIMEDOUT, DC_EINVAL (no info put), DC_ECLOSED (step
  * callback), store errors. Blocks. */
-int dc_worker_wait_operation(dc_worker *worker, int timeout_ms, dc_operation **op);
+DC_API int dc_worker_wait_operation(dc_worker *worker, int timeout_ms, dc_operation **op);
 
 /* The master's conflict message for the last DC_ECONFLICT ("" if none).
  * Owned by the worker, valid until the next call on it. */
-const char *dc_worker_conflict(const dc_worker *worker);
+DC_API const char *dc_worker_conflict(const dc_worker *worker);
 
 /* After step 6: record that the operation was executed (or skipped) in the
  * resolution marker. Errors: DC_ECHANGED (the operation changed meanwhile),
  * DC_EINVAL (no operation), store errors. Blocks. */
-int dc_worker_mark_executed(dc_worker *worker, int timeout_ms);
+DC_API int dc_worker_mark_executed(dc_worker *worker, int timeout_ms);
 
 /* Step 8: in one txn mark the operation done, delete the info and complete
  * the resolution marker. Idempotent: retrying after a lost answer
  * (DC_EUNKNOWN) or after it succeeded returns DC_OK. *revision (may be NULL)
  * gets W2. Errors: DC_ECHANGED (the operation was replaced or removed, e.g.
  * by an unlock), DC_EINVAL, DC_ETIMEDOUT, DC_ECLOSED, store errors. Blocks. */
-int dc_worker_mark_done(dc_worker *worker, int timeout_ms, int64_t *revision);
+DC_API int dc_worker_mark_done(dc_worker *worker, int timeout_ms, int64_t *revision);
 
 /* Withdraw the current info (e.g. after DC_ECONFLICT). Blocks. */
-int dc_worker_delete_info(dc_worker *worker, int timeout_ms);
+DC_API int dc_worker_delete_info(dc_worker *worker, int timeout_ms);
 
 /* Finish a run that crashed after its operation was executed but before the
  * done txn (marker says executed at the operation's current revision): do
  * the done txn now. *recovered (may be NULL) is set to 1 if it did. Blocks. */
-int dc_worker_recover(dc_worker *worker, int timeout_ms, int *recovered);
+DC_API int dc_worker_recover(dc_worker *worker, int timeout_ms, int *recovered);
 
 /* Execute or skip: called once with the operation (op->exec says which).
  * Return 0 on success; anything else aborts the run (nothing is marked). */
@@ -131,10 +133,10 @@ typedef int (*dc_checkpoint_fn)(const dc_operation *op, const char *position, vo
  * asked to stop: the run is abandoned as if crashed; a new run with the same
  * position picks it up), DC_ETIMEDOUT, store errors. *executed (may be NULL)
  * is set to 1 if exec_fn ran with exec = 1. */
-int dc_worker_run_ddl(dc_worker *worker, const char *schema, const char *table,
-                      const char *const *ddls, size_t n_ddls, const char *position,
-                      dc_exec_fn exec_fn, dc_checkpoint_fn checkpoint_fn, void *userdata,
-                      int timeout_ms, int *executed);
+DC_API int dc_worker_run_ddl(dc_worker *worker, const char *schema, const char *table,
+                             const char *const *ddls, size_t n_ddls, const char *position,
+                             dc_exec_fn exec_fn, dc_checkpoint_fn checkpoint_fn, void *userdata,
+                             int timeout_ms, int *executed);
 
 #ifdef __cplusplus
 }

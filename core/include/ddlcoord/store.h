@@ -38,6 +38,8 @@
 #ifndef DDLCOORD_STORE_H
 #define DDLCOORD_STORE_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -130,9 +132,9 @@ typedef struct dc_txn_result {
 } dc_txn_result;
 
 /* Free a result and everything it points to. NULL is a no-op. */
-void dc_kvs_free(dc_kvs *kvs);
-void dc_events_free(dc_events *events);
-void dc_txn_result_free(dc_txn_result *result);
+DC_API void dc_kvs_free(dc_kvs *kvs);
+DC_API void dc_events_free(dc_events *events);
+DC_API void dc_txn_result_free(dc_txn_result *result);
 
 /* ---------------------------------------------------------------- store */
 
@@ -148,24 +150,24 @@ void dc_txn_result_free(dc_txn_result *result);
  * Errors: DC_EINVAL (bad URI), DC_ENODRIVER / DC_EABI (plugin problems; the
  * detail names the file tried), DC_EUNAVAILABLE, DC_EAUTH, DC_ENOMEM.
  * Blocks while the driver connects. */
-int dc_store_open(const char *uri, dc_store **out);
+DC_API int dc_store_open(const char *uri, dc_store **out);
 
 /* Open a store from a configuration (its "uri" key is required; see config.h).
  * The configuration is copied: the caller may free it right after. */
-int dc_store_open_config(const dc_config *cfg, dc_store **out);
+DC_API int dc_store_open_config(const dc_config *cfg, dc_store **out);
 
 /* Close a store. Open watches must be closed first (closing the store with
  * open watches ends them with DC_ECLOSED, but the caller still owns and must
  * close the dc_watch handles). NULL is a no-op. Not thread-safe with respect
  * to other calls on the same handle. */
-void dc_store_close(dc_store *store);
+DC_API void dc_store_close(dc_store *store);
 
 /* The scheme of the driver behind the store ("mem", "etcd", …). Owned by the store. */
-const char *dc_store_backend(const dc_store *store);
+DC_API const char *dc_store_backend(const dc_store *store);
 
 /* The detail message of the last error on this handle (any thread), or "".
  * Copied into buf (always NUL-terminated); returns buf. */
-const char *dc_store_errmsg(dc_store *store, char *buf, size_t len);
+DC_API const char *dc_store_errmsg(dc_store *store, char *buf, size_t len);
 
 /* ---------------------------------------------------------------- reads */
 
@@ -174,11 +176,11 @@ const char *dc_store_errmsg(dc_store *store, char *buf, size_t len);
  * limit. On success *out holds a snapshot the caller frees with dc_kvs_free;
  * a missing key is not an error (n == 0).
  * Errors: DC_EINVAL (empty key without DC_PREFIX, bad flags), backend errors. */
-int dc_get(dc_store *store, const void *key, size_t key_len, unsigned flags, int64_t limit,
-           dc_kvs **out);
+DC_API int dc_get(dc_store *store, const void *key, size_t key_len, unsigned flags, int64_t limit,
+                  dc_kvs **out);
 
 /* The current store revision (a cheap read). */
-int dc_revision(dc_store *store, int64_t *revision);
+DC_API int dc_revision(dc_store *store, int64_t *revision);
 
 /* Read the keys under prefix (key order), at one fixed revision, one page at
  * a time, so that a prefix of any size is read consistently with requests of
@@ -202,8 +204,9 @@ int dc_revision(dc_store *store, int64_t *revision);
  * of a key: they rebuild a past revision from the current keys and the event
  * log, so a page at an older revision costs more than one at revision 0, and
  * the revision stays readable until compaction passes it. */
-int dc_get_page(dc_store *store, const void *prefix, size_t prefix_len, const void *after,
-                size_t after_len, int64_t revision, int64_t limit, unsigned flags, dc_kvs **out);
+DC_API int dc_get_page(dc_store *store, const void *prefix, size_t prefix_len, const void *after,
+                       size_t after_len, int64_t revision, int64_t limit, unsigned flags,
+                       dc_kvs **out);
 
 /* ---------------------------------------------------------------- writes */
 
@@ -212,21 +215,21 @@ int dc_get_page(dc_store *store, const void *prefix, size_t prefix_len, const vo
  * the revision of the write.
  * Errors: DC_EINVAL (empty key), DC_ENOTFOUND (lease does not exist),
  * DC_ETOOBIG, DC_EUNKNOWN (sent, answer lost), backend errors. */
-int dc_put(dc_store *store, const void *key, size_t key_len, const void *value, size_t value_len,
-           int64_t lease, int64_t *revision);
+DC_API int dc_put(dc_store *store, const void *key, size_t key_len, const void *value,
+                  size_t value_len, int64_t lease, int64_t *revision);
 
 /* Delete key (or with DC_PREFIX every key under it; an empty prefix is
  * DC_EINVAL here, to make wiping the store a deliberate act). *deleted and
  * *revision may be NULL. Deleting nothing is not an error: *deleted = 0 and
  * *revision = the current revision. */
-int dc_delete(dc_store *store, const void *key, size_t key_len, unsigned flags, int64_t *deleted,
-              int64_t *revision);
+DC_API int dc_delete(dc_store *store, const void *key, size_t key_len, unsigned flags,
+                     int64_t *deleted, int64_t *revision);
 
 /* Compact: forget history before revision. Watches starting below it end
  * with DC_ECOMPACTED. Errors: DC_ECOMPACTED (already compacted past it),
  * DC_EINVAL (revision in the future or < 1). Some backends compact in whole
  * chunks and keep a little more history than asked for. */
-int dc_compact(dc_store *store, int64_t revision);
+DC_API int dc_compact(dc_store *store, int64_t revision);
 
 /* ---------------------------------------------------------------- txn */
 
@@ -261,28 +264,29 @@ typedef enum dc_branch { DC_THEN = 0, DC_ELSE = 1 } dc_branch;
  * check only the commit. A txn is not thread-safe; it may be committed
  * several times (each commit is a new attempt). dc_txn_new returns NULL only
  * when out of memory. */
-dc_txn *dc_txn_new(void);
-void dc_txn_free(dc_txn *txn);
+DC_API dc_txn *dc_txn_new(void);
+DC_API void dc_txn_free(dc_txn *txn);
 
 /* Compare key's value with value (bytes, memcmp order). On a missing key every
  * value compare is false, whatever op is. */
-int dc_txn_compare_value(dc_txn *txn, const void *key, size_t key_len, dc_cmp op, const void *value,
-                         size_t value_len);
+DC_API int dc_txn_compare_value(dc_txn *txn, const void *key, size_t key_len, dc_cmp op,
+                                const void *value, size_t value_len);
 
 /* Compare key's version, create_revision, mod_revision or lease with number.
  * A missing key has 0 for each. target must not be DC_TARGET_VALUE. */
-int dc_txn_compare_int(dc_txn *txn, const void *key, size_t key_len, dc_target target, dc_cmp op,
-                       int64_t number);
+DC_API int dc_txn_compare_int(dc_txn *txn, const void *key, size_t key_len, dc_target target,
+                              dc_cmp op, int64_t number);
 
 /* Append an op to a branch. Flags as for dc_get / dc_put / dc_delete
  * (put: DC_PREV_KV; delete: DC_PREFIX, DC_PREV_KV; get: DC_PREFIX,
  * DC_KEYS_ONLY, DC_COUNT_ONLY). Two writes in one branch must not touch the
  * same key (DC_EINVAL at commit), as in etcd. */
-int dc_txn_get(dc_txn *txn, dc_branch branch, const void *key, size_t key_len, unsigned flags,
-               int64_t limit);
-int dc_txn_put(dc_txn *txn, dc_branch branch, const void *key, size_t key_len, const void *value,
-               size_t value_len, int64_t lease, unsigned flags);
-int dc_txn_delete(dc_txn *txn, dc_branch branch, const void *key, size_t key_len, unsigned flags);
+DC_API int dc_txn_get(dc_txn *txn, dc_branch branch, const void *key, size_t key_len,
+                      unsigned flags, int64_t limit);
+DC_API int dc_txn_put(dc_txn *txn, dc_branch branch, const void *key, size_t key_len,
+                      const void *value, size_t value_len, int64_t lease, unsigned flags);
+DC_API int dc_txn_delete(dc_txn *txn, dc_branch branch, const void *key, size_t key_len,
+                         unsigned flags);
 
 /* Commit atomically: all compares are evaluated and the chosen branch applied
  * as one unit at one revision, or nothing happens. *out (caller frees with
@@ -290,7 +294,7 @@ int dc_txn_delete(dc_txn *txn, dc_branch branch, const void *key, size_t key_len
  * Errors: any builder error, DC_EINVAL (duplicate write keys), DC_ETOOBIG
  * (more ops than the backend allows: etcd's default is 128 per branch, and
  * mem:// keeps the same limit), DC_EUNKNOWN, backend errors. */
-int dc_txn_commit(dc_store *store, dc_txn *txn, dc_txn_result **out);
+DC_API int dc_txn_commit(dc_store *store, dc_txn *txn, dc_txn_result **out);
 
 /* ---------------------------------------------------------------- watch */
 
@@ -301,8 +305,8 @@ int dc_txn_commit(dc_store *store, dc_txn *txn, dc_txn_result **out);
  * on its own across connection loss; it reports DC_ECOMPACTED rather than a
  * gap when it cannot prove it lost nothing.
  * On success *out is a handle the caller closes with dc_watch_close. */
-int dc_watch_open(dc_store *store, const void *key, size_t key_len, int64_t start_revision,
-                  unsigned flags, dc_watch **out);
+DC_API int dc_watch_open(dc_store *store, const void *key, size_t key_len, int64_t start_revision,
+                         unsigned flags, dc_watch **out);
 
 /* Wait up to timeout_ms (-1 = forever, 0 = poll) for events. On DC_OK *out
  * holds one or more whole revisions (free with dc_events_free). Errors:
@@ -310,21 +314,21 @@ int dc_watch_open(dc_store *store, const void *key, size_t key_len, int64_t star
  * ended; see dc_watch_compact_revision), DC_ECLOSED (the store was closed), or
  * the backend error that ended the watch. Once a watch has ended every later
  * call returns the same code. Safe to call from one thread at a time. */
-int dc_watch_next(dc_watch *watch, int timeout_ms, dc_events **out);
+DC_API int dc_watch_next(dc_watch *watch, int timeout_ms, dc_events **out);
 
 /* A file descriptor that is readable while events (or the end of the watch)
  * are waiting in dc_watch_next. Owned by the watch; do not read or close it. */
-int dc_watch_fd(dc_watch *watch);
+DC_API int dc_watch_fd(dc_watch *watch);
 
 /* After DC_ECOMPACTED: the compact revision (the oldest revision still
  * available), else 0. */
-int64_t dc_watch_compact_revision(dc_watch *watch);
+DC_API int64_t dc_watch_compact_revision(dc_watch *watch);
 
 /* The revision of the last event handed out by dc_watch_next (0 if none). */
-int64_t dc_watch_last_revision(dc_watch *watch);
+DC_API int64_t dc_watch_last_revision(dc_watch *watch);
 
 /* Stop the watch and free it. Pending events are dropped. NULL is a no-op. */
-void dc_watch_close(dc_watch *watch);
+DC_API void dc_watch_close(dc_watch *watch);
 
 /* ---------------------------------------------------------------- leases */
 
@@ -332,14 +336,15 @@ void dc_watch_close(dc_watch *watch);
  * granted TTL goes to *granted_ttl, which may be NULL). Keys put with the lease
  * are deleted, with ordinary DELETE events at one new revision, when it
  * expires or is revoked. */
-int dc_lease_grant(dc_store *store, int64_t ttl_seconds, int64_t *lease_id, int64_t *granted_ttl);
+DC_API int dc_lease_grant(dc_store *store, int64_t ttl_seconds, int64_t *lease_id,
+                          int64_t *granted_ttl);
 
 /* Refresh a lease to its full TTL; *ttl (may be NULL) receives it.
  * Errors: DC_ENOTFOUND if the lease has expired or never existed. */
-int dc_lease_keepalive(dc_store *store, int64_t lease_id, int64_t *ttl);
+DC_API int dc_lease_keepalive(dc_store *store, int64_t lease_id, int64_t *ttl);
 
 /* Revoke a lease now, deleting its keys. DC_ENOTFOUND if it does not exist. */
-int dc_lease_revoke(dc_store *store, int64_t lease_id);
+DC_API int dc_lease_revoke(dc_store *store, int64_t lease_id);
 
 #ifdef __cplusplus
 }
