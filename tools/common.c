@@ -235,15 +235,8 @@ int dcx_usage_error(const dcx_ctx *ctx)
 
 char *dcx_redact_uri(const char *uri)
 {
-    const char *auth = strstr(uri, "://");
-    const char *at = auth ? strchr(auth + 3, '@') : NULL;
-    const char *slash = auth ? strchr(auth + 3, '/') : NULL;
-    if (!at || (slash && slash < at)) return strdup(uri);
-    size_t head = (size_t)(auth + 3 - uri);
-    size_t n = head + strlen("***") + strlen(at) + 1;
-    char *out = malloc(n);
-    if (out) snprintf(out, n, "%.*s***%s", (int)head, uri, at);
-    return out;
+    char shown[512];
+    return strdup(dc_uri_redact(uri, shown, sizeof shown));
 }
 
 char *dcx_own_key(const char *ns, const char *rest)

@@ -238,8 +238,10 @@ static int parse_config(zk_conn *c, const char *uri, const dc_config *cfg, dc_dr
     }
     int rc = DC_OK;
     if (strcmp(u.scheme, "zk") != 0 || u.n_hosts == 0) {
+        char shown[256];
         rc = ZKERR(err, DC_EINVAL,
-                   "zk: '%s': expected zk://[user:password@]host:port[,...][/chroot]", uri);
+                   "zk: '%s': expected zk://[user:password@]host:port[,...][/chroot]",
+                   dc__uri_redact(uri, shown, sizeof shown));
         goto out;
     }
     dc_buf hosts = DC_BUF_INIT;

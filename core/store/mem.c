@@ -251,7 +251,9 @@ static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, 
     }
     if (u.n_hosts > 1 || u.user || u.path[0]) {
         dc_uri_free(&u);
-        return ERR(err, DC_EINVAL, "mem: '%s': expected mem://[name]", uri);
+        char shown[256];
+        return ERR(err, DC_EINVAL, "mem: '%s': expected mem://[name]",
+                   dc__uri_redact(uri, shown, sizeof shown));
     }
     const char *name = u.n_hosts ? u.hosts[0].host : NULL;
     mem_conn *c = malloc(sizeof *c);

@@ -235,8 +235,10 @@ int dc_store_open_config(const dc_config *in, dc_store **out)
     dc_drv_err err = {{0}, 0};
     rc = s->drv->open(&host, uri, cfg, &s->conn, &err);
     if (rc != DC_OK) {
-        dc_log(DC_LOG_ERROR, s->scheme, "open %s failed: %s (%s)", uri,
-               err.msg[0] ? err.msg : dc_strerror(rc), dc_errname(rc));
+        char shown[256];
+        dc_log(DC_LOG_ERROR, s->scheme, "open %s failed: %s (%s)",
+               dc__uri_redact(uri, shown, sizeof shown), err.msg[0] ? err.msg : dc_strerror(rc),
+               dc_errname(rc));
         dc__error(rc, "%s", err.msg[0] ? err.msg : dc_strerror(rc));
         s->conn = NULL;
         dc_store_close(s);
@@ -256,6 +258,11 @@ void dc_store_close(dc_store *s)
     pthread_mutex_destroy(&s->err_mu);
     pthread_mutex_destroy(&s->watch_mu);
     free(s);
+}
+
+char *dc_uri_redact(const char *uri, char *buf, size_t len)
+{
+    return dc__uri_redact(uri, buf, len);
 }
 
 const char *dc_store_backend(const dc_store *s)

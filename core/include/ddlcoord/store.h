@@ -156,6 +156,15 @@ DC_API int dc_store_open(const char *uri, dc_store **out);
  * The configuration is copied: the caller may free it right after. */
 DC_API int dc_store_open_config(const dc_config *cfg, dc_store **out);
 
+/* A copy of a store URI fit for logs and messages, into buf (always
+ * NUL-terminated, truncated to len): user info ("bob:secret@") becomes
+ * "***@", and so does the value of any query parameter named like a secret
+ * (password, secret, token, auth). What cannot be parsed with confidence is
+ * hidden rather than guessed at (a malformed URI shows its scheme only).
+ * The library redacts every URI it logs or reports with it. Returns buf.
+ * Thread-safe; never allocates. */
+DC_API char *dc_uri_redact(const char *uri, char *buf, size_t len);
+
 /* Close a store. Open watches must be closed first (closing the store with
  * open watches ends them with DC_ECLOSED, but the caller still owns and must
  * close the dc_watch handles). NULL is a no-op. Not thread-safe with respect
