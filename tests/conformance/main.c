@@ -30,6 +30,15 @@ int main(void)
         conf_lease_tcase,   conf_errors_tcase,   conf_model_tcase,        conf_page_tcase,
     };
     for (size_t i = 0; i < sizeof tcases / sizeof tcases[0]; i++) suite_add_tcase(s, tcases[i]());
+    /* the fixture of a store that the test can reset names the command */
+    const char *reset = getenv("DDLCOORD_TEST_RESET");
+    if (reset && *reset) {
+        suite_add_tcase(s, conf_reset_tcase());
+        fprintf(stderr, "test_conformance: reset tests with '%s'\n", reset);
+    } else {
+        fprintf(stderr, "test_conformance: no reset command for this store (DDLCOORD_TEST_RESET):"
+                        " the reset tests are not part of this run\n");
+    }
 
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
