@@ -21,18 +21,23 @@ function(dc_add_driver scheme)
   install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/ddlcoord)
 endfunction()
 
-# dc_add_store_tests(<name> URI <uri> [LABEL <l>])
-# dc_add_store_tests(<name> FIXTURE <fixture> STATEDIR <dir> [SUFFIX <s>] [LABEL <l>])
+# dc_add_store_tests(<name> URI <uri> [LABEL <l>…] [SUITES <suite>…])
+# dc_add_store_tests(<name> FIXTURE <fixture> STATEDIR <dir> [SUFFIX <s>] [LABEL <l>…]
+#                    [SUITES <suite>…])
 # Records a store on which every store-neutral suite (conformance, protocol)
-# must run. tests/CMakeLists.txt turns each record into tests once the suites
-# exist. With FIXTURE the URI is read at run time from <dir>/uri, written by
-# the fixture's setup test, and SUFFIX (e.g. "?mode=multi") is appended to it.
-# Suites on one server never run at the same time (RESOURCE_LOCK), because
-# some of them compact the server's history.
+# must run, or only the SUITES named (a cluster runs the conformance suite
+# alone, to keep CI short). tests/CMakeLists.txt turns each record into tests
+# once the suites exist. With FIXTURE the URI is read at run time from
+# <dir>/uri, written by the fixture's setup test, and SUFFIX (e.g.
+# "?mode=multi") is appended to it. Suites on one server never run at the same
+# time (RESOURCE_LOCK), because some of them compact the server's history.
 function(dc_add_store_tests name)
-  cmake_parse_arguments(S "" "URI;FIXTURE;STATEDIR;LABEL;SUFFIX" "" ${ARGN})
+  cmake_parse_arguments(S "" "URI;FIXTURE;STATEDIR;SUFFIX" "LABEL;SUITES" ${ARGN})
+  # The record is "|"-separated; lists inside it are ","-separated.
+  string(REPLACE ";" "," labels "${S_LABEL}")
+  string(REPLACE ";" "," suites "${S_SUITES}")
   set_property(GLOBAL APPEND PROPERTY DC_STORES
-               "${name}|${S_URI}|${S_FIXTURE}|${S_STATEDIR}|${S_LABEL}|${S_SUFFIX}")
+               "${name}|${S_URI}|${S_FIXTURE}|${S_STATEDIR}|${labels}|${S_SUFFIX}|${suites}")
 endfunction()
 
 # dc_register_store_tests(<suite>…): one test <suite>.<store> per recorded store.
@@ -46,7 +51,13 @@ function(dc_register_store_tests)
     list(GET f 3 statedir)
     list(GET f 4 label)
     list(GET f 5 suffix)
+    list(GET f 6 only)
+    string(REPLACE "," ";" label "${label}")
+    string(REPLACE "," ";" only "${only}")
     foreach(suite ${ARGN})
+      if(only AND NOT suite IN_LIST only)
+        continue()
+      endif()
       set(t ${suite}.${name})
       if(fixture)
         add_test(NAME ${t} COMMAND ${CMAKE_SOURCE_DIR}/tests/fixtures/with-store.sh ${statedir}
@@ -64,7 +75,7 @@ function(dc_register_store_tests)
                    "DDLCOORD_DRIVER_PATH=${DDLCOORD_BUILD_DRIVER_DIR}" "CK_DEFAULT_TIMEOUT=120")
       set_property(TEST ${t} PROPERTY TIMEOUT 900)
       if(label)
-        set_property(TEST ${t} PROPERTY LABELS ${label})
+        set_property(TEST ${t} PROPERTY LABELS "${label}")
       endif()
     endforeach()
   endforeach()

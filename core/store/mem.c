@@ -18,10 +18,12 @@
  *
  * mem://name instances are registered by name and shared by every handle of
  * the process that opens the same name; mem:// alone is private. Each handle
- * is its own mem_conn, which remembers the instance's epoch when it opened:
- * a reset of the instance (mem_reset_locked) draws a new epoch, so every
- * call of an older handle answers DC_ERESET and nothing it prepared before
- * applies to the new history. Reads at a past revision are in mem_page.c.
+ * gets its own mem_conn (the driver's conn) pointing at the instance, which
+ * carries the handle's failpoint hook (mem_failpoint.c, ddlcoord/mem.h) and
+ * the instance's epoch when it opened: after a reset (dc_mem_reset) the
+ * epoch has moved on, so every call of an older handle answers DC_ERESET and
+ * nothing it prepared before applies to the new history. Reads at a past
+ * revision are in mem_page.c.
  *
  * Why over 600 lines: the write path (plan, commit, txn, the lease deletes)
  * and the reads share the tree helpers and the log, and every piece of it
@@ -35,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "clock.h"
 #include "kv.h"
@@ -143,26 +144,13 @@ mem_key *mem_lower_bound(mem_store *m, const char *key, size_t key_len)
     return RB_NFIND(mem_tree, &m->keys, &probe);
 }
 
-/* ------------------------------------------------------------ epochs */
+/* ------------------------------------------------------------ registry */
 
-static uint64_t new_epoch(const mem_store *m)
-{
-    uint64_t e;
-    if (getrandom(&e, sizeof e, GRND_NONBLOCK) != (ssize_t)sizeof e)
-        e = (uint64_t)dc_wall_ms() * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)m;
-    return e == m->epoch ? e + 1 : e;
-}
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static mem_store **registry;
+static size_t registry_n;
 
-int mem_check_epoch(const mem_conn *c, dc_drv_err *err)
-{
-    if (c->epoch == c->m->epoch) return DC_OK;
-    return ERR(err, DC_ERESET, "mem://%s: the instance was reset after this handle opened",
-               c->m->name ? c->m->name : "");
-}
-
-/* Free every live key (tree and hash) and the whole log. mu held, or the
- * instance is being destroyed. */
-static void drop_keys_and_log(mem_store *m)
+void mem_wipe(mem_store *m)
 {
     mem_key *k, *next;
     for (k = RB_MIN(mem_tree, &m->keys); k; k = next) {
@@ -171,41 +159,21 @@ static void drop_keys_and_log(mem_store *m)
         dc_kv_clear(&k->kv);
         free(k);
     }
-    if (m->khash) memset(m->khash, 0, m->kcap * sizeof *m->khash);
-    m->nkeys = 0;
     for (size_t i = m->head; i < m->len; i++) event_clear(&m->log[i]);
-    m->head = m->len = 0;
+    free(m->log);
+    free(m->khash);
+    free(m->log_rev);
+    m->log = NULL;
+    m->log_rev = NULL;
+    m->khash = NULL;
+    m->head = m->len = m->cap = m->kcap = 0;
+    m->nkeys = 0;
 }
-
-void mem_reset_locked(mem_store *m)
-{
-    drop_keys_and_log(m);
-    mem_lease_free_all(m);
-    m->rev = 1;
-    m->compact_rev = 0;
-    /* lease IDs go on from where they were: a new lease must never carry the
-     * ID of one granted before (a fencing token would match) */
-    m->epoch = new_epoch(m);
-    char msg[300];
-    snprintf(msg, sizeof msg, "mem://%s: the instance was reset (its keys and history are gone)",
-             m->name ? m->name : "");
-    mem_watch_end_all(m, DC_ERESET, msg);
-    pthread_cond_signal(&m->reaper_cv);
-}
-
-/* ------------------------------------------------------------ registry */
-
-static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
-static mem_store **registry;
-static size_t registry_n;
 
 static void mem_destroy(mem_store *m)
 {
     mem_lease_stop_reaper(m);
-    drop_keys_and_log(m);
-    free(m->log);
-    free(m->khash);
-    free(m->log_rev);
+    mem_wipe(m);
     mem_watch_index_free(m);
     mem_lease_free_all(m);
     pthread_cond_destroy(&m->reaper_cv);
@@ -228,9 +196,10 @@ static mem_store *mem_create(const char *name, const dc_host *host, const dc_con
     m->rev = 1; /* like etcd, an empty store is at revision 1 */
     m->refs = 1;
     m->host = host;
-    m->epoch = new_epoch(m);
     /* lease IDs look like etcd's: large and unlikely to repeat across runs */
     m->next_lease = ((dc_wall_ms() & 0xffffffffLL) << 20) | 1;
+    m->first_lease = m->next_lease;
+    m->epoch = 1;
     m->max_txn_ops = host->config_get_int(cfg, "max_txn_ops", MEM_DEFAULT_MAX_TXN_OPS);
     m->max_value_bytes = host->config_get_int(cfg, "max_value_bytes", MEM_DEFAULT_MAX_VALUE);
     if (mem_lease_start_reaper(m) != 0) {
@@ -238,6 +207,28 @@ static mem_store *mem_create(const char *name, const dc_host *host, const dc_con
         return NULL;
     }
     return m;
+}
+
+/* Drop one reference to the instance; the last one destroys it. */
+static void mem_release(mem_store *m)
+{
+    pthread_mutex_lock(&registry_mu);
+    pthread_mutex_lock(&m->mu);
+    int last = --m->refs == 0;
+    pthread_mutex_unlock(&m->mu);
+    if (last && m->name) {
+        for (size_t i = 0; i < registry_n; i++)
+            if (registry[i] == m) {
+                registry[i] = registry[--registry_n];
+                break;
+            }
+        if (registry_n == 0) {
+            free(registry);
+            registry = NULL;
+        }
+    }
+    pthread_mutex_unlock(&registry_mu);
+    if (last) mem_destroy(m);
 }
 
 static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, void **conn,
@@ -256,11 +247,6 @@ static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, 
                    dc__uri_redact(uri, shown, sizeof shown));
     }
     const char *name = u.n_hosts ? u.hosts[0].host : NULL;
-    mem_conn *c = malloc(sizeof *c);
-    if (!c) {
-        dc_uri_free(&u);
-        return ERR(err, DC_ENOMEM, "mem: out of memory");
-    }
     mem_store *m = NULL;
     pthread_mutex_lock(&registry_mu);
     for (size_t i = 0; name && i < registry_n; i++)
@@ -283,20 +269,28 @@ static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, 
             }
         }
     }
-    if (m) {
-        pthread_mutex_lock(&m->mu);
-        c->m = m;
-        c->epoch = m->epoch;
-        pthread_mutex_unlock(&m->mu);
-    }
     pthread_mutex_unlock(&registry_mu);
     dc_uri_free(&u);
-    if (!m) {
-        free(c);
+    mem_conn *c = m ? calloc(1, sizeof *c) : NULL;
+    if (!c) {
+        if (m) mem_release(m);
         return ERR(err, DC_ENOMEM, "mem: out of memory");
     }
+    c->m = m;
+    pthread_mutex_lock(&m->mu);
+    c->epoch = m->epoch;
+    pthread_mutex_unlock(&m->mu);
     *conn = c;
     return DC_OK;
+}
+
+int mem_check_epoch(const mem_conn *c, dc_drv_err *err)
+{
+    if (c->epoch == c->m->epoch) return DC_OK;
+    return ERR(err, DC_ERESET,
+               "mem://%s: the instance was reset after this handle opened (epoch %llu, now %llu)",
+               c->m->name ? c->m->name : "", (unsigned long long)c->epoch,
+               (unsigned long long)c->m->epoch);
 }
 
 static void mem_close(void *conn)
@@ -304,23 +298,7 @@ static void mem_close(void *conn)
     mem_conn *c = conn;
     mem_store *m = c->m;
     free(c);
-    pthread_mutex_lock(&registry_mu);
-    pthread_mutex_lock(&m->mu);
-    int last = --m->refs == 0;
-    pthread_mutex_unlock(&m->mu);
-    if (last && m->name) {
-        for (size_t i = 0; i < registry_n; i++)
-            if (registry[i] == m) {
-                registry[i] = registry[--registry_n];
-                break;
-            }
-        if (registry_n == 0) {
-            free(registry);
-            registry = NULL;
-        }
-    }
-    pthread_mutex_unlock(&registry_mu);
-    if (last) mem_destroy(m);
+    mem_release(m);
 }
 
 /* ------------------------------------------------------------ reads */
@@ -376,9 +354,9 @@ static int mem_range(mem_store *m, const dc_op *op, dc_kv **out_kvs, size_t *out
     return DC_OK;
 }
 
-static int mem_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
+int mem_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
 {
-    mem_store *m = ((mem_conn *)conn)->m;
+    mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
     int rc = mem_check_epoch(conn, err);
     if (rc != DC_OK) {
@@ -631,9 +609,9 @@ static int fill_prev(dc_response *r, const mem_event *evs, size_t n)
     return 0;
 }
 
-static int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err)
+int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err)
 {
-    mem_store *m = ((mem_conn *)conn)->m;
+    mem_store *m = mem_of(conn);
     if ((int64_t)req->n_compares > m->max_txn_ops || (int64_t)req->n_ops[0] > m->max_txn_ops ||
         (int64_t)req->n_ops[1] > m->max_txn_ops)
         return ERR(err, DC_ETOOBIG,
@@ -665,7 +643,7 @@ static int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv
             mem_lease *l;
             HASH_FIND(hh, m->leases, &op->lease, sizeof op->lease, l);
             /* an expired lease the reaper has not reached yet is gone too */
-            if (!l || l->deadline_ms <= dc_now_ms()) {
+            if (!l || l->deadline_ms <= mem_now(m)) {
                 pthread_mutex_unlock(&m->mu);
                 return ERR(err, DC_ENOTFOUND, "mem: lease %lld not found", (long long)op->lease);
             }
@@ -746,9 +724,9 @@ int mem_lease_delete_keys(mem_store *m, mem_lease *l)
 
 /* ------------------------------------------------------------ compaction */
 
-static int mem_compact(void *conn, int64_t revision, dc_drv_err *err)
+int mem_compact(void *conn, int64_t revision, dc_drv_err *err)
 {
-    mem_store *m = ((mem_conn *)conn)->m;
+    mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
     int rc = mem_check_epoch(conn, err);
     if (rc != DC_OK) {
@@ -778,14 +756,14 @@ static const dc_driver mem_driver = {
     .version = "built-in",
     .open = mem_open,
     .close = mem_close,
-    .get = mem_get,
-    .txn = mem_txn,
-    .compact = mem_compact,
-    .watch_start = mem_watch_start,
+    .get = mem_fp_get, /* the mem_fp_ calls consult the handle's failpoint hook */
+    .txn = mem_fp_txn,
+    .compact = mem_fp_compact,
+    .watch_start = mem_fp_watch_start,
     .watch_stop = mem_watch_stop,
-    .lease_grant = mem_lease_grant,
-    .lease_keepalive = mem_lease_keepalive,
-    .lease_revoke = mem_lease_revoke,
+    .lease_grant = mem_fp_lease_grant,
+    .lease_keepalive = mem_fp_lease_keepalive,
+    .lease_revoke = mem_fp_lease_revoke,
     .get_page = mem_get_page,
 };
 

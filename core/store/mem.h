@@ -18,7 +18,20 @@
 
 #include "internal.h"
 
+#include <ddlcoord/mem.h>
+
 typedef struct mem_lease mem_lease;
+typedef struct mem_store mem_store;
+
+/* One handle's connection to an instance (the driver's conn): the
+ * instance, the epoch it had when this handle opened, and the handle's
+ * failpoint hook (mem_failpoint.c). */
+typedef struct mem_conn {
+    mem_store *m;
+    uint64_t epoch;      /* the instance's epoch when this handle opened */
+    dc_mem_hook_fn hook; /* NULL: every call runs normally */
+    void *hook_ud;
+} mem_conn;
 
 /* A live key. Deleted keys leave the tree; their history lives in the log.
  * Live keys are also in a hash table by key (exact lookups are most of a
@@ -71,14 +84,10 @@ typedef struct mem_watch_index {
     size_t cap_touched;
 } mem_watch_index;
 
-typedef struct mem_store {
+struct mem_store {
     char *name; /* NULL for a private instance */
     int refs;
     pthread_mutex_t mu;
-    /* The instance's history: a random number, replaced when the instance is
-     * reset (mem_reset_locked). Handles and watches remember the epoch they
-     * started in; a different one means their history is gone. */
-    uint64_t epoch;
     struct mem_tree keys;
     int64_t nkeys;
     mem_key **khash; /* buckets of the live keys by hash; kcap a power of 2 */
@@ -97,43 +106,23 @@ typedef struct mem_store {
     int reaper_started, stopping;
     int64_t max_txn_ops, max_value_bytes;
     const dc_host *host;
-} mem_store;
-
-/* A driver handle (the conn of the driver table): one per dc_store, on an
- * instance that several handles of a named store share. */
-typedef struct mem_conn {
-    mem_store *m;
-    uint64_t epoch; /* the instance's epoch when this handle opened */
-} mem_conn;
-
-/* DC_ERESET (err filled) if the instance was reset since c opened, else
- * DC_OK. mu held. */
-int mem_check_epoch(const mem_conn *c, dc_drv_err *err);
-/* Forget everything: keys, leases, history, revisions (back to 1), and end
- * every watch of the instance with DC_ERESET; a new epoch, so that every
- * handle opened before answers DC_ERESET from now on. mu held. */
-void mem_reset_locked(mem_store *m);
+    /* failpoints (mem_failpoint.c) */
+    uint64_t epoch;      /* 1, +1 per dc_mem_reset */
+    int64_t first_lease; /* the first lease ID; a reset starts again from it */
+    int vclock;          /* leases run on the virtual clock below */
+    int64_t vnow_ms;
+};
 
 int mem_key_cmp(const mem_key *a, const mem_key *b);
 RB_PROTOTYPE(mem_tree, mem_key, rb, mem_key_cmp)
 
 mem_key *mem_find(mem_store *m, const char *key, size_t key_len);
 
-/* Hand a batch of n events (already at the log's tail, from slot first) to
- * the watchers. mu held. */
-void mem_watch_notify(mem_store *m, size_t first, size_t n);
-/* Delete every key of lease l at one new revision, as one write (mu held).
- * Used by revoke and expiry. -1 when out of memory (nothing changed). */
-int mem_lease_delete_keys(mem_store *m, mem_lease *l);
-
-/* Watches (mem_watch.c). */
-void mem_watch_index_free(mem_store *m);
-/* End every watch of the instance with code (mu held): they are unindexed
- * and receive nothing more; mem_watch_stop frees them as usual. */
-void mem_watch_end_all(mem_store *m, int code, const char *msg);
-int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
-                    dc_drv_err *err);
-void mem_watch_stop(void *conn, void *handle);
+/* DC_ERESET (err filled) if the instance was reset since handle c opened
+ * (its epoch moved on), else DC_OK. Every real call checks it first, under
+ * mu, so nothing prepared against the old history applies to the new one
+ * (docs/DESIGN.md, "Resets"). */
+int mem_check_epoch(const mem_conn *c, dc_drv_err *err);
 
 /* Paged reads at a fixed revision (mem_page.c). */
 int mem_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err);
@@ -144,6 +133,49 @@ mem_key *mem_lower_bound(mem_store *m, const char *key, size_t key_len);
 /* The first log slot with revision >= rev. mu held. */
 size_t mem_log_search(mem_store *m, int64_t rev);
 
+/* The instance behind a driver conn. */
+static inline mem_store *mem_of(void *conn)
+{
+    return ((mem_conn *)conn)->m;
+}
+
+/* Milliseconds on the instance's lease clock: monotonic, or virtual. mu held. */
+int64_t mem_now(const mem_store *m);
+
+/* The driver calls, without failpoints (mem.c); the driver table has the
+ * mem_fp_ versions (mem_failpoint.c), which consult the handle's hook. */
+int mem_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err);
+int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err);
+int mem_compact(void *conn, int64_t revision, dc_drv_err *err);
+int mem_fp_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err);
+int mem_fp_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err);
+int mem_fp_compact(void *conn, int64_t revision, dc_drv_err *err);
+int mem_fp_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
+                       dc_drv_err *err);
+int mem_fp_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err);
+int mem_fp_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err);
+int mem_fp_lease_revoke(void *conn, int64_t id, dc_drv_err *err);
+
+/* Free every key and event and empty the log (mem_destroy, dc_mem_reset). mu held. */
+void mem_wipe(mem_store *m);
+
+/* Hand a batch of n events (already at the log's tail, from slot first) to
+ * the watchers. mu held. */
+void mem_watch_notify(mem_store *m, size_t first, size_t n);
+/* Delete every key of lease l at one new revision, as one write (mu held).
+ * Used by revoke and expiry. -1 when out of memory (nothing changed). */
+int mem_lease_delete_keys(mem_store *m, mem_lease *l);
+
+/* Watches (mem_watch.c). */
+void mem_watch_index_free(mem_store *m);
+int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
+                    dc_drv_err *err);
+void mem_watch_stop(void *conn, void *handle);
+/* End the watches of handle `only` (NULL: of every handle) on exactly key
+ * (NULL: all) with code and compact_rev; returns how many. mu held. */
+size_t mem_watch_end(mem_store *m, const mem_conn *only, const char *key, size_t key_len, int code,
+                     int64_t compact_rev);
+
 /* Leases (mem_lease.c). */
 int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err);
 int mem_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err);
@@ -153,5 +185,9 @@ void mem_lease_stop_reaper(mem_store *m);
 void mem_lease_attach(mem_store *m, mem_key *k, mem_lease *l);
 void mem_lease_detach(mem_key *k);
 void mem_lease_free_all(mem_store *m);
+/* Expire the leases whose deadline has passed on the lease clock, in
+ * deadline then grant order, each at its own revision. *n gets how many.
+ * -1 when out of memory (the rest stay due). mu held. */
+int mem_lease_expire_due(mem_store *m, size_t *n);
 
 #endif

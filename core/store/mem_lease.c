@@ -4,6 +4,11 @@
  * has expired. Revoking deletes the keys through the normal write path (one
  * new revision, a DELETE event with prev_kv per key), so watchers see an
  * expiry exactly like an explicit delete.
+ *
+ * Deadlines are read on the instance's lease clock: the monotonic clock, or
+ * the virtual clock of the failpoints (ddlcoord/mem.h). On the virtual clock
+ * the reaper stays idle and mem_lease_expire_due, called by whoever moves the
+ * clock, expires what is due in that thread, so that expiry is reproducible.
  */
 #include "mem.h"
 
@@ -37,6 +42,11 @@ void mem_lease_detach(mem_key *k)
     k->lease_prev = k->lease_next = NULL;
 }
 
+int64_t mem_now(const mem_store *m)
+{
+    return m->vclock ? m->vnow_ms : dc_now_ms();
+}
+
 static mem_lease *find(mem_store *m, int64_t id)
 {
     mem_lease *l;
@@ -55,7 +65,7 @@ static int revoke(mem_store *m, mem_lease *l)
 
 int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err)
 {
-    mem_store *m = ((mem_conn *)conn)->m;
+    mem_store *m = mem_of(conn);
     if (ttl < 1) ttl = 1;
     if (ttl > 9000000000LL) {
         snprintf(err->msg, sizeof err->msg, "mem: lease TTL %lld too large", (long long)ttl);
@@ -75,7 +85,7 @@ int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_d
     }
     l->id = m->next_lease++;
     l->ttl = ttl;
-    l->deadline_ms = dc_now_ms() + ttl * 1000;
+    l->deadline_ms = mem_now(m) + ttl * 1000;
     HASH_ADD(hh, m->leases, id, sizeof l->id, l);
     if (!l->hh.tbl) { /* uthash could not allocate its table (mem.h) */
         pthread_mutex_unlock(&m->mu);
@@ -92,15 +102,15 @@ int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_d
 
 int mem_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
 {
-    mem_store *m = ((mem_conn *)conn)->m;
+    mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
-    int rc = mem_check_epoch(conn, err);
-    if (rc != DC_OK) {
+    int erc = mem_check_epoch(conn, err);
+    if (erc != DC_OK) {
         pthread_mutex_unlock(&m->mu);
-        return rc;
+        return erc;
     }
     mem_lease *l = find(m, id);
-    int64_t now = dc_now_ms();
+    int64_t now = mem_now(m);
     if (l && l->deadline_ms <= now) {
         /* Expired, and the reaper has not got the mutex yet: expire it here.
          * Extending it would revive a lease whose holder another process may
@@ -123,7 +133,7 @@ int mem_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
 
 int mem_lease_revoke(void *conn, int64_t id, dc_drv_err *err)
 {
-    mem_store *m = ((mem_conn *)conn)->m;
+    mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
     int rc = mem_check_epoch(conn, err);
     if (rc != DC_OK) {
@@ -146,6 +156,10 @@ static void *reaper(void *arg)
     mem_store *m = arg;
     pthread_mutex_lock(&m->mu);
     while (!m->stopping) {
+        if (m->vclock) { /* whoever moves the virtual clock expires leases */
+            dc_cond_wait_until(&m->reaper_cv, &m->mu, -1);
+            continue;
+        }
         int64_t now = dc_now_ms(), next = -1;
         mem_lease *l, *tmp;
         HASH_ITER(hh, m->leases, l, tmp)
@@ -183,6 +197,23 @@ void mem_lease_stop_reaper(mem_store *m)
     pthread_mutex_unlock(&m->mu);
     pthread_join(m->reaper, NULL);
     m->reaper_started = 0;
+}
+
+int mem_lease_expire_due(mem_store *m, size_t *n)
+{
+    *n = 0;
+    int64_t now = mem_now(m);
+    for (;;) {
+        mem_lease *l, *tmp, *first = NULL;
+        /* uthash iterates in grant order: the first of equal deadlines wins */
+        HASH_ITER(hh, m->leases, l, tmp)
+        {
+            if (l->deadline_ms <= now && (!first || l->deadline_ms < first->deadline_ms)) first = l;
+        }
+        if (!first) return 0;
+        if (revoke(m, first) != DC_OK) return -1;
+        (*n)++;
+    }
 }
 
 void mem_lease_free_all(mem_store *m)

@@ -44,6 +44,7 @@ struct mem_watch_bucket {
 struct mem_watch {
     mem_watch *prev, *next; /* in bucket->head */
     mem_watch_bucket *bucket;
+    const mem_conn *conn; /* the handle that opened it (dc_mem_end_watches) */
     dc_watch_sink *sink;
     unsigned flags;
     int64_t start_rev;
@@ -315,30 +316,6 @@ static void index_remove(mem_store *m, mem_watch *w)
     free(b);
 }
 
-void mem_watch_end_all(mem_store *m, int code, const char *msg)
-{
-    mem_watch_index *ix = &m->watches;
-    mem_watch_bucket *tables[2] = {ix->exact, ix->prefixes};
-    for (int t = 0; t < 2; t++) {
-        mem_watch_bucket *b, *tmp;
-        HASH_ITER(hh, tables[t], b, tmp)
-        {
-            for (mem_watch *w = b->head, *next; w; w = next) {
-                next = w->next;
-                w->bucket = NULL; /* unindexed: mem_watch_stop has nothing to unlink */
-                w->prev = w->next = NULL;
-                w->n_pend = 0;
-                if (!w->failed) m->host->watch_fail(w->sink, code, 0, msg);
-                w->failed = 1;
-            }
-            HASH_DEL(tables[t], b);
-            free(b);
-        }
-    }
-    ix->exact = ix->prefixes = NULL;
-    ix->n_lens = 0;
-}
-
 void mem_watch_index_free(mem_store *m)
 {
     /* The core stops every watch before the last close; only the index's
@@ -351,7 +328,7 @@ void mem_watch_index_free(mem_store *m)
 int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
                     dc_drv_err *err)
 {
-    mem_store *m = ((mem_conn *)conn)->m;
+    mem_store *m = mem_of(conn);
     mem_watch *w = calloc(1, sizeof *w);
     if (!w) {
         snprintf(err->msg, sizeof err->msg, "mem: out of memory starting a watch");
@@ -360,6 +337,7 @@ int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, vo
     w->flags = req->flags;
     w->start_rev = req->start_revision;
     w->sink = sink;
+    w->conn = conn;
 
     pthread_mutex_lock(&m->mu);
     int rc = mem_check_epoch(conn, err);
@@ -391,11 +369,44 @@ int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, vo
 
 void mem_watch_stop(void *conn, void *handle)
 {
-    mem_store *m = ((mem_conn *)conn)->m;
+    mem_store *m = mem_of(conn);
     mem_watch *w = handle;
     pthread_mutex_lock(&m->mu);
-    if (w->bucket) index_remove(m, w);
+    index_remove(m, w);
     pthread_mutex_unlock(&m->mu);
     free(w->pend);
     free(w);
+}
+
+static size_t end_bucket(mem_store *m, mem_watch_bucket *b, const mem_conn *only, int code,
+                         int64_t compact_rev)
+{
+    size_t n = 0;
+    for (mem_watch *w = b->head; w; w = w->next) {
+        if (w->failed || (only && w->conn != only)) continue;
+        w->failed = 1;
+        m->host->watch_fail(w->sink, code, code == DC_ECOMPACTED ? compact_rev : 0,
+                            code == DC_ECOMPACTED ? "mem: failpoint: watch compacted"
+                            : code == DC_ERESET   ? "mem: the instance was reset"
+                                                  : "mem: failpoint: watch connection lost");
+        n++;
+    }
+    return n;
+}
+
+size_t mem_watch_end(mem_store *m, const mem_conn *only, const char *key, size_t key_len, int code,
+                     int64_t compact_rev)
+{
+    /* A failed watch stays in the index (skipped by offer) until it is stopped. */
+    size_t n = 0;
+    mem_watch_bucket *tables[2] = {m->watches.exact, m->watches.prefixes}, *b, *tmp;
+    for (int t = 0; t < 2; t++) {
+        if (key) {
+            HASH_FIND_BYHASHVALUE(hh, tables[t], key, key_len, key_hash(key, key_len), b);
+            if (b) n += end_bucket(m, b, only, code, compact_rev);
+            continue;
+        }
+        HASH_ITER(hh, tables[t], b, tmp) n += end_bucket(m, b, only, code, compact_rev);
+    }
+    return n;
 }

@@ -14,7 +14,9 @@
  *    this file once did, is how a reset turns into a silent gap: the new
  *    history's first revisions vanish and the rest looks normal;
  *  - key, prefix and type filters are applied again here, so a driver may
- *    deliver a superset (Redis and ZooKeeper read one log for all watches).
+ *    deliver a superset (Redis and ZooKeeper read one log for all watches);
+ *  - with DC_PREV_KV, an event that lacks the prev_kv it must have ends the
+ *    watch with DC_ECOMPACTED instead of being handed out.
  * The eventfd is readable exactly while something waits in the queue or the
  * watch has ended.
  */
@@ -83,7 +85,29 @@ static int wanted(const dc_watch *w, const dc_event *ev)
     return dc_key_cmp(ev->kv.key, ev->kv.key_len, w->key, w->key_len) == 0;
 }
 
+/* DC_PREV_KV promises the prev_kv of every event whose key existed before:
+ * every DELETE, and every PUT past version 1. etcd itself drops it for the
+ * event at the compact revision (the version it replaced is compacted), so
+ * a driver may hand such an event over; see docs/DESIGN.md "Watches and
+ * prev_kv at the compact revision". */
+static int lacks_prev_kv(const dc_watch *w, const dc_event *ev)
+{
+    return (w->flags & DC_PREV_KV) && !ev->prev_kv &&
+           (ev->type == DC_EVENT_DELETE || ev->kv.version > 1);
+}
+
 static void end_locked(dc_watch *w, int code, int64_t compact_rev, const char *msg);
+
+/* The watch cannot give rev with its prev_kv: it ends as compacted, at the
+ * next revision (from there on every prev_kv is still stored). */
+static void end_prev_kv_lost(dc_watch *w, int64_t rev)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "the prev_kv of revision %lld is compacted: watch again from revision %lld",
+             (long long)rev, (long long)rev + 1);
+    end_locked(w, DC_ECOMPACTED, rev + 1, msg);
+}
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -175,10 +199,19 @@ int dc__watch_push(dc_watch_sink *sink, dc_event *events, size_t n)
     }
     if (w->store) dc__note_rev(w->store, top);
     /* Keep the wanted events that are new, compacting in place. */
+    int64_t no_prev = 0; /* the revision of an event that lacks its prev_kv */
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         dc_event *ev = &events[i];
-        if (i < skip || !wanted(w, ev)) {
+        if (no_prev || i < skip || !wanted(w, ev)) {
+            dc_event_clear(ev);
+            continue;
+        }
+        if (lacks_prev_kv(w, ev)) {
+            /* Deliver the revisions before it, whole, then end the watch. */
+            int64_t rev = ev->kv.mod_revision;
+            no_prev = rev;
+            while (k > 0 && events[k - 1].kv.mod_revision == rev) dc_event_clear(&events[--k]);
             dc_event_clear(ev);
             continue;
         }
@@ -191,6 +224,7 @@ int dc__watch_push(dc_watch_sink *sink, dc_event *events, size_t n)
     }
     w->last_queued = top;
     if (k == 0) {
+        if (no_prev) end_prev_kv_lost(w, no_prev);
         pthread_mutex_unlock(&w->mu);
         free(events);
         return DC_OK;
@@ -214,6 +248,7 @@ int dc__watch_push(dc_watch_sink *sink, dc_event *events, size_t n)
     else
         w->head = b;
     w->tail = b;
+    if (no_prev) end_prev_kv_lost(w, no_prev);
     fd_raise(w);
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);

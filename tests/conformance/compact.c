@@ -148,6 +148,52 @@ CONF_TEST(watch_lagging_behind_compaction_loses_nothing_silently)
 }
 END_TEST
 
+/* A watch with DC_PREV_KV from the compact revision itself: the event there
+ * replaced a version that compaction removed. The watch either delivers it
+ * with its prev_kv or ends with DC_ECOMPACTED past it; never an event
+ * without the prev_kv that DC_PREV_KV promises (found by the robustness run
+ * on etcd, whose server drops prev_kv there). */
+CONF_TEST(watch_with_prev_kv_from_the_compact_revision_never_drops_prev_kv)
+{
+    conf_put(K("k"), "old");
+    int64_t mid = conf_put(K("k"), "mid");
+    int64_t at = conf_put(K("k"), "new");
+    int64_t del = conf_delete(K("k"), 0, NULL);
+    OK(dc_compact(conf_store, at));
+
+    dc_watch *w = conf_watch(K(""), at, DC_PREFIX | DC_PREV_KV);
+    conf_events log = {0};
+    int rc = conf_collect(w, &log, 2, CONF_WAIT_MS);
+    if (rc == DC_OK) {
+        ck_assert_uint_eq(log.n, 2);
+        conf_expect_event(log.ev[0], DC_EVENT_PUT, K("k"), "new", at);
+        ck_assert_msg(log.ev[0]->prev_kv != NULL, "the put at %lld came without its prev_kv",
+                      (long long)at);
+        EXPECT_KV(log.ev[0]->prev_kv, K("k"), "mid");
+        ck_assert_int_eq(log.ev[0]->prev_kv->mod_revision, mid);
+        conf_expect_event(log.ev[1], DC_EVENT_DELETE, K("k"), "", del);
+        ck_assert_ptr_nonnull(log.ev[1]->prev_kv);
+        EXPECT_KV(log.ev[1]->prev_kv, K("k"), "new");
+    } else {
+        ck_assert_msg(rc == DC_ECOMPACTED, "watch ended with %s: %s", dc_errname(rc),
+                      dc_last_error());
+        ck_assert_uint_eq(log.n, 0);
+        int64_t cr = dc_watch_compact_revision(w);
+        ck_assert_msg(cr > at && cr <= del, "compact revision %lld, want in (%lld, %lld]",
+                      (long long)cr, (long long)at, (long long)del);
+        dc_watch_close(w);
+        /* from there on, prev_kv is whole again */
+        w = conf_watch(K(""), cr, DC_PREFIX | DC_PREV_KV);
+        conf_collect_exactly(w, &log, 1);
+        conf_expect_event(log.ev[0], DC_EVENT_DELETE, K("k"), "", del);
+        ck_assert_ptr_nonnull(log.ev[0]->prev_kv);
+        EXPECT_KV(log.ev[0]->prev_kv, K("k"), "new");
+    }
+    conf_events_free(&log);
+    dc_watch_close(w);
+}
+END_TEST
+
 TCase *conf_compact_tcase(void)
 {
     TCase *tc = tcase_create("compact");
@@ -156,5 +202,6 @@ TCase *conf_compact_tcase(void)
     tcase_add_test(tc, compact_of_an_already_compacted_revision_is_ecompacted);
     tcase_add_test(tc, compact_of_a_future_revision_is_einval);
     tcase_add_test(tc, watch_lagging_behind_compaction_loses_nothing_silently);
+    tcase_add_test(tc, watch_with_prev_kv_from_the_compact_revision_never_drops_prev_kv);
     return tc;
 }

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int main(void)
 {
@@ -32,6 +33,7 @@ int main(void)
     for (size_t i = 0; i < sizeof tcases / sizeof tcases[0]; i++) suite_add_tcase(s, tcases[i]());
     /* the fixture of a store that the test can reset names the command */
     const char *reset = getenv("DDLCOORD_TEST_RESET");
+    if (strncmp(conf_uri, "mem:", 4) == 0) reset = "dc_mem_reset";
     if (reset && *reset) {
         suite_add_tcase(s, conf_reset_tcase());
         fprintf(stderr, "test_conformance: reset tests with '%s'\n", reset);

@@ -1,14 +1,16 @@
 /*
  * Resets (store.h, "Resets"): the store loses its data under an open handle.
  * The test resets the store with the command in DDLCOORD_TEST_RESET (the
- * server fixture names one where it can: FLUSHALL for Redis), then a second
+ * server fixture names one where it can: FLUSHALL for Redis; mem:// resets
+ * itself with dc_mem_reset), then a second
  * handle writes a new history until its revisions have passed everything
  * the first handle saw, so only the backend's own check (an epoch) can tell.
  * The first handle's watch must end with DC_ERESET and never deliver the new
  * history; a txn it prepared before the reset, whose compare would hold in
  * the new history, must fail with DC_ERESET and change nothing; every later
  * call on it answers DC_ERESET, with one ERROR line; a new handle works.
- * Registered only for stores whose fixture can reset them (main.c says so).
+ * Registered for mem:// and for stores whose fixture can reset them (main.c
+ * says which).
  */
 #include "conformance.h"
 
@@ -27,6 +29,10 @@ static void count_errors(dc_log_level level, const char *component, const char *
 
 static void reset_store(void)
 {
+    if (strncmp(conf_uri, "mem:", 4) == 0) { /* in this process: the mem:// failpoint */
+        OK(dc_mem_reset(conf_store));
+        return;
+    }
     const char *cmd = getenv("DDLCOORD_TEST_RESET");
     ck_assert_msg(cmd && *cmd, "DDLCOORD_TEST_RESET is not set");
     int rc = system(cmd);

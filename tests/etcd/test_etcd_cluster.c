@@ -1,6 +1,8 @@
 /*
- * etcd driver on a multi-member cluster on loopback (run-with-etcd.sh …
- * --members N; the URI lists every member, member 0 first).
+ * etcd driver on a multi-member cluster on loopback: the shared 3-member
+ * cluster of tests/cluster (tests/fixtures/etcd_cluster.sh), or a private
+ * 2-member one (run-with-etcd.sh … --members 2). The URI lists every member,
+ * member 0 first.
  *
  * With three members, killing the member the driver talks to (after moving
  * the raft leadership away from it) leaves a quorum and a leader: calls must
@@ -65,6 +67,12 @@ START_TEST(killing_the_member_in_use_fails_over_to_the_others)
     ET_OK(dc_put(s2, key, strlen(key), "41", 2, 0, NULL));
     dc_store_close(s2);
     dc_store_close(s);
+    /* The cluster is shared with other tests (tests/cluster): bring the
+     * member back, and it serves the writes made while it was down. */
+    et_fixture("restart", "0");
+    dc_store *s3 = et_open(NULL); /* member 0 is the first endpoint again */
+    et_expect_value(s3, key, "41");
+    dc_store_close(s3);
 }
 END_TEST
 

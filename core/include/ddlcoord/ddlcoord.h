@@ -16,6 +16,7 @@
 #include "log.h"
 #include "config.h"
 #include "store.h"
+#include "mem.h"
 #include "pessimism.h"
 #include "election.h"
 

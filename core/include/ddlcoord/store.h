@@ -312,7 +312,10 @@ DC_API int dc_txn_commit(dc_store *store, dc_txn *txn, dc_txn_result **out);
  * DC_NO_PUT, DC_NO_DELETE. If history before start_revision is gone, the watch
  * opens and its first dc_watch_next returns DC_ECOMPACTED. The driver resumes
  * on its own across connection loss; it reports DC_ECOMPACTED rather than a
- * gap when it cannot prove it lost nothing.
+ * gap when it cannot prove it lost nothing. With DC_PREV_KV every DELETE and
+ * every PUT past version 1 carries its prev_kv; a backend that no longer has
+ * it (etcd, for the event at the compact revision) ends the watch with
+ * DC_ECOMPACTED and the next revision as compact revision.
  * On success *out is a handle the caller closes with dc_watch_close. */
 DC_API int dc_watch_open(dc_store *store, const void *key, size_t key_len, int64_t start_revision,
                          unsigned flags, dc_watch **out);

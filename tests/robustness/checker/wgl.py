@@ -1,0 +1,145 @@
+"""A linearizability search: Wing & Gong's backtracking as refined by Lowe
+(a doubly linked list of call and return entries, lifting an operation out
+when it is linearized) with memoization of (linearized set, model state), the
+algorithm Porcupine and Knossos use. Written from the papers' descriptions.
+
+The history is a list of operations with invoke and return times (a return
+time of INF for an operation that may take effect at any time after its
+invocation). The model is a pair of functions: init() gives the first state,
+step(state, op) gives the next state or None when the op cannot happen in
+that state. States must be hashable and compare by value.
+
+Memoization needs the set of operations linearized so far as part of the
+cache key. With operations numbered in invocation order, the set is kept as
+(low, extras): every operation below `low` is linearized, `extras` holds the
+linearized ones above it. That form is canonical and stays small (about the
+number of operations in flight at once), where a plain bit set would make
+each key as long as the whole history.
+
+A search that needs more than `budget` steps stops and says "inconclusive":
+it never says "ok" for a history it did not finish.
+"""
+
+OK = "ok"
+VIOLATION = "violation"
+INCONCLUSIVE = "inconclusive"
+
+
+class _Entry:
+    __slots__ = ("op", "index", "is_call", "match", "prev", "next", "time")
+
+    def __init__(self, op, index, is_call, time):
+        self.op = op
+        self.index = index
+        self.is_call = is_call
+        self.time = time
+        self.match = None
+        self.prev = None
+        self.next = None
+
+
+class Result:
+    def __init__(self, status, steps, stuck=None, state=None, before=None, linearized=0):
+        self.status = status
+        self.steps = steps
+        self.stuck = stuck      # on a violation: operations that could not be placed
+        self.state = state      # the model state at the deepest point reached
+        self.before = before or []  # the operations linearized last before it
+        self.linearized = linearized  # how many were linearized at that point
+
+
+def check(ops, inv, ret, init, step, budget=10_000_000):
+    """ops: any objects; inv(op), ret(op): times. Returns a Result."""
+    n = len(ops)
+    if n == 0:
+        return Result(OK, 0)
+    order = sorted(range(n), key=lambda i: (inv(ops[i]), i))
+    rank = {i: r for r, i in enumerate(order)}
+    entries = []
+    for i in range(n):
+        c = _Entry(ops[i], rank[i], True, inv(ops[i]))
+        r = _Entry(ops[i], rank[i], False, ret(ops[i]))
+        c.match = r
+        entries.append(c)
+        entries.append(r)
+    # At equal times calls sort before returns: overlapping is the lenient reading.
+    entries.sort(key=lambda e: (e.time, 0 if e.is_call else 1, e.index))
+    head = _Entry(None, -1, False, None)
+    prev = head
+    for e in entries:
+        prev.next = e
+        e.prev = prev
+        prev = e
+
+    def lift(e):
+        e.prev.next = e.next
+        e.next.prev = e.prev
+        m = e.match
+        m.prev.next = m.next
+        if m.next is not None:
+            m.next.prev = m.prev
+
+    def unlift(e):
+        m = e.match
+        m.prev.next = m
+        if m.next is not None:
+            m.next.prev = m
+        e.prev.next = e
+        e.next.prev = e
+
+    low = 0
+    extras = set()
+    cache = set()
+    stack = []
+    state = init()
+    entry = head.next
+    steps = 0
+    best = None  # (depth, stuck op, state, before)
+    while head.next is not None:
+        steps += 1
+        if steps > budget:
+            return Result(INCONCLUSIVE, steps)
+        if entry.is_call:
+            new = step(state, entry.op)
+            if new is not None:
+                i = entry.index
+                # the linearized set with i added, in canonical form
+                if i == low:
+                    nlow = low + 1
+                    while nlow in extras:
+                        nlow += 1
+                    key = (nlow, frozenset(x for x in extras if x > nlow), new)
+                else:
+                    key = (low, frozenset(extras | {i}), new)
+                if key not in cache:
+                    cache.add(key)
+                    stack.append((entry, state))
+                    state = new
+                    if i == low:
+                        low += 1
+                        while low in extras:
+                            extras.discard(low)
+                            low += 1
+                    else:
+                        extras.add(i)
+                    lift(entry)
+                    entry = head.next
+                    continue
+            entry = entry.next
+        else:
+            depth = len(stack)
+            if best is None or depth > best[0]:
+                best = (depth, entry.op, state, [s[0].op for s in stack[-5:]])
+            if not stack:
+                return Result(VIOLATION, steps, stuck=[best[1]], state=best[2],
+                              before=best[3], linearized=best[0])
+            entry, state = stack.pop()
+            i = entry.index
+            if i < low:
+                extras.update(range(i + 1, low))
+                low = i
+            else:
+                extras.discard(i)
+            unlift(entry)
+            entry = entry.next
+    return Result(OK, steps)
