@@ -411,6 +411,71 @@ local function get(keys, a)
     return {rev, count, more, kvs}
 end
 
+-- page: prefix after at chunk keys_only cap -> {cur, compact, at, truncated,
+-- live kvs (flat, as range), changed (flat: key existed v c m ver lease),
+-- too_long}. One chunk of a paged read at revision `at` (0: now): the live
+-- keys of the range after `after`, at most `chunk`, and for every key of the
+-- range changed after `at` its state before its first change since (from
+-- the event log's prev fields). The driver (page.c) merges the two; more
+-- than `cap` events since `at` is too_long (read again from revision 0).
+local function page(keys, a)
+    local base = enter(keys, a)
+    local prefix, after, at = a[1], a[2], tonumber(a[3])
+    local chunk, keys_only, cap = tonumber(a[4]), a[5] == '1', tonumber(a[6])
+    local cur = current_rev(base)
+    local compact = tonumber(call('GET', base .. 'compact') or '0')
+    if at == 0 then at = cur end
+    if at > cur or at < compact then return {cur, compact, at, 0, {}, {}, 0} end
+    local lo, hi = bounds(prefix)
+    if after ~= '' then lo = '(' .. after end
+    local names = call('ZRANGEBYLEX', base .. 'idx', lo, hi, 'LIMIT', 0, fmt(chunk))
+    local live = {}
+    for _, k in ipairs(names) do
+        local kv = getkv(base, k)
+        if not kv then fail('DCCORRUPT the key index lists a key without data') end
+        pushkv(live, k, kv, keys_only)
+    end
+    local truncated = 0
+    if #names >= chunk then truncated = 1 end
+    local changed, seen, n, from = {}, {}, 0, fmt(at + 1) .. '-0'
+    while at < cur do
+        local es = call('XRANGE', base .. 'log', from, '+', 'COUNT', 512)
+        for _, e in ipairs(es) do
+            local f, k, pv, pc, pm, pver, plea = e[2]
+            for i = 1, #f - 1, 2 do
+                local name = f[i]
+                if name == 'k' then k = f[i + 1]
+                elseif name == 'pv' then pv = f[i + 1]
+                elseif name == 'pc' then pc = f[i + 1]
+                elseif name == 'pm' then pm = f[i + 1]
+                elseif name == 'pver' then pver = f[i + 1]
+                elseif name == 'plea' then plea = f[i + 1] end
+            end
+            if not k then fail('DCCORRUPT an event without a key') end
+            if not seen[k] and ssub(k, 1, #prefix) == prefix and
+                (after == '' or bytecmp(k, after) > 0) then
+                seen[k] = true
+                local v = pv or ''
+                if keys_only then v = '' end
+                local nc = #changed
+                changed[nc + 1] = k
+                if pc then
+                    changed[nc + 2], changed[nc + 3], changed[nc + 4] = 1, v, pc
+                    changed[nc + 5], changed[nc + 6], changed[nc + 7] = pm, pver, plea or '0'
+                else
+                    changed[nc + 2], changed[nc + 3], changed[nc + 4] = 0, '', 0
+                    changed[nc + 5], changed[nc + 6], changed[nc + 7] = 0, 0, 0
+                end
+            end
+        end
+        n = n + #es
+        if #es < 512 then break end
+        if n >= cap then return {cur, compact, at, truncated, live, {}, 1} end
+        from = '(' .. es[#es][1]
+    end
+    return {cur, compact, at, truncated, live, changed, 0}
+end
+
 local function now_ms()
     local t = call('TIME')
     return tonumber(t[1]) * 1000 + mfloor(tonumber(t[2]) / 1000)
@@ -487,12 +552,14 @@ local function version()
     return VERSION
 end
 
-local M = {txn = txn, get = get, lease_grant = lease_grant, lease_keepalive = lease_keepalive,
-           lease_revoke = lease_revoke, lease_reap = lease_reap, version = version}
+local M = {txn = txn, get = get, page = page, lease_grant = lease_grant,
+           lease_keepalive = lease_keepalive, lease_revoke = lease_revoke, lease_reap = lease_reap,
+           version = version}
 -- @@REGISTER@@
 local ro = {'no-writes'}
 redis.register_function{function_name = 'ddlcoord2_version', callback = M.version, flags = ro}
 redis.register_function{function_name = 'ddlcoord2_get', callback = M.get, flags = ro}
+redis.register_function{function_name = 'ddlcoord2_page', callback = M.page, flags = ro}
 redis.register_function('ddlcoord2_txn', M.txn)
 redis.register_function('ddlcoord2_lease_grant', M.lease_grant)
 redis.register_function('ddlcoord2_lease_keepalive', M.lease_keepalive)

@@ -198,6 +198,7 @@ static const dc_driver driver = {
     .lease_grant = rd_lease_grant,
     .lease_keepalive = rd_lease_keepalive,
     .lease_revoke = rd_lease_revoke,
+    .get_page = rd_get_page,
 };
 
 __attribute__((visibility("default"))) const dc_driver *dc_driver_entry(void);

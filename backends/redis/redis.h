@@ -181,6 +181,8 @@ int rd_script_call(rd_store *s, redisContext *ctx, rd_cmd *c, redisReply **reply
 /* ------------------------------------------------------------ operations */
 
 int rd_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err);
+/* A paged read at a fixed revision (page.c). */
+int rd_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err);
 int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err);
 /* retry_after > 0: this is a resend after a lost reply; the write checks, at
  * execution time, that its token is not already in the log above that

@@ -319,12 +319,12 @@ START_TEST(compaction_past_an_unread_revision_ends_the_watch_with_compacted)
     char compact[32], minid[40];
     snprintf(compact, sizeof compact, "%lld", (long long)p + 2);
     snprintf(minid, sizeof minid, "%lld-0", (long long)p + 2);
-    redisReply *e = raw("GET {ddlcoord}epoch"); /* every function call carries it */
+    redisReply *e = raw("GET {ddlcoord}epoch"); /* every call carries it, and a floor (0) */
     ck_assert_int_eq(e->type, REDIS_REPLY_STRING);
     redisAppendCommand(c, "MULTI");
-    redisAppendCommand(c, "FCALL ddlcoord2_txn 1 {ddlcoord} %s %s 0 0 1 p 0 c/a va 0 0 0", e->str,
+    redisAppendCommand(c, "FCALL ddlcoord2_txn 1 {ddlcoord} %s 0 %s 0 0 1 p 0 c/a va 0 0 0", e->str,
                        "0123456789abcdef0123456789abcdef");
-    redisAppendCommand(c, "FCALL ddlcoord2_txn 1 {ddlcoord} %s %s 0 0 1 p 0 c/b vb 0 0 0", e->str,
+    redisAppendCommand(c, "FCALL ddlcoord2_txn 1 {ddlcoord} %s 0 %s 0 0 1 p 0 c/b vb 0 0 0", e->str,
                        "fedcba9876543210fedcba9876543210");
     freeReplyObject(e);
     redisAppendCommand(c, "SET {ddlcoord}compact %s", compact);
@@ -642,7 +642,7 @@ static void lost_replies(const char *mode)
         int64_t before;
         OK(dc_revision(s, &before));
         redisReply *e = raw("GET {lostlua}epoch");
-        r = raw("FCALL ddlcoord2_txn 1 {lostlua} %s %s %lld 0 1 p 0 before again 0 0 0", e->str,
+        r = raw("FCALL ddlcoord2_txn 1 {lostlua} %s 0 %s %lld 0 1 p 0 before again 0 0 0", e->str,
                 token, (long long)r0 - 1);
         freeReplyObject(e);
         ck_assert_int_eq(r->element[0]->integer, -1);
