@@ -319,6 +319,8 @@ int zk_plan_commit(zk_conn *c, uint64_t gen, zk_snap *s, zk_plan *p,
 /* ------------------------------------------------------------- read.c / txn.c */
 
 int zk_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err);
+/* A paged read at a fixed revision (page.c). */
+int zk_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err);
 int zk_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err);
 
 /* ------------------------------------------------------------- watch.c */
