@@ -18,7 +18,8 @@ function(dc_add_driver scheme)
   if(NOT DDLCOORD_SANITIZE)
     target_link_options(${target} PRIVATE -Wl,--no-undefined)
   endif()
-  install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/ddlcoord)
+  install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/ddlcoord
+          COMPONENT runtime)
 endfunction()
 
 # dc_add_store_tests(<name> URI <uri> [LABEL <l>…] [SUITES <suite>…])

@@ -13,11 +13,15 @@
  *
  * Exit status: 0 if every check passed, 1 if one failed, 2 on usage/errors.
  */
+/* Only standard C and POSIX, so that it builds with -std=c11 as users build it. */
+#define _POSIX_C_SOURCE 200809L
+
 #include <ddlcoord/ddlcoord.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_WORKERS 64
@@ -37,6 +41,12 @@ static rec *recs;
 static size_t n_recs, cap_recs;
 static int execs[MAX_TABLES]; /* how many times each table's DDL ran downstream */
 static const char *NS = "/ddlcoord-demo";
+
+static void sleep_1ms(void)
+{
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+}
 
 static const char *step_name(int step)
 {
@@ -232,7 +242,7 @@ int main(int argc, char **argv)
     if ((rc = dc_master_new(store, &mo, &m))) return 2;
     pthread_t mt, wt[MAX_WORKERS];
     pthread_create(&mt, NULL, master_main, m);
-    while (dc_master_revision(m) == 0) usleep(1000); /* step 1 before any worker: M1 < W1 */
+    while (dc_master_revision(m) == 0) sleep_1ms(); /* step 1 before any worker: M1 < W1 */
     static job jobs[MAX_WORKERS];
     for (int i = 0; i < n_workers; i++) {
         jobs[i] = (job){.store = store, .n_tables = n_tables};
@@ -250,7 +260,7 @@ int main(int argc, char **argv)
         size_t n = 1;
         if (dc_master_locks(m, NULL, &st, &n) == DC_OK) dc_lock_status_free_array(st, n);
         if (n == 0) break;
-        usleep(1000);
+        sleep_1ms();
     }
     dc_master_stop(m);
     pthread_join(mt, NULL);

@@ -65,6 +65,9 @@ dc_get_page_fn dc__drv_get_page(const dc_driver *d);
  * are set (dl for dlclose). Errors name every file tried. */
 int dc__load_driver(const char *scheme, const dc_config *cfg, const dc_driver **drv, void **dl);
 
+/* 1 in libddlcoord.so, 0 in libddlcoord.a (linkage.c). */
+extern const int dc__shared_library;
+
 /* The committed form of a dc_txn (txn.c), validated, for the driver. */
 int dc__txn_request(dc_txn *txn, dc_txn_req *req);
 

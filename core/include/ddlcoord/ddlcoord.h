@@ -19,5 +19,6 @@
 #include "mem.h"
 #include "pessimism.h"
 #include "election.h"
+#include "version.h"
 
 #endif
