@@ -128,9 +128,11 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
         s->base_len = strlen(prefix) + 2;
         s->base = malloc(s->base_len + 1);
         if (s->base) snprintf(s->base, s->base_len + 1, "{%s}", prefix);
-        s->user = dup_or_null(cfg(host, c, "username"));
+        /* redis://:password@host: no user name, so the default user (as redis-py does) */
+        const char *user = cfg(host, c, "username");
+        s->user = user && *user ? strdup(user) : NULL;
         s->password = dup_or_null(cfg(host, c, "password"));
-        if (!s->hostname || !s->base || (cfg(host, c, "username") && !s->user) ||
+        if (!s->hostname || !s->base || (user && *user && !s->user) ||
             (cfg(host, c, "password") && !s->password))
             rc = rd_err(err, DC_ENOMEM, s, "out of memory");
     }

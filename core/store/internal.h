@@ -38,6 +38,18 @@ int dc__error_store(dc_store *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void dc__error_clear(void);
 
+/* Configuration (config.c). Where URI parameters come from, in messages. */
+#define DC__ORIGIN_URI "the store URI"
+/* dc_config_set that remembers where the value came from (NULL = code). */
+int dc__config_set_from(dc_config *cfg, const char *key, const char *value, const char *origin);
+/* Note that key was read (by the core or the driver). */
+void dc__config_mark(const dc_config *cfg, const char *key);
+/* DC_EINVAL (detail: the key and where it came from) for the first key that
+ * nobody read: not in known (NULL-terminated), not read by the driver, and
+ * bare or in the section "<scheme>."; keys of other sections ("master.name",
+ * "zk.root" with a Redis store) belong to someone else. DC_OK otherwise. */
+int dc__config_unread(const dc_config *cfg, const char *scheme, const char *const *known);
+
 /* The services table given to drivers. */
 const dc_host *dc__host(void);
 

@@ -23,19 +23,23 @@
 #include "kv.h"
 #include "uri.h"
 
+/* What drivers read is marked: a key nobody reads is reported at open. */
 static const char *cfg_get(const dc_config *cfg, const char *key)
 {
+    dc__config_mark(cfg, key);
     return dc_config_get(cfg, key);
 }
 
 static int64_t cfg_get_int(const dc_config *cfg, const char *key, int64_t def)
 {
+    dc__config_mark(cfg, key);
     return dc_config_get_int(cfg, key, def);
 }
 
 static int cfg_int(const dc_config *cfg, const char *key, int64_t def, int64_t lo, int64_t hi,
                    int64_t *out, char *err, size_t errlen)
 {
+    dc__config_mark(cfg, key);
     int rc = dc_config_int(cfg, key, def, lo, hi, out);
     if (rc != DC_OK && err && errlen) snprintf(err, errlen, "%s", dc_last_error());
     return rc;
@@ -168,6 +172,14 @@ static const struct {
     {"max_value_bytes", 0, INT32_MAX},
 };
 
+/* Every key the core knows (config.h documents them); drivers add theirs by
+ * reading them through the host table. */
+static const char *const core_keys[] = {
+    "uri",         "namespace",       "driver_dir", "username",           "password",
+    "tls_ca",      "tls_cert",        "tls_key",    "connect_timeout_ms", "request_timeout_ms",
+    "max_txn_ops", "max_value_bytes", NULL,
+};
+
 static int check_int_keys(const dc_config *cfg)
 {
     for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++) {
@@ -196,11 +208,11 @@ int dc_store_open_config(const dc_config *in, dc_store **out)
     dc_config *cfg = s ? dc_config_dup(in) : NULL;
     int rc = s && cfg ? DC_OK : DC_ENOMEM;
     for (size_t i = 0; rc == DC_OK && i < u.n_params; i++)
-        rc = dc_config_set(cfg, u.params[i].key, u.params[i].value);
+        rc = dc__config_set_from(cfg, u.params[i].key, u.params[i].value, DC__ORIGIN_URI);
     if (rc == DC_OK && u.user && !dc_config_get(cfg, "username"))
-        rc = dc_config_set(cfg, "username", u.user);
+        rc = dc__config_set_from(cfg, "username", u.user, DC__ORIGIN_URI);
     if (rc == DC_OK && u.password && !dc_config_get(cfg, "password"))
-        rc = dc_config_set(cfg, "password", u.password);
+        rc = dc__config_set_from(cfg, "password", u.password, DC__ORIGIN_URI);
     if (rc != DC_OK) {
         dc_uri_free(&u);
         dc_config_free(cfg);
@@ -243,6 +255,16 @@ int dc_store_open_config(const dc_config *in, dc_store **out)
         s->conn = NULL;
         dc_store_close(s);
         return rc;
+    }
+    /* now that the driver has read what it knows: nobody reads a typo */
+    char base[32];
+    snprintf(base, sizeof base, "%.*s", (int)strcspn(s->scheme, "+"), s->scheme);
+    if ((rc = dc__config_unread(cfg, base, core_keys)) != DC_OK) {
+        dc_log(DC_LOG_ERROR, s->scheme, "%s", dc_last_error());
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", dc_last_error());
+        dc_store_close(s);
+        return dc__error(rc, "%s", msg);
     }
     *out = s;
     return DC_OK;

@@ -399,6 +399,23 @@ START_TEST(auth_with_acl_user_right_and_wrong_password)
 }
 END_TEST
 
+/* redis://:password@host authenticates the default user (AUTH password), as
+ * redis-py and go-redis read it. Last: raw commands need no AUTH until then. */
+START_TEST(password_without_a_user_is_the_default_users)
+{
+    raw_ok("ACL SETUSER default on >defpw");
+    char uri[512];
+    snprintf(uri, sizeof uri, "redis://:defpw@127.0.0.1:%d", port);
+    dc_store *s;
+    OK(dc_store_open(uri, &s));
+    OK(dc_put(s, "a", 1, "1", 1, 0, NULL));
+    dc_store_close(s);
+    snprintf(uri, sizeof uri, "redis://:wrong@127.0.0.1:%d", port);
+    int rc = dc_store_open(uri, &s);
+    ck_assert_msg(rc == DC_EAUTH, "a wrong default password gave %s", dc_errname(rc));
+}
+END_TEST
+
 /* ------------------------------------------------------------ scripting denied */
 
 START_TEST(scripting_denied_by_acl_multi_works_lua_says_why)
@@ -897,6 +914,18 @@ START_TEST(integer_options_out_of_range_are_typed_errors)
         ck_assert_msg(rc == DC_EINVAL, "%s: %s", bad[i], dc_errname(rc));
         ck_assert_msg(strstr(dc_last_error(), keys[i]), "%s: %s", bad[i], dc_last_error());
     }
+    /* an option no part of the store reads: named, not ignored */
+    char uri[512];
+    snprintf(uri, sizeof uri, "%s?mdoe=multi", base_uri);
+    dc_store *t = NULL;
+    ck_assert_int_eq(dc_store_open(uri, &t), DC_EINVAL);
+    ck_assert_ptr_nonnull(strstr(dc_last_error(), "unknown parameter 'mdoe'"));
+    snprintf(uri, sizeof uri, "%s?redis.mdoe=multi", base_uri);
+    ck_assert_int_eq(dc_store_open(uri, &t), DC_EINVAL);
+    snprintf(uri, sizeof uri, "%s?redis.mode=multi&prefix=known&zk.root=/elsewhere", base_uri);
+    OK(dc_store_open(uri, &t));
+    dc_store_close(t);
+
     /* the [redis] section's name is checked too, and wins */
     dc_config *cfg = dc_config_new();
     dc_config_set(cfg, "uri", base_uri);
@@ -1023,6 +1052,7 @@ static Suite *suite(void)
         {"durability", durability_settings_are_checked_at_open},
         {"int_options", integer_options_out_of_range_are_typed_errors},
         {"secrets", passwords_never_reach_logs_or_messages},
+        {"default_user", password_without_a_user_is_the_default_users},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

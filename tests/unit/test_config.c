@@ -1,6 +1,7 @@
 /*
  * dc_config: set/get/remove, integers (lenient and range-checked; a store
- * refuses to open with an integer that does not fit), copies, and INI files read with inih
+ * refuses to open with an integer that does not fit), keys that nobody reads
+ * (named, with their file and line), copies, and INI files read with inih
  * ([store]/[ddlcoord] keys bare, other sections as "section.key"); a file
  * that is missing or malformed is a typed error naming the file and line.
  */
@@ -97,6 +98,47 @@ START_TEST(a_store_with_an_out_of_range_integer_does_not_open)
 }
 END_TEST
 
+/* Keys nobody reads are typos or another backend's options: the open says
+ * which, and where it came from. */
+START_TEST(unknown_keys_and_parameters_are_named)
+{
+    dc_store *s = (dc_store *)1;
+    ck_assert_int_eq(dc_store_open("mem://?modee=lua", &s), DC_EINVAL);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(dc_last_error(), "unknown parameter 'modee'"), "%s", dc_last_error());
+    ck_assert_int_eq(dc_store_open("mem://?mem.nope=1", &s), DC_EINVAL);
+    ck_assert_ptr_nonnull(strstr(dc_last_error(), "'mem.nope'"));
+    /* other sections belong to someone else (another backend, the command) */
+    ck_assert_int_eq(dc_store_open("mem://?zk.root=/x&master.name=m&request_timeout_ms=10", &s),
+                     DC_OK);
+    dc_store_close(s);
+
+    const char *path = write_tmp("[store]\n"
+                                 "uri = mem://\n"
+                                 "\n"
+                                 "request_timout_ms = 5\n"
+                                 "[master]\n"
+                                 "name = m1\n");
+    dc_config *c = dc_config_new();
+    ck_assert_int_eq(dc_config_load_file(c, path), DC_OK);
+    ck_assert_int_eq(dc_store_open_config(c, &s), DC_EINVAL);
+    char want[128];
+    snprintf(want, sizeof want, "'request_timout_ms' (%s:4)", path);
+    ck_assert_msg(strstr(dc_last_error(), want), "%s", dc_last_error());
+    dc_config_free(c);
+
+    /* a number that is not one: the key, the value and the line */
+    path = write_tmp("[store]\nuri = mem://\n; timeouts\nrequest_timeout_ms = 5s\n");
+    c = dc_config_new();
+    ck_assert_int_eq(dc_config_load_file(c, path), DC_OK);
+    ck_assert_int_eq(dc_store_open_config(c, &s), DC_EINVAL);
+    snprintf(want, sizeof want, "request_timeout_ms=5s (%s:4)", path);
+    ck_assert_msg(strstr(dc_last_error(), want), "%s", dc_last_error());
+    dc_config_free(c);
+    unlink(path);
+}
+END_TEST
+
 START_TEST(ini_sections_map_to_keys)
 {
     const char *path = write_tmp("; a comment\n"
@@ -147,5 +189,6 @@ END_TEST
 
 DC_CHECK_MAIN("config", "config", set_get_replace_and_remove, integers_fall_back_on_bad_values,
               checked_integers_name_the_key_and_the_range,
-              a_store_with_an_out_of_range_integer_does_not_open, ini_sections_map_to_keys,
+              a_store_with_an_out_of_range_integer_does_not_open,
+              unknown_keys_and_parameters_are_named, ini_sections_map_to_keys,
               missing_and_malformed_files_are_typed_errors, store_opens_from_an_ini_file)
