@@ -197,12 +197,17 @@ static int page_start(zk_conn *c, zhandle_t *zh, const dc_page_req *req, pset *s
     /* the revision after the listing (one session: answered in order), so
      * that every change the listing shows is in the records up to it */
     int sl = zk_batch_add(&b, ZK_Q_CHILDREN, c->p_kv), sr = zk_batch_add(&b, ZK_Q_EXISTS, c->p_rev),
-        sc = zk_batch_add(&b, ZK_Q_GET, c->p_compact);
-    if (rc || sr < 0 || sl < 0 || sc < 0) {
+        sc = zk_batch_add(&b, ZK_Q_GET, c->p_compact),
+        se = zk_batch_add(&b, ZK_Q_EXISTS, c->epoch_path);
+    if (rc || sr < 0 || sl < 0 || sc < 0 || se < 0) {
         zk_batch_free(&b);
         return ZKERR(err, DC_ENOMEM, "zk: out of memory");
     }
     zk_batch_run(&b, zh, 0);
+    if ((rc = zk_epoch_rc(c, b.slots[se].rc, err)) != DC_OK) {
+        zk_batch_free(&b);
+        return rc;
+    }
     for (size_t i = 0; i < b.n && !rc; i++)
         if (b.slots[i].rc != ZOK) rc = zerr(c, b.slots[i].rc, b.slots[i].path, err);
     int64_t compact = 0;
@@ -367,7 +372,7 @@ static int page_once(zk_conn *c, zhandle_t *zh, const dc_page_req *req, dc_kvs *
                      int64_t deadline, dc_drv_err *err)
 {
     pset s = {0};
-    int64_t rev, r1;
+    int64_t rev = 0, r1 = 0;
     int rc = page_start(c, zh, req, &s, &rev, &r1, err);
     size_t *sel = rc ? NULL : malloc(((size_t)req->limit + 1) * sizeof *sel);
     if (!rc && !sel) rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
