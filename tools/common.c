@@ -333,8 +333,10 @@ char *dcx_redact_uri(const char *uri)
 {
     find_secrets(uri);
     if (n_secrets) dc_log_set_handler(scrubbing_log, NULL);
-    char buf[1024];
-    return strdup(scrub(uri, buf, sizeof buf));
+    /* The library redacts what it prints (dc_uri_redact); the scrub catches
+     * the pieces a parser's message may echo of a malformed URI. */
+    char shown[512], buf[1024];
+    return strdup(scrub(dc_uri_redact(uri, shown, sizeof shown), buf, sizeof buf));
 }
 
 char *dcx_own_key(const char *ns, const char *rest)

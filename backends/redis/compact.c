@@ -2,8 +2,9 @@
  * Compaction: {P}compact records the compact revision C and the log is
  * trimmed with XTRIM MINID C-0 in the same MULTI, so a watcher that finds a
  * hole in the (dense) revision sequence can always explain it by reading C.
- * MINID never cuts a revision in half, unlike MAXLEN. Only {P}compact is
- * WATCHed (the revision key only grows, so checking it before is enough).
+ * MINID never cuts a revision in half, unlike MAXLEN. {P}compact and the
+ * epoch are WATCHed (the revision key only grows, so checking it before is
+ * enough; the epoch must not change between the check and the EXEC).
  * Plain MULTI in both modes: compaction is rare and must work without scripts.
  */
 #include "redis.h"
@@ -22,12 +23,15 @@ static int compact_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err
     for (int i = 0; i < 8; i++) rd_cmd_init(&c[i]);
     rd_cmd_str(&c[0], "WATCH");
     rd_cmd_key(&c[0], s, "compact", NULL, 0);
+    rd_cmd_key(&c[0], s, "epoch", NULL, 0);
     rd_cmd_str(&c[1], "GET");
     rd_cmd_key(&c[1], s, "compact", NULL, 0);
     rd_cmd_str(&c[2], "GET");
     rd_cmd_key(&c[2], s, "rev", NULL, 0);
+    rd_cmd_str(&c[3], "GET");
+    rd_cmd_key(&c[3], s, "epoch", NULL, 0);
     redisReply *r[8] = {0};
-    int rc = rd_pipeline(s, ctx, c, 3, r, err);
+    int rc = rd_pipeline(s, ctx, c, 4, r, err);
     int64_t cur = 1, comp = 0;
     if (rc == DC_OK) {
         if (r[1]->type == REDIS_REPLY_ERROR || r[2]->type == REDIS_REPLY_ERROR)
@@ -35,10 +39,12 @@ static int compact_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err
                      ? RD_AGAIN
                      : rd_reply_error(s, r[1]->type == REDIS_REPLY_ERROR ? r[1] : r[2], "compact",
                                       err);
-        else if (rd_int(r[1], &comp) < 0 || rd_int(r[2], &cur) < 0)
+        else
+            rc = rd_epoch_check(s, r[3], err);
+        if (rc == DC_OK && (rd_int(r[1], &comp) < 0 || rd_int(r[2], &cur) < 0))
             rc = rd_err(err, DC_ECORRUPT, s, "compact: the revision keys are not numbers");
     }
-    rd_replies_free(r, 3);
+    rd_replies_free(r, 4);
     if (rc == DC_OK && want > cur)
         rc = rd_err(err, DC_EINVAL, s, "cannot compact at %lld: a future revision (current %lld)",
                     (long long)want, (long long)cur);
@@ -57,7 +63,7 @@ static int compact_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err
         for (int i = 0; i < 8; i++) rd_cmd_free(&c[i]);
         return rc;
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         rd_cmd_free(&c[i]);
         rd_cmd_init(&c[i]);
     }

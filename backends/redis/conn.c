@@ -86,6 +86,8 @@ int rd_reply_error(rd_store *s, const redisReply *r, const char *what, dc_drv_er
     int code = DC_EUNAVAILABLE;
     if (strstr(m, "DCNOTFOUND"))
         code = DC_ENOTFOUND;
+    else if (strstr(m, "DCRESET"))
+        code = DC_ERESET;
     else if (strstr(m, "DCCORRUPT"))
         code = DC_ECORRUPT;
     else if (strstr(m, "DCUNKNOWN"))

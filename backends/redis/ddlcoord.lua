@@ -1,10 +1,25 @@
-#!lua name=ddlcoord
+#!lua name=ddlcoord2
 --[[
 ddlcoord's Redis function library (lua mode). Each write is one call: it
 checks every compare and validates everything before its first write (Redis
 has no rollback), then bumps {P}rev, writes the hashes and the key index and
 appends one stream entry per event with the explicit ID <rev>-<i>. Reads run
 as no-writes functions (FCALL_RO). KEYS[1] is the store's base "{prefix}".
+
+Epoch. ARGV[1] of every call is the epoch the driver read from {P}epoch when
+it opened (a random token created with the store's data), ARGV[2] the
+highest revision the driver has seen. Each call first checks both, inside
+the same atomic unit as everything else: a missing or different epoch means
+the data the driver knew is gone (FLUSHALL, a restart without persistence, a
+different server), and a revision below what the driver saw means the
+history went back (a fail-over to a replica that lagged). Either way the
+call fails with DCRESET having changed nothing, so a write prepared against
+the old history never applies to the new one; the epoch also catches a new
+history that has already climbed past the old revisions.
+
+Library version 2 (ddlcoord2_*): version 1 (ddlcoord_*) had no epoch. The
+name changed so that both can be loaded during a rolling upgrade: each
+driver calls its own functions, and neither replaces the other's library.
 
 Numbers are formatted with fmt() (%d) whenever they become strings: Lua's
 default %.14g would turn revisions past 10^14 into "1.2345678901234e+14".
@@ -21,7 +36,7 @@ local PREFIX, KEYS_ONLY, COUNT_ONLY, PREV_KV = 1, 2, 4, 8
 -- Lua call each time: each entry point takes them once into these locals
 -- (they are not reachable while FUNCTION LOAD runs the library, so not here).
 local tonumber, ipairs, unpack, error, sformat, ssub, sbyte, smatch, schar
-local band, mmin, mmax, mfloor, tsort, call, pcall_
+local band, mmin, mmax, mfloor, tsort, tremove, call, pcall_
 -- data writes held back until the revision's first event is in the log (nil: write at once)
 local pending
 -- {key, value} to restore if a write fails after its INCR but before it
@@ -35,7 +50,7 @@ local function init()
     tonumber, ipairs, unpack, error = _G.tonumber, _G.ipairs, _G.unpack, _G.error
     sformat, ssub, sbyte, smatch = string.format, string.sub, string.byte, string.match
     schar, band, mmin, mmax = string.char, bit.band, math.min, math.max
-    mfloor, tsort = math.floor, table.sort
+    mfloor, tsort, tremove = math.floor, table.sort, table.remove
 end
 
 local function fmt(n)
@@ -48,6 +63,29 @@ local function fail(msg)
         undo = nil
     end
     error({err = msg})
+end
+
+-- Every entry point: take the globals, check the epoch and the revision
+-- floor (ARGV[1] and [2], removed from a) and return the base. Nothing has
+-- been written yet if it fails.
+local function enter(keys, a)
+    init()
+    local base = keys[1]
+    local want, floor = tremove(a, 1), tonumber(tremove(a, 1))
+    local have = call('GET', base .. 'epoch')
+    if have ~= want then
+        if not have then
+            fail('DCRESET the store\'s epoch key is gone: its data was lost (a FLUSHALL, or a ' ..
+                 'restart without persistence)')
+        end
+        fail('DCRESET the store\'s epoch changed: its history was replaced')
+    end
+    local rev = tonumber(call('GET', base .. 'rev') or '1')
+    if rev < floor then
+        fail('DCRESET the store is at revision ' .. fmt(rev) .. ', below revision ' ..
+             fmt(floor) .. ' that this client has seen: its history went back')
+    end
+    return base
 end
 
 local function getkv(base, key)
@@ -244,8 +282,8 @@ end
 -- Returns {succeeded, revision, {count, more, deleted, kvs, prev_kvs} per op},
 -- or {-1, 0, {}} if retry_after > 0 and this write is already in the log.
 local function txn(keys, a)
-    init()
-    local base, token = keys[1], a[1]
+    local base = enter(keys, a)
+    local token = a[1]
     local after = tonumber(a[2])
     if after > 0 and applied(base, after, token) then return {-1, 0, {}} end
     local i = 3
@@ -367,11 +405,75 @@ end
 
 -- get: key flags limit -> {revision, count, more, kvs}
 local function get(keys, a)
-    init()
-    local base = keys[1]
+    local base = enter(keys, a)
     local rev = current_rev(base)
     local count, more, kvs = range(base, a[1], tonumber(a[2]), tonumber(a[3]))
     return {rev, count, more, kvs}
+end
+
+-- page: prefix after at chunk keys_only cap -> {cur, compact, at, truncated,
+-- live kvs (flat, as range), changed (flat: key existed v c m ver lease),
+-- too_long}. One chunk of a paged read at revision `at` (0: now): the live
+-- keys of the range after `after`, at most `chunk`, and for every key of the
+-- range changed after `at` its state before its first change since (from
+-- the event log's prev fields). The driver (page.c) merges the two; more
+-- than `cap` events since `at` is too_long (read again from revision 0).
+local function page(keys, a)
+    local base = enter(keys, a)
+    local prefix, after, at = a[1], a[2], tonumber(a[3])
+    local chunk, keys_only, cap = tonumber(a[4]), a[5] == '1', tonumber(a[6])
+    local cur = current_rev(base)
+    local compact = tonumber(call('GET', base .. 'compact') or '0')
+    if at == 0 then at = cur end
+    if at > cur or at < compact then return {cur, compact, at, 0, {}, {}, 0} end
+    local lo, hi = bounds(prefix)
+    if after ~= '' then lo = '(' .. after end
+    local names = call('ZRANGEBYLEX', base .. 'idx', lo, hi, 'LIMIT', 0, fmt(chunk))
+    local live = {}
+    for _, k in ipairs(names) do
+        local kv = getkv(base, k)
+        if not kv then fail('DCCORRUPT the key index lists a key without data') end
+        pushkv(live, k, kv, keys_only)
+    end
+    local truncated = 0
+    if #names >= chunk then truncated = 1 end
+    local changed, seen, n, from = {}, {}, 0, fmt(at + 1) .. '-0'
+    while at < cur do
+        local es = call('XRANGE', base .. 'log', from, '+', 'COUNT', 512)
+        for _, e in ipairs(es) do
+            local f, k, pv, pc, pm, pver, plea = e[2]
+            for i = 1, #f - 1, 2 do
+                local name = f[i]
+                if name == 'k' then k = f[i + 1]
+                elseif name == 'pv' then pv = f[i + 1]
+                elseif name == 'pc' then pc = f[i + 1]
+                elseif name == 'pm' then pm = f[i + 1]
+                elseif name == 'pver' then pver = f[i + 1]
+                elseif name == 'plea' then plea = f[i + 1] end
+            end
+            if not k then fail('DCCORRUPT an event without a key') end
+            if not seen[k] and ssub(k, 1, #prefix) == prefix and
+                (after == '' or bytecmp(k, after) > 0) then
+                seen[k] = true
+                local v = pv or ''
+                if keys_only then v = '' end
+                local nc = #changed
+                changed[nc + 1] = k
+                if pc then
+                    changed[nc + 2], changed[nc + 3], changed[nc + 4] = 1, v, pc
+                    changed[nc + 5], changed[nc + 6], changed[nc + 7] = pm, pver, plea or '0'
+                else
+                    changed[nc + 2], changed[nc + 3], changed[nc + 4] = 0, '', 0
+                    changed[nc + 5], changed[nc + 6], changed[nc + 7] = 0, 0, 0
+                end
+            end
+        end
+        n = n + #es
+        if #es < 512 then break end
+        if n >= cap then return {cur, compact, at, truncated, live, {}, 1} end
+        from = '(' .. es[#es][1]
+    end
+    return {cur, compact, at, truncated, live, changed, 0}
 end
 
 local function now_ms()
@@ -379,11 +481,15 @@ local function now_ms()
     return tonumber(t[1]) * 1000 + mfloor(tonumber(t[2]) / 1000)
 end
 
--- lease_grant: ttl_ms -> id
+-- lease_grant: ttl_ms -> id. The first ID of a store is drawn from the
+-- clock, so that IDs do not start at 1 again after the data is lost.
 local function lease_grant(keys, a)
-    init()
-    local base = keys[1]
+    local base = enter(keys, a)
     local id = call('INCR', base .. 'leaseid')
+    if id == 1 then
+        id = (now_ms() % 4294967296) * 1048576 + 1 -- below 2^53: exact in Lua
+        call('SET', base .. 'leaseid', fmt(id))
+    end
     local sid = fmt(id)
     call('HSET', base .. 'lease:' .. sid, 'ttl', a[1])
     call('ZADD', base .. 'leases', fmt(now_ms() + tonumber(a[1])), sid)
@@ -392,8 +498,8 @@ end
 
 -- lease_keepalive: id -> ttl_ms, or -1 if the lease is gone or expired
 local function lease_keepalive(keys, a)
-    init()
-    local base, sid = keys[1], a[1]
+    local base = enter(keys, a)
+    local sid = a[1]
     local dl = call('ZSCORE', base .. 'leases', sid)
     if not dl then return -1 end
     local now = now_ms()
@@ -424,16 +530,15 @@ end
 
 -- lease_revoke: id token -> revision, or -1 if the lease does not exist
 local function lease_revoke(keys, a)
-    init()
-    local base, sid = keys[1], a[1]
+    local base = enter(keys, a)
+    local sid = a[1]
     if not call('ZSCORE', base .. 'leases', sid) then return -1 end
     return revoke_one(base, sid, a[2])
 end
 
 -- lease_reap: token -> {leases revoked, ms until the next deadline (-1: none)}
 local function lease_reap(keys, a)
-    init()
-    local base = keys[1]
+    local base = enter(keys, a)
     local now = now_ms()
     local ids = call('ZRANGEBYSCORE', base .. 'leases', '-inf', fmt(now), 'LIMIT', 0, 16)
     for _, sid in ipairs(ids) do revoke_one(base, sid, a[1]) end
@@ -447,14 +552,16 @@ local function version()
     return VERSION
 end
 
-local M = {txn = txn, get = get, lease_grant = lease_grant, lease_keepalive = lease_keepalive,
-           lease_revoke = lease_revoke, lease_reap = lease_reap, version = version}
+local M = {txn = txn, get = get, page = page, lease_grant = lease_grant,
+           lease_keepalive = lease_keepalive, lease_revoke = lease_revoke, lease_reap = lease_reap,
+           version = version}
 -- @@REGISTER@@
 local ro = {'no-writes'}
-redis.register_function{function_name = 'ddlcoord_version', callback = M.version, flags = ro}
-redis.register_function{function_name = 'ddlcoord_get', callback = M.get, flags = ro}
-redis.register_function('ddlcoord_txn', M.txn)
-redis.register_function('ddlcoord_lease_grant', M.lease_grant)
-redis.register_function('ddlcoord_lease_keepalive', M.lease_keepalive)
-redis.register_function('ddlcoord_lease_revoke', M.lease_revoke)
-redis.register_function('ddlcoord_lease_reap', M.lease_reap)
+redis.register_function{function_name = 'ddlcoord2_version', callback = M.version, flags = ro}
+redis.register_function{function_name = 'ddlcoord2_get', callback = M.get, flags = ro}
+redis.register_function{function_name = 'ddlcoord2_page', callback = M.page, flags = ro}
+redis.register_function('ddlcoord2_txn', M.txn)
+redis.register_function('ddlcoord2_lease_grant', M.lease_grant)
+redis.register_function('ddlcoord2_lease_keepalive', M.lease_keepalive)
+redis.register_function('ddlcoord2_lease_revoke', M.lease_revoke)
+redis.register_function('ddlcoord2_lease_reap', M.lease_reap)

@@ -6,12 +6,15 @@
  * them): mode (lua, the default, or multi), prefix (default "ddlcoord"; the
  * store's keys live under the hash tag "{prefix}"), username, password,
  * connect_timeout_ms (3000), request_timeout_ms (5000), max_txn_ops (128),
- * max_value_bytes (1.5 MiB). hiredis 0.14 has no TLS, so neither has this
+ * max_value_bytes (1.5 MiB), allow_unsafe_durability (0; 1 opens a server
+ * that can lose acknowledged writes, see guard.c). Integers out of range are
+ * DC_EINVAL naming the key. hiredis 0.14 has no TLS, so neither has this
  * driver.
  *
  * Opening connects once (so a wrong address or password fails here, not at
- * the first call), loads the Lua library in lua mode, and starts the lease
- * reaper. The watch pump starts with the first watch.
+ * the first call), checks the server's durability settings, reads (or
+ * creates) the store's epoch, loads the Lua library in lua mode, and starts
+ * the lease reaper. The watch pump starts with the first watch.
  */
 #include "redis.h"
 
@@ -29,12 +32,23 @@ static const char *cfg(const dc_host *h, const dc_config *c, const char *key)
     return v ? v : h->config_get(c, key);
 }
 
-static int64_t cfg_int(const dc_host *h, const dc_config *c, const char *key, int64_t def)
+/* An integer option in [lo, hi] ("redis.<key>" wins over "<key>"). */
+static int cfg_int(const rd_store *s, const dc_config *c, const char *key, int64_t def, int64_t lo,
+                   int64_t hi, int64_t *out, dc_drv_err *err)
 {
+    const dc_host *h = s->host;
     char k[64];
     snprintf(k, sizeof k, "redis.%s", key);
-    if (h->config_get(c, k)) return h->config_get_int(c, k, def);
-    return h->config_get_int(c, key, def);
+    const char *use = h->config_get(c, k) ? k : key;
+    char why[256];
+    if (h->abi_version >= 2 && h->size >= sizeof(dc_host)) {
+        if (h->config_int(c, use, def, lo, hi, out, why, sizeof why) == DC_OK) return DC_OK;
+        return rd_err(err, DC_EINVAL, s, "%s", why);
+    }
+    *out = h->config_get_int(c, use, def); /* an older core: at least check the range */
+    if (*out >= lo && *out <= hi) return DC_OK;
+    return rd_err(err, DC_EINVAL, s, "config: %s=%lld: expected an integer in [%lld, %lld]", use,
+                  (long long)*out, (long long)lo, (long long)hi);
 }
 
 static void store_free(rd_store *s)
@@ -77,11 +91,13 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
     pthread_mutex_init(&s->pool_mu, NULL);
     pthread_mutex_init(&s->pump_mu, NULL);
     s->host = host;
-    snprintf(s->endpoint, sizeof s->endpoint, "redis %s", uri);
+    char shown[256];
+    dc__uri_redact(uri, shown, sizeof shown);
+    snprintf(s->endpoint, sizeof s->endpoint, "redis %s", shown);
     int rc = DC_OK;
     char *end;
     if (u.n_hosts != 1) {
-        snprintf(err->msg, sizeof err->msg, "redis: '%s': expected one host:port", uri);
+        snprintf(err->msg, sizeof err->msg, "redis: '%s': expected one host:port", shown);
         rc = DC_EINVAL;
     } else {
         s->hostname = strdup(u.hosts[0].host);
@@ -112,18 +128,25 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
         s->base_len = strlen(prefix) + 2;
         s->base = malloc(s->base_len + 1);
         if (s->base) snprintf(s->base, s->base_len + 1, "{%s}", prefix);
-        s->user = dup_or_null(cfg(host, c, "username"));
+        /* redis://:password@host: no user name, so the default user (as redis-py does) */
+        const char *user = cfg(host, c, "username");
+        s->user = user && *user ? strdup(user) : NULL;
         s->password = dup_or_null(cfg(host, c, "password"));
-        s->connect_timeout_ms = (int)cfg_int(host, c, "connect_timeout_ms", 3000);
-        s->request_timeout_ms = (int)cfg_int(host, c, "request_timeout_ms", 5000);
-        s->max_ops = cfg_int(host, c, "max_txn_ops", RD_MAX_TXN_OPS);
-        s->max_value = cfg_int(host, c, "max_value_bytes", RD_MAX_VALUE);
-        if (!s->hostname || !s->base || (cfg(host, c, "username") && !s->user) ||
+        if (!s->hostname || !s->base || (user && *user && !s->user) ||
             (cfg(host, c, "password") && !s->password))
             rc = rd_err(err, DC_ENOMEM, s, "out of memory");
-        else if (s->connect_timeout_ms < 1 || s->request_timeout_ms < 1)
-            rc = rd_err(err, DC_EINVAL, s, "timeouts must be positive");
     }
+    int64_t v;
+    /* the pump's socket timeout adds its XREAD block time to the request timeout */
+    if (rc == DC_OK && (rc = cfg_int(s, c, "connect_timeout_ms", 3000, 1, 86400000, &v, err)) == 0)
+        s->connect_timeout_ms = (int)v;
+    if (rc == DC_OK && (rc = cfg_int(s, c, "request_timeout_ms", 5000, 1, 86400000, &v, err)) == 0)
+        s->request_timeout_ms = (int)v;
+    if (rc == DC_OK) rc = cfg_int(s, c, "max_txn_ops", RD_MAX_TXN_OPS, 1, 100000, &s->max_ops, err);
+    if (rc == DC_OK)
+        rc = cfg_int(s, c, "max_value_bytes", RD_MAX_VALUE, 0, 512LL << 20, &s->max_value, err);
+    if (rc == DC_OK && (rc = cfg_int(s, c, "allow_unsafe_durability", 0, 0, 1, &v, err)) == 0)
+        s->allow_unsafe = (int)v;
     dc_uri_free(&u);
     if (rc == DC_OK) {
         /* connect now: a bad address or password should fail the open */
@@ -137,6 +160,8 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
             else if (r->type == REDIS_REPLY_ERROR)
                 rc = rd_reply_error(s, r, "PING", err);
             if (r) freeReplyObject(r);
+            if (rc == DC_OK) rc = rd_durability_check(s, ctx, err);
+            if (rc == DC_OK) rc = rd_epoch_init(s, ctx, err);
             rd_return(s, ctx, rc != DC_OK);
         }
     }
@@ -175,6 +200,7 @@ static const dc_driver driver = {
     .lease_grant = rd_lease_grant,
     .lease_keepalive = rd_lease_keepalive,
     .lease_revoke = rd_lease_revoke,
+    .get_page = rd_get_page,
 };
 
 __attribute__((visibility("default"))) const dc_driver *dc_driver_entry(void);

@@ -12,7 +12,12 @@
  *
  * lua mode: one function call each. multi mode: grant is INCR+TIME then a
  * MULTI; keepalive reads TIME and the deadline then moves it with ZADD XX;
- * revoke goes through the multi-mode writer (rd_txn_multi).
+ * revoke goes through the multi-mode writer (rd_txn_multi). Every one of
+ * them checks the store's epoch (guard.c), in multi mode under a WATCH of
+ * it, so no lease of a reset store is granted, refreshed or revoked by a
+ * handle that knew the old one. Lease IDs start from a value drawn from the
+ * server's clock, not from 1, so a store that lost its data does not hand
+ * out the IDs it handed out before.
  */
 #include "redis.h"
 
@@ -73,18 +78,44 @@ static int server_ms(rd_store *s, redisContext *ctx, int64_t *now, dc_drv_err *e
     return rc;
 }
 
+/* WATCH {P}epoch and check it (multi mode): the MULTI that follows fails if
+ * the store is reset meanwhile. On failure the WATCH is dropped. */
+static int watch_epoch(rd_store *s, redisContext *ctx, dc_drv_err *err)
+{
+    rd_cmd c[2];
+    for (int i = 0; i < 2; i++) rd_cmd_init(&c[i]);
+    rd_cmd_str(&c[0], "WATCH");
+    rd_cmd_key(&c[0], s, "epoch", NULL, 0);
+    rd_cmd_str(&c[1], "GET");
+    rd_cmd_key(&c[1], s, "epoch", NULL, 0);
+    redisReply *r[2];
+    int rc = rd_pipeline(s, ctx, c, 2, r, err);
+    for (int i = 0; i < 2; i++) rd_cmd_free(&c[i]);
+    if (rc != DC_OK) return rc;
+    rc = r[0]->type == REDIS_REPLY_ERROR ? rd_reply_error(s, r[0], "WATCH", err)
+                                         : rd_epoch_check(s, r[1], err);
+    rd_replies_free(r, 2);
+    if (rc != DC_OK && !ctx->err) {
+        redisReply *u = redisCommand(ctx, "UNWATCH");
+        if (u) freeReplyObject(u);
+    }
+    return rc;
+}
+
 static int grant_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
 {
     lease_arg *l = a;
     char ttl[24];
     snprintf(ttl, sizeof ttl, "%lld", (long long)l->ttl * 1000);
     if (s->mode == RD_MODE_LUA) return script_int(s, ctx, "lease_grant", ttl, NULL, &l->out, err);
+    int rc = watch_epoch(s, ctx, err);
+    if (rc != DC_OK) return rc;
     rd_cmd c;
     rd_cmd_init(&c);
     rd_cmd_str(&c, "INCR");
     rd_cmd_key(&c, s, "leaseid", NULL, 0);
     redisReply *r;
-    int rc = rd_pipeline(s, ctx, &c, 1, &r, err);
+    rc = rd_pipeline(s, ctx, &c, 1, &r, err);
     rd_cmd_free(&c);
     if (rc != DC_OK) return rc;
     if (r->type != REDIS_REPLY_INTEGER)
@@ -93,6 +124,20 @@ static int grant_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
     freeReplyObject(r);
     int64_t now = 0;
     if (rc == DC_OK) rc = server_ms(s, ctx, &now, err);
+    if (rc == DC_OK && l->out == 1) {
+        /* the store's first lease: start from the clock (see the top) */
+        l->out = (now % 4294967296LL) * 1048576 + 1;
+        rd_cmd_init(&c);
+        rd_cmd_str(&c, "SET");
+        rd_cmd_key(&c, s, "leaseid", NULL, 0);
+        rd_cmd_int(&c, l->out);
+        rc = rd_pipeline(s, ctx, &c, 1, &r, err);
+        rd_cmd_free(&c);
+        if (rc == DC_OK) {
+            if (r->type == REDIS_REPLY_ERROR) rc = rd_reply_error(s, r, "lease grant", err);
+            freeReplyObject(r);
+        }
+    }
     if (rc != DC_OK) return rc;
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)l->out);
@@ -112,7 +157,10 @@ static int grant_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
     rc = rd_pipeline(s, ctx, cs, 4, rs, err);
     for (int i = 0; i < 4; i++) rd_cmd_free(&cs[i]);
     if (rc != DC_OK) return rc;
-    if (rs[3]->type != REDIS_REPLY_ARRAY) rc = rd_reply_error(s, rs[3], "lease grant", err);
+    if (rs[3]->type == REDIS_REPLY_NIL)
+        rc = RD_AGAIN; /* the epoch changed: the next attempt says how */
+    else if (rs[3]->type != REDIS_REPLY_ARRAY)
+        rc = rd_reply_error(s, rs[3], "lease grant", err);
     rd_replies_free(rs, 4);
     return rc;
 }
@@ -143,8 +191,10 @@ static int keepalive_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *e
     snprintf(id, sizeof id, "%lld", (long long)l->id);
     if (s->mode == RD_MODE_LUA)
         return script_int(s, ctx, "lease_keepalive", id, NULL, &l->out, err);
+    int rc = watch_epoch(s, ctx, err);
+    if (rc != DC_OK) return rc;
     int64_t now = 0;
-    int rc = server_ms(s, ctx, &now, err);
+    rc = server_ms(s, ctx, &now, err);
     if (rc != DC_OK) return rc;
     rd_cmd c[2];
     for (int i = 0; i < 2; i++) rd_cmd_init(&c[i]);
@@ -161,27 +211,39 @@ static int keepalive_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *e
     int64_t dl = 0, ttl = 0;
     int d = rd_int(r[0], &dl), t = rd_int(r[1], &ttl);
     rd_replies_free(r, 2);
-    if (d < 0 || t < 0) return rd_err(err, DC_ECORRUPT, s, "lease %s: bad records", id);
-    if (d == 1 || t == 1 || dl <= now) {
+    if (d < 0 || t < 0 || d == 1 || t == 1 || dl <= now) {
+        redisReply *u = redisCommand(ctx, "UNWATCH");
+        if (u) freeReplyObject(u);
+        if (d < 0 || t < 0) return rd_err(err, DC_ECORRUPT, s, "lease %s: bad records", id);
         l->out = -1;
         return DC_OK;
     }
-    for (int i = 0; i < 2; i++) rd_cmd_init(&c[i]);
-    rd_cmd_str(&c[0], "ZADD");
-    rd_cmd_key(&c[0], s, "leases", NULL, 0);
-    rd_cmd_str(&c[0], "XX");
-    rd_cmd_int(&c[0], now + ttl);
-    rd_cmd_str(&c[0], id);
-    rd_cmd_str(&c[1], "ZSCORE");
-    rd_cmd_key(&c[1], s, "leases", NULL, 0);
-    rd_cmd_str(&c[1], id);
-    rc = rd_pipeline(s, ctx, c, 2, r, err);
-    for (int i = 0; i < 2; i++) rd_cmd_free(&c[i]);
+    rd_cmd m[4];
+    for (int i = 0; i < 4; i++) rd_cmd_init(&m[i]);
+    rd_cmd_str(&m[0], "MULTI");
+    rd_cmd_str(&m[1], "ZADD");
+    rd_cmd_key(&m[1], s, "leases", NULL, 0);
+    rd_cmd_str(&m[1], "XX");
+    rd_cmd_int(&m[1], now + ttl);
+    rd_cmd_str(&m[1], id);
+    rd_cmd_str(&m[2], "ZSCORE");
+    rd_cmd_key(&m[2], s, "leases", NULL, 0);
+    rd_cmd_str(&m[2], id);
+    rd_cmd_str(&m[3], "EXEC");
+    redisReply *x[4];
+    rc = rd_pipeline(s, ctx, m, 4, x, err);
+    for (int i = 0; i < 4; i++) rd_cmd_free(&m[i]);
     if (rc != DC_OK) return rc;
-    /* XX: a lease reaped meanwhile is not brought back, and ZSCORE sees it gone */
-    l->out = r[1]->type == REDIS_REPLY_STRING ? ttl : -1;
-    if (r[0]->type == REDIS_REPLY_ERROR) rc = rd_reply_error(s, r[0], "lease keepalive", err);
-    rd_replies_free(r, 2);
+    const redisReply *e = x[3];
+    if (e->type == REDIS_REPLY_NIL)
+        rc = RD_AGAIN; /* the epoch changed: the next attempt says how */
+    else if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+        rc = rd_reply_error(s, e, "lease keepalive", err);
+    else if (e->element[0]->type == REDIS_REPLY_ERROR)
+        rc = rd_reply_error(s, e->element[0], "lease keepalive", err);
+    else /* XX: a lease reaped meanwhile is not brought back, and ZSCORE sees it gone */
+        l->out = e->element[1]->type == REDIS_REPLY_STRING ? ttl : -1;
+    rd_replies_free(x, 4);
     return rc;
 }
 
@@ -310,6 +372,13 @@ static void *reaper_main(void *arg)
         int64_t wait = -1;
         dc_drv_err err = {{0}, 0};
         int rc = rd_retrying(s, reap_once, &wait, &err);
+        if (rc == DC_ERESET) {
+            /* the store this handle knew is gone: nothing of it is left to
+             * expire, and the handle says so (once) at its next call */
+            s->host->log(DC_LOG_DEBUG, "redis", "lease reaper stopped: %s", err.msg);
+            pthread_mutex_lock(&rp->mu);
+            break;
+        }
         if (rc != DC_OK && !failing)
             s->host->log(DC_LOG_WARN, "redis", "lease reaper: %s (code %d)", err.msg, rc);
         else if (rc == DC_OK && failing)

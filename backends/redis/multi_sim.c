@@ -72,6 +72,12 @@ int ms_load(attempt *a, const char *key, size_t len, const redisReply *h, dc_drv
         k->kv.value[kv.value_len] = '\0';
     }
     HASH_ADD_KEYPTR(hh, a->keys, k->key, k->key_len, k);
+    if (!k->hh.tbl) { /* uthash could not grow its table (HASH_NONFATAL_OOM) */
+        free(k->kv.value);
+        free(k->key);
+        free(k);
+        return rd_err(err, DC_ENOMEM, a->s, "out of memory");
+    }
     return DC_OK;
 }
 

@@ -7,6 +7,9 @@
 #ifndef DC_REDIS_MULTI_SIM_H
 #define DC_REDIS_MULTI_SIM_H
 
+/* A failed allocation inside uthash leaves the table as it was and the
+ * item's hh.tbl NULL instead of exiting the host process: adds are checked. */
+#define HASH_NONFATAL_OOM 1
 #include <uthash.h>
 
 #include "redis.h"

@@ -1,6 +1,7 @@
 /*
- * Reads, each one round trip and consistent with the revision it returns:
- *  - one key: MULTI; GET rev; HMGET kv:<key>; EXEC (both modes);
+ * Reads, each one round trip and consistent with the revision it returns,
+ * and each checking the store's epoch in the same atomic unit (guard.c):
+ *  - one key: MULTI; GET rev; HMGET kv:<key>; GET epoch; EXEC (both modes);
  *  - a prefix in lua mode: FCALL_RO ddlcoord_get (GET rev, ZRANGEBYLEX and
  *    HMGETs inside one no-writes function);
  *  - a prefix in multi mode: the "re-check" recipe: ZRANGEBYLEX, then
@@ -55,8 +56,8 @@ static int get_key(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
 {
     get_arg *g = a;
     const dc_op *op = g->op;
-    rd_cmd c[4];
-    for (int i = 0; i < 4; i++) rd_cmd_init(&c[i]);
+    rd_cmd c[5];
+    for (int i = 0; i < 5; i++) rd_cmd_init(&c[i]);
     rd_cmd_str(&c[0], "MULTI");
     rd_cmd_str(&c[1], "GET");
     rd_cmd_key(&c[1], s, "rev", NULL, 0);
@@ -64,18 +65,21 @@ static int get_key(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
     rd_cmd_key(&c[2], s, "kv:", op->key, op->key_len);
     const char *f[] = {"v", "c", "m", "ver", "lease"};
     for (int i = 0; i < 5; i++) rd_cmd_str(&c[2], f[i]);
-    rd_cmd_str(&c[3], "EXEC");
-    redisReply *r[4];
-    int rc = rd_pipeline(s, ctx, c, 4, r, err);
-    for (int i = 0; i < 4; i++) rd_cmd_free(&c[i]);
+    rd_cmd_str(&c[3], "GET");
+    rd_cmd_key(&c[3], s, "epoch", NULL, 0);
+    rd_cmd_str(&c[4], "EXEC");
+    redisReply *r[5];
+    int rc = rd_pipeline(s, ctx, c, 5, r, err);
+    for (int i = 0; i < 5; i++) rd_cmd_free(&c[i]);
     if (rc != DC_OK) return rc;
-    redisReply *x = r[3];
-    if ((rc = exec_failed(s, r, 4, err)) != DC_OK) goto out;
-    if (x->type != REDIS_REPLY_ARRAY || x->elements != 2) {
+    redisReply *x = r[4];
+    if ((rc = exec_failed(s, r, 5, err)) != DC_OK) goto out;
+    if (x->type != REDIS_REPLY_ARRAY || x->elements != 3) {
         rc = corrupt(s, err, "unexpected EXEC reply");
         goto out;
     }
-    if ((rc = exec_failed(s, x->element, 2, err)) != DC_OK) goto out;
+    if ((rc = rd_epoch_check(s, x->element[2], err)) != DC_OK) goto out;
+    if ((rc = exec_failed(s, x->element, 3, err)) != DC_OK) goto out;
     int64_t rev = 1;
     if (rd_int(x->element[0], &rev) < 0) {
         rc = corrupt(s, err, "the revision key is not a number");
@@ -103,7 +107,7 @@ static int get_key(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
         dc_kv_clear(&kv);
     }
 out:
-    rd_replies_free(r, 4);
+    rd_replies_free(r, 5);
     return rc;
 }
 
@@ -196,7 +200,7 @@ static int get_prefix_multi(rd_store *s, redisContext *ctx, void *a, dc_drv_err 
         }
     }
     size_t names = count_only ? 0 : first->elements;
-    nc = 5 + names + 1; /* MULTI GET ZLEXCOUNT ZRANGEBYLEX? HMGET… EXEC */
+    nc = 6 + names + 1; /* MULTI GET GET ZLEXCOUNT ZRANGEBYLEX? HMGET… EXEC */
     c = calloc(nc, sizeof *c);
     r = calloc(nc, sizeof *r);
     if (!c || !r) {
@@ -207,6 +211,8 @@ static int get_prefix_multi(rd_store *s, redisContext *ctx, void *a, dc_drv_err 
     rd_cmd_str(&c[k++], "MULTI");
     rd_cmd_str(&c[k], "GET");
     rd_cmd_key(&c[k++], s, "rev", NULL, 0);
+    rd_cmd_str(&c[k], "GET");
+    rd_cmd_key(&c[k++], s, "epoch", NULL, 0);
     add_range(&c[k++], s, "ZLEXCOUNT", &lo, &hi, 0);
     if (!count_only) add_range(&c[k++], s, "ZRANGEBYLEX", &lo, &hi, op->limit);
     const char *f[] = {"v", "c", "m", "ver", "lease"};
@@ -222,20 +228,21 @@ static int get_prefix_multi(rd_store *s, redisContext *ctx, void *a, dc_drv_err 
     if (rc != DC_OK) goto out;
     if ((rc = exec_failed(s, r, nc, err)) != DC_OK) goto out;
     redisReply *x = r[nc - 1];
-    size_t want = count_only ? 2 : 3 + names;
+    size_t want = count_only ? 3 : 4 + names;
     if (x->type != REDIS_REPLY_ARRAY || x->elements != want) {
         rc = corrupt(s, err, "unexpected EXEC reply");
         goto out;
     }
+    if ((rc = rd_epoch_check(s, x->element[1], err)) != DC_OK) goto out;
     if ((rc = exec_failed(s, x->element, x->elements, err)) != DC_OK) goto out;
-    if (rd_int(x->element[0], &g->out->revision) < 0 || rd_int(x->element[1], &g->out->count)) {
+    if (rd_int(x->element[0], &g->out->revision) < 0 || rd_int(x->element[2], &g->out->count)) {
         rc = corrupt(s, err, "bad revision or count");
         goto out;
     }
     if (rd_int(x->element[0], &g->out->revision) == 1) g->out->revision = 1;
     rd_note_rev(s, g->out->revision);
     if (count_only) goto out;
-    if (!same_names(first, x->element[2])) {
+    if (!same_names(first, x->element[3])) {
         rc = RD_AGAIN; /* the range changed between the two round trips */
         g->out->revision = 0;
         g->out->count = 0;
@@ -250,7 +257,7 @@ static int get_prefix_multi(rd_store *s, redisContext *ctx, void *a, dc_drv_err 
         }
     }
     for (size_t i = 0; i < names; i++) {
-        int p = fill_one(s, x->element[3 + i], first->element[i]->str, first->element[i]->len,
+        int p = fill_one(s, x->element[4 + i], first->element[i]->str, first->element[i]->len,
                          op->flags & DC_KEYS_ONLY, &g->out->kvs[g->out->n], err);
         if (p < 0) {
             rc = p;

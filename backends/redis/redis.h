@@ -11,7 +11,8 @@
  *   {P}leases          zset    lease id -> deadline (ms, server clock)
  *   {P}lease:<id>      hash    ttl (ms)
  *   {P}lease:<id>:keys set     keys attached to the lease
- *   {P}leaseid         string  lease id counter
+ *   {P}leaseid         string  lease id counter (its first value is drawn from the clock)
+ *   {P}epoch           string  a random token naming this history (guard.c)
  * Event fields: t (P/D) k v c ver lea, n (events in the revision), prev kv
  * pv pc pm pver plea when the key existed, and on the first entry of a
  * revision x (the writer's idempotency token) and b (1 = then-branch ran).
@@ -57,13 +58,16 @@ typedef struct rd_store {
     size_t base_len;
     int connect_timeout_ms, request_timeout_ms;
     int64_t max_value, max_ops;
+    int allow_unsafe;   /* allow_unsafe_durability=1 */
+    char epoch[33];     /* {P}epoch as read at open (guard.c) */
     char endpoint[300]; /* "redis 127.0.0.1:6379" for messages */
 
     pthread_mutex_t pool_mu;
     redisContext **pool;
     size_t n_pool, cap_pool;
 
-    _Atomic int64_t last_rev; /* highest revision any reply showed (a lower bound) */
+    _Atomic int64_t last_rev; /* highest revision any reply showed: the server must never
+                               * be below it (guard.c) */
 
     pthread_mutex_t pump_mu; /* guards pump creation */
     rd_pump *pump;
@@ -149,11 +153,26 @@ int rd_entry_to_event(const redisReply *entry, dc_event *ev, int64_t *rev, int64
 /* A field of a stream entry's field list, or NULL. */
 const redisReply *rd_entry_field(const redisReply *fields, const char *name);
 
+/* ------------------------------------------------------------ guard.c */
+
+/* Refuse (DC_EUNSUPPORTED) a server that can lose acknowledged writes,
+ * unless allow_unsafe is set (then one WARN line). */
+int rd_durability_check(rd_store *s, redisContext *ctx, dc_drv_err *err);
+/* Create {P}epoch if missing and read it into s->epoch. */
+int rd_epoch_init(rd_store *s, redisContext *ctx, dc_drv_err *err);
+/* A GET {P}epoch reply: DC_OK if it is ours, DC_ERESET (err filled) if it
+ * is missing or different, RD_AGAIN or an error for an error reply. */
+int rd_epoch_check(rd_store *s, const redisReply *r, dc_drv_err *err);
+/* DC_ERESET (err filled) if the server's revision rev is below floor, the
+ * highest revision seen before the request was sent; else DC_OK. */
+int rd_floor_check(rd_store *s, int64_t rev, int64_t floor, dc_drv_err *err);
+
 /* ------------------------------------------------------------ scripts (script.c) */
 
 extern const char rd_lua_src[];
 int rd_script_init(rd_store *s, dc_drv_err *err);
-/* Start a function call: FCALL name 1 base … or EVALSHA sha 1 base name … */
+/* Start a function call: FCALL name 1 base epoch floor … or EVALSHA sha 1
+ * base name epoch floor …, where floor is the highest revision seen. */
 void rd_script_cmd(rd_store *s, rd_cmd *c, const char *fn, int read_only);
 /* Run one script command; reloads the library / script once if the server
  * lost it. Returns DC_OK with *reply set (may be an error reply), or an error. */
@@ -162,6 +181,8 @@ int rd_script_call(rd_store *s, redisContext *ctx, rd_cmd *c, redisReply **reply
 /* ------------------------------------------------------------ operations */
 
 int rd_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err);
+/* A paged read at a fixed revision (page.c). */
+int rd_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err);
 int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err);
 /* retry_after > 0: this is a resend after a lost reply; the write checks, at
  * execution time, that its token is not already in the log above that

@@ -1,14 +1,15 @@
 /*
  * The Lua side of lua mode. The function library (ddlcoord.lua, compiled in
  * as rd_lua_src) is versioned by a hash of its text: at open the driver asks
- * the server for ddlcoord_version and loads the library with FUNCTION LOAD
+ * the server for ddlcoord2_version and loads the library with FUNCTION LOAD
  * REPLACE when it is missing or different, so upgrading the driver upgrades
- * the server side. Functions are persisted in the AOF and survive restarts.
- * Where FUNCTION is not available (denied by ACL, or an older server) the
- * same code runs as a plain script through EVALSHA, re-sent with SCRIPT LOAD
- * when the server answers NOSCRIPT (the script cache is not durable). If
- * neither works, lua mode cannot start and says why: the user must pick
- * mode=multi.
+ * the server side. A change of the functions' arguments gets a new library
+ * name (ddlcoord2 added the epoch), so that drivers of both versions can
+ * share a server during an upgrade without replacing each other's library. Functions are persisted
+ * in the AOF and survive restarts. Where FUNCTION is not available (denied by ACL, or an older
+ * server) the same code runs as a plain script through EVALSHA, re-sent with SCRIPT LOAD when the
+ * server answers NOSCRIPT (the script cache is not durable). If neither works, lua mode cannot
+ * start and says why: the user must pick mode=multi.
  */
 #include "redis.h"
 
@@ -87,7 +88,7 @@ static int load_script(rd_store *s, redisContext *ctx, char *why, size_t whylen)
 /* 1 if the server runs our library version (and lets us call it). */
 static int version_ok(rd_store *s, redisContext *ctx, char *why, size_t whylen)
 {
-    const char *a[] = {"FCALL_RO", "ddlcoord_version", "0"};
+    const char *a[] = {"FCALL_RO", "ddlcoord2_version", "0"};
     redisReply *r = run(ctx, 3, a);
     if (!r) return RD_IO;
     int ok = r->type == REDIS_REPLY_STRING && strcmp(r->str, s->version) == 0;
@@ -149,7 +150,7 @@ void rd_script_cmd(rd_store *s, rd_cmd *c, const char *fn, int read_only)
 {
     if (s->use_fcall) {
         char name[64];
-        snprintf(name, sizeof name, "ddlcoord_%s", fn);
+        snprintf(name, sizeof name, "ddlcoord2_%s", fn);
         rd_cmd_str(c, read_only ? "FCALL_RO" : "FCALL");
         rd_cmd_str(c, name);
         rd_cmd_str(c, "1");
@@ -161,6 +162,9 @@ void rd_script_cmd(rd_store *s, rd_cmd *c, const char *fn, int read_only)
         rd_cmd_add(c, s->base, s->base_len);
         rd_cmd_str(c, fn);
     }
+    /* every function checks these first (ddlcoord.lua) */
+    rd_cmd_str(c, s->epoch);
+    rd_cmd_int(c, atomic_load(&s->last_rev));
 }
 
 int rd_script_call(rd_store *s, redisContext *ctx, rd_cmd *c, redisReply **reply, dc_drv_err *err)

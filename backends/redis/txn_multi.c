@@ -1,8 +1,10 @@
 /*
  * Writes in multi mode (WATCH + MULTI/EXEC), for servers or users that do
  * not allow scripting. One attempt:
- *   1. WATCH {P}rev; GET {P}rev; HMGET of every compared key (one pipeline);
- *      the compares are evaluated here and pick the branch;
+ *   1. WATCH {P}rev {P}epoch; GET {P}rev; GET {P}epoch; HMGET of every
+ *      compared key (one pipeline); a foreign epoch ends here with
+ *      DC_ERESET (guard.c), and the WATCH makes EXEC fail if the epoch
+ *      changes later; the compares are evaluated here and pick the branch;
  *   2. HMGET of the branch's keys, ZRANGEBYLEX of its prefixes, EXISTS of
  *      the leases its puts name, the log's top entry (one pipeline);
  *   3. HMGET of the keys those prefixes list;
@@ -98,8 +100,9 @@ static int attempt_once(attempt *a, redisContext *ctx, const dc_txn_req *req, co
                         int64_t retry_after, rd_revoke *rv, dc_txn_result *out, dc_drv_err *err)
 {
     rd_store *s = a->s;
-    /* ---- 1: WATCH, revision, compared keys (or the lease's records) */
-    size_t n1 = 2 + (rv ? 2 : req->n_compares);
+    int64_t floor = atomic_load(&s->last_rev);
+    /* ---- 1: WATCH, revision, epoch, compared keys (or the lease's records) */
+    size_t n1 = 3 + (rv ? 2 : req->n_compares);
     rd_cmd *c = calloc(n1, sizeof *c);
     redisReply **r = calloc(n1, sizeof *r);
     int rc = DC_OK;
@@ -110,22 +113,25 @@ static int attempt_once(attempt *a, redisContext *ctx, const dc_txn_req *req, co
     }
     rd_cmd_str(&c[0], "WATCH");
     rd_cmd_key(&c[0], s, "rev", NULL, 0);
+    rd_cmd_key(&c[0], s, "epoch", NULL, 0);
     if (rv) rd_cmd_key(&c[0], s, "leases", NULL, 0);
     rd_cmd_str(&c[1], "GET");
     rd_cmd_key(&c[1], s, "rev", NULL, 0);
+    rd_cmd_str(&c[2], "GET");
+    rd_cmd_key(&c[2], s, "epoch", NULL, 0);
     char lid[24] = "";
     if (rv) {
         snprintf(lid, sizeof lid, "%lld", (long long)rv->id);
-        rd_cmd_str(&c[2], "ZSCORE");
-        rd_cmd_key(&c[2], s, "leases", NULL, 0);
-        rd_cmd_str(&c[2], lid);
+        rd_cmd_str(&c[3], "ZSCORE");
+        rd_cmd_key(&c[3], s, "leases", NULL, 0);
+        rd_cmd_str(&c[3], lid);
         char suffix[48];
         snprintf(suffix, sizeof suffix, "lease:%s:keys", lid);
-        rd_cmd_str(&c[3], "SMEMBERS");
-        rd_cmd_key(&c[3], s, suffix, NULL, 0);
+        rd_cmd_str(&c[4], "SMEMBERS");
+        rd_cmd_key(&c[4], s, suffix, NULL, 0);
     } else {
         for (size_t i = 0; i < req->n_compares; i++)
-            ms_hmget(&c[2 + i], s, req->compares[i].key, req->compares[i].key_len);
+            ms_hmget(&c[3 + i], s, req->compares[i].key, req->compares[i].key_len);
     }
     rc = rd_pipeline(s, ctx, c, n1, r, err);
     for (size_t i = 0; i < n1; i++) rd_cmd_free(&c[i]);
@@ -135,8 +141,10 @@ static int attempt_once(attempt *a, redisContext *ctx, const dc_txn_req *req, co
     redisReply *members = NULL;
     for (size_t i = 0; rc == DC_OK && i < n1; i++)
         if (r[i]->type == REDIS_REPLY_ERROR) rc = reply_err(s, r[i], "txn", err);
+    if (rc == DC_OK) rc = rd_epoch_check(s, r[2], err);
     if (rc == DC_OK && rd_int(r[1], &cur) < 0)
         rc = rd_err(err, DC_ECORRUPT, s, "corrupt data: the revision key is not a number");
+    if (rc == DC_OK) rc = rd_floor_check(s, cur, floor, err);
     if (rc == DC_OK && retry_after > 0) {
         /* a resend: under the WATCH, make sure the first send did not run late */
         int64_t found = 0;
@@ -145,17 +153,17 @@ static int attempt_once(attempt *a, redisContext *ctx, const dc_txn_req *req, co
     }
     if (rc == DC_OK && rv) {
         int64_t dl = 0;
-        int z = rd_int(r[2], &dl);
+        int z = rd_int(r[3], &dl);
         rv->found = z == 0;
         if (z < 0) rc = rd_err(err, DC_ECORRUPT, s, "corrupt data: a lease deadline");
         if (z != 0 || dl > rv->not_after) ok = 0; /* gone, or kept alive meanwhile */
-        members = r[3];
-        r[3] = NULL;
+        members = r[4];
+        r[4] = NULL;
         if (members->type != REDIS_REPLY_ARRAY)
             rc = rd_err(err, DC_ECORRUPT, s, "corrupt data: a lease's key set");
     }
     for (size_t i = 0; rc == DC_OK && !rv && i < req->n_compares; i++)
-        rc = ms_load(a, req->compares[i].key, req->compares[i].key_len, r[2 + i], err);
+        rc = ms_load(a, req->compares[i].key, req->compares[i].key_len, r[3 + i], err);
     rd_replies_free(r, n1);
     free(r);
     if (rc == DC_OK && !rv)

@@ -19,6 +19,14 @@
  * connection loss (a server restart, say) the pump reconnects and resumes
  * from the last revision it read; with appendfsync always, the AOF holds
  * every acknowledged write, so nothing is lost or repeated.
+ *
+ * Every XREAD is pipelined with a GET of the store's epoch (guard.c), which
+ * the server runs right after the XREAD returns: a batch is delivered only
+ * if the epoch is still the one the handle opened with. Otherwise the store
+ * lost its data (after a FLUSHALL the stream starts again at revision 2,
+ * below the pump's position, so XREAD would wait in silence until the new
+ * history overtook the old one, then deliver it as if nothing had happened)
+ * and every watch ends with DC_ERESET.
  */
 #include "redis.h"
 
@@ -101,6 +109,7 @@ static void dispatch(rd_pump *p, const dc_event *evs, size_t n)
 {
     if (!n) return;
     int64_t top = evs[n - 1].kv.mod_revision;
+    rd_note_rev(p->s, top);
     for (rd_watch *w = p->watches; w; w = w->next) {
         if (w->dead || w->next_rev > top) continue;
         int64_t from = w->next_rev;
@@ -305,13 +314,25 @@ static void *pump_main(void *arg)
         rd_cmd_str(&c, "STREAMS");
         rd_cmd_key(&c, s, "log", NULL, 0);
         rd_cmd_str(&c, id);
+        rd_cmd ce, cr; /* run by the server right after the XREAD returns */
+        rd_cmd_init(&ce);
+        rd_cmd_str(&ce, "GET");
+        rd_cmd_key(&ce, s, "epoch", NULL, 0);
+        rd_cmd_init(&cr);
+        rd_cmd_str(&cr, "GET");
+        rd_cmd_key(&cr, s, "rev", NULL, 0);
+        rd_cmd cs[3] = {c, ce, cr};
+        int64_t floor = atomic_load(&s->last_rev);
         p->in_read = 1;
         p->fd = ctx->fd;
         pthread_mutex_unlock(&p->mu);
-        redisReply *r = NULL;
+        redisReply *rr[3] = {NULL, NULL, NULL};
         dc_drv_err err = {{0}, 0};
-        int rc = rd_pipeline(s, ctx, &c, 1, &r, &err);
+        int rc = rd_pipeline(s, ctx, cs, 3, rr, &err);
         rd_cmd_free(&c);
+        rd_cmd_free(&ce);
+        rd_cmd_free(&cr);
+        redisReply *r = rr[0];
         pthread_mutex_lock(&p->mu);
         p->in_read = 0;
         if (rc != DC_OK) {
@@ -319,6 +340,21 @@ static void *pump_main(void *arg)
             ctx = NULL;
             if (!p->stopping && failures++ == 0)
                 s->host->log(DC_LOG_WARN, "redis", "watch: %s; reconnecting", err.msg);
+            continue;
+        }
+        int erc = rd_epoch_check(s, rr[1], &err);
+        int64_t now = 1;
+        if (erc == DC_OK && rd_int(rr[2], &now) >= 0) erc = rd_floor_check(s, now, floor, &err);
+        freeReplyObject(rr[1]);
+        freeReplyObject(rr[2]);
+        if (erc != DC_OK) {
+            freeReplyObject(r); /* unchecked: read again from the same position */
+            if (erc == DC_ERESET) {
+                for (rd_watch *w = p->watches; w; w = w->next)
+                    if (!w->dead) fail_watch(p, w, DC_ERESET, 0, err.msg);
+                continue; /* no live watch is left: the pump parks */
+            }
+            dc_cond_wait_until(&p->cv, &p->mu, dc_now_ms() + 50);
             continue;
         }
         if (apply_rewind(p) || p->stopping) {
@@ -404,21 +440,25 @@ static void wake(rd_pump *p)
 
 static int read_compact(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
 {
-    rd_cmd c;
-    rd_cmd_init(&c);
-    rd_cmd_str(&c, "GET");
-    rd_cmd_key(&c, s, "compact", NULL, 0);
-    redisReply *r;
-    int rc = rd_pipeline(s, ctx, &c, 1, &r, err);
-    rd_cmd_free(&c);
+    rd_cmd c[2];
+    rd_cmd_init(&c[0]);
+    rd_cmd_init(&c[1]);
+    rd_cmd_str(&c[0], "GET");
+    rd_cmd_key(&c[0], s, "compact", NULL, 0);
+    rd_cmd_str(&c[1], "GET");
+    rd_cmd_key(&c[1], s, "epoch", NULL, 0);
+    redisReply *r[2];
+    int rc = rd_pipeline(s, ctx, c, 2, r, err);
+    rd_cmd_free(&c[0]);
+    rd_cmd_free(&c[1]);
     if (rc != DC_OK) return rc;
     int64_t v = 0;
-    if (r->type == REDIS_REPLY_ERROR)
-        rc = rd_reply_retryable(r) ? RD_AGAIN : rd_reply_error(s, r, "watch", err);
-    else if (rd_int(r, &v) < 0)
+    if (r[0]->type == REDIS_REPLY_ERROR)
+        rc = rd_reply_retryable(r[0]) ? RD_AGAIN : rd_reply_error(s, r[0], "watch", err);
+    else if ((rc = rd_epoch_check(s, r[1], err)) == DC_OK && rd_int(r[0], &v) < 0)
         rc = rd_err(err, DC_ECORRUPT, s, "the compact revision is not a number");
     *(int64_t *)a = v;
-    freeReplyObject(r);
+    rd_replies_free(r, 2);
     return rc;
 }
 

@@ -238,8 +238,10 @@ static int parse_config(zk_conn *c, const char *uri, const dc_config *cfg, dc_dr
     }
     int rc = DC_OK;
     if (strcmp(u.scheme, "zk") != 0 || u.n_hosts == 0) {
+        char shown[256];
         rc = ZKERR(err, DC_EINVAL,
-                   "zk: '%s': expected zk://[user:password@]host:port[,...][/chroot]", uri);
+                   "zk: '%s': expected zk://[user:password@]host:port[,...][/chroot]",
+                   dc__uri_redact(uri, shown, sizeof shown));
         goto out;
     }
     dc_buf hosts = DC_BUF_INIT;
@@ -315,8 +317,9 @@ static int parse_config(zk_conn *c, const char *uri, const dc_config *cfg, dc_dr
     c->p_lease = path_join(c->root, "/lease");
     c->p_clock = path_join(c->root, "/clock");
     c->p_gen = path_join(c->root, "/gen");
+    c->p_epoch = path_join(c->root, "/epoch");
     if (!c->p_rev || !c->p_kv || !c->p_ev || !c->p_compact || !c->p_lease || !c->p_clock ||
-        !c->p_gen)
+        !c->p_gen || !c->p_epoch)
         rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
 out:
     dc_uri_free(&u);
@@ -381,6 +384,67 @@ static int ensure_layout(zk_conn *c, zhandle_t *zh, dc_drv_err *err)
     return DC_OK;
 }
 
+int zk_epoch_rc(zk_conn *c, int zrc, dc_drv_err *err)
+{
+    if (zrc == ZOK) return DC_OK;
+    if (zrc == ZNONODE)
+        return ZKERR(err, DC_ERESET,
+                     "zk %s: the store's epoch %s is gone: the server lost its data (a wiped or "
+                     "replaced data directory) and this is another history",
+                     c->endpoint, c->epoch_path);
+    return ZKERR(err, zk_map_rc(zrc), "zk %s: reading %s: %s", c->endpoint, c->epoch_path,
+                 zerror(zrc));
+}
+
+/* Learn the store's epoch, R/epoch/<name>, creating it with a random name
+ * for a store that has none yet (a new layout, or one made before epochs:
+ * parent and child in one multi, so racing openers agree on one name). */
+static int epoch_init(zk_conn *c, zhandle_t *zh, dc_drv_err *err)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        struct String_vector names = {0, NULL};
+        int zrc = zoo_get_children(zh, c->p_epoch, 0, &names);
+        if (zrc == ZOK && names.count > 0) {
+            const char *first = names.data[0]; /* there is one; if more, the smallest */
+            for (int i = 1; i < names.count; i++)
+                if (strcmp(names.data[i], first) < 0) first = names.data[i];
+            dc_buf p = DC_BUF_INIT;
+            int bad = dc_buf_printf(&p, "%s/%s", c->p_epoch, first);
+            deallocate_String_vector(&names);
+            if (bad) {
+                dc_buf_free(&p);
+                return ZKERR(err, DC_ENOMEM, "zk: out of memory");
+            }
+            free(c->epoch_path);
+            c->epoch_path = dc_buf_steal(&p);
+            return c->epoch_path ? DC_OK : ZKERR(err, DC_ENOMEM, "zk: out of memory");
+        }
+        if (zrc == ZOK) deallocate_String_vector(&names);
+        if (zrc != ZOK && zrc != ZNONODE)
+            return ZKERR(err, zk_map_rc(zrc), "zk %s: reading %s: %s", c->endpoint, c->p_epoch,
+                         zerror(zrc));
+        unsigned char b[16];
+        if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
+            uint64_t t[2] = {(uint64_t)dc_now_us(), (uint64_t)(uintptr_t)c ^ (uint64_t)getpid()};
+            memcpy(b, t, sizeof b);
+        }
+        char name[64], hex[33];
+        for (int i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", b[i]);
+        snprintf(name, sizeof name, "%s/e%s", c->p_epoch, hex);
+        zoo_op_t ops[2];
+        zoo_op_result_t res[2];
+        int n = 0;
+        if (zrc == ZNONODE)
+            zoo_create_op_init(&ops[n++], c->p_epoch, "", 0, zk_acl(c), ZOO_PERSISTENT, NULL, 0);
+        zoo_create_op_init(&ops[n++], name, "", 0, zk_acl(c), ZOO_PERSISTENT, NULL, 0);
+        zrc = zoo_multi(zh, n, ops, res);
+        if (zrc != ZOK && zrc != ZNODEEXISTS && zrc != ZNONODE)
+            return ZKERR(err, zk_map_rc(zrc), "zk %s: creating the store's epoch: %s", c->endpoint,
+                         zerror(zrc));
+    }
+    return ZKERR(err, DC_EUNAVAILABLE, "zk %s: %s keeps changing", c->endpoint, c->p_epoch);
+}
+
 /* Read the revision node (ACL-checked, unlike exists): the auth probe. */
 static int probe(zk_conn *c, zhandle_t *zh, dc_drv_err *err)
 {
@@ -426,6 +490,7 @@ int zk_conn_open(zk_conn *c, dc_drv_err *err)
     rc = wait_connected(c, c->zh, dc_now_ms() + c->connect_timeout_ms, err);
     if (!rc) rc = ensure_layout(c, c->zh, err);
     if (!rc) rc = probe(c, c->zh, err);
+    if (!rc) rc = epoch_init(c, c->zh, err);
     return rc;
 }
 
@@ -465,6 +530,8 @@ void zk_free(zk_conn *c)
     free(c->p_lease);
     free(c->p_clock);
     free(c->p_gen);
+    free(c->p_epoch);
+    free(c->epoch_path);
     free(c);
 }
 

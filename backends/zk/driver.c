@@ -3,7 +3,8 @@
  * the multi-threaded C client). open/close live here; the work is done in
  * conn.c (session), snap.c/read.c (consistent reads), txn.c (every write is
  * one optimistic zoo_multi), evlog.c (the bucketed event log and
- * compaction), watch.c and lease.c. zk.h describes the znode layout.
+ * compaction), watch.c, lease.c and page.c (paged reads at a past revision).
+ * zk.h describes the znode layout.
  */
 #include <stdlib.h>
 
@@ -53,6 +54,7 @@ static const dc_driver zk_driver = {
     .lease_grant = zk_lease_grant,
     .lease_keepalive = zk_lease_keepalive,
     .lease_revoke = zk_lease_revoke,
+    .get_page = zk_get_page,
 };
 
 __attribute__((visibility("default"))) const dc_driver *dc_driver_entry(void);

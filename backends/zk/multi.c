@@ -3,7 +3,9 @@
  * entries a txn has marked written (txn.c, lease.c), sent, and interpreted.
  *
  * The multi re-asserts everything the decision was based on, then writes:
- * check(R/ev, pointer version) so the event lands in the current bucket;
+ * check(R/epoch/<name>) so that nothing prepared against a history that was
+ * wiped applies to a new one (DC_ERESET); check(R/ev, pointer version) so
+ * the event lands in the current bucket;
  * per key read: set/delete/check with the version read, or create + delete
  * to assert that a key read as missing is still missing (or, for txns that
  * read whole prefixes, one check of R/rev's version); the kv writes; lease
@@ -137,8 +139,11 @@ int zk_plan_build(zk_conn *c, zhandle_t *zh, zk_snap *s, int strict, const zk_ev
     if (zrc != ZOK)
         return ZKERR(err, zrc == ZMARSHALLINGERROR ? DC_ECORRUPT : zk_map_rc(zrc),
                      "zk %s: reading the bucket pointer: %s", c->endpoint, zerror(zrc));
-    zoo_op_t *op = zk_plan_op(p, ZK_ROLE_PTR, 0, strlen(c->p_ev));
+    /* the store's history must still be the one this handle opened */
+    zoo_op_t *op = zk_plan_op(p, ZK_ROLE_EPOCH, 0, strlen(c->epoch_path));
     if (!op) goto oom;
+    zoo_check_op_init(op, c->epoch_path, -1);
+    if (!(op = zk_plan_op(p, ZK_ROLE_PTR, 0, strlen(c->p_ev)))) goto oom;
     zoo_check_op_init(op, c->p_ev, p->ptr_version);
     if (strict) {
         if (!(op = zk_plan_op(p, ZK_ROLE_STRICT, 0, strlen(c->p_rev)))) goto oom;
@@ -302,6 +307,7 @@ int zk_plan_commit(zk_conn *c, uint64_t gen, zk_snap *s, zk_plan *p,
         }
     if (zrc == ZNOAUTH)
         return ZKERR(err, DC_EAUTH, "zk %s: write refused: not authorised", c->endpoint);
+    if (p->role[bad] == ZK_ROLE_EPOCH) return zk_epoch_rc(c, zrc, err);
     if (p->role[bad] == ZK_ROLE_PTR && (zrc == ZBADVERSION || zrc == ZNONODE)) return ZK_COMMIT_PTR;
     if (p->role[bad] == ZK_ROLE_LEASE && zrc == ZNONODE)
         return ZKERR(err, DC_ENOTFOUND, "zk %s: lease %lld not found", c->endpoint,

@@ -33,13 +33,15 @@ static int get_key(zk_conn *c, zhandle_t *zh, const dc_op *op, dc_kvs *out, dc_d
         return ZKERR(err, DC_ENOMEM, "zk: out of memory");
     }
     int r0 = zk_batch_add(&b, ZK_Q_EXISTS, c->p_rev), k = zk_batch_add(&b, ZK_Q_GET, path.p),
-        kv = zk_batch_add(&b, ZK_Q_EXISTS, c->p_kv);
+        kv = zk_batch_add(&b, ZK_Q_EXISTS, c->p_kv),
+        ep = zk_batch_add(&b, ZK_Q_EXISTS, c->epoch_path);
     int rc = 0;
-    if (r0 < 0 || k < 0 || kv < 0) {
+    if (r0 < 0 || k < 0 || kv < 0 || ep < 0) {
         rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
         goto out;
     }
     zk_batch_run(&b, zh, 0);
+    if ((rc = zk_epoch_rc(c, b.slots[ep].rc, err)) != DC_OK) goto out;
     for (int i = r0; i < (int)b.n; i++) {
         int zrc = b.slots[i].rc;
         if (zrc != ZOK && !(i == k && zrc == ZNONODE)) {

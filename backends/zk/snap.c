@@ -254,6 +254,8 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
         goto out;
     }
     if (c->ensemble && zk_batch_add(&b, ZK_Q_SYNC, c->p_rev) < 0) rc = DC_ENOMEM;
+    int ep = zk_batch_add(&b, ZK_Q_EXISTS, c->epoch_path); /* still our history? */
+    if (ep < 0) rc = DC_ENOMEM;
     if (consistent) r0 = zk_batch_add(&b, ZK_Q_EXISTS, c->p_rev);
     for (size_t i = 0; i < nsingle; i++) {
         gslot[i] = s->for_write ? zk_batch_add(&b, ZK_Q_EXISTS, gens[s->e[i].gen_shard]) : 0;
@@ -271,6 +273,7 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
         goto out;
     }
     zk_batch_run(&b, zh, 0);
+    if ((rc = zk_epoch_rc(c, b.slots[ep].rc, err)) != DC_OK) goto out;
 
     /* prefixes: second round for the matching children */
     size_t round2 = b.n;

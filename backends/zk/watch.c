@@ -339,6 +339,8 @@ static int step(zk_watch *w, zhandle_t *zh, dc_drv_err *err)
         len = sizeof buf - 1;
     }
     int zrc = zoo_wget(zh, c->p_ev, on_watch, ctx, buf, &len, &st);
+    if (zrc == ZNONODE && zk_epoch_rc(c, zoo_exists(zh, c->epoch_path, 0, NULL), err) == DC_ERESET)
+        return DC_ERESET; /* the layout went with the history */
     if (zrc != ZOK) return zerr(c, zrc, "reading the bucket pointer", err);
     int64_t ptr;
     if (parse_num(buf, len, &ptr))
@@ -347,12 +349,20 @@ static int step(zk_watch *w, zhandle_t *zh, dc_drv_err *err)
     zk_bucket_path(c, w->bucket, bpath, sizeof bpath);
     zk_batch lb;
     zk_batch_init(&lb);
-    if (zk_batch_add(&lb, ZK_Q_CHILDREN, bpath) < 0) {
+    /* with the listing, whether the history is still ours: a wiped server's
+     * new layout would otherwise look like a compaction, or go on silently */
+    if (zk_batch_add(&lb, ZK_Q_CHILDREN, bpath) < 0 ||
+        zk_batch_add(&lb, ZK_Q_EXISTS, c->epoch_path) < 0) {
         zk_batch_free(&lb);
         return ZKERR(err, DC_ENOMEM, "zk: out of memory");
     }
     zk_batch_run(&lb, zh, 0);
     zk_slot *ls = &lb.slots[0];
+    int erc = zk_epoch_rc(c, lb.slots[1].rc, err);
+    if (erc == DC_ERESET) {
+        zk_batch_free(&lb);
+        return erc;
+    }
     if (ls->rc != ZOK) {
         zrc = ls->rc;
         zk_batch_free(&lb);
@@ -668,7 +678,9 @@ int zk_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, voi
     for (int attempt = 0;; attempt++) {
         uint64_t gen;
         zhandle_t *zh = zk_acquire(c, &gen);
-        rc = zk_compact_rev(c, zh, &w->compact_rev, err);
+        /* the store's history first: a wiped server has no R/compact either */
+        rc = zk_epoch_rc(c, zoo_exists(zh, c->epoch_path, 0, NULL), err);
+        if (rc == DC_OK) rc = zk_compact_rev(c, zh, &w->compact_rev, err);
         zk_release(c);
         if (rc == DC_OK || !zk_recover(c, gen, rc, attempt, deadline)) break;
     }

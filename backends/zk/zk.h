@@ -18,6 +18,10 @@
  *   R/lease/<id>       one lease: data = TTL; mtime (server clock) = last refresh
  *   R/lease/<id>/k<esc(key)>   keys attached to the lease
  *   R/clock            setData to learn the server's clock (lease expiry)
+ *   R/epoch/<random>   names this store's history: created with the layout,
+ *                      read at open; every write multi checks it and every
+ *                      read reads it (a wiped server's new layout has another
+ *                      name: DC_ERESET, docs/DESIGN.md "Resets")
  */
 #ifndef DC_ZK_H
 #define DC_ZK_H
@@ -63,7 +67,8 @@ struct zk_conn {
     /* paths */
     char *root; /* R */
     size_t root_len;
-    char *p_rev, *p_kv, *p_ev, *p_compact, *p_lease, *p_clock, *p_gen;
+    char *p_rev, *p_kv, *p_ev, *p_compact, *p_lease, *p_clock, *p_gen, *p_epoch;
+    char *epoch_path; /* R/epoch/<name> as read at open */
 
     /* The handle. Calls hold hlock for reading; a rebuild after session
      * expiry holds it for writing. gen counts rebuilds. */
@@ -105,6 +110,10 @@ void zk_release(zk_conn *c);
 /* After ZSESSIONEXPIRED/ZINVALIDSTATE on handle generation gen: replace the
  * handle (once, whoever comes first) and wait until it is connected. */
 int zk_rebuild(zk_conn *c, uint64_t gen, dc_drv_err *err);
+/* The answer to a read of R/epoch/<name> (an exists slot's rc): DC_OK if
+ * the store's history is still the one the handle opened, DC_ERESET (err
+ * filled) if it is gone, else the read's own error. */
+int zk_epoch_rc(zk_conn *c, int zrc, dc_drv_err *err);
 /* Map a ZooKeeper error to a DC_E code (connection errors → unavailable). */
 int zk_map_rc(int zrc);
 /* 1 for errors after which an idempotent read may simply be retried. */
@@ -277,7 +286,14 @@ int zk_gen_shard(const char *key, size_t len);
 
 /* ------------------------------------------------------------- multi.c */
 
-enum { ZK_ROLE_OTHER = 0, ZK_ROLE_PTR, ZK_ROLE_LEASE, ZK_ROLE_EVENT, ZK_ROLE_STRICT };
+enum {
+    ZK_ROLE_OTHER = 0,
+    ZK_ROLE_PTR,
+    ZK_ROLE_LEASE,
+    ZK_ROLE_EVENT,
+    ZK_ROLE_STRICT,
+    ZK_ROLE_EPOCH
+};
 enum { ZK_COMMIT_OK = 0, ZK_COMMIT_RETRY = 1, ZK_COMMIT_PTR = 2 };
 
 /* One multi being built: ops, what each op is for (to tell which condition
@@ -319,6 +335,8 @@ int zk_plan_commit(zk_conn *c, uint64_t gen, zk_snap *s, zk_plan *p,
 /* ------------------------------------------------------------- read.c / txn.c */
 
 int zk_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err);
+/* A paged read at a fixed revision (page.c). */
+int zk_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err);
 int zk_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err);
 
 /* ------------------------------------------------------------- watch.c */

@@ -3,9 +3,13 @@
  * rebuild of every lock from it. Also serves dc_locks_read, which is the
  * same rebuild without a master (the `ddlcoord locks` view).
  *
- * The read is a single txn of four prefix GETs (infos, operations, task
- * membership, conflict reports), so all four are a snapshot at one revision
- * (M1) and the master can watch from M1 + 1 without a gap or a double.
+ * The read covers the protocol's prefixes (infos, operations, task
+ * membership, conflict reports, resolution markers, and for a master the
+ * admin requests and answers) at one revision (M1), so the master can watch from
+ * M1 + 1 without a gap or a double. It is read in pages of
+ * PESS_SNAPSHOT_PAGE keys at that revision (dc_get_page), not as one txn:
+ * the time and memory of one request then no longer grow with the number of
+ * locks, and the default request timeout works at any size.
  *
  * Rebuild order matters for who owns a lock and which DDLs it has: infos are
  * synced in key order (so the owner is the smallest source name, as DESIGN §5
@@ -33,10 +37,101 @@
 static const char *const snap_kinds[7] = {"info",   "operation", "member", "conflict",
                                           "marker", "request",   "answer"};
 
+/* Keys per page of the snapshot read: large enough that a page costs little
+ * more than its keys, small enough to stay far from every backend's request
+ * limits (a page of 1000 infos of a few hundred bytes is well under 1 MiB). */
+#define PESS_SNAPSHOT_PAGE 1000
+
 void pess_snapshot_clear(pess_snapshot *snap)
 {
     dc_txn_result_free(snap->res);
     memset(snap, 0, sizeof *snap);
+}
+
+/* Append every key under prefix, read page by page at *rev (0: now, then
+ * the revision the first page named), to r's kvs. The pages' key-values
+ * move into r (no copy). */
+static int read_paged(dc_store *store, const char *prefix, unsigned flags, int64_t *rev,
+                      dc_response *r)
+{
+    const char *after = NULL;
+    size_t after_len = 0, cap = r->n_kvs;
+    for (;;) {
+        dc_kvs *page;
+        int rc = dc_get_page(store, prefix, strlen(prefix), after, after_len, *rev,
+                             PESS_SNAPSHOT_PAGE, flags, &page);
+        if (rc) return rc;
+        *rev = page->revision;
+        if (r->n_kvs + page->n > cap) {
+            size_t nc = cap ? cap : 64;
+            while (nc < r->n_kvs + page->n) nc *= 2;
+            dc_kv *grown = realloc(r->kvs, nc * sizeof *grown);
+            if (!grown) {
+                dc_kvs_free(page);
+                return dc__error(DC_ENOMEM, "out of memory");
+            }
+            r->kvs = grown;
+            cap = nc;
+        }
+        if (page->n) memcpy(r->kvs + r->n_kvs, page->kvs, page->n * sizeof *page->kvs);
+        r->n_kvs += page->n;
+        r->count = (int64_t)r->n_kvs;
+        int more = page->more && page->n;
+        free(page->kvs); /* the strings now belong to r */
+        free(page);
+        if (!more) return DC_OK;
+        after = r->kvs[r->n_kvs - 1].key;
+        after_len = r->kvs[r->n_kvs - 1].key_len;
+    }
+}
+
+/* The prefixes read at one revision, in pages (dc_get_page), so that a store
+ * of any size is read with requests of bounded size and time. The result has
+ * the shape the rebuild reads: a txn result of one GET response per kind, at
+ * one revision. */
+static int read_at_one_revision(dc_store *store, char *const *prefixes, const unsigned *flags,
+                                int kinds, pess_snapshot *snap)
+{
+    dc_txn_result *res = calloc(1, sizeof *res);
+    dc_response *resp = res ? calloc((size_t)kinds, sizeof *resp) : NULL;
+    if (!resp) {
+        free(res);
+        return dc__error(DC_ENOMEM, "out of memory");
+    }
+    res->succeeded = 1;
+    res->responses = resp;
+    res->n_responses = (size_t)kinds;
+    int64_t rev = 0; /* the first page says which */
+    int rc = DC_OK;
+    for (int i = 0; i < kinds && !rc; i++) {
+        resp[i].kind = DC_OP_GET;
+        rc = read_paged(store, prefixes[i], flags[i], &rev, &resp[i]);
+    }
+    if (rc) {
+        dc_txn_result_free(res);
+        return rc;
+    }
+    res->revision = rev;
+    snap->res = res;
+    return DC_OK;
+}
+
+/* The prefixes in one txn: for a driver that cannot read a past revision (a
+ * plugin built before paged reads), whose one-page fallback cannot serve a
+ * second prefix once the store has moved on. */
+static int read_in_one_txn(dc_store *store, char *const *prefixes, const unsigned *flags,
+                           int kinds, pess_snapshot *snap)
+{
+    dc_txn *t = dc_txn_new();
+    if (!t) return dc__error(DC_ENOMEM, "out of memory");
+    int rc = DC_OK;
+    for (int i = 0; i < kinds && !rc; i++)
+        rc = dc_txn_get(t, DC_THEN, prefixes[i], strlen(prefixes[i]), DC_PREFIX | flags[i], 0);
+    if (!rc) rc = dc_txn_commit(store, t, &snap->res);
+    dc_txn_free(t);
+    if (!rc && snap->res->n_responses != (size_t)kinds)
+        rc = dc__error(DC_EINTERNAL, "snapshot: %zu responses", snap->res->n_responses);
+    return rc;
 }
 
 int pess_snapshot_read(dc_store *store, const char *ns, const char *task, int with_admin,
@@ -45,8 +140,8 @@ int pess_snapshot_read(dc_store *store, const char *ns, const char *task, int wi
     memset(snap, 0, sizeof *snap);
     if (task && with_admin) return dc__error(DC_EINVAL, "snapshot: admin keys are not per task");
     int kinds = with_admin ? 7 : 5;
-    dc_txn *t = dc_txn_new();
-    if (!t) return dc__error(DC_ENOMEM, "out of memory");
+    char *prefixes[7] = {NULL};
+    unsigned flags[7] = {0};
     int rc = DC_OK;
     for (int i = 0; i < kinds && !rc; i++) {
         char *all = NULL, *prefix = NULL;
@@ -61,21 +156,27 @@ int pess_snapshot_read(dc_store *store, const char *ns, const char *task, int wi
                                     : dc_conflict_key;
             rc = fn(ns, task, NULL, &prefix);
         }
-        if (!rc) {
-            snap->pfx_len[i] = strlen(all);
-            const char *p = prefix ? prefix : all;
-            rc = dc_txn_get(t, DC_THEN, p, strlen(p),
-                            DC_PREFIX | (i == SNAP_ANSWERS ? DC_KEYS_ONLY : 0), 0);
-        }
-        free(all);
-        free(prefix);
+        if (!rc) snap->pfx_len[i] = strlen(all);
+        prefixes[i] = prefix ? prefix : all;
+        if (prefix) free(all);
+        flags[i] = i == SNAP_ANSWERS ? DC_KEYS_ONLY : 0;
     }
-    if (!rc) rc = dc_txn_commit(store, t, &snap->res);
-    dc_txn_free(t);
-    if (rc) return rc;
-    if (snap->res->n_responses != (size_t)kinds) {
+    /* A compaction that passes the revision between two pages makes it
+     * unreadable: read again at a newer one (a few times; a compaction is rare). */
+    for (int attempt = 0; !rc; attempt++) {
+        rc = read_at_one_revision(store, prefixes, flags, kinds, snap);
+        if (rc == DC_EUNSUPPORTED) {
+            rc = read_in_one_txn(store, prefixes, flags, kinds, snap);
+            break;
+        }
+        if (rc != DC_ECOMPACTED || attempt == 4) break;
+        dc_log(DC_LOG_INFO, PESS, "snapshot: the revision was compacted between pages; again");
+        rc = DC_OK;
+    }
+    for (int i = 0; i < kinds; i++) free(prefixes[i]);
+    if (rc) {
         pess_snapshot_clear(snap);
-        return dc__error(DC_EINTERNAL, "snapshot: %zu responses", (size_t)snap->res->n_responses);
+        return rc;
     }
     snap->revision = snap->res->revision;
     return DC_OK;

@@ -35,6 +35,7 @@ static const struct {
     {DC_ECHANGED, "DC_ECHANGED", "guarded key changed"},
     {DC_EINTERNAL, "DC_EINTERNAL", "internal error"},
     {DC_ERESOLVED, "DC_ERESOLVED", "already resolved"},
+    {DC_ERESET, "DC_ERESET", "store history was reset"},
     {DC_EBUSY, "DC_EBUSY", "another live worker holds this task and source"},
     {DC_EUNCERTAIN, "DC_EUNCERTAIN", "the lock's owner may have executed: an operator must decide"},
 };

@@ -7,6 +7,8 @@
  * The plugin's table is checked before anything in it is called: an ABI newer
  * than ours, a zero version, or a table smaller than its version promises are
  * refused, so an old core never calls past the end of a table.
+ * Members added after ABI 1 are optional (the core has a fallback for each),
+ * and are read only through dc__drv_get_page, which checks the version.
  */
 #include "internal.h"
 
@@ -89,6 +91,11 @@ static int try_file(const char *path, const dc_driver **out, void **dl)
     *out = d;
     *dl = h;
     return DC_OK;
+}
+
+dc_get_page_fn dc__drv_get_page(const dc_driver *d)
+{
+    return d->abi_version >= 2 && d->size >= abi_min_size(2) ? d->get_page : NULL;
 }
 
 /* ------------------------------------------------------------ search path */

@@ -19,7 +19,11 @@
  * mem://name instances are registered by name and shared by every handle of
  * the process that opens the same name; mem:// alone is private. Each handle
  * gets its own mem_conn (the driver's conn) pointing at the instance, which
- * carries the handle's failpoint hook (mem_failpoint.c, ddlcoord/mem.h).
+ * carries the handle's failpoint hook (mem_failpoint.c, ddlcoord/mem.h) and
+ * the instance's epoch when it opened: after a reset (dc_mem_reset) the
+ * epoch has moved on, so every call of an older handle answers DC_ERESET and
+ * nothing it prepared before applies to the new history. Reads at a past
+ * revision are in mem_page.c.
  *
  * Why over 600 lines: the write path (plan, commit, txn, the lease deletes)
  * and the reads share the tree helpers and the log, and every piece of it
@@ -132,7 +136,7 @@ static void event_clear(mem_event *ev)
 }
 
 /* The first key >= key. */
-static mem_key *mem_lower_bound(mem_store *m, const char *key, size_t key_len)
+mem_key *mem_lower_bound(mem_store *m, const char *key, size_t key_len)
 {
     mem_key probe;
     probe.kv.key = (char *)key;
@@ -238,7 +242,9 @@ static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, 
     }
     if (u.n_hosts > 1 || u.user || u.path[0]) {
         dc_uri_free(&u);
-        return ERR(err, DC_EINVAL, "mem: '%s': expected mem://[name]", uri);
+        char shown[256];
+        return ERR(err, DC_EINVAL, "mem: '%s': expected mem://[name]",
+                   dc__uri_redact(uri, shown, sizeof shown));
     }
     const char *name = u.n_hosts ? u.hosts[0].host : NULL;
     mem_store *m = NULL;
@@ -271,8 +277,20 @@ static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, 
         return ERR(err, DC_ENOMEM, "mem: out of memory");
     }
     c->m = m;
+    pthread_mutex_lock(&m->mu);
+    c->epoch = m->epoch;
+    pthread_mutex_unlock(&m->mu);
     *conn = c;
     return DC_OK;
+}
+
+int mem_check_epoch(const mem_conn *c, dc_drv_err *err)
+{
+    if (c->epoch == c->m->epoch) return DC_OK;
+    return ERR(err, DC_ERESET,
+               "mem://%s: the instance was reset after this handle opened (epoch %llu, now %llu)",
+               c->m->name ? c->m->name : "", (unsigned long long)c->epoch,
+               (unsigned long long)c->m->epoch);
 }
 
 static void mem_close(void *conn)
@@ -285,7 +303,7 @@ static void mem_close(void *conn)
 
 /* ------------------------------------------------------------ reads */
 
-static int copy_kv(dc_kv *dst, const dc_kv *src, int keys_only)
+int mem_copy_kv(dc_kv *dst, const dc_kv *src, int keys_only)
 {
     *dst = *src;
     if (dc_kv_set(dst, src->key, src->key_len, keys_only ? NULL : src->value,
@@ -324,7 +342,7 @@ static int mem_range(mem_store *m, const dc_op *op, dc_kv **out_kvs, size_t *out
     if (!kvs) return DC_ENOMEM;
     size_t i = 0;
     for (k = first; k && (int64_t)i < want; k = RB_NEXT(mem_tree, &m->keys, k)) {
-        if (copy_kv(&kvs[i], &k->kv, op->flags & DC_KEYS_ONLY) != 0) {
+        if (mem_copy_kv(&kvs[i], &k->kv, op->flags & DC_KEYS_ONLY) != 0) {
             for (size_t j = 0; j < i; j++) dc_kv_clear(&kvs[j]);
             free(kvs);
             return DC_ENOMEM;
@@ -340,7 +358,12 @@ int mem_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
 {
     mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
-    int rc = mem_range(m, op, &out->kvs, &out->n, &out->count, &out->more);
+    int rc = mem_check_epoch(conn, err);
+    if (rc != DC_OK) {
+        pthread_mutex_unlock(&m->mu);
+        return rc;
+    }
+    rc = mem_range(m, op, &out->kvs, &out->n, &out->count, &out->more);
     out->revision = m->rev;
     pthread_mutex_unlock(&m->mu);
     if (rc) return ERR(err, rc, "mem: out of memory reading");
@@ -580,7 +603,7 @@ static int fill_prev(dc_response *r, const mem_event *evs, size_t n)
     if (!r->prev_kvs) return -1;
     for (size_t i = 0; i < n; i++) {
         if (!evs[i].has_prev) continue;
-        if (copy_kv(&r->prev_kvs[r->n_prev_kvs], &evs[i].prev, 0) != 0) return -1;
+        if (mem_copy_kv(&r->prev_kvs[r->n_prev_kvs], &evs[i].prev, 0) != 0) return -1;
         r->n_prev_kvs++;
     }
     return 0;
@@ -602,6 +625,12 @@ int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *e
                            req->ops[b][i].value_len, (long long)m->max_value_bytes);
 
     pthread_mutex_lock(&m->mu);
+    /* a txn prepared against a history that was reset must not apply to the new one */
+    int erc = mem_check_epoch(conn, err);
+    if (erc != DC_OK) {
+        pthread_mutex_unlock(&m->mu);
+        return erc;
+    }
     int ok = 1;
     for (size_t i = 0; i < req->n_compares && ok; i++) ok = compare_holds(m, &req->compares[i]);
     const dc_op *ops = req->ops[ok ? DC_THEN : DC_ELSE];
@@ -699,8 +728,10 @@ int mem_compact(void *conn, int64_t revision, dc_drv_err *err)
 {
     mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
-    int rc = DC_OK;
-    if (revision > m->rev) {
+    int rc = mem_check_epoch(conn, err);
+    if (rc != DC_OK) {
+        /* a reset instance: nothing to compact for this handle */
+    } else if (revision > m->rev) {
         rc = ERR(err, DC_EINVAL, "mem: cannot compact at %lld: a future revision (current %lld)",
                  (long long)revision, (long long)m->rev);
     } else if (revision <= m->compact_rev) {
@@ -733,6 +764,7 @@ static const dc_driver mem_driver = {
     .lease_grant = mem_fp_lease_grant,
     .lease_keepalive = mem_fp_lease_keepalive,
     .lease_revoke = mem_fp_lease_revoke,
+    .get_page = mem_get_page,
 };
 
 const dc_driver *dc__mem_driver(void)

@@ -24,9 +24,11 @@ typedef struct mem_lease mem_lease;
 typedef struct mem_store mem_store;
 
 /* One handle's connection to an instance (the driver's conn): the
- * instance, and the handle's failpoint hook (mem_failpoint.c). */
+ * instance, the epoch it had when this handle opened, and the handle's
+ * failpoint hook (mem_failpoint.c). */
 typedef struct mem_conn {
     mem_store *m;
+    uint64_t epoch;      /* the instance's epoch when this handle opened */
     dc_mem_hook_fn hook; /* NULL: every call runs normally */
     void *hook_ud;
 } mem_conn;
@@ -115,6 +117,21 @@ int mem_key_cmp(const mem_key *a, const mem_key *b);
 RB_PROTOTYPE(mem_tree, mem_key, rb, mem_key_cmp)
 
 mem_key *mem_find(mem_store *m, const char *key, size_t key_len);
+
+/* DC_ERESET (err filled) if the instance was reset since handle c opened
+ * (its epoch moved on), else DC_OK. Every real call checks it first, under
+ * mu, so nothing prepared against the old history applies to the new one
+ * (docs/DESIGN.md, "Resets"). */
+int mem_check_epoch(const mem_conn *c, dc_drv_err *err);
+
+/* Paged reads at a fixed revision (mem_page.c). */
+int mem_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err);
+/* A copy of a key-value (keys_only: without its value). 0 or -1. */
+int mem_copy_kv(dc_kv *dst, const dc_kv *src, int keys_only);
+/* The first live key >= key. mu held. */
+mem_key *mem_lower_bound(mem_store *m, const char *key, size_t key_len);
+/* The first log slot with revision >= rev. mu held. */
+size_t mem_log_search(mem_store *m, int64_t rev);
 
 /* The instance behind a driver conn. */
 static inline mem_store *mem_of(void *conn)

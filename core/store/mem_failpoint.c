@@ -192,6 +192,9 @@ int dc_mem_reset(dc_store *store)
     m->next_lease = m->first_lease;
     m->epoch++;
     uint64_t epoch = m->epoch;
+    /* its watches end, never a silent gap; every older handle is now poisoned
+     * at its next call (mem_check_epoch) */
+    mem_watch_end(m, NULL, NULL, 0, DC_ERESET, 0);
     pthread_cond_signal(&m->reaper_cv); /* its earliest deadline is gone */
     pthread_mutex_unlock(&m->mu);
     m->host->log(DC_LOG_INFO, "mem", "failpoint: instance reset (epoch %llu)",

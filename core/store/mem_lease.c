@@ -77,6 +77,12 @@ int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_d
         return DC_ENOMEM;
     }
     pthread_mutex_lock(&m->mu);
+    int rc = mem_check_epoch(conn, err);
+    if (rc != DC_OK) {
+        pthread_mutex_unlock(&m->mu);
+        free(l);
+        return rc;
+    }
     l->id = m->next_lease++;
     l->ttl = ttl;
     l->deadline_ms = mem_now(m) + ttl * 1000;
@@ -98,6 +104,11 @@ int mem_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
 {
     mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
+    int erc = mem_check_epoch(conn, err);
+    if (erc != DC_OK) {
+        pthread_mutex_unlock(&m->mu);
+        return erc;
+    }
     mem_lease *l = find(m, id);
     int64_t now = mem_now(m);
     if (l && l->deadline_ms <= now) {
@@ -124,8 +135,13 @@ int mem_lease_revoke(void *conn, int64_t id, dc_drv_err *err)
 {
     mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
+    int rc = mem_check_epoch(conn, err);
+    if (rc != DC_OK) {
+        pthread_mutex_unlock(&m->mu);
+        return rc;
+    }
     mem_lease *l = find(m, id);
-    int rc = l ? revoke(m, l) : DC_ENOTFOUND;
+    rc = l ? revoke(m, l) : DC_ENOTFOUND;
     pthread_mutex_unlock(&m->mu);
     if (rc == DC_ENOTFOUND)
         snprintf(err->msg, sizeof err->msg, "mem: lease %lld not found", (long long)id);

@@ -204,8 +204,7 @@ void mem_watch_notify(mem_store *m, size_t first, size_t n)
     for (size_t i = 0; i < nt; i++) flush(m, ix->touched[i]);
 }
 
-/* First log slot with revision >= rev. mu held. */
-static size_t log_search(mem_store *m, int64_t rev)
+size_t mem_log_search(mem_store *m, int64_t rev)
 {
     size_t lo = m->head, hi = m->len;
     while (lo < hi) {
@@ -223,7 +222,7 @@ static size_t log_search(mem_store *m, int64_t rev)
 static void replay(mem_store *m, mem_watch *w)
 {
     const mem_watch_bucket *b = w->bucket;
-    for (size_t i = log_search(m, w->start_rev); i < m->len && !w->failed; i++) {
+    for (size_t i = mem_log_search(m, w->start_rev); i < m->len && !w->failed; i++) {
         const dc_kv *kv = &m->log[i].kv;
         int key_ok = w->flags & DC_PREFIX
                          ? dc_key_has_prefix(kv->key, kv->key_len, b->key, b->key_len)
@@ -341,6 +340,12 @@ int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, vo
     w->conn = conn;
 
     pthread_mutex_lock(&m->mu);
+    int rc = mem_check_epoch(conn, err);
+    if (rc != DC_OK) {
+        pthread_mutex_unlock(&m->mu);
+        free(w);
+        return rc;
+    }
     if (m->compact_rev && req->start_revision < m->compact_rev) {
         err->compact_revision = m->compact_rev;
         snprintf(err->msg, sizeof err->msg,
@@ -382,6 +387,7 @@ static size_t end_bucket(mem_store *m, mem_watch_bucket *b, const mem_conn *only
         w->failed = 1;
         m->host->watch_fail(w->sink, code, code == DC_ECOMPACTED ? compact_rev : 0,
                             code == DC_ECOMPACTED ? "mem: failpoint: watch compacted"
+                            : code == DC_ERESET   ? "mem: the instance was reset"
                                                   : "mem: failpoint: watch connection lost");
         n++;
     }

@@ -2,10 +2,17 @@
  * The core's side of a watch: a queue of event batches between the driver
  * (which pushes whole revisions from its own thread, or from the writer's
  * thread for mem://) and the user (who pulls with dc_watch_next or polls
- * dc_watch_fd). Guarantees that hold whatever the driver does:
+ * dc_watch_fd).
+ * Guarantees that hold whatever the driver does:
  *  - a revision is never split: batches are queued and handed out whole;
- *  - nothing is delivered twice: events at or below the last queued revision
- *    are dropped (a driver that resumes one revision too early is harmless);
+ *  - nothing is delivered twice, and nothing is skipped in silence: the
+ *    driver must push revisions in increasing order. An exact second copy of
+ *    the last revision pushed (a driver that resumed one revision too early)
+ *    is dropped; any other event at or below it means the store's history
+ *    went backwards: the watch ends with DC_ERESET and the handle is
+ *    poisoned (docs/DESIGN.md, "Resets"). Dropping such events instead, as
+ *    this file once did, is how a reset turns into a silent gap: the new
+ *    history's first revisions vanish and the rest looks normal;
  *  - key, prefix and type filters are applied again here, so a driver may
  *    deliver a superset (Redis and ZooKeeper read one log for all watches);
  *  - with DC_PREV_KV, an event that lacks the prev_kv it must have ends the
@@ -43,7 +50,9 @@ struct dc_watch {
     int efd;
     int fd_set; /* the eventfd counter is non-zero */
     batch *head, *tail;
-    int64_t last_queued;    /* highest revision pushed by the driver */
+    int64_t last_queued;    /* highest revision pushed by the driver (start - 1 at first) */
+    uint64_t last_print;    /* fingerprint of the events pushed at last_queued */
+    int have_print;         /* last_queued was pushed (not just the start) */
     int64_t last_delivered; /* highest revision handed to the user */
     int ended, end_code;
     int64_t compact_rev;
@@ -100,6 +109,68 @@ static void end_prev_kv_lost(dc_watch *w, int64_t rev)
     end_locked(w, DC_ECOMPACTED, rev + 1, msg);
 }
 
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+static uint64_t print_kv(uint64_t h, const dc_kv *kv)
+{
+    int64_t meta[5] = {(int64_t)kv->key_len, kv->create_revision, kv->mod_revision, kv->version,
+                       kv->lease};
+    h = fnv(h, meta, sizeof meta);
+    h = fnv(h, kv->key, kv->key_len);
+    return fnv(h, kv->value, kv->value_len);
+}
+
+/* A fingerprint of the events evs[0..n) (one revision's, in order). */
+static uint64_t print_events(const dc_event *evs, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        int t = (int)evs[i].type;
+        h = fnv(h, &t, sizeof t);
+        h = print_kv(h, &evs[i].kv);
+    }
+    return h;
+}
+
+/* Check the order of a push: *skip = how many leading events are an exact
+ * copy of the last revision already pushed. 0, or -1 for a reset (why set). */
+static int push_order(const dc_watch *w, const dc_event *events, size_t n, size_t *skip, char *why,
+                      size_t whylen)
+{
+    *skip = 0;
+    size_t i = 0;
+    if (n && events[0].kv.mod_revision == w->last_queued && w->have_print) {
+        while (i < n && events[i].kv.mod_revision == w->last_queued) i++;
+        if (print_events(events, i) != w->last_print) {
+            snprintf(why, whylen,
+                     "a watch received revision %lld again with different events: the store's "
+                     "history went backwards",
+                     (long long)w->last_queued);
+            return -1;
+        }
+        *skip = i;
+    }
+    int64_t prev = w->last_queued;
+    for (; i < n; i++) {
+        int64_t rev = events[i].kv.mod_revision;
+        /* equal to the previous event of this push: the same revision goes on */
+        if (rev < prev || (rev == prev && i == *skip)) {
+            snprintf(why, whylen,
+                     "a watch received revision %lld after revision %lld: the store's history "
+                     "went backwards",
+                     (long long)rev, (long long)w->last_queued);
+            return -1;
+        }
+        prev = rev;
+    }
+    return 0;
+}
+
 int dc__watch_push(dc_watch_sink *sink, dc_event *events, size_t n)
 {
     dc_watch *w = W(sink);
@@ -109,20 +180,36 @@ int dc__watch_push(dc_watch_sink *sink, dc_event *events, size_t n)
         dc_event_array_free(events, n);
         return DC_ECLOSED;
     }
-    /* Keep wanted events above the last queued revision, compacting in place. */
-    int64_t floor = w->last_queued, top = w->last_queued;
+    size_t skip;
+    char why[256];
+    if (push_order(w, events, n, &skip, why, sizeof why) != 0) {
+        end_locked(w, DC_ERESET, 0, why);
+        dc_store *s = w->store; /* valid while the driver may push (see stop_watch) */
+        pthread_mutex_unlock(&w->mu);
+        dc_event_array_free(events, n);
+        return s ? dc__poison(s, why) : DC_ERESET;
+    }
+    int64_t top = n > skip ? events[n - 1].kv.mod_revision : w->last_queued;
+    if (n > skip) {
+        /* remember the last revision's events, to know an exact copy of them */
+        size_t first = n;
+        while (first > skip && events[first - 1].kv.mod_revision == top) first--;
+        w->last_print = print_events(events + first, n - first);
+        w->have_print = 1;
+    }
+    if (w->store) dc__note_rev(w->store, top);
+    /* Keep the wanted events that are new, compacting in place. */
     int64_t no_prev = 0; /* the revision of an event that lacks its prev_kv */
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         dc_event *ev = &events[i];
-        int64_t rev = ev->kv.mod_revision;
-        if (rev > top) top = rev;
-        if (no_prev || rev <= floor || !wanted(w, ev)) {
+        if (no_prev || i < skip || !wanted(w, ev)) {
             dc_event_clear(ev);
             continue;
         }
         if (lacks_prev_kv(w, ev)) {
             /* Deliver the revisions before it, whole, then end the watch. */
+            int64_t rev = ev->kv.mod_revision;
             no_prev = rev;
             while (k > 0 && events[k - 1].kv.mod_revision == rev) dc_event_clear(&events[--k]);
             dc_event_clear(ev);
@@ -184,7 +271,21 @@ void dc__watch_fail(dc_watch_sink *sink, int code, int64_t compact_revision, con
     dc_watch *w = W(sink);
     pthread_mutex_lock(&w->mu);
     end_locked(w, code, compact_revision, msg);
+    dc_store *s = w->store;
     pthread_mutex_unlock(&w->mu);
+    /* the driver's own check found a reset: the whole handle is done */
+    if (code == DC_ERESET && s) dc__poison(s, msg ? msg : dc_strerror(code));
+}
+
+void dc__watches_end(dc_store *s, int code, const char *msg)
+{
+    pthread_mutex_lock(&s->watch_mu);
+    for (dc_watch *w = s->watches; w; w = w->next_w) {
+        pthread_mutex_lock(&w->mu);
+        end_locked(w, code, 0, msg);
+        pthread_mutex_unlock(&w->mu);
+    }
+    pthread_mutex_unlock(&s->watch_mu);
 }
 
 int dc_watch_open(dc_store *s, const void *key, size_t key_len, int64_t start_revision,
@@ -198,6 +299,8 @@ int dc_watch_open(dc_store *s, const void *key, size_t key_len, int64_t start_re
         return dc__error_store(s, DC_EINVAL, "dc_watch_open: empty key");
     if (start_revision < 0)
         return dc__error_store(s, DC_EINVAL, "dc_watch_open: negative start revision");
+    int prc = dc__check_poison(s);
+    if (prc != DC_OK) return prc;
     if (start_revision == 0) {
         int64_t cur;
         int rc = dc_revision(s, &cur);
@@ -238,6 +341,7 @@ int dc_watch_open(dc_store *s, const void *key, size_t key_len, int64_t start_re
         close(w->efd);
         free(w->key);
         free(w);
+        if (rc == DC_ERESET) return dc__poison(s, err.msg[0] ? err.msg : dc_strerror(rc));
         dc_log(DC_LOG_WARN, s->scheme, "watch failed: %s (%s)", err.msg, dc_errname(rc));
         return dc__error_store(s, rc, "%s", err.msg[0] ? err.msg : dc_strerror(rc));
     }
@@ -246,6 +350,13 @@ int dc_watch_open(dc_store *s, const void *key, size_t key_len, int64_t start_re
     if (s->watches) s->watches->prev_w = w;
     s->watches = w;
     pthread_mutex_unlock(&s->watch_mu);
+    /* poisoned meanwhile (the walk that ends every watch may have missed this
+     * one): it opens ended, like every watch of a poisoned handle */
+    if (atomic_load(&s->poisoned)) {
+        pthread_mutex_lock(&w->mu);
+        end_locked(w, DC_ERESET, 0, s->poison_msg);
+        pthread_mutex_unlock(&w->mu);
+    }
     *out = w;
     return DC_OK;
 }
@@ -324,27 +435,44 @@ int64_t dc_watch_last_revision(dc_watch *w)
     return r;
 }
 
-/* Stop the driver side and unlink from the store. store->watch_mu held. */
-static void stop_locked(dc_watch *w)
+/* Unlink w from its store's list. store->watch_mu held. */
+static void unlink_locked(dc_store *s, dc_watch *w)
 {
-    dc_store *s = w->store;
-    if (!s) return;
-    if (w->handle) s->drv->watch_stop(s->conn, w->handle);
-    w->handle = NULL;
     if (w->prev_w)
         w->prev_w->next_w = w->next_w;
     else
         s->watches = w->next_w;
     if (w->next_w) w->next_w->prev_w = w->prev_w;
-    w->store = NULL;
+    w->prev_w = w->next_w = NULL;
 }
 
-void dc__watch_detach(dc_watch *w)
+/* Stop the driver side of an unlinked watch. Outside watch_mu: the driver
+ * may be ending watches (and poisoning the store) from a thread that holds
+ * its own locks, which watch_stop takes too. w->store stays set until the
+ * driver promised not to push any more (the push path reads it). */
+static void stop_watch(dc_watch *w)
 {
-    stop_locked(w);
+    dc_store *s = w->store;
+    if (w->handle) s->drv->watch_stop(s->conn, w->handle);
+    w->handle = NULL;
     pthread_mutex_lock(&w->mu);
-    end_locked(w, DC_ECLOSED, 0, "the store was closed");
+    w->store = NULL;
     pthread_mutex_unlock(&w->mu);
+}
+
+void dc__watches_detach(dc_store *s)
+{
+    for (;;) {
+        pthread_mutex_lock(&s->watch_mu);
+        dc_watch *w = s->watches;
+        if (w) unlink_locked(s, w);
+        pthread_mutex_unlock(&s->watch_mu);
+        if (!w) return;
+        stop_watch(w);
+        pthread_mutex_lock(&w->mu);
+        end_locked(w, DC_ECLOSED, 0, "the store was closed");
+        pthread_mutex_unlock(&w->mu);
+    }
 }
 
 void dc_watch_close(dc_watch *w)
@@ -357,8 +485,9 @@ void dc_watch_close(dc_watch *w)
     dc_store *s = w->store;
     if (s) {
         pthread_mutex_lock(&s->watch_mu);
-        stop_locked(w);
+        unlink_locked(s, w);
         pthread_mutex_unlock(&s->watch_mu);
+        stop_watch(w);
     }
     for (batch *b = w->head; b;) {
         batch *nx = b->next;

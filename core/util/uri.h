@@ -31,8 +31,20 @@ typedef struct dc_uri {
 
 /* Parse text into *out (which the caller frees with dc_uri_free, also on
  * error). Returns 0, -1 on a syntax error (a message goes to err), -2 when
- * out of memory. */
+ * out of memory. The message never holds the URI's user info (see
+ * dc__uri_redact). */
 int dc_uri_parse(const char *text, dc_uri *out, char *err, size_t errlen);
 void dc_uri_free(dc_uri *uri);
+
+/* A copy of uri fit to print into buf (always NUL-terminated, truncated to
+ * len): user info becomes "***", and so do the values of query parameters
+ * whose name says secret (password, secret, token, auth). What cannot be
+ * parsed with confidence is hidden rather than guessed at: with an '@' after
+ * the host part, or a host part that is not host[:port],… only the scheme
+ * shows (then three stars); text without a scheme shows only when it holds
+ * no '@' and no ':'. Returns buf. Works on any input and
+ * allocates nothing, so it is safe in error paths. dc_uri_redact (store.h)
+ * is the public name of the same function. */
+char *dc__uri_redact(const char *uri, char *buf, size_t len);
 
 #endif

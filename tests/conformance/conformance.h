@@ -129,5 +129,8 @@ TCase *conf_compact_tcase(void);
 TCase *conf_lease_tcase(void);
 TCase *conf_errors_tcase(void);
 TCase *conf_model_tcase(void);
+TCase *conf_page_tcase(void);
+/* Only where DDLCOORD_TEST_RESET names a command that resets the store. */
+TCase *conf_reset_tcase(void);
 
 #endif

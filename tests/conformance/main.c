@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int main(void)
 {
@@ -27,9 +28,19 @@ int main(void)
     TCase *(*const tcases[])(void) = {
         conf_kv_tcase,      conf_snapshot_tcase, conf_txn_tcase,          conf_cas_tcase,
         conf_threads_tcase, conf_watch_tcase,    conf_watch_atomic_tcase, conf_compact_tcase,
-        conf_lease_tcase,   conf_errors_tcase,   conf_model_tcase,
+        conf_lease_tcase,   conf_errors_tcase,   conf_model_tcase,        conf_page_tcase,
     };
     for (size_t i = 0; i < sizeof tcases / sizeof tcases[0]; i++) suite_add_tcase(s, tcases[i]());
+    /* the fixture of a store that the test can reset names the command */
+    const char *reset = getenv("DDLCOORD_TEST_RESET");
+    if (strncmp(conf_uri, "mem:", 4) == 0) reset = "dc_mem_reset";
+    if (reset && *reset) {
+        suite_add_tcase(s, conf_reset_tcase());
+        fprintf(stderr, "test_conformance: reset tests with '%s'\n", reset);
+    } else {
+        fprintf(stderr, "test_conformance: no reset command for this store (DDLCOORD_TEST_RESET):"
+                        " the reset tests are not part of this run\n");
+    }
 
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -12,7 +12,12 @@
  *  - revisions past 10^14 stay exact (Lua formats them with %d);
  *  - both write modes share one layout;
  *  - a write whose reply is lost and which is sent again is applied once;
- *  - corrupt data in Redis gives DC_ECORRUPT and a write on it changes nothing.
+ *  - corrupt data in Redis gives DC_ECORRUPT and a write on it changes nothing;
+ *  - a restart without persistence and a FLUSHALL are resets: old handles
+ *    answer DC_ERESET, their watches end, their prepared writes do not apply;
+ *  - a server that can lose acknowledged writes is refused unless
+ *    allow_unsafe_durability=1; integer options are range-checked;
+ *  - a password never appears in a log line or an error detail.
  * The environment gives DC_REDIS_FIXTURE (the script) and DC_REDIS_STATE (a
  * directory for this test's server). Raw hiredis is used only to set the
  * server up (ACL users, a revision key) and to compact behind a watch.
@@ -314,11 +319,14 @@ START_TEST(compaction_past_an_unread_revision_ends_the_watch_with_compacted)
     char compact[32], minid[40];
     snprintf(compact, sizeof compact, "%lld", (long long)p + 2);
     snprintf(minid, sizeof minid, "%lld-0", (long long)p + 2);
+    redisReply *e = raw("GET {ddlcoord}epoch"); /* every call carries it, and a floor (0) */
+    ck_assert_int_eq(e->type, REDIS_REPLY_STRING);
     redisAppendCommand(c, "MULTI");
-    redisAppendCommand(c, "FCALL ddlcoord_txn 1 {ddlcoord} %s 0 0 1 p 0 c/a va 0 0 0",
+    redisAppendCommand(c, "FCALL ddlcoord2_txn 1 {ddlcoord} %s 0 %s 0 0 1 p 0 c/a va 0 0 0", e->str,
                        "0123456789abcdef0123456789abcdef");
-    redisAppendCommand(c, "FCALL ddlcoord_txn 1 {ddlcoord} %s 0 0 1 p 0 c/b vb 0 0 0",
+    redisAppendCommand(c, "FCALL ddlcoord2_txn 1 {ddlcoord} %s 0 %s 0 0 1 p 0 c/b vb 0 0 0", e->str,
                        "fedcba9876543210fedcba9876543210");
+    freeReplyObject(e);
     redisAppendCommand(c, "SET {ddlcoord}compact %s", compact);
     redisAppendCommand(c, "XTRIM {ddlcoord}log MINID %s", minid);
     redisAppendCommand(c, "EXEC");
@@ -388,6 +396,23 @@ START_TEST(auth_with_acl_user_right_and_wrong_password)
     raw_ok("ACL SETUSER default off");
     rc = dc_store_open(uri, &s);
     ck_assert_msg(rc == DC_EAUTH, "no credentials gave %s", dc_errname(rc));
+}
+END_TEST
+
+/* redis://:password@host authenticates the default user (AUTH password), as
+ * redis-py and go-redis read it. Last: raw commands need no AUTH until then. */
+START_TEST(password_without_a_user_is_the_default_users)
+{
+    raw_ok("ACL SETUSER default on >defpw");
+    char uri[512];
+    snprintf(uri, sizeof uri, "redis://:defpw@127.0.0.1:%d", port);
+    dc_store *s;
+    OK(dc_store_open(uri, &s));
+    OK(dc_put(s, "a", 1, "1", 1, 0, NULL));
+    dc_store_close(s);
+    snprintf(uri, sizeof uri, "redis://:wrong@127.0.0.1:%d", port);
+    int rc = dc_store_open(uri, &s);
+    ck_assert_msg(rc == DC_EAUTH, "a wrong default password gave %s", dc_errname(rc));
 }
 END_TEST
 
@@ -633,8 +658,10 @@ static void lost_replies(const char *mode)
         ck_assert_uint_eq(strlen(token), 32);
         int64_t before;
         OK(dc_revision(s, &before));
-        r = raw("FCALL ddlcoord_txn 1 {lostlua} %s %lld 0 1 p 0 before again 0 0 0", token,
-                (long long)r0 - 1);
+        redisReply *e = raw("GET {lostlua}epoch");
+        r = raw("FCALL ddlcoord2_txn 1 {lostlua} %s 0 %s %lld 0 1 p 0 before again 0 0 0", e->str,
+                token, (long long)r0 - 1);
+        freeReplyObject(e);
         ck_assert_int_eq(r->element[0]->integer, -1);
         freeReplyObject(r);
         int64_t now;
@@ -653,6 +680,305 @@ END_TEST
 START_TEST(lost_reply_resends_apply_once_multi)
 {
     lost_replies("multi");
+}
+END_TEST
+
+/* ------------------------------------------------------------ log capture */
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char log_text[65536];
+static int log_warn, log_error;
+
+static void capture(dc_log_level level, const char *component, const char *message, void *ud)
+{
+    pthread_mutex_lock(&log_mu);
+    size_t n = strlen(log_text);
+    snprintf(log_text + n, sizeof log_text - n, "%s %s: %s\n", dc_log_level_name(level), component,
+             message);
+    log_warn += level == DC_LOG_WARN;
+    log_error += level == DC_LOG_ERROR;
+    pthread_mutex_unlock(&log_mu);
+}
+
+static void capture_start(void)
+{
+    pthread_mutex_lock(&log_mu);
+    log_text[0] = '\0';
+    log_warn = log_error = 0;
+    pthread_mutex_unlock(&log_mu);
+    dc_log_set_level(DC_LOG_DEBUG);
+    dc_log_set_handler(capture, NULL);
+}
+
+static void capture_stop(void)
+{
+    dc_log_set_handler(NULL, NULL);
+    dc_log_set_level(DC_LOG_WARN);
+}
+
+/* ------------------------------------------------------------ resets */
+
+/* The server restarts without its AOF (the fixture's REDIS_FIXTURE_PERSIST=no):
+ * every key is gone. Handles opened before, in both modes, answer DC_ERESET
+ * to every call, their watches end with it, and the one ERROR line per
+ * handle says so; a new handle refuses the unsafe server unless
+ * allow_unsafe_durability=1. */
+START_TEST(restart_without_persistence_is_a_reset)
+{
+    dc_store *s[2];
+    dc_watch *w[2];
+    const char *modes[2] = {"lua", "multi"};
+    for (int i = 0; i < 2; i++) {
+        char q[128];
+        snprintf(q, sizeof q, "?mode=%s&request_timeout_ms=3000", modes[i]);
+        s[i] = open_store(q);
+        int64_t r;
+        OK(dc_put(s[i], modes[i], strlen(modes[i]), "v", 1, 0, &r));
+        OK(dc_watch_open(s[i], "", 0, r + 1, DC_PREFIX, &w[i]));
+    }
+    capture_start();
+    setenv("REDIS_FIXTURE_PERSIST", "no", 1);
+    ck_assert_int_eq(server("restart"), 0);
+    unsetenv("REDIS_FIXTURE_PERSIST");
+    for (int i = 0; i < 2; i++) {
+        dc_events *ev = NULL;
+        int rc;
+        while ((rc = dc_watch_next(w[i], 20000, &ev)) == DC_OK) { /* the other handle's put */
+            ck_assert_str_eq(ev->events[0].kv.key, "multi");
+            dc_events_free(ev);
+        }
+        ck_assert_msg(rc == DC_ERESET, "%s watch: %s (%s)", modes[i], dc_errname(rc),
+                      dc_last_error());
+        ck_assert_ptr_nonnull(strstr(dc_last_error(), "epoch"));
+        dc_kvs *kvs;
+        int64_t id;
+        ck_assert_int_eq(dc_get(s[i], modes[i], strlen(modes[i]), 0, 0, &kvs), DC_ERESET);
+        ck_assert_int_eq(dc_put(s[i], "x", 1, "v", 1, 0, NULL), DC_ERESET);
+        ck_assert_int_eq(dc_lease_grant(s[i], 10, &id, NULL), DC_ERESET);
+        dc_watch_close(w[i]);
+        dc_store_close(s[i]);
+    }
+    ck_assert_msg(log_error == 2, "%d ERROR lines:\n%s", log_error, log_text);
+    /* nothing was written to the new, empty server by the old handles */
+    redisReply *r = raw("DBSIZE");
+    ck_assert_int_eq(r->integer, 0);
+    freeReplyObject(r);
+
+    /* a new handle: this server can lose acknowledged writes */
+    char uri[512];
+    snprintf(uri, sizeof uri, "%s?mode=lua", base_uri);
+    dc_store *n = NULL;
+    int rc = dc_store_open(uri, &n);
+    ck_assert_msg(rc == DC_EUNSUPPORTED, "open: %s", dc_errname(rc));
+    ck_assert_msg(strstr(dc_last_error(), "appendonly is no") &&
+                      strstr(dc_last_error(), "allow_unsafe_durability=1"),
+                  "detail: %s", dc_last_error());
+    capture_start();
+    n = open_store("?mode=lua&allow_unsafe_durability=1");
+    ck_assert_msg(log_warn == 1 && strstr(log_text, "appendonly is no"), "log:\n%s", log_text);
+    OK(dc_put(n, "fresh", 5, "v", 1, 0, NULL));
+    dc_store_close(n);
+    capture_stop();
+}
+END_TEST
+
+/* A store opened, FLUSHALL, and a new handle that has already written past
+ * the old one's revisions: the old handle's writes, prepared before, do not
+ * apply (the epoch is checked in the same atomic unit), in both modes. Nor
+ * do writes on a server whose revision is behind what the handle saw. */
+static void flushed_store(const char *mode)
+{
+    char q[64];
+    snprintf(q, sizeof q, "?mode=%s", mode);
+    dc_store *old = open_store(q);
+    int64_t r;
+    OK(dc_put(old, "leader", 6, "me", 2, 0, &r));
+    raw_ok("FLUSHALL");
+    dc_store *fresh = open_store(q);
+    int64_t r2 = 0;
+    for (int i = 0; r2 < r + 5; i++) OK(dc_put(fresh, "leader", 6, "you", 3, 0, &r2));
+    dc_txn *t = dc_txn_new();
+    dc_txn_compare_value(t, "leader", 6, DC_CMP_EQUAL, "you", 3);
+    dc_txn_delete(t, DC_THEN, "leader", 6, 0);
+    dc_txn_result *res = NULL;
+    ck_assert_int_eq(dc_txn_commit(old, t, &res), DC_ERESET);
+    ck_assert_int_eq(dc_compact(old, 1), DC_ERESET);
+    dc_txn_free(t);
+    dc_kvs *kvs;
+    OK(dc_get(fresh, "leader", 6, 0, 0, &kvs));
+    ck_assert_uint_eq(kvs->n, 1);
+    ck_assert_int_eq(kvs->revision, r2);
+    dc_kvs_free(kvs);
+    dc_store_close(old);
+    dc_store_close(fresh);
+
+    /* a server behind what the handle saw (a replica that lagged: same epoch,
+     * older revisions): its writes are refused, not noticed after applying */
+    snprintf(q, sizeof q, "?mode=%s&prefix=lag%s", mode, mode);
+    dc_store *lag = open_store(q);
+    OK(dc_put(lag, "k", 1, "1", 1, 0, NULL));
+    OK(dc_put(lag, "k", 1, "2", 1, 0, &r));
+    raw_ok("SET {lag%s}rev %lld", mode, (long long)r - 1);
+    ck_assert_int_eq(dc_put(lag, "k", 1, "3", 1, 0, NULL), DC_ERESET);
+    ck_assert_ptr_nonnull(strstr(dc_last_error(), "below revision"));
+    redisReply *v = raw("HGET {lag%s}kv:k v", mode);
+    ck_assert_str_eq(v->str, "2");
+    freeReplyObject(v);
+    v = raw("GET {lag%s}rev", mode);
+    ck_assert_int_eq(atoll(v->str), r - 1);
+    freeReplyObject(v);
+    dc_store_close(lag);
+}
+
+START_TEST(writes_prepared_before_a_flushall_do_not_apply_lua)
+{
+    flushed_store("lua");
+}
+END_TEST
+
+START_TEST(writes_prepared_before_a_flushall_do_not_apply_multi)
+{
+    flushed_store("multi");
+}
+END_TEST
+
+/* ------------------------------------------------------------ durability */
+
+static void expect_refused(const char *query, const char *setting)
+{
+    char uri[512];
+    snprintf(uri, sizeof uri, "%s%s", base_uri, query);
+    dc_store *s = NULL;
+    capture_start();
+    int rc = dc_store_open(uri, &s);
+    capture_stop();
+    ck_assert_msg(rc == DC_EUNSUPPORTED, "%s: %s (%s)", setting, dc_errname(rc), dc_last_error());
+    ck_assert_msg(strstr(dc_last_error(), setting) &&
+                      strstr(dc_last_error(), "allow_unsafe_durability=1"),
+                  "detail: %s", dc_last_error());
+    ck_assert_msg(log_warn == 0 && log_error == 1, "log:\n%s", log_text);
+    /* allowed: it opens, with one WARN line naming the setting */
+    snprintf(uri, sizeof uri, "%s%s%sallow_unsafe_durability=1", base_uri, query,
+             strchr(query, '?') ? "&" : "?");
+    capture_start();
+    rc = dc_store_open(uri, &s);
+    capture_stop();
+    ck_assert_msg(rc == DC_OK, "%s allowed: %s (%s)", setting, dc_errname(rc), dc_last_error());
+    ck_assert_msg(log_warn == 1 && strstr(log_text, setting), "log:\n%s", log_text);
+    OK(dc_put(s, "k", 1, "v", 1, 0, NULL));
+    dc_store_close(s);
+}
+
+START_TEST(durability_settings_are_checked_at_open)
+{
+    /* the fixture's settings: opens without a word */
+    capture_start();
+    dc_store *s = open_store("");
+    capture_stop();
+    ck_assert_msg(log_warn == 0, "log:\n%s", log_text);
+    dc_store_close(s);
+
+    raw_ok("CONFIG SET appendfsync everysec");
+    expect_refused("", "appendfsync is everysec");
+    raw_ok("CONFIG SET appendfsync no");
+    expect_refused("?mode=multi", "appendfsync is no");
+    raw_ok("CONFIG SET appendfsync always");
+    raw_ok("CONFIG SET no-appendfsync-on-rewrite yes");
+    expect_refused("", "no-appendfsync-on-rewrite is yes");
+    raw_ok("CONFIG SET no-appendfsync-on-rewrite no");
+    raw_ok("CONFIG SET appendonly no");
+    expect_refused("", "appendonly is no");
+    raw_ok("CONFIG SET appendonly yes");
+
+    /* CONFIG denied: INFO shows the AOF, not its fsync policy */
+    raw_ok("ACL SETUSER noconfig on >pw ~* &* +@all -config");
+    char q[64];
+    snprintf(q, sizeof q, "?username=noconfig&password=pw");
+    expect_refused(q, "appendfsync could not be read");
+    ck_assert_ptr_nonnull(strstr(dc_last_error(), "NOPERM") ? "" : NULL);
+}
+END_TEST
+
+START_TEST(integer_options_out_of_range_are_typed_errors)
+{
+    const char *bad[] = {"?request_timeout_ms=4294967396", "?connect_timeout_ms=0",
+                         "?redis.max_txn_ops=-5", "?allow_unsafe_durability=2",
+                         "?max_value_bytes=lots"};
+    const char *keys[] = {"request_timeout_ms", "connect_timeout_ms", "max_txn_ops",
+                          "allow_unsafe_durability", "max_value_bytes"};
+    for (int i = 0; i < 5; i++) {
+        char uri[512];
+        snprintf(uri, sizeof uri, "%s%s", base_uri, bad[i]);
+        dc_store *s = NULL;
+        int rc = dc_store_open(uri, &s);
+        ck_assert_msg(rc == DC_EINVAL, "%s: %s", bad[i], dc_errname(rc));
+        ck_assert_msg(strstr(dc_last_error(), keys[i]), "%s: %s", bad[i], dc_last_error());
+    }
+    /* an option no part of the store reads: named, not ignored */
+    char uri[512];
+    snprintf(uri, sizeof uri, "%s?mdoe=multi", base_uri);
+    dc_store *t = NULL;
+    ck_assert_int_eq(dc_store_open(uri, &t), DC_EINVAL);
+    ck_assert_ptr_nonnull(strstr(dc_last_error(), "unknown parameter 'mdoe'"));
+    snprintf(uri, sizeof uri, "%s?redis.mdoe=multi", base_uri);
+    ck_assert_int_eq(dc_store_open(uri, &t), DC_EINVAL);
+    snprintf(uri, sizeof uri, "%s?redis.mode=multi&prefix=known&zk.root=/elsewhere", base_uri);
+    OK(dc_store_open(uri, &t));
+    dc_store_close(t);
+
+    /* the [redis] section's name is checked too, and wins */
+    dc_config *cfg = dc_config_new();
+    dc_config_set(cfg, "uri", base_uri);
+    dc_config_set(cfg, "redis.request_timeout_ms", "9999999999");
+    dc_store *s = NULL;
+    ck_assert_int_eq(dc_store_open_config(cfg, &s), DC_EINVAL);
+    ck_assert_ptr_nonnull(strstr(dc_last_error(), "redis.request_timeout_ms"));
+    dc_config_set(cfg, "redis.request_timeout_ms", "2500");
+    OK(dc_store_open_config(cfg, &s));
+    dc_store_close(s);
+    dc_config_free(cfg);
+}
+END_TEST
+
+/* ------------------------------------------------------------ secrets */
+
+#define SECRET "Pw0rdS3cret"
+
+static void no_secret(const char *uri, int want)
+{
+    dc_store *s = NULL;
+    capture_start();
+    int rc = dc_store_open(uri, &s);
+    capture_stop();
+    ck_assert_msg(rc == want, "%s: %s, want %s (%s)", uri, dc_errname(rc), dc_errname(want),
+                  dc_last_error());
+    ck_assert_msg(!strstr(dc_last_error(), SECRET), "the detail shows the password: %s",
+                  dc_last_error());
+    ck_assert_msg(!strstr(log_text, SECRET), "the log shows the password:\n%s", log_text);
+    if (s) dc_store_close(s);
+}
+
+START_TEST(passwords_never_reach_logs_or_messages)
+{
+    raw_ok("ACL SETUSER alice on >" SECRET " ~* &* +@all");
+    char uri[512];
+    snprintf(uri, sizeof uri, "redis://alice:%sX@127.0.0.1:%d", SECRET, port);
+    no_secret(uri, DC_EAUTH);
+    no_secret("redis://alice:" SECRET "@127.0.0.1:1", DC_EUNAVAILABLE);
+    no_secret("redis://alice:" SECRET "@127.0.0.1:notaport", DC_EINVAL);
+    no_secret("redis://alice:" SECRET, DC_EINVAL);
+    no_secret("redis://alice:" SECRET "@h1:1,h2:2", DC_EINVAL);
+    no_secret("redis://alice:" SECRET "@127.0.0.1:1?mode=bogus", DC_EINVAL);
+    snprintf(uri, sizeof uri, "redis://127.0.0.1:%d?password=%sX&username=alice", port, SECRET);
+    no_secret(uri, DC_EAUTH);
+    /* the right one opens, and later failures say nothing of it either */
+    snprintf(uri, sizeof uri, "redis://alice:%s@127.0.0.1:%d", SECRET, port);
+    dc_store *s;
+    OK(dc_store_open(uri, &s));
+    ck_assert_int_eq(dc_lease_keepalive(s, 12345, NULL), DC_ENOTFOUND);
+    char buf[512];
+    ck_assert_ptr_null(strstr(dc_store_errmsg(s, buf, sizeof buf), SECRET));
+    dc_store_close(s);
 }
 END_TEST
 
@@ -720,6 +1046,13 @@ static Suite *suite(void)
         {"lost_reply_multi", lost_reply_resends_apply_once_multi},
         {"corrupt_lua", corrupt_data_is_ecorrupt_and_changes_nothing_lua},
         {"corrupt_multi", corrupt_data_is_ecorrupt_and_changes_nothing_multi},
+        {"restart_no_aof", restart_without_persistence_is_a_reset},
+        {"flushall_lua", writes_prepared_before_a_flushall_do_not_apply_lua},
+        {"flushall_multi", writes_prepared_before_a_flushall_do_not_apply_multi},
+        {"durability", durability_settings_are_checked_at_open},
+        {"int_options", integer_options_out_of_range_are_typed_errors},
+        {"secrets", passwords_never_reach_logs_or_messages},
+        {"default_user", password_without_a_user_is_the_default_users},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

@@ -4,8 +4,9 @@
  * directory next to libddlcoord.so, then the install directory; the order
  * itself is tested in tests/install/test_driver_search.c); a good plugin is called through its
  * table; a missing plugin, a missing symbol, a plugin that is not a shared object, a future ABI and
- * a truncated table each fail with their own code and a detail that names the file tried. The
- * broken plugins are built by tests/plugins.
+ * a truncated table each fail with their own code and a detail that names the file tried; a
+ * plugin built for ABI 1 still loads, and paged reads reach it through the core's fallback. The
+ * plugins are built by tests/plugins.
  */
 #include <ddlcoord/ddlcoord.h>
 #include <stdio.h>
@@ -131,6 +132,40 @@ START_TEST(table_smaller_than_its_abi_is_refused)
 }
 END_TEST
 
+START_TEST(abi2_table_as_small_as_abi1s_is_refused)
+{
+    use_path();
+    ck_assert_int_eq(open_fails("small2://x"), DC_EABI);
+    ck_assert_ptr_nonnull(strstr(dc_last_error(), "ddlcoord-small2.so"));
+    ck_assert_ptr_nonnull(strstr(dc_last_error(), "too small for ABI 2"));
+}
+END_TEST
+
+START_TEST(abi1_plugin_still_loads_and_pages_through_the_fallback)
+{
+    use_path();
+    dc_store *s;
+    ck_assert_int_eq(dc_store_open("scripted://x", &s), DC_OK);
+    /* no get_page in its table: one full read returned as a single page */
+    dc_kvs *page;
+    ck_assert_int_eq(dc_get_page(s, "p/", 2, NULL, 0, 0, 1, 0, &page), DC_OK);
+    ck_assert_int_eq(page->revision, 7);
+    ck_assert_uint_eq(page->n, 3);
+    ck_assert_int_eq(page->count, 3);
+    ck_assert_int_eq(page->more, 0);
+    dc_kvs_free(page);
+    ck_assert_int_eq(dc_get_page(s, "p/", 2, "p/a", 3, 7, 1, DC_KEYS_ONLY, &page), DC_OK);
+    ck_assert_uint_eq(page->n, 2);
+    ck_assert_str_eq(page->kvs[0].key, "p/b");
+    ck_assert_uint_eq(page->kvs[0].value_len, 0);
+    dc_kvs_free(page);
+    /* it cannot read the past, and says so */
+    ck_assert_int_eq(dc_get_page(s, "p/", 2, NULL, 0, 5, 10, 0, &page), DC_EUNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(dc_last_error(), "predates paged reads"));
+    dc_store_close(s);
+}
+END_TEST
+
 START_TEST(configured_driver_dir_is_searched_after_the_environment)
 {
     setenv("DDLCOORD_DRIVER_PATH", "/nonexistent-a:/nonexistent-b", 1);
@@ -188,7 +223,8 @@ DC_CHECK_MAIN("loader", "loader", good_plugin_is_loaded_and_called_through_its_t
               missing_plugin_names_every_directory_tried, missing_entry_symbol_is_a_clear_error,
               entry_returning_null_is_a_clear_error,
               file_that_is_not_a_shared_object_is_a_clear_error, future_abi_is_refused,
-              table_smaller_than_its_abi_is_refused,
+              table_smaller_than_its_abi_is_refused, abi2_table_as_small_as_abi1s_is_refused,
+              abi1_plugin_still_loads_and_pages_through_the_fallback,
               configured_driver_dir_is_searched_after_the_environment,
               environment_path_wins_over_the_configured_dir, bad_uris_are_invalid_arguments,
               mem_is_built_in_and_needs_no_plugin)

@@ -1,8 +1,12 @@
 /*
  * Store URI parsing (core/util/uri.c): schemes, user info with escapes,
  * several hosts including IPv6 literals, paths and query parameters, and the
- * malformed forms that must be rejected rather than half-parsed.
+ * malformed forms that must be rejected rather than half-parsed; redaction
+ * (user info and secret parameters hidden, unparsable text hidden rather
+ * than guessed at), and failed opens that never show a password.
  */
+#include <ddlcoord/ddlcoord.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,5 +93,80 @@ START_TEST(malformed_uris_are_rejected)
 }
 END_TEST
 
+static void redacts(const char *uri, const char *want)
+{
+    char buf[256];
+    ck_assert_str_eq(dc__uri_redact(uri, buf, sizeof buf), want);
+    /* the public name is the same function */
+    ck_assert_str_eq(dc_uri_redact(uri, buf, sizeof buf), want);
+}
+
+START_TEST(redaction_hides_user_info_and_secret_parameters)
+{
+    redacts("redis://bob:pw@h:1/3?mode=multi", "redis://***@h:1/3?mode=multi");
+    redacts("redis://bob@h:1", "redis://***@h:1");
+    redacts("etcd://a:1,b:2", "etcd://a:1,b:2");
+    redacts("zk://u:p@[::1]:2181,h2/chroot", "zk://***@[::1]:2181,h2/chroot");
+    redacts("redis://h:1?password=pw&mode=lua&tls_key=/k&auth_token=t",
+            "redis://h:1?password=***&mode=lua&tls_key=/k&auth_token=***");
+    redacts("redis://h:1?PASSWORD", "redis://h:1?***");
+    redacts("mem://", "mem://");
+    redacts("mem://name", "mem://name");
+    /* a password may hold '@' or '/': the last '@' of the host part ends it */
+    redacts("redis://bob:p@ss@h:1", "redis://***@h:1");
+}
+END_TEST
+
+START_TEST(redaction_hides_what_it_cannot_parse)
+{
+    /* an '@' after the host part: where does the user info end? */
+    redacts("redis://bob:pa/ss@h:1", "redis://***");
+    /* the '@host' forgotten: "bob:secret" is no host:port */
+    redacts("redis://bob:secret", "redis://***");
+    redacts("redis://h:notaport", "redis://***");
+    /* not scheme://: shown only when nothing in it can be a password */
+    redacts("bob:secret@h", "***");
+    redacts("no-scheme-here", "no-scheme-here");
+    redacts("we!rd://bob:pw@h", "***");
+    redacts(NULL, "(none)");
+    /* truncated, still terminated */
+    char small[8];
+    ck_assert_str_eq(dc__uri_redact("redis://bob:pw@host:1", small, sizeof small), "redis:/");
+    ck_assert_str_eq(dc__uri_redact("x", small, 1), "");
+}
+END_TEST
+
+static char logged[8192];
+
+static void keep(dc_log_level level, const char *component, const char *message, void *ud)
+{
+    size_t n = strlen(logged);
+    snprintf(logged + n, sizeof logged - n, "%s\n", message);
+}
+
+/* Every way the library has to fail an open shows the URI without its secret. */
+START_TEST(failed_opens_never_show_the_password)
+{
+    const char *uris[] = {"mem://u:S3cretPW@x",        "mem://?password=S3cretPW&max_txn_ops=0",
+                          "nodriver://u:S3cretPW@h:1", "zk://u:S3cretPW@h:notaport",
+                          "redis://u:S3cretPW",        "u:S3cretPW@h:1"};
+    dc_log_set_level(DC_LOG_DEBUG);
+    dc_log_set_handler(keep, NULL);
+    setenv("DDLCOORD_DRIVER_PATH", "/nonexistent", 1);
+    for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++) {
+        logged[0] = '\0';
+        dc_store *s = NULL;
+        int rc = dc_store_open(uris[i], &s);
+        ck_assert_msg(rc != DC_OK, "%s opened", uris[i]);
+        ck_assert_msg(!strstr(dc_last_error(), "S3cretPW"), "%s: detail %s", uris[i],
+                      dc_last_error());
+        ck_assert_msg(!strstr(logged, "S3cretPW"), "%s: log %s", uris[i], logged);
+    }
+    dc_log_set_handler(NULL, NULL);
+}
+END_TEST
+
 DC_CHECK_MAIN("uri", "uri", scheme_hosts_and_ports, user_password_with_escapes_path_and_query,
-              name_only_and_empty_authority, malformed_uris_are_rejected)
+              name_only_and_empty_authority, malformed_uris_are_rejected,
+              redaction_hides_user_info_and_secret_parameters, redaction_hides_what_it_cannot_parse,
+              failed_opens_never_show_the_password)

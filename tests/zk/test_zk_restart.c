@@ -11,6 +11,9 @@
  * the driver must find out from the log, by the put's token, whether it was
  * applied, and answer with its revision, never apply it twice.
  *
+ * A third wipes the server's data (a reset): the old handle must answer
+ * DC_ERESET, never apply what it prepared, never deliver the new history.
+ *
  * usage: test_zk_restart <tests/fixtures/zk.sh> <statedir>
  */
 #include <pthread.h>
@@ -186,6 +189,58 @@ START_TEST(put_whose_answer_is_lost_is_resolved_by_its_token_exactly_once)
 }
 END_TEST
 
+/* The server loses its disk (killed, data directory wiped, started again
+ * empty): its zxids start again, and the old client cannot even reconnect
+ * until the new history's zxids pass what it saw. A new handle builds that
+ * history (a new layout, a new epoch). The old handle's txn, prepared
+ * before, then fails with DC_ERESET and changes nothing; its watch ends with
+ * DC_ERESET and delivers nothing of the new history. */
+START_TEST(a_wiped_server_is_a_reset)
+{
+    char u[700];
+    snprintf(u, sizeof u, "%s&request_timeout_ms=30000", uri);
+    dc_store *old = zt_open(u);
+    int64_t lock;
+    ZK_OK(dc_put(old, "w/lock", 6, "old", 3, 0, &lock));
+    dc_watch *w;
+    ZK_OK(dc_watch_open(old, "w/", 2, lock + 1, DC_PREFIX, &w));
+    dc_txn *t = dc_txn_new();
+    dc_txn_compare_int(t, "w/lock", 6, DC_TARGET_MOD, DC_CMP_LESS, INT64_MAX);
+    dc_txn_put(t, DC_THEN, "w/lock", 6, "stale", 5, 0, 0);
+
+    sh("wipe");
+    dc_store *fresh = zt_open(u);
+    int64_t rev = 0;
+    for (int i = 0; rev <= lock + 20; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", i);
+        ZK_OK(dc_put(fresh, "w/lock", 6, v, strlen(v), 0, &rev));
+        ck_assert_int_lt(i, 100000);
+    }
+    int64_t before = rev;
+
+    dc_txn_result *res = NULL;
+    int rc = dc_txn_commit(old, t, &res);
+    ck_assert_msg(rc == DC_ERESET, "the old handle's txn: %s (%s)", dc_errname(rc),
+                  dc_last_error());
+    dc_txn_free(t);
+    dc_events *ev = NULL;
+    while ((rc = dc_watch_next(w, 30000, &ev)) == DC_OK) {
+        ck_abort_msg("the old watch delivered revision %lld",
+                     (long long)ev->events[0].kv.mod_revision);
+    }
+    ck_assert_msg(rc == DC_ERESET, "the old watch: %s (%s)", dc_errname(rc), dc_last_error());
+    dc_kvs *kvs;
+    ZK_OK(dc_get(fresh, "w/lock", 6, 0, 0, &kvs));
+    ck_assert_int_eq(kvs->kvs[0].mod_revision, before);
+    dc_kvs_free(kvs);
+    ck_assert_int_eq(dc_get(old, "w/lock", 6, 0, 0, &kvs), DC_ERESET);
+    dc_watch_close(w);
+    dc_store_close(old);
+    dc_store_close(fresh);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     Suite *su = suite_create("zk-restart");
@@ -193,6 +248,7 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, server_crash_and_restart_during_a_watch_loses_and_duplicates_nothing);
     tcase_add_test(tc, put_whose_answer_is_lost_is_resolved_by_its_token_exactly_once);
+    tcase_add_test(tc, a_wiped_server_is_a_reset);
     suite_add_tcase(su, tc);
     return zt_own_server_main(argc, argv, &fixture, &statedir, uri, sizeof uri, "?root=/restart",
                               su);

@@ -10,10 +10,14 @@
  *   driver_dir          a directory searched for driver plugins
  *   username, password  credentials (also accepted inside the URI)
  *   tls_ca, tls_cert, tls_key   TLS files for drivers that support TLS
- *   connect_timeout_ms  connect timeout (default 3000)
- *   request_timeout_ms  timeout of one backend call (default 5000)
- *   max_txn_ops         mem://: ops allowed per txn branch (default 128)
- *   max_value_bytes     mem://: largest value accepted (default 1572864)
+ *   connect_timeout_ms  connect timeout (default 3000; 1 ms .. 1 day)
+ *   request_timeout_ms  timeout of one backend call (default 5000; 1 ms .. 1 day)
+ *   max_txn_ops         mem://: ops allowed per txn branch (default 128; 1 .. 1000000)
+ *   max_value_bytes     mem://: largest value accepted (default 1572864; 0 .. 2^31-1)
+ *
+ * Integer keys are range-checked when a store opens: a value that is not a
+ * decimal integer in its range fails the open with DC_EINVAL naming the key
+ * (never a silent default, and never a value wrapped by a cast).
  *
  * Driver-specific keys are documented by each driver (for example "mode" for
  * redis://). In an INI file, keys of the sections [store] and [ddlcoord] (and
@@ -52,8 +56,17 @@ DC_API int dc_config_set(dc_config *cfg, const char *key, const char *value);
 DC_API const char *dc_config_get(const dc_config *cfg, const char *key);
 
 /* The value of key as an integer, or def when absent. A value that is not a
- * decimal integer gives def too and is reported by dc_config_validate. */
+ * decimal integer gives def too (and a WARN line): prefer dc_config_int,
+ * which reports it. */
 DC_API int64_t dc_config_get_int(const dc_config *cfg, const char *key, int64_t def);
+
+/* The value of key as an integer in [min, max] into *out, or def when the
+ * key is absent (def is not range-checked). Errors: DC_EINVAL when the value
+ * is not a decimal integer or is out of range; the detail names the key, the
+ * value and the range ("config: request_timeout_ms=4294967396: expected an
+ * integer in [1, 86400000]"). Nothing is logged. */
+DC_API int dc_config_int(const dc_config *cfg, const char *key, int64_t def, int64_t min,
+                         int64_t max, int64_t *out);
 
 /* Read an INI file into cfg (later keys override earlier ones).
  * Errors: DC_ENOTFOUND (cannot open), DC_EINVAL (syntax error; the detail

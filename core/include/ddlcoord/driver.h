@@ -21,7 +21,13 @@
  *    and value buffers must be NUL-terminated beyond their length. On error the
  *    driver leaves the result empty (the core frees whatever is there anyway).
  *  - On error a function returns a DC_E… code and writes a one-line detail
- *    into err->msg (naming the endpoint and what failed).
+ *    into err->msg (naming the endpoint and what failed, never a password).
+ *  - A driver that can tell that the store's history was reset (an epoch key
+ *    that changed, a layout that vanished) returns DC_ERESET from the call,
+ *    and ends watches with watch_fail(DC_ERESET), without applying anything.
+ *    The core also checks every revision it is given against what the handle
+ *    saw before, so a driver without an epoch still has its resets caught
+ *    when its revisions go backwards.
  *  - Requests are validated by the core before they reach the driver: keys are
  *    non-empty (except prefixes), flags are known, no two writes of a txn branch
  *    touch the same key. The driver enforces its backend's own limits.
@@ -41,6 +47,8 @@
 extern "C" {
 #endif
 
+/* ABI 1: the first table. ABI 2 appends get_page (paged reads) to dc_driver
+ * and config_int (range-checked integers) to dc_host. */
 #define DC_DRIVER_ABI          2
 #define DC_DRIVER_ENTRY_SYMBOL "dc_driver_entry"
 
@@ -89,8 +97,14 @@ typedef struct dc_watch_req {
     int64_t start_revision; /* >= 1; the core resolves 0 to "current + 1" */
 } dc_watch_req;
 
-/* A page of a prefix read at one revision (ABI 2): keys of the prefix that
- * sort after `after`, at most limit of them, as of revision. */
+/* A paged read (dc_get_page), validated by the core: limit >= 1, revision >=
+ * 0, flags 0 or DC_KEYS_ONLY, after (if any) sorts after the prefix's start.
+ * The driver fills out->kvs/n with at most limit keys under prefix that sort
+ * strictly after `after` (or from the prefix's start when after_len is 0), as
+ * they were at the revision, sets out->revision to the revision read (the
+ * current one when revision is 0), out->count to n and out->more to 1 when
+ * keys remain. A revision below the compaction point is DC_ECOMPACTED (with
+ * err->compact_revision); one above the current revision is DC_EINVAL. */
 typedef struct dc_page_req {
     const char *prefix;
     size_t prefix_len;
@@ -111,20 +125,36 @@ typedef struct dc_host {
     uint32_t size;
     /* Configuration lookup (NULL if absent). */
     const char *(*config_get)(const dc_config *cfg, const char *key);
+    /* ABI 1's integer lookup: def when absent, and also (with a WARN line)
+     * when the value is not an integer. Drivers for ABI 2 use config_int. */
     int64_t (*config_get_int)(const dc_config *cfg, const char *key, int64_t def);
     /* The library's logger. */
     void (*log)(dc_log_level level, const char *component, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
     /* Hand events to a watch. The array must hold whole revisions in order
-     * (never half a revision); the core takes ownership of events and of
-     * everything they point to (malloc'd), also on error. The core drops
-     * events at or below the last revision it already queued, filters keys and
-     * types again, and returns DC_ECLOSED once the watch is being closed.
-     * May be called from any thread, but not concurrently for one sink. */
+     * (never half a revision), each above every revision pushed before to
+     * this sink; the core takes ownership of events and of everything they
+     * point to (malloc'd), also on error. It filters keys and types again, so
+     * a driver may push a superset. An event at or below the last revision
+     * already pushed is taken as a reset of the store's history (the watch
+     * ends with DC_ERESET and the handle is poisoned), except an exact second
+     * copy of the last revision pushed, which is dropped. Returns DC_ECLOSED
+     * once the watch is being closed or has ended, DC_ERESET when the push
+     * revealed a reset. May be called from any thread, but not concurrently
+     * for one sink. */
     int (*watch_push)(dc_watch_sink *sink, dc_event *events, size_t n);
     /* End a watch with an error: code (DC_ECOMPACTED with compact_revision, or
-     * another DC_E… code) and a detail message. After this, pushes are ignored. */
+     * another DC_E… code) and a detail message. After this, pushes are ignored.
+     * DC_ERESET (the driver's own check found the history reset) also poisons
+     * the store handle: its other watches end and its calls fail. */
     void (*watch_fail)(dc_watch_sink *sink, int code, int64_t compact_revision, const char *msg);
+    /* --- ABI 2 --- */
+    /* The integer at key: def when absent; DC_EINVAL, with a message naming
+     * the key, its value and the range in err, when it is not a decimal
+     * integer in [lo, hi] (so 4294967396 is an error, not 100 once cast to
+     * int). */
+    int (*config_int)(const dc_config *cfg, const char *key, int64_t def, int64_t lo, int64_t hi,
+                      int64_t *out, char *err, size_t errlen);
 } dc_host;
 
 typedef struct dc_driver {
@@ -161,12 +191,14 @@ typedef struct dc_driver {
     int (*lease_grant)(void *conn, int64_t ttl, int64_t *id, int64_t *granted_ttl, dc_drv_err *err);
     int (*lease_keepalive)(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err);
     int (*lease_revoke)(void *conn, int64_t id, dc_drv_err *err);
+    /* --- end of ABI 1; later members are appended below this line --- */
+
     /* --- ABI 2 --- */
-    /* One page of a paged read. out->revision = the revision read; out->more
-     * = 1 when keys remain after this page; out->count = keys in this page.
-     * DC_ECOMPACTED when revision was compacted. */
+    /* A paged read at one revision (see dc_page_req). May be NULL: the core
+     * then answers revision 0 or the current revision with one full prefix
+     * read returned as a single page, and other revisions with
+     * DC_EUNSUPPORTED. */
     int (*get_page)(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err);
-    /* --- end of ABI 2; later members are appended below this line --- */
 } dc_driver;
 
 /* The entry point every plugin exports (extern "C", default visibility). */

@@ -61,7 +61,13 @@ enum {
     DC_EINTERNAL = -17,
     /* Protocol: this (task, source, position) was already resolved; skip the DDL. */
     DC_ERESOLVED = -18,
-    /* (-19 is DC_ERESET: the store's history was reset.) */
+    /* The store's history was reset: it lost data or its revisions went
+     * backwards (a Redis restart without its AOF, a FLUSHALL, a fail-over to a
+     * lagging replica, a restore from an old snapshot). The handle that saw it
+     * is poisoned: every later call on it, and every watch open on it, returns
+     * this code until it is closed. Close it, open a new one and start over
+     * (re-read, re-watch, re-grant leases); nothing learned before still holds. */
+    DC_ERESET = -19,
     /* Protocol: another live worker holds this task and source. */
     DC_EBUSY = -20,
     /* Protocol: refused because the lock's owner may have executed its DDLs

@@ -22,7 +22,8 @@
  *  - A reset: every key, lease and event is gone, revisions start again at 1
  *    and lease IDs are handed out again from the first one, as when a Redis
  *    server restarts without its append-only file. The instance's epoch
- *    changes, so that a handle can tell (dc_mem_epoch).
+ *    changes (dc_mem_epoch), and every handle opened before answers
+ *    DC_ERESET from then on.
  *  - A virtual clock for lease expiry: once set, time stands still for the
  *    instance's leases; nothing expires on its own (the reaper thread stays
  *    idle) and dc_mem_clock_advance expires what is due synchronously, in
@@ -104,9 +105,11 @@ DC_API int dc_mem_end_watches(dc_store *store, dc_mem_scope scope, const void *k
 
 /* Reset the instance: every key, lease and event is gone, the revision is 1
  * again (the next write gets 2), the compaction point is cleared, lease IDs
- * start again from the instance's first one, and the epoch moves on. Open
- * watches stay open; they see the new history's events from their own
- * start revision on. Thread-safe. Errors: DC_EINVAL. */
+ * start again from the instance's first one, and the epoch moves on. Every
+ * handle opened before is then poisoned (store.h, "Resets"): its open
+ * watches end with DC_ERESET and its next call answers DC_ERESET, so nothing
+ * it prepared before applies to the new history; handles opened after the
+ * reset work as usual. Thread-safe. Errors: DC_EINVAL. */
 DC_API int dc_mem_reset(dc_store *store);
 
 /* The instance's epoch: 1 when created, +1 per dc_mem_reset. Thread-safe. */

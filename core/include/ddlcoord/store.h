@@ -18,6 +18,22 @@
  * one call. Unless a function says otherwise it blocks until the backend answers
  * or the store's request timeout expires, and it is safe to call from several
  * threads on the same dc_store.
+ *
+ * Resets. A store can lose data or see its history go backwards (a Redis
+ * restart without its AOF, a FLUSHALL, a fail-over to a lagging replica, an
+ * etcd restore from an old snapshot). Each handle remembers the highest
+ * revision it has seen in any answer (reads, writes, watch events); an answer
+ * below what the handle knew before it asked, a watch event at or below one
+ * the watch already delivered, or a backend's own epoch check (Redis, ZooKeeper,
+ * mem://) means the history was reset. The call that notices returns DC_ERESET
+ * and the handle is *poisoned*: every watch open on it ends with DC_ERESET, and
+ * every later call on it (reads, writes, leases, new watches, paged reads)
+ * returns DC_ERESET without reaching the backend, until it is closed. One
+ * ERROR line is logged per handle. The only remedy is dc_store_close and a
+ * new dc_store_open: revisions, leases, leader keys and watch positions from
+ * before the reset mean nothing in the new history, and a handle that could
+ * keep writing would let a write prepared against the old history apply to
+ * the new one.
  */
 #ifndef DDLCOORD_STORE_H
 #define DDLCOORD_STORE_H
@@ -67,7 +83,8 @@ typedef struct dc_kv {
 /* The result of a get: a consistent snapshot at `revision`. */
 typedef struct dc_kvs {
     int64_t revision; /* store revision at which the snapshot was taken */
-    int64_t count;    /* number of keys in the range (also with a limit) */
+    int64_t count;    /* number of keys in the range (also with a limit);
+                       * dc_get_page: the number of keys in this page */
     int more;         /* 1 if a limit cut the result short */
     size_t n;         /* entries in kvs (0 for DC_COUNT_ONLY) */
     dc_kv *kvs;       /* sorted by key bytes (memcmp order, shorter first) */
@@ -139,6 +156,15 @@ DC_API int dc_store_open(const char *uri, dc_store **out);
  * The configuration is copied: the caller may free it right after. */
 DC_API int dc_store_open_config(const dc_config *cfg, dc_store **out);
 
+/* A copy of a store URI fit for logs and messages, into buf (always
+ * NUL-terminated, truncated to len): user info ("bob:secret@") becomes
+ * "***@", and so does the value of any query parameter named like a secret
+ * (password, secret, token, auth). What cannot be parsed with confidence is
+ * hidden rather than guessed at (a malformed URI shows its scheme only).
+ * The library redacts every URI it logs or reports with it. Returns buf.
+ * Thread-safe; never allocates. */
+DC_API char *dc_uri_redact(const char *uri, char *buf, size_t len);
+
 /* Close a store. Open watches must be closed first (closing the store with
  * open watches ends them with DC_ECLOSED, but the caller still owns and must
  * close the dc_watch handles). NULL is a no-op. Not thread-safe with respect
@@ -164,6 +190,32 @@ DC_API int dc_get(dc_store *store, const void *key, size_t key_len, unsigned fla
 
 /* The current store revision (a cheap read). */
 DC_API int dc_revision(dc_store *store, int64_t *revision);
+
+/* Read the keys under prefix (key order), at one fixed revision, one page at
+ * a time, so that a prefix of any size is read consistently with requests of
+ * bounded size and time.
+ *   after/after_len: exclusive lower bound (NULL/0 = from the start of the
+ *     prefix); to continue, pass the last key of the previous page.
+ *   revision: 0 = now (out->revision says which revision was read: pass it
+ *     for the next pages); >= 1 = that revision.
+ *   limit >= 1: at most this many keys per page (a driver plugin built
+ *     before paged reads answers revision 0 or the current revision with
+ *     every remaining key in one page; see driver.h).
+ *   flags: 0 or DC_KEYS_ONLY.
+ * On success *out (free with dc_kvs_free) holds the page: kvs in key order
+ * with their metadata as of the revision, count = the number of keys in the
+ * page, more = 1 when keys remain. Keys created after the revision are not in
+ * it; keys deleted after it are, with their metadata as it was.
+ * Errors: DC_ECOMPACTED (the revision is no longer readable: start again from
+ * revision 0), DC_EINVAL (limit < 1, a negative or future revision, bad
+ * flags), DC_EUNSUPPORTED (an old driver plugin asked for a past revision),
+ * DC_ERESET, backend errors. mem://, Redis and ZooKeeper keep no old versions
+ * of a key: they rebuild a past revision from the current keys and the event
+ * log, so a page at an older revision costs more than one at revision 0, and
+ * the revision stays readable until compaction passes it. */
+DC_API int dc_get_page(dc_store *store, const void *prefix, size_t prefix_len, const void *after,
+                       size_t after_len, int64_t revision, int64_t limit, unsigned flags,
+                       dc_kvs **out);
 
 /* ---------------------------------------------------------------- writes */
 
