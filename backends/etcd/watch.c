@@ -51,7 +51,9 @@ static void start_done(etcd_watch *w, int rc, const char *msg)
     if (w->start_state == START_PENDING) {
         w->start_state = rc == DC_OK ? START_OK : START_FAILED;
         w->start_rc = rc;
-        snprintf(w->start_msg, sizeof w->start_msg, "%s", msg ? msg : "");
+        /* A longer detail is cut: the caller gets its start. */
+        snprintf(w->start_msg, sizeof w->start_msg, "%.*s", (int)sizeof w->start_msg - 1,
+                 msg ? msg : "");
         pthread_cond_broadcast(&w->cv);
     }
     pthread_mutex_unlock(&w->mu);
