@@ -34,7 +34,8 @@ static void library_drivers(char *out, size_t len)
 {
     char real[PATH_MAX];
     ck_assert_ptr_nonnull(realpath(env("DC_TEST_LIBRARY_DIR"), real));
-    snprintf(out, len, "%s/ddlcoord", real);
+    int n = snprintf(out, len, "%s/ddlcoord", real);
+    ck_assert(n > 0 && (size_t)n < len);
 }
 
 static dc_drivers *list(const dc_config *cfg)
