@@ -76,9 +76,10 @@ struct etcd_conn {
     CURLM *multi;
     pthread_t loop_thread;
     int loop_running;
-    pthread_mutex_t loop_mu; /* guards jobs and loop_stop */
+    pthread_mutex_t loop_mu; /* guards jobs, loop_stop and loop_idle */
     etcd_job *jobs, *jobs_tail;
     int loop_stop;
+    int loop_idle; /* the loop is in (or about to enter) curl_multi_poll */
     /* Loop-thread only: watches waiting to reconnect, soonest first not
      * required (few of them, scanned on each pass). */
     etcd_watch *retry;
