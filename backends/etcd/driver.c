@@ -69,6 +69,9 @@ static void conn_free(etcd_conn *c)
     etcd_pool_free(c);
     free(c->token);
     pthread_mutex_destroy(&c->pool_mu);
+    pthread_mutex_destroy(&c->page_mu);
+    free(c->page_hint.prefix);
+    free(c->page_hint.last);
     pthread_mutex_destroy(&c->refresh_mu);
     pthread_mutex_destroy(&c->auth_mu);
     pthread_mutex_destroy(&c->loop_mu);
@@ -135,6 +138,7 @@ static int etcd_open(const dc_host *host, const char *uri, const dc_config *cfg,
         return etcd_err(NULL, err, DC_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&c->pool_mu, NULL);
+    pthread_mutex_init(&c->page_mu, NULL);
     pthread_mutex_init(&c->refresh_mu, NULL);
     pthread_mutex_init(&c->auth_mu, NULL);
     pthread_mutex_init(&c->loop_mu, NULL);

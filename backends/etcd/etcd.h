@@ -96,6 +96,18 @@ struct etcd_conn {
     int *ep_pk_inflight; /* transfers in the multi that asked for prior knowledge */
     int *sock_ep;
     size_t n_sock_ep;
+    int unary_in_multi; /* loop-thread only: calls (not watches) in the multi */
+
+    /* kv.c: where the last paged read stopped, to bound the next page's
+     * range (etcd_get_page); guarded by page_mu. */
+    pthread_mutex_t page_mu;
+    struct etcd_page_hint {
+        uint8_t *prefix, *last; /* malloc'd; NULL when there is no hint */
+        size_t prefix_len, last_len;
+        int64_t revision;
+        size_t pos;    /* keys read as 8-byte big-endian numbers from this byte */
+        uint64_t step; /* the next page: from last to number(last) + step */
+    } page_hint;
 
     /* stream.c: idle unary streams with their easy handles */
     pthread_mutex_t pool_mu;

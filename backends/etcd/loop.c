@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #define MAX_STREAMS_PER_CONNECTION 100000L
+#define UNARY_POLL_MS              2
 
 static void run_jobs(etcd_conn *c)
 {
@@ -87,6 +88,13 @@ static void *loop_main(void *arg)
         reap(c);
         long wait = etcd_watch_tick(c);
         if (wait < 0 || wait > 1000) wait = 1000;
+        /* libcurl 7.88 can leave a call's last frames (its trailers) read
+         * but unprocessed, with no timer set, until it runs the transfer for
+         * another reason: a call then stalls for the whole poll (measured:
+         * paged reads of 2 MB pages waited 1 s each). While calls are in
+         * flight, poll briefly so that such a call finishes within
+         * UNARY_POLL_MS. Watches alone keep the long wait. */
+        if (c->unary_in_multi > 0 && wait > UNARY_POLL_MS) wait = UNARY_POLL_MS;
         /* Jobs queued while we ran the others would be missed by a poll
          * that started after their wakeup was consumed: check first. */
         pthread_mutex_lock(&c->loop_mu);
@@ -222,6 +230,7 @@ int etcd_loop_add(etcd_conn *c, etcd_stream *s)
         return -1;
     }
     s->in_multi = 1;
+    if (!s->on_end) c->unary_in_multi++;
     return 0;
 }
 
@@ -230,5 +239,6 @@ void etcd_loop_remove(etcd_conn *c, etcd_stream *s)
     if (!s->in_multi) return;
     curl_multi_remove_handle(c->multi, s->easy);
     s->in_multi = 0;
+    if (!s->on_end) c->unary_in_multi--;
     if (s->prior_knowledge && !c->tls) c->ep_pk_inflight[s->ep]--;
 }

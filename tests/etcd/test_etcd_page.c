@@ -283,6 +283,76 @@ START_TEST(answers_far_larger_than_one_http2_frame_arrive_intact)
 }
 END_TEST
 
+/* Pages after the first read a bounded range guessed from the previous
+ * page's key density (kv.c, etcd_get_page). Keys with decimal carries, a
+ * long gap, keys of other lengths and a key of 0xff bytes must still come
+ * back each once, in order, in full pages (only the last may be short). */
+START_TEST(bounded_pages_cross_carries_gaps_and_odd_keys)
+{
+    open_driver();
+    dc_store *s = et_open(NULL);
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s", et_key("bounded/"));
+    size_t pl = strlen(prefix);
+    enum { N = 260 };
+    static char keys[N + 8][160];
+    int n = 0;
+    for (int i = 0; i < 240; i++) /* 000..239: carries at 009/010, 099/100 */
+        snprintf(keys[n++], sizeof keys[0], "%stask-%03d/s", prefix, i);
+    for (int i = 0; i < 10; i++) /* a long gap, then a denser run */
+        snprintf(keys[n++], sizeof keys[0], "%stask-9%02d/s", prefix, i);
+    snprintf(keys[n++], sizeof keys[0], "%su", prefix);                      /* short */
+    snprintf(keys[n++], sizeof keys[0], "%suuuuuuuuuuuuuuuuuuuuuu", prefix); /* long */
+    snprintf(keys[n++], sizeof keys[0], "%s\xff\xff\xff", prefix);           /* 0xff */
+    for (int i = 0; i < n; i += 64) {
+        dc_txn *t = dc_txn_new();
+        ck_assert_ptr_nonnull(t);
+        for (int j = i; j < i + 64 && j < n; j++)
+            ck_assert_int_eq(dc_txn_put(t, DC_THEN, keys[j], strlen(keys[j]), "v", 1, 0, 0), DC_OK);
+        dc_txn_result *r = NULL;
+        ET_OK(dc_txn_commit(s, t, &r));
+        dc_txn_result_free(r);
+        dc_txn_free(t);
+    }
+    /* the keys in the store's order */
+    dc_kvs *all = NULL;
+    ET_OK(dc_get(s, prefix, pl, DC_PREFIX, 0, &all));
+    ck_assert_uint_eq(all->n, (size_t)n);
+    int64_t snap;
+    ET_OK(dc_revision(s, &snap));
+    const int64_t limits[] = {2, 3, 10, 64};
+    for (size_t li = 0; li < sizeof limits / sizeof limits[0]; li++) {
+        char last[160];
+        size_t last_len = 0, at = 0;
+        for (int no = 0;; no++) {
+            dc_kvs pg;
+            ET_OK(page(prefix, pl, last, last_len, snap, limits[li], 0, &pg));
+            ck_assert_int_eq(pg.revision, snap);
+            ck_assert_int_le((int64_t)pg.n, limits[li]);
+            ck_assert_msg(!pg.more || (int64_t)pg.n == limits[li],
+                          "limit %lld page %d: %zu keys and more", (long long)limits[li], no, pg.n);
+            for (size_t i = 0; i < pg.n; i++, at++) {
+                ck_assert_uint_lt(at, all->n);
+                ck_assert_uint_eq(pg.kvs[i].key_len, all->kvs[at].key_len);
+                ck_assert_mem_eq(pg.kvs[i].key, all->kvs[at].key, pg.kvs[i].key_len);
+            }
+            if (pg.n) {
+                memcpy(last, pg.kvs[pg.n - 1].key, pg.kvs[pg.n - 1].key_len);
+                last_len = pg.kvs[pg.n - 1].key_len;
+            }
+            int more = pg.more;
+            free_page(&pg);
+            if (!more) break;
+        }
+        ck_assert_msg(at == all->n, "limit %lld: %zu of %zu keys", (long long)limits[li], at,
+                      all->n);
+    }
+    dc_kvs_free(all);
+    dc_store_close(s);
+    close_driver();
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("etcd_page");
@@ -292,6 +362,7 @@ int main(void)
     tcase_add_test(tc, a_page_at_a_compacted_revision_is_ecompacted);
     tcase_add_test(tc, a_prefix_ending_in_ff_pages_over_its_keys_only);
     tcase_add_test(tc, answers_far_larger_than_one_http2_frame_arrive_intact);
+    tcase_add_test(tc, bounded_pages_cross_carries_gaps_and_odd_keys);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
