@@ -364,7 +364,14 @@ int etcd_watch_frame_create(const etcd_watch *w, int64_t id, dc_buf *out)
             return -1;
         }
     }
-    cr.start_revision = w->next_rev;
+    /* One revision early: etcd accepts a watch from its own compact
+     * revision C, whose deletes it has dropped, and the store's compact
+     * revision is C + 1 (kv.c, etcd_compact). A watch from C must be
+     * DC_ECOMPACTED, not a watch that silently starts after those deletes:
+     * from C - 1 etcd refuses it. The extra revision is skipped on arrival
+     * (events below next_rev are). robustness.etcd caught a replaying watch
+     * from C that skipped revision C. */
+    cr.start_revision = w->next_rev > 1 ? w->next_rev - 1 : w->next_rev;
     cr.progress_notify = 1;
     cr.prev_kv = (w->flags & DC_PREV_KV) != 0;
     cr.watch_id = id;

@@ -27,6 +27,7 @@ for part in "base 500 8 3" "latency 20 2,8,32" "rebuild $locks 16 8 0"; do
     "$bench" "$uri" $part >>"$out" 2>>"$work/err" ||
         { echo "etcd.sh: $part failed:" >&2; tail -5 "$work/err" >&2; }
 done
+grep "^rebuild:" "$work/err" >&2 || true
 awk '$1 == "RESULT" { r[$2] = $3 }
     END {
         crit = 5 * r["w2w_p50_ms"] + r["put_p50_ms"]
@@ -39,9 +40,13 @@ awk '$1 == "RESULT" { r[$2] = $3 }
             printf "lock latency, %2d sources: p50 %.3g ms, floor %.3g ms: %.2fx (target <= 1.25x: %s)\n",
                 s, l, fl, l / fl, (l <= 1.25 * fl ? "met" : "NOT met")
         }
-        if ("rebuild_s" in r)
+        if ("rebuild_s" in r && "rebuild_read_s" in r)
             printf "rebuild of %d locks x %d sources: %.3g s (one read of %d keys: %.3g s; target <= 3 s: %s)\n",
                 r["rebuild_locks"], r["rebuild_sources"], r["rebuild_s"], r["rebuild_read_keys"],
                 r["rebuild_read_s"], (r["rebuild_s"] <= 3 ? "met" : "NOT met")
+        else if ("rebuild_s" in r)
+            printf "rebuild of %d locks x %d sources: %.3g s (one read of every key: timed out; target <= 3 s: %s)\n",
+                r["rebuild_locks"], r["rebuild_sources"], r["rebuild_s"],
+                (r["rebuild_s"] <= 3 ? "met" : "NOT met")
         else print "rebuild: no result (see the error above)"
     }' "$out"

@@ -159,6 +159,39 @@ START_TEST(watch_from_a_compacted_revision_ends_with_the_compact_revision)
 }
 END_TEST
 
+START_TEST(a_watch_from_just_below_the_compact_revision_is_compacted)
+{
+    /* dc_compact(C) is etcd's Compact(C - 1), which drops the tombstones of
+     * deletes at C - 1; etcd still accepts a watch from C - 1, so the driver
+     * must not ask for that: the watch would start after the lost delete. */
+    dc_store *s = et_open(NULL);
+    const char *key = et_key("compact/below");
+    int64_t del_rev, next;
+    ET_OK(dc_put(s, key, strlen(key), "x", 1, 0, NULL));
+    ET_OK(dc_delete(s, key, strlen(key), 0, NULL, &del_rev));
+    ET_OK(dc_put(s, key, strlen(key), "z", 1, 0, &next));
+    ck_assert_int_eq(next, del_rev + 1);
+    ET_OK(dc_compact(s, next));
+    dc_watch *w;
+    dc_events *ev = NULL;
+    ET_OK(dc_watch_open(s, key, strlen(key), del_rev, 0, &w));
+    int rc = dc_watch_next(w, ET_WAIT_MS, &ev);
+    if (rc == DC_OK)
+        ck_abort_msg("a watch from %lld (compacted at %lld) delivered revision %lld first",
+                     (long long)del_rev, (long long)next, (long long)ev->events[0].kv.mod_revision);
+    ck_assert_int_eq(rc, DC_ECOMPACTED);
+    ck_assert_int_eq(dc_watch_compact_revision(w), next);
+    dc_watch_close(w);
+    /* from the compact revision itself: the put, nothing before it */
+    ET_OK(dc_watch_open(s, key, strlen(key), next, 0, &w));
+    ET_OK(dc_watch_next(w, ET_WAIT_MS, &ev));
+    ck_assert_int_eq(ev->events[0].kv.mod_revision, next);
+    dc_events_free(ev);
+    dc_watch_close(w);
+    dc_store_close(s);
+}
+END_TEST
+
 START_TEST(a_delete_at_the_compact_revision_is_replayed_from_there)
 {
     /* etcd's Compact(R) drops the tombstones of deletes made at R, so a
@@ -279,6 +312,7 @@ int main(void)
     tcase_add_test(tc, live_watch_keeps_delivering_across_a_compaction);
     tcase_add_test(tc, watch_from_a_compacted_revision_ends_with_the_compact_revision);
     tcase_add_test(tc, a_delete_at_the_compact_revision_is_replayed_from_there);
+    tcase_add_test(tc, a_watch_from_just_below_the_compact_revision_is_compacted);
     tcase_add_test(tc, write_to_a_frozen_server_has_an_unknown_outcome);
     tcase_add_test(tc, write_whose_server_dies_after_receiving_it_has_an_unknown_outcome);
     tcase_add_test(tc, calls_to_a_stopped_server_are_unavailable_then_recover);
