@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # run.sh BACKEND SECONDS OUTDIR: one robustness run, recorded and checked.
 #   BACKEND  mem | etcd | redis-lua | redis-multi | zk
+# Faults: kill -9 + restart and SIGSTOP/SIGCONT of the server, compaction,
+# and on mem:// and Redis store resets (dc_mem_reset; FLUSHALL, and a server
+# restarted without its data), which must surface as DC_ERESET.
 # Starts a private server for the run (tests/fixtures/<backend>.sh, in
 # OUTDIR/server; it is killed and frozen during the run, so it is nobody
 # else's), runs dc_robust for SECONDS with its faults, stops the server by
@@ -32,10 +35,10 @@ fixture=""
 faults=""
 query=""
 case $backend in
-mem) uri="mem://robust-$$" ;;
+mem) uri="mem://robust-$$"; faults=reset ;;
 etcd) fixture=etcd; faults=kill,stop; query="?request_timeout_ms=1000" ;;
-redis-lua) fixture=redis; faults=kill,stop; query="?mode=lua&request_timeout_ms=1000" ;;
-redis-multi) fixture=redis; faults=kill,stop; query="?mode=multi&request_timeout_ms=1000" ;;
+redis-lua) fixture=redis; faults=reset,kill,wipe,stop; query="?mode=lua&request_timeout_ms=1000" ;;
+redis-multi) fixture=redis; faults=reset,kill,wipe,stop; query="?mode=multi&request_timeout_ms=1000" ;;
 zk) fixture=zk; faults=kill,stop; query="?request_timeout_ms=1000&session_timeout_ms=2000" ;;
 *) echo "run.sh: unknown backend $backend" >&2; exit 4 ;;
 esac
@@ -47,7 +50,9 @@ stop_server() {
 trap stop_server EXIT
 
 fault_args=()
-if [ -n "$fixture" ]; then
+if [ -z "$fixture" ]; then # mem://: resets in-process (dc_mem_reset)
+    fault_args=(--faults "$faults" --fault-interval-ms "${ROBUST_FAULT_INTERVAL_MS:-4000}")
+else
     rm -rf "$server"
     if ! "$fixtures/$fixture.sh" start "$server" >"$out/fixture.log" 2>&1; then
         echo "run.sh: the $fixture server did not start:" >&2
