@@ -130,7 +130,7 @@ int rd_txn_lua(rd_store *s, redisContext *ctx, const dc_txn_req *req, const char
     rd_cmd_free(&c);
     if (rc != DC_OK) return rc;
     if (r->type == REDIS_REPLY_ERROR)
-        rc = rd_reply_retryable(r) ? RD_AGAIN : rd_reply_error(s, r, "txn", err);
+        rc = rd_reply_retryable(s, r) ? RD_AGAIN : rd_reply_error(s, r, "txn", err);
     else
         rc = decode(s, req, r, out, err);
     freeReplyObject(r);
