@@ -103,7 +103,8 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
     s->host = host;
     char shown[256];
     dc__uri_redact(uri, shown, sizeof shown);
-    snprintf(s->endpoint, sizeof s->endpoint, "redis %s", shown);
+    /* redis+sentinel://…: the URI names it; redis://: "redis host:port" below */
+    snprintf(s->endpoint, sizeof s->endpoint, "%s", shown);
     int rc = DC_OK;
     char *end;
     if (strcmp(u.scheme, "redis+sentinel") == 0) {

@@ -169,6 +169,9 @@ int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
                 rc = rd_wait_acks(s, ctx, err);
                 if (rc != DC_OK) dc_txn_result_clear(out);
             }
+            /* a write the replicas may not have is no floor: a fail-over may
+             * rightly lose it (guard.c) */
+            if (rc == DC_OK && s->min_acks > 0) rd_note_rev(s, out->revision);
             rd_return(s, ctx, rc == RD_IO || (rc != DC_OK && ctx->err));
         } else if (rc == DC_EUNAVAILABLE) {
             rc = RD_AGAIN;

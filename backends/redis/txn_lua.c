@@ -72,7 +72,8 @@ static int decode(rd_store *s, const dc_txn_req *req, const redisReply *r, dc_tx
                       resps->elements, req->n_ops[b]);
     out->succeeded = ok != 0;
     out->revision = rev;
-    rd_note_rev(s, rev);
+    /* with min_replicas_ack the revision counts once WAIT confirmed it (txn.c) */
+    if (!s->min_acks) rd_note_rev(s, rev);
     if (!resps->elements) return DC_OK;
     out->responses = calloc(resps->elements, sizeof *out->responses);
     if (!out->responses)

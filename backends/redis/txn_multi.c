@@ -420,7 +420,7 @@ static int attempt_once(attempt *a, redisContext *ctx, const dc_txn_req *req, co
         out->revision = a->n_evs ? rev : cur;
         out->responses = resp;
         out->n_responses = rv ? 0 : nops;
-        rd_note_rev(s, out->revision);
+        if (!s->min_acks || rv) rd_note_rev(s, out->revision); /* else: txn.c, after WAIT */
         resp = NULL;
     }
     if (resp) {
