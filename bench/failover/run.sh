@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/failover/run.sh BUILDDIR [--backends "etcd zk redis"] [--trials N] [--ttl S]
-#                                [--sources N] [--redis-query Q] [--no-report]
+#                                [--sources N] [--redis-query Q] [--etcd-query Q]
+#                                [--zk-query Q] [--no-report]
 #                                [--keep DIR | --from DIR]
 #
 # How long a fail-over stops the shard-DDL protocol, beside what bounds it,
@@ -23,7 +24,8 @@
 # includes it when it rewrites that file).
 #
 # Redis is reached as redis+sentinel://…/ddlcoord plus --redis-query (default
-# "?min_replicas_ack=1", as docs/deploy.md recommends). The 1-minute load
+# "?min_replicas_ack=1", as docs/deploy.md recommends); --etcd-query and
+# --zk-query add driver options the same way (default none). The 1-minute load
 # average is noted at each kill. --keep DIR keeps the trials' results in DIR;
 # --from DIR writes the report again from such results (after findings.md,
 # the plain-sentence summary that leads the section, was edited) without
@@ -39,10 +41,12 @@ top=$(cd "$here/../.." && pwd)
 build=$(cd "${1:?usage: $0 BUILDDIR [--backends LIST] [--trials N] [--ttl S]}" && pwd)
 shift
 backends="etcd zk redis" trials=3 ttl=5 sources=8 report=1 redis_query="?min_replicas_ack=1"
-keep="" from=""
+keep="" from="" etcd_query="" zk_query=""
 while [ $# -gt 0 ]; do
     case $1 in
     --redis-query) redis_query=$2; shift 2 ;;
+    --etcd-query) etcd_query=$2; shift 2 ;;
+    --zk-query) zk_query=$2; shift 2 ;;
     --keep) keep=$2; shift 2 ;;
     --from) from=$2; shift 2 ;;
     --backends) backends=$2; shift 2 ;;
@@ -128,7 +132,11 @@ trial() {
     CLUSTER_FIX=$fix CLUSTER_DIR=$d/cluster
     "$fix" start "$CLUSTER_DIR" >"$d/cluster.log" 2>&1 || { say "$b: the cluster did not start"; return 1; }
     URI=$(cat "$CLUSTER_DIR/uri")
-    [ "$b" = redis ] && URI=$URI$redis_query
+    case $b in
+    etcd) URI=$URI$etcd_query ;;
+    zk) URI=$URI$zk_query ;;
+    redis) URI=$URI$redis_query ;;
+    esac
     NS=/bench-failover-$$-$RANDOM
     "$DC" --store "$URI" --namespace "$NS" task add T $(seq -f 's%g' 1 "$sources") >/dev/null ||
         { say "$b: task add failed"; return 1; }
@@ -202,6 +210,8 @@ met() {
 t_start=$(date +%s)
 [ -n "$from" ] && t_start=$(cat "$work/t_start" 2>/dev/null || echo "$t_start") && trials=$(cat "$work/trials")
 [ -n "$from" ] || { echo "$t_start" >"$work/t_start"; echo "$trials" >"$work/trials"; }
+[ -n "$from" ] || printf '%s\n' "etcd:${etcd_query:-} zk:${zk_query:-} redis:${redis_query:-}" >"$work/queries"
+queries=$(cat "$work/queries" 2>/dev/null)
 [ -n "$from" ] || for b in $backends; do
     for i in $(seq 1 "$trials"); do
         d=$work/$b.$i
@@ -226,7 +236,7 @@ section() {
     echo "build of commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null), $trials trial(s) per backend (values: trial 1 / 2 / …)."
     echo "Clusters of the test fixtures on one 2-core machine: etcd 3 members (etcd's default raft"
     echo "timers), ZooKeeper 3 servers (tickTime 1000), Redis master + 2 replicas + 3 sentinels"
-    echo "(down-after 2000 ms; the driver with \`${redis_query#\?}\`). Two \`ddlcoord master\`s (lease TTL ${ttl} s); $sources sources, one"
+    echo "(down-after 2000 ms). Driver options per backend: \`$queries\`. Two \`ddlcoord master\`s (lease TTL ${ttl} s); $sources sources, one"
     echo "worker thread each (bench_failover_stream), one lock after another."
     echo
     echo "- *election*: from kill -9 of the backend's leader until the survivors agree on a new one,"
