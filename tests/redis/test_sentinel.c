@@ -13,7 +13,9 @@
  *    master killed: without min_replicas_ack the fail-over loses them and the
  *    handle that saw them answers DC_ERESET (its write does not apply),
  *    never a silent gap; with min_replicas_ack=1 such a write is
- *    DC_EUNKNOWN, and every acknowledged write survives.
+ *    DC_EUNKNOWN, and every acknowledged write survives;
+ *  - options: bad URIs and options are typed errors; a dead sentinel is
+ *    skipped; a sentinel password is never shown.
  * Each case leaves the group whole again (the killed node restarted and
  * back as a replica). The environment gives DC_SENTINEL_FIXTURE (the script)
  * and DC_SENTINEL_DIR (the fixture's state directory).
@@ -372,7 +374,6 @@ START_TEST(client_kill_and_a_sentinel_failover_reach_the_new_master)
     r = raw(m, "ROLE");
     ck_assert(r && r->type == REDIS_REPLY_ARRAY && !strcmp(r->element[0]->str, "slave"));
     freeReplyObject(r);
-
 }
 END_TEST
 
@@ -451,6 +452,50 @@ START_TEST(min_replicas_ack_makes_unreplicated_writes_unknown_and_loses_none)
 }
 END_TEST
 
+/* ------------------------------------------------------------ options */
+
+static int try_open(const char *uri)
+{
+    dc_store *s = NULL;
+    int rc = dc_store_open(uri, &s);
+    if (s) dc_store_close(s);
+    return rc;
+}
+
+START_TEST(bad_sentinel_uris_and_options_are_typed_errors)
+{
+    char uri[900], hosts[600];
+    /* base_uri: redis+sentinel://HOSTS/ddlcoord */
+    const char *h = base_uri + strlen("redis+sentinel://");
+    snprintf(hosts, sizeof hosts, "%.*s", (int)(strrchr(h, '/') - h), h);
+
+    snprintf(uri, sizeof uri, "redis+sentinel://%s/nosuchmaster", hosts);
+    ck_assert_int_eq(try_open(uri), DC_EINVAL);
+    ck_assert_msg(strstr(dc_last_error(), "no sentinel knows a master named nosuchmaster"), "%s",
+                  dc_last_error());
+    snprintf(uri, sizeof uri, "redis+sentinel://%s", hosts);
+    ck_assert_int_eq(try_open(uri), DC_EINVAL);
+    snprintf(uri, sizeof uri, "%s?min_replicas_timeout_ms=5000", base_uri);
+    ck_assert_int_eq(try_open(uri), DC_EINVAL);
+    ck_assert_msg(strstr(dc_last_error(), "request_timeout_ms"), "%s", dc_last_error());
+    snprintf(uri, sizeof uri, "%s?min_replicas_ack=-1", base_uri);
+    ck_assert_int_eq(try_open(uri), DC_EINVAL);
+    /* sentinel credentials belong to redis+sentinel:// only */
+    snprintf(uri, sizeof uri, "redis://127.0.0.1:%d?sentinel_password=x", node_port("r0"));
+    ck_assert_int_eq(try_open(uri), DC_EINVAL);
+    /* a wrong sentinel password is DC_EAUTH, and never shown */
+    snprintf(uri, sizeof uri, "%s?sentinel_password=Secret4711", base_uri);
+    ck_assert_int_eq(try_open(uri), DC_EAUTH);
+    ck_assert_msg(!strstr(dc_last_error(), "Secret4711"), "%s", dc_last_error());
+    ck_assert_msg(!strstr(log_text, "Secret4711"), "%s", log_text);
+    /* a dead sentinel first in the list is skipped; no live one is unavailable */
+    snprintf(uri, sizeof uri, "redis+sentinel://127.0.0.1:1,%s/ddlcoord", hosts);
+    ck_assert_int_eq(try_open(uri), DC_OK);
+    ck_assert_int_eq(try_open("redis+sentinel://127.0.0.1:1,127.0.0.1:2/ddlcoord"),
+                     DC_EUNAVAILABLE);
+}
+END_TEST
+
 int main(void)
 {
     Suite *su = suite_create("redis_sentinel");
@@ -465,6 +510,7 @@ int main(void)
     CASE("switch", client_kill_and_a_sentinel_failover_reach_the_new_master);
     CASE("reset", acknowledged_writes_lost_in_a_failover_are_a_reset_without_min_replicas_ack);
     CASE("acked", min_replicas_ack_makes_unreplicated_writes_unknown_and_loses_none);
+    CASE("options", bad_sentinel_uris_and_options_are_typed_errors);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
