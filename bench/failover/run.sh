@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/failover/run.sh BUILDDIR [--backends "etcd zk redis"] [--trials N] [--ttl S]
 #                                [--sources N] [--redis-query Q] [--etcd-query Q]
-#                                [--zk-query Q] [--no-report]
+#                                [--zk-query Q] [--variant NAME BACKEND Q]… [--no-report]
 #                                [--keep DIR | --from DIR]
 #
 # How long a fail-over stops the shard-DDL protocol, beside what bounds it,
@@ -25,7 +25,10 @@
 #
 # Redis is reached as redis+sentinel://…/ddlcoord plus --redis-query (default
 # "?min_replicas_ack=1", as docs/deploy.md recommends); --etcd-query and
-# --zk-query add driver options the same way (default none). The 1-minute load
+# --zk-query add driver options the same way (default none). --variant adds a
+# row NAME: BACKEND's cluster with the driver options Q instead (e.g.
+# --variant etcd-rt2s etcd "?request_timeout_ms=2000"), run after the
+# backends of --backends. The 1-minute load
 # average is noted at each kill. --keep DIR keeps the trials' results in DIR;
 # --from DIR writes the report again from such results (after findings.md,
 # the plain-sentence summary that leads the section, was edited) without
@@ -41,12 +44,14 @@ top=$(cd "$here/../.." && pwd)
 build=$(cd "${1:?usage: $0 BUILDDIR [--backends LIST] [--trials N] [--ttl S]}" && pwd)
 shift
 backends="etcd zk redis" trials=3 ttl=5 sources=8 report=1 redis_query="?min_replicas_ack=1"
-keep="" from="" etcd_query="" zk_query=""
+keep="" from="" etcd_query="" zk_query="" variants=""
+declare -A vbase=() vquery=()
 while [ $# -gt 0 ]; do
     case $1 in
     --redis-query) redis_query=$2; shift 2 ;;
     --etcd-query) etcd_query=$2; shift 2 ;;
     --zk-query) zk_query=$2; shift 2 ;;
+    --variant) variants="$variants $2"; vbase[$2]=$3; vquery[$2]=$4; shift 4 ;;
     --keep) keep=$2; shift 2 ;;
     --from) from=$2; shift 2 ;;
     --backends) backends=$2; shift 2 ;;
@@ -123,7 +128,7 @@ start_master() { # DIR NAME
 
 # One trial on one backend; appends "name value" lines to $d/result.
 trial() {
-    local b=$1 d=$2 fix k e p m killed
+    local b=${vbase[$1]:-$1} d=$2 fix k e p m killed
     case $b in
     etcd) fix=$top/tests/fixtures/etcd_cluster.sh; export ETCD_RAFT_FLAGS="" ;;
     zk) fix=$top/tests/fixtures/zk_ensemble.sh ;;
@@ -137,6 +142,7 @@ trial() {
     zk) URI=$URI$zk_query ;;
     redis) URI=$URI$redis_query ;;
     esac
+    [ -n "${vbase[$1]:-}" ] && URI=$(cat "$CLUSTER_DIR/uri")${vquery[$1]}
     NS=/bench-failover-$$-$RANDOM
     "$DC" --store "$URI" --namespace "$NS" task add T $(seq -f 's%g' 1 "$sources") >/dev/null ||
         { say "$b: task add failed"; return 1; }
@@ -210,7 +216,15 @@ met() {
 t_start=$(date +%s)
 [ -n "$from" ] && t_start=$(cat "$work/t_start" 2>/dev/null || echo "$t_start") && trials=$(cat "$work/trials")
 [ -n "$from" ] || { echo "$t_start" >"$work/t_start"; echo "$trials" >"$work/trials"; }
-[ -n "$from" ] || printf '%s\n' "etcd:${etcd_query:-} zk:${zk_query:-} redis:${redis_query:-}" >"$work/queries"
+if [ -z "$from" ]; then
+    backends="$backends$variants"
+    echo "$backends" >"$work/backends"
+    q="etcd:${etcd_query:-} zk:${zk_query:-} redis:${redis_query:-}"
+    for v in $variants; do q="$q $v:${vquery[$v]}"; done
+    printf '%s\n' "$q" >"$work/queries"
+else
+    backends=$(cat "$work/backends" 2>/dev/null || echo "$backends")
+fi
 queries=$(cat "$work/queries" 2>/dev/null)
 [ -n "$from" ] || for b in $backends; do
     for i in $(seq 1 "$trials"); do
