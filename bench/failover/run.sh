@@ -246,7 +246,7 @@ section() {
     echo "## Fail-over: how long the protocol stops (issue #17)"
     echo
     [ -f "$here/findings.md" ] && { cat "$here/findings.md"; echo; }
-    echo "Written by \`bench/failover/run.sh\` on $(date -u '+%Y-%m-%d %H:%M') UTC in $(($(cat "$work/t_end" 2>/dev/null || date +%s) - t_start)) s,"
+    echo "Written by \`bench/failover/run.sh\` for a run that started on $(date -u -d "@$t_start" '+%Y-%m-%d %H:%M') UTC and took $(($(cat "$work/t_end" 2>/dev/null || date +%s) - t_start)) s,"
     echo "build of commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null), $trials trial(s) per backend (values: trial 1 / 2 / …)."
     echo "Clusters of the test fixtures on one 2-core machine: etcd 3 members (etcd's default raft"
     echo "timers), ZooKeeper 3 servers (tickTime 1000), Redis master + 2 replicas + 3 sentinels"
