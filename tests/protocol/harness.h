@@ -56,6 +56,8 @@ typedef struct t_master {
     int running;
 } t_master;
 
+/* The thread body t_master_start runs: dc_master_run(tm->m, -1) into tm->rc. */
+void *t_master_main(void *arg);
 /* Create and start a master on ns, wait for its step 1. */
 void t_master_start(t_master *tm, const char *ns, t_rec *rec);
 /* Stop and join (the master object stays until t_master_free). Returns run's rc. */
