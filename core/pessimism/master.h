@@ -105,6 +105,11 @@ struct dc_master {
     void *step_ud;
     int64_t (*clock_ms)(void *);
     void *clock_ud;
+    int (*reopen)(dc_store *, dc_store **, const char **, size_t *, int64_t *, void *);
+    void *reopen_ud;
+    dc_store *own_store; /* a handle the master opened itself after a reset (closed when freed) */
+    int reset_seen;      /* a call or the watch answered DC_ERESET: reopen before anything */
+    uint64_t resets;     /* store resets survived */
 
     pthread_mutex_t mu;  /* serialises handlers and admin calls */
     pthread_cond_t cond; /* broadcast after every pass and when the loop is free */

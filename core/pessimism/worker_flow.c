@@ -13,6 +13,8 @@
 
 #include <string.h>
 
+#include "clock.h"
+
 /* After the DDLs ran, the operation changed: an operator decided while this
  * worker executed. If it was completed for us (--assume-executed) the run is
  * over; if it was fenced (--assume-not-executed), the DDLs ran here and the
@@ -42,12 +44,13 @@ static int decided_meanwhile(dc_worker *w, int timeout_ms)
                      dc_e(w->source), dc_e(w->lock_id));
 }
 
-int dc_worker_run_ddl(dc_worker *w, const char *schema, const char *table, const char *const *ddls,
-                      size_t n_ddls, const char *position, dc_exec_fn exec_fn,
-                      dc_checkpoint_fn checkpoint_fn, void *userdata, int timeout_ms, int *executed)
+/* One pass of the flow. *tried gets the attempt the exec callback ran as
+ * (0: it did not run the DDLs). */
+static int run_once(dc_worker *w, const char *schema, const char *table, const char *const *ddls,
+                    size_t n_ddls, const char *position, dc_exec_fn exec_fn,
+                    dc_checkpoint_fn checkpoint_fn, void *userdata, int timeout_ms, int *executed,
+                    int64_t *tried)
 {
-    if (executed) *executed = 0;
-    if (!exec_fn || !checkpoint_fn) return dc__error(DC_EINVAL, "worker: callbacks are required");
     int rc = dc_worker_put_info(w, schema, table, ddls, n_ddls, position, timeout_ms, NULL);
     if (rc) return rc;
     dc_operation *op = NULL;
@@ -79,6 +82,7 @@ int dc_worker_run_ddl(dc_worker *w, const char *schema, const char *table, const
         op->attempt = (int)attempt;
         break;
     }
+    if (ran && op->exec) *tried = op->attempt;
     if (ran && exec_fn(op, userdata)) {
         dc_operation_free(op);
         return dc__error(DC_ECLOSED, "worker %s: exec callback failed", dc_e(w->source));
@@ -97,4 +101,32 @@ int dc_worker_run_ddl(dc_worker *w, const char *schema, const char *table, const
     dc_operation_free(op);
     if (!rc) rc = dc_worker_mark_done(w, timeout_ms, NULL);
     return rc;
+}
+
+int dc_worker_run_ddl(dc_worker *w, const char *schema, const char *table, const char *const *ddls,
+                      size_t n_ddls, const char *position, dc_exec_fn exec_fn,
+                      dc_checkpoint_fn checkpoint_fn, void *userdata, int timeout_ms, int *executed)
+{
+    if (executed) *executed = 0;
+    if (!exec_fn || !checkpoint_fn) return dc__error(DC_EINVAL, "worker: callbacks are required");
+    int64_t deadline = dc_deadline_ms(timeout_ms);
+    w->min_attempt = 0;
+    for (;;) {
+        int64_t left = deadline < 0 ? -1 : deadline - dc_now_ms();
+        int64_t tried = 0;
+        int ran = 0;
+        int rc = run_once(w, schema, table, ddls, n_ddls, position, exec_fn, checkpoint_fn,
+                          userdata, left < 0 && deadline >= 0 ? 0 : (int)left, &ran, &tried);
+        if (executed && ran) *executed = 1;
+        if (rc != DC_ERESET) {
+            w->min_attempt = 0;
+            return rc;
+        }
+        /* The store lost its data (docs/DESIGN.md, "Resets"): what this run
+         * reported and was told is gone with it. Report again on a new
+         * handle; if the DDLs already ran here, the next attempt says so. */
+        if (deadline >= 0 && dc_now_ms() >= deadline) return rc;
+        if ((rc = worker_reopen(w, deadline))) return rc;
+        if (tried && tried + 1 > w->min_attempt) w->min_attempt = tried + 1;
+    }
 }

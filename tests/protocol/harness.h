@@ -126,5 +126,6 @@ Suite *suite_beyond(void);
 Suite *suite_admin(void);
 Suite *suite_issue12(void);
 Suite *suite_intent(void);
+Suite *suite_reset(void);
 
 #endif
