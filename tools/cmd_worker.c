@@ -32,6 +32,7 @@ enum {
     OPT_POSITION,
     OPT_EXEC,
     OPT_TIMEOUT,
+    OPT_TTL,
 };
 
 #define WORKER   "worker"
@@ -39,31 +40,37 @@ enum {
 
 static void help(void)
 {
-    printf("Usage: ddlcoord worker --task T --source S --schema DB --table TBL --ddl SQL\n"
-           "                       [--ddl SQL...] [--position P] [--exec CMD] [--timeout S]\n"
-           "Take one source's part in the shard-DDL lock of DB.TBL: report the DDLs, wait\n"
-           "for the master's decision, run CMD if this source must execute them (the owner),\n"
-           "skip them otherwise, mark the operation done, and exit 0.\n\n"
-           "  --task T, --source S      who reports\n"
-           "  --schema DB, --table TBL  the downstream table the lock is about\n"
-           "  --ddl SQL                 a DDL statement (repeat for several, in order)\n"
-           "  --position P              where the DDL is in the source's stream (e.g. a binlog\n"
-           "                            position); re-running with the same P after a crash\n"
-           "                            finishes the earlier run without executing twice\n"
-           "  --exec CMD                run with /bin/sh -c when told to execute; environment:\n"
-           "                            DDLCOORD_LOCK_ID, DDLCOORD_TASK, DDLCOORD_SOURCE,\n"
-           "                            DDLCOORD_SCHEMA, DDLCOORD_TABLE, DDLCOORD_POSITION,\n"
-           "                            DDLCOORD_DDL_COUNT, DDLCOORD_DDL_1..N, DDLCOORD_DDLS\n"
-           "                            (all, one per line), DDLCOORD_EXEC_ATTEMPT (1, or N > 1\n"
-           "                            when an earlier run may have executed them and did not\n"
-           "                            finish: check the downstream before repeating them).\n"
-           "                            A non-zero exit leaves the lock waiting: fix the cause\n"
-           "                            and re-run.\n"
-           "  --timeout S               bound each wait (default: wait forever)\n\n"
-           "Prints 'executed LOCK_ID', 'skipped LOCK_ID' or 'already resolved LOCK_ID'.\n"
-           "Test only: DDLCOORD_TEST_PAUSE_AT_STEP=N stops the process (SIGSTOP) right after\n"
-           "worker step N.\n\n%s\n%s",
-           dcx_common_help, dcx_exit_help);
+    printf(
+        "Usage: ddlcoord worker --task T --source S --schema DB --table TBL --ddl SQL\n"
+        "                       [--ddl SQL...] [--position P] [--exec CMD] [--timeout S]\n"
+        "Take one source's part in the shard-DDL lock of DB.TBL: report the DDLs, wait\n"
+        "for the master's decision, run CMD if this source must execute them (the owner),\n"
+        "skip them otherwise, mark the operation done, and exit 0.\n\n"
+        "  --task T, --source S      who reports\n"
+        "  --schema DB, --table TBL  the downstream table the lock is about\n"
+        "  --ddl SQL                 a DDL statement (repeat for several, in order)\n"
+        "  --position P              where the DDL is in the source's stream (e.g. a binlog\n"
+        "                            position); re-running with the same P after a crash\n"
+        "                            finishes the earlier run without executing twice\n"
+        "  --exec CMD                run with /bin/sh -c when told to execute; environment:\n"
+        "                            DDLCOORD_LOCK_ID, DDLCOORD_TASK, DDLCOORD_SOURCE,\n"
+        "                            DDLCOORD_SCHEMA, DDLCOORD_TABLE, DDLCOORD_POSITION,\n"
+        "                            DDLCOORD_DDL_COUNT, DDLCOORD_DDL_1..N, DDLCOORD_DDLS\n"
+        "                            (all, one per line), DDLCOORD_EXEC_ATTEMPT (1, or N > 1\n"
+        "                            when an earlier run may have executed them and did not\n"
+        "                            finish: check the downstream before repeating them).\n"
+        "                            A non-zero exit leaves the lock waiting: fix the cause\n"
+        "                            and re-run.\n"
+        "  --timeout S               bound each wait (default: wait forever)\n"
+        "  --ttl S                   lease TTL of this worker's liveness key (default 5)\n\n"
+        "One live worker per task and source: the worker holds a lease-backed key under\n"
+        "NS/ddlcoord/worker/ while it runs. A second one started meanwhile waits two TTLs\n"
+        "(and 2 s) for it to go and then exits 10 (busy); a re-run after a crash (kill -9) waits\n"
+        "for the dead worker's lease to expire and takes over.\n\n"
+        "Prints 'executed LOCK_ID', 'skipped LOCK_ID' or 'already resolved LOCK_ID'.\n"
+        "Test only: DDLCOORD_TEST_PAUSE_AT_STEP=N stops the process (SIGSTOP) right after\n"
+        "worker step N.\n\n%s\n%s",
+        dcx_common_help, dcx_exit_help);
 }
 
 typedef struct worker_args {
@@ -71,6 +78,7 @@ typedef struct worker_args {
     const char *ddls[MAX_DDLS];
     size_t n_ddls;
     int64_t timeout_ms; /* -1 = forever */
+    int64_t ttl;        /* liveness lease TTL, seconds */
 } worker_args;
 
 typedef struct worker_run {
@@ -167,6 +175,7 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, worker_args *a)
                                          {"position", required_argument, 0, OPT_POSITION},
                                          {"exec", required_argument, 0, OPT_EXEC},
                                          {"timeout", required_argument, 0, OPT_TIMEOUT},
+                                         {"ttl", required_argument, 0, OPT_TTL},
                                          DCX_COMMON_LONG_OPTIONS,
                                          {0, 0, 0, 0}};
     int c;
@@ -207,6 +216,13 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, worker_args *a)
                 return DCX_EXIT_USAGE;
             }
             break;
+        case OPT_TTL:
+            a->ttl = dcx_parse_long(optarg, 1, 3600);
+            if (a->ttl < 1) {
+                dcx_err(ctx, "--ttl must be 1..3600 seconds: %s", optarg);
+                return DCX_EXIT_USAGE;
+            }
+            break;
         default: {
             int r = dcx_common_option(ctx, c, optarg);
             if (r < 0) return DCX_EXIT_USAGE;
@@ -238,7 +254,7 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, worker_args *a)
 
 int dcx_cmd_worker(dcx_ctx *ctx, int argc, char **argv)
 {
-    worker_args a = {.timeout_ms = -1};
+    worker_args a = {.timeout_ms = -1, .ttl = 5};
     int ex = parse(ctx, argc, argv, &a);
     if (ex < 0) return DCX_EXIT_OK;
     if (ex != DCX_EXIT_OK) return ex;
@@ -264,6 +280,14 @@ int dcx_cmd_worker(dcx_ctx *ctx, int argc, char **argv)
     if (rc != DC_OK) {
         free(lock_id);
         return dcx_fail(ctx, rc, "worker");
+    }
+    rc = dc_worker_claim(w, a.ttl);
+    if (rc != DC_OK) {
+        if (rc == DC_EBUSY) dcx_err(ctx, "busy: %s", dc_last_error());
+        ex = rc == DC_EBUSY ? DCX_EXIT_BUSY : dcx_fail(ctx, rc, "worker");
+        dc_worker_free(w);
+        free(lock_id);
+        return ex;
     }
     int executed = 0;
     rc = dc_worker_run_ddl(w, a.schema, a.table, a.ddls, a.n_ddls, a.position, exec_cb,

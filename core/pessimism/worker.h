@@ -8,6 +8,8 @@
 
 #include "pess.h"
 
+#include <ddlcoord/election.h>
+
 /* The worker's keys, as indexes into dc_worker.view. */
 enum { WK_OP, WK_INFO, WK_MARKER, WK_CONFLICT, WK_N };
 
@@ -48,6 +50,9 @@ struct dc_worker {
     /* store resets (docs/DESIGN.md, "Resets") */
     dc_store *own_store; /* a handle the worker opened after a reset (closed when freed) */
     int64_t min_attempt; /* the next intent's attempt is at least this (0: none) */
+    /* one live worker per (task, source): worker_claim.c */
+    dc_election *claim; /* NULL: not claimed */
+    int64_t claim_ttl;
 };
 
 /* The store's history was reset: close the watches, forget the view and

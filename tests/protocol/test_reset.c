@@ -314,6 +314,31 @@ START_TEST(a_fenced_master_without_reopen_stops_with_ereset)
 }
 END_TEST
 
+/* One live worker per (task, source): a second claim while the first lives
+ * is refused with DC_EBUSY (after waiting for a lease that never expires);
+ * once the first worker is gone, the next claim holds at once. */
+START_TEST(a_second_live_worker_for_a_source_gets_ebusy)
+{
+    const char *ns = t_ns("claim");
+    dc_worker_options o = {.ns = ns};
+    dc_worker *w1, *w2, *w3;
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &w1), DC_OK);
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &w2), DC_OK);
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "b", &o, &w3), DC_OK);
+    ck_assert_int_eq(dc_worker_claim(w1, 0), DC_EINVAL);
+    ck_assert_int_eq(dc_worker_claim(w1, 1), DC_OK);
+    ck_assert_int_eq(dc_worker_claim(w1, 1), DC_OK); /* held: nothing to do */
+    ck_assert_int_eq(dc_worker_claim(w3, 1), DC_OK); /* another source: its own key */
+    int rc = dc_worker_claim(w2, 1);
+    ck_assert_msg(rc == DC_EBUSY, "second claim: %s", dc_errname(rc));
+    ck_assert_ptr_nonnull(strstr(dc_last_error(), "another live worker"));
+    dc_worker_free(w1);
+    ck_assert_int_eq(dc_worker_claim(w2, 1), DC_OK);
+    dc_worker_free(w2);
+    dc_worker_free(w3);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -334,6 +359,7 @@ Suite *suite_reset(void)
     tcase_add_test(tc, an_owner_that_executed_before_a_reset_runs_again_as_attempt_2);
     tcase_add_test(tc, two_resets_in_a_row_leave_one_working_master);
     tcase_add_test(tc, a_fenced_master_without_reopen_stops_with_ereset);
+    tcase_add_test(tc, a_second_live_worker_for_a_source_gets_ebusy);
     suite_add_tcase(s, tc);
     return s;
 }
