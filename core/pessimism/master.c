@@ -441,6 +441,7 @@ static int on_info_put(dc_master *m, const dc_kv *kv)
                          created ? "lock created, owner " : "synced",
                          created ? dc_e(lock->owner) : "", remain);
         if (!rc && had_conflict) rc = master_del_conflict(m, info->task, info->source);
+        if (!rc) rc = master_rejoin(m, lock, info->source);
         if (!rc) rc = master_progress(m, lock);
     }
     dc_info_free(info);

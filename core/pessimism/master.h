@@ -167,6 +167,9 @@ int master_fail(dc_master *m, int code);
  * queued, not written, until master_flush. Step 10 detaches the lock from
  * the keeper (freed by the flush): callers must not use it afterwards. */
 int master_progress(dc_master *m, pess_lock *lock);
+/* source reported lock's DDLs after an unlock forced the lock without it:
+ * awaited again, and given its exec=false if the others have theirs. */
+int master_rejoin(dc_master *m, pess_lock *lock, const char *source);
 
 /* Commit the queued writes in txns of up to 32 keys, then report their
  * steps, finish the locks of step 10 and drive again the locks whose writes

@@ -127,5 +127,6 @@ Suite *suite_admin(void);
 Suite *suite_issue12(void);
 Suite *suite_intent(void);
 Suite *suite_reset(void);
+Suite *suite_findings(void);
 
 #endif
