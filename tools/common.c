@@ -29,7 +29,8 @@ const char dcx_exit_help[] =
     "   6  exec: the worker's --exec command failed\n"
     "   7  corrupt: a value in the store or the config file is malformed\n"
     "   8  check: the demo found a revision-order or exactly-once violation\n"
-    "   9  no master answered an admin request (unlock, remove-meta) in time\n";
+    "   9  no master answered an admin request (unlock, remove-meta) in time\n"
+    "  10  busy: another live worker runs for the same task and source\n";
 
 const char dcx_common_help[] =
     "Common options:\n"

@@ -270,6 +270,14 @@ int dc_store_open_config(const dc_config *in, dc_store **out)
     return DC_OK;
 }
 
+int dc_store_reopen(const dc_store *s, dc_store **out)
+{
+    if (!out) return dc__error(DC_EINVAL, "dc_store_reopen: out is NULL");
+    *out = NULL;
+    if (!s) return dc__error(DC_EINVAL, "dc_store_reopen: no store");
+    return dc_store_open_config(s->cfg, out);
+}
+
 void dc_store_close(dc_store *s)
 {
     if (!s) return;
