@@ -8,8 +8,9 @@
  * Exit status: 0 when every schedule held every invariant (with
  * --expect-violation: when at least one schedule was caught), 1 otherwise,
  * 2 on bad arguments or a harness error. --seeds-file runs the seeds listed
- * in FILE (one "seed max-sources max-jobs  # note" a line; the known
- * findings, tests/explorer/findings.txt).
+ * in FILE (one "seed max-sources max-jobs without  # note" a line, without
+ * being a --without list or "-"; the known findings,
+ * tests/explorer/findings.txt) and reports each, failing on none of them.
  */
 #include "explorer.h"
 
@@ -31,6 +32,16 @@ static int num(const char *s, unsigned long long *out)
     if (!s || !*s) return -1;
     *out = strtoull(s, &end, 10);
     return *end ? -1 : 0;
+}
+
+/* "unlock,remove,..." (see XP_NO_* in explorer.h); "-" is none. */
+static unsigned without_bits(const char *list)
+{
+    static const char *cls[] = {"unlock", "remove", "meta", "master", "faults", "ckpt"};
+    unsigned bits = 0;
+    for (size_t c = 0; c < sizeof cls / sizeof cls[0]; c++)
+        if (strstr(list, cls[c])) bits |= 1u << c;
+    return bits;
 }
 
 typedef struct totals {
@@ -93,14 +104,14 @@ int main(int argc, char **argv)
             seeds_file = n;
             i++;
         } else if (!strcmp(a, "--without") && n) {
-            static const char *cls[] = {"unlock", "remove", "meta", "master", "faults", "ckpt"};
-            for (size_t c = 0; c < sizeof cls / sizeof cls[0]; c++)
-                if (strstr(n, cls[c])) o.without |= 1u << c;
+            o.without = without_bits(n);
             i++;
         } else if (!strcmp(a, "--expect-violation")) {
             expect = 1;
         } else if (!strcmp(a, "--verbose")) {
             o.verbose = 1;
+        } else if (!strcmp(a, "--trace-store")) {
+            o.verbose = 2; /* every store event in the trace, and print it */
         } else {
             fprintf(stderr, "explorer: bad argument: %s (see the comment in main.c)\n", a);
             return 2;
@@ -117,11 +128,14 @@ int main(int argc, char **argv)
         char line[512];
         while (fgets(line, sizeof line, f)) {
             unsigned long long s, ms, mj;
-            if (line[0] == '#' || sscanf(line, "%llu %llu %llu", &s, &ms, &mj) != 3) continue;
+            char wo[64] = "";
+            int k = sscanf(line, "%llu %llu %llu %63s", &s, &ms, &mj, wo);
+            if (line[0] == '#' || k < 3 || ms < 2 || ms > 64 || mj < 1 || mj > 16) continue;
             xp_opts so = o;
             so.seed = s;
             so.max_sources = (int)ms;
             so.max_jobs = (int)mj;
+            so.without = k == 4 && wo[0] != '#' ? without_bits(wo) : 0;
             int rc = one(&so, &t);
             printf("explorer: finding seed %llu: %s\n", s,
                    rc == 0  ? "holds now"
@@ -132,7 +146,7 @@ int main(int argc, char **argv)
     } else {
         for (unsigned long long s = first; s < first + count; s++) {
             o.seed = s;
-            one(&o, &t);
+            if (one(&o, &t) > 0 && expect) break; /* caught: that is all it has to show */
         }
     }
     double dt = now_s() - t0;

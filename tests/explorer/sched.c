@@ -210,6 +210,12 @@ static size_t job_of(xp *x, const dc_lock_status *l)
     return (size_t)-1;
 }
 
+static const char *last_viol(const xp *x)
+{
+    int i = x->chk.n_viol - 1;
+    return i >= 0 && i < XC_MAX_VIOL ? x->chk.viol[i] : "(more violations)";
+}
+
 /* ---------------------------------------------------------------- observer */
 
 static void observe(xp *x)
@@ -238,13 +244,18 @@ static void observe(xp *x)
         for (size_t i = 0; i < evs->n; i++) {
             const dc_event *e = &evs->events[i];
             x->obs_rev = e->kv.mod_revision;
+            if (x->o->verbose > 1)
+                tr(x, "store: rev %lld %s %.*s%s%.*s", (long long)e->kv.mod_revision,
+                   e->type == DC_EVENT_PUT ? "PUT" : "DEL", (int)e->kv.key_len, e->kv.key,
+                   e->type == DC_EVENT_PUT ? " = " : "",
+                   (int)(e->type == DC_EVENT_PUT ? e->kv.value_len : 0), e->kv.value);
             if (e->type != DC_EVENT_PUT || e->kv.key_len < pl || memcmp(e->kv.key, x->op_pfx, pl))
                 continue;
             char key[256];
             snprintf(key, sizeof key, "%.*s", (int)e->kv.key_len, e->kv.key);
             if (xc_op_put(&x->chk, key, e->prev_kv ? e->prev_kv->value : NULL,
                           e->prev_kv ? e->prev_kv->value_len : 0, e->kv.value, e->kv.value_len))
-                tr(x, "VIOLATION: %s", x->chk.viol[x->chk.n_viol - 1]);
+                tr(x, "VIOLATION: %s", last_viol(x));
         }
         dc_events_free(evs);
     }
@@ -443,7 +454,7 @@ static void worker_step(xp *x, src *s)
             int done = op->done, exec = op->exec;
             dc_operation_free(op);
             if (s->resend && xc_resend(&x->chk, j, s->hc.who, DC_OK, done))
-                tr(x, "VIOLATION: %s", x->chk.viol[x->chk.n_viol - 1]);
+                tr(x, "VIOLATION: %s", last_viol(x));
             s->resend = 0;
             if (done) {
                 next_job(x, s, "already resolved (done operation)");
@@ -490,8 +501,7 @@ static void worker_step(xp *x, src *s)
     case W_EXEC:
         x->res->execs++;
         tr(x, "%s: EXECUTE job %zu attempt %lld", s->hc.who, j, (long long)s->attempt);
-        if (xc_exec(&x->chk, j, s->hc.who, s->attempt))
-            tr(x, "VIOLATION: %s", x->chk.viol[x->chk.n_viol - 1]);
+        if (xc_exec(&x->chk, j, s->hc.who, s->attempt)) tr(x, "VIOLATION: %s", last_viol(x));
         s->st = W_MARK;
         return;
     case W_MARK:
@@ -525,6 +535,7 @@ static void worker_step(xp *x, src *s)
  * done txn resolved (the re-entrancy table's "after step 8" row). */
 static void lose_checkpoint(xp *x, src *s)
 {
+    if (x->hold) return; /* a remove-meta may be clearing the markers */
     if (s->st != W_PUT || s->put_tried || s->job == 0 || s->last_done != (long)s->job - 1) return;
     worker_crash(x, s, "checkpoint lost");
     s->ckpt--;
