@@ -90,18 +90,20 @@ typedef struct xp_opts {
     unsigned without;
 } xp_opts;
 
-#define XP_NO_UNLOCK 0x01u /* operator unlocks */
-#define XP_NO_REMOVE 0x02u /* source remove / re-add */
-#define XP_NO_META   0x04u /* remove-meta */
-#define XP_NO_MASTER 0x08u /* master crashes and fail-overs */
-#define XP_NO_FAULTS 0x10u /* store faults: call faults, ended watches, compaction */
-#define XP_NO_CKPT   0x20u /* lost checkpoints */
+#define XP_NO_UNLOCK          0x01u /* operator unlocks */
+#define XP_NO_REMOVE          0x02u /* source remove / re-add */
+#define XP_NO_META            0x04u /* remove-meta */
+#define XP_NO_MASTER          0x08u /* master crashes and fail-overs */
+#define XP_NO_FAULTS          0x10u /* store faults: call faults, ended watches, compaction */
+#define XP_NO_CKPT            0x20u /* lost checkpoints */
+#define XP_NO_UNSYNCED_UNLOCK 0x40u /* unlocks of locks some source has not reported */
+#define XP_NO_RESET           0x80u /* store resets (all data lost) */
 
 typedef struct xp_result {
     int ok;
     int n_sources, n_jobs, n_tables;
     long ticks;
-    long execs, crashes, master_crashes, failovers, unlocks, removes, faults;
+    long execs, crashes, master_crashes, failovers, unlocks, removes, faults, resets, metas;
 } xp_result;
 
 /* Run one schedule. Returns 0 when every invariant held, 1 on a violation

@@ -3,7 +3,7 @@
  *
  *   explorer [--seed S | --first S --count N] [--max-sources N] [--max-jobs K]
  *            [--break B] [--expect-violation] [--verbose] [--trace-tail L]
- *            [--seeds-file FILE] [--without unlock,remove,meta,master,faults,ckpt]
+ *            [--seeds-file FILE] [--without unlock,remove,meta,master,faults,ckpt,unsynced,reset]
  *
  * Exit status: 0 when every schedule held every invariant (with
  * --expect-violation: when at least one schedule was caught), 1 otherwise,
@@ -37,7 +37,8 @@ static int num(const char *s, unsigned long long *out)
 /* "unlock,remove,..." (see XP_NO_* in explorer.h); "-" is none. */
 static unsigned without_bits(const char *list)
 {
-    static const char *cls[] = {"unlock", "remove", "meta", "master", "faults", "ckpt"};
+    static const char *cls[] = {"unlock", "remove", "meta",     "master",
+                                "faults", "ckpt",   "unsynced", "reset"};
     unsigned bits = 0;
     for (size_t c = 0; c < sizeof cls / sizeof cls[0]; c++)
         if (strstr(list, cls[c])) bits |= 1u << c;
@@ -45,7 +46,8 @@ static unsigned without_bits(const char *list)
 }
 
 typedef struct totals {
-    long runs, bad, errors, execs, crashes, mcrash, fail, unl, rem, faults, ticks, maxsrc;
+    long runs, bad, errors, execs, crashes, mcrash, fail, unl, rem, faults, ticks, maxsrc, resets,
+        metas;
 } totals;
 
 static int one(xp_opts *o, totals *t)
@@ -62,6 +64,8 @@ static int one(xp_opts *o, totals *t)
     t->unl += r.unlocks;
     t->rem += r.removes;
     t->faults += r.faults;
+    t->resets += r.resets;
+    t->metas += r.metas;
     t->ticks += r.ticks;
     if (r.n_sources > t->maxsrc) t->maxsrc = r.n_sources;
     return rc;
@@ -152,9 +156,11 @@ int main(int argc, char **argv)
     double dt = now_s() - t0;
     printf("explorer: %ld schedules (seeds %llu..%llu), %ld violated, %ld harness errors, "
            "%.1f s; %ld executions, %ld worker crashes, %ld master crashes, %ld fail-overs, "
-           "%ld unlocks, %ld source removals, %ld call faults, %ld ticks, up to %ld sources\n",
+           "%ld unlocks, %ld source removals, %ld remove-metas, %ld resets, %ld call faults, %ld "
+           "ticks, "
+           "up to %ld sources\n",
            t.runs, first, first + count - 1, t.bad, t.errors, dt, t.execs, t.crashes, t.mcrash,
-           t.fail, t.unl, t.rem, t.faults, t.ticks, t.maxsrc);
+           t.fail, t.unl, t.rem, t.metas, t.resets, t.faults, t.ticks, t.maxsrc);
     if (seeds_file) return t.errors ? 2 : 0; /* findings are reported, not failed on */
     if (t.errors) return 2;
     if (expect) return t.bad > 0 ? 0 : 1;

@@ -608,7 +608,11 @@ static void operator_unlock(xp *x)
         dc_lock_status_free_array(l, n);
         return;
     }
-    send_unlock(x, &l[rnd(x, (int)n)], 0);
+    const dc_lock_status *k = &l[rnd(x, (int)n)];
+    /* A careful operator unlocks only a lock every source reported (to
+     * change its owner or decide an uncertain one): F1 of findings.txt is
+     * about the others. */
+    if (!(x->o->without & XP_NO_UNSYNCED_UNLOCK) || k->synced) send_unlock(x, k, 0);
     dc_lock_status_free_array(l, n);
 }
 
@@ -668,6 +672,7 @@ static void remove_meta_poll(xp *x)
         if (!quiet) return;
     }
     tr(x, "operator: remove-meta %s", TASK);
+    x->res->metas++;
     if (dc_admin_send_remove_meta(x->adm, NS, TASK, 600000, &x->call)) {
         x->call = NULL;
         x->hold = 0;
@@ -678,6 +683,47 @@ static void remove_meta_poll(xp *x)
 }
 
 /* ---------------------------------------------------------------- faults */
+
+/* The store loses its data (dc_mem_reset: a Redis restart without its AOF).
+ * Every handle opened before is poisoned (DC_ERESET): every process starts
+ * over on a new handle, and the operator adds the task's sources again. The
+ * protocol cannot know what ran before (markers and operations are gone), so
+ * the DDLs in flight are exempt from the twice rule; every lock must still
+ * resolve. */
+static void reset(xp *x)
+{
+    if (x->call) return; /* keep the operator's bookkeeping simple */
+    /* Only while every source restarts at the same DDL: sources whose
+     * checkpoints differ cannot agree on a lock again once the store forgot
+     * which DDLs resolved (that needs an operator, not a protocol). */
+    for (int i = 1; i < x->n_src; i++)
+        if (x->s[i].ckpt != x->s[0].ckpt) return;
+    tr(x, "store: RESET (all data lost) while every source is at DDL %zu", x->s[0].ckpt);
+    x->res->resets++;
+    if (dc_mem_reset(x->adm)) return;
+    master_free(x, &x->old, 0);
+    master_free(x, &x->cur, 0);
+    x->hold = 0;
+    for (int i = 0; i < x->n_src; i++) {
+        src *s = &x->s[i];
+        /* Its owner may have executed it: the store no longer knows. */
+        if (s->ckpt < x->n_jobs) x->chk.jobs[s->ckpt].exempt = 1;
+        worker_crash(x, s, "store reset");
+        s->last_done = -1;
+        s->removed = 0;
+    }
+    dc_watch_close(x->obs);
+    x->obs = NULL;
+    dc_store_close(x->adm);
+    x->adm = NULL;
+    const char *names[MAXSRC];
+    for (int i = 0; i < x->n_src; i++) names[i] = x->s[i].hc.who;
+    int rc = dc_store_open(x->uri, &x->adm);
+    if (!rc) rc = dc_mem_clock_set(x->adm, x->now_ms);
+    if (!rc) rc = dc_task_add(x->adm, NS, TASK, names, (size_t)x->n_src);
+    if (!rc) rc = dc_revision(x->adm, &x->obs_rev);
+    if (rc) xc_fail(&x->chk, "harness: cannot start over after a reset: %s", dc_errname(rc));
+}
 
 static dc_store *random_actor_handle(xp *x, const char **who)
 {
@@ -722,6 +768,8 @@ static void event(xp *x)
             tr(x, "store: compacted at %lld", (long long)x->obs_rev);
     } else if (r < 91) {
         if (!(x->o->without & XP_NO_CKPT)) lose_checkpoint(x, s);
+    } else if (r < 93) {
+        if (!(x->o->without & XP_NO_RESET)) reset(x);
     } else if (x->o->broken == 3) {
         /* A rogue writer overwrites a done operation. */
         dc_kvs *kv = NULL;
