@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "zk.h"
+#include "zk_batch.h"
 
 void zk_batch_init(zk_batch *b)
 {
