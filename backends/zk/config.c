@@ -70,7 +70,6 @@ static int parse_config(zk_cfg *c, const dc_host *h, const char *uri, const dc_c
         }
     }
     c->hosts = dc_buf_steal(&hosts);
-    c->ensemble = u.n_hosts > 1;
     c->endpoint = c->hosts ? strdup(c->hosts) : NULL;
     const char *user = cfg_str(h, cfg, "username"), *pass = cfg_str(h, cfg, "password");
     if (!user) user = u.user;
@@ -95,6 +94,10 @@ static int parse_config(zk_cfg *c, const dc_host *h, const char *uri, const dc_c
         goto out;
     /* A put multi carries the value twice (kv znode and event) plus the
      * previous value in the event; 4 KiB covers paths and headers. */
+    /* A single host in the URI may still be one server of an ensemble (or a
+     * load balancer in front of one), so sync is on whatever the host list. */
+    if ((rc = cfg_int(h, cfg, "sync", 1, 0, 1, &v, err))) goto out;
+    c->sync = (int)v;
     if ((rc = cfg_int(h, cfg, "max_value_bytes", (c->max_request - 4096) / 3, 0, INT32_MAX,
                       &c->max_value, err)))
         goto out;

@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "kv.h"
 #include "zk.h"
+#include "zk_batch.h"
 #include "zk_codec.h"
 #include "zk_config.h"
 #include "zk_conn.h"
@@ -272,8 +273,13 @@ int zk_plan_commit(zk_conn *c, uint64_t gen, zk_snap *s, zk_plan *p,
             uint64_t g2;
             zh = zk_acquire(&c->s, &g2);
             int dead = is_unrecoverable(zh) == ZINVALIDSTATE;
-            int found =
-                dead ? DC_EUNAVAILABLE : zk_log_find_token(c, zh, p->bucket, lo, token, rev);
+            /* the session may have moved to a server that has not applied
+             * the multi yet although the leader committed it: catch up first,
+             * or "not found" would run the write twice */
+            int szrc = dead || !c->cfg.sync ? ZOK : zk_sync(zh, c->lay.p_rev);
+            int found = dead          ? DC_EUNAVAILABLE
+                        : szrc != ZOK ? zk_map_rc(szrc)
+                                      : zk_log_find_token(c, zh, p->bucket, lo, token, rev);
             zk_release(&c->s);
             if (found == 1) return ZK_COMMIT_OK;
             if (found == 0) return ZK_COMMIT_RETRY;

@@ -201,7 +201,7 @@ static int page_start(zk_conn *c, zhandle_t *zh, const dc_page_req *req, pset *s
     zk_batch b;
     zk_batch_init(&b);
     int rc = DC_OK;
-    if (c->cfg.ensemble && zk_batch_add(&b, ZK_Q_SYNC, c->lay.p_rev) < 0) rc = DC_ENOMEM;
+    if (c->cfg.sync && zk_batch_add(&b, ZK_Q_SYNC, c->lay.p_rev) < 0) rc = DC_ENOMEM;
     /* the revision after the listing (one session: answered in order), so
      * that every change the listing shows is in the records up to it */
     int sl = zk_batch_add(&b, ZK_Q_CHILDREN, c->lay.p_kv),

@@ -33,8 +33,9 @@ static int get_key(zk_conn *c, zhandle_t *zh, const dc_op *op, dc_kvs *out, dc_d
     }
     zk_batch b;
     zk_batch_init(&b);
-    /* an ensemble member may lag the leader: catch up first (answered in order) */
-    if (c->cfg.ensemble && zk_batch_add(&b, ZK_Q_SYNC, c->lay.p_rev) < 0) {
+    /* a server may lag the leader: catch up first (the reads after it wait
+     * for it; a failed sync fails them too, batch.c) */
+    if (c->cfg.sync && zk_batch_add(&b, ZK_Q_SYNC, c->lay.p_rev) < 0) {
         zk_batch_free(&b);
         dc_buf_free(&path);
         return ZKERR(err, DC_ENOMEM, "zk: out of memory");

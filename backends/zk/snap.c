@@ -260,7 +260,7 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
         rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
         goto out;
     }
-    if (c->cfg.ensemble && zk_batch_add(&b, ZK_Q_SYNC, c->lay.p_rev) < 0) rc = DC_ENOMEM;
+    if (c->cfg.sync && zk_batch_add(&b, ZK_Q_SYNC, c->lay.p_rev) < 0) rc = DC_ENOMEM;
     int ep = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.epoch_path); /* still our history? */
     if (ep < 0) rc = DC_ENOMEM;
     if (consistent) r0 = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.p_rev);

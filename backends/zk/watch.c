@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "zk.h"
+#include "zk_batch.h"
 #include "zk_codec.h"
 #include "zk_config.h"
 #include "zk_conn.h"
@@ -107,8 +108,15 @@ int zk_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, voi
     for (int attempt = 0;; attempt++) {
         uint64_t gen;
         zhandle_t *zh = zk_acquire(&c->s, &gen);
+        /* the server catches up with the leader first, so the compact
+         * revision and the position are as new as any write acknowledged
+         * before the watch started */
+        int zrc = c->cfg.sync ? zk_sync(zh, c->lay.p_rev) : ZOK;
+        if (zrc != ZOK)
+            rc = ZKERR(err, zk_map_rc(zrc), "zk %s: watch: sync: %s", c->cfg.endpoint, zerror(zrc));
         /* the store's history first: a wiped server has no R/compact either */
-        rc = zk_epoch_rc(&c->lay, zoo_exists(zh, c->lay.epoch_path, 0, NULL), err);
+        else
+            rc = zk_epoch_rc(&c->lay, zoo_exists(zh, c->lay.epoch_path, 0, NULL), err);
         if (rc == DC_OK) rc = zk_compact_rev(c, zh, &w->cur.compact_rev, err);
         zk_release(&c->s);
         if (rc == DC_OK || !zk_recover(&c->s, gen, rc, attempt, deadline)) break;

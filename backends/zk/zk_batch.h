@@ -35,8 +35,14 @@ void zk_batch_init(zk_batch *b);
  * slot index or -1 when out of memory. Slots are sent by zk_batch_run. */
 int zk_batch_add(zk_batch *b, zk_qkind kind, const char *path);
 /* Send every unsent slot from index first on, and wait for their answers.
- * Each slot's rc says how it went. */
+ * Each slot's rc says how it went. A ZK_Q_SYNC slot is the proof that the
+ * slots after it read a state at least as new as the leader's when the sync
+ * was sent: if the sync failed, every later slot fails with its error too
+ * (their answers may be stale). */
 void zk_batch_run(zk_batch *b, zhandle_t *zh, size_t first);
+/* Sync the handle's server with the leader and wait: every request sent on
+ * zh afterwards reads a state at least as new. A ZooKeeper rc. */
+int zk_sync(zhandle_t *zh, const char *path);
 void zk_batch_free(zk_batch *b);
 
 #endif

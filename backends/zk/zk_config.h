@@ -16,7 +16,10 @@ typedef struct zk_cfg {
     char *root; /* [/chroot]<root>, no trailing slash */
     int session_timeout_ms, connect_timeout_ms, request_timeout_ms;
     int64_t bucket_size;
-    int ensemble;                  /* several servers in the URI */
+    /* 1 (default): every read that must be current is preceded by a sync, so
+     * a server that lags the leader catches up first (docs/backends/zk.md,
+     * "Reads on an ensemble"). 0 is unsafe: reads may be stale. */
+    int sync;
     int64_t max_request;           /* bytes per request */
     int64_t max_value;             /* bytes per value */
     int64_t debug_commit_delay_ms; /* tests only: widen the read-to-commit window */
