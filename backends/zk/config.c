@@ -20,26 +20,13 @@ const struct ACL_vector *zk_acl(const zk_cfg *c)
 
 static const char *cfg_str(const dc_host *h, const dc_config *cfg, const char *key)
 {
-    char k[64];
-    snprintf(k, sizeof k, "zk.%s", key);
-    const char *v = h->config_get(cfg, k);
-    return v ? v : h->config_get(cfg, key);
+    return dc_drv_opt(h, cfg, "zk", key);
 }
 
 static int cfg_int(const dc_host *h, const dc_config *cfg, const char *key, int64_t def, int64_t lo,
                    int64_t hi, int64_t *out, dc_drv_err *err)
 {
-    const char *v = cfg_str(h, cfg, key);
-    *out = def;
-    if (!v) return DC_OK;
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi)
-        return ZKERR(err, DC_EINVAL, "zk: %s=%s: expected an integer in [%lld, %lld]", key, v,
-                     (long long)lo, (long long)hi);
-    *out = x;
-    return DC_OK;
+    return dc_drv_opt_int(h, cfg, "zk", key, def, lo, hi, out, err);
 }
 
 static int parse_config(zk_cfg *c, const dc_host *h, const char *uri, const dc_config *cfg,
@@ -60,20 +47,15 @@ static int parse_config(zk_cfg *c, const dc_host *h, const char *uri, const dc_c
         goto out;
     }
     dc_buf hosts = DC_BUF_INIT;
-    for (size_t i = 0; i < u.n_hosts; i++) {
-        int v6 = strchr(u.hosts[i].host, ':') != NULL;
-        if (dc_buf_printf(&hosts, "%s%s%s%s:%d", i ? "," : "", v6 ? "[" : "", u.hosts[i].host,
-                          v6 ? "]" : "", u.hosts[i].port ? u.hosts[i].port : 2181)) {
-            dc_buf_free(&hosts);
-            rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
-            goto out;
-        }
+    if (dc_drv_host_list(&hosts, &u, 2181, ",")) {
+        dc_buf_free(&hosts);
+        rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
+        goto out;
     }
     c->hosts = dc_buf_steal(&hosts);
     c->endpoint = c->hosts ? strdup(c->hosts) : NULL;
+    /* the core has merged the URI's user info into username/password */
     const char *user = cfg_str(h, cfg, "username"), *pass = cfg_str(h, cfg, "password");
-    if (!user) user = u.user;
-    if (!pass) pass = u.password;
     if (user && *user && !(c->user = strdup(user))) rc = DC_ENOMEM;
     if (pass && !(c->password = strdup(pass))) rc = DC_ENOMEM;
     if (!c->hosts || !c->endpoint || rc) {
@@ -83,21 +65,28 @@ static int parse_config(zk_cfg *c, const dc_host *h, const char *uri, const dc_c
     int64_t v;
     if ((rc = cfg_int(h, cfg, "session_timeout_ms", 10000, 1000, 3600000, &v, err))) goto out;
     c->session_timeout_ms = (int)v;
-    if ((rc = cfg_int(h, cfg, "connect_timeout_ms", 5000, 100, 3600000, &v, err))) goto out;
+    if ((rc = cfg_int(h, cfg, "connect_timeout_ms", DC_DEFAULT_CONNECT_TIMEOUT_MS, 1, 86400000, &v,
+                      err)))
+        goto out;
     c->connect_timeout_ms = (int)v;
-    if ((rc = cfg_int(h, cfg, "request_timeout_ms", 10000, 100, 3600000, &v, err))) goto out;
+    /* the client notices a silent server only after 2/3 of the session
+     * timeout, so by default a call waits at least that long (config.h) */
+    int64_t req_def = c->session_timeout_ms > DC_DEFAULT_REQUEST_TIMEOUT_MS
+                          ? c->session_timeout_ms
+                          : DC_DEFAULT_REQUEST_TIMEOUT_MS;
+    if ((rc = cfg_int(h, cfg, "request_timeout_ms", req_def, 1, 86400000, &v, err))) goto out;
     c->request_timeout_ms = (int)v;
     if ((rc = cfg_int(h, cfg, "bucket_size", ZK_DEFAULT_BUCKET, 2, 100000, &c->bucket_size, err)))
         goto out;
     if ((rc = cfg_int(h, cfg, "max_request_bytes", ZK_DEFAULT_MAX_REQUEST, 4096, INT32_MAX,
                       &c->max_request, err)))
         goto out;
-    /* A put multi carries the value twice (kv znode and event) plus the
-     * previous value in the event; 4 KiB covers paths and headers. */
     /* A single host in the URI may still be one server of an ensemble (or a
      * load balancer in front of one), so sync is on whatever the host list. */
     if ((rc = cfg_int(h, cfg, "sync", 1, 0, 1, &v, err))) goto out;
     c->sync = (int)v;
+    /* A put multi carries the value twice (kv znode and event) plus the
+     * previous value in the event; 4 KiB covers paths and headers. */
     if ((rc = cfg_int(h, cfg, "max_value_bytes", (c->max_request - 4096) / 3, 0, INT32_MAX,
                       &c->max_value, err)))
         goto out;

@@ -120,10 +120,7 @@ void zk_cursor_stop(zk_cursor *cur)
 
 static int matches(const zk_sub *w, const zk_ev *ev)
 {
-    if (w->flags & DC_NO_PUT && ev->type == DC_EVENT_PUT) return 0;
-    if (w->flags & DC_NO_DELETE && ev->type == DC_EVENT_DELETE) return 0;
-    if (w->flags & DC_PREFIX) return dc_key_has_prefix(ev->key, ev->key_len, w->key, w->key_len);
-    return dc_key_cmp(ev->key, ev->key_len, w->key, w->key_len) == 0;
+    return dc_event_wanted(w->flags, w->key, w->key_len, ev->type, ev->key, ev->key_len);
 }
 
 static int parse_num(const char *s, int len, int64_t *out)

@@ -37,6 +37,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include "buf.h"
+#include "drv.h"
 
 #define ZK_GEN_SHARDS     32
 #define ZK_DEFAULT_ROOT   "/ddlcoord-store"
@@ -49,7 +50,8 @@
  * paths of one request. */
 #define ZK_MAX_KEY 65536
 
-#define ZKERR(err, code, ...) (snprintf((err)->msg, sizeof(err)->msg, __VA_ARGS__), (code))
+/* The driver's errors: the shared helper (core/util/drv.h). */
+#define ZKERR DC_DRV_ERR
 
 /* One open zk:// store (zk_conn.h). */
 typedef struct zk_conn zk_conn;

@@ -94,9 +94,7 @@ static void fail_watch(mem_store *m, mem_watch *w)
 static int wants(const mem_watch *w, const mem_event *ev, int64_t rev)
 {
     if (rev < w->start_rev) return 0;
-    if (w->flags & DC_NO_PUT && ev->type == DC_EVENT_PUT) return 0;
-    if (w->flags & DC_NO_DELETE && ev->type == DC_EVENT_DELETE) return 0;
-    return 1;
+    return dc_event_type_wanted(w->flags, ev->type);
 }
 
 static int pend_add(mem_watch *w, size_t slot)

@@ -78,11 +78,7 @@ static void fd_lower(dc_watch *w)
 
 static int wanted(const dc_watch *w, const dc_event *ev)
 {
-    if (w->flags & DC_NO_PUT && ev->type == DC_EVENT_PUT) return 0;
-    if (w->flags & DC_NO_DELETE && ev->type == DC_EVENT_DELETE) return 0;
-    if (w->flags & DC_PREFIX)
-        return dc_key_has_prefix(ev->kv.key, ev->kv.key_len, w->key, w->key_len);
-    return dc_key_cmp(ev->kv.key, ev->kv.key_len, w->key, w->key_len) == 0;
+    return dc_event_wanted(w->flags, w->key, w->key_len, ev->type, ev->kv.key, ev->kv.key_len);
 }
 
 /* DC_PREV_KV promises the prev_kv of every event whose key existed before:
