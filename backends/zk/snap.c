@@ -12,7 +12,7 @@
  *    carries whole values), the others did not change in between. The result
  *    is the state at R1.
  * Patching is what keeps snapshots live under continuous writes (pure
- * validate-and-retry starves, see the mapping note).
+ * validate-and-retry starves: under steady writes the bracket rarely holds).
  *
  * Reads for a write (consistent = 0) skip the bracket: the write's multi
  * re-checks every key it read, which makes those reads current at commit.

@@ -11,17 +11,15 @@
  * 3. Commit one multi (multi.c). A version conflict means something changed
  *    since the reads: read again and decide again.
  *
- * ABA remedy (the mapping note's remedy (a), narrowed to the only writes
- * that can cause ABA). A version check passes when a key was deleted and
- * recreated to the same dataVersion between read and commit. Such a recreate
- * needs a delete, and every delete bumps the deletion generation R/gen/NN of
- * its key's shard (32 shards by key hash) in the same multi. Reads take the
- * generation *before* the key (one session, answered in order), and the
- * commit checks it for every existing key it relies on. So a delete +
- * recreate in between fails the commit, while unrelated writes (puts, deletes
- * in other shards) never do. A txn that reads or deletes a whole prefix cannot
- * assert "no new key under the prefix" key by key, so it checks the version
- * of R/rev instead (strict: serialised against every write).
+ * ABA remedy (docs/backends/zk.md, "Mapping": deletion generations,
+ * narrowed to the only writes that can cause ABA). A version check passes when a key was deleted
+ * and recreated to the same dataVersion between read and commit. Such a recreate needs a delete,
+ * and every delete bumps the deletion generation R/gen/NN of its key's shard (32 shards by key
+ * hash) in the same multi. Reads take the generation *before* the key (one session, answered in
+ * order), and the commit checks it for every existing key it relies on. So a delete + recreate in
+ * between fails the commit, while unrelated writes (puts, deletes in other shards) never do. A txn
+ * that reads or deletes a whole prefix cannot assert "no new key under the prefix" key by key, so
+ * it checks the version of R/rev instead (strict: serialised against every write).
  */
 #include <stdio.h>
 #include <stdlib.h>
