@@ -304,7 +304,7 @@ int dc_watch_open(dc_store *s, const void *key, size_t key_len, int64_t start_re
         start_revision = cur + 1;
     }
     dc_watch *w = calloc(1, sizeof *w);
-    if (!w) return dc__error_store(s, DC_ENOMEM, "out of memory");
+    if (!w) return dc__nomem_store(s, NULL);
     w->key = malloc(key_len + 1);
     w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!w->key || w->efd < 0) {
@@ -381,7 +381,7 @@ int dc_watch_next(dc_watch *w, int timeout_ms, dc_events **out)
         free(r);
         free(evs);
         pthread_mutex_unlock(&w->mu);
-        return dc__error(DC_ENOMEM, "out of memory");
+        return dc__nomem(NULL);
     }
     if (!w->head->next) {
         evs = w->head->events; /* one batch: hand over its array as is */
