@@ -31,8 +31,10 @@ const char *dc_drv_opt(const dc_host *h, const dc_config *cfg, const char *schem
 
 /* The integer option key (looked up as dc_drv_opt does) into *out: def when
  * absent (def is not range-checked); DC_EINVAL with err filled
- * ("<scheme>: <key>=<value>: expected an integer in [lo, hi]") when the value
- * is not a decimal integer in [lo, hi]. */
+ * ("<scheme>: config: <key>=<value>…: expected an integer in [lo, hi]") when
+ * the value is not a decimal integer in [lo, hi]. The check is the core's
+ * dc_config_int (through dc_host.config_int), so every driver and the core
+ * have one strictness; with an older core the same rule runs here. */
 int dc_drv_opt_int(const dc_host *h, const dc_config *cfg, const char *scheme, const char *key,
                    int64_t def, int64_t lo, int64_t hi, int64_t *out, dc_drv_err *err);
 
