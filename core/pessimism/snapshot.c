@@ -12,8 +12,8 @@
  * locks, and the default request timeout works at any size.
  *
  * Rebuild order matters for who owns a lock and which DDLs it has: infos are
- * synced in key order (so the owner is the smallest source name, as DESIGN §5
- * says), with infos the master had reported as conflicting synced last, so a
+ * synced in key order (so the owner is the smallest source name, as docs/DESIGN.md,
+ * "The protocol", says), with infos the master had reported as conflicting synced last, so a
  * restart never promotes a conflicting report to the lock's DDLs. Then every
  * operation is applied: a lock with operations is past syncing (forced), an
  * exec=true operation names the owner, done operations mark their sources,
