@@ -475,9 +475,12 @@ START_TEST(bad_sentinel_uris_and_options_are_typed_errors)
                   dc_last_error());
     snprintf(uri, sizeof uri, "redis+sentinel://%s", hosts);
     ck_assert_int_eq(try_open(uri), DC_EINVAL);
-    snprintf(uri, sizeof uri, "%s?min_replicas_timeout_ms=5000", base_uri);
+    snprintf(uri, sizeof uri, "%s?min_replicas_ack=1&min_replicas_timeout_ms=5000", base_uri);
     ck_assert_int_eq(try_open(uri), DC_EINVAL);
     ck_assert_msg(strstr(dc_last_error(), "request_timeout_ms"), "%s", dc_last_error());
+    /* a short request timeout alone is fine: the WAIT timeout follows it */
+    snprintf(uri, sizeof uri, "%s?min_replicas_ack=1&request_timeout_ms=400", base_uri);
+    ck_assert_int_eq(try_open(uri), DC_OK);
     snprintf(uri, sizeof uri, "%s?min_replicas_ack=-1", base_uri);
     ck_assert_int_eq(try_open(uri), DC_EINVAL);
     /* sentinel credentials belong to redis+sentinel:// only */
