@@ -157,6 +157,8 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
     if (rc == DC_OK && !s->sentinel && (s_user || s_pass))
         rc = rd_err(err, DC_EINVAL, s,
                     "sentinel_username/sentinel_password: only for redis+sentinel://");
+    if (rc == DC_OK && s_user && *s_user && !s_pass)
+        rc = rd_err(err, DC_EINVAL, s, "sentinel_username needs sentinel_password");
     if (rc == DC_OK) {
         s->s_user = s_user && *s_user ? strdup(s_user) : NULL;
         s->s_password = dup_or_null(s_pass);

@@ -506,6 +506,8 @@ START_TEST(bad_sentinel_uris_and_options_are_typed_errors)
     /* sentinel credentials belong to redis+sentinel:// only */
     snprintf(uri, sizeof uri, "redis://127.0.0.1:%d?sentinel_password=x", node_port("r0"));
     ck_assert_int_eq(try_open(uri), DC_EINVAL);
+    snprintf(uri, sizeof uri, "%s?sentinel_username=ops", base_uri);
+    ck_assert_int_eq(try_open(uri), DC_EINVAL);
     /* a wrong sentinel password is DC_EAUTH, and never shown */
     snprintf(uri, sizeof uri, "%s?sentinel_password=Secret4711", base_uri);
     ck_assert_int_eq(try_open(uri), DC_EAUTH);
