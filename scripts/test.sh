@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start 2: install what is missing, then build and run every test twice,
 # out of tree: with gcc (./build) and with clang + AddressSanitizer +
-# UndefinedBehaviorSanitizer (./build-asan). The tests start their own etcd,
+# UndefinedBehaviorSanitizer (./build-asan, with the libFuzzer targets). The tests start their own etcd,
 # Redis and ZooKeeper servers on free loopback ports (ctest fixtures) and fail
 # if one cannot start.
 #   scripts/test.sh [--fast]   (--fast: the gcc build only)
@@ -24,7 +24,9 @@ run_build() { # dir, cmake args…
 # The builds must not reuse a cache configured with another compiler.
 run_build "$top/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc
 if [ "${1:-}" != "--fast" ]; then
+    # DDLCOORD_FUZZ: the fuzz targets are libFuzzer binaries here; ctest -L fuzz
+    # replays their corpora and fuzzes each for a few seconds (tests/fuzz).
     run_build "$top/build-asan" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
-        -DDDLCOORD_SANITIZE=ON
+        -DDDLCOORD_SANITIZE=ON -DDDLCOORD_FUZZ=ON
 fi
 exit $status
