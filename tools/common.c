@@ -3,7 +3,7 @@
  * and the order in which they pick the store and the namespace, and small
  * helpers (errors on stderr, ddlcoord's own keys, number parsing).
  *
- * Store precedence is DESIGN §3's: --store beats $DDLCOORD_STORE, which beats
+ * Store precedence: --store beats $DDLCOORD_STORE, which beats
  * the uri of --config FILE; the config file still supplies every other
  * setting (timeouts, credentials, driver_dir), because the chosen URI is set
  * into the same dc_config before the store is opened from it.

@@ -1,7 +1,7 @@
 /*
- * The protocol suite: the seed's ten steps, its re-entrancy table, and the
- * places ddlcoord goes beyond DM, run on the store named by
- * DDLCOORD_TEST_STORE (mem://, etcd, Redis or ZooKeeper).
+ * The protocol suite: DM's ten steps (docs/DESIGN.md, "The protocol"), its re-entrancy table, and
+ * the places ddlcoord goes beyond DM, run on the store named by DDLCOORD_TEST_STORE (mem://, etcd,
+ * Redis or ZooKeeper).
  */
 #include <stdlib.h>
 

@@ -1,7 +1,7 @@
 /*
  * ddlcoord store API: a backend-neutral, revisioned key-value store.
  *
- * The semantics follow etcd v3 (see DESIGN §2); every backend (mem://, etcd,
+ * The semantics follow etcd v3 (docs/DESIGN.md, "The store contract"); every backend (mem://, etcd,
  * Redis, ZooKeeper) emulates them exactly:
  *
  *  - One store-wide 64-bit revision. Every mutation that changes something gets
