@@ -331,6 +331,11 @@ int dcx_cmd_worker(dcx_ctx *ctx, int argc, char **argv)
         dcx_err(ctx, "lock %s was removed while this source waited (%s)", lock_id, dc_last_error());
         ex = DCX_EXIT_FAIL;
         break;
+    case DC_EBUSY:
+        /* Its claim lapsed before it executed: another worker may own the source now. */
+        dcx_err(ctx, "busy: %s", dc_last_error());
+        ex = DCX_EXIT_BUSY;
+        break;
     case DC_ETIMEDOUT:
         dcx_err(ctx, "timed out waiting in lock %s (%s)", lock_id, dc_last_error());
         ex = DCX_EXIT_TIMEOUT;
