@@ -30,33 +30,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drv.h"
 #include "uri.h"
 
+/* Options: "redis.<key>" wins over "<key>" (core/util/drv.h). */
 static const char *cfg(const dc_host *h, const dc_config *c, const char *key)
 {
-    char k[64];
-    snprintf(k, sizeof k, "redis.%s", key);
-    const char *v = h->config_get(c, k);
-    return v ? v : h->config_get(c, key);
+    return dc_drv_opt(h, c, "redis", key);
 }
 
-/* An integer option in [lo, hi] ("redis.<key>" wins over "<key>"). */
+/* An integer option in [lo, hi], checked as the core checks its own. */
 static int cfg_int(const rd_store *s, const dc_config *c, const char *key, int64_t def, int64_t lo,
                    int64_t hi, int64_t *out, dc_drv_err *err)
 {
-    const dc_host *h = s->host;
-    char k[64];
-    snprintf(k, sizeof k, "redis.%s", key);
-    const char *use = h->config_get(c, k) ? k : key;
-    char why[256];
-    if (h->abi_version >= 2 && h->size >= sizeof(dc_host)) {
-        if (h->config_int(c, use, def, lo, hi, out, why, sizeof why) == DC_OK) return DC_OK;
-        return rd_err(err, DC_EINVAL, s, "%s", why);
-    }
-    *out = h->config_get_int(c, use, def); /* an older core: at least check the range */
-    if (*out >= lo && *out <= hi) return DC_OK;
-    return rd_err(err, DC_EINVAL, s, "config: %s=%lld: expected an integer in [%lld, %lld]", use,
-                  (long long)*out, (long long)lo, (long long)hi);
+    dc_drv_err why = {{0}, 0};
+    if (dc_drv_opt_int(s->host, c, "redis", key, def, lo, hi, out, &why) == DC_OK) return DC_OK;
+    return rd_err(err, DC_EINVAL, s, "%s", why.msg);
 }
 
 static void store_free(rd_store *s)

@@ -78,11 +78,7 @@ static void part_clear(rd_pump *p)
 
 static int match(const rd_watch *w, const dc_event *ev)
 {
-    if (w->flags & DC_NO_PUT && ev->type == DC_EVENT_PUT) return 0;
-    if (w->flags & DC_NO_DELETE && ev->type == DC_EVENT_DELETE) return 0;
-    if (w->flags & DC_PREFIX)
-        return dc_key_has_prefix(ev->kv.key, ev->kv.key_len, w->key, w->key_len);
-    return dc_key_cmp(ev->kv.key, ev->kv.key_len, w->key, w->key_len) == 0;
+    return dc_event_wanted(w->flags, w->key, w->key_len, ev->type, ev->kv.key, ev->kv.key_len);
 }
 
 static int copy_event(dc_event *d, const dc_event *e, int prev)
