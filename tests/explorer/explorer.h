@@ -86,6 +86,18 @@ typedef struct xp_opts {
      * 2 the owner executes without recording its intent first and at
      * attempt 1 always, 3 the master's done operations get overwritten. */
     int broken;
+    /* A scripted schedule instead of a random one (--script): tokens, one
+     * tick each, for script_sources sources and script_jobs DDLs on one
+     * table: wI[*n] (n steps of worker I), xI (crash it), m[*n] (passes of
+     * the leading master; the first campaigns), o (a pass of the deposed
+     * one), K (master crash), F (fail-over), rI / aI (task remove / add
+     * source I), u / ue / un / uoI (unlock the master's first lock: plain,
+     * --assume-executed, --assume-not-executed, --owner sI), X (reset),
+     * C (compact), E (end the master's watches), LI (worker I loses its
+     * last checkpoint: it restarts one DDL back). The quiet phase and the
+     * checks follow as for a random schedule. */
+    const char *script;
+    int script_sources, script_jobs;
     /* Event classes left out (--without LIST): XP_NO_* bits. */
     unsigned without;
 } xp_opts;

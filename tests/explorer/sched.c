@@ -789,6 +789,116 @@ static void event(xp *x)
 
 /* ---------------------------------------------------------------- ticks */
 
+static void tick_end(xp *x)
+{
+    operator_poll(x);
+    remove_meta_poll(x);
+    for (int i = 0; i < x->n_src; i++)
+        if (x->s[i].removed && x->faults && x->tick >= x->s[i].readd_at) readd(x, &x->s[i]);
+    observe(x);
+}
+
+/* One token of a scripted schedule (explorer.h, xp_opts.script). */
+static int script_token(xp *x, const char *t)
+{
+    char c = t[0];
+    int i = t[1] >= '0' && t[1] <= '9' ? atoi(t + 1) : -1;
+    if (strchr("wxraL", c) && (i < 0 || i >= x->n_src)) return -1;
+    x->tick++;
+    x->now_ms += TICK_MS;
+    switch (c) {
+    case 'w': {
+        const char *star = strchr(t, '*');
+        int n = star ? atoi(star + 1) : 1;
+        for (int k = 0; k < n; k++) worker_step(x, &x->s[i]);
+        break;
+    }
+    case 'x':
+        worker_crash(x, &x->s[i], "scripted");
+        break;
+    case 'm': {
+        int n = t[1] == '*' ? atoi(t + 2) : 1;
+        for (int k = 0; k < n; k++) master_step(x, &x->cur);
+        break;
+    }
+    case 'o':
+        master_step(x, &x->old);
+        break;
+    case 'K':
+        master_crash(x);
+        break;
+    case 'F':
+        failover(x);
+        break;
+    case 'r':
+        if (!x->s[i].removed) {
+            const char *n = x->s[i].hc.who;
+            if (dc_task_remove(x->adm, NS, TASK, &n, 1) == DC_OK) x->s[i].removed = 1;
+            tr(x, "operator: task remove %s (it is in %s, job %zu)", n, wname[x->s[i].st],
+               x->s[i].job);
+        }
+        break;
+    case 'a':
+        readd(x, &x->s[i]);
+        break;
+    case 'u': { /* u, ue, un, uo<I>: an unlock of the master's first lock */
+        dc_lock_status *l = NULL;
+        size_t n = 0;
+        if (x->call || !x->cur.m || dc_master_locks(x->cur.m, NULL, &l, &n) || n == 0) {
+            dc_lock_status_free_array(l, n);
+            tr(x, "operator: no lock to unlock");
+            break;
+        }
+        dc_unlock_options uo = {0};
+        uo.wait_ms = 2000;
+        if (t[1] == 'e') uo.assume = DC_ASSUME_EXECUTED;
+        if (t[1] == 'n') uo.assume = DC_ASSUME_NOT_EXECUTED;
+        if (t[1] == 'o' && atoi(t + 2) < x->n_src) uo.owner = x->s[atoi(t + 2)].hc.who;
+        size_t job = job_of(x, &l[0]);
+        if (uo.assume == DC_ASSUME_NOT_EXECUTED && job < x->n_jobs) x->chk.jobs[job].exempt = 1;
+        tr(x, "operator: unlock %s (%s)", l[0].id, t);
+        if (dc_admin_send_unlock(x->adm, NS, l[0].id, &uo, 600000, &x->call)) x->call = NULL;
+        x->call_until = x->tick + 3000;
+        dc_lock_status_free_array(l, n);
+        break;
+    }
+    case 'X':
+        reset(x);
+        break;
+    case 'L': /* LI: worker I restarts one DDL back (a lost checkpoint) */
+        if (i < 0 || i >= x->n_src) return -1;
+        lose_checkpoint(x, &x->s[i]);
+        break;
+    case 'C':
+        if (x->obs_rev > 1) dc_compact(x->adm, x->obs_rev);
+        break;
+    case 'E': { /* end every watch of the leading master */
+        if (x->cur.h)
+            dc_mem_end_watches(x->cur.h, DC_MEM_SCOPE_HANDLE, NULL, 0, DC_ECOMPACTED, NULL);
+        break;
+    }
+    default:
+        return -1;
+    }
+    tick_end(x);
+    return 0;
+}
+
+static int run_script(xp *x, const char *script)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", script);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) {
+        if (t[0] == '#') break;
+        if (script_token(x, t)) {
+            printf("explorer: bad script token '%s'\n", t);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void tick(xp *x)
 {
     x->tick++;
@@ -804,11 +914,7 @@ static void tick(xp *x)
         else
             worker_step(x, &x->s[rnd(x, x->n_src)]);
     }
-    operator_poll(x);
-    remove_meta_poll(x);
-    for (int i = 0; i < x->n_src; i++)
-        if (x->s[i].removed && x->faults && x->tick >= x->s[i].readd_at) readd(x, &x->s[i]);
-    observe(x);
+    tick_end(x);
 }
 
 static size_t unfinished(xp *x)
@@ -876,6 +982,15 @@ static void setup(xp *x)
                  x->job_table[j], j);
         snprintf(x->pos[j], sizeof x->pos[j], "pos-%zu", j);
     }
+    if (x->o->script) { /* a scripted schedule: its shape is given */
+        x->n_src = x->o->script_sources;
+        x->n_jobs = (size_t)x->o->script_jobs;
+        x->n_tables = 1;
+        for (size_t j = 0; j < x->n_jobs; j++) {
+            x->job_table[j] = 0;
+            snprintf(x->ddl[j], sizeof x->ddl[j], "ALTER TABLE tb0 ADD COLUMN c%zu INT", j);
+        }
+    }
     static const int cf[] = {0, 0, 30, 100, 300};
     x->call_fault = cf[rnd(x, 5)];
     if (x->o->without & XP_NO_FAULTS) x->call_fault = 0;
@@ -908,6 +1023,9 @@ static void teardown(xp *x)
 
 static void report(xp *x, const char *what)
 {
+    if (x->o->script)
+        printf("explorer: script '%s' on %d sources, %d DDLs: %s\n", x->o->script,
+               x->o->script_sources, x->o->script_jobs, what);
     printf("explorer: seed %llu: %s (%d sources, %zu DDLs on %d tables, %ld ticks, call faults "
            "%d/10000, events %d/1000)\n",
            (unsigned long long)x->o->seed, what, x->n_src, x->n_jobs, x->n_tables, x->tick,
@@ -970,10 +1088,22 @@ int xp_run(const xp_opts *o, xp_result *res)
        x->n_src, x->n_jobs, x->n_tables, x->call_fault, x->event_rate);
     for (size_t j = 0; j < x->n_jobs; j++) tr(x, "job %zu: %s", j, x->ddl[j]);
 
-    /* Chaos. */
-    x->faults = 1;
-    long chaos = 8L * x->n_src * (long)x->n_jobs + 200 + rnd(x, 600);
-    while (x->tick < chaos) tick(x);
+    /* Chaos, or the script. */
+    if (o->script) {
+        x->call_fault = 0;
+        if (run_script(x, o->script)) {
+            teardown(x);
+            dc_log_set_handler(NULL, NULL);
+            xc_free(&x->chk);
+            free(x->trace);
+            x->trace = NULL;
+            return -1;
+        }
+    } else {
+        x->faults = 1;
+        long chaos = 8L * x->n_src * (long)x->n_jobs + 200 + rnd(x, 600);
+        while (x->tick < chaos) tick(x);
+    }
 
     /* Quiet: no faults, no operator; everyone back. */
     x->faults = 0;
