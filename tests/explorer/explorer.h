@@ -115,7 +115,7 @@ typedef struct xp_result {
     int ok;
     int n_sources, n_jobs, n_tables;
     long ticks;
-    long execs, crashes, master_crashes, failovers, unlocks, removes, faults, resets, metas;
+    long execs, crashes, master_crashes, failovers, unlocks, removes, faults, resets, metas, fenced;
 } xp_result;
 
 /* Run one schedule. Returns 0 when every invariant held, 1 on a violation

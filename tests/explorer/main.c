@@ -49,7 +49,7 @@ static unsigned without_bits(const char *list)
 
 typedef struct totals {
     long runs, bad, errors, execs, crashes, mcrash, fail, unl, rem, faults, ticks, maxsrc, resets,
-        metas;
+        metas, fenced;
 } totals;
 
 static int one(xp_opts *o, totals *t)
@@ -68,6 +68,7 @@ static int one(xp_opts *o, totals *t)
     t->faults += r.faults;
     t->resets += r.resets;
     t->metas += r.metas;
+    t->fenced += r.fenced;
     t->ticks += r.ticks;
     if (r.n_sources > t->maxsrc) t->maxsrc = r.n_sources;
     return rc;
@@ -188,12 +189,13 @@ int main(int argc, char **argv)
     }
     double dt = now_s() - t0;
     printf("explorer: %ld schedules (seeds %llu..%llu), %ld violated, %ld harness errors, "
-           "%.1f s; %ld executions, %ld worker crashes, %ld master crashes, %ld fail-overs, "
+           "%.1f s; %ld executions, %ld worker crashes, %ld master crashes, %ld fail-overs (%ld "
+           "deposed masters fenced), "
            "%ld unlocks, %ld source removals, %ld remove-metas, %ld resets, %ld call faults, %ld "
            "ticks, "
            "up to %ld sources\n",
            t.runs, first, first + count - 1, t.bad, t.errors, dt, t.execs, t.crashes, t.mcrash,
-           t.fail, t.unl, t.rem, t.metas, t.resets, t.faults, t.ticks, t.maxsrc);
+           t.fail, t.fenced, t.unl, t.rem, t.metas, t.resets, t.faults, t.ticks, t.maxsrc);
     /* Findings are reported, not failed on; --must-hold: every one must hold. */
     if (seeds_file) return t.errors ? 2 : must_hold && t.bad ? 1 : 0;
     if (t.errors) return 2;

@@ -340,6 +340,7 @@ static void master_step(xp *x, mst *m)
     int rc = dc_master_run(m->m, 0);
     if (rc == DC_OK) return;
     tr(x, "%s: run returned %s (%s)", m->hc->who, dc_errname(rc), dc_last_error());
+    if (m == &x->old && rc == DC_ECHANGED) x->res->fenced++; /* a deposed master's write refused */
     if (m == &x->cur && rc == DC_ECHANGED)
         xc_fail(&x->chk, "%s: fenced while it held the leader key", m->hc->who);
     master_free(x, m, m == &x->cur);
