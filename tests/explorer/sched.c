@@ -435,6 +435,9 @@ static void worker_step(xp *x, src *s)
     case W_PUT: {
         if (x->hold && j > x->hold_job) return;
         const char *d = x->ddl[j];
+        /* Its marker is about to name this DDL: a checkpoint lost from now
+         * on would re-send a DDL the store no longer remembers resolving. */
+        if ((long)j > s->last_done) s->last_done = -1;
         rc = dc_worker_put_info(s->w, SCHEMA, x->table[x->job_table[j]], &d, 1, x->pos[j], 0, NULL);
         if (rc == DC_OK) {
             tr(x, "%s: put job %zu%s", s->hc.who, j, s->resend ? " (re-sent)" : "");
