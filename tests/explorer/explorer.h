@@ -97,6 +97,9 @@ typedef struct xp_opts {
      * last checkpoint: it restarts one DDL back). The quiet phase and the
      * checks follow as for a random schedule. */
     const char *script;
+    /* Worker hosts (--hosts step|flow|mix): 0 = drawn per schedule, 1 = the
+     * step API, 2 = dc_worker_run_ddl, 3 = both, drawn per source. */
+    int hosts;
     int script_sources, script_jobs;
     /* Event classes left out (--without LIST): XP_NO_* bits. */
     unsigned without;

@@ -3,8 +3,8 @@
  *
  *   explorer [--seed S | --first S --count N] [--max-sources N] [--max-jobs K]
  *            [--break B] [--expect-violation] [--verbose] [--trace-tail L]
- *            [--script SOURCES DDLS "TOKENS"] [--seeds-file FILE] [--without
- * unlock,remove,meta,master,faults,ckpt,unsynced,reset]
+ *            [--script SOURCES DDLS "TOKENS"] [--seeds-file FILE] [--hosts step|flow|mix]
+ * [--without unlock,remove,meta,master,faults,ckpt,unsynced,reset]
  *
  * Exit status: 0 when every schedule held every invariant (with
  * --expect-violation: when at least one schedule was caught), 1 otherwise,
@@ -123,6 +123,13 @@ int main(int argc, char **argv)
             o.script_jobs = (int)v;
             o.script = argv[i + 3];
             i += 3;
+        } else if (!strcmp(a, "--hosts") && n) {
+            o.hosts = !strcmp(n, "step") ? 1 : !strcmp(n, "flow") ? 2 : !strcmp(n, "mix") ? 3 : -1;
+            if (o.hosts < 0) {
+                fprintf(stderr, "explorer: --hosts step|flow|mix\n");
+                return 2;
+            }
+            i++;
         } else if (!strcmp(a, "--must-hold")) {
             must_hold = 1;
         } else if (!strcmp(a, "--expect-violation")) {
@@ -174,6 +181,8 @@ int main(int argc, char **argv)
             so.max_sources = (int)ms;
             so.max_jobs = (int)mj;
             so.without = k == 4 && wo[0] != '#' ? without_bits(wo) : 0;
+            if (k == 4 && strstr(wo, "flow")) so.hosts = 2; /* "...,flow": run_ddl hosts */
+            if (k == 4 && strstr(wo, "step")) so.hosts = 1;
             int rc = one(&so, &t);
             printf("explorer: finding seed %llu: %s\n", s,
                    rc == 0  ? "holds now"

@@ -78,6 +78,8 @@ typedef struct src {
     long last_done; /* the job whose done txn this worker committed last, -1 none */
     int resend;     /* re-sending a resolved job after a lost checkpoint */
     int removed;    /* not a member of the task */
+    int flow;       /* a host of dc_worker_run_ddl (1) or of the step API (0) */
+    int ran;        /* flow: its exec callback ran in the last call */
     long readd_at;
 } src;
 
@@ -383,11 +385,86 @@ static void worker_crash(xp *x, src *s, const char *why)
     s->put_tried = 0;
 }
 
+static void next_job(xp *x, src *s, const char *why);
+
+/* The callbacks of a dc_worker_run_ddl host. Each may crash the run (a
+ * non-zero return abandons it as if the process died: DC_ECLOSED). */
+static int flow_crash(xp *x, const src *s, const char *where)
+{
+    if (!x->faults || rnd(x, 1000) >= 3 * x->event_rate) return 0;
+    tr(x, "%s: CRASH inside %s (injected)", s->hc.who, where);
+    return 1;
+}
+
+static int flow_step(const dc_step *st, void *ud)
+{
+    src *s = ud;
+    char where[32];
+    snprintf(where, sizeof where, "step %d", st->step);
+    return flow_crash(s->hc.x, s, where);
+}
+
+static int flow_exec(const dc_operation *op, void *ud)
+{
+    src *s = ud;
+    xp *x = s->hc.x;
+    if (flow_crash(x, s, "exec, before the DDL")) return 1;
+    if (op->exec || x->o->broken == 1) {
+        x->res->execs++;
+        tr(x, "%s: EXECUTE job %zu attempt %d (flow)", s->hc.who, s->job, op->attempt);
+        if (xc_exec(&x->chk, s->job, s->hc.who, op->attempt ? op->attempt : 1))
+            tr(x, "VIOLATION: %s", last_viol(x));
+    }
+    s->ran = 1;
+    return flow_crash(x, s, "exec, after the DDL");
+}
+
+static int flow_checkpoint(const dc_operation *op, const char *position, void *ud)
+{
+    src *s = ud;
+    (void)op;
+    (void)position;
+    s->ckpt = s->job + 1;
+    return flow_crash(s->hc.x, s, "checkpoint, after the flush");
+}
+
+/* One dc_worker_run_ddl call (timeout 0: it returns DC_ETIMEDOUT while it
+ * would wait; the next tick calls it again, as a host's retry loop would). */
+static void flow_run(xp *x, src *s)
+{
+    size_t j = s->job;
+    const char *d = x->ddl[j];
+    if ((long)j > s->last_done) s->last_done = -1;
+    s->ran = 0;
+    int executed = 0;
+    int rc = dc_worker_run_ddl(s->w, SCHEMA, x->table[x->job_table[j]], &d, 1, x->pos[j], flow_exec,
+                               flow_checkpoint, s, 0, &executed);
+    if (s->resend && s->ran && xc_resend(&x->chk, j, s->hc.who, DC_OK, 0))
+        tr(x, "VIOLATION: %s", last_viol(x));
+    if (s->ran) s->resend = 0;
+    if (rc == DC_OK) {
+        s->last_done = (long)j;
+        next_job(x, s, executed ? "done (flow, executed)" : "done (flow, skipped)");
+    } else if (rc == DC_ERESOLVED) {
+        next_job(x, s, "already resolved (flow)");
+    } else if (rc == DC_ENOTFOUND) {
+        next_job(x, s, "lock removed: skipped (flow)");
+    } else if (rc == DC_ECONFLICT) {
+        tr(x, "%s: conflict on job %zu: %s", s->hc.who, j, dc_worker_conflict(s->w));
+    } else if (!transient(rc)) {
+        worker_crash(x, s, rc == DC_ECLOSED ? "crashed inside the flow" : dc_last_error());
+    }
+}
+
 static void worker_start(xp *x, src *s)
 {
     if (open_handle(x, &s->hc, &s->h)) return;
     dc_worker_options wo = {0};
     wo.ns = NS;
+    if (s->flow) {
+        wo.on_step = flow_step;
+        wo.step_userdata = s;
+    }
     if (dc_worker_new(s->h, TASK, s->hc.who, &wo, &s->w)) {
         dc_store_close(s->h);
         s->h = NULL;
@@ -434,6 +511,10 @@ static void worker_step(xp *x, src *s)
         return;
     case W_PUT: {
         if (x->hold && j > x->hold_job) return;
+        if (s->flow) {
+            flow_run(x, s);
+            return;
+        }
         const char *d = x->ddl[j];
         /* Its marker is about to name this DDL: a checkpoint lost from now
          * on would re-send a DDL the store no longer remembers resolving. */
@@ -999,8 +1080,12 @@ static void setup(xp *x)
     x->call_fault = cf[rnd(x, 5)];
     if (x->o->without & XP_NO_FAULTS) x->call_fault = 0;
     x->event_rate = 5 + rnd(x, 40);
+    /* 1: step-API hosts, 2: dc_worker_run_ddl hosts, 3: both (the broken
+     * hosts and scripts are step-API hosts) */
+    int hosts = x->o->script || x->o->broken ? 1 : x->o->hosts ? x->o->hosts : 1 + rnd(x, 3);
     for (int i = 0; i < x->n_src; i++) {
         src *s = &x->s[i];
+        s->flow = hosts == 2 || (hosts == 3 && rnd(x, 2));
         snprintf(s->hc.who, sizeof s->hc.who, "s%02d", i);
         s->st = W_DOWN;
         s->last_done = -1;
