@@ -57,10 +57,10 @@ int xc_exec(xc_state *s, size_t job, const char *source, int64_t attempt);
 int xc_op_put(xc_state *s, const char *key, const char *prev, size_t prev_len, const char *value,
               size_t value_len);
 
-/* Invariant 4 (the seed's re-entrancy table, "after step 8"): a worker that
- * lost its checkpoint re-sends a DDL its done txn already resolved. rc is
- * what dc_worker_put_info said, op_done whether the operation it then got
- * was already done. Anything but "already resolved" is a violation. */
+/* Invariant 4 (DM's re-entrancy table (docs/DESIGN.md, "The protocol"), "after step 8"): a worker
+ * that lost its checkpoint re-sends a DDL its done txn already resolved. rc is what
+ * dc_worker_put_info said, op_done whether the operation it then got was already done. Anything but
+ * "already resolved" is a violation. */
 int xc_resend(xc_state *s, size_t job, const char *source, int rc, int op_done);
 
 /* Invariant 2 (every lock resolves at quiescence with no manual unlock),
