@@ -186,7 +186,7 @@ static cJSON *lock_json(const dc_lock_status *st)
     return NULL;
 }
 
-static int print_json(const dc_lock_status *locks, size_t n, int64_t rev)
+char *dcx_locks_json(const dc_lock_status *locks, size_t n, int64_t rev)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = NULL;
@@ -200,6 +200,12 @@ static int print_json(const dc_lock_status *locks, size_t n, int64_t rev)
     }
     char *s = ok ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
+    return s;
+}
+
+static int print_json(const dc_lock_status *locks, size_t n, int64_t rev)
+{
+    char *s = dcx_locks_json(locks, n, rev);
     if (!s) return DCX_EXIT_FAIL;
     printf("%s\n", s);
     free(s);

@@ -18,6 +18,7 @@
  * exactly that point of a lock (or SIGCONT it later, after its lease ran out).
  */
 #include "common.h"
+#include "http.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { OPT_NAME = DCX_OPT_FIRST_PRIVATE, OPT_TTL };
+enum { OPT_NAME = DCX_OPT_FIRST_PRIVATE, OPT_TTL, OPT_LISTEN };
 
 #define MASTER "master"
 
@@ -40,14 +41,17 @@ static void on_signal(int sig)
 
 static void help(void)
 {
-    printf("Usage: ddlcoord master [--name NAME] [--ttl SECONDS]\n"
+    printf("Usage: ddlcoord master [--name NAME] [--ttl SECONDS] [--listen ADDR:PORT]\n"
            "Run the shard-DDL coordinator. Several masters may run: one leads (election\n"
            "under NS/ddlcoord/election/), the others stand by and take over within the\n"
            "lease TTL when it dies. Every write of the leader is fenced by its leader key.\n"
            "Logs one line per protocol step on stderr. SIGTERM: resign, exit 0.\n\n"
            "  --name NAME      candidate name shown to others (default HOST:PID)\n"
            "  --ttl SECONDS    election lease TTL (default 10)\n"
-           "Both may also come from the config file's [master] section (name, ttl).\n\n"
+           "  --listen ADDR:PORT  serve HTTP: /healthz, /readyz, /metrics (Prometheus),\n"
+           "                   /v1/locks, /v1/status and a live page at / (port 0: any)\n"
+           "All three may also come from the config file's [master] section (name, ttl,\n"
+           "listen).\n\n"
            "Test only: DDLCOORD_TEST_PAUSE_AT_STEP=N stops the process (SIGSTOP) right\n"
            "after the first protocol step N it takes.\n\n%s\n%s",
            dcx_common_help, dcx_exit_help);
@@ -56,13 +60,15 @@ static void help(void)
 typedef struct master_run {
     dcx_ctx *ctx;
     const char *name;
-    int pause_at; /* test-only pause point, 0 = none */
+    dcx_monitor *mon; /* --listen, or NULL */
+    int pause_at;     /* test-only pause point, 0 = none */
     int paused;
 } master_run;
 
 static int on_step(const dc_step *st, void *ud)
 {
     master_run *r = ud;
+    dcx_monitor_step(r->mon, st);
     if (r->pause_at && st->step == r->pause_at && !r->paused) {
         r->paused = 1;
         dc_log(DC_LOG_WARN, MASTER, "test pause point: stopping after step %d (pid %d)", st->step,
@@ -117,6 +123,7 @@ static int lead(master_run *r, dc_election *e)
         free(key);
         return 1;
     }
+    dcx_monitor_lead(r->mon, m, frev);
     char **seen = NULL;
     size_t n_seen = 0;
     int deposed = 0;
@@ -141,16 +148,19 @@ static int lead(master_run *r, dc_election *e)
         }
         report_problems(m, &seen, &n_seen);
     }
+    dcx_monitor_lead(r->mon, NULL, 0);
     dc_master_free(m);
     dc_strings_free(seen, n_seen);
     free(key);
     return deposed;
 }
 
-static int parse(dcx_ctx *ctx, int argc, char **argv, const char **name, int64_t *ttl)
+static int parse(dcx_ctx *ctx, int argc, char **argv, const char **name, int64_t *ttl,
+                 const char **listen)
 {
     static const struct option opts[] = {{"name", required_argument, 0, OPT_NAME},
                                          {"ttl", required_argument, 0, OPT_TTL},
+                                         {"listen", required_argument, 0, OPT_LISTEN},
                                          DCX_COMMON_LONG_OPTIONS,
                                          {0, 0, 0, 0}};
     int c;
@@ -165,6 +175,10 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, const char **name, int64_t
                 return DCX_EXIT_USAGE;
             }
             *name = optarg;
+            continue;
+        }
+        if (c == OPT_LISTEN) {
+            *listen = optarg;
             continue;
         }
         if (c == OPT_TTL) {
@@ -213,9 +227,9 @@ static int campaign_loop(master_run *r, dc_election *e)
 
 int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
 {
-    const char *name_opt = NULL;
+    const char *name_opt = NULL, *listen = NULL;
     int64_t ttl = 0; /* 0: not given */
-    int ex = parse(ctx, argc, argv, &name_opt, &ttl);
+    int ex = parse(ctx, argc, argv, &name_opt, &ttl, &listen);
     if (ex < 0) return DCX_EXIT_OK;
     if (ex != DCX_EXIT_OK) return ex;
     /* Before anything slow: a SIGTERM from now on means a clean exit 0. */
@@ -264,6 +278,17 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
         free(prefix);
         return dcx_fail(ctx, rc, "election");
     }
+    if (!listen) listen = dc_config_get(ctx->cfg, "master.listen");
+    if (listen && *listen) {
+        ex = dcx_monitor_start(ctx, listen, name, prefix, &r.mon);
+        if (ex != DCX_EXIT_OK) {
+            dc_election_free(e);
+            free(prefix);
+            return ex;
+        }
+        dc_log(DC_LOG_INFO, MASTER, "%s serves HTTP on http://%s/", name,
+               dcx_monitor_address(r.mon));
+    }
     dc_log(DC_LOG_INFO, MASTER, "%s campaigns under %s (store %s, lease TTL %llds)", name, prefix,
            ctx->uri_shown, (long long)ttl);
     ex = campaign_loop(&r, e);
@@ -271,6 +296,7 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
     if (rc != DC_OK && rc != DC_ENOTFOUND)
         dc_log(DC_LOG_WARN, MASTER, "resign: %s (%s)", dc_strerror(rc), dc_last_error());
     dc_election_free(e);
+    dcx_monitor_stop(r.mon);
     dc_log(DC_LOG_INFO, MASTER, "%s stopped", name);
     free(prefix);
     return ex;

@@ -125,6 +125,10 @@ long dcx_parse_long(const char *s, long min, long max);
 /* Monotonic milliseconds. */
 int64_t dcx_now_ms(void);
 
+/* The JSON of `locks --json` (and the master's /v1/locks): malloc'd, NULL
+ * when out of memory. */
+char *dcx_locks_json(const dc_lock_status *locks, size_t n, int64_t rev);
+
 /* Subcommands: argv[0] is the subcommand's name. Each returns an exit code. */
 int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv);
 int dcx_cmd_locks(dcx_ctx *ctx, int argc, char **argv);
