@@ -215,8 +215,9 @@ static void histogram(sbuf *b, const char *name, const char *labels, const dc_hi
     }
     cum += h->buckets[nb];
     sb_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep, (unsigned long long)cum);
-    sb_printf(b, "%s_sum{%s} %.6f\n", name, labels, h->sum_ms * scale);
-    sb_printf(b, "%s_count{%s} %llu\n", name, labels, (unsigned long long)h->count);
+    const char *o = *labels ? "{" : "", *c = *labels ? "}" : "";
+    sb_printf(b, "%s_sum%s%s%s %.6f\n", name, o, labels, c, h->sum_ms * scale);
+    sb_printf(b, "%s_count%s%s%s %llu\n", name, o, labels, c, (unsigned long long)h->count);
 }
 
 enum { LS_WAITING, LS_RESOLVING, LS_UNCERTAIN, LS_CONFLICT, LS_COUNT };
