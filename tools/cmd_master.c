@@ -19,6 +19,7 @@
  */
 #include "common.h"
 #include "http.h"
+#include "master_reg.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -61,7 +62,11 @@ typedef struct master_run {
     dcx_ctx *ctx;
     const char *name;
     dcx_monitor *mon; /* --listen, or NULL */
-    int pause_at;     /* test-only pause point, 0 = none */
+    dcx_reg *reg;     /* this master's registry key (master_reg.c) */
+    const char *election_prefix;
+    char *leader_seen; /* the leader last logged while standing by */
+    int64_t next_leader_check;
+    int pause_at; /* test-only pause point, 0 = none */
     int paused;
 } master_run;
 
@@ -124,6 +129,7 @@ static int lead(master_run *r, dc_election *e)
         return 1;
     }
     dcx_monitor_lead(r->mon, m, frev);
+    dcx_reg_leading(r->reg, frev);
     char **seen = NULL;
     size_t n_seen = 0;
     int deposed = 0;
@@ -147,8 +153,10 @@ static int lead(master_run *r, dc_election *e)
             break;
         }
         report_problems(m, &seen, &n_seen);
+        dcx_reg_tick(r->reg);
     }
     dcx_monitor_lead(r->mon, NULL, 0);
+    if (deposed) dcx_reg_leading(r->reg, 0);
     dc_master_free(m);
     dc_strings_free(seen, n_seen);
     free(key);
@@ -200,12 +208,43 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, const char **name, int64_t
     return DCX_EXIT_OK;
 }
 
+/* Standing by: log who leads whenever that changes (checked every 2 s). */
+static void log_leader(master_run *r)
+{
+    if (dcx_now_ms() < r->next_leader_check) return;
+    r->next_leader_check = dcx_now_ms() + 2000;
+    char *leader = NULL;
+    int64_t term = 0;
+    int rc = dc_election_leader(r->ctx->store, r->election_prefix, &leader, &term);
+    if (rc != DC_OK && rc != DC_ENOTFOUND) return;
+    if (rc == DC_OK && strcmp(leader, r->name) == 0) {
+        free(leader); /* our own key leads: the campaign returns at once */
+        return;
+    }
+    if ((leader == NULL) != (r->leader_seen == NULL) ||
+        (leader && strcmp(leader, r->leader_seen) != 0)) {
+        if (leader)
+            dc_log(DC_LOG_INFO, MASTER, "%s stands by: %s leads (term %lld)", r->name, dc_e(leader),
+                   (long long)term);
+        else
+            dc_log(DC_LOG_INFO, MASTER, "%s stands by: no master leads yet", r->name);
+        free(r->leader_seen);
+        r->leader_seen = leader;
+        return;
+    }
+    free(leader);
+}
+
 static int campaign_loop(master_run *r, dc_election *e)
 {
     int failures = 0;
     while (!stop_requested) {
+        dcx_reg_tick(r->reg);
         int rc = dc_election_campaign(e, 500);
-        if (rc == DC_ETIMEDOUT || rc == DC_ECHANGED) continue;
+        if (rc == DC_ETIMEDOUT || rc == DC_ECHANGED) {
+            log_leader(r);
+            continue;
+        }
         if (rc != DC_OK) {
             /* The store may be restarting: keep trying, but say so. */
             if (failures++ % 10 == 0)
@@ -216,6 +255,8 @@ static int campaign_loop(master_run *r, dc_election *e)
             continue;
         }
         failures = 0;
+        free(r->leader_seen);
+        r->leader_seen = NULL;
         if (!lead(r, e)) break;
         /* Deposed: give up the candidacy (if anything is left of it) and
          * stand in line again; the new leader rebuilds from the store. */
@@ -278,17 +319,21 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
         free(prefix);
         return dcx_fail(ctx, rc, "election");
     }
+    r.election_prefix = prefix;
     if (!listen) listen = dc_config_get(ctx->cfg, "master.listen");
-    if (listen && *listen) {
-        ex = dcx_monitor_start(ctx, listen, name, prefix, &r.mon);
-        if (ex != DCX_EXIT_OK) {
-            dc_election_free(e);
-            free(prefix);
-            return ex;
-        }
+    if (listen && *listen) ex = dcx_monitor_start(ctx, listen, name, prefix, &r.mon);
+    /* A second master with the same name is refused (master_reg.c). */
+    if (ex == DCX_EXIT_OK)
+        ex = dcx_reg_new(ctx, name, ttl, r.mon ? dcx_monitor_address(r.mon) : NULL, &r.reg);
+    if (ex != DCX_EXIT_OK) {
+        dcx_monitor_stop(r.mon);
+        dc_election_free(e);
+        free(prefix);
+        return ex;
+    }
+    if (r.mon)
         dc_log(DC_LOG_INFO, MASTER, "%s serves HTTP on http://%s/", name,
                dcx_monitor_address(r.mon));
-    }
     dc_log(DC_LOG_INFO, MASTER, "%s campaigns under %s (store %s, lease TTL %llds)", name, prefix,
            ctx->uri_shown, (long long)ttl);
     ex = campaign_loop(&r, e);
@@ -296,6 +341,8 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
     if (rc != DC_OK && rc != DC_ENOTFOUND)
         dc_log(DC_LOG_WARN, MASTER, "resign: %s (%s)", dc_strerror(rc), dc_last_error());
     dc_election_free(e);
+    dcx_reg_free(r.reg);
+    free(r.leader_seen);
     dcx_monitor_stop(r.mon);
     dc_log(DC_LOG_INFO, MASTER, "%s stopped", name);
     free(prefix);

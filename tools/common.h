@@ -138,5 +138,6 @@ int dcx_cmd_task(dcx_ctx *ctx, int argc, char **argv);
 int dcx_cmd_worker(dcx_ctx *ctx, int argc, char **argv);
 int dcx_cmd_demo(dcx_ctx *ctx, int argc, char **argv);
 int dcx_cmd_version(dcx_ctx *ctx, int argc, char **argv);
+int dcx_cmd_status(dcx_ctx *ctx, int argc, char **argv);
 
 #endif

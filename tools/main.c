@@ -25,6 +25,7 @@ static const subcommand commands[] = {
     {"unlock", dcx_cmd_unlock, "ask the leading master to unlock a lock by hand"},
     {"remove-meta", dcx_cmd_remove_meta, "ask the leading master to remove a task's metadata"},
     {"task", dcx_cmd_task, "add, remove or list a task's sources"},
+    {"status", dcx_cmd_status, "which master leads (since when, where) and which stand by"},
     {"version", dcx_cmd_version, "the library's version and the driver plugins it finds"},
 };
 

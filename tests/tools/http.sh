@@ -10,6 +10,10 @@
 #                       WebDriver over curl): load it, let a lock resolve, check
 #                       the DOM shows it resolved at step 10; a screenshot is
 #                       written to $DC_SCREENSHOT when that is set
+#   http.sh status      `ddlcoord status`: leader (since, address) and standbys,
+#                       text and JSON; a second master with a name in use is
+#                       refused (exit 2); standbys log who leads; a killed
+#                       leader's name is free again once its lease expired
 #
 # Waits poll with generous limits (lib.sh); nothing asserts a duration.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -114,6 +118,47 @@ sc_endpoints() {
     wait_until code_is "$u2/readyz" 200
     st=$(curl -sf "$u2/v1/status") || fail "m2 /v1/status"
     [ "$(jq -r .leader <<<"$st")" = m2 ] || fail "m2 does not lead: $st"
+}
+
+registry_has() { [ "$(raw count "$NS/ddlcoord/master/")" = "$1" ]; }
+status_leader_is() { [ "$(dc status -o json | jq -r .leader.name)" = "$1" ]; }
+
+sc_status() {
+    expect_rc 0 dc status
+    grep -q '^no master leads' "$WORK/last.out" || fail "status without masters: $(cat "$WORK/last.out")"
+    start_http_master m1
+    local u1=$URL m1pid=$LAST_PID
+    wait_until code_is "$u1/readyz" 200
+    start_master m2
+    local m2pid=$LAST_PID
+    wait_until log_has m2.log "m2 stands by: m1 leads"
+
+    note "a second m1 is refused"
+    expect_rc 2 dc master --name m1 --ttl "$TTL"
+    grep -q "a master named 'm1' is already running" "$WORK/last.err" ||
+        fail "no refusal message: $(cat "$WORK/last.err")"
+
+    note "status: m1 leads (since, address), m2 stands by"
+    expect_rc 0 dc status
+    grep -q "^leader   m1  since 20.*http ${u1#http://}" "$WORK/last.out" ||
+        fail "leader line: $(cat "$WORK/last.out")"
+    grep -q "^standby  m2  started 20" "$WORK/last.out" || fail "standby line: $(cat "$WORK/last.out")"
+    local st
+    st=$(dc status --json) || fail "status --json"
+    [ "$(jq -r '.leader.address' <<<"$st")" = "${u1#http://}" ] || fail "address: $st"
+    [ "$(jq -r '.leader.pid' <<<"$st")" = "$m1pid" ] || fail "pid: $st"
+    [ "$(jq -r '.standbys | length' <<<"$st")" = 1 ] || fail "standbys: $st"
+    [ "$(jq -r '.standbys[0].name' <<<"$st")" = m2 ] || fail "standby name: $st"
+    [ -n "$(jq -r '.leader.leading_since' <<<"$st")" ] || fail "no leading_since: $st"
+
+    note "m1 killed: m2 leads, and the name m1 is free again after its lease"
+    kill -KILL "$m1pid"
+    wait_until status_leader_is m2
+    # its registry key goes with its own lease, about when its election key did
+    wait_until registry_has 1
+    start_master m1
+    wait_until log_has m1.log "m1 stands by: m2 leads"
+    stop_master "$m2pid"
 }
 
 # ---------------------------------------------------------------- the page in Chromium
