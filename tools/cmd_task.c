@@ -124,14 +124,38 @@ int dcx_cmd_task(dcx_ctx *ctx, int argc, char **argv)
     int ex = dcx_open_store(ctx);
     if (ex != DCX_EXIT_OK) return ex;
     if (is_list) return task ? list_one(ctx, task) : list_all(ctx);
-    int rc = is_add ? dc_task_add(ctx->store, ctx->ns, task, sources, n)
+    /* Report what actually changed: membership before and after. */
+    char **before = NULL, **after = NULL;
+    size_t nb = 0, na = 0;
+    int rc = dc_task_sources(ctx->store, ctx->ns, task, &before, &nb);
+    if (rc == DC_OK)
+        rc = is_add ? dc_task_add(ctx->store, ctx->ns, task, sources, n)
                     : dc_task_remove(ctx->store, ctx->ns, task, sources, n);
-    if (rc != DC_OK) return dcx_fail(ctx, rc, is_add ? "add sources" : "remove sources");
-    if (is_add)
-        printf("task %s: added %zu source%s\n", task, n, n == 1 ? "" : "s");
-    else if (n)
-        printf("task %s: removed %zu source%s\n", task, n, n == 1 ? "" : "s");
-    else
-        printf("task %s: removed\n", task);
+    if (rc == DC_OK) rc = dc_task_sources(ctx->store, ctx->ns, task, &after, &na);
+    if (rc != DC_OK) {
+        dc_strings_free(before, nb);
+        return dcx_fail(ctx, rc, is_add ? "add sources" : "remove sources");
+    }
+    size_t changed = 0;
+    printf("task %s:", dc_e(task));
+    char **from = is_add ? after : before, **other = is_add ? before : after;
+    size_t nfrom = is_add ? na : nb, nother = is_add ? nb : na;
+    for (size_t i = 0; i < nfrom; i++) {
+        int found = 0;
+        for (size_t j = 0; j < nother && !found; j++) found = strcmp(from[i], other[j]) == 0;
+        if (!found)
+            printf("%s%s %s", changed++ ? "," : (is_add ? " added" : " removed"), "",
+                   dc_e(from[i]));
+    }
+    if (!changed) printf(" nothing changed");
+    for (size_t i = 0; i < n; i++) {
+        int in = 0;
+        for (size_t j = 0; j < nb && !in; j++) in = strcmp(sources[i], before[j]) == 0;
+        if (is_add && in) printf("; %s was already a source", dc_e(sources[i]));
+        if (!is_add && !in) printf("; %s was not a source", dc_e(sources[i]));
+    }
+    printf(" (%zu source%s now)\n", na, na == 1 ? "" : "s");
+    dc_strings_free(before, nb);
+    dc_strings_free(after, na);
     return DCX_EXIT_OK;
 }

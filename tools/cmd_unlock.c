@@ -13,17 +13,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_OWNER = DCX_OPT_FIRST_PRIVATE, OPT_FORCE, OPT_TIMEOUT, OPT_ASSUME_EX, OPT_ASSUME_NOT };
+enum {
+    OPT_OWNER = DCX_OPT_FIRST_PRIVATE,
+    OPT_FORCE,
+    OPT_TIMEOUT,
+    OPT_ASSUME_EX,
+    OPT_ASSUME_NOT,
+    OPT_TASK,
+    OPT_SCHEMA,
+    OPT_TABLE
+};
+
+/* A lock named by its parts (--task, --schema, --table) instead of its ID. */
+typedef struct lock_name {
+    const char *task, *schema, *table;
+} lock_name;
 
 #define DEFAULT_TIMEOUT_MS 30000
 
 static void help_unlock(void)
 {
-    printf("Usage: ddlcoord unlock LOCK_ID [--owner SOURCE] [--force-remove]\n"
+    printf("Usage: ddlcoord unlock {LOCK_ID | --task T --schema DB --table TBL}\n"
+           "                       [--owner SOURCE] [--force-remove]\n"
            "                       [--assume-executed | --assume-not-executed] [--timeout S]\n"
            "Ask the leading master to unlock a shard-DDL lock by hand (DM's unlock-ddl-lock):\n"
            "the lock is forced synced, its owner (or SOURCE) executes the DDLs, the synced\n"
            "sources skip them, and unsynced sources are not waited for.\n\n"
+           "  --task T --schema DB --table TBL\n"
+           "                          name the lock by its parts instead of its ID\n"
+           "                          (T-`DB`.`TBL`, as `ddlcoord locks` shows it)\n"
            "  --owner SOURCE          make SOURCE (a source that reported the lock's DDLs)\n"
            "                          the owner that executes them\n"
            "  --force-remove          remove the lock if its sources do not finish in time\n"
@@ -52,10 +70,39 @@ static void help_remove_meta(void)
 }
 
 /* Wait for the answer to call, print it, return the exit code. */
+/* DCX_EXIT_NOMASTER (with one line) when no master campaigns at all, so
+ * nobody can answer: an admin request then fails at once. DCX_EXIT_OK when
+ * one leads, or when that cannot be told (the wait decides then). */
+static int check_leader(dcx_ctx *ctx, const char *what)
+{
+    char *prefix = dcx_own_key(ctx->ns, "election/");
+    if (!prefix) return DCX_EXIT_OK;
+    int rc = dc_election_leader(ctx->store, prefix, NULL, NULL);
+    if (rc == DC_ENOTFOUND)
+        dcx_err(ctx,
+                "%s: no master leads under %s: start 'ddlcoord master' (same --store and "
+                "--namespace), then retry",
+                what, dc_e(prefix));
+    free(prefix);
+    return rc == DC_ENOTFOUND ? DCX_EXIT_NOMASTER : DCX_EXIT_OK;
+}
+
 static int finish(dcx_ctx *ctx, dc_admin_call *call, int64_t timeout_ms, const char *what)
 {
     dc_admin_answer ans;
-    int rc = dc_admin_wait(call, (int)timeout_ms, &ans);
+    /* Wait in slices: if every master goes away meanwhile, say so at once. */
+    int64_t end = dcx_now_ms() + timeout_ms;
+    int rc = DC_ETIMEDOUT;
+    for (;;) {
+        int64_t left = end - dcx_now_ms();
+        if (left <= 0) break;
+        rc = dc_admin_wait(call, (int)(left < 1000 ? left : 1000), &ans);
+        if (rc != DC_ETIMEDOUT) break;
+        if (check_leader(ctx, what) == DCX_EXIT_NOMASTER) {
+            dc_admin_call_free(call);
+            return DCX_EXIT_NOMASTER;
+        }
+    }
     dc_admin_call_free(call); /* withdraws the request: answered or not */
     if (rc == DC_ETIMEDOUT) {
         char *prefix = dcx_own_key(ctx->ns, "election/");
@@ -90,10 +137,13 @@ static int finish(dcx_ctx *ctx, dc_admin_call *call, int64_t timeout_ms, const c
 
 /* Parse the options of both commands; *positional gets the one argument. */
 static int parse(dcx_ctx *ctx, int argc, char **argv, int is_unlock, dc_unlock_options *o,
-                 int64_t *timeout_ms, const char **positional)
+                 int64_t *timeout_ms, const char **positional, lock_name *ln)
 {
     static const struct option unlock_opts[] = {
         {"owner", required_argument, 0, OPT_OWNER},
+        {"task", required_argument, 0, OPT_TASK},
+        {"schema", required_argument, 0, OPT_SCHEMA},
+        {"table", required_argument, 0, OPT_TABLE},
         {"force-remove", no_argument, 0, OPT_FORCE},
         {"assume-executed", no_argument, 0, OPT_ASSUME_EX},
         {"assume-not-executed", no_argument, 0, OPT_ASSUME_NOT},
@@ -120,6 +170,15 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, int is_unlock, dc_unlock_o
             break;
         case OPT_FORCE:
             o->force_remove = 1;
+            break;
+        case OPT_TASK:
+            ln->task = optarg;
+            break;
+        case OPT_SCHEMA:
+            ln->schema = optarg;
+            break;
+        case OPT_TABLE:
+            ln->table = optarg;
             break;
         case OPT_ASSUME_EX:
         case OPT_ASSUME_NOT:
@@ -148,8 +207,21 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, int is_unlock, dc_unlock_o
         dcx_err(ctx, "--assume-executed means nobody executes the DDLs: it takes no --owner");
         return DCX_EXIT_USAGE;
     }
+    int by_parts = ln->task || ln->schema || ln->table;
+    if (by_parts) {
+        if (!ln->task || !ln->schema || !ln->table || !*ln->task || !*ln->schema || !*ln->table) {
+            dcx_err(ctx, "--task, --schema and --table name a lock together: give all three");
+            return DCX_EXIT_USAGE;
+        }
+        if (optind < argc) {
+            dcx_err(ctx, "give LOCK_ID or --task/--schema/--table, not both");
+            return dcx_usage_error(ctx);
+        }
+        return DCX_EXIT_OK;
+    }
     if (optind >= argc || !*argv[optind]) {
-        dcx_err(ctx, "missing %s", is_unlock ? "LOCK_ID" : "TASK");
+        dcx_err(ctx, "missing %s",
+                is_unlock ? "LOCK_ID (or --task, --schema and --table)" : "TASK");
         return dcx_usage_error(ctx);
     }
     if (optind + 1 < argc) {
@@ -165,16 +237,27 @@ int dcx_cmd_unlock(dcx_ctx *ctx, int argc, char **argv)
     dc_unlock_options o = {0};
     int64_t timeout_ms = DEFAULT_TIMEOUT_MS;
     const char *lock_id = NULL;
-    int ex = parse(ctx, argc, argv, 1, &o, &timeout_ms, &lock_id);
+    lock_name ln = {0};
+    int ex = parse(ctx, argc, argv, 1, &o, &timeout_ms, &lock_id, &ln);
     if (ex < 0) return DCX_EXIT_OK; /* --help */
     if (ex != DCX_EXIT_OK) return ex;
+    char *built = NULL;
+    if (!lock_id) {
+        int brc = dc_lock_id_build(ln.task, ln.schema, ln.table, &built);
+        if (brc != DC_OK) return dcx_fail(ctx, brc, "lock name");
+        lock_id = built;
+    }
     dcx_log_setup(ctx, DC_LOG_WARN);
     ex = dcx_open_store(ctx);
-    if (ex != DCX_EXIT_OK) return ex;
     char what[600];
     snprintf(what, sizeof what, "unlock %s", dc_e(lock_id));
+    if (ex == DCX_EXIT_OK) ex = check_leader(ctx, what);
     dc_admin_call *call = NULL;
-    int rc = dc_admin_send_unlock(ctx->store, ctx->ns, lock_id, &o, (int)timeout_ms, &call);
+    int rc = ex == DCX_EXIT_OK
+                 ? dc_admin_send_unlock(ctx->store, ctx->ns, lock_id, &o, (int)timeout_ms, &call)
+                 : DC_OK;
+    free(built);
+    if (ex != DCX_EXIT_OK) return ex;
     if (rc != DC_OK) return dcx_fail(ctx, rc, what);
     return finish(ctx, call, timeout_ms, what);
 }
@@ -184,7 +267,8 @@ int dcx_cmd_remove_meta(dcx_ctx *ctx, int argc, char **argv)
     dc_unlock_options unused = {0};
     int64_t timeout_ms = DEFAULT_TIMEOUT_MS;
     const char *task = NULL;
-    int ex = parse(ctx, argc, argv, 0, &unused, &timeout_ms, &task);
+    lock_name unused_name = {0};
+    int ex = parse(ctx, argc, argv, 0, &unused, &timeout_ms, &task, &unused_name);
     if (ex < 0) return DCX_EXIT_OK;
     if (ex != DCX_EXIT_OK) return ex;
     dcx_log_setup(ctx, DC_LOG_WARN);
@@ -192,6 +276,8 @@ int dcx_cmd_remove_meta(dcx_ctx *ctx, int argc, char **argv)
     if (ex != DCX_EXIT_OK) return ex;
     char what[600];
     snprintf(what, sizeof what, "remove-meta %s", dc_e(task));
+    ex = check_leader(ctx, what);
+    if (ex != DCX_EXIT_OK) return ex;
     dc_admin_call *call = NULL;
     int rc = dc_admin_send_remove_meta(ctx->store, ctx->ns, task, (int)timeout_ms, &call);
     if (rc != DC_OK) return dcx_fail(ctx, rc, what);

@@ -14,6 +14,7 @@
  * after worker step N (2, 5, 6, 7 or 8), so a test can kill it there.
  */
 #include "common.h"
+#include "worker_hint.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -32,6 +33,7 @@ enum {
     OPT_POSITION,
     OPT_EXEC,
     OPT_TIMEOUT,
+    OPT_NO_EXEC,
 };
 
 #define WORKER   "worker"
@@ -40,7 +42,8 @@ enum {
 static void help(void)
 {
     printf("Usage: ddlcoord worker --task T --source S --schema DB --table TBL --ddl SQL\n"
-           "                       [--ddl SQL...] [--position P] [--exec CMD] [--timeout S]\n"
+           "                       [--ddl SQL...] [--position P] {--exec CMD | --no-exec}\n"
+           "                       [--timeout S]\n"
            "Take one source's part in the shard-DDL lock of DB.TBL: report the DDLs, wait\n"
            "for the master's decision, run CMD if this source must execute them (the owner),\n"
            "skip them otherwise, mark the operation done, and exit 0.\n\n"
@@ -59,6 +62,9 @@ static void help(void)
            "                            finish: check the downstream before repeating them).\n"
            "                            A non-zero exit leaves the lock waiting: fix the cause\n"
            "                            and re-run.\n"
+           "  --no-exec                 run nothing even as the owner (the DDLs are applied\n"
+           "                            some other way); one of --exec and --no-exec is\n"
+           "                            required. The owner then prints 'owner, ran nothing'.\n"
            "  --timeout S               bound each wait (default: wait forever)\n\n"
            "Prints 'executed LOCK_ID', 'skipped LOCK_ID' or 'already resolved LOCK_ID'.\n"
            "Test only: DDLCOORD_TEST_PAUSE_AT_STEP=N stops the process (SIGSTOP) right after\n"
@@ -68,6 +74,7 @@ static void help(void)
 
 typedef struct worker_args {
     const char *task, *source, *schema, *table, *position, *exec;
+    int no_exec; /* --no-exec: explicitly nothing to run */
     const char *ddls[MAX_DDLS];
     size_t n_ddls;
     int64_t timeout_ms; /* -1 = forever */
@@ -166,6 +173,7 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, worker_args *a)
                                          {"ddl", required_argument, 0, OPT_DDL},
                                          {"position", required_argument, 0, OPT_POSITION},
                                          {"exec", required_argument, 0, OPT_EXEC},
+                                         {"no-exec", no_argument, 0, OPT_NO_EXEC},
                                          {"timeout", required_argument, 0, OPT_TIMEOUT},
                                          DCX_COMMON_LONG_OPTIONS,
                                          {0, 0, 0, 0}};
@@ -200,6 +208,9 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, worker_args *a)
         case OPT_EXEC:
             a->exec = optarg;
             break;
+        case OPT_NO_EXEC:
+            a->no_exec = 1;
+            break;
         case OPT_TIMEOUT:
             a->timeout_ms = dcx_parse_seconds_ms(optarg);
             if (a->timeout_ms <= 0 || a->timeout_ms > 0x7fffffff) {
@@ -226,6 +237,13 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, worker_args *a)
                                                       : NULL;
     if (missing) {
         dcx_err(ctx, "missing %s", missing);
+        return dcx_usage_error(ctx);
+    }
+    /* "executed" with nothing run would mislead: say which one you mean. */
+    if (!a->exec == !a->no_exec) {
+        dcx_err(ctx, a->exec ? "--exec and --no-exec exclude each other"
+                             : "missing --exec CMD (what runs the DDLs when this source is the "
+                               "owner), or --no-exec to run nothing");
         return dcx_usage_error(ctx);
     }
     for (size_t i = 0; i < a->n_ddls; i++)
@@ -266,11 +284,17 @@ int dcx_cmd_worker(dcx_ctx *ctx, int argc, char **argv)
         return dcx_fail(ctx, rc, "worker");
     }
     int executed = 0;
+    dcx_hint *hint = dcx_hint_start(ctx, a.task); /* says why it waits, if it does */
     rc = dc_worker_run_ddl(w, a.schema, a.table, a.ddls, a.n_ddls, a.position, exec_cb,
                            checkpoint_cb, &r, (int)a.timeout_ms, &executed);
+    dcx_hint_stop(hint);
     switch (rc) {
     case DC_OK:
-        printf("%s %s\n", executed ? "executed" : "skipped", lock_id);
+        printf("%s %s\n",
+               !executed   ? "skipped"
+               : a.no_exec ? "owner, ran nothing"
+                           : "executed",
+               lock_id);
         ex = DCX_EXIT_OK;
         break;
     case DC_ERESOLVED:

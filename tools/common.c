@@ -154,12 +154,41 @@ int dcx_open_store(dcx_ctx *ctx)
     if (quiet) dc_log_set_level(DC_LOG_OFF);
     int rc = dc_store_open_config(ctx->cfg, &ctx->store);
     if (quiet) dc_log_set_level(saved);
+    if (rc == DC_ENODRIVER) {
+        /* Most often a typo in the scheme: say which ones work here. */
+        char detail[1024];
+        snprintf(detail, sizeof detail, "%s", dc_last_error());
+        char known[512] = "mem";
+        size_t len = strlen(known);
+        dc_drivers *d = NULL;
+        if (dc_drivers_list(ctx->cfg, &d) == DC_OK) {
+            for (size_t i = 0; i < d->n_files && len < sizeof known - 40; i++)
+                if (d->files[i].code == DC_OK && !d->files[i].shadowed)
+                    len += (size_t)snprintf(known + len, sizeof known - len, ", %s",
+                                            d->files[i].scheme);
+            dc_drivers_free(d);
+        }
+        dcx_err(ctx, "cannot open store %s: no driver for its scheme; known schemes: %s (%s)",
+                ctx->uri_shown, known, detail);
+        ctx->store = NULL;
+        return DCX_EXIT_USAGE;
+    }
     if (rc != DC_OK) {
         dcx_err(ctx, "cannot open store %s: %s (%s)", ctx->uri_shown, dc_strerror(rc),
                 dc_last_error());
         ctx->store = NULL;
         return rc == DC_EINVAL ? DCX_EXIT_USAGE : DCX_EXIT_STORE;
     }
+    /* mem:// lives in this process only: a master, a worker or a task
+     * command on it cannot meet the other processes (the demo runs them all
+     * in one process and needs no warning). */
+    if (strcmp(dc_store_backend(ctx->store), "mem") == 0 && ctx->cmd &&
+        (strcmp(ctx->cmd, "master") == 0 || strcmp(ctx->cmd, "worker") == 0 ||
+         strcmp(ctx->cmd, "task") == 0))
+        dcx_err(ctx, "warning: %s keeps its data in this process only: other ddlcoord processes "
+                     "(master, workers, task) do not see it; use etcd://, redis:// or zk:// to "
+                     "coordinate processes",
+                ctx->uri_shown);
     return DCX_EXIT_OK;
 }
 

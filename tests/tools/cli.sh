@@ -83,7 +83,7 @@ grep -q "locks resolved *3/3" "$WORK/last.out" || fail "demo with one source"
 
 # Waits that nobody answers on mem:// (no master in this process).
 expect_rc 4 "$DC" --store mem:// worker --task T --source S --schema d --table t --ddl X \
-    --timeout 0.5
+    --timeout 0.5 --no-exec
 expect_rc 9 "$DC" --store mem:// unlock 'T-`d`.`t`' --timeout 0.5
 expect_rc 9 "$DC" --store mem:// remove-meta T --timeout 0.5
 expect_rc 0 "$DC" --store mem:// task add T s1 s2
