@@ -21,9 +21,8 @@ static void help(void)
            "Show which master leads (name, since when, HTTP address, term) and which\n"
            "stand by, read from the store (no master needs to answer).\n\n"
            "  -o, --output FORMAT  text (default) or json\n"
-           "  --json               the same as -o json\n\n"
-           "Common options (--store, --config, --namespace, --log-level): see\n"
-           "'ddlcoord --help'.\n");
+           "  --json               the same as -o json\n\n%s",
+           dcx_common_help);
 }
 
 typedef struct cand {

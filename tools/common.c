@@ -18,7 +18,7 @@
 #include <strings.h>
 #include <time.h>
 
-const char dcx_exit_help[] =
+const char dcx_exit_help_full[] =
     "Exit codes:\n"
     "   0  success\n"
     "   1  the request failed (the master answered with an error), or out of memory\n"
@@ -31,7 +31,7 @@ const char dcx_exit_help[] =
     "   8  check: the demo found a revision-order or exactly-once violation\n"
     "   9  no master answered an admin request (unlock, remove-meta) in time\n";
 
-const char dcx_common_help[] =
+const char dcx_common_help_full[] =
     "Common options:\n"
     "  --store URI        store URI (mem://, etcd://h:p, redis://h:p, zk://h:p)\n"
     "  --config FILE      INI configuration (uri, namespace, timeouts, credentials)\n"
@@ -39,6 +39,12 @@ const char dcx_common_help[] =
     "  --log-level L      debug, info, warn, error or off (default: $DDLCOORD_LOG, else warn)\n"
     "  -h, --help         this help\n"
     "The store is --store, else $DDLCOORD_STORE, else the config file's uri.\n";
+
+/* A subcommand's --help shows its own options, then points here. */
+const char dcx_common_help[] =
+    "Common options (--store URI, --config FILE, --namespace NS, --log-level L, -h)\n"
+    "and the exit codes: see 'ddlcoord --help'.\n";
+const char dcx_exit_help[] = "";
 
 static const char *scrub(const char *text, char *buf, size_t len);
 

@@ -29,6 +29,8 @@ enum {
 };
 
 /* The exit code table as printed by --help (one line per code). */
+extern const char dcx_exit_help_full[];
+/* For subcommands: empty (their help points to `ddlcoord --help`). */
 extern const char dcx_exit_help[];
 
 /* Long-option values of the common options (above any short option). */
@@ -52,6 +54,8 @@ enum {
     }
 
 /* The common options' help text, for each subcommand's --help. */
+extern const char dcx_common_help_full[];
+/* For a subcommand's --help: one line pointing to `ddlcoord --help`. */
 extern const char dcx_common_help[];
 
 /* State shared by the main program and one subcommand. */

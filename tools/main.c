@@ -38,7 +38,7 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nRun 'ddlcoord COMMAND --help' for a command's options.\n\n%s\n%s",
-            dcx_common_help, dcx_exit_help);
+            dcx_common_help_full, dcx_exit_help_full);
     fprintf(f, "\nEnvironment: DDLCOORD_STORE (store URI), DDLCOORD_LOG (log level),\n"
                "DDLCOORD_DRIVER_PATH (where driver plugins are searched first).\n");
 }
