@@ -20,6 +20,7 @@
 #include "common.h"
 #include "http.h"
 #include "master_reg.h"
+#include "retention.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -28,7 +29,17 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { OPT_NAME = DCX_OPT_FIRST_PRIVATE, OPT_TTL, OPT_LISTEN };
+enum {
+    OPT_NAME = DCX_OPT_FIRST_PRIVATE,
+    OPT_TTL,
+    OPT_LISTEN,
+    OPT_KEEP_REVS,
+    OPT_KEEP_MIN,
+    OPT_EVERY
+};
+
+/* History retention settings as given: -1 = not given (retention.c). */
+enum { KEEP_REVS, KEEP_MIN, KEEP_EVERY_MS, KEEP_N };
 
 #define MASTER "master"
 
@@ -43,6 +54,7 @@ static void on_signal(int sig)
 static void help(void)
 {
     printf("Usage: ddlcoord master [--name NAME] [--ttl SECONDS] [--listen ADDR:PORT]\n"
+           "                       [--keep-revisions N] [--keep-minutes M] [--compact-every S]\n"
            "Run the shard-DDL coordinator. Several masters may run: one leads (election\n"
            "under NS/ddlcoord/election/), the others stand by and take over within the\n"
            "lease TTL when it dies. Every write of the leader is fenced by its leader key.\n"
@@ -51,8 +63,14 @@ static void help(void)
            "  --ttl SECONDS    election lease TTL (default 10)\n"
            "  --listen ADDR:PORT  serve HTTP: /healthz, /readyz, /metrics (Prometheus),\n"
            "                   /v1/locks, /v1/status and a live page at / (port 0: any)\n"
-           "All three may also come from the config file's [master] section (name, ttl,\n"
-           "listen).\n\n"
+           "  --keep-revisions N  the leader compacts the store's history, keeping the last\n"
+           "                   N revisions (0: no revision bound)\n"
+           "  --keep-minutes M    ...and the last M minutes (0: no time bound); both 0: off.\n"
+           "                   Default: 10000 revisions and 60 minutes on mem://, Redis and\n"
+           "                   ZooKeeper; off on etcd, which compacts itself\n"
+           "  --compact-every S   how often the leader checks (default 60 s)\n"
+           "All of them may also come from the config file's [master] section (name, ttl,\n"
+           "listen, keep_revisions, keep_minutes, compact_every).\n\n"
            "Test only: DDLCOORD_TEST_PAUSE_AT_STEP=N stops the process (SIGSTOP) right\n"
            "after the first protocol step N it takes.\n\n%s\n%s",
            dcx_common_help, dcx_exit_help);
@@ -61,8 +79,9 @@ static void help(void)
 typedef struct master_run {
     dcx_ctx *ctx;
     const char *name;
-    dcx_monitor *mon; /* --listen, or NULL */
-    dcx_reg *reg;     /* this master's registry key (master_reg.c) */
+    dcx_monitor *mon;   /* --listen, or NULL */
+    dcx_reg *reg;       /* this master's registry key (master_reg.c) */
+    dcx_retention *ret; /* history retention while leading, or NULL (off) */
     const char *election_prefix;
     char *leader_seen; /* the leader last logged while standing by */
     int64_t next_leader_check;
@@ -154,6 +173,7 @@ static int lead(master_run *r, dc_election *e)
         }
         report_problems(m, &seen, &n_seen);
         dcx_reg_tick(r->reg);
+        dcx_retention_tick(r->ret);
     }
     dcx_monitor_lead(r->mon, NULL, 0);
     if (deposed) dcx_reg_leading(r->reg, 0);
@@ -164,11 +184,14 @@ static int lead(master_run *r, dc_election *e)
 }
 
 static int parse(dcx_ctx *ctx, int argc, char **argv, const char **name, int64_t *ttl,
-                 const char **listen)
+                 const char **listen, int64_t *keep)
 {
     static const struct option opts[] = {{"name", required_argument, 0, OPT_NAME},
                                          {"ttl", required_argument, 0, OPT_TTL},
                                          {"listen", required_argument, 0, OPT_LISTEN},
+                                         {"keep-revisions", required_argument, 0, OPT_KEEP_REVS},
+                                         {"keep-minutes", required_argument, 0, OPT_KEEP_MIN},
+                                         {"compact-every", required_argument, 0, OPT_EVERY},
                                          DCX_COMMON_LONG_OPTIONS,
                                          {0, 0, 0, 0}};
     int c;
@@ -187,6 +210,21 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, const char **name, int64_t
         }
         if (c == OPT_LISTEN) {
             *listen = optarg;
+            continue;
+        }
+        if (c == OPT_KEEP_REVS || c == OPT_KEEP_MIN || c == OPT_EVERY) {
+            int64_t v = c == OPT_EVERY
+                            ? dcx_parse_seconds_ms(optarg)
+                            : (strcmp(optarg, "0") == 0 ? 0 : dcx_parse_long(optarg, 1, 1L << 40));
+            if (v < 0 || (c == OPT_EVERY && v == 0)) {
+                dcx_err(ctx, "--%s: bad value: %s",
+                        c == OPT_KEEP_REVS  ? "keep-revisions"
+                        : c == OPT_KEEP_MIN ? "keep-minutes"
+                                            : "compact-every",
+                        dc_e(optarg));
+                return DCX_EXIT_USAGE;
+            }
+            keep[c == OPT_KEEP_REVS ? KEEP_REVS : c == OPT_KEEP_MIN ? KEEP_MIN : KEEP_EVERY_MS] = v;
             continue;
         }
         if (c == OPT_TTL) {
@@ -266,11 +304,50 @@ static int campaign_loop(master_run *r, dc_election *e)
     return DCX_EXIT_OK;
 }
 
+/* History retention: flags beat the config's [master] section, which
+ * beats the defaults (off on etcd: it compacts itself). */
+static int retention_setup(dcx_ctx *ctx, int64_t *keep, dcx_retention **out)
+{
+    static const char *const keys[KEEP_N] = {"master.keep_revisions", "master.keep_minutes",
+                                             "master.compact_every"};
+    int etcd = strncmp(dc_store_backend(ctx->store), "etcd", 4) == 0;
+    int given = 0;
+    for (int i = 0; i < KEEP_N; i++) {
+        const char *v = keep[i] < 0 ? dc_config_get(ctx->cfg, keys[i]) : NULL;
+        if (v) {
+            keep[i] = i == KEEP_EVERY_MS    ? dcx_parse_seconds_ms(v)
+                      : strcmp(v, "0") == 0 ? 0
+                                            : dcx_parse_long(v, 1, 1L << 40);
+            if (keep[i] < 0 || (i == KEEP_EVERY_MS && keep[i] == 0)) {
+                dcx_err(ctx, "config: %s: bad value: %s", keys[i], dc_e(v));
+                return DCX_EXIT_USAGE;
+            }
+        }
+        if (keep[i] >= 0 && i != KEEP_EVERY_MS) given = 1;
+    }
+    if (keep[KEEP_REVS] < 0) keep[KEEP_REVS] = etcd && !given ? 0 : given ? 0 : 10000;
+    if (keep[KEEP_MIN] < 0) keep[KEEP_MIN] = etcd && !given ? 0 : given ? 0 : 60;
+    if (keep[KEEP_EVERY_MS] < 0) keep[KEEP_EVERY_MS] = 60000;
+    int rc = dcx_retention_new(ctx, keep[KEEP_REVS], keep[KEEP_MIN], keep[KEEP_EVERY_MS], out);
+    if (rc != DC_OK) return dcx_fail(ctx, rc, "history retention");
+    if (*out)
+        dc_log(DC_LOG_INFO, MASTER,
+               "history retention: keep %lld revisions and %lld minutes (0: no bound), "
+               "checked every %.1f s while leading",
+               (long long)keep[KEEP_REVS], (long long)keep[KEEP_MIN],
+               (double)keep[KEEP_EVERY_MS] / 1000);
+    else
+        dc_log(DC_LOG_INFO, MASTER, "history retention: off%s",
+               etcd && !given ? " (etcd compacts its own history)" : "");
+    return DCX_EXIT_OK;
+}
+
 int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
 {
     const char *name_opt = NULL, *listen = NULL;
     int64_t ttl = 0; /* 0: not given */
-    int ex = parse(ctx, argc, argv, &name_opt, &ttl, &listen);
+    int64_t keep[KEEP_N] = {-1, -1, -1};
+    int ex = parse(ctx, argc, argv, &name_opt, &ttl, &listen, keep);
     if (ex < 0) return DCX_EXIT_OK;
     if (ex != DCX_EXIT_OK) return ex;
     /* Before anything slow: a SIGTERM from now on means a clean exit 0. */
@@ -320,6 +397,12 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
         return dcx_fail(ctx, rc, "election");
     }
     r.election_prefix = prefix;
+    ex = retention_setup(ctx, keep, &r.ret);
+    if (ex != DCX_EXIT_OK) {
+        dc_election_free(e);
+        free(prefix);
+        return ex;
+    }
     if (!listen) listen = dc_config_get(ctx->cfg, "master.listen");
     if (listen && *listen) ex = dcx_monitor_start(ctx, listen, name, prefix, &r.mon);
     /* A second master with the same name is refused (master_reg.c). */
@@ -342,6 +425,7 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
         dc_log(DC_LOG_WARN, MASTER, "resign: %s (%s)", dc_strerror(rc), dc_last_error());
     dc_election_free(e);
     dcx_reg_free(r.reg);
+    dcx_retention_free(r.ret);
     free(r.leader_seen);
     dcx_monitor_stop(r.mon);
     dc_log(DC_LOG_INFO, MASTER, "%s stopped", name);

@@ -10,6 +10,10 @@
 #                       WebDriver over curl): load it, let a lock resolve, check
 #                       the DOM shows it resolved at step 10; a screenshot is
 #                       written to $DC_SCREENSHOT when that is set
+#   http.sh retention   the leader compacts the history (--keep-revisions,
+#                       --compact-every): a watch from an early revision finds
+#                       it compacted, and locks still resolve; the default is
+#                       on for mem://, Redis and ZooKeeper, off for etcd
 #   http.sh status      `ddlcoord status`: leader (since, address) and standbys,
 #                       text and JSON; a second master with a name in use is
 #                       refused (exit 2); standbys log who leads; a killed
@@ -121,6 +125,43 @@ sc_endpoints() {
 }
 
 registry_has() { [ "$(raw count "$NS/ddlcoord/master/")" = "$1" ]; }
+watch_compacted() { raw watch-from 2 "$NS/" | grep -q '^compacted'; }
+
+sc_retention() {
+    note "the default for this backend"
+    local ns=$NS
+    NS=$ns/defaults
+    start_master d
+    wait_until log_has d.log "history retention:"
+    case $STORE in
+    etcd*) log_has d.log "history retention: off (etcd compacts its own history)" ||
+        fail "etcd: retention is not off by default" ;;
+    *) log_has d.log "keep 10000 revisions and 60 minutes" ||
+        fail "retention is not on by default: $(grep 'history retention' "$WORK/d.log")" ;;
+    esac
+    stop_master "$LAST_PID"
+    NS=$ns
+
+    note "keep 5 revisions, checked every 0.2 s"
+    dc task add T s1 s2 >/dev/null || fail "task add"
+    watch_compacted && fail "the history is compacted before any master did it"
+    env DDLCOORD_LOG=info "$DC" --store "$STORE" --namespace "$NS" master --name m --ttl "$TTL" \
+        --keep-revisions 5 --compact-every 0.2 2>>"$WORK/m.log" &
+    track $!
+    MASTER_NAME[$!]=m
+    local mpid=$!
+    wait_until log_has m.log "m leads"
+    local i
+    for i in $(seq 1 20); do raw put "$NS/filler/$i" v >/dev/null || fail "put"; done
+    wait_until log_has m.log "history: compacted to revision"
+    wait_until watch_compacted
+    note "locks still resolve"
+    run_lock 1
+    run_lock 2
+    expect_execs 2
+    stop_master "$mpid"
+}
+
 status_leader_is() { [ "$(dc status -o json | jq -r .leader.name)" = "$1" ]; }
 
 sc_status() {
