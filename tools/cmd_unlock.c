@@ -55,6 +55,8 @@ static void help_unlock(void)
            "  --timeout S             seconds to wait for the master's answer (default 30);\n"
            "                          the master waits for the sources 2/3 of it, leaving\n"
            "                          at least 3 s for its answer\n"
+           "  -o json, --json         print the answer as {\"request\", \"code\", \"message\",\n"
+           "                          \"master\"}\n"
            "An uncertain lock is refused without one of the --assume flags (exit 1).\n\n%s\n%s",
            dcx_common_help, dcx_exit_help);
 }
@@ -65,7 +67,9 @@ static void help_remove_meta(void)
            "Ask the leading master to remove a task's shard-DDL metadata: its infos,\n"
            "operations, resolution markers and conflict reports, and its locks in the\n"
            "master's memory. Task membership is kept ('ddlcoord task remove' drops it).\n\n"
-           "  --timeout S      seconds to wait for the master's answer (default 30)\n\n%s\n%s",
+           "  --timeout S      seconds to wait for the master's answer (default 30)\n"
+           "  -o json, --json  print the answer as {\"request\", \"code\", \"message\", "
+           "\"master\"}\n\n%s\n%s",
            dcx_common_help, dcx_exit_help);
 }
 
@@ -86,6 +90,8 @@ static int check_leader(dcx_ctx *ctx, const char *what)
     free(prefix);
     return rc == DC_ENOTFOUND ? DCX_EXIT_NOMASTER : DCX_EXIT_OK;
 }
+
+static int json_out; /* -o json: the answer as JSON */
 
 static int finish(dcx_ctx *ctx, dc_admin_call *call, int64_t timeout_ms, const char *what)
 {
@@ -121,7 +127,16 @@ static int finish(dcx_ctx *ctx, dc_admin_call *call, int64_t timeout_ms, const c
     }
     if (rc != DC_OK) return dcx_fail(ctx, rc, what);
     int ex;
-    if (ans.code == DC_OK) {
+    if (json_out) {
+        const char *kv[] = {"request", what,        "code",   dc_errname(ans.code),
+                            "message", ans.message, "master", ans.master};
+        int jx = dcx_print_pairs_json(kv, 4);
+        ex = ans.code == DC_OK ? DCX_EXIT_OK : dcx_exit_code(ans.code);
+        if (ans.code != DC_OK &&
+            (ex == DCX_EXIT_OK || ex == DCX_EXIT_USAGE || ex == DCX_EXIT_STORE))
+            ex = DCX_EXIT_FAIL;
+        if (jx != DCX_EXIT_OK) ex = jx;
+    } else if (ans.code == DC_OK) {
         printf("%s: %s (master %s)\n", what, ans.message, dc_e(ans.master));
         ex = DCX_EXIT_OK;
     } else {
@@ -148,12 +163,18 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, int is_unlock, dc_unlock_o
         {"assume-executed", no_argument, 0, OPT_ASSUME_EX},
         {"assume-not-executed", no_argument, 0, OPT_ASSUME_NOT},
         {"timeout", required_argument, 0, OPT_TIMEOUT},
+        DCX_OUTPUT_LONG_OPTIONS,
         DCX_COMMON_LONG_OPTIONS,
         {0, 0, 0, 0}};
-    static const struct option rm_opts[] = {
-        {"timeout", required_argument, 0, OPT_TIMEOUT}, DCX_COMMON_LONG_OPTIONS, {0, 0, 0, 0}};
+    static const struct option rm_opts[] = {{"timeout", required_argument, 0, OPT_TIMEOUT},
+                                            DCX_OUTPUT_LONG_OPTIONS,
+                                            DCX_COMMON_LONG_OPTIONS,
+                                            {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "h", is_unlock ? unlock_opts : rm_opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ho:", is_unlock ? unlock_opts : rm_opts, NULL)) != -1) {
+        int out = dcx_output_option(ctx, c, optarg, &json_out);
+        if (out < 0) return DCX_EXIT_USAGE;
+        if (out) continue;
         switch (c) {
         case 'h':
             if (is_unlock)

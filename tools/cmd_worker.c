@@ -43,7 +43,7 @@ static void help(void)
 {
     printf("Usage: ddlcoord worker --task T --source S --schema DB --table TBL --ddl SQL\n"
            "                       [--ddl SQL...] [--position P] {--exec CMD | --no-exec}\n"
-           "                       [--timeout S]\n"
+           "                       [--timeout S] [-o json]\n"
            "Take one source's part in the shard-DDL lock of DB.TBL: report the DDLs, wait\n"
            "for the master's decision, run CMD if this source must execute them (the owner),\n"
            "skip them otherwise, mark the operation done, and exit 0.\n\n"
@@ -65,7 +65,8 @@ static void help(void)
            "  --no-exec                 run nothing even as the owner (the DDLs are applied\n"
            "                            some other way); one of --exec and --no-exec is\n"
            "                            required. The owner then prints 'owner, ran nothing'.\n"
-           "  --timeout S               bound each wait (default: wait forever)\n\n"
+           "  --timeout S               bound each wait (default: wait forever)\n"
+           "  -o json, --json           print the result as {\"lock\", \"result\"}\n\n"
            "Prints 'executed LOCK_ID', 'skipped LOCK_ID' or 'already resolved LOCK_ID'.\n"
            "Test only: DDLCOORD_TEST_PAUSE_AT_STEP=N stops the process (SIGSTOP) right after\n"
            "worker step N.\n\n%s\n%s",
@@ -75,6 +76,7 @@ static void help(void)
 typedef struct worker_args {
     const char *task, *source, *schema, *table, *position, *exec;
     int no_exec; /* --no-exec: explicitly nothing to run */
+    int json;    /* -o json: the result as JSON */
     const char *ddls[MAX_DDLS];
     size_t n_ddls;
     int64_t timeout_ms; /* -1 = forever */
@@ -174,11 +176,15 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, worker_args *a)
                                          {"position", required_argument, 0, OPT_POSITION},
                                          {"exec", required_argument, 0, OPT_EXEC},
                                          {"no-exec", no_argument, 0, OPT_NO_EXEC},
+                                         DCX_OUTPUT_LONG_OPTIONS,
                                          {"timeout", required_argument, 0, OPT_TIMEOUT},
                                          DCX_COMMON_LONG_OPTIONS,
                                          {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        int out = dcx_output_option(ctx, c, optarg, &a->json);
+        if (out < 0) return DCX_EXIT_USAGE;
+        if (out) continue;
         switch (c) {
         case 'h':
             help();
@@ -290,17 +296,19 @@ int dcx_cmd_worker(dcx_ctx *ctx, int argc, char **argv)
     dcx_hint_stop(hint);
     switch (rc) {
     case DC_OK:
-        printf("%s %s\n",
-               !executed   ? "skipped"
-               : a.no_exec ? "owner, ran nothing"
-                           : "executed",
-               lock_id);
+    case DC_ERESOLVED: {
+        const char *what = rc == DC_ERESOLVED ? "already resolved"
+                           : !executed        ? "skipped"
+                           : a.no_exec        ? "owner, ran nothing"
+                                              : "executed";
+        const char *kv[] = {"lock", lock_id, "result", what};
         ex = DCX_EXIT_OK;
+        if (a.json)
+            ex = dcx_print_pairs_json(kv, 2);
+        else
+            printf("%s %s\n", what, lock_id);
         break;
-    case DC_ERESOLVED:
-        printf("already resolved %s\n", lock_id);
-        ex = DCX_EXIT_OK;
-        break;
+    }
     case DC_ECONFLICT:
         dcx_err(ctx, "conflict in lock %s: %s", lock_id, dc_worker_conflict(w));
         ex = DCX_EXIT_CONFLICT;

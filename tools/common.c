@@ -10,6 +10,8 @@
  */
 #include "common.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +49,35 @@ const char dcx_common_help[] =
 const char dcx_exit_help[] = "";
 
 static const char *scrub(const char *text, char *buf, size_t len);
+
+int dcx_print_pairs_json(const char *const *kv, size_t n)
+{
+    cJSON *o = cJSON_CreateObject();
+    int ok = o != NULL;
+    for (size_t i = 0; ok && i < n; i++)
+        if (kv[2 * i + 1]) ok = cJSON_AddStringToObject(o, kv[2 * i], kv[2 * i + 1]) != NULL;
+    char *s = ok ? cJSON_Print(o) : NULL;
+    cJSON_Delete(o);
+    if (!s) return DCX_EXIT_FAIL;
+    printf("%s\n", s);
+    free(s);
+    return DCX_EXIT_OK;
+}
+
+int dcx_output_option(const dcx_ctx *ctx, int c, const char *arg, int *json)
+{
+    if (c == DCX_OPT_JSON) {
+        *json = 1;
+        return 1;
+    }
+    if (c != 'o') return 0;
+    if (strcmp(arg, "json") == 0 || strcmp(arg, "text") == 0) {
+        *json = arg[0] == 'j';
+        return 1;
+    }
+    dcx_err(ctx, "-o wants text or json: %s", dc_e(arg));
+    return -1;
+}
 
 static int parse_level(const char *s)
 {
@@ -191,9 +222,10 @@ int dcx_open_store(dcx_ctx *ctx)
     if (strcmp(dc_store_backend(ctx->store), "mem") == 0 && ctx->cmd &&
         (strcmp(ctx->cmd, "master") == 0 || strcmp(ctx->cmd, "worker") == 0 ||
          strcmp(ctx->cmd, "task") == 0))
-        dcx_err(ctx, "warning: %s keeps its data in this process only: other ddlcoord processes "
-                     "(master, workers, task) do not see it; use etcd://, redis:// or zk:// to "
-                     "coordinate processes",
+        dcx_err(ctx,
+                "warning: %s keeps its data in this process only: other ddlcoord processes "
+                "(master, workers, task) do not see it; use etcd://, redis:// or zk:// to "
+                "coordinate processes",
                 ctx->uri_shown);
     return DCX_EXIT_OK;
 }

@@ -39,6 +39,7 @@ enum {
     DCX_OPT_CONFIG,
     DCX_OPT_NAMESPACE,
     DCX_OPT_LOG_LEVEL,
+    DCX_OPT_JSON,                 /* --json, the alias of -o json */
     DCX_OPT_FIRST_PRIVATE = 1100, /* subcommands number their own long-only options from here */
 };
 
@@ -51,6 +52,14 @@ enum {
         {"log-level", required_argument, 0, DCX_OPT_LOG_LEVEL}, \
     {                                                           \
         "help", no_argument, 0, 'h'                             \
+    }
+
+/* -o FORMAT and --json, for the struct option array of a command that
+ * prints (add "o:" to its short options). */
+#define DCX_OUTPUT_LONG_OPTIONS              \
+    {"output", required_argument, 0, 'o'},   \
+    {                                        \
+        "json", no_argument, 0, DCX_OPT_JSON \
     }
 
 /* The common options' help text, for each subcommand's --help. */
@@ -73,6 +82,14 @@ typedef struct dcx_ctx {
     char *uri_shown; /* uri without credentials, for messages and logs */
     char *ns;
 } dcx_ctx;
+
+/* Handle -o/--json (c, arg): 1 if it was one (*json set: 1 json, 0 text),
+ * 0 if not, -1 after printing an error (a format other than text/json). */
+int dcx_output_option(const dcx_ctx *ctx, int c, const char *arg, int *json);
+
+/* Print {"k1": "v1", ...} (n pairs of strings, NULL values skipped) as
+ * one JSON object on stdout. DCX_EXIT_OK, or DCX_EXIT_FAIL (out of memory). */
+int dcx_print_pairs_json(const char *const *kv, size_t n);
 
 /* Handle common option c (with optarg arg). Returns 1 if it was one, 0 if
  * not, -1 after printing an error (bad value, no memory). */

@@ -23,6 +23,11 @@ for c in demo master worker locks unlock remove-meta task status; do
     grep -q "^  --store URI" "$WORK/last.out" && fail "$c --help repeats the common options"
 done
 
+# version -o json: the library and the built-in driver.
+expect_rc 0 "$DC" version -o json
+[ "$(jq -r '.drivers[0].scheme' "$WORK/last.out")" = mem ] || fail "version -o json"
+[ "$(jq -r '.version' "$WORK/last.out")" != null ] || fail "version -o json: no version"
+
 # Bad input: one line on stderr and exit 2, never a crash.
 one_line_error() {
     [ "$(wc -l <"$WORK/last.err")" -le 2 ] || fail "more than one message for: $*"

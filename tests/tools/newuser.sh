@@ -18,7 +18,7 @@ NS=$NS_BASE/newuser
 
 note "a worker waits: no registered sources, no master"
 "$DC" --store "$STORE" --namespace "$NS" worker --task T --source s1 --schema db --table tbl \
-    --ddl 'ALTER TABLE tbl ADD COLUMN c INT' --no-exec >"$WORK/wait.out" 2>"$WORK/wait.err" &
+    --ddl 'ALTER TABLE tbl ADD COLUMN c INT' --no-exec -o json >"$WORK/wait.out" 2>"$WORK/wait.err" &
 track $!
 wpid=$!
 wait_until log_has wait.err "waiting: task T has no registered sources"
@@ -59,16 +59,26 @@ grep -qx "task T: removed s3; s9 was not a source (2 sources now)" "$WORK/last.o
 expect_rc 0 dc task add T s1
 grep -qx "task T: nothing changed; s1 was already a source (2 sources now)" "$WORK/last.out" ||
     fail "$(cat "$WORK/last.out")"
+a=$(dc task add T s1 s4 -o json) || fail "task add -o json"
+[ "$(jq -c '[.added, .unchanged, .sources]' <<<"$a")" = '[["s4"],["s1"],["s1","s2","s4"]]' ] ||
+    fail "task add -o json: $a"
+a=$(dc task remove T s4 --json) || fail "task remove --json"
+[ "$(jq -c '[.removed, .sources]' <<<"$a")" = '[["s4"],["s1","s2"]]' ] || fail "task remove: $a"
+a=$(dc task list -o json) || fail "task list -o json"
+[ "$(jq -c '.tasks' <<<"$a")" = '[{"task":"T","sources":["s1","s2"]}]' ] || fail "task list: $a"
+expect_rc 2 dc task list -o xml
 
 note "the lock now waits for s2; a master leads; unlock by its parts"
 wait_until dc_locks_has "unsynced   s2"
 start_master m
 mpid=$LAST_PID
 wait_until log_has m.log "m leads"
-expect_rc 0 dc unlock --task T --schema db --table tbl --timeout 30
-grep -q "unlock $LOCK_ID" "$WORK/last.out" || fail "unlock by parts: $(cat "$WORK/last.out")"
+expect_rc 0 dc unlock --task T --schema db --table tbl --timeout 30 -o json
+[ "$(jq -r .request "$WORK/last.out")" = "unlock $LOCK_ID" ] ||
+    fail "unlock by parts: $(cat "$WORK/last.out")"
+[ "$(jq -r .master "$WORK/last.out")" = m ] || fail "unlock -o json: $(cat "$WORK/last.out")"
 expect_exit 0 "$wpid"
-grep -qx "owner, ran nothing $LOCK_ID" "$WORK/wait.out" ||
+[ "$(jq -c '[.lock, .result]' "$WORK/wait.out")" = "[\"$LOCK_ID\",\"owner, ran nothing\"]" ] ||
     fail "--no-exec owner: $(cat "$WORK/wait.out")"
 
 note "--exec or --no-exec is required"
