@@ -410,6 +410,7 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
         ex = dcx_reg_new(ctx, name, ttl, r.mon ? dcx_monitor_address(r.mon) : NULL, &r.reg);
     if (ex != DCX_EXIT_OK) {
         dcx_monitor_stop(r.mon);
+        dcx_retention_free(r.ret);
         dc_election_free(e);
         free(prefix);
         return ex;
