@@ -5,7 +5,10 @@
  * host, PID, start time, the HTTP address (--listen), and since when it
  * leads. The key is created only if absent, so a second master with a name
  * in use is refused at start; a master that dies frees its name when its
- * lease expires (a clean stop revokes it at once).
+ * lease expires (a clean stop revokes it at once), or at once for a master
+ * restarted on the same host: a key naming this host and a PID that no
+ * longer exists is taken over (a crashed master restarted by its supervisor
+ * is not refused for a TTL).
  *
  * The master's loop calls dcx_reg_tick between its passes (at most every
  * 500 ms while standing by, 200 ms while leading), which renews the lease
@@ -17,6 +20,8 @@
 #include "master_reg.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +116,37 @@ static int create(dcx_reg *r, char **holder)
     return rc;
 }
 
+/* 1 if the registry value json names this host and a process that is gone. */
+static int holder_is_dead_here(const char *json)
+{
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    cJSON *o = json ? cJSON_Parse(json) : NULL;
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(o, "host");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "pid");
+    int dead = cJSON_IsString(h) && strcmp(h->valuestring, host) == 0 && cJSON_IsNumber(p) &&
+               p->valueint > 0 && p->valueint != (int)getpid() && kill(p->valueint, 0) != 0 &&
+               errno == ESRCH;
+    cJSON_Delete(o);
+    return dead;
+}
+
+/* Delete the key if it still holds exactly json (the dead holder's). */
+static int take_over(dcx_reg *r, const char *json)
+{
+    dc_txn *t = dc_txn_new();
+    dc_txn_result *res = NULL;
+    size_t kl = strlen(r->key);
+    int rc = t ? DC_OK : DC_ENOMEM;
+    if (!rc) rc = dc_txn_compare_value(t, r->key, kl, DC_CMP_EQUAL, json, strlen(json));
+    if (!rc) rc = dc_txn_delete(t, DC_THEN, r->key, kl, 0);
+    if (!rc) rc = dc_txn_commit(r->ctx->store, t, &res);
+    if (!rc && !res->succeeded) rc = DC_EBUSY;
+    dc_txn_result_free(res);
+    dc_txn_free(t);
+    return rc;
+}
+
 /* "host H pid P, started S" of a registry value, for messages. */
 static void describe(const char *json, char *buf, size_t len)
 {
@@ -141,6 +177,15 @@ int dcx_reg_new(dcx_ctx *ctx, const char *name, int64_t ttl, const char *address
     dcx_iso_now(r->started, sizeof r->started);
     char *holder = NULL;
     int rc = create(r, &holder);
+    if (rc == DC_EBUSY && holder_is_dead_here(holder) && take_over(r, holder) == DC_OK) {
+        char who[400];
+        describe(holder, who, sizeof who);
+        dc_log(DC_LOG_INFO, REG, "%s: took over the name from a master that is gone (%s)",
+               dc_e(name), who);
+        free(holder);
+        holder = NULL;
+        rc = create(r, &holder);
+    }
     if (rc == DC_EBUSY) {
         char who[400];
         describe(holder, who, sizeof who);
