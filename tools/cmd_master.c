@@ -314,19 +314,24 @@ static int retention_setup(dcx_ctx *ctx, int64_t *keep, dcx_retention **out)
     int given = 0;
     for (int i = 0; i < KEEP_N; i++) {
         const char *v = keep[i] < 0 ? dc_config_get(ctx->cfg, keys[i]) : NULL;
-        if (v) {
-            keep[i] = i == KEEP_EVERY_MS    ? dcx_parse_seconds_ms(v)
-                      : strcmp(v, "0") == 0 ? 0
-                                            : dcx_parse_long(v, 1, 1L << 40);
-            if (keep[i] < 0 || (i == KEEP_EVERY_MS && keep[i] == 0)) {
-                dcx_err(ctx, "config: %s: bad value: %s", keys[i], dc_e(v));
+        if (v && i != KEEP_EVERY_MS) {
+            /* the detail names the key, the value, the range and file:line */
+            if (dc_config_int(ctx->cfg, keys[i], 0, 0, (int64_t)1 << 40, &keep[i]) != DC_OK) {
+                dcx_err(ctx, "%s", dc_last_error());
+                return DCX_EXIT_USAGE;
+            }
+        } else if (v) {
+            keep[i] = dcx_parse_seconds_ms(v);
+            if (keep[i] <= 0) {
+                dcx_err(ctx, "config: %s=%s: expected a positive number of seconds", keys[i],
+                        dc_e(v));
                 return DCX_EXIT_USAGE;
             }
         }
         if (keep[i] >= 0 && i != KEEP_EVERY_MS) given = 1;
     }
-    if (keep[KEEP_REVS] < 0) keep[KEEP_REVS] = etcd && !given ? 0 : given ? 0 : 10000;
-    if (keep[KEEP_MIN] < 0) keep[KEEP_MIN] = etcd && !given ? 0 : given ? 0 : 60;
+    if (keep[KEEP_REVS] < 0) keep[KEEP_REVS] = given || etcd ? 0 : 10000;
+    if (keep[KEEP_MIN] < 0) keep[KEEP_MIN] = given || etcd ? 0 : 60;
     if (keep[KEEP_EVERY_MS] < 0) keep[KEEP_EVERY_MS] = 60000;
     int rc = dcx_retention_new(ctx, keep[KEEP_REVS], keep[KEEP_MIN], keep[KEEP_EVERY_MS], out);
     if (rc != DC_OK) return dcx_fail(ctx, rc, "history retention");
@@ -364,13 +369,10 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
     char name[320];
     /* Flags beat the config file's [master] section, which beats defaults. */
     if (!name_opt) name_opt = dc_config_get(ctx->cfg, "master.name");
-    if (!ttl) {
-        const char *t = dc_config_get(ctx->cfg, "master.ttl");
-        ttl = t ? dcx_parse_long(t, 1, 3600) : 10;
-        if (ttl < 1) {
-            dcx_err(ctx, "config: master.ttl must be 1..3600 seconds: %s", t);
-            return DCX_EXIT_USAGE;
-        }
+    if (!ttl && dc_config_int(ctx->cfg, "master.ttl", 10, 1, 3600, &ttl) != DC_OK) {
+        /* the detail names the key, the value, the range and file:line */
+        dcx_err(ctx, "%s (seconds)", dc_last_error());
+        return DCX_EXIT_USAGE;
     }
     if (name_opt && *name_opt) {
         snprintf(name, sizeof name, "%s", name_opt);

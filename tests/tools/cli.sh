@@ -23,6 +23,15 @@ for c in demo master worker locks unlock remove-meta task status; do
     grep -q "^  --store URI" "$WORK/last.out" && fail "$c --help repeats the common options"
 done
 
+# A non-numeric number in the config: the file, the line and the key.
+printf '[store]\nuri = mem://\n[master]\nttl = ten\n' >"$WORK/t.ini"
+expect_rc 2 "$DC" --config "$WORK/t.ini" master
+grep -q "master.ttl=ten (.*t.ini:4)" "$WORK/last.err" || fail "bad ttl: $(cat "$WORK/last.err")"
+printf '[store]\nuri = mem://\n[master]\nkeep_revisions = lots\n' >"$WORK/k.ini"
+expect_rc 2 "$DC" --config "$WORK/k.ini" master
+grep -q "master.keep_revisions=lots (.*k.ini:4)" "$WORK/last.err" ||
+    fail "bad keep_revisions: $(cat "$WORK/last.err")"
+
 # version -o json: the library and the built-in driver.
 expect_rc 0 "$DC" version -o json
 [ "$(jq -r '.drivers[0].scheme' "$WORK/last.out")" = mem ] || fail "version -o json"
