@@ -205,8 +205,8 @@ int dcx_open_store(dcx_ctx *ctx)
                                             d->files[i].scheme);
             dc_drivers_free(d);
         }
-        dcx_err(ctx, "cannot open store %s: no driver for its scheme; known schemes: %s (%s)",
-                ctx->uri_shown, known, detail);
+        dcx_err(ctx, "cannot open store %s: %s: known schemes: %s (%s)", ctx->uri_shown,
+                dc_strerror(rc), known, detail);
         ctx->store = NULL;
         return DCX_EXIT_USAGE;
     }
