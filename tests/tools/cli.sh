@@ -32,6 +32,11 @@ expect_rc 2 "$DC" --config "$WORK/k.ini" master
 grep -q "master.keep_revisions=lots (.*k.ini:4)" "$WORK/last.err" ||
     fail "bad keep_revisions: $(cat "$WORK/last.err")"
 
+# demo -o json: the summary alone, as JSON.
+expect_rc 0 "$DC" demo -o json --pace 0
+[ "$(jq -c '[.ok, .locks, .sources, .keys_left]' "$WORK/last.out")" = '[true,2,3,0]' ] ||
+    fail "demo -o json: $(cat "$WORK/last.out")"
+
 # version -o json: the library and the built-in driver.
 expect_rc 0 "$DC" version -o json
 [ "$(jq -r '.drivers[0].scheme' "$WORK/last.out")" = mem ] || fail "version -o json"
