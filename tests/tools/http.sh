@@ -93,6 +93,11 @@ sc_endpoints() {
         fail "no txn counted"
     metric_is "$u1" ddlcoord_master_ready 1 || fail "not ready in /metrics"
     metric_is "$u1" ddlcoord_rebuilds_total 1 || fail "rebuilds_total is not 1"
+    awk -v x="$(metric "$u1" ddlcoord_rebuild_duration_seconds)" 'BEGIN { exit !(x > 0) }' ||
+        fail "no rebuild duration"
+    # the leader catches up with the store: no revision left unhandled
+    wait_until metric_is "$u1" ddlcoord_watch_lag_revisions 0
+    [ "$(metric "$u1" ddlcoord_store_revision)" -gt 0 ] || fail "no store revision"
     local series
     for series in ddlcoord_master_term 'ddlcoord_locks{state="waiting"}' \
         'ddlcoord_store_call_errors_total{op="get"}' ddlcoord_watch_lag_revisions \
