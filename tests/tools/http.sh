@@ -218,9 +218,9 @@ CD_PID=
 wd() { # wd METHOD PATH [JSON]: one WebDriver call, prints the JSON answer
     local m=$1 p=$2
     if [ $# -ge 3 ]; then
-        curl -s -X "$m" -H 'Content-Type: application/json' -d "$3" "$WD$p"
+        curl -s --max-time 120 -X "$m" -H 'Content-Type: application/json' -d "$3" "$WD$p"
     else
-        curl -s -X "$m" "$WD$p"
+        curl -s --max-time 120 -X "$m" "$WD$p"
     fi
 }
 # js EXPR: evaluate EXPR in the page, print its value.
@@ -258,6 +258,7 @@ sc_live_page() {
     local caps ans
     caps='{"capabilities":{"alwaysMatch":{"goog:chromeOptions":{"binary":"'$(command -v chromium)'",
       "args":["--headless=new","--no-sandbox","--disable-gpu","--disable-dev-shm-usage",
+              "--user-data-dir='"$WORK"'/chromium",
               "--window-size=1000,400"]}}}}'
     ans=$(wd POST /session "$caps")
     SID=$(jq -r '.value.sessionId // empty' <<<"$ans")
