@@ -140,8 +140,8 @@ struct dc_master {
     atomic_int stop;
     _Atomic int64_t m1;
     /* for dc_master_get_stats (master_stats.c), under mu */
-    double stat_rebuild_ms;  /* the last completed rebuild's duration */
-    uint64_t stat_answers;   /* admin requests answered */
+    double stat_rebuild_ms; /* the last completed rebuild's duration */
+    uint64_t stat_answers;  /* admin requests answered */
 };
 
 /* The master's clock (unlock deadlines), in ms. */

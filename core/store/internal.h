@@ -37,7 +37,8 @@ struct dc_store {
     _Atomic int64_t high_rev;
     atomic_int poisoned;
     char poison_msg[512]; /* written once, before poisoned is set */
-    dc__call_stats stats[DC_CALL_COUNT]; /* dc_store_get_stats (stats.c) */
+    /* the driver calls counted for dc_store_get_stats (stats.c) */
+    dc__call_stats stats[DC_CALL_COUNT];
 };
 
 /* Set the calling thread's last-error detail (printf format) and return code. */
