@@ -75,7 +75,7 @@ rebuild() {
 }
 # The opening: what a user can plan with, in plain sentences.
 in_short() {
-    local b busy lo=100 hi=0 x
+    local b lo=100 hi=0 x
     for b in etcd redis zk; do
         x=$(busy_big "$b")
         [ -n "$x" ] || continue

@@ -231,9 +231,9 @@ js() {
 js_is() { [ "$(js "$1")" = "$2" ]; }
 
 start_chromedriver() {
-    local try port
+    local port
     command -v chromedriver >/dev/null || fail "chromedriver is not installed (chromium-driver)"
-    for try in 1 2 3 4 5; do
+    for _ in 1 2 3 4 5; do
         port=$((20000 + RANDOM % 20000))
         chromedriver --port="$port" >"$WORK/chromedriver.log" 2>&1 &
         CD_PID=$!
