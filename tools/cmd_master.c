@@ -87,7 +87,73 @@ typedef struct master_run {
     int64_t next_leader_check;
     int pause_at; /* test-only pause point, 0 = none */
     int paused;
+    dc_election *e; /* the candidacy, on ctx->store */
+    char *prefix;   /* the election prefix */
+    int64_t ttl;
+    char *fence; /* the leader key handed to the master after a reset */
 } master_run;
+
+/* The store's history was reset (docs/DESIGN.md, "Resets"): the old handle,
+ * its candidacy and its leader key mean nothing now. Close them and stand
+ * as a new candidate on a new handle. */
+static int renew(master_run *r)
+{
+    dcx_ctx *ctx = r->ctx;
+    dc_election_free(r->e); /* its resign fails on the poisoned handle: nothing to undo */
+    r->e = NULL;
+    for (int tries = 0; !stop_requested; tries++) {
+        dc_store *fresh = NULL;
+        int rc = dc_store_reopen(ctx->store, &fresh);
+        if (rc == DC_OK) rc = dc_election_new(fresh, r->prefix, r->name, r->ttl, &r->e);
+        if (rc == DC_OK) {
+            dc_store_close(ctx->store);
+            ctx->store = fresh;
+            dc_log(DC_LOG_INFO, MASTER, "%s campaigns again on a new store handle", r->name);
+            return DC_OK;
+        }
+        dc_store_close(fresh);
+        if (tries % 10 == 0)
+            dc_log(DC_LOG_WARN, MASTER, "cannot reopen the store: %s (%s); retrying",
+                   dc_strerror(rc), dc_last_error());
+        struct timespec ts = {0, 500 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return DC_ECLOSED;
+}
+
+/* dc_master_options.reopen: a new handle, and the fence of a new leadership
+ * won on it (a standby waits here until it leads). */
+static int reopen_cb(dc_store *poisoned, dc_store **fresh, const char **fence_key,
+                     size_t *fence_key_len, int64_t *fence_create_revision, void *ud)
+{
+    master_run *r = ud;
+    (void)poisoned; /* it is ctx->store: renew closes it */
+    int rc = renew(r);
+    while (rc == DC_OK && !stop_requested) {
+        rc = dc_election_campaign(r->e, 500);
+        if (rc == DC_ETIMEDOUT || rc == DC_ECHANGED) {
+            rc = DC_OK;
+            continue;
+        }
+        if (rc == DC_ERESET) {
+            rc = renew(r); /* reset again while campaigning */
+            continue;
+        }
+        if (rc != DC_OK) return rc;
+        const char *k = NULL;
+        size_t kl = 0;
+        if ((rc = dc_election_fence(r->e, &k, &kl, fence_create_revision)) != DC_OK) return rc;
+        free(r->fence);
+        if (!(r->fence = strndup(k, kl))) return DC_ENOMEM;
+        *fence_key = r->fence;
+        *fence_key_len = kl;
+        *fresh = r->ctx->store;
+        dc_log(DC_LOG_INFO, MASTER, "%s leads again after the reset (leader key %s)", r->name,
+               r->fence);
+        return DC_OK;
+    }
+    return rc ? rc : DC_ECLOSED;
+}
 
 static int on_step(const dc_step *st, void *ud)
 {
@@ -121,9 +187,10 @@ static void report_problems(dc_master *m, char ***seen, size_t *n_seen)
 }
 
 /* Lead until stopped or deposed. Returns 1 when deposed, 0 when stopped. */
-static int lead(master_run *r, dc_election *e)
+static int lead(master_run *r)
 {
     dcx_ctx *ctx = r->ctx;
+    dc_election *e = r->e;
     const char *fkey = NULL;
     size_t fkey_len = 0;
     int64_t frev = 0;
@@ -139,7 +206,9 @@ static int lead(master_run *r, dc_election *e)
                            .fence_create_revision = frev,
                            .on_step = on_step,
                            .step_userdata = r,
-                           .name = r->name};
+                           .name = r->name,
+                           .reopen = reopen_cb,
+                           .reopen_userdata = r};
     dc_master *m = NULL;
     int rc = dc_master_new(ctx->store, &o, &m);
     if (rc != DC_OK) {
@@ -166,7 +235,7 @@ static int lead(master_run *r, dc_election *e)
             deposed = 1;
             break;
         }
-        if (dc_election_lost(e)) {
+        if (dc_election_lost(r->e)) { /* r->e: a reset gives it a new candidacy */
             dc_log(DC_LOG_WARN, MASTER, "%s lost its leadership (lease gone)", r->name);
             deposed = 1;
             break;
@@ -174,6 +243,7 @@ static int lead(master_run *r, dc_election *e)
         report_problems(m, &seen, &n_seen);
         dcx_reg_tick(r->reg);
         dcx_retention_tick(r->ret);
+        dcx_monitor_tick(r->mon, ctx->store);
     }
     dcx_monitor_lead(r->mon, NULL, 0);
     if (deposed) dcx_reg_leading(r->reg, 0);
@@ -273,14 +343,22 @@ static void log_leader(master_run *r)
     free(leader);
 }
 
-static int campaign_loop(master_run *r, dc_election *e)
+static int campaign_loop(master_run *r)
 {
     int failures = 0;
     while (!stop_requested) {
         dcx_reg_tick(r->reg);
-        int rc = dc_election_campaign(e, 500);
+        dcx_monitor_tick(r->mon, r->ctx->store);
+        int rc = dc_election_campaign(r->e, 500);
         if (rc == DC_ETIMEDOUT || rc == DC_ECHANGED) {
             log_leader(r);
+            continue;
+        }
+        if (rc == DC_ERESET) {
+            dc_log(DC_LOG_ERROR, MASTER,
+                   "the store's history was reset (%s); standing as a new candidate",
+                   dc_last_error());
+            if (renew(r) != DC_OK) break;
             continue;
         }
         if (rc != DC_OK) {
@@ -295,10 +373,10 @@ static int campaign_loop(master_run *r, dc_election *e)
         failures = 0;
         free(r->leader_seen);
         r->leader_seen = NULL;
-        if (!lead(r, e)) break;
+        if (!lead(r)) break;
         /* Deposed: give up the candidacy (if anything is left of it) and
          * stand in line again; the new leader rebuilds from the store. */
-        dc_election_resign(e);
+        dc_election_resign(r->e);
         dc_log(DC_LOG_INFO, MASTER, "%s stands by again", r->name);
     }
     return DCX_EXIT_OK;
@@ -392,8 +470,9 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
     }
 
     char *prefix = dcx_own_key(ctx->ns, "election/");
-    dc_election *e = NULL;
-    int rc = prefix ? dc_election_new(ctx->store, prefix, name, ttl, &e) : DC_ENOMEM;
+    r.prefix = prefix;
+    r.ttl = ttl;
+    int rc = prefix ? dc_election_new(ctx->store, prefix, name, ttl, &r.e) : DC_ENOMEM;
     if (rc != DC_OK) {
         free(prefix);
         return dcx_fail(ctx, rc, "election");
@@ -401,7 +480,7 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
     r.election_prefix = prefix;
     ex = retention_setup(ctx, keep, &r.ret);
     if (ex != DCX_EXIT_OK) {
-        dc_election_free(e);
+        dc_election_free(r.e);
         free(prefix);
         return ex;
     }
@@ -413,7 +492,7 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
     if (ex != DCX_EXIT_OK) {
         dcx_monitor_stop(r.mon);
         dcx_retention_free(r.ret);
-        dc_election_free(e);
+        dc_election_free(r.e);
         free(prefix);
         return ex;
     }
@@ -422,16 +501,17 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
                dcx_monitor_address(r.mon));
     dc_log(DC_LOG_INFO, MASTER, "%s campaigns under %s (store %s, lease TTL %llds)", name, prefix,
            ctx->uri_shown, (long long)ttl);
-    ex = campaign_loop(&r, e);
-    rc = dc_election_resign(e);
+    ex = campaign_loop(&r);
+    rc = r.e ? dc_election_resign(r.e) : DC_OK;
     if (rc != DC_OK && rc != DC_ENOTFOUND)
         dc_log(DC_LOG_WARN, MASTER, "resign: %s (%s)", dc_strerror(rc), dc_last_error());
-    dc_election_free(e);
+    dc_election_free(r.e);
     dcx_reg_free(r.reg);
     dcx_retention_free(r.ret);
     free(r.leader_seen);
     dcx_monitor_stop(r.mon);
     dc_log(DC_LOG_INFO, MASTER, "%s stopped", name);
+    free(r.fence);
     free(prefix);
     return ex;
 }

@@ -11,6 +11,13 @@
  *   /v1/steps   the last protocol step of each recent lock (the live page)
  *   /           the live page (http_page.c): polls /v1/locks and /v1/steps
  *
+ * Store handles. The master's loop may replace ctx->store after a reset
+ * (docs/DESIGN.md, "Resets"), so the HTTP thread never touches it: its reads
+ * (/v1/locks, /v1/status, the store revision) go through a handle of its own,
+ * opened from the same configuration and renewed when a reset poisons it;
+ * the master's store-call counters are copied in by the loop
+ * (dcx_monitor_tick), added up across handles.
+ *
  * Locking. mon->mu guards the master pointer and the role; a handler holds it
  * while it calls into the master (dc_master_locks, dc_master_get_stats take
  * the master's own mutex after it), so the master loop clears the pointer
@@ -49,6 +56,7 @@ typedef struct step_rec {
 
 struct dcx_monitor {
     dcx_ctx *ctx;
+    dc_store *own; /* the HTTP thread's handle (only that thread uses it) */
     char *name;
     char *election_prefix;
     char address[160];
@@ -61,6 +69,11 @@ struct dcx_monitor {
     uint64_t answers_before; /* admin answers of earlier terms */
     uint64_t rebuilds_before;
     int64_t started_wall;
+    /* the master's store-call counters (dcx_monitor_tick): those of handles
+     * replaced since, and the current handle's last copy */
+    dc_store_call_stats calls_before[DC_CALL_COUNT];
+    dc_store_call_stats calls_now[DC_CALL_COUNT];
+    const dc_store *calls_of;
 
     pthread_mutex_t step_mu; /* guards the fields below */
     step_rec steps[STEP_CAP];
@@ -95,6 +108,48 @@ void dcx_monitor_lead(dcx_monitor *mon, dc_master *m, int64_t term)
     mon->term = m ? term : 0;
     mon->lead_since_wall = m ? wall_ms() : 0;
     pthread_mutex_unlock(&mon->mu);
+}
+
+static void hist_add(dc_histogram *to, const dc_histogram *h)
+{
+    to->count += h->count;
+    to->sum_ms += h->sum_ms;
+    for (int b = 0; b < DC_HIST_BUCKETS; b++) to->buckets[b] += h->buckets[b];
+}
+
+void dcx_monitor_tick(dcx_monitor *mon, dc_store *store)
+{
+    if (!mon || !store) return;
+    dc_store_call_stats now[DC_CALL_COUNT];
+    if (dc_store_get_stats(store, now) != DC_OK) return;
+    pthread_mutex_lock(&mon->mu);
+    /* A new handle (a reset replaced it; the same address may come back):
+     * what the old one counted is kept. */
+    int fresh = store != mon->calls_of;
+    for (int c = 0; c < DC_CALL_COUNT && !fresh; c++)
+        fresh = now[c].latency.count < mon->calls_now[c].latency.count;
+    if (fresh) {
+        for (int c = 0; c < DC_CALL_COUNT; c++) {
+            hist_add(&mon->calls_before[c].latency, &mon->calls_now[c].latency);
+            mon->calls_before[c].errors += mon->calls_now[c].errors;
+        }
+        mon->calls_of = store;
+    }
+    memcpy(mon->calls_now, now, sizeof now);
+    pthread_mutex_unlock(&mon->mu);
+}
+
+/* The store's revision through the HTTP thread's own handle; after a reset,
+ * a new handle and one more try. */
+static int own_revision(dcx_monitor *mon, int64_t *rev)
+{
+    int rc = dc_revision(mon->own, rev);
+    if (rc != DC_ERESET) return rc;
+    dc_store *fresh = NULL;
+    if (dc_store_reopen(mon->own, &fresh) != DC_OK) return rc;
+    dc_store_close(mon->own);
+    mon->own = fresh;
+    return dc_revision(mon->own, rev);
 }
 
 static void rec_clear(step_rec *r)
@@ -248,7 +303,7 @@ static void metrics(dcx_monitor *mon, sbuf *b)
         }
     }
     int64_t store_rev = 0;
-    int rev_ok = dc_revision(mon->ctx->store, &store_rev) == DC_OK;
+    int rev_ok = own_revision(mon, &store_rev) == DC_OK;
 
     sb_printf(b,
               "# HELP ddlcoord_master_leader 1 while this master leads.\n"
@@ -280,7 +335,12 @@ static void metrics(dcx_monitor *mon, sbuf *b)
               (unsigned long long)steps);
 
     dc_store_call_stats cs[DC_CALL_COUNT];
-    if (dc_store_get_stats(mon->ctx->store, cs) == DC_OK) {
+    memcpy(cs, mon->calls_before, sizeof cs);
+    for (int c = 0; c < DC_CALL_COUNT; c++) {
+        hist_add(&cs[c].latency, &mon->calls_now[c].latency);
+        cs[c].errors += mon->calls_now[c].errors;
+    }
+    {
         sb_printf(b, "# HELP ddlcoord_store_call_seconds Latency of the store calls of this "
                      "process, by op.\n# TYPE ddlcoord_store_call_seconds histogram\n");
         for (int c = 0; c < DC_CALL_COUNT; c++) {
@@ -339,11 +399,11 @@ static char *status_json(dcx_monitor *mon)
     if (!o) return NULL;
     char *leader = NULL;
     int64_t leader_rev = 0;
+    int64_t rev = 0;
+    own_revision(mon, &rev); /* first: it renews the handle after a reset */
     int lrc = mon->master
                   ? DC_OK
-                  : dc_election_leader(mon->ctx->store, mon->election_prefix, &leader, &leader_rev);
-    int64_t rev = 0;
-    dc_revision(mon->ctx->store, &rev);
+                  : dc_election_leader(mon->own, mon->election_prefix, &leader, &leader_rev);
     dc_master_stats ms = {0};
     int have = mon->master && dc_master_get_stats(mon->master, &ms) == DC_OK;
     char since[48] = "", started[48];
@@ -414,7 +474,9 @@ static char *locks_json(dcx_monitor *mon)
     dc_lock_status *locks = NULL;
     size_t n = 0;
     int64_t rev = 0;
-    if (dc_locks_read(mon->ctx->store, mon->ctx->ns, NULL, &locks, &n, &rev) != DC_OK) return NULL;
+    int64_t probe = 0;
+    own_revision(mon, &probe); /* renews the handle after a reset */
+    if (dc_locks_read(mon->own, mon->ctx->ns, NULL, &locks, &n, &rev) != DC_OK) return NULL;
     char *s = dcx_locks_json(locks, n, rev);
     dc_lock_status_free_array(locks, n);
     return s;
@@ -544,6 +606,13 @@ int dcx_monitor_start(dcx_ctx *ctx, const char *listen, const char *name,
     }
     mon->ctx = ctx;
     mon->started_wall = wall_ms();
+    int orc = dc_store_open_config(ctx->cfg, &mon->own);
+    if (orc != DC_OK) {
+        free(mon->name);
+        free(mon->election_prefix);
+        free(mon);
+        return dcx_fail(ctx, orc, "open the HTTP endpoint's store handle");
+    }
     pthread_mutex_init(&mon->mu, NULL);
     pthread_mutex_init(&mon->step_mu, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
@@ -582,6 +651,7 @@ void dcx_monitor_stop(dcx_monitor *mon)
     for (size_t i = 0; i < mon->n_steps; i++) rec_clear(&mon->steps[i]);
     pthread_mutex_destroy(&mon->mu);
     pthread_mutex_destroy(&mon->step_mu);
+    dc_store_close(mon->own);
     free(mon->name);
     free(mon->election_prefix);
     free(mon);

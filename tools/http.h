@@ -31,6 +31,9 @@ void dcx_monitor_stop(dcx_monitor *mon);
 /* This master leads with master m (term: its leader key's create revision),
  * or stands by (m NULL). Call with NULL before freeing the master. */
 void dcx_monitor_lead(dcx_monitor *mon, dc_master *m, int64_t term);
+/* Copy the master's store-call counters from store (the master's handle,
+ * which a reset may replace): call from the master's loop. */
+void dcx_monitor_tick(dcx_monitor *mon, dc_store *store);
 /* A protocol step of the master (from its step callback). */
 void dcx_monitor_step(dcx_monitor *mon, const dc_step *st);
 

@@ -79,6 +79,12 @@ void dcx_retention_tick(dcx_retention *r)
     int64_t cur = 0;
     int rc = dc_revision(r->ctx->store, &cur);
     if (rc != DC_OK) return; /* the store is away: the next tick tries again */
+    if (cur < r->compacted || (r->n && cur < r->s[r->n - 1].rev)) {
+        /* The history went back (a reset, docs/DESIGN.md "Resets"): what was
+         * learned of the old one means nothing now. */
+        r->compacted = 0;
+        r->n = 0;
+    }
     if (r->keep_ms && remember(r, now, cur) != DC_OK) return;
     int64_t target = cur;
     if (r->keep_revisions) target = cur - r->keep_revisions;
