@@ -4,7 +4,7 @@
  * shard-DDL lock per table, one lock after the other. Every step of every
  * lock is shown as it happens (demo_timeline.c); for long runs only the
  * first lock's timeline is shown, then a progress line. At the end the
- * recorded revisions and executions are checked (demo_check.c): the seed's
+ * recorded revisions and executions are checked (demo_check.c): DM's
  * order M1 < W1 < M2 < W2 < M3 for each (lock, source), each DDL executed
  * exactly once and skipped by every other source, and nothing left behind in
  * the store. A failed check exits with DCX_EXIT_CHECK.
@@ -44,7 +44,7 @@ static void help(void)
            "                     [--verbose | --quiet]\n"
            "Run a master and N workers in one process (default store mem://). Each of the M\n"
            "tables gets one ALTER TABLE that all N sources report; watch the lock's life\n"
-           "step by step (the seed's steps 1-10 with their store revisions), then a\n"
+           "step by step (DM's steps 1-10 with their store revisions), then a\n"
            "summary that checks the revision order M1 < W1 < M2 < W2 < M3 and that every\n"
            "DDL was executed exactly once.\n\n"
            "  --sources N   upstream shards (workers), default 3 (max %d)\n"
@@ -463,7 +463,7 @@ static int run(demo *d, int verbose, int quiet)
            "and\nexecutes it downstream, the others skip it. Revisions are the store's.\n");
     if (shown) {
         printf("Tags: M1 master GET, W1 worker PUT info, M2 master PUT operation, W2 worker\n"
-               "done txn, M3 master DELETE; the seed's order is M1 < W1 < M2 < W2 < M3.\n");
+               "done txn, M3 master DELETE; DM's order is M1 < W1 < M2 < W2 < M3.\n");
         printf("\n" DEMO_TIMELINE_HEADER "\n", "time", "step", "who", "source", "tag", "rev",
                "what");
     }
@@ -495,7 +495,7 @@ static int run(demo *d, int verbose, int quiet)
         goto out;
     }
     master_started = 1;
-    /* The seed's order M1 < W1 holds for infos put after the master's first
+    /* DM's order M1 < W1 holds for infos put after the master's first
      * read; infos put earlier are picked up by that read (also correct, but
      * not the sequence the demo shows and checks). */
     for (int64_t end = dcx_now_ms() + LOCK_TIMEOUT_MS;

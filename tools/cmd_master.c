@@ -58,7 +58,73 @@ typedef struct master_run {
     const char *name;
     int pause_at; /* test-only pause point, 0 = none */
     int paused;
+    dc_election *e; /* the candidacy, on ctx->store */
+    char *prefix;   /* the election prefix */
+    int64_t ttl;
+    char *fence; /* the leader key handed to the master after a reset */
 } master_run;
+
+/* The store's history was reset (docs/DESIGN.md, "Resets"): the old handle,
+ * its candidacy and its leader key mean nothing now. Close them and stand
+ * as a new candidate on a new handle. */
+static int renew(master_run *r)
+{
+    dcx_ctx *ctx = r->ctx;
+    dc_election_free(r->e); /* its resign fails on the poisoned handle: nothing to undo */
+    r->e = NULL;
+    for (int tries = 0; !stop_requested; tries++) {
+        dc_store *fresh = NULL;
+        int rc = dc_store_reopen(ctx->store, &fresh);
+        if (rc == DC_OK) rc = dc_election_new(fresh, r->prefix, r->name, r->ttl, &r->e);
+        if (rc == DC_OK) {
+            dc_store_close(ctx->store);
+            ctx->store = fresh;
+            dc_log(DC_LOG_INFO, MASTER, "%s campaigns again on a new store handle", r->name);
+            return DC_OK;
+        }
+        dc_store_close(fresh);
+        if (tries % 10 == 0)
+            dc_log(DC_LOG_WARN, MASTER, "cannot reopen the store: %s (%s); retrying",
+                   dc_strerror(rc), dc_last_error());
+        struct timespec ts = {0, 500 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return DC_ECLOSED;
+}
+
+/* dc_master_options.reopen: a new handle, and the fence of a new leadership
+ * won on it (a standby waits here until it leads). */
+static int reopen_cb(dc_store *poisoned, dc_store **fresh, const char **fence_key,
+                     size_t *fence_key_len, int64_t *fence_create_revision, void *ud)
+{
+    master_run *r = ud;
+    (void)poisoned; /* it is ctx->store: renew closes it */
+    int rc = renew(r);
+    while (rc == DC_OK && !stop_requested) {
+        rc = dc_election_campaign(r->e, 500);
+        if (rc == DC_ETIMEDOUT || rc == DC_ECHANGED) {
+            rc = DC_OK;
+            continue;
+        }
+        if (rc == DC_ERESET) {
+            rc = renew(r); /* reset again while campaigning */
+            continue;
+        }
+        if (rc != DC_OK) return rc;
+        const char *k = NULL;
+        size_t kl = 0;
+        if ((rc = dc_election_fence(r->e, &k, &kl, fence_create_revision)) != DC_OK) return rc;
+        free(r->fence);
+        if (!(r->fence = strndup(k, kl))) return DC_ENOMEM;
+        *fence_key = r->fence;
+        *fence_key_len = kl;
+        *fresh = r->ctx->store;
+        dc_log(DC_LOG_INFO, MASTER, "%s leads again after the reset (leader key %s)", r->name,
+               r->fence);
+        return DC_OK;
+    }
+    return rc ? rc : DC_ECLOSED;
+}
 
 static int on_step(const dc_step *st, void *ud)
 {
@@ -91,9 +157,10 @@ static void report_problems(dc_master *m, char ***seen, size_t *n_seen)
 }
 
 /* Lead until stopped or deposed. Returns 1 when deposed, 0 when stopped. */
-static int lead(master_run *r, dc_election *e)
+static int lead(master_run *r)
 {
     dcx_ctx *ctx = r->ctx;
+    dc_election *e = r->e;
     const char *fkey = NULL;
     size_t fkey_len = 0;
     int64_t frev = 0;
@@ -109,7 +176,9 @@ static int lead(master_run *r, dc_election *e)
                            .fence_create_revision = frev,
                            .on_step = on_step,
                            .step_userdata = r,
-                           .name = r->name};
+                           .name = r->name,
+                           .reopen = reopen_cb,
+                           .reopen_userdata = r};
     dc_master *m = NULL;
     int rc = dc_master_new(ctx->store, &o, &m);
     if (rc != DC_OK) {
@@ -134,7 +203,7 @@ static int lead(master_run *r, dc_election *e)
             deposed = 1;
             break;
         }
-        if (dc_election_lost(e)) {
+        if (dc_election_lost(r->e)) { /* r->e: a reset gives it a new candidacy */
             dc_log(DC_LOG_WARN, MASTER, "%s lost its leadership (lease gone)", r->name);
             deposed = 1;
             break;
@@ -186,12 +255,19 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, const char **name, int64_t
     return DCX_EXIT_OK;
 }
 
-static int campaign_loop(master_run *r, dc_election *e)
+static int campaign_loop(master_run *r)
 {
     int failures = 0;
     while (!stop_requested) {
-        int rc = dc_election_campaign(e, 500);
+        int rc = dc_election_campaign(r->e, 500);
         if (rc == DC_ETIMEDOUT || rc == DC_ECHANGED) continue;
+        if (rc == DC_ERESET) {
+            dc_log(DC_LOG_ERROR, MASTER,
+                   "the store's history was reset (%s); standing as a new candidate",
+                   dc_last_error());
+            if (renew(r) != DC_OK) break;
+            continue;
+        }
         if (rc != DC_OK) {
             /* The store may be restarting: keep trying, but say so. */
             if (failures++ % 10 == 0)
@@ -202,10 +278,10 @@ static int campaign_loop(master_run *r, dc_election *e)
             continue;
         }
         failures = 0;
-        if (!lead(r, e)) break;
+        if (!lead(r)) break;
         /* Deposed: give up the candidacy (if anything is left of it) and
          * stand in line again; the new leader rebuilds from the store. */
-        dc_election_resign(e);
+        dc_election_resign(r->e);
         dc_log(DC_LOG_INFO, MASTER, "%s stands by again", r->name);
     }
     return DCX_EXIT_OK;
@@ -258,20 +334,22 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
     }
 
     char *prefix = dcx_own_key(ctx->ns, "election/");
-    dc_election *e = NULL;
-    int rc = prefix ? dc_election_new(ctx->store, prefix, name, ttl, &e) : DC_ENOMEM;
+    r.prefix = prefix;
+    r.ttl = ttl;
+    int rc = prefix ? dc_election_new(ctx->store, prefix, name, ttl, &r.e) : DC_ENOMEM;
     if (rc != DC_OK) {
         free(prefix);
         return dcx_fail(ctx, rc, "election");
     }
     dc_log(DC_LOG_INFO, MASTER, "%s campaigns under %s (store %s, lease TTL %llds)", name, prefix,
            ctx->uri_shown, (long long)ttl);
-    ex = campaign_loop(&r, e);
-    rc = dc_election_resign(e);
+    ex = campaign_loop(&r);
+    rc = r.e ? dc_election_resign(r.e) : DC_OK;
     if (rc != DC_OK && rc != DC_ENOTFOUND)
         dc_log(DC_LOG_WARN, MASTER, "resign: %s (%s)", dc_strerror(rc), dc_last_error());
-    dc_election_free(e);
+    dc_election_free(r.e);
     dc_log(DC_LOG_INFO, MASTER, "%s stopped", name);
+    free(r.fence);
     free(prefix);
     return ex;
 }

@@ -2,7 +2,7 @@
  * `ddlcoord task add|remove|list`: task membership, i.e. which sources a
  * task has. A lock waits for exactly the sources of its task, so adding and
  * removing sources here is how an operator tells the master who takes part
- * (DESIGN §5, problem 4: removing a source re-evaluates the locks waiting on
+ * (docs/DESIGN.md, "Beyond DM", item 4: removing a source re-evaluates the locks waiting on
  * it). The keys live under NS/ddlcoord/task/; the master watches them.
  */
 #include "common.h"

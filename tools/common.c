@@ -3,7 +3,7 @@
  * and the order in which they pick the store and the namespace, and small
  * helpers (errors on stderr, ddlcoord's own keys, number parsing).
  *
- * Store precedence is DESIGN §3's: --store beats $DDLCOORD_STORE, which beats
+ * Store precedence: --store beats $DDLCOORD_STORE, which beats
  * the uri of --config FILE; the config file still supplies every other
  * setting (timeouts, credentials, driver_dir), because the chosen URI is set
  * into the same dc_config before the store is opened from it.
@@ -29,7 +29,8 @@ const char dcx_exit_help[] =
     "   6  exec: the worker's --exec command failed\n"
     "   7  corrupt: a value in the store or the config file is malformed\n"
     "   8  check: the demo found a revision-order or exactly-once violation\n"
-    "   9  no master answered an admin request (unlock, remove-meta) in time\n";
+    "   9  no master answered an admin request (unlock, remove-meta) in time\n"
+    "  10  busy: another live worker runs for the same task and source\n";
 
 const char dcx_common_help[] =
     "Common options:\n"

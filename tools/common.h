@@ -26,6 +26,7 @@ enum {
     DCX_EXIT_CORRUPT = 7,  /* a value in the store (or the config file) is malformed */
     DCX_EXIT_CHECK = 8,    /* the demo's checks failed (revision order, exactly once) */
     DCX_EXIT_NOMASTER = 9, /* no master answered an admin request in time */
+    DCX_EXIT_BUSY = 10,    /* another live worker runs for the same (task, source) */
 };
 
 /* The exit code table as printed by --help (one line per code). */

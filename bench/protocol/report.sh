@@ -12,7 +12,7 @@ out=${2:?usage: report.sh WORKDIR OUTDIR BUILDDIR}
 build=${3:?usage: report.sh WORKDIR OUTDIR BUILDDIR}
 backends="mem etcd redis zk"
 S=16                # sources per lock in the throughput runs
-WPL=$((2 * S + 3)) # writes per lock of the seed's protocol
+WPL=$((2 * S + 3)) # writes per lock of DM's protocol
 
 # v BACKEND NAME: the value of "RESULT NAME v" (empty if missing)
 v() { [ -f "$work/$1.txt" ] && awk -v n="$2" '$1 == "RESULT" && $2 == n {print $3; exit}' "$work/$1.txt"; }
@@ -223,10 +223,10 @@ versions() {
     echo
     echo "Store calls one lock costs (bench/protocol/calls.sh: uprobes on libddlcoord's dc_txn_commit,"
     echo "dc_put, dc_get, dc_delete and dc_watch_open, counted over 11 locks minus 1 lock on mem://, ÷ 10;"
-    echo "every read and write of the protocol is a txn). The seed's protocol needs 2S + 3 writes and S + 1 watches."
+    echo "every read and write of the protocol is a txn). DM's protocol needs 2S + 3 writes and S + 1 watches."
     echo
     if [ -s "$work/calls.txt" ]; then
-        echo "| sources S | txn commits | dc_put / dc_get / dc_delete | watch opens | seed's writes 2S + 3 | txns ÷ seed's writes |"
+        echo "| sources S | txn commits | dc_put / dc_get / dc_delete | watch opens | DM's writes 2S + 3 | txns ÷ DM's writes |"
         echo "|---|---|---|---|---|---|"
         for s in 2 8 32; do
             t=$(v calls "calls_${s}_dc_txn_commit")

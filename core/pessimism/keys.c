@@ -103,6 +103,21 @@ int dc_conflict_key(const char *ns, const char *task, const char *source, char *
     return build(ns, "conflict", task, source, out);
 }
 
+int pess_worker_prefix(const char *ns, const char *task, const char *source, char **out)
+{
+    char *key;
+    int rc = build(ns, "worker", task, source, &key);
+    if (rc) return rc;
+    size_t len = strlen(key);
+    *out = realloc(key, len + 2);
+    if (!*out) {
+        free(key);
+        return dc__error(DC_ENOMEM, "out of memory");
+    }
+    memcpy(*out + len, "/", 2);
+    return DC_OK;
+}
+
 static char *unhex(const char *hex, size_t len)
 {
     if (len == 0 || len % 2) return NULL;

@@ -471,6 +471,23 @@ static int queue_step10(dc_master *m, pess_lock *lock)
     return rc;
 }
 
+int master_rejoin(dc_master *m, pess_lock *lock, const char *source)
+{
+    pess_src *s = pess_lock_src(lock, source);
+    master_lock *ml = ML(lock);
+    if (!s || !s->excluded || s->left || ml->removing) return DC_OK;
+    /* An unlock forced the lock without this source (it had not reported
+     * then); now it reports the lock's DDLs while the lock is still out. Left
+     * out, it would get no operation, and its info would outlive the lock as
+     * a phantom that the next rebuild turns into a new lock of DDLs that
+     * already ran. It skips with the others and is awaited like them. */
+    s->excluded = 0;
+    dc_log(DC_LOG_INFO, PESS, "lock %s: source %s reported after an unlock forced the lock: it %s",
+           dc_e(lock->id), dc_e(source), ml->others_put ? "skips now" : "skips with the others");
+    if (!ml->others_put || (!lock->executed && strcmp(source, lock->owner) == 0)) return DC_OK;
+    return queue_op(m, lock, source, QW_SKIP);
+}
+
 int master_progress(dc_master *m, pess_lock *lock)
 {
     master_lock *ml = ML(lock);

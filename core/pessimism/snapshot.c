@@ -119,8 +119,8 @@ static int read_at_one_revision(dc_store *store, char *const *prefixes, const un
 /* The prefixes in one txn: for a driver that cannot read a past revision (a
  * plugin built before paged reads), whose one-page fallback cannot serve a
  * second prefix once the store has moved on. */
-static int read_in_one_txn(dc_store *store, char *const *prefixes, const unsigned *flags,
-                           int kinds, pess_snapshot *snap)
+static int read_in_one_txn(dc_store *store, char *const *prefixes, const unsigned *flags, int kinds,
+                           pess_snapshot *snap)
 {
     dc_txn *t = dc_txn_new();
     if (!t) return dc__error(DC_ENOMEM, "out of memory");

@@ -71,6 +71,7 @@ int dc_worker_begin_exec(dc_worker *w, int timeout_ms, int64_t *attempt)
                            dc_e(w->lock_id), (long long)(n - 1));
             break;
         }
+        if (n < w->min_attempt) n = w->min_attempt; /* it ran in a history since reset */
         w->attempt = n;
         char *json = NULL;
         if ((rc = worker_marker_json(w, 1, 0, &json))) break;

@@ -153,7 +153,7 @@ int dc_store_open(const char *uri, dc_store **out)
     dc_config *cfg = dc_config_new();
     if (!cfg || dc_config_set(cfg, "uri", uri) != DC_OK) {
         dc_config_free(cfg);
-        return dc__error(DC_ENOMEM, "out of memory");
+        return dc__nomem(NULL);
     }
     int rc = dc_store_open_config(cfg, out);
     dc_config_free(cfg);
@@ -217,7 +217,7 @@ int dc_store_open_config(const dc_config *in, dc_store **out)
         dc_uri_free(&u);
         dc_config_free(cfg);
         free(s);
-        return dc__error(DC_ENOMEM, "out of memory");
+        return dc__nomem(NULL);
     }
     if ((rc = check_int_keys(cfg)) != DC_OK) {
         char msg[512];
@@ -270,6 +270,14 @@ int dc_store_open_config(const dc_config *in, dc_store **out)
     return DC_OK;
 }
 
+int dc_store_reopen(const dc_store *s, dc_store **out)
+{
+    if (!out) return dc__error(DC_EINVAL, "dc_store_reopen: out is NULL");
+    *out = NULL;
+    if (!s) return dc__error(DC_EINVAL, "dc_store_reopen: no store");
+    return dc_store_open_config(s->cfg, out);
+}
+
 void dc_store_close(dc_store *s)
 {
     if (!s) return;
@@ -318,7 +326,7 @@ int dc_get(dc_store *s, const void *key, size_t key_len, unsigned flags, int64_t
     int rc = dc__check_poison(s);
     if (rc != DC_OK) return rc;
     dc_kvs *r = calloc(1, sizeof *r);
-    if (!r) return dc__error_store(s, DC_ENOMEM, "out of memory");
+    if (!r) return dc__nomem_store(s, NULL);
     dc_op op = {.kind = DC_OP_GET,
                 .key = key ? key : "",
                 .key_len = key_len,
@@ -441,7 +449,7 @@ int dc_get_page(dc_store *s, const void *prefix, size_t prefix_len, const void *
         req.after_len = 0;
     }
     dc_kvs *r = calloc(1, sizeof *r);
-    if (!r) return dc__error_store(s, DC_ENOMEM, "out of memory");
+    if (!r) return dc__nomem_store(s, NULL);
     dc_get_page_fn fn = dc__drv_get_page(s->drv);
     dc_drv_err err = {{0}, 0};
     int64_t h0 = dc__high_rev(s);
@@ -558,7 +566,7 @@ int dc_txn_commit(dc_store *s, dc_txn *txn, dc_txn_result **out)
         return dc__error_store(s, rc, "%s", msg);
     }
     dc_txn_result *r = calloc(1, sizeof *r);
-    if (!r) return dc__error_store(s, DC_ENOMEM, "out of memory");
+    if (!r) return dc__nomem_store(s, NULL);
     rc = run_txn(s, &req, r, "txn");
     if (rc != DC_OK) {
         free(r);

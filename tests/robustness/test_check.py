@@ -166,6 +166,29 @@ class GoodHistories(unittest.TestCase):
         self.assertEqual(r.status, "linearizable", r.findings.violations)
 
 
+    # Deletes carry no value, so a delete event can match several writes
+    # whose outcome is unknown. The one that made it is one whose compares
+    # held just before its revision (the event's prev_kv says what the key
+    # was) and that was invoked before anything saw that revision.
+    def unknown_deletes(self):
+        h = H()
+        h.put(0, 10, 20, A0, "v1", 2)
+        h.put(0, 30, 40, A0, "v2", 3)
+        # a stale compare-and-delete (it read v1 earlier), invoked first
+        h.txn(1, 45, 60, [[A0, "value", "==", "v1"]], [["del", A0]], [["get", A0]],
+              rc="DC_EUNKNOWN")
+        return h
+
+    def test_delete_event_goes_to_the_unknown_write_whose_compare_held(self):
+        h = self.unknown_deletes()
+        h.delete(2, 50, 60, A0, None, None, rc="DC_EUNKNOWN")
+        h.get(3, 70, 80, A0, [], 4)
+        h.watch(0, 0, 2, [(21, [P_(A0, "v1", 2, 2, 1)]),
+                          (41, [P_(A0, "v2", 2, 3, 2, kv(A0, "v1", 2, 2, 1))]),
+                          (55, [D_(A0, 4, kv(A0, "v2", 2, 3, 2))])])
+        r = h.check()
+        self.assertEqual(r.status, "linearizable", r.findings.violations)
+
 class LinearizabilityViolations(unittest.TestCase):
     def assertCaught(self, h, kind):
         r = h.check()
@@ -353,6 +376,33 @@ class WatchViolations(unittest.TestCase):
         h.put(1, 70, 80, A2, "refused", None, rc="DC_EUNAVAILABLE")
         h.watch(0, 0, 2, [(21, [self.EV2]), (41, [self.EV3]), (61, self.EV4),
                           (81, [P_(A2, "refused", 5, 5, 1)])])
+        self.assertCaught(h, "failed-write-event")
+
+    def test_event_of_a_failed_write_next_to_an_unknown_one_that_cannot_explain_it(self):
+        # A driver that reports DC_EUNAVAILABLE for a delete it sent must
+        # be named as such, not hidden behind an unknown compare-and-delete
+        # whose compare was false at that revision.
+        h = H()
+        h.put(0, 10, 20, A0, "v1", 2)
+        h.put(0, 30, 40, A0, "v2", 3)
+        h.txn(1, 45, 60, [[A0, "value", "==", "v1"]], [["del", A0]], [["get", A0]],
+              rc="DC_EUNKNOWN")
+        h.delete(2, 50, 60, A0, None, None, rc="DC_EUNAVAILABLE")
+        h.watch(0, 0, 2, [(21, [P_(A0, "v1", 2, 2, 1)]),
+                          (41, [P_(A0, "v2", 2, 3, 2, kv(A0, "v1", 2, 2, 1))]),
+                          (55, [D_(A0, 4, kv(A0, "v2", 2, 3, 2))])])
+        self.assertCaught(h, "failed-write-event")
+
+    def test_event_of_a_failed_write_next_to_an_unknown_one_invoked_too_late(self):
+        # The unknown delete was invoked after a read had already seen the
+        # revision of the event: it cannot have made it; the failed one did.
+        h = H()
+        h.put(0, 10, 20, A0, "v1", 2)
+        h.delete(2, 30, 38, A0, None, None, rc="DC_ETIMEDOUT")
+        h.get(3, 35, 40, A0, [], 3)
+        h.delete(1, 45, 70, A0, None, None, rc="DC_EUNKNOWN")
+        h.watch(0, 0, 2, [(21, [P_(A0, "v1", 2, 2, 1)]),
+                          (50, [D_(A0, 3, kv(A0, "v1", 2, 2, 1))])])
         self.assertCaught(h, "failed-write-event")
 
     def test_event_of_no_write(self):

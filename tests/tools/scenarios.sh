@@ -62,7 +62,7 @@ scenario_failover_mid_lock() {
     expect_keys 0 "$NS/ddlcoord/election/"
 }
 
-# The master is killed -9 at each of the seed's ten steps (a pause point in
+# The master is killed -9 at each of DM's ten steps (a pause point in
 # the master for steps 1, 3, 4, 9, 10; in a worker for 2, 5, 6, 7, 8, with
 # the master killed while that worker is stopped there); a new master takes
 # over: every lock resolves and its DDL runs exactly once.

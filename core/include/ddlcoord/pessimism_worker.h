@@ -73,6 +73,16 @@ typedef struct dc_worker_options {
  * No I/O. Errors: DC_EINVAL, DC_ENOMEM. */
 DC_API int dc_worker_new(dc_store *store, const char *task, const char *source,
                          const dc_worker_options *options, dc_worker **out);
+/* One live worker per (task, source) (docs/DESIGN.md, "One live worker"):
+ * hold a lease-backed key under NS/ddlcoord/worker/<task>/<source>/ while
+ * this worker lives (a thread keeps the lease of ttl_seconds alive;
+ * dc_worker_free gives it up). If another worker holds it, wait up to
+ * 2 * ttl_seconds + 2 s for its lease to expire (a crashed worker's does) and
+ * take over; a rival still alive then makes this call fail with DC_EBUSY.
+ * Optional: a worker that never claims is not checked. Blocks. Errors:
+ * DC_EBUSY, DC_EINVAL (ttl_seconds not 1..3600), store errors. */
+DC_API int dc_worker_claim(dc_worker *worker, int64_t ttl_seconds);
+
 /* Free the worker and close its watches. Leaves the store as it is (an
  * abandoned worker's state is picked up by the next worker for the same
  * task and source). */

@@ -78,7 +78,7 @@ static int set_from(dc_config *cfg, const char *key, const char *value, const ch
     if (!v || (origin && !o)) {
         free(v);
         free(o);
-        return dc__error(DC_ENOMEM, "config: out of memory");
+        return dc__nomem("config");
     }
     if (i >= 0) {
         free(cfg->e[i].value);
@@ -93,7 +93,7 @@ static int set_from(dc_config *cfg, const char *key, const char *value, const ch
         if (!e) {
             free(v);
             free(o);
-            return dc__error(DC_ENOMEM, "config: out of memory");
+            return dc__nomem("config");
         }
         cfg->e = e;
         cfg->cap = cap;
@@ -102,7 +102,7 @@ static int set_from(dc_config *cfg, const char *key, const char *value, const ch
     if (!k) {
         free(v);
         free(o);
-        return dc__error(DC_ENOMEM, "config: out of memory");
+        return dc__nomem("config");
     }
     entry *e = &cfg->e[cfg->n++];
     e->key = k;

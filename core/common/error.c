@@ -91,6 +91,18 @@ int dc__error_store(dc_store *s, int code, const char *fmt, ...)
     return code;
 }
 
+int dc__nomem(const char *where)
+{
+    return where ? dc__error(DC_ENOMEM, "%s: out of memory", where)
+                 : dc__error(DC_ENOMEM, "out of memory");
+}
+
+int dc__nomem_store(dc_store *s, const char *where)
+{
+    return where ? dc__error_store(s, DC_ENOMEM, "%s: out of memory", where)
+                 : dc__error_store(s, DC_ENOMEM, "out of memory");
+}
+
 void dc__error_clear(void)
 {
     last_error[0] = '\0';
