@@ -18,6 +18,12 @@ each key as long as the whole history.
 
 A search that needs more than `budget` steps stops and says "inconclusive":
 it never says "ok" for a history it did not finish.
+
+The memo is bounded (`max_cache` keys, then it starts afresh): with many
+operations of unknown outcome pending at once the keys grow large, and a
+10-minute etcd history once took the checker past 9 GB. Forgetting memo
+entries is sound (they only prune revisits); the step budget still bounds
+the time.
 """
 
 OK = "ok"
@@ -48,7 +54,7 @@ class Result:
         self.linearized = linearized  # how many were linearized at that point
 
 
-def check(ops, inv, ret, init, step, budget=10_000_000):
+def check(ops, inv, ret, init, step, budget=10_000_000, max_cache=250_000):
     """ops: any objects; inv(op), ret(op): times. Returns a Result."""
     n = len(ops)
     if n == 0:
@@ -112,6 +118,8 @@ def check(ops, inv, ret, init, step, budget=10_000_000):
                 else:
                     key = (low, frozenset(extras | {i}), new)
                 if key not in cache:
+                    if len(cache) >= max_cache:
+                        cache.clear()
                     cache.add(key)
                     stack.append((entry, state))
                     state = new
