@@ -6,7 +6,7 @@
  * ALTER TABLE for each of them; for each table, one lock is opened, the
  * first worker to report executes the DDL downstream, the others skip it.
  * Each protocol step is printed with its store revision, and a summary
- * checks the seed's revision order M1 < W1 < M2 < W2 < M3 for every source
+ * checks DM's revision order M1 < W1 < M2 < W2 < M3 for every source
  * and that every DDL ran downstream exactly once.
  *
  *   example_shard_ddl [WORKERS [TABLES [STORE_URI]]]     (defaults: 4 3 mem://)

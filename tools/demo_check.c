@@ -1,8 +1,8 @@
 /*
  * The demo's checks: it records, for every (lock, source), the revisions of
- * the seed's five writes — M1 (master GET), W1 (info PUT), M2 (operation
+ * DM's five writes — M1 (master GET), W1 (info PUT), M2 (operation
  * PUT), W2 (done txn), M3 (operations DELETE) — and every execute/skip, then
- * verifies the seed's order M1 < W1 < M2 < W2 < M3 and that each lock's
+ * verifies DM's order M1 < W1 < M2 < W2 < M3 and that each lock's
  * DDLs were executed exactly once (by one source) and skipped by all the
  * others, and prints the summary. A violation makes the demo exit non-zero.
  */

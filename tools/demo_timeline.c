@@ -4,7 +4,7 @@
  * time the master may already have reacted to it, so printing in arrival
  * order would show effects before causes. Steps are therefore held for a
  * short reorder window (80 ms) and printed sorted by (lock, revision, step):
- * revisions are the store's own order, and within one revision the seed's
+ * revisions are the store's own order, and within one revision DM's
  * step numbers are the causal order (2 before 3, 4 before 5, 8 before 9).
  * A step with no revision of its own (the checkpoint) takes its source's
  * previous one. A printer thread does the printing, so callers never block

@@ -78,11 +78,7 @@ static void part_clear(rd_pump *p)
 
 static int match(const rd_watch *w, const dc_event *ev)
 {
-    if (w->flags & DC_NO_PUT && ev->type == DC_EVENT_PUT) return 0;
-    if (w->flags & DC_NO_DELETE && ev->type == DC_EVENT_DELETE) return 0;
-    if (w->flags & DC_PREFIX)
-        return dc_key_has_prefix(ev->kv.key, ev->kv.key_len, w->key, w->key_len);
-    return dc_key_cmp(ev->kv.key, ev->kv.key_len, w->key, w->key_len) == 0;
+    return dc_event_wanted(w->flags, w->key, w->key_len, ev->type, ev->kv.key, ev->kv.key_len);
 }
 
 static int copy_event(dc_event *d, const dc_event *e, int prev)
@@ -362,7 +358,7 @@ static void *pump_main(void *arg)
             continue;
         }
         if (r->type == REDIS_REPLY_ERROR) {
-            int retry = rd_reply_retryable(r);
+            int retry = rd_reply_retryable(s, r);
             rd_reply_error(s, r, "watch: XREAD", &err);
             freeReplyObject(r);
             if (!retry && strstr(err.msg, "NOPERM")) {
@@ -454,7 +450,7 @@ static int read_compact(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err
     if (rc != DC_OK) return rc;
     int64_t v = 0;
     if (r[0]->type == REDIS_REPLY_ERROR)
-        rc = rd_reply_retryable(r[0]) ? RD_AGAIN : rd_reply_error(s, r[0], "watch", err);
+        rc = rd_reply_retryable(s, r[0]) ? RD_AGAIN : rd_reply_error(s, r[0], "watch", err);
     else if ((rc = rd_epoch_check(s, r[1], err)) == DC_OK && rd_int(r[0], &v) < 0)
         rc = rd_err(err, DC_ECORRUPT, s, "the compact revision is not a number");
     *(int64_t *)a = v;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "zk.h"
+#include "zk_batch.h"
 
 void zk_batch_init(zk_batch *b)
 {
@@ -146,4 +147,35 @@ void zk_batch_run(zk_batch *b, zhandle_t *zh, size_t first)
     pthread_mutex_lock(&b->mu);
     while (b->pending > 0) pthread_cond_wait(&b->cv, &b->mu);
     pthread_mutex_unlock(&b->mu);
+    /* a failed sync proves nothing about the reads queued behind it */
+    for (size_t i = first; i < b->n; i++) {
+        int rc = b->slots[i].rc;
+        if (b->slots[i].kind != ZK_Q_SYNC || rc == ZOK) continue;
+        for (size_t j = i + 1; j < b->n; j++) {
+            zk_slot *s = &b->slots[j];
+            if (s->rc != ZOK && s->rc != ZNONODE) continue;
+            free(s->data);
+            s->data = NULL;
+            s->len = 0;
+            for (int k = 0; k < s->n_names; k++) free(s->names[k]);
+            free(s->names);
+            s->names = NULL;
+            s->n_names = 0;
+            s->rc = rc;
+        }
+        break;
+    }
+}
+
+int zk_sync(zhandle_t *zh, const char *path)
+{
+    zk_batch b;
+    zk_batch_init(&b);
+    int rc = zk_batch_add(&b, ZK_Q_SYNC, path) < 0 ? ZSYSTEMERROR : ZOK;
+    if (rc == ZOK) {
+        zk_batch_run(&b, zh, 0);
+        rc = b.slots[0].rc;
+    }
+    zk_batch_free(&b);
+    return rc;
 }

@@ -18,6 +18,7 @@
 
 #include "kv.h"
 #include "zk.h"
+#include "zk_codec.h"
 
 static int lit(unsigned char ch)
 {

@@ -22,10 +22,22 @@
 
 #include "clock.h"
 #include "zk.h"
+#include "zk_batch.h"
+#include "zk_codec.h"
+#include "zk_conn.h"
+#include "zk_evlog.h"
+#include "zk_layout.h"
+#include "zk_session.h"
 
-void zk_bucket_path(zk_conn *c, int64_t b, char *buf, size_t len)
+void zk_evlog_init(zk_conn *c)
 {
-    snprintf(buf, len, "%s/b%010lld", c->p_ev, (long long)b);
+    pthread_mutex_init(&c->ptr_mu, NULL);
+    c->ptr_version = -1;
+}
+
+void zk_evlog_fini(zk_conn *c)
+{
+    pthread_mutex_destroy(&c->ptr_mu);
 }
 
 static int parse_i64(const char *s, int len, int64_t *out)
@@ -61,12 +73,12 @@ int zk_ptr_get(zk_conn *c, zhandle_t *zh, int refresh, int64_t *bucket, int *ver
     char buf[32];
     int len = sizeof buf - 1;
     struct Stat st;
-    int zrc = zoo_get(zh, c->p_ev, 0, buf, &len, &st);
+    int zrc = zoo_get(zh, c->lay.p_ev, 0, buf, &len, &st);
     if (zrc != ZOK) return zrc;
     int64_t b;
     if (parse_i64(buf, len, &b)) {
-        c->host->log(DC_LOG_ERROR, "zk", "zk %s: corrupt bucket pointer in %s", c->endpoint,
-                     c->p_ev);
+        c->host->log(DC_LOG_ERROR, "zk", "zk %s: corrupt bucket pointer in %s", c->cfg.endpoint,
+                     c->lay.p_ev);
         return ZMARSHALLINGERROR;
     }
     pthread_mutex_lock(&c->ptr_mu);
@@ -82,18 +94,18 @@ int zk_ptr_get(zk_conn *c, zhandle_t *zh, int refresh, int64_t *bucket, int *ver
 
 void zk_maybe_rollover(zk_conn *c, zhandle_t *zh, int64_t b, int64_t seq)
 {
-    if (seq < c->bucket_size - 1) return;
+    if (seq < c->cfg.bucket_size - 1) return;
     int64_t cb;
     int ver;
     if (zk_ptr_get(c, zh, 0, &cb, &ver) != ZOK || cb != b) return;
     char next[512], data[24];
-    zk_bucket_path(c, b + 1, next, sizeof next);
+    zk_bucket_path(&c->lay, b + 1, next, sizeof next);
     int dl = snprintf(data, sizeof data, "%lld", (long long)(b + 1));
     zoo_op_t ops[2];
     zoo_op_result_t res[2];
-    zoo_create_op_init(&ops[0], next, "", 0, zk_acl(c), ZOO_PERSISTENT, NULL, 0);
+    zoo_create_op_init(&ops[0], next, "", 0, zk_acl(&c->cfg), ZOO_PERSISTENT, NULL, 0);
     struct Stat st;
-    zoo_set_op_init(&ops[1], c->p_ev, data, dl, ver, &st);
+    zoo_set_op_init(&ops[1], c->lay.p_ev, data, dl, ver, &st);
     int zrc = zoo_multi(zh, 2, ops, res);
     pthread_mutex_lock(&c->ptr_mu);
     if (zrc == ZOK && st.version > c->ptr_version) {
@@ -143,7 +155,7 @@ static int walk_bucket(zk_conn *c, zhandle_t *zh, int64_t b, int64_t lo, int64_t
                        int *reached_lo, int (*visit)(zk_rec *, void *), void *arg)
 {
     char bpath[512];
-    zk_bucket_path(c, b, bpath, sizeof bpath);
+    zk_bucket_path(&c->lay, b, bpath, sizeof bpath);
     zk_batch lb;
     zk_batch_init(&lb);
     if (zk_batch_add(&lb, ZK_Q_CHILDREN, bpath) < 0) {
@@ -190,7 +202,7 @@ static int walk_bucket(zk_conn *c, zhandle_t *zh, int64_t b, int64_t lo, int64_t
                 break;
             }
             if (d) {
-                c->host->log(DC_LOG_ERROR, "zk", "zk %s: corrupt event record %s", c->endpoint,
+                c->host->log(DC_LOG_ERROR, "zk", "zk %s: corrupt event record %s", c->cfg.endpoint,
                              paths[i]);
                 zrc = ZMARSHALLINGERROR;
                 break;
@@ -248,12 +260,12 @@ int zk_log_range(zk_conn *c, zhandle_t *zh, int64_t lo, int64_t hi, zk_rec **rec
     if (zrc == ZNONODE || (zrc == ZOK && b < 0)) {
         zk_recs_free(a.recs, a.n);
         return ZKERR(err, DC_ECOMPACTED, "zk %s: events (%lld, %lld] were compacted away",
-                     c->endpoint, (long long)lo, (long long)hi);
+                     c->cfg.endpoint, (long long)lo, (long long)hi);
     }
     if (zrc != ZOK) {
         zk_recs_free(a.recs, a.n);
         return ZKERR(err, zrc == ZMARSHALLINGERROR ? DC_ECORRUPT : zk_map_rc(zrc),
-                     "zk %s: reading the event log: %s", c->endpoint, zerror(zrc));
+                     "zk %s: reading the event log: %s", c->cfg.endpoint, zerror(zrc));
     }
     /* collected newest first: reverse */
     for (size_t i = 0; i < a.n / 2; i++) {
@@ -301,20 +313,20 @@ int zk_compact_rev(zk_conn *c, zhandle_t *zh, int64_t *rev, dc_drv_err *err)
     char buf[32];
     int len = sizeof buf - 1;
     struct Stat st;
-    int zrc = zoo_get(zh, c->p_compact, 0, buf, &len, &st);
+    int zrc = zoo_get(zh, c->lay.p_compact, 0, buf, &len, &st);
     if (zrc != ZOK)
-        return ZKERR(err, zk_map_rc(zrc), "zk %s: reading %s: %s", c->endpoint, c->p_compact,
-                     zerror(zrc));
+        return ZKERR(err, zk_map_rc(zrc), "zk %s: reading %s: %s", c->cfg.endpoint,
+                     c->lay.p_compact, zerror(zrc));
     if (parse_i64(buf, len, rev))
-        return ZKERR(err, DC_ECORRUPT, "zk %s: corrupt compact revision in %s", c->endpoint,
-                     c->p_compact);
+        return ZKERR(err, DC_ECORRUPT, "zk %s: corrupt compact revision in %s", c->cfg.endpoint,
+                     c->lay.p_compact);
     return DC_OK;
 }
 
 static int delete_bucket(zk_conn *c, zhandle_t *zh, int64_t b)
 {
     char bpath[512];
-    zk_bucket_path(c, b, bpath, sizeof bpath);
+    zk_bucket_path(&c->lay, b, bpath, sizeof bpath);
     zk_batch lb;
     zk_batch_init(&lb);
     if (zk_batch_add(&lb, ZK_Q_CHILDREN, bpath) < 0) {
@@ -359,18 +371,18 @@ int zk_compact(void *conn, int64_t revision, dc_drv_err *err)
 {
     zk_conn *c = conn;
     uint64_t gen;
-    zhandle_t *zh = zk_acquire(c, &gen);
+    zhandle_t *zh = zk_acquire(&c->s, &gen);
     int rc = DC_OK;
     struct Stat st;
-    int zrc = zoo_exists(zh, c->p_rev, 0, &st);
+    int zrc = zoo_exists(zh, c->lay.p_rev, 0, &st);
     if (zrc != ZOK) {
-        rc = ZKERR(err, zk_map_rc(zrc), "zk %s: compact: %s", c->endpoint, zerror(zrc));
+        rc = ZKERR(err, zk_map_rc(zrc), "zk %s: compact: %s", c->cfg.endpoint, zerror(zrc));
         goto out;
     }
     if (revision > st.mzxid) {
         rc =
             ZKERR(err, DC_EINVAL, "zk %s: cannot compact at %lld: a future revision (current %lld)",
-                  c->endpoint, (long long)revision, (long long)st.mzxid);
+                  c->cfg.endpoint, (long long)revision, (long long)st.mzxid);
         goto out;
     }
     /* publish the compact revision first, so no watch starts below it */
@@ -379,27 +391,27 @@ int zk_compact(void *conn, int64_t revision, dc_drv_err *err)
         int len = sizeof buf - 1;
         struct Stat cs;
         int64_t cur;
-        zrc = zoo_get(zh, c->p_compact, 0, buf, &len, &cs);
+        zrc = zoo_get(zh, c->lay.p_compact, 0, buf, &len, &cs);
         if (zrc != ZOK) {
-            rc = ZKERR(err, zk_map_rc(zrc), "zk %s: compact: %s", c->endpoint, zerror(zrc));
+            rc = ZKERR(err, zk_map_rc(zrc), "zk %s: compact: %s", c->cfg.endpoint, zerror(zrc));
             goto out;
         }
         if (parse_i64(buf, len, &cur)) {
-            rc = ZKERR(err, DC_ECORRUPT, "zk %s: corrupt compact revision", c->endpoint);
+            rc = ZKERR(err, DC_ECORRUPT, "zk %s: corrupt compact revision", c->cfg.endpoint);
             goto out;
         }
         if (revision <= cur) {
             err->compact_revision = cur;
             rc = ZKERR(err, DC_ECOMPACTED,
                        "zk %s: revision %lld already compacted (compact revision %lld)",
-                       c->endpoint, (long long)revision, (long long)cur);
+                       c->cfg.endpoint, (long long)revision, (long long)cur);
             goto out;
         }
         len = snprintf(buf, sizeof buf, "%lld", (long long)revision);
-        zrc = zoo_set(zh, c->p_compact, buf, len, cs.version);
+        zrc = zoo_set(zh, c->lay.p_compact, buf, len, cs.version);
         if (zrc == ZOK) break;
         if (zrc != ZBADVERSION) {
-            rc = ZKERR(err, zk_map_rc(zrc), "zk %s: compact: %s", c->endpoint, zerror(zrc));
+            rc = ZKERR(err, zk_map_rc(zrc), "zk %s: compact: %s", c->cfg.endpoint, zerror(zrc));
             goto out;
         }
     }
@@ -410,7 +422,7 @@ int zk_compact(void *conn, int64_t revision, dc_drv_err *err)
     zrc = zk_ptr_get(c, zh, 1, &ptr, &ver);
     zk_batch lb;
     zk_batch_init(&lb);
-    if (zrc == ZOK && zk_batch_add(&lb, ZK_Q_CHILDREN, c->p_ev) >= 0) {
+    if (zrc == ZOK && zk_batch_add(&lb, ZK_Q_CHILDREN, c->lay.p_ev) >= 0) {
         zk_batch_run(&lb, zh, 0);
         zrc = lb.slots[0].rc;
     }
@@ -429,7 +441,7 @@ int zk_compact(void *conn, int64_t revision, dc_drv_err *err)
     if (bs) qsort(bs, nb, sizeof *bs, cmp_i64);
     for (size_t i = 0; zrc == ZOK && i + 1 < nb && bs[i] < ptr; i++) {
         char next[512];
-        zk_bucket_path(c, bs[i + 1], next, sizeof next);
+        zk_bucket_path(&c->lay, bs[i + 1], next, sizeof next);
         struct Stat ns;
         zrc = zoo_exists(zh, next, 0, &ns);
         if (zrc != ZOK || ns.czxid > revision) break;
@@ -440,8 +452,8 @@ int zk_compact(void *conn, int64_t revision, dc_drv_err *err)
         c->host->log(DC_LOG_WARN, "zk",
                      "zk %s: compacted at %lld, but deleting old buckets failed (%s); the next "
                      "compaction retries",
-                     c->endpoint, (long long)revision, zerror(zrc));
+                     c->cfg.endpoint, (long long)revision, zerror(zrc));
 out:
-    zk_release(c);
+    zk_release(&c->s);
     return rc;
 }

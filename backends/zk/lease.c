@@ -26,6 +26,16 @@
 #include "clock.h"
 #include "kv.h"
 #include "zk.h"
+#include "zk_batch.h"
+#include "zk_codec.h"
+#include "zk_config.h"
+#include "zk_conn.h"
+#include "zk_evlog.h"
+#include "zk_layout.h"
+#include "zk_lease.h"
+#include "zk_multi.h"
+#include "zk_session.h"
+#include "zk_snap.h"
 
 #define REAP_INTERVAL_MS 250
 
@@ -50,18 +60,18 @@ int zk_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_dr
         return ZKERR(err, DC_EINVAL, "zk: lease TTL %lld too large", (long long)ttl);
     char data[24];
     int dl = snprintf(data, sizeof data, "%lld", (long long)ttl);
-    int64_t deadline = dc_now_ms() + c->request_timeout_ms;
+    int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
     for (int attempt = 0;; attempt++) {
         uint64_t r = 0;
         if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
             r = (uint64_t)dc_now_us() * 2654435761u;
         int64_t lid = (int64_t)(r >> 2) | 1;
-        char *p = zk_lease_path(c, lid);
+        char *p = zk_lease_path(&c->lay, lid);
         if (!p) return ZKERR(err, DC_ENOMEM, "zk: out of memory");
         uint64_t gen;
-        zhandle_t *zh = zk_acquire(c, &gen);
-        int zrc = zoo_create(zh, p, data, dl, zk_acl(c), ZOO_PERSISTENT, NULL, 0);
-        zk_release(c);
+        zhandle_t *zh = zk_acquire(&c->s, &gen);
+        int zrc = zoo_create(zh, p, data, dl, zk_acl(&c->cfg), ZOO_PERSISTENT, NULL, 0);
+        zk_release(&c->s);
         free(p);
         if (zrc == ZOK) {
             *id = lid;
@@ -72,21 +82,21 @@ int zk_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_dr
         /* a create lost to a connection error may have happened: an orphan
          * lease without keys just expires */
         int rc =
-            ZKERR(err, zk_map_rc(zrc), "zk %s: granting a lease: %s", c->endpoint, zerror(zrc));
-        if (!zk_recover(c, gen, rc, attempt, deadline)) return rc;
+            ZKERR(err, zk_map_rc(zrc), "zk %s: granting a lease: %s", c->cfg.endpoint, zerror(zrc));
+        if (!zk_recover(&c->s, gen, rc, attempt, deadline)) return rc;
     }
 }
 
 int zk_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
 {
     zk_conn *c = conn;
-    char *p = zk_lease_path(c, id);
+    char *p = zk_lease_path(&c->lay, id);
     if (!p) return ZKERR(err, DC_ENOMEM, "zk: out of memory");
-    int64_t deadline = dc_now_ms() + c->request_timeout_ms;
+    int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
     int rc;
     for (int attempt = 0;; attempt++) {
         uint64_t gen;
-        zhandle_t *zh = zk_acquire(c, &gen);
+        zhandle_t *zh = zk_acquire(&c->s, &gen);
         char data[32];
         int len = sizeof data;
         struct Stat old, now;
@@ -94,11 +104,11 @@ int zk_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
         int64_t t = 0;
         if (zrc == ZOK && parse_ttl(data, len, &t)) zrc = ZMARSHALLINGERROR;
         if (zrc == ZOK) zrc = zoo_set2(zh, p, data, len, old.version, &now);
-        zk_release(c);
+        zk_release(&c->s);
         if (zrc == ZBADVERSION) continue; /* refreshed by someone else meanwhile */
         if (zrc == ZNONODE) {
-            rc =
-                ZKERR(err, DC_ENOTFOUND, "zk %s: lease %lld not found", c->endpoint, (long long)id);
+            rc = ZKERR(err, DC_ENOTFOUND, "zk %s: lease %lld not found", c->cfg.endpoint,
+                       (long long)id);
             break;
         }
         if (zrc == ZOK) {
@@ -106,7 +116,7 @@ int zk_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
                 /* it had expired before this refresh: finish the expiry */
                 dc_drv_err e2 = {{0}, 0};
                 zk_lease_delete(c, id, now.version, &e2);
-                rc = ZKERR(err, DC_ENOTFOUND, "zk %s: lease %lld expired", c->endpoint,
+                rc = ZKERR(err, DC_ENOTFOUND, "zk %s: lease %lld expired", c->cfg.endpoint,
                            (long long)id);
                 break;
             }
@@ -115,8 +125,9 @@ int zk_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
             break;
         }
         rc = ZKERR(err, zrc == ZMARSHALLINGERROR ? DC_ECORRUPT : zk_map_rc(zrc),
-                   "zk %s: keepalive of lease %lld: %s", c->endpoint, (long long)id, zerror(zrc));
-        if (!zk_recover(c, gen, rc, attempt, deadline)) break;
+                   "zk %s: keepalive of lease %lld: %s", c->cfg.endpoint, (long long)id,
+                   zerror(zrc));
+        if (!zk_recover(&c->s, gen, rc, attempt, deadline)) break;
     }
     free(p);
     return rc;
@@ -132,12 +143,12 @@ int zk_lease_revoke(void *conn, int64_t id, dc_drv_err *err)
 static void reap_once(zk_conn *c)
 {
     uint64_t gen;
-    zhandle_t *zh = zk_acquire(c, &gen);
+    zhandle_t *zh = zk_acquire(&c->s, &gen);
     if (is_unrecoverable(zh) == ZINVALIDSTATE) {
         /* the session expired and nobody else noticed yet */
-        zk_release(c);
+        zk_release(&c->s);
         dc_drv_err e2 = {{0}, 0};
-        zk_rebuild(c, gen, &e2);
+        zk_rebuild(&c->s, gen, &e2);
         return;
     }
     zk_batch lb;
@@ -145,12 +156,12 @@ static void reap_once(zk_conn *c)
     int64_t *ids = NULL;
     int *vers = NULL;
     size_t nexp = 0;
-    if (zk_batch_add(&lb, ZK_Q_CHILDREN, c->p_lease) < 0) goto out;
+    if (zk_batch_add(&lb, ZK_Q_CHILDREN, c->lay.p_lease) < 0) goto out;
     zk_batch_run(&lb, zh, 0);
     zk_slot *ls = &lb.slots[0];
     if (ls->rc != ZOK || ls->n_names == 0) goto out;
     struct Stat clk;
-    if (zoo_set2(zh, c->p_clock, "", 0, -1, &clk) != ZOK) goto out;
+    if (zoo_set2(zh, c->lay.p_clock, "", 0, -1, &clk) != ZOK) goto out;
     int n = ls->n_names;
     char(*paths)[600] = malloc((size_t)n * sizeof *paths);
     ids = malloc((size_t)n * sizeof *ids);
@@ -163,7 +174,7 @@ static void reap_once(zk_conn *c)
     zk_batch_init(&gb);
     int oom = 0;
     for (int i = 0; i < n; i++) {
-        snprintf(paths[i], sizeof paths[i], "%s/%s", c->p_lease, ls->names[i]);
+        snprintf(paths[i], sizeof paths[i], "%s/%s", c->lay.p_lease, ls->names[i]);
         if (zk_batch_add(&gb, ZK_Q_GET, paths[i]) < 0) oom = 1;
     }
     if (!oom) zk_batch_run(&gb, zh, 0);
@@ -174,7 +185,7 @@ static void reap_once(zk_conn *c)
         char *end;
         unsigned long long u = strtoull(ls->names[i], &end, 16);
         if (*end || parse_ttl(s->data, s->len, &ttl)) {
-            c->host->log(DC_LOG_WARN, "zk", "zk %s: ignoring malformed lease %s", c->endpoint,
+            c->host->log(DC_LOG_WARN, "zk", "zk %s: ignoring malformed lease %s", c->cfg.endpoint,
                          paths[i]);
             continue;
         }
@@ -189,13 +200,13 @@ static void reap_once(zk_conn *c)
     free(paths);
 out:
     zk_batch_free(&lb);
-    zk_release(c);
+    zk_release(&c->s);
     for (size_t i = 0; i < nexp; i++) {
         dc_drv_err err = {{0}, 0};
         int rc = zk_lease_delete(c, ids[i], vers[i], &err);
         if (rc < 0 && rc != DC_ENOTFOUND)
             c->host->log(DC_LOG_WARN, "zk", "zk %s: expiring lease %lld: %s (retrying)",
-                         c->endpoint, (long long)ids[i], err.msg);
+                         c->cfg.endpoint, (long long)ids[i], err.msg);
     }
     free(ids);
     free(vers);
@@ -219,7 +230,14 @@ static void *reaper_main(void *arg)
 
 int zk_reaper_start(zk_conn *c)
 {
-    if (pthread_create(&c->reaper, NULL, reaper_main, c) != 0) return -1;
+    pthread_mutex_init(&c->reap_mu, NULL);
+    dc_cond_init_monotonic(&c->reap_cv);
+    c->reap_stop = 0;
+    if (pthread_create(&c->reaper, NULL, reaper_main, c) != 0) {
+        pthread_mutex_destroy(&c->reap_mu);
+        pthread_cond_destroy(&c->reap_cv);
+        return -1;
+    }
     c->reaper_started = 1;
     return 0;
 }
@@ -233,19 +251,21 @@ void zk_reaper_stop(zk_conn *c)
     pthread_mutex_unlock(&c->reap_mu);
     pthread_join(c->reaper, NULL);
     c->reaper_started = 0;
+    pthread_mutex_destroy(&c->reap_mu);
+    pthread_cond_destroy(&c->reap_cv);
 }
 
 /* ------------------------------------------------------------ lease deletion */
 
 int zk_lease_delete(zk_conn *c, int64_t id, int expect_version, dc_drv_err *err)
 {
-    char *lp = zk_lease_node_path(c, id, NULL);
+    char *lp = zk_lease_node_path(&c->lay, id, NULL);
     if (!lp) return ZKERR(err, DC_ENOMEM, "zk: out of memory");
-    int64_t deadline = dc_now_ms() + c->request_timeout_ms;
+    int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
     int rc;
     for (int attempt = 0;; attempt++) {
         uint64_t gen;
-        zhandle_t *zh = zk_acquire(c, &gen);
+        zhandle_t *zh = zk_acquire(&c->s, &gen);
         zk_batch lb;
         zk_batch_init(&lb);
         int zrc = zk_batch_add(&lb, ZK_Q_CHILDREN, lp) < 0 ? ZSYSTEMERROR : ZOK;
@@ -253,19 +273,19 @@ int zk_lease_delete(zk_conn *c, int64_t id, int expect_version, dc_drv_err *err)
             zk_batch_run(&lb, zh, 0);
             zrc = lb.slots[0].rc;
         }
-        zk_release(c);
+        zk_release(&c->s);
         if (zrc == ZNONODE) {
             zk_batch_free(&lb);
-            rc = attempt == 0 ? ZKERR(err, DC_ENOTFOUND, "zk %s: lease %lld not found", c->endpoint,
-                                      (long long)id)
+            rc = attempt == 0 ? ZKERR(err, DC_ENOTFOUND, "zk %s: lease %lld not found",
+                                      c->cfg.endpoint, (long long)id)
                               : DC_OK; /* our earlier attempt (or a reaper) removed it */
             break;
         }
         if (zrc != ZOK) {
             zk_batch_free(&lb);
-            rc = ZKERR(err, zk_map_rc(zrc), "zk %s: reading lease %lld: %s", c->endpoint,
+            rc = ZKERR(err, zk_map_rc(zrc), "zk %s: reading lease %lld: %s", c->cfg.endpoint,
                        (long long)id, zerror(zrc));
-            if (zk_recover(c, gen, rc, attempt, deadline)) continue;
+            if (zk_recover(&c->s, gen, rc, attempt, deadline)) continue;
             break;
         }
         zk_slot *ls = &lb.slots[0];
@@ -295,9 +315,9 @@ int zk_lease_delete(zk_conn *c, int64_t id, int expect_version, dc_drv_err *err)
             rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
             break;
         }
-        zh = zk_acquire(c, &gen);
+        zh = zk_acquire(&c->s, &gen);
         rc = zk_snap_read(c, zh, &s, 0, err);
-        zk_release(c);
+        zk_release(&c->s);
         zk_ev *evs = NULL;
         size_t nev = 0;
         for (size_t i = 0; !rc && i < s.n; i++) {
@@ -310,13 +330,13 @@ int zk_lease_delete(zk_conn *c, int64_t id, int expect_version, dc_drv_err *err)
         zk_plan p;
         memset(&p, 0, sizeof p);
         unsigned char token[ZK_TOKEN_LEN];
-        zk_new_token(c, token);
+        zk_new_token(&c->s, token);
         int64_t rev = 0;
         if (!rc) {
             if (nev) {
-                zh = zk_acquire(c, &gen);
+                zh = zk_acquire(&c->s, &gen);
                 rc = zk_plan_build(c, zh, &s, 0, evs, nev, token, &p, err);
-                zk_release(c);
+                zk_release(&c->s);
             }
             /* the attachments and the lease node go in the same multi; the
              * plan already detaches keys that still carry the lease */
@@ -329,7 +349,7 @@ int zk_lease_delete(zk_conn *c, int64_t id, int expect_version, dc_drv_err *err)
                     free(key);
                 }
                 if (e && e->written) continue;
-                char *ap = zk_plan_own(&p, zk_lease_node_path(c, id, names[i]));
+                char *ap = zk_plan_own(&p, zk_lease_node_path(&c->lay, id, names[i]));
                 zoo_op_t *op = ap ? zk_plan_op(&p, ZK_ROLE_OTHER, 0, strlen(ap)) : NULL;
                 if (!op) {
                     rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
@@ -349,17 +369,17 @@ int zk_lease_delete(zk_conn *c, int64_t id, int expect_version, dc_drv_err *err)
             if (nev) {
                 rc = zk_plan_commit(c, gen, &s, &p, token, deadline, &rev, err);
             } else {
-                zh = zk_acquire(c, NULL);
+                zh = zk_acquire(&c->s, NULL);
                 zrc = zoo_multi(zh, (int)p.n, p.ops, p.res);
-                zk_release(c);
+                zk_release(&c->s);
                 rc =
                     zrc == ZOK ? ZK_COMMIT_OK
                     : zrc == ZBADVERSION || zrc == ZNONODE || zrc == ZNOTEMPTY || zrc == ZNODEEXISTS
                         ? ZK_COMMIT_RETRY
                     : zrc == ZCONNECTIONLOSS || zrc == ZOPERATIONTIMEOUT
                         ? ZK_COMMIT_RETRY /* the next listing tells */
-                        : ZKERR(err, zk_map_rc(zrc), "zk %s: deleting lease %lld: %s", c->endpoint,
-                                (long long)id, zerror(zrc));
+                        : ZKERR(err, zk_map_rc(zrc), "zk %s: deleting lease %lld: %s",
+                                c->cfg.endpoint, (long long)id, zerror(zrc));
             }
         }
         zk_plan_free(&p);
@@ -374,10 +394,10 @@ int zk_lease_delete(zk_conn *c, int64_t id, int expect_version, dc_drv_err *err)
             }
             if (dc_now_ms() < deadline) continue;
             rc = ZKERR(err, DC_EUNAVAILABLE, "zk %s: revoking lease %lld kept conflicting",
-                       c->endpoint, (long long)id);
+                       c->cfg.endpoint, (long long)id);
             break;
         }
-        if (zk_recover(c, gen, rc, attempt, deadline)) continue;
+        if (zk_recover(&c->s, gen, rc, attempt, deadline)) continue;
         break;
     }
     free(lp);

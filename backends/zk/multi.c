@@ -29,6 +29,15 @@
 #include "clock.h"
 #include "kv.h"
 #include "zk.h"
+#include "zk_batch.h"
+#include "zk_codec.h"
+#include "zk_config.h"
+#include "zk_conn.h"
+#include "zk_evlog.h"
+#include "zk_layout.h"
+#include "zk_multi.h"
+#include "zk_session.h"
+#include "zk_snap.h"
 
 void zk_plan_free(zk_plan *p)
 {
@@ -79,22 +88,6 @@ zoo_op_t *zk_plan_op(zk_plan *p, int role, int64_t lease, size_t bytes)
     return &p->ops[p->n++];
 }
 
-char *zk_lease_node_path(zk_conn *c, int64_t id, const char *name)
-{
-    dc_buf b = DC_BUF_INIT;
-    if (dc_buf_printf(&b, "%s/%016llx", c->p_lease, (unsigned long long)id)) return NULL;
-    if (name && dc_buf_printf(&b, "/%s", name)) {
-        dc_buf_free(&b);
-        return NULL;
-    }
-    return dc_buf_steal(&b);
-}
-
-char *zk_lease_path(zk_conn *c, int64_t id)
-{
-    return zk_lease_node_path(c, id, NULL);
-}
-
 int zk_add_event(zk_ev **evs, size_t *n, const zk_entry *e)
 {
     zk_ev *v = realloc(*evs, (*n + 1) * sizeof *v);
@@ -134,20 +127,20 @@ int zk_add_event(zk_ev **evs, size_t *n, const zk_entry *e)
 int zk_plan_build(zk_conn *c, zhandle_t *zh, zk_snap *s, int strict, const zk_ev *evs, size_t nev,
                   const unsigned char token[ZK_TOKEN_LEN], zk_plan *p, dc_drv_err *err)
 {
-    const struct ACL_vector *acl = zk_acl(c);
+    const struct ACL_vector *acl = zk_acl(&c->cfg);
     int zrc = zk_ptr_get(c, zh, 0, &p->bucket, &p->ptr_version);
     if (zrc != ZOK)
         return ZKERR(err, zrc == ZMARSHALLINGERROR ? DC_ECORRUPT : zk_map_rc(zrc),
-                     "zk %s: reading the bucket pointer: %s", c->endpoint, zerror(zrc));
+                     "zk %s: reading the bucket pointer: %s", c->cfg.endpoint, zerror(zrc));
     /* the store's history must still be the one this handle opened */
-    zoo_op_t *op = zk_plan_op(p, ZK_ROLE_EPOCH, 0, strlen(c->epoch_path));
+    zoo_op_t *op = zk_plan_op(p, ZK_ROLE_EPOCH, 0, strlen(c->lay.epoch_path));
     if (!op) goto oom;
-    zoo_check_op_init(op, c->epoch_path, -1);
-    if (!(op = zk_plan_op(p, ZK_ROLE_PTR, 0, strlen(c->p_ev)))) goto oom;
-    zoo_check_op_init(op, c->p_ev, p->ptr_version);
+    zoo_check_op_init(op, c->lay.epoch_path, -1);
+    if (!(op = zk_plan_op(p, ZK_ROLE_PTR, 0, strlen(c->lay.p_ev)))) goto oom;
+    zoo_check_op_init(op, c->lay.p_ev, p->ptr_version);
     if (strict) {
-        if (!(op = zk_plan_op(p, ZK_ROLE_STRICT, 0, strlen(c->p_rev)))) goto oom;
-        zoo_check_op_init(op, c->p_rev, s->rev_version);
+        if (!(op = zk_plan_op(p, ZK_ROLE_STRICT, 0, strlen(c->lay.p_rev)))) goto oom;
+        zoo_check_op_init(op, c->lay.p_rev, s->rev_version);
     }
     int gen_dep[ZK_GEN_SHARDS], gen_bump[ZK_GEN_SHARDS];
     for (int i = 0; i < ZK_GEN_SHARDS; i++) gen_dep[i] = -1, gen_bump[i] = 0;
@@ -191,12 +184,12 @@ int zk_plan_build(zk_conn *c, zhandle_t *zh, zk_snap *s, int strict, const zk_ev
         /* lease attachments follow the key */
         int64_t old = e->present ? e->lease : 0, nw = e->fpresent ? e->flease : 0;
         if (old && old != nw) {
-            char *lp = zk_plan_own(p, zk_lease_node_path(c, old, e->name));
+            char *lp = zk_plan_own(p, zk_lease_node_path(&c->lay, old, e->name));
             if (!lp || !(op = zk_plan_op(p, ZK_ROLE_OTHER, 0, strlen(lp)))) goto oom;
             zoo_delete_op_init(op, lp, -1);
         }
         if (nw) {
-            char *lp = zk_plan_own(p, zk_lease_node_path(c, nw, old == nw ? NULL : e->name));
+            char *lp = zk_plan_own(p, zk_lease_node_path(&c->lay, nw, old == nw ? NULL : e->name));
             if (!lp || !(op = zk_plan_op(p, ZK_ROLE_LEASE, nw, strlen(lp)))) goto oom;
             if (old == nw)
                 zoo_check_op_init(op, lp, -1);
@@ -206,8 +199,8 @@ int zk_plan_build(zk_conn *c, zhandle_t *zh, zk_snap *s, int strict, const zk_ev
     }
     for (int i = 0; i < ZK_GEN_SHARDS; i++) {
         if (!gen_bump[i] && gen_dep[i] < 0) continue;
-        char *gp = malloc(strlen(c->p_gen) + 8);
-        if (gp) sprintf(gp, "%s/%02d", c->p_gen, i);
+        char *gp = malloc(strlen(c->lay.p_gen) + 8);
+        if (gp) sprintf(gp, "%s/%02d", c->lay.p_gen, i);
         if (!zk_plan_own(p, gp) || !(op = zk_plan_op(p, ZK_ROLE_OTHER, 0, strlen(gp)))) goto oom;
         if (gen_bump[i])
             zoo_set_op_init(op, gp, "", 0, gen_dep[i] >= 0 ? gen_dep[i] : -1, NULL);
@@ -216,7 +209,7 @@ int zk_plan_build(zk_conn *c, zhandle_t *zh, zk_snap *s, int strict, const zk_ev
     }
     dc_buf rec = DC_BUF_INIT, bp = DC_BUF_INIT;
     char bucket[512];
-    zk_bucket_path(c, p->bucket, bucket, sizeof bucket);
+    zk_bucket_path(&c->lay, p->bucket, bucket, sizeof bucket);
     if (zk_rec_encode(&rec, token, evs, nev) || dc_buf_printf(&bp, "%s/e-", bucket)) {
         dc_buf_free(&rec);
         dc_buf_free(&bp);
@@ -227,14 +220,14 @@ int zk_plan_build(zk_conn *c, zhandle_t *zh, zk_snap *s, int strict, const zk_ev
     if (!rd || !ep || !(op = zk_plan_op(p, ZK_ROLE_EVENT, 0, rl + strlen(ep)))) goto oom;
     zoo_create_op_init(op, ep, rd, (int)rl, acl, ZOO_PERSISTENT_SEQUENTIAL, p->evpath,
                        sizeof p->evpath);
-    if (!(op = zk_plan_op(p, ZK_ROLE_OTHER, 0, strlen(c->p_rev)))) goto oom;
-    zoo_set_op_init(op, c->p_rev, "", 0, -1, &p->rev_stat);
-    if (p->bytes + 1024 > c->max_request)
+    if (!(op = zk_plan_op(p, ZK_ROLE_OTHER, 0, strlen(c->lay.p_rev)))) goto oom;
+    zoo_set_op_init(op, c->lay.p_rev, "", 0, -1, &p->rev_stat);
+    if (p->bytes + 1024 > c->cfg.max_request)
         return ZKERR(err, DC_ETOOBIG,
                      "zk %s: the txn needs a request of about %lld bytes; ZooKeeper accepts %lld "
                      "(jute.maxbuffer; values and their previous versions travel in the event log "
                      "too)",
-                     c->endpoint, (long long)p->bytes + 1024, (long long)c->max_request);
+                     c->cfg.endpoint, (long long)p->bytes + 1024, (long long)c->cfg.max_request);
     p->res = calloc(p->n, sizeof *p->res);
     if (!p->res) goto oom;
     return DC_OK;
@@ -254,46 +247,51 @@ int zk_plan_commit(zk_conn *c, uint64_t gen, zk_snap *s, zk_plan *p,
                    const unsigned char token[ZK_TOKEN_LEN], int64_t deadline, int64_t *rev,
                    dc_drv_err *err)
 {
-    zhandle_t *zh = zk_acquire(c, NULL);
+    zhandle_t *zh = zk_acquire(&c->s, NULL);
     int zrc = zoo_multi(zh, (int)p->n, p->ops, p->res);
-    zk_release(c);
+    zk_release(&c->s);
     if (zrc == ZOK) {
         *rev = p->rev_stat.mzxid;
-        zh = zk_acquire(c, NULL);
+        zh = zk_acquire(&c->s, NULL);
         zk_maybe_rollover(c, zh, p->bucket, event_seq(p->evpath));
-        zk_release(c);
+        zk_release(&c->s);
         return ZK_COMMIT_OK;
     }
     if (zrc == ZINVALIDSTATE) {
         /* refused before sending: the session is gone, nothing was written */
         dc_drv_err e2 = {{0}, 0};
-        zk_rebuild(c, gen, &e2);
+        zk_rebuild(&c->s, gen, &e2);
         return dc_now_ms() < deadline
                    ? ZK_COMMIT_RETRY
-                   : ZKERR(err, DC_EUNAVAILABLE, "zk %s: session lost", c->endpoint);
+                   : ZKERR(err, DC_EUNAVAILABLE, "zk %s: session lost", c->cfg.endpoint);
     }
     if (zrc == ZCONNECTIONLOSS || zrc == ZOPERATIONTIMEOUT || zrc == ZSESSIONEXPIRED) {
         int64_t lo = s->max_mzxid > s->r1 ? s->max_mzxid : s->r1;
         c->host->log(DC_LOG_INFO, "zk", "zk %s: write outcome unknown (%s); looking for its token",
-                     c->endpoint, zerror(zrc));
+                     c->cfg.endpoint, zerror(zrc));
         for (int attempt = 0;; attempt++) {
             uint64_t g2;
-            zh = zk_acquire(c, &g2);
+            zh = zk_acquire(&c->s, &g2);
             int dead = is_unrecoverable(zh) == ZINVALIDSTATE;
-            int found =
-                dead ? DC_EUNAVAILABLE : zk_log_find_token(c, zh, p->bucket, lo, token, rev);
-            zk_release(c);
+            /* the session may have moved to a server that has not applied
+             * the multi yet although the leader committed it: catch up first,
+             * or "not found" would run the write twice */
+            int szrc = dead || !c->cfg.sync ? ZOK : zk_sync(zh, c->lay.p_rev);
+            int found = dead          ? DC_EUNAVAILABLE
+                        : szrc != ZOK ? zk_map_rc(szrc)
+                                      : zk_log_find_token(c, zh, p->bucket, lo, token, rev);
+            zk_release(&c->s);
             if (found == 1) return ZK_COMMIT_OK;
             if (found == 0) return ZK_COMMIT_RETRY;
             if (dead) {
                 dc_drv_err e2 = {{0}, 0};
-                zk_rebuild(c, g2, &e2);
+                zk_rebuild(&c->s, g2, &e2);
             }
             if ((found != DC_EUNAVAILABLE && found != DC_ETIMEDOUT) || dc_now_ms() >= deadline)
                 return ZKERR(err, DC_EUNKNOWN,
                              "zk %s: the connection was lost while a write was in flight (%s) "
                              "and its outcome could not be established",
-                             c->endpoint, zerror(zrc));
+                             c->cfg.endpoint, zerror(zrc));
             zk_backoff(attempt, deadline);
         }
     }
@@ -306,13 +304,13 @@ int zk_plan_commit(zk_conn *c, uint64_t gen, zk_snap *s, zk_plan *p,
             break;
         }
     if (zrc == ZNOAUTH)
-        return ZKERR(err, DC_EAUTH, "zk %s: write refused: not authorised", c->endpoint);
-    if (p->role[bad] == ZK_ROLE_EPOCH) return zk_epoch_rc(c, zrc, err);
+        return ZKERR(err, DC_EAUTH, "zk %s: write refused: not authorised", c->cfg.endpoint);
+    if (p->role[bad] == ZK_ROLE_EPOCH) return zk_epoch_rc(&c->lay, zrc, err);
     if (p->role[bad] == ZK_ROLE_PTR && (zrc == ZBADVERSION || zrc == ZNONODE)) return ZK_COMMIT_PTR;
     if (p->role[bad] == ZK_ROLE_LEASE && zrc == ZNONODE)
-        return ZKERR(err, DC_ENOTFOUND, "zk %s: lease %lld not found", c->endpoint,
+        return ZKERR(err, DC_ENOTFOUND, "zk %s: lease %lld not found", c->cfg.endpoint,
                      (long long)p->role_lease[bad]);
     if (zrc == ZBADVERSION || zrc == ZNODEEXISTS || zrc == ZNONODE || zrc == ZNOTEMPTY)
         return ZK_COMMIT_RETRY;
-    return ZKERR(err, zk_map_rc(zrc), "zk %s: multi failed: %s", c->endpoint, zerror(zrc));
+    return ZKERR(err, zk_map_rc(zrc), "zk %s: multi failed: %s", c->cfg.endpoint, zerror(zrc));
 }

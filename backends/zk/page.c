@@ -28,6 +28,14 @@
 #include "clock.h"
 #include "kv.h"
 #include "zk.h"
+#include "zk_batch.h"
+#include "zk_codec.h"
+#include "zk_conn.h"
+#include "zk_evlog.h"
+#include "zk_layout.h"
+#include "zk_ops.h"
+#include "zk_session.h"
+#include "zk_snap.h"
 
 /* One key of the range: listed now, and/or changed after R. */
 typedef struct pkey {
@@ -183,7 +191,7 @@ static size_t select_keys(pset *s, int64_t limit, size_t *sel)
 static int zerr(zk_conn *c, int zrc, const char *what, dc_drv_err *err)
 {
     return ZKERR(err, zrc == ZMARSHALLINGERROR ? DC_ECORRUPT : zk_map_rc(zrc),
-                 "zk %s: paged read: %s: %s", c->endpoint, what, zerror(zrc));
+                 "zk %s: paged read: %s: %s", c->cfg.endpoint, what, zerror(zrc));
 }
 
 /* Steps 1 and 2. */
@@ -193,18 +201,19 @@ static int page_start(zk_conn *c, zhandle_t *zh, const dc_page_req *req, pset *s
     zk_batch b;
     zk_batch_init(&b);
     int rc = DC_OK;
-    if (c->ensemble && zk_batch_add(&b, ZK_Q_SYNC, c->p_rev) < 0) rc = DC_ENOMEM;
+    if (c->cfg.sync && zk_batch_add(&b, ZK_Q_SYNC, c->lay.p_rev) < 0) rc = DC_ENOMEM;
     /* the revision after the listing (one session: answered in order), so
      * that every change the listing shows is in the records up to it */
-    int sl = zk_batch_add(&b, ZK_Q_CHILDREN, c->p_kv), sr = zk_batch_add(&b, ZK_Q_EXISTS, c->p_rev),
-        sc = zk_batch_add(&b, ZK_Q_GET, c->p_compact),
-        se = zk_batch_add(&b, ZK_Q_EXISTS, c->epoch_path);
+    int sl = zk_batch_add(&b, ZK_Q_CHILDREN, c->lay.p_kv),
+        sr = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.p_rev),
+        sc = zk_batch_add(&b, ZK_Q_GET, c->lay.p_compact),
+        se = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.epoch_path);
     if (rc || sr < 0 || sl < 0 || sc < 0 || se < 0) {
         zk_batch_free(&b);
         return ZKERR(err, DC_ENOMEM, "zk: out of memory");
     }
     zk_batch_run(&b, zh, 0);
-    if ((rc = zk_epoch_rc(c, b.slots[se].rc, err)) != DC_OK) {
+    if ((rc = zk_epoch_rc(&c->lay, b.slots[se].rc, err)) != DC_OK) {
         zk_batch_free(&b);
         return rc;
     }
@@ -215,20 +224,20 @@ static int page_start(zk_conn *c, zhandle_t *zh, const dc_page_req *req, pset *s
         char *end;
         compact = strtoll(b.slots[sc].data ? b.slots[sc].data : "", &end, 10);
         if (!b.slots[sc].data || *end || compact < 0)
-            rc = ZKERR(err, DC_ECORRUPT, "zk %s: corrupt compact revision in %s", c->endpoint,
-                       c->p_compact);
+            rc = ZKERR(err, DC_ECORRUPT, "zk %s: corrupt compact revision in %s", c->cfg.endpoint,
+                       c->lay.p_compact);
     }
     if (!rc) {
         *r0 = b.slots[sr].stat.mzxid;
         *rev = req->revision ? req->revision : *r0;
         if (*rev > *r0)
             rc = ZKERR(err, DC_EINVAL, "zk %s: revision %lld is in the future (current %lld)",
-                       c->endpoint, (long long)*rev, (long long)*r0);
+                       c->cfg.endpoint, (long long)*rev, (long long)*r0);
         else if (*rev < compact) {
             err->compact_revision = compact;
             rc = ZKERR(err, DC_ECOMPACTED,
                        "zk %s: revision %lld has been compacted (compact revision %lld)",
-                       c->endpoint, (long long)*rev, (long long)compact);
+                       c->cfg.endpoint, (long long)*rev, (long long)compact);
         }
     }
     dc_buf esc = DC_BUF_INIT;
@@ -289,7 +298,7 @@ static int page_fetch(zk_conn *c, zhandle_t *zh, const dc_page_req *req, pset *s
         slot[i] = -1;
         if (p->changed || p->fetched) continue;
         dc_buf path = DC_BUF_INIT;
-        if (dc_buf_printf(&path, "%s/", c->p_kv) || zk_key_escape(&path, p->key, p->key_len)) {
+        if (dc_buf_printf(&path, "%s/", c->lay.p_kv) || zk_key_escape(&path, p->key, p->key_len)) {
             dc_buf_free(&path);
             rc = DC_ENOMEM;
             break;
@@ -298,7 +307,7 @@ static int page_fetch(zk_conn *c, zhandle_t *zh, const dc_page_req *req, pset *s
         if (!paths[i] || (slot[i] = zk_batch_add(&b, ZK_Q_GET, paths[i])) < 0) rc = DC_ENOMEM;
         need++;
     }
-    int sr = rc || !need ? -1 : zk_batch_add(&b, ZK_Q_EXISTS, c->p_rev);
+    int sr = rc || !need ? -1 : zk_batch_add(&b, ZK_Q_EXISTS, c->lay.p_rev);
     if (!rc && need && sr < 0) rc = DC_ENOMEM;
     if (rc) goto out;
     if (!need) {
@@ -307,7 +316,7 @@ static int page_fetch(zk_conn *c, zhandle_t *zh, const dc_page_req *req, pset *s
     }
     zk_batch_run(&b, zh, 0);
     if (b.slots[sr].rc != ZOK) {
-        rc = zerr(c, b.slots[sr].rc, c->p_rev, err);
+        rc = zerr(c, b.slots[sr].rc, c->lay.p_rev, err);
         goto out;
     }
     int64_t r2 = b.slots[sr].stat.mzxid;
@@ -324,8 +333,9 @@ static int page_fetch(zk_conn *c, zhandle_t *zh, const dc_page_req *req, pset *s
         const char *v;
         size_t vl;
         if (zk_kv_decode(sl->data, sl->len, &lease, &v, &vl)) {
-            c->host->log(DC_LOG_ERROR, "zk", "zk %s: corrupt kv znode %s", c->endpoint, paths[i]);
-            rc = ZKERR(err, DC_ECORRUPT, "zk %s: corrupt data in %s", c->endpoint, paths[i]);
+            c->host->log(DC_LOG_ERROR, "zk", "zk %s: corrupt kv znode %s", c->cfg.endpoint,
+                         paths[i]);
+            rc = ZKERR(err, DC_ECORRUPT, "zk %s: corrupt data in %s", c->cfg.endpoint, paths[i]);
             break;
         }
         free(p->kv.value);
@@ -385,7 +395,7 @@ static int page_once(zk_conn *c, zhandle_t *zh, const dc_page_req *req, dc_kvs *
             rc = f;
         else if (dc_now_ms() >= deadline)
             rc = ZKERR(err, DC_EUNAVAILABLE, "zk %s: paged read: the range kept changing for %d ms",
-                       c->endpoint, c->request_timeout_ms);
+                       c->cfg.endpoint, c->cfg.request_timeout_ms);
     }
     size_t take = nsel > (size_t)req->limit ? (size_t)req->limit : nsel;
     if (!rc && take && !(out->kvs = calloc(take, sizeof *out->kvs)))
@@ -418,14 +428,14 @@ int zk_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err
     zk_conn *c = conn;
     if (req->prefix_len > ZK_MAX_KEY || req->after_len > ZK_MAX_KEY)
         return ZKERR(err, DC_ETOOBIG, "zk: key of more than %d bytes", ZK_MAX_KEY);
-    int64_t deadline = dc_now_ms() + c->request_timeout_ms;
+    int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
     for (int attempt = 0;; attempt++) {
         uint64_t gen;
-        zhandle_t *zh = zk_acquire(c, &gen);
+        zhandle_t *zh = zk_acquire(&c->s, &gen);
         int rc = page_once(c, zh, req, out, deadline, err);
-        zk_release(c);
+        zk_release(&c->s);
         if (rc == DC_OK) return DC_OK;
         dc_kvs_clear(out);
-        if (!zk_recover(c, gen, rc, attempt, deadline)) return rc;
+        if (!zk_recover(&c->s, gen, rc, attempt, deadline)) return rc;
     }
 }

@@ -15,38 +15,46 @@
 #include "clock.h"
 #include "kv.h"
 #include "zk.h"
+#include "zk_batch.h"
+#include "zk_codec.h"
+#include "zk_conn.h"
+#include "zk_layout.h"
+#include "zk_ops.h"
+#include "zk_session.h"
+#include "zk_snap.h"
 
 /* 1 answered, 0 take the general path, <0 a DC_E code. */
 static int get_key(zk_conn *c, zhandle_t *zh, const dc_op *op, dc_kvs *out, dc_drv_err *err)
 {
     dc_buf path = DC_BUF_INIT;
-    if (dc_buf_printf(&path, "%s/", c->p_kv) || zk_key_escape(&path, op->key, op->key_len)) {
+    if (dc_buf_printf(&path, "%s/", c->lay.p_kv) || zk_key_escape(&path, op->key, op->key_len)) {
         dc_buf_free(&path);
         return ZKERR(err, DC_ENOMEM, "zk: out of memory");
     }
     zk_batch b;
     zk_batch_init(&b);
-    /* an ensemble member may lag the leader: catch up first (answered in order) */
-    if (c->ensemble && zk_batch_add(&b, ZK_Q_SYNC, c->p_rev) < 0) {
+    /* a server may lag the leader: catch up first (the reads after it wait
+     * for it; a failed sync fails them too, batch.c) */
+    if (c->cfg.sync && zk_batch_add(&b, ZK_Q_SYNC, c->lay.p_rev) < 0) {
         zk_batch_free(&b);
         dc_buf_free(&path);
         return ZKERR(err, DC_ENOMEM, "zk: out of memory");
     }
-    int r0 = zk_batch_add(&b, ZK_Q_EXISTS, c->p_rev), k = zk_batch_add(&b, ZK_Q_GET, path.p),
-        kv = zk_batch_add(&b, ZK_Q_EXISTS, c->p_kv),
-        ep = zk_batch_add(&b, ZK_Q_EXISTS, c->epoch_path);
+    int r0 = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.p_rev), k = zk_batch_add(&b, ZK_Q_GET, path.p),
+        kv = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.p_kv),
+        ep = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.epoch_path);
     int rc = 0;
     if (r0 < 0 || k < 0 || kv < 0 || ep < 0) {
         rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
         goto out;
     }
     zk_batch_run(&b, zh, 0);
-    if ((rc = zk_epoch_rc(c, b.slots[ep].rc, err)) != DC_OK) goto out;
+    if ((rc = zk_epoch_rc(&c->lay, b.slots[ep].rc, err)) != DC_OK) goto out;
     for (int i = r0; i < (int)b.n; i++) {
         int zrc = b.slots[i].rc;
         if (zrc != ZOK && !(i == k && zrc == ZNONODE)) {
-            rc = ZKERR(err, zk_map_rc(zrc), "zk %s: reading %s: %s", c->endpoint, b.slots[i].path,
-                       zerror(zrc));
+            rc = ZKERR(err, zk_map_rc(zrc), "zk %s: reading %s: %s", c->cfg.endpoint,
+                       b.slots[i].path, zerror(zrc));
             goto out;
         }
     }
@@ -62,8 +70,8 @@ static int get_key(zk_conn *c, zhandle_t *zh, const dc_op *op, dc_kvs *out, dc_d
     const char *v;
     size_t vl;
     if (zk_kv_decode(ks->data, ks->len, &lease, &v, &vl)) {
-        c->host->log(DC_LOG_ERROR, "zk", "zk %s: corrupt kv znode %s", c->endpoint, path.p);
-        rc = ZKERR(err, DC_ECORRUPT, "zk %s: corrupt data in %s", c->endpoint, path.p);
+        c->host->log(DC_LOG_ERROR, "zk", "zk %s: corrupt kv znode %s", c->cfg.endpoint, path.p);
+        rc = ZKERR(err, DC_ECORRUPT, "zk %s: corrupt data in %s", c->cfg.endpoint, path.p);
         goto out;
     }
     out->count = 1;
@@ -97,18 +105,18 @@ int zk_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
     if (op->key_len > ZK_MAX_KEY)
         return ZKERR(err, DC_ETOOBIG, "zk: key of %zu bytes, limit %d", op->key_len, ZK_MAX_KEY);
     if (!(op->flags & DC_PREFIX)) {
-        int64_t deadline = dc_now_ms() + c->request_timeout_ms;
+        int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
         for (int attempt = 0;; attempt++) {
             uint64_t gen;
-            zhandle_t *zh = zk_acquire(c, &gen);
+            zhandle_t *zh = zk_acquire(&c->s, &gen);
             int rc = get_key(c, zh, op, out, err);
-            zk_release(c);
+            zk_release(&c->s);
             if (rc == 1) return DC_OK;
             if (rc == 0) break;
-            if (!zk_recover(c, gen, rc, attempt, deadline)) return rc;
+            if (!zk_recover(&c->s, gen, rc, attempt, deadline)) return rc;
         }
     }
-    int64_t deadline = dc_now_ms() + c->request_timeout_ms;
+    int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
     for (int attempt = 0;; attempt++) {
         zk_snap s;
         zk_snap_init(&s);
@@ -119,9 +127,9 @@ int zk_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
             return ZKERR(err, DC_ENOMEM, "zk: out of memory");
         }
         uint64_t gen;
-        zhandle_t *zh = zk_acquire(c, &gen);
+        zhandle_t *zh = zk_acquire(&c->s, &gen);
         rc = zk_snap_read(c, zh, &s, 1, err);
-        zk_release(c);
+        zk_release(&c->s);
         if (rc == DC_OK) {
             if (zk_snap_range(&s, op, 0, &out->kvs, &out->n, &out->count, &out->more))
                 rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
@@ -132,6 +140,6 @@ int zk_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
         zk_snap_free(&s);
         /* the log records needed for a patch were compacted meanwhile: read again */
         if (rc == DC_ECOMPACTED && attempt < 10) continue;
-        if (!zk_recover(c, gen, rc, attempt, deadline)) return rc;
+        if (!zk_recover(&c->s, gen, rc, attempt, deadline)) return rc;
     }
 }

@@ -12,7 +12,7 @@
  *    carries whole values), the others did not change in between. The result
  *    is the state at R1.
  * Patching is what keeps snapshots live under continuous writes (pure
- * validate-and-retry starves, see the mapping note).
+ * validate-and-retry starves: under steady writes the bracket rarely holds).
  *
  * Reads for a write (consistent = 0) skip the bracket: the write's multi
  * re-checks every key it read, which makes those reads current at commit.
@@ -24,6 +24,13 @@
 
 #include "kv.h"
 #include "zk.h"
+#include "zk_batch.h"
+#include "zk_codec.h"
+#include "zk_conn.h"
+#include "zk_evlog.h"
+#include "zk_layout.h"
+#include "zk_session.h"
+#include "zk_snap.h"
 
 void zk_snap_init(zk_snap *s)
 {
@@ -161,8 +168,8 @@ static int entry_from_slot(zk_conn *c, zk_entry *e, const zk_slot *sl, dc_drv_er
     const char *v;
     size_t vl;
     if (zk_kv_decode(sl->data, sl->len, &lease, &v, &vl)) {
-        c->host->log(DC_LOG_ERROR, "zk", "zk %s: corrupt kv znode %s", c->endpoint, e->path);
-        return ZKERR(err, DC_ECORRUPT, "zk %s: corrupt data in %s", c->endpoint, e->path);
+        c->host->log(DC_LOG_ERROR, "zk", "zk %s: corrupt kv znode %s", c->cfg.endpoint, e->path);
+        return ZKERR(err, DC_ECORRUPT, "zk %s: corrupt data in %s", c->cfg.endpoint, e->path);
     }
     e->value = malloc(vl + 1);
     if (!e->value) return ZKERR(err, DC_ENOMEM, "zk: out of memory");
@@ -192,7 +199,7 @@ static int apply_records(zk_conn *c, zk_snap *s, zk_rec *recs, size_t n, dc_drv_
                     e = &s->e[j];
             if (!e) {
                 if (!zk_snap_covers(s, ev->key, ev->key_len)) continue;
-                e = entry_add(s, c->p_kv, ev->key, ev->key_len);
+                e = entry_add(s, c->lay.p_kv, ev->key, ev->key_len);
                 if (!e) return ZKERR(err, DC_ENOMEM, "zk: out of memory");
             }
             free(e->value);
@@ -222,7 +229,7 @@ static int apply_records(zk_conn *c, zk_snap *s, zk_rec *recs, size_t n, dc_drv_
 static int slot_err(zk_conn *c, int zrc, const char *path, dc_drv_err *err)
 {
     return ZKERR(err, zrc == ZMARSHALLINGERROR ? DC_ECORRUPT : zk_map_rc(zrc),
-                 "zk %s: reading %s: %s", c->endpoint, path, zerror(zrc));
+                 "zk %s: reading %s: %s", c->cfg.endpoint, path, zerror(zrc));
 }
 
 int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_err *err)
@@ -232,7 +239,7 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
         zk_entry *e = &s->e[i];
         if (e->path) continue;
         dc_buf p = DC_BUF_INIT;
-        if (dc_buf_printf(&p, "%s/", c->p_kv) || zk_key_escape(&p, e->key, e->key_len)) {
+        if (dc_buf_printf(&p, "%s/", c->lay.p_kv) || zk_key_escape(&p, e->key, e->key_len)) {
             dc_buf_free(&p);
             return ZKERR(err, DC_ENOMEM, "zk: out of memory");
         }
@@ -242,7 +249,7 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
     size_t nsingle = s->n;
     char gens[ZK_GEN_SHARDS][512];
     for (int i = 0; i < ZK_GEN_SHARDS; i++)
-        snprintf(gens[i], sizeof gens[i], "%s/%02d", c->p_gen, i);
+        snprintf(gens[i], sizeof gens[i], "%s/%02d", c->lay.p_gen, i);
 
     zk_batch b;
     zk_batch_init(&b);
@@ -253,19 +260,19 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
         rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
         goto out;
     }
-    if (c->ensemble && zk_batch_add(&b, ZK_Q_SYNC, c->p_rev) < 0) rc = DC_ENOMEM;
-    int ep = zk_batch_add(&b, ZK_Q_EXISTS, c->epoch_path); /* still our history? */
+    if (c->cfg.sync && zk_batch_add(&b, ZK_Q_SYNC, c->lay.p_rev) < 0) rc = DC_ENOMEM;
+    int ep = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.epoch_path); /* still our history? */
     if (ep < 0) rc = DC_ENOMEM;
-    if (consistent) r0 = zk_batch_add(&b, ZK_Q_EXISTS, c->p_rev);
+    if (consistent) r0 = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.p_rev);
     for (size_t i = 0; i < nsingle; i++) {
         gslot[i] = s->for_write ? zk_batch_add(&b, ZK_Q_EXISTS, gens[s->e[i].gen_shard]) : 0;
         kslot[i] = zk_batch_add(&b, ZK_Q_GET, s->e[i].path);
         if (gslot[i] < 0 || kslot[i] < 0) rc = DC_ENOMEM;
     }
-    if (s->n_prefixes) list = zk_batch_add(&b, ZK_Q_CHILDREN, c->p_kv);
+    if (s->n_prefixes) list = zk_batch_add(&b, ZK_Q_CHILDREN, c->lay.p_kv);
     if (consistent && !s->n_prefixes) {
-        kvst = zk_batch_add(&b, ZK_Q_EXISTS, c->p_kv);
-        r1 = zk_batch_add(&b, ZK_Q_EXISTS, c->p_rev);
+        kvst = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.p_kv);
+        r1 = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.p_rev);
     }
     if (rc || (consistent && (r0 < 0 || (!s->n_prefixes && (kvst < 0 || r1 < 0)))) ||
         (s->n_prefixes && list < 0)) {
@@ -273,7 +280,7 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
         goto out;
     }
     zk_batch_run(&b, zh, 0);
-    if ((rc = zk_epoch_rc(c, b.slots[ep].rc, err)) != DC_OK) goto out;
+    if ((rc = zk_epoch_rc(&c->lay, b.slots[ep].rc, err)) != DC_OK) goto out;
 
     /* prefixes: second round for the matching children */
     size_t round2 = b.n;
@@ -281,7 +288,7 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
     if (s->n_prefixes) {
         zk_slot *ls = &b.slots[list];
         if (ls->rc != ZOK) {
-            rc = slot_err(c, ls->rc, c->p_kv, err);
+            rc = slot_err(c, ls->rc, c->lay.p_kv, err);
             goto out;
         }
         dc_buf *esc = calloc(s->n_prefixes, sizeof *esc);
@@ -301,8 +308,8 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
             size_t kl;
             int u = zk_key_unescape(nm, &key, &kl);
             if (u == -1) {
-                c->host->log(DC_LOG_WARN, "zk", "zk %s: ignoring foreign znode %s/%s", c->endpoint,
-                             c->p_kv, nm);
+                c->host->log(DC_LOG_WARN, "zk", "zk %s: ignoring foreign znode %s/%s",
+                             c->cfg.endpoint, c->lay.p_kv, nm);
                 continue;
             }
             if (u) {
@@ -311,7 +318,7 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
             }
             zk_entry probe = {.key = key, .key_len = kl};
             if ((!nsingle || !bsearch(&probe, s->e, nsingle, sizeof *s->e, entry_cmp)) &&
-                !entry_add(s, c->p_kv, key, kl))
+                !entry_add(s, c->lay.p_kv, key, kl))
                 rc = DC_ENOMEM;
             free(key);
         }
@@ -324,8 +331,8 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
             if ((pslot[i - nsingle] = zk_batch_add(&b, ZK_Q_GET, s->e[i].path)) < 0) rc = DC_ENOMEM;
         }
         if (consistent && !rc) {
-            kvst = zk_batch_add(&b, ZK_Q_EXISTS, c->p_kv);
-            r1 = zk_batch_add(&b, ZK_Q_EXISTS, c->p_rev);
+            kvst = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.p_kv);
+            r1 = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.p_rev);
             if (kvst < 0 || r1 < 0) rc = DC_ENOMEM;
         }
         if (rc) {
@@ -342,7 +349,7 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
             int zrc = b.slots[r0].rc != ZOK   ? b.slots[r0].rc
                       : b.slots[r1].rc != ZOK ? b.slots[r1].rc
                                               : b.slots[kvst].rc;
-            rc = slot_err(c, zrc, c->p_rev, err);
+            rc = slot_err(c, zrc, c->lay.p_rev, err);
             free(pslot);
             goto out;
         }

@@ -11,17 +11,15 @@
  * 3. Commit one multi (multi.c). A version conflict means something changed
  *    since the reads: read again and decide again.
  *
- * ABA remedy (the mapping note's remedy (a), narrowed to the only writes
- * that can cause ABA). A version check passes when a key was deleted and
- * recreated to the same dataVersion between read and commit. Such a recreate
- * needs a delete, and every delete bumps the deletion generation R/gen/NN of
- * its key's shard (32 shards by key hash) in the same multi. Reads take the
- * generation *before* the key (one session, answered in order), and the
- * commit checks it for every existing key it relies on. So a delete +
- * recreate in between fails the commit, while unrelated writes (puts, deletes
- * in other shards) never do. A txn that reads or deletes a whole prefix cannot
- * assert "no new key under the prefix" key by key, so it checks the version
- * of R/rev instead (strict: serialised against every write).
+ * ABA remedy (docs/backends/zk.md, "Mapping": deletion generations,
+ * narrowed to the only writes that can cause ABA). A version check passes when a key was deleted
+ * and recreated to the same dataVersion between read and commit. Such a recreate needs a delete,
+ * and every delete bumps the deletion generation R/gen/NN of its key's shard (32 shards by key
+ * hash) in the same multi. Reads take the generation *before* the key (one session, answered in
+ * order), and the commit checks it for every existing key it relies on. So a delete + recreate in
+ * between fails the commit, while unrelated writes (puts, deletes in other shards) never do. A txn
+ * that reads or deletes a whole prefix cannot assert "no new key under the prefix" key by key, so
+ * it checks the version of R/rev instead (strict: serialised against every write).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +28,14 @@
 #include "clock.h"
 #include "kv.h"
 #include "zk.h"
+#include "zk_codec.h"
+#include "zk_conn.h"
+#include "zk_evlog.h"
+#include "zk_layout.h"
+#include "zk_multi.h"
+#include "zk_ops.h"
+#include "zk_session.h"
+#include "zk_snap.h"
 
 /* ------------------------------------------------------------ evaluation */
 
@@ -157,12 +163,12 @@ static int check_limits(zk_conn *c, const dc_txn_req *req, dc_drv_err *err)
     for (int b = 0; b < 2; b++)
         for (size_t i = 0; i < req->n_ops[b]; i++)
             if (req->ops[b][i].kind == DC_OP_PUT &&
-                (int64_t)req->ops[b][i].value_len > c->max_value)
+                (int64_t)req->ops[b][i].value_len > c->cfg.max_value)
                 return ZKERR(
                     err, DC_ETOOBIG,
                     "zk %s: value of %zu bytes, limit %lld (a ZooKeeper request, jute.maxbuffer, "
                     "carries each value twice plus the previous one)",
-                    c->endpoint, req->ops[b][i].value_len, (long long)c->max_value);
+                    c->cfg.endpoint, req->ops[b][i].value_len, (long long)c->cfg.max_value);
     return DC_OK;
 }
 
@@ -177,7 +183,7 @@ int zk_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
      * are read again as a snapshot. Prefix reads are always bracketed: their
      * strict check needs R/rev's version from before the listing. */
     int need_consistent = 0;
-    int64_t deadline = dc_now_ms() + c->request_timeout_ms;
+    int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
     for (int attempt = 0;; attempt++) {
         zk_snap s;
         zk_snap_init(&s);
@@ -197,13 +203,13 @@ int zk_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
         s.for_write = 1;
         int consistent = need_consistent || s.n_prefixes > 0;
         uint64_t gen;
-        zhandle_t *zh = zk_acquire(c, &gen);
+        zhandle_t *zh = zk_acquire(&c->s, &gen);
         rc = zk_snap_read(c, zh, &s, consistent, err);
-        zk_release(c);
+        zk_release(&c->s);
         if (rc) {
             zk_snap_free(&s);
             if (rc == DC_ECOMPACTED && attempt < 10) continue;
-            if (zk_recover(c, gen, rc, attempt, deadline)) continue;
+            if (zk_recover(&c->s, gen, rc, attempt, deadline)) continue;
             return rc;
         }
         int ok = 1;
@@ -239,15 +245,15 @@ int zk_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
             return DC_OK;
         }
         unsigned char token[ZK_TOKEN_LEN];
-        zk_new_token(c, token);
+        zk_new_token(&c->s, token);
         zk_plan p;
         memset(&p, 0, sizeof p);
-        zh = zk_acquire(c, &gen);
+        zh = zk_acquire(&c->s, &gen);
         rc = zk_plan_build(c, zh, &s, s.n_prefixes > 0, evs, nev, token, &p, err);
-        zk_release(c);
+        zk_release(&c->s);
         free(evs);
         int64_t rev = 0;
-        if (rc == DC_OK && c->debug_commit_delay_ms) dc_sleep_ms(c->debug_commit_delay_ms);
+        if (rc == DC_OK && c->cfg.debug_commit_delay_ms) dc_sleep_ms(c->cfg.debug_commit_delay_ms);
         if (rc == DC_OK) rc = zk_plan_commit(c, gen, &s, &p, token, deadline, &rev, err);
         zk_plan_free(&p);
         zk_snap_free(&s);
@@ -264,17 +270,17 @@ int zk_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
             zk_ptr_invalidate(c);
             if (dc_now_ms() < deadline) continue;
             return ZKERR(err, DC_EUNAVAILABLE, "zk %s: the event log kept rolling over",
-                         c->endpoint);
+                         c->cfg.endpoint);
         }
         if (rc == ZK_COMMIT_RETRY) {
             if (dc_now_ms() >= deadline)
                 return ZKERR(err, DC_EUNAVAILABLE,
                              "zk %s: txn kept conflicting with concurrent writes for %d ms",
-                             c->endpoint, c->request_timeout_ms);
+                             c->cfg.endpoint, c->cfg.request_timeout_ms);
             if (attempt >= 3) dc_sleep_ms(rand() % (attempt < 20 ? attempt : 20) + 1);
             continue;
         }
-        if (zk_recover(c, gen, rc, attempt, deadline)) continue;
+        if (zk_recover(&c->s, gen, rc, attempt, deadline)) continue;
         return rc;
     }
 }

@@ -13,7 +13,7 @@
  *   step 8  mark it done and delete the Info in one txn (compare on the
  *           operation's mod_revision), as dc_worker_mark_done does
  * (dc_worker also writes a resolution marker after step 6; the pool does not,
- * so its writes per lock are the seed's: 2 x SOURCES + 3.) The clock runs from
+ * so its writes per lock are DM's: 2 x SOURCES + 3.) The clock runs from
  * the first Info put to the master's last step 10. The store revision advance
  * per lock is printed too: on mem://, etcd and Redis it counts the writes
  * really made. Right before the first size, the backend's writes/s with the

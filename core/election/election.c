@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "internal.h"
 
 struct dc_election {
     dc_store *s;
@@ -46,18 +47,21 @@ struct dc_election {
 int dc_election_new(dc_store *s, const char *prefix, const char *name, int64_t ttl,
                     dc_election **out)
 {
-    if (!out) return DC_EINVAL;
+    if (!out) return dc__error(DC_EINVAL, "dc_election_new: out is NULL");
     *out = NULL;
-    if (!s || !prefix || !*prefix || !name || ttl < 1) return DC_EINVAL;
+    if (!s || !prefix || !*prefix || !name || ttl < 1)
+        return dc__error(DC_EINVAL,
+                         "dc_election_new: a store, a non-empty prefix, a name and a TTL >= 1 "
+                         "are required");
     dc_election *e = calloc(1, sizeof *e);
-    if (!e) return DC_ENOMEM;
+    if (!e) return dc__nomem("election");
     e->prefix = strdup(prefix);
     e->name = strdup(name);
     if (!e->prefix || !e->name) {
         free(e->prefix);
         free(e->name);
         free(e);
-        return DC_ENOMEM;
+        return dc__nomem("election");
     }
     e->prefix_len = strlen(prefix);
     e->s = s;
@@ -161,7 +165,7 @@ static int enter(dc_election *e)
     char *key = malloc(e->prefix_len + 17);
     if (!key) {
         dc_lease_revoke(e->s, lease);
-        return DC_ENOMEM;
+        return dc__nomem("election");
     }
     snprintf(key, e->prefix_len + 17, "%s%016" PRIx64, e->prefix, (uint64_t)lease);
     size_t key_len = e->prefix_len + 16;
@@ -198,7 +202,7 @@ static int enter(dc_election *e)
     pthread_mutex_unlock(&e->mu);
     if (pthread_create(&e->ka, NULL, keepalive_main, e) != 0) {
         drop(e);
-        return DC_ENOMEM;
+        return dc__error(DC_ENOMEM, "election %s: cannot start the keepalive thread", e->name);
     }
     e->ka_running = 1;
     dc_log(DC_LOG_INFO, "election", "%s: candidate %s (create revision %" PRId64 ")", e->name, key,
@@ -237,11 +241,12 @@ static int wait_deleted(dc_election *e, const char *key, size_t key_len, int64_t
 
 int dc_election_campaign(dc_election *e, int timeout_ms)
 {
-    if (!e) return DC_EINVAL;
+    if (!e) return dc__error(DC_EINVAL, "dc_election_campaign: no election");
     int64_t deadline = dc_deadline_ms(timeout_ms);
     if (e->lease && dc_election_lost(e)) {
         drop(e);
-        return DC_ECHANGED;
+        return dc__error(DC_ECHANGED, "election %s: the candidacy was lost (lease or key gone)",
+                         e->name);
     }
     int rc;
     if (!e->lease && (rc = enter(e)) != DC_OK) return rc;
@@ -265,7 +270,7 @@ int dc_election_campaign(dc_election *e, int timeout_ms)
             dc_kvs_free(kvs);
             mark_lost(e, "candidate key is gone");
             drop(e);
-            return DC_ECHANGED;
+            return dc__error(DC_ECHANGED, "election %s: the candidate key is gone", e->name);
         }
         if (first) {
             dc_kvs_free(kvs);
@@ -275,7 +280,7 @@ int dc_election_campaign(dc_election *e, int timeout_ms)
             pthread_mutex_unlock(&e->mu);
             if (!ok) {
                 drop(e);
-                return DC_ECHANGED;
+                return dc__error(DC_ECHANGED, "election %s: the candidacy was lost", e->name);
             }
             dc_log(DC_LOG_INFO, "election", "%s: leading with %s", e->name, e->key);
             return DC_OK;
@@ -283,7 +288,7 @@ int dc_election_campaign(dc_election *e, int timeout_ms)
         char *pk = malloc(pred->key_len + 1);
         if (!pk) {
             dc_kvs_free(kvs);
-            return DC_ENOMEM;
+            return dc__nomem("election");
         }
         memcpy(pk, pred->key, pred->key_len + 1);
         size_t pk_len = pred->key_len;
@@ -293,8 +298,13 @@ int dc_election_campaign(dc_election *e, int timeout_ms)
         free(pk);
         if (rc == DC_ECHANGED) {
             drop(e);
-            return rc;
+            return dc__error(rc, "election %s: the candidacy was lost while waiting", e->name);
         }
+        if (rc == DC_ETIMEDOUT)
+            return dc__error(rc,
+                             "election %s: not leading after %d ms (a candidate before %s "
+                             "still holds its key)",
+                             e->name, timeout_ms, e->key);
         if (rc != DC_OK) return rc;
     }
 }
@@ -310,7 +320,7 @@ int dc_election_lost(dc_election *e)
 
 int dc_election_fence(dc_election *e, const char **key, size_t *key_len, int64_t *create_revision)
 {
-    if (!e) return DC_EINVAL;
+    if (!e) return dc__error(DC_EINVAL, "dc_election_fence: no election");
     pthread_mutex_lock(&e->mu);
     int ok = e->leading && !e->lost;
     if (ok) {
@@ -319,12 +329,12 @@ int dc_election_fence(dc_election *e, const char **key, size_t *key_len, int64_t
         if (create_revision) *create_revision = e->create_rev;
     }
     pthread_mutex_unlock(&e->mu);
-    return ok ? DC_OK : DC_ENOTFOUND;
+    return ok ? DC_OK : dc__error(DC_ENOTFOUND, "election %s: not leading", e->name);
 }
 
 int dc_election_resign(dc_election *e)
 {
-    if (!e) return DC_EINVAL;
+    if (!e) return dc__error(DC_EINVAL, "dc_election_resign: no election");
     if (e->lease) dc_log(DC_LOG_INFO, "election", "%s: resigning %s", e->name, e->key);
     drop(e);
     return DC_OK;
@@ -332,7 +342,9 @@ int dc_election_resign(dc_election *e)
 
 int dc_election_leader(dc_store *s, const char *prefix, char **name, int64_t *create_revision)
 {
-    if (!s || !prefix || !*prefix) return DC_EINVAL;
+    if (!s || !prefix || !*prefix)
+        return dc__error(DC_EINVAL,
+                         "dc_election_leader: a store and a non-empty prefix are required");
     dc_kvs *kvs;
     int rc = dc_get(s, prefix, strlen(prefix), DC_PREFIX, 0, &kvs);
     if (rc != DC_OK) return rc;
@@ -341,10 +353,10 @@ int dc_election_leader(dc_store *s, const char *prefix, char **name, int64_t *cr
         if (!lead || kvs->kvs[i].create_revision < lead->create_revision) lead = &kvs->kvs[i];
     if (!lead) {
         dc_kvs_free(kvs);
-        return DC_ENOTFOUND;
+        return dc__error(DC_ENOTFOUND, "election under %s: no candidate, so no leader", prefix);
     }
     if (create_revision) *create_revision = lead->create_revision;
-    if (name && !(*name = strdup(lead->value))) rc = DC_ENOMEM;
+    if (name && !(*name = strdup(lead->value))) rc = dc__nomem("election");
     dc_kvs_free(kvs);
     return rc;
 }

@@ -187,7 +187,7 @@ static int search_dirs(const dc_config *cfg, dc_driver_dir **out, size_t *n)
         dirs_add(&l, lib, strlen(lib), ORIGIN_LIBRARY) ||
         dirs_add(&l, DDLCOORD_DRIVER_DIR, strlen(DDLCOORD_DRIVER_DIR), ORIGIN_INSTALL)) {
         dirs_free(l.v, l.n);
-        return dc__error(DC_ENOMEM, "out of memory");
+        return dc__nomem(NULL);
     }
     *out = l.v;
     *n = l.n;
@@ -344,7 +344,7 @@ int dc_drivers_list(const dc_config *cfg, dc_drivers **out)
 {
     *out = NULL;
     dc_drivers *r = calloc(1, sizeof *r);
-    if (!r) return dc__error(DC_ENOMEM, "out of memory");
+    if (!r) return dc__nomem(NULL);
     int rc = search_dirs(cfg, &r->dirs, &r->n_dirs);
     file_list files = {NULL, 0, 0};
     for (size_t i = 0; i < r->n_dirs && rc == DC_OK; i++) {
@@ -361,7 +361,7 @@ int dc_drivers_list(const dc_config *cfg, dc_drivers **out)
     r->n_files = files.n;
     if (rc != DC_OK) {
         dc_drivers_free(r);
-        return dc__error(DC_ENOMEM, "out of memory");
+        return dc__nomem(NULL);
     }
     *out = r;
     return DC_OK;

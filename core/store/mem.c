@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "keyhash.h"
 #include "kv.h"
 #include "uri.h"
 
@@ -54,20 +55,10 @@ int mem_key_cmp(const mem_key *a, const mem_key *b)
 
 RB_GENERATE(mem_tree, mem_key, rb, mem_key_cmp)
 
-/* A word-at-a-time hash: the protocol's keys are 60-100 bytes that share
- * long prefixes, which a tree walk compares over and over. */
+/* The key hash (keyhash.h) is shared with the watch index (mem_watch.c). */
 static uint64_t key_hash(const char *key, size_t len)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ len, w;
-    for (; len >= 8; key += 8, len -= 8) {
-        memcpy(&w, key, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 29;
-    }
-    w = 0;
-    if (len) memcpy(&w, key, len);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 32);
+    return dc_keyhash(key, len);
 }
 
 static mem_key *find_hashed(mem_store *m, const char *key, size_t key_len, uint64_t h)

@@ -11,10 +11,9 @@
 #include <pthread.h>
 #include <stdint.h>
 
-/* A failed allocation inside uthash leaves the table as it was and the
- * item's hh.tbl NULL, instead of exiting: callers check it. */
-#define HASH_NONFATAL_OOM 1
-#include <uthash.h>
+/* uthash the library's way: a failed allocation leaves the table as it was
+ * and the item's hh.tbl NULL, instead of exiting; callers check it. */
+#include "dc_hash.h"
 
 #include "internal.h"
 

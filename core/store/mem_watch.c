@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyhash.h"
 #include "kv.h"
 
 struct mem_watch_bucket {
@@ -53,29 +54,19 @@ struct mem_watch {
     size_t n_pend, cap_pend;
 };
 
-#define HASH_K1 0xff51afd7ed558ccdULL
-#define HASH_K2 0xc4ceb9fe1a85ec53ULL
-
+/* The incremental key hash shared with the key table (keyhash.h); uthash
+ * takes 32 bits of it. */
 static uint64_t hash_word(uint64_t h, const char *p)
 {
-    uint64_t w;
-    memcpy(&w, p, 8);
-    h = (h ^ w) * HASH_K1;
-    return h ^ (h >> 29);
+    return dc_keyhash_word(h, p);
 }
 
-/* The hash of a key of len bytes whose first `done` bytes (a multiple of 8)
- * are already folded into h. */
 static unsigned hash_finish(uint64_t h, const char *key, size_t done, size_t len)
 {
-    for (; done + 8 <= len; done += 8) h = hash_word(h, key + done);
-    uint64_t w = 0;
-    if (len > done) memcpy(&w, key + done, len - done);
-    h = (h ^ w ^ len) * HASH_K2;
-    return (unsigned)(h ^ (h >> 32));
+    return (unsigned)dc_keyhash_finish(h, key, done, len);
 }
 
-#define HASH_SEED 0x9e3779b97f4a7c15ULL
+#define HASH_SEED DC_KEYHASH_SEED
 
 static unsigned key_hash(const char *key, size_t len)
 {
@@ -94,9 +85,7 @@ static void fail_watch(mem_store *m, mem_watch *w)
 static int wants(const mem_watch *w, const mem_event *ev, int64_t rev)
 {
     if (rev < w->start_rev) return 0;
-    if (w->flags & DC_NO_PUT && ev->type == DC_EVENT_PUT) return 0;
-    if (w->flags & DC_NO_DELETE && ev->type == DC_EVENT_DELETE) return 0;
-    return 1;
+    return dc_event_type_wanted(w->flags, ev->type);
 }
 
 static int pend_add(mem_watch *w, size_t slot)

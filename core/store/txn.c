@@ -181,7 +181,7 @@ static int check_branch(const dc_op *ops, size_t n)
     for (size_t i = 0; i < n; i++) np += ops[i].kind == DC_OP_PUT;
     if (np == 0) return DC_OK;
     const dc_op **puts = malloc(np * sizeof *puts);
-    if (!puts) return dc__error(DC_ENOMEM, "txn: out of memory");
+    if (!puts) return dc__nomem("txn");
     np = 0;
     for (size_t i = 0; i < n; i++)
         if (ops[i].kind == DC_OP_PUT) puts[np++] = &ops[i];

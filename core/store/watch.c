@@ -78,11 +78,7 @@ static void fd_lower(dc_watch *w)
 
 static int wanted(const dc_watch *w, const dc_event *ev)
 {
-    if (w->flags & DC_NO_PUT && ev->type == DC_EVENT_PUT) return 0;
-    if (w->flags & DC_NO_DELETE && ev->type == DC_EVENT_DELETE) return 0;
-    if (w->flags & DC_PREFIX)
-        return dc_key_has_prefix(ev->kv.key, ev->kv.key_len, w->key, w->key_len);
-    return dc_key_cmp(ev->kv.key, ev->kv.key_len, w->key, w->key_len) == 0;
+    return dc_event_wanted(w->flags, w->key, w->key_len, ev->type, ev->kv.key, ev->kv.key_len);
 }
 
 /* DC_PREV_KV promises the prev_kv of every event whose key existed before:
@@ -308,7 +304,7 @@ int dc_watch_open(dc_store *s, const void *key, size_t key_len, int64_t start_re
         start_revision = cur + 1;
     }
     dc_watch *w = calloc(1, sizeof *w);
-    if (!w) return dc__error_store(s, DC_ENOMEM, "out of memory");
+    if (!w) return dc__nomem_store(s, NULL);
     w->key = malloc(key_len + 1);
     w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (!w->key || w->efd < 0) {
@@ -385,7 +381,7 @@ int dc_watch_next(dc_watch *w, int timeout_ms, dc_events **out)
         free(r);
         free(evs);
         pthread_mutex_unlock(&w->mu);
-        return dc__error(DC_ENOMEM, "out of memory");
+        return dc__nomem(NULL);
     }
     if (!w->head->next) {
         evs = w->head->events; /* one batch: hand over its array as is */

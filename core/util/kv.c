@@ -168,3 +168,18 @@ int dc_compare_holds(const dc_compare *c, const dc_kv *kv)
     }
     return 0;
 }
+
+int dc_event_type_wanted(unsigned flags, dc_event_type type)
+{
+    if (flags & DC_NO_PUT && type == DC_EVENT_PUT) return 0;
+    if (flags & DC_NO_DELETE && type == DC_EVENT_DELETE) return 0;
+    return 1;
+}
+
+int dc_event_wanted(unsigned flags, const void *wkey, size_t wkey_len, dc_event_type type,
+                    const void *key, size_t key_len)
+{
+    if (!dc_event_type_wanted(flags, type)) return 0;
+    if (flags & DC_PREFIX) return dc_key_has_prefix(key, key_len, wkey, wkey_len);
+    return dc_key_cmp(key, key_len, wkey, wkey_len) == 0;
+}

@@ -33,6 +33,13 @@ int dc_key_cmp(const void *a, size_t alen, const void *b, size_t blen);
  * Returns 1 if the compare holds. Shared so that every backend that evaluates
  * compares itself (mem://, ZooKeeper, Redis' multi mode) agrees. */
 int dc_compare_holds(const dc_compare *c, const dc_kv *kv);
+/* The key/type filter of a watch, shared by the core and every driver: 1 if
+ * an event of type on key passes flags (DC_NO_PUT, DC_NO_DELETE drop a type;
+ * DC_PREFIX matches every key under wkey, else wkey exactly). */
+int dc_event_wanted(unsigned flags, const void *wkey, size_t wkey_len, dc_event_type type,
+                    const void *key, size_t key_len);
+/* The type half of it (for a watch whose keys are matched by an index). */
+int dc_event_type_wanted(unsigned flags, dc_event_type type);
 /* 1 if key starts with prefix. */
 int dc_key_has_prefix(const void *key, size_t key_len, const void *prefix, size_t prefix_len);
 

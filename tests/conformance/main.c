@@ -1,10 +1,9 @@
 /*
  * The store conformance suite's runner. It checks every statement of the
- * store contract (DESIGN §2) against the store named by DDLCOORD_TEST_STORE
- * (mem://…, etcd://…, redis://…, zk://…), through the public API only, so
- * one binary qualifies every backend. Each topic lives in its own file and
- * contributes one TCase; every test runs in its own forked process with its
- * own store handle and key prefix.
+ * store contract (docs/DESIGN.md, "The store contract") against the store named by
+ * DDLCOORD_TEST_STORE (mem://…, etcd://…, redis://…, zk://…), through the public API only, so one
+ * binary qualifies every backend. Each topic lives in its own file and contributes one TCase; every
+ * test runs in its own forked process with its own store handle and key prefix.
  */
 #include "conformance.h"
 

@@ -154,6 +154,32 @@ START_TEST(invalid_arguments_are_rejected)
 }
 END_TEST
 
+/* Every failure of an election function leaves its own detail in
+ * dc_last_error, never the message of an older, unrelated failure. */
+START_TEST(election_errors_carry_their_own_detail)
+{
+    dc_election *e;
+    /* an unrelated failure first: its message must not survive */
+    dc_kvs *kvs = NULL;
+    ck_assert_int_eq(dc_get(store, "", 0, 0, 0, &kvs), DC_EINVAL);
+    char before[600];
+    snprintf(before, sizeof before, "%s", dc_last_error());
+    ck_assert_int_eq(dc_election_new(store, "", "x", 2, &e), DC_EINVAL);
+    ck_assert_msg(strstr(dc_last_error(), "dc_election_new") != NULL, "detail: %s",
+                  dc_last_error());
+    ck_assert_str_ne(dc_last_error(), before);
+    char *name = NULL;
+    ck_assert_int_eq(dc_election_leader(store, eprefix, &name, NULL), DC_ENOTFOUND);
+    ck_assert_msg(strstr(dc_last_error(), "no candidate") != NULL, "detail: %s", dc_last_error());
+    ck_assert_int_eq(dc_election_new(store, eprefix, "a", 5, &e), DC_OK);
+    const char *key;
+    size_t key_len;
+    ck_assert_int_eq(dc_election_fence(e, &key, &key_len, NULL), DC_ENOTFOUND);
+    ck_assert_msg(strstr(dc_last_error(), "not leading") != NULL, "detail: %s", dc_last_error());
+    dc_election_free(e);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("election");
@@ -165,6 +191,7 @@ int main(void)
     tcase_add_test(tc, lowest_create_revision_leads_among_three);
     tcase_add_test(tc, deposed_leader_notices_and_its_fenced_writes_fail);
     tcase_add_test(tc, invalid_arguments_are_rejected);
+    tcase_add_test(tc, election_errors_carry_their_own_detail);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,5 +1,5 @@
 /*
- * Where ddlcoord goes beyond DM (DESIGN §5): each test would fail on DM's
+ * Where ddlcoord goes beyond DM (docs/DESIGN.md, "Beyond DM"): each test would fail on DM's
  * behaviour — a mismatched DDL gets a typed conflict instead of being
  * dropped; a done operation is never overwritten while masters and workers
  * write at once; a resolved position is answered without opening a lock;

@@ -1,9 +1,8 @@
 /*
- * The seed's ten steps end to end: a master and N workers (threads) through
- * several tables, asserting revision-M1 < W1 < M2 < W2 < M3 for every source
- * of every lock, exactly one exec=true per lock, and each DDL applied
- * downstream exactly once. The 300-source case runs the workers from one
- * thread and proves no txn grows with the number of sources (every store
+ * DM's ten steps end to end (docs/DESIGN.md, "The protocol"): a master and N workers (threads)
+ * through several tables, asserting revision-M1 < W1 < M2 < W2 < M3 for every source of every lock,
+ * exactly one exec=true per lock, and each DDL applied downstream exactly once. The 300-source case
+ * runs the workers from one thread and proves no txn grows with the number of sources (every store
  * refuses more than 128 ops per branch).
  */
 #include <stdio.h>

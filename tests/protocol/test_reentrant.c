@@ -1,8 +1,8 @@
 /*
- * The seed's re-entrancy table, one test per row: a worker or master object
- * is abandoned at that step (a step callback or a callback "crashes" it) and
- * a new one started. Every test asserts the lock resolves with the DDL
- * applied downstream exactly once by the owner, and nobody calls unlock.
+ * DM's re-entrancy table (docs/DESIGN.md, "The protocol"), one test per row: a worker or master
+ * object is abandoned at that step (a step callback or a callback "crashes" it) and a new one
+ * started. Every test asserts the lock resolves with the DDL applied downstream exactly once by the
+ * owner, and nobody calls unlock.
  *
  * Sources: "a" reports first and owns the lock, "b" follows; task "t",
  * table shard_db.tbl_1 (a second table where the flow must go on after).
@@ -124,7 +124,7 @@ START_TEST(reentrant_worker_crash_in_step6_after_exec_reexecution_is_tolerated)
     ck_assert_int_eq(t_worker_join(&s.a), DC_ECLOSED);
     rerun_a(&s, 1, DC_OK);
     finish(&s, 1);
-    /* The seed's row: the re-execution happens and must be tolerated. */
+    /* DM's row: the re-execution happens and must be tolerated. */
     ck_assert_int_eq(s.down.exec_calls, 2);
     ck_assert_int_eq(s.down.tolerated, 1);
     t_rec_free(&s.rec);

@@ -1,6 +1,6 @@
 /*
  * Unit tests of the demo's checker (tools/demo_check.c): it must pass a run
- * that follows the seed and fail each kind of violation — a revision out of
+ * that follows DM's protocol and fail each kind of violation — a revision out of
  * order, a DDL executed twice or not at all, a source that neither executed
  * nor skipped, a lock that never resolved, keys left in the store. The demo
  * itself only ever produces correct runs, so this is where the checker's

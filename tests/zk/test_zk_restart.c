@@ -157,8 +157,10 @@ START_TEST(put_whose_answer_is_lost_is_resolved_by_its_token_exactly_once)
     dc_log_set_handler(on_log, NULL);
     dc_log_set_level(DC_LOG_INFO);
     char u[700];
-    /* the client declares the connection lost after 2/3 of 4 s of silence */
-    snprintf(u, sizeof u, "%s&session_timeout_ms=4000&debug_commit_delay_ms=2000", uri);
+    /* the client declares the connection lost after 2/3 of 4 s of silence;
+     * the put may keep trying for 15 s, past the 5 s freeze */
+    snprintf(u, sizeof u,
+             "%s&session_timeout_ms=4000&request_timeout_ms=15000&debug_commit_delay_ms=2000", uri);
     dc_store *ws = zt_open(uri);
     dc_watch *w;
     ZK_OK(dc_watch_open(ws, "u/", 2, 0, DC_PREFIX, &w));

@@ -388,6 +388,28 @@ START_TEST(open_without_a_server_is_eunavailable_within_the_connect_timeout)
 }
 END_TEST
 
+/* A driver option that is not a decimal integer in its range fails the open
+ * with DC_EINVAL naming key and value (the core's strictness, core/util/drv.h),
+ * before any connection: never a silent default. */
+START_TEST(bad_integer_options_are_einval_naming_the_key)
+{
+    const char *bad[] = {"bucket_size=12x", "zk.bucket_size=1", "sync=2", "session_timeout_ms=-5",
+                         "max_request_bytes=99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char u[256];
+        snprintf(u, sizeof u, "zk://127.0.0.1:1?connect_timeout_ms=500&%s", bad[i]);
+        dc_store *s = NULL;
+        int rc = dc_store_open(u, &s);
+        ck_assert_msg(rc == DC_EINVAL, "%s: %s: %s", bad[i], dc_errname(rc), dc_last_error());
+        ck_assert_ptr_null(s);
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)strcspn(bad[i], "="), bad[i]);
+        ck_assert_msg(strstr(dc_last_error(), key) != NULL, "%s: detail: %s", bad[i],
+                      dc_last_error());
+    }
+}
+END_TEST
+
 /* The URI's path is a chroot: the store lives below it, and a store with
  * another chroot does not see its keys. */
 START_TEST(uri_path_is_a_chroot_for_the_store)
@@ -522,6 +544,7 @@ int main(void)
     tcase_add_test(tc, corrupt_kv_data_is_ecorrupt_and_other_keys_keep_working);
     tcase_add_test(tc, lease_expiry_deletes_keys_with_events_after_the_granting_store_is_gone);
     tcase_add_test(tc, open_without_a_server_is_eunavailable_within_the_connect_timeout);
+    tcase_add_test(tc, bad_integer_options_are_einval_naming_the_key);
     tcase_add_test(tc, uri_path_is_a_chroot_for_the_store);
     tcase_add_test(tc, watches_of_a_connection_share_the_follower_without_loss_or_duplicates);
     suite_add_tcase(su, tc);

@@ -11,7 +11,8 @@
  *   username, password  credentials (also accepted inside the URI)
  *   tls_ca, tls_cert, tls_key   TLS files for drivers that support TLS
  *   connect_timeout_ms  connect timeout (default 3000; 1 ms .. 1 day)
- *   request_timeout_ms  timeout of one backend call (default 5000; 1 ms .. 1 day)
+ *   request_timeout_ms  timeout of one backend call (default 5000, on zk:// at least the
+ *                       session timeout; 1 ms .. 1 day)
  *   max_txn_ops         mem://: ops allowed per txn branch (default 128; 1 .. 1000000)
  *   max_value_bytes     mem://: largest value accepted (default 1572864; 0 .. 2^31-1)
  *
@@ -36,6 +37,15 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The defaults of connect_timeout_ms and request_timeout_ms, the same for
+ * every backend (mem:// has no network and ignores both), with one rule on
+ * zk://: request_timeout_ms defaults to at least the ZooKeeper session
+ * timeout (zk.session_timeout_ms, default 10000), because the ZooKeeper
+ * client notices a silent server only after two thirds of it; a shorter
+ * call timeout would give up before the client even reconnects. */
+#define DC_DEFAULT_CONNECT_TIMEOUT_MS 3000
+#define DC_DEFAULT_REQUEST_TIMEOUT_MS 5000
 
 typedef struct dc_config dc_config;
 

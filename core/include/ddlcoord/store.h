@@ -1,7 +1,7 @@
 /*
  * ddlcoord store API: a backend-neutral, revisioned key-value store.
  *
- * The semantics follow etcd v3 (see DESIGN §2); every backend (mem://, etcd,
+ * The semantics follow etcd v3 (docs/DESIGN.md, "The store contract"); every backend (mem://, etcd,
  * Redis, ZooKeeper) emulates them exactly:
  *
  *  - One store-wide 64-bit revision. Every mutation that changes something gets
@@ -155,6 +155,13 @@ DC_API int dc_store_open(const char *uri, dc_store **out);
 /* Open a store from a configuration (its "uri" key is required; see config.h).
  * The configuration is copied: the caller may free it right after. */
 DC_API int dc_store_open_config(const dc_config *cfg, dc_store **out);
+
+/* Open a new handle on the same store as store, from the configuration it
+ * was opened with (docs/DESIGN.md, "Resets": the remedy for a poisoned
+ * handle is a new one). The old handle is left as it is; the caller owns
+ * both. Errors: those of dc_store_open_config. Blocks while the driver
+ * connects. */
+DC_API int dc_store_reopen(const dc_store *store, dc_store **out);
 
 /* A copy of a store URI fit for logs and messages, into buf (always
  * NUL-terminated, truncated to len): user info ("bob:secret@") becomes
