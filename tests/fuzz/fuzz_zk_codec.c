@@ -13,7 +13,7 @@
 #include "buf.h"
 #include "fuzz.h"
 #include "kv.h"
-#include "zk.h"
+#include "zk_codec.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
