@@ -35,7 +35,7 @@ static int compact_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err
     int64_t cur = 1, comp = 0;
     if (rc == DC_OK) {
         if (r[1]->type == REDIS_REPLY_ERROR || r[2]->type == REDIS_REPLY_ERROR)
-            rc = rd_reply_retryable(r[1]) || rd_reply_retryable(r[2])
+            rc = rd_reply_retryable(s, r[1]) || rd_reply_retryable(s, r[2])
                      ? RD_AGAIN
                      : rd_reply_error(s, r[1]->type == REDIS_REPLY_ERROR ? r[1] : r[2], "compact",
                                       err);
@@ -95,5 +95,5 @@ static int compact_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err
 int rd_compact(void *conn, int64_t revision, dc_drv_err *err)
 {
     compact_arg a = {revision};
-    return rd_retrying(conn, compact_once, &a, err);
+    return rd_retrying_write(conn, compact_once, &a, err);
 }

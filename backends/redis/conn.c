@@ -73,9 +73,19 @@ static struct timeval tv_ms(int ms)
     return tv;
 }
 
-int rd_reply_retryable(const redisReply *r)
+int rd_reply_retryable(rd_store *s, const redisReply *r)
 {
     if (!r || r->type != REDIS_REPLY_ERROR) return 0;
+    /* a replica refuses writes (-READONLY; inside a script Redis 7 keeps the
+     * code): the master moved under this connection. Nothing ran; the next
+     * attempt connects to the master Sentinel names now. */
+    if (strncmp(r->str, "READONLY", 8) == 0 || strstr(r->str, "READONLY You can't write")) {
+        if (!atomic_exchange(&s->stale, 1))
+            s->host->log(DC_LOG_WARN, "redis", "%s: the server is a read-only replica now%s",
+                         s->endpoint,
+                         s->sentinel ? ": asking the sentinels for the master again" : "");
+        return 1;
+    }
     return strncmp(r->str, "LOADING", 7) == 0 || strncmp(r->str, "BUSY", 4) == 0 ||
            strncmp(r->str, "TRYAGAIN", 8) == 0 || strncmp(r->str, "MASTERDOWN", 10) == 0;
 }
@@ -137,11 +147,18 @@ static int setup_cmd(rd_store *s, redisContext *ctx, int argc, const char **argv
 
 int rd_connect(rd_store *s, redisContext **out, int timeout_ms, dc_drv_err *err)
 {
+    if (s->sentinel) return rd_sentinel_connect(s, out, timeout_ms, err);
+    return rd_connect_to(s, s->hostname, s->port, out, timeout_ms, err);
+}
+
+int rd_connect_to(rd_store *s, const char *host, int port, redisContext **out, int timeout_ms,
+                  dc_drv_err *err)
+{
     *out = NULL;
-    redisContext *ctx = redisConnectWithTimeout(s->hostname, s->port, tv_ms(s->connect_timeout_ms));
+    redisContext *ctx = redisConnectWithTimeout(host, port, tv_ms(s->connect_timeout_ms));
     if (!ctx) return rd_err(err, DC_ENOMEM, s, "out of memory connecting");
     if (ctx->err) {
-        int rc = rd_err(err, DC_EUNAVAILABLE, s, "connect: %s", ctx->errstr);
+        int rc = rd_err(err, DC_EUNAVAILABLE, s, "connect to %s:%d: %s", host, port, ctx->errstr);
         redisFree(ctx);
         return rc;
     }
@@ -220,7 +237,11 @@ void rd_block_sigpipe(void)
 int rd_borrow(rd_store *s, redisContext **out, dc_drv_err *err)
 {
     sigpipe_enter();
+    /* a -READONLY reply: every pooled connection may reach the old master */
+    if (atomic_exchange(&s->stale, 0)) rd_pool_drain(s);
     pthread_mutex_lock(&s->pool_mu);
+    while (s->sentinel && s->n_pool && !rd_sentinel_current(s, s->pool[s->n_pool - 1]))
+        redisFree(s->pool[--s->n_pool]);
     if (s->n_pool) {
         *out = s->pool[--s->n_pool];
         pthread_mutex_unlock(&s->pool_mu);
@@ -236,7 +257,8 @@ void rd_return(rd_store *s, redisContext *ctx, int broken)
 {
     if (!ctx) return;
     sigpipe_leave();
-    if (broken || ctx->err) {
+    if (broken || ctx->err || atomic_load(&s->stale) ||
+        (s->sentinel && !rd_sentinel_current(s, ctx))) {
         redisFree(ctx);
         return;
     }
@@ -303,7 +325,7 @@ int rd_pipeline(rd_store *s, redisContext *ctx, rd_cmd *cmds, size_t n, redisRep
     return DC_OK;
 }
 
-int rd_retrying(rd_store *s, rd_fn fn, void *arg, dc_drv_err *err)
+static int retrying(rd_store *s, rd_fn fn, void *arg, int write, dc_drv_err *err)
 {
     int64_t deadline = dc_now_ms() + s->request_timeout_ms;
     for (int attempt = 0;; attempt++) {
@@ -311,6 +333,8 @@ int rd_retrying(rd_store *s, rd_fn fn, void *arg, dc_drv_err *err)
         int rc = rd_borrow(s, &ctx, err);
         if (rc == DC_OK) {
             rc = fn(s, ctx, arg, err);
+            /* applied: a failed WAIT is an unknown outcome, never retried */
+            if (rc == DC_OK && write) rc = rd_wait_acks(s, ctx, err);
             rd_return(s, ctx, rc == RD_IO || (rc != DC_OK && rc != RD_AGAIN && ctx->err));
         } else if (rc == DC_EUNAVAILABLE) {
             rc = RD_AGAIN; /* cannot connect (yet): the server may be restarting */
@@ -324,6 +348,49 @@ int rd_retrying(rd_store *s, rd_fn fn, void *arg, dc_drv_err *err)
         /* a dead pooled connection is retried at once; anything else waits a little */
         if (attempt > 0 || rc == RD_AGAIN) dc_sleep_ms(attempt < 5 ? 20 : 100);
     }
+}
+
+int rd_retrying(rd_store *s, rd_fn fn, void *arg, dc_drv_err *err)
+{
+    return retrying(s, fn, arg, 0, err);
+}
+
+int rd_retrying_write(rd_store *s, rd_fn fn, void *arg, dc_drv_err *err)
+{
+    return retrying(s, fn, arg, 1, err);
+}
+
+/* min_replicas_ack (docs/backends/redis.md, "Sentinel and durability"): Redis replicates
+ * asynchronously, so a fail-over to a replica that had not received a write loses it although its
+ * client was told it committed. WAIT blocks until N replicas acknowledge
+ * everything this connection wrote, or the timeout passes; then the write is
+ * on the master but maybe on fewer replicas, which is DC_EUNKNOWN: it may
+ * survive a fail-over or not. */
+int rd_wait_acks(rd_store *s, redisContext *ctx, dc_drv_err *err)
+{
+    if (s->min_acks <= 0) return DC_OK;
+    redisReply *r =
+        redisCommand(ctx, "WAIT %lld %lld", (long long)s->min_acks, (long long)s->wait_ms);
+    if (!r) {
+        rd_io_error(s, ctx, DC_EUNKNOWN, "WAIT", err);
+        return rd_err(err, DC_EUNKNOWN, s,
+                      "the write applied on the master, but the connection broke while "
+                      "waiting for %lld replica(s) to have it",
+                      (long long)s->min_acks);
+    }
+    int64_t n = -1;
+    if (r->type == REDIS_REPLY_INTEGER) n = r->integer;
+    int rc = DC_OK;
+    if (n < 0)
+        rc = rd_err(err, DC_EUNKNOWN, s, "the write applied on the master, but WAIT failed: %.200s",
+                    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    else if (n < s->min_acks)
+        rc = rd_err(err, DC_EUNKNOWN, s,
+                    "the write applied on the master, but only %lld of the %lld replica(s) "
+                    "min_replicas_ack asks for had it within %lld ms: a fail-over may lose it",
+                    (long long)n, (long long)s->min_acks, (long long)s->wait_ms);
+    freeReplyObject(r);
+    return rc;
 }
 
 int rd_bounds(const char *p, size_t n, dc_buf *lo, dc_buf *hi)

@@ -2,12 +2,20 @@
  * ddlcoord-redis.so: the driver table and opening/closing a store.
  *
  * URI: redis://[user:password@]host:port[/db][?mode=lua|multi&prefix=…]
+ *  or  redis+sentinel://[user:password@]s1:p1,s2:p2,…/MASTERNAME[?…]
+ *      (sentinel.c: the sentinels are asked for the master; user and
+ *      password are the data nodes'; the database is 0)
  * Configuration keys (bare, or "redis.<key>" as an INI section [redis] gives
  * them): mode (lua, the default, or multi), prefix (default "ddlcoord"; the
  * store's keys live under the hash tag "{prefix}"), username, password,
  * connect_timeout_ms (3000), request_timeout_ms (5000), max_txn_ops (128),
  * max_value_bytes (1.5 MiB), allow_unsafe_durability (0; 1 opens a server
- * that can lose acknowledged writes, see guard.c). Integers out of range are
+ * that can lose acknowledged writes, see guard.c), min_replicas_ack (0; N > 0
+ * makes every write wait until N replicas have it, see conn.c),
+ * min_replicas_timeout_ms (1000, or half request_timeout_ms if that is less;
+ * with min_replicas_ack it must be below request_timeout_ms),
+ * sentinel_username and sentinel_password (sentinels with an ACL of their
+ * own; with Sentinel only). Integers out of range are
  * DC_EINVAL naming the key. hiredis 0.14 has no TLS, so neither has this
  * driver.
  *
@@ -48,6 +56,8 @@ static void store_free(rd_store *s)
     rd_pool_free(s);
     pthread_mutex_destroy(&s->pool_mu);
     pthread_mutex_destroy(&s->pump_mu);
+    pthread_mutex_destroy(&s->master_mu);
+    rd_sentinel_free(s);
     free(s->hostname);
     free(s->user);
     free(s->password);
@@ -79,13 +89,19 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
     }
     pthread_mutex_init(&s->pool_mu, NULL);
     pthread_mutex_init(&s->pump_mu, NULL);
+    pthread_mutex_init(&s->master_mu, NULL);
     s->host = host;
     char shown[256];
     dc__uri_redact(uri, shown, sizeof shown);
-    snprintf(s->endpoint, sizeof s->endpoint, "redis %s", shown);
+    /* redis+sentinel://…: the URI names it; redis://: "redis host:port" below */
+    snprintf(s->endpoint, sizeof s->endpoint, "%s", shown);
     int rc = DC_OK;
     char *end;
-    if (u.n_hosts != 1) {
+    if (strcmp(u.scheme, "redis+sentinel") == 0) {
+        rc = rd_sentinel_setup(s, &u, err);
+    } else if (strcmp(u.scheme, "redis") != 0) {
+        rc = rd_err(err, DC_EINVAL, s, "scheme '%s': expected redis or redis+sentinel", u.scheme);
+    } else if (u.n_hosts != 1) {
         snprintf(err->msg, sizeof err->msg, "redis: '%s': expected one host:port", shown);
         rc = DC_EINVAL;
     } else {
@@ -121,8 +137,21 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
         const char *user = cfg(host, c, "username");
         s->user = user && *user ? strdup(user) : NULL;
         s->password = dup_or_null(cfg(host, c, "password"));
-        if (!s->hostname || !s->base || (user && *user && !s->user) ||
+        if (!s->base || (!s->sentinel && !s->hostname) || (user && *user && !s->user) ||
             (cfg(host, c, "password") && !s->password))
+            rc = rd_err(err, DC_ENOMEM, s, "out of memory");
+    }
+    const char *s_user = cfg(host, c, "sentinel_username"),
+               *s_pass = cfg(host, c, "sentinel_password");
+    if (rc == DC_OK && !s->sentinel && (s_user || s_pass))
+        rc = rd_err(err, DC_EINVAL, s,
+                    "sentinel_username/sentinel_password: only for redis+sentinel://");
+    if (rc == DC_OK && s_user && *s_user && !s_pass)
+        rc = rd_err(err, DC_EINVAL, s, "sentinel_username needs sentinel_password");
+    if (rc == DC_OK) {
+        s->s_user = s_user && *s_user ? strdup(s_user) : NULL;
+        s->s_password = dup_or_null(s_pass);
+        if ((s_user && *s_user && !s->s_user) || (s_pass && !s->s_password))
             rc = rd_err(err, DC_ENOMEM, s, "out of memory");
     }
     int64_t v;
@@ -136,6 +165,16 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
         rc = cfg_int(s, c, "max_value_bytes", RD_MAX_VALUE, 0, 512LL << 20, &s->max_value, err);
     if (rc == DC_OK && (rc = cfg_int(s, c, "allow_unsafe_durability", 0, 0, 1, &v, err)) == 0)
         s->allow_unsafe = (int)v;
+    if (rc == DC_OK) rc = cfg_int(s, c, "min_replicas_ack", 0, 0, 1000, &s->min_acks, err);
+    /* WAIT must answer before the socket timeout gives up on it */
+    int64_t wait_def = s->request_timeout_ms / 2 < 1000 ? s->request_timeout_ms / 2 : 1000;
+    if (rc == DC_OK)
+        rc = cfg_int(s, c, "min_replicas_timeout_ms", wait_def > 0 ? wait_def : 1, 1, 86400000,
+                     &s->wait_ms, err);
+    if (rc == DC_OK && s->min_acks > 0 && s->wait_ms >= s->request_timeout_ms)
+        rc = rd_err(err, DC_EINVAL, s,
+                    "config: min_replicas_timeout_ms=%lld must be below request_timeout_ms=%d",
+                    (long long)s->wait_ms, s->request_timeout_ms);
     dc_uri_free(&u);
     if (rc == DC_OK) {
         /* connect now: a bad address or password should fail the open */
@@ -161,10 +200,10 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
         store_free(s);
         return rc;
     }
-    host->log(DC_LOG_INFO, "redis", "%s: open, mode %s, prefix %s", s->endpoint,
-              s->mode == RD_MODE_LUA ? (s->use_fcall ? "lua (functions)" : "lua (EVALSHA)")
-                                     : "multi",
-              s->base);
+    host->log(
+        DC_LOG_INFO, "redis", "%s: open, mode %s, prefix %s, min_replicas_ack %lld", s->endpoint,
+        s->mode == RD_MODE_LUA ? (s->use_fcall ? "lua (functions)" : "lua (EVALSHA)") : "multi",
+        s->base, (long long)s->min_acks);
     *conn = s;
     return DC_OK;
 }

@@ -42,7 +42,7 @@ int rd_epoch_check(rd_store *s, const redisReply *r, dc_drv_err *err)
         memcmp(r->str, s->epoch, r->len) == 0)
         return DC_OK;
     if (r && r->type == REDIS_REPLY_ERROR)
-        return rd_reply_retryable(r) ? RD_AGAIN : rd_reply_error(s, r, "reading the epoch", err);
+        return rd_reply_retryable(s, r) ? RD_AGAIN : rd_reply_error(s, r, "reading the epoch", err);
     if (!r || r->type == REDIS_REPLY_NIL)
         return rd_err(err, DC_ERESET, s,
                       "the store's epoch key %sepoch is gone: its data was lost (a FLUSHALL, or "

@@ -53,7 +53,7 @@ static int script_int(rd_store *s, redisContext *ctx, const char *fn, const char
     rd_cmd_free(&c);
     if (rc != DC_OK) return rc;
     if (r->type == REDIS_REPLY_ERROR)
-        rc = rd_reply_retryable(r) ? RD_AGAIN : rd_reply_error(s, r, fn, err);
+        rc = rd_reply_retryable(s, r) ? RD_AGAIN : rd_reply_error(s, r, fn, err);
     else if (rd_int(r, out))
         rc = rd_err(err, DC_ECORRUPT, s, "%s: unexpected reply", fn);
     freeReplyObject(r);
@@ -69,7 +69,7 @@ static int server_ms(rd_store *s, redisContext *ctx, int64_t *now, dc_drv_err *e
     int rc = DC_OK;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || rd_int(r->element[0], &sec) ||
         rd_int(r->element[1], &usec))
-        rc = r->type == REDIS_REPLY_ERROR && rd_reply_retryable(r)
+        rc = r->type == REDIS_REPLY_ERROR && rd_reply_retryable(s, r)
                  ? RD_AGAIN
                  : rd_reply_error(s, r, "TIME", err);
     else
@@ -119,7 +119,7 @@ static int grant_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
     rd_cmd_free(&c);
     if (rc != DC_OK) return rc;
     if (r->type != REDIS_REPLY_INTEGER)
-        rc = rd_reply_retryable(r) ? RD_AGAIN : rd_reply_error(s, r, "lease grant", err);
+        rc = rd_reply_retryable(s, r) ? RD_AGAIN : rd_reply_error(s, r, "lease grant", err);
     l->out = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
     freeReplyObject(r);
     int64_t now = 0;
@@ -172,7 +172,7 @@ int rd_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_dr
         return rd_err(err, DC_EINVAL, s, "lease TTL %lld too large", (long long)ttl);
     /* a grant whose reply is lost leaves an unused lease behind, which expires */
     lease_arg l = {.ttl = ttl};
-    int rc = rd_retrying(s, grant_once, &l, err);
+    int rc = rd_retrying_write(s, grant_once, &l, err);
     if (rc != DC_OK) return rc;
     *id = l.out;
     *granted = ttl;
@@ -251,7 +251,7 @@ int rd_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
 {
     rd_store *s = conn;
     lease_arg l = {.id = id};
-    int rc = rd_retrying(s, keepalive_once, &l, err);
+    int rc = rd_retrying_write(s, keepalive_once, &l, err);
     if (rc != DC_OK) return rc;
     if (l.out < 0) return rd_err(err, DC_ENOTFOUND, s, "lease %lld not found", (long long)id);
     *ttl = l.out / 1000;
@@ -285,7 +285,7 @@ int rd_lease_revoke(void *conn, int64_t id, dc_drv_err *err)
     rd_store *s = conn;
     lease_arg l = {.id = id};
     rd_token(l.token);
-    int rc = rd_retrying(s, revoke_once, &l, err);
+    int rc = rd_retrying_write(s, revoke_once, &l, err);
     if (rc != DC_OK) return rc;
     if (l.out < 0) return rd_err(err, DC_ENOTFOUND, s, "lease %lld not found", (long long)id);
     return DC_OK;
@@ -307,7 +307,7 @@ static int reap_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
         rd_cmd_free(&c);
         if (rc != DC_OK) return rc;
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || rd_int(r->element[1], wait))
-            rc = r->type == REDIS_REPLY_ERROR && rd_reply_retryable(r)
+            rc = r->type == REDIS_REPLY_ERROR && rd_reply_retryable(s, r)
                      ? RD_AGAIN
                      : rd_reply_error(s, r, "lease reaper", err);
         freeReplyObject(r);
@@ -330,7 +330,7 @@ static int reap_once(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
     rd_cmd_free(&c);
     if (rc != DC_OK) return rc;
     if (r->type != REDIS_REPLY_ARRAY) {
-        rc = rd_reply_retryable(r) ? RD_AGAIN : rd_reply_error(s, r, "lease reaper", err);
+        rc = rd_reply_retryable(s, r) ? RD_AGAIN : rd_reply_error(s, r, "lease reaper", err);
         freeReplyObject(r);
         return rc;
     }
@@ -371,7 +371,7 @@ static void *reaper_main(void *arg)
         pthread_mutex_unlock(&rp->mu);
         int64_t wait = -1;
         dc_drv_err err = {{0}, 0};
-        int rc = rd_retrying(s, reap_once, &wait, &err);
+        int rc = rd_retrying_write(s, reap_once, &wait, &err);
         if (rc == DC_ERESET) {
             /* the store this handle knew is gone: nothing of it is left to
              * expire, and the handle says so (once) at its next call */

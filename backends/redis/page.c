@@ -191,7 +191,7 @@ static int chunk_lua(rd_store *s, redisContext *ctx, void *arg, dc_drv_err *err)
     if (rc != DC_OK) return rc;
     int64_t trunc = 0, too_long = 0;
     if (r->type == REDIS_REPLY_ERROR) {
-        rc = rd_reply_retryable(r) ? RD_AGAIN : rd_reply_error(s, r, "page", err);
+        rc = rd_reply_retryable(s, r) ? RD_AGAIN : rd_reply_error(s, r, "page", err);
     } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 7 || rd_int(r->element[0], &c->cur) ||
                rd_int(r->element[1], &c->compact) || rd_int(r->element[2], &c->at) ||
                rd_int(r->element[3], &trunc) || rd_int(r->element[6], &too_long)) {
@@ -258,7 +258,7 @@ static int chunk_multi(rd_store *s, redisContext *ctx, void *arg, dc_drv_err *er
         rc = rd_pipeline(s, ctx, &c0, 1, &first, err);
         rd_cmd_free(&c0);
         if (rc == DC_OK && first->type != REDIS_REPLY_ARRAY)
-            rc = rd_reply_retryable(first) ? RD_AGAIN : rd_reply_error(s, first, "page", err);
+            rc = rd_reply_retryable(s, first) ? RD_AGAIN : rd_reply_error(s, first, "page", err);
     }
     size_t names = rc == DC_OK ? first->elements : 0;
     int with_log = p->at > 0;
@@ -301,13 +301,14 @@ static int chunk_multi(rd_store *s, redisContext *ctx, void *arg, dc_drv_err *er
     const redisReply *x = rc == DC_OK ? r[nc - 1] : NULL;
     size_t want = 4 + names + (size_t)with_log;
     if (rc == DC_OK && (x->type != REDIS_REPLY_ARRAY || x->elements != want))
-        rc = x->type == REDIS_REPLY_ERROR && rd_reply_retryable(x)
+        rc = x->type == REDIS_REPLY_ERROR && rd_reply_retryable(s, x)
                  ? RD_AGAIN
                  : rd_err(err, DC_ECORRUPT, s, "corrupt data: unexpected EXEC reply");
     for (size_t i = 0; rc == DC_OK && i < x->elements; i++)
         if (x->element[i]->type == REDIS_REPLY_ERROR)
-            rc = rd_reply_retryable(x->element[i]) ? RD_AGAIN
-                                                   : rd_reply_error(s, x->element[i], "page", err);
+            rc = rd_reply_retryable(s, x->element[i])
+                     ? RD_AGAIN
+                     : rd_reply_error(s, x->element[i], "page", err);
     if (rc == DC_OK) rc = rd_epoch_check(s, x->element[0], err);
     if (rc == DC_OK) {
         c->cur = c->compact = 0;

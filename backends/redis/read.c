@@ -32,7 +32,7 @@ static int exec_failed(rd_store *s, redisReply **r, size_t n, dc_drv_err *err)
 {
     for (size_t i = 0; i < n; i++)
         if (r[i]->type == REDIS_REPLY_ERROR) {
-            int rc = rd_reply_retryable(r[i]) ? RD_AGAIN : rd_reply_error(s, r[i], "read", err);
+            int rc = rd_reply_retryable(s, r[i]) ? RD_AGAIN : rd_reply_error(s, r[i], "read", err);
             return rc;
         }
     return DC_OK;
@@ -125,7 +125,7 @@ static int get_prefix_lua(rd_store *s, redisContext *ctx, void *a, dc_drv_err *e
     rd_cmd_free(&c);
     if (rc != DC_OK) return rc;
     if (r->type == REDIS_REPLY_ERROR) {
-        rc = rd_reply_retryable(r) ? RD_AGAIN : rd_reply_error(s, r, "get", err);
+        rc = rd_reply_retryable(s, r) ? RD_AGAIN : rd_reply_error(s, r, "get", err);
     } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
                rd_int(r->element[0], &g->out->revision) || rd_int(r->element[1], &g->out->count)) {
         rc = corrupt(s, err, "unexpected reply from ddlcoord_get");
@@ -193,7 +193,7 @@ static int get_prefix_multi(rd_store *s, redisContext *ctx, void *a, dc_drv_err 
         rd_cmd_free(&c0);
         if (rc != DC_OK) goto out;
         if (first->type != REDIS_REPLY_ARRAY) {
-            rc = first->type == REDIS_REPLY_ERROR && rd_reply_retryable(first)
+            rc = first->type == REDIS_REPLY_ERROR && rd_reply_retryable(s, first)
                      ? RD_AGAIN
                      : rd_reply_error(s, first, "ZRANGEBYLEX", err);
             goto out;

@@ -44,8 +44,23 @@ typedef struct rd_reaper rd_reaper;
 
 typedef struct rd_store {
     const dc_host *host;
-    char *hostname;
+    char *hostname; /* redis://: the server; redis+sentinel://: NULL */
     int port;
+    /* redis+sentinel:// (sentinel.c): the sentinels, the master's name,
+     * and the master they named last, confirmed by ROLE */
+    int sentinel;
+    size_t n_sentinels;
+    char **s_hosts;
+    int *s_ports;
+    char *master_name;
+    char *s_user, *s_password; /* sentinel_username / sentinel_password */
+    pthread_mutex_t master_mu;
+    char master_host[256]; /* "" until the first connection */
+    int master_port;
+    _Atomic int next_sentinel; /* the one to ask first: the last that answered */
+    _Atomic int stale;         /* -READONLY seen: pooled connections go to a replica */
+    /* min_replicas_ack=N: every write is followed by WAIT N min_replicas_timeout_ms */
+    int64_t min_acks, wait_ms;
     int db;
     char *user, *password;
     int mode;         /* RD_MODE_LUA / RD_MODE_MULTI */
@@ -107,7 +122,19 @@ int rd_retrying(rd_store *s, rd_fn fn, void *arg, dc_drv_err *err);
 /* ZRANGEBYLEX bounds of a prefix ("-"/"+" for everything). */
 int rd_bounds(const char *prefix, size_t len, dc_buf *lo, dc_buf *hi);
 
+/* A fresh, authenticated connection to the server; with Sentinel, to the
+ * master the sentinels name, confirmed by ROLE (sentinel.c). */
 int rd_connect(rd_store *s, redisContext **out, int timeout_ms, dc_drv_err *err);
+/* A connection to host:port (AUTH and SELECT done). */
+int rd_connect_to(rd_store *s, const char *host, int port, redisContext **out, int timeout_ms,
+                  dc_drv_err *err);
+/* Like rd_retrying, for writes: with min_replicas_ack, fn's success is
+ * followed by WAIT on the same connection, and too few replicas is
+ * DC_EUNKNOWN (the write applied on the master but may not survive it). */
+int rd_retrying_write(rd_store *s, rd_fn fn, void *arg, dc_drv_err *err);
+/* WAIT min_acks wait_ms on ctx: DC_OK, or DC_EUNKNOWN (err filled). A no-op
+ * without min_replicas_ack. */
+int rd_wait_acks(rd_store *s, redisContext *ctx, dc_drv_err *err);
 /* Block SIGPIPE in the calling thread for good (the driver's own threads). */
 void rd_block_sigpipe(void);
 /* Borrow a connection from the pool (connecting if none is idle). SIGPIPE is
@@ -128,8 +155,23 @@ void rd_replies_free(redisReply **r, size_t n);
 int rd_reply_error(rd_store *s, const redisReply *r, const char *what, dc_drv_err *err);
 /* Fill err for a broken connection; returns code. */
 int rd_io_error(rd_store *s, redisContext *ctx, int code, const char *what, dc_drv_err *err);
-/* 1 if an error reply means "not executed, try again shortly" (LOADING, BUSY…). */
-int rd_reply_retryable(const redisReply *r);
+/* 1 if an error reply means "not executed, try again shortly" (LOADING,
+ * BUSY…, and -READONLY: the connection reached a replica, which marks the
+ * store's connections stale so that the next ones ask Sentinel again). */
+int rd_reply_retryable(rd_store *s, const redisReply *r);
+
+/* ------------------------------------------------------------ Sentinel (sentinel.c) */
+
+/* Parse the sentinel list and the master name of a redis+sentinel:// URI
+ * into s (hosts: the URI's, path: the master name). DC_EINVAL / DC_ENOMEM. */
+struct dc_uri;
+int rd_sentinel_setup(rd_store *s, const struct dc_uri *u, dc_drv_err *err);
+void rd_sentinel_free(rd_store *s);
+/* Ask the sentinels for the master, connect, confirm ROLE master. */
+int rd_sentinel_connect(rd_store *s, redisContext **out, int timeout_ms, dc_drv_err *err);
+/* Whether a pooled connection may still be used (same address as the
+ * master last confirmed, and no -READONLY seen since). */
+int rd_sentinel_current(rd_store *s, const redisContext *ctx);
 int rd_err(dc_drv_err *err, int code, const rd_store *s, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void rd_note_rev(rd_store *s, int64_t rev);

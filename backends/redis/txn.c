@@ -48,7 +48,7 @@ static int find_token(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
         rd_cmd_free(&c);
         if (rc != DC_OK) return rc;
         if (r->type != REDIS_REPLY_ARRAY) {
-            rc = rd_reply_retryable(r) ? RD_AGAIN : rd_reply_error(s, r, "XREVRANGE", err);
+            rc = rd_reply_retryable(s, r) ? RD_AGAIN : rd_reply_error(s, r, "XREVRANGE", err);
             freeReplyObject(r);
             return rc;
         }
@@ -128,6 +128,16 @@ unknown:
                   (long long)f->found);
 }
 
+/* Whether the branch that ran changes something (then WAIT must see it on
+ * min_replicas_ack replicas). */
+static int writes(const dc_txn_req *req, const dc_txn_result *out)
+{
+    int b = out->succeeded ? DC_THEN : DC_ELSE;
+    for (size_t i = 0; i < req->n_ops[b]; i++)
+        if (req->ops[b][i].kind != DC_OP_GET) return 1;
+    return 0;
+}
+
 int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err)
 {
     rd_store *s = conn;
@@ -155,6 +165,13 @@ int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
             rc = s->mode == RD_MODE_LUA
                      ? rd_txn_lua(s, ctx, req, token, retry_after, out, err)
                      : rd_txn_multi(s, ctx, req, token, retry_after, NULL, out, err);
+            if (rc == DC_OK && s->min_acks > 0 && writes(req, out)) {
+                rc = rd_wait_acks(s, ctx, err);
+                if (rc != DC_OK) dc_txn_result_clear(out);
+            }
+            /* a write the replicas may not have is no floor: a fail-over may
+             * rightly lose it (guard.c) */
+            if (rc == DC_OK && s->min_acks > 0) rd_note_rev(s, out->revision);
             rd_return(s, ctx, rc == RD_IO || (rc != DC_OK && ctx->err));
         } else if (rc == DC_EUNAVAILABLE) {
             rc = RD_AGAIN;
@@ -169,6 +186,14 @@ int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
             int frc = rd_retrying(s, find_token, &f, &ferr);
             if (frc == DC_OK && f.found) {
                 frc = rebuild(s, req, &f, out, err);
+                if (frc == DC_OK && s->min_acks > 0) {
+                    /* WAIT covers only what its own connection wrote */
+                    dc_txn_result_clear(out);
+                    frc = rd_err(err, DC_EUNKNOWN, s,
+                                 "the write committed at revision %lld (its reply was lost), "
+                                 "but whether %lld replica(s) have it is unknown",
+                                 (long long)f.found, (long long)s->min_acks);
+                }
                 if (f.entries) freeReplyObject(f.entries);
                 return frc;
             }

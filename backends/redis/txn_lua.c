@@ -72,7 +72,8 @@ static int decode(rd_store *s, const dc_txn_req *req, const redisReply *r, dc_tx
                       resps->elements, req->n_ops[b]);
     out->succeeded = ok != 0;
     out->revision = rev;
-    rd_note_rev(s, rev);
+    /* with min_replicas_ack the revision counts once WAIT confirmed it (txn.c) */
+    if (!s->min_acks) rd_note_rev(s, rev);
     if (!resps->elements) return DC_OK;
     out->responses = calloc(resps->elements, sizeof *out->responses);
     if (!out->responses)
@@ -130,7 +131,7 @@ int rd_txn_lua(rd_store *s, redisContext *ctx, const dc_txn_req *req, const char
     rd_cmd_free(&c);
     if (rc != DC_OK) return rc;
     if (r->type == REDIS_REPLY_ERROR)
-        rc = rd_reply_retryable(r) ? RD_AGAIN : rd_reply_error(s, r, "txn", err);
+        rc = rd_reply_retryable(s, r) ? RD_AGAIN : rd_reply_error(s, r, "txn", err);
     else
         rc = decode(s, req, r, out, err);
     freeReplyObject(r);

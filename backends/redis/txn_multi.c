@@ -34,7 +34,7 @@
 
 static int reply_err(rd_store *s, const redisReply *r, const char *what, dc_drv_err *err)
 {
-    return rd_reply_retryable(r) ? RD_AGAIN : rd_reply_error(s, r, what, err);
+    return rd_reply_retryable(s, r) ? RD_AGAIN : rd_reply_error(s, r, what, err);
 }
 
 static void unwatch(redisContext *ctx)
@@ -390,8 +390,12 @@ static int attempt_once(attempt *a, redisContext *ctx, const dc_txn_req *req, co
                 if (e->type == REDIS_REPLY_NIL) {
                     rc = RD_CONFLICT;
                 } else if (e->type != REDIS_REPLY_ARRAY) {
-                    /* EXECABORT: nothing was applied */
+                    /* EXECABORT: nothing was applied; a queued write that a
+                     * replica refused (-READONLY) makes it worth another try */
                     rc = reply_err(s, e, "txn", err);
+                    for (size_t i = 1; i + 1 < nx && rc != RD_AGAIN; i++)
+                        if (xr[i]->type == REDIS_REPLY_ERROR && rd_reply_retryable(s, xr[i]))
+                            rc = RD_AGAIN;
                 } else {
                     for (size_t i = 0; i < e->elements && rc == DC_OK; i++)
                         if (e->element[i]->type == REDIS_REPLY_ERROR) {
@@ -416,7 +420,7 @@ static int attempt_once(attempt *a, redisContext *ctx, const dc_txn_req *req, co
         out->revision = a->n_evs ? rev : cur;
         out->responses = resp;
         out->n_responses = rv ? 0 : nops;
-        rd_note_rev(s, out->revision);
+        if (!s->min_acks || rv) rd_note_rev(s, out->revision); /* else: txn.c, after WAIT */
         resp = NULL;
     }
     if (resp) {

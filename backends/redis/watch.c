@@ -358,7 +358,7 @@ static void *pump_main(void *arg)
             continue;
         }
         if (r->type == REDIS_REPLY_ERROR) {
-            int retry = rd_reply_retryable(r);
+            int retry = rd_reply_retryable(s, r);
             rd_reply_error(s, r, "watch: XREAD", &err);
             freeReplyObject(r);
             if (!retry && strstr(err.msg, "NOPERM")) {
@@ -450,7 +450,7 @@ static int read_compact(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err
     if (rc != DC_OK) return rc;
     int64_t v = 0;
     if (r[0]->type == REDIS_REPLY_ERROR)
-        rc = rd_reply_retryable(r[0]) ? RD_AGAIN : rd_reply_error(s, r[0], "watch", err);
+        rc = rd_reply_retryable(s, r[0]) ? RD_AGAIN : rd_reply_error(s, r[0], "watch", err);
     else if ((rc = rd_epoch_check(s, r[1], err)) == DC_OK && rd_int(r[0], &v) < 0)
         rc = rd_err(err, DC_ECORRUPT, s, "the compact revision is not a number");
     *(int64_t *)a = v;

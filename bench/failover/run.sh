@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/failover/run.sh BUILDDIR [--backends "etcd zk redis"] [--trials N] [--ttl S]
-#                                [--sources N] [--no-report]
+#                                [--sources N] [--redis-query Q] [--etcd-query Q]
+#                                [--zk-query Q] [--variant NAME BACKEND Q]… [--no-report]
+#                                [--keep DIR | --from DIR]
 #
 # How long a fail-over stops the shard-DDL protocol, beside what bounds it,
 # on each cluster of the test fixtures (tests/fixtures/etcd_cluster.sh,
@@ -21,6 +23,17 @@
 # the failover markers (replacing an earlier one; bench/protocol/report.sh
 # includes it when it rewrites that file).
 #
+# Redis is reached as redis+sentinel://…/ddlcoord plus --redis-query (default
+# "?min_replicas_ack=1", as docs/deploy.md recommends); --etcd-query and
+# --zk-query add driver options the same way (default none). --variant adds a
+# row NAME: BACKEND's cluster with the driver options Q instead (e.g.
+# --variant etcd-rt2s etcd "?request_timeout_ms=2000"), run after the
+# backends of --backends. The 1-minute load
+# average is noted at each kill. --keep DIR keeps the trials' results in DIR;
+# --from DIR writes the report again from such results (after findings.md,
+# the plain-sentence summary that leads the section, was edited) without
+# running anything.
+#
 # etcd runs with etcd's own raft timers here (heartbeat 100 ms, election
 # 1000 ms), not the slow ones of the tests, so its election time is what a
 # default deployment has. Sentinel: down-after-milliseconds 2000 (fixture).
@@ -30,9 +43,17 @@ top=$(cd "$here/../.." && pwd)
 . "$top/tests/fixtures/lib.sh"
 build=$(cd "${1:?usage: $0 BUILDDIR [--backends LIST] [--trials N] [--ttl S]}" && pwd)
 shift
-backends="etcd zk redis" trials=3 ttl=5 sources=8 report=1
+backends="etcd zk redis" trials=3 ttl=5 sources=8 report=1 redis_query="?min_replicas_ack=1"
+keep="" from="" etcd_query="" zk_query="" variants=""
+declare -A vbase=() vquery=()
 while [ $# -gt 0 ]; do
     case $1 in
+    --redis-query) redis_query=$2; shift 2 ;;
+    --etcd-query) etcd_query=$2; shift 2 ;;
+    --zk-query) zk_query=$2; shift 2 ;;
+    --variant) variants="$variants $2"; vbase[$2]=$3; vquery[$2]=$4; shift 4 ;;
+    --keep) keep=$2; shift 2 ;;
+    --from) from=$2; shift 2 ;;
     --backends) backends=$2; shift 2 ;;
     --trials) trials=$2; shift 2 ;;
     --ttl) ttl=$2; shift 2 ;;
@@ -45,7 +66,15 @@ DC=$build/tools/ddlcoord
 STREAM=$build/bench/failover/bench_failover_stream
 for f in "$DC" "$STREAM"; do [ -x "$f" ] || { echo "run.sh: $f is not built" >&2; exit 1; }; done
 export DDLCOORD_DRIVER_PATH=$build/drivers
-work=$(mktemp -d /tmp/ddlcoord-bench-failover.XXXXXX)
+if [ -n "$from" ]; then
+    work=$(cd "$from" && pwd) || exit 1
+    KEEP=1
+elif [ -n "$keep" ]; then
+    mkdir -p "$keep" && work=$(cd "$keep" && pwd) || exit 1
+    KEEP=1
+else
+    work=$(mktemp -d /tmp/ddlcoord-bench-failover.XXXXXX)
+fi
 PIDS=""
 CLUSTER_FIX="" CLUSTER_DIR=""
 cleanup() {
@@ -99,7 +128,7 @@ start_master() { # DIR NAME
 
 # One trial on one backend; appends "name value" lines to $d/result.
 trial() {
-    local b=$1 d=$2 fix k e p m killed
+    local b=${vbase[$1]:-$1} d=$2 fix k e p m killed
     case $b in
     etcd) fix=$top/tests/fixtures/etcd_cluster.sh; export ETCD_RAFT_FLAGS="" ;;
     zk) fix=$top/tests/fixtures/zk_ensemble.sh ;;
@@ -108,6 +137,12 @@ trial() {
     CLUSTER_FIX=$fix CLUSTER_DIR=$d/cluster
     "$fix" start "$CLUSTER_DIR" >"$d/cluster.log" 2>&1 || { say "$b: the cluster did not start"; return 1; }
     URI=$(cat "$CLUSTER_DIR/uri")
+    case $b in
+    etcd) URI=$URI$etcd_query ;;
+    zk) URI=$URI$zk_query ;;
+    redis) URI=$URI$redis_query ;;
+    esac
+    [ -n "${vbase[$1]:-}" ] && URI=$(cat "$CLUSTER_DIR/uri")${vquery[$1]}
     NS=/bench-failover-$$-$RANDOM
     "$DC" --store "$URI" --namespace "$NS" task add T $(seq -f 's%g' 1 "$sources") >/dev/null ||
         { say "$b: task add failed"; return 1; }
@@ -121,6 +156,7 @@ trial() {
 
     # the backend's leader
     killed=$("$fix" leader "$CLUSTER_DIR" 60) || { say "$b: no leader"; return 1; }
+    echo "load_backend $(cut -d' ' -f1 /proc/loadavg)" >>"$d/result"
     k=$(now_ms)
     "$fix" kill "$CLUSTER_DIR" "$killed" || { say "$b: kill failed"; return 1; }
     if [ "$b" = redis ]; then
@@ -138,6 +174,7 @@ trial() {
 
     # the leading master
     m=$(dc_poll 60 leading_master "$d") || { say "$b: no single leading master"; return 1; }
+    echo "load_master $(cut -d' ' -f1 /proc/loadavg)" >>"$d/result"
     k=$(now_ms)
     kill -KILL "$m"
     wait_locks "$d/stream.out" 10 120 || { say "$b: the stream did not resume"; return 1; }
@@ -177,7 +214,19 @@ met() {
 }
 
 t_start=$(date +%s)
-for b in $backends; do
+[ -n "$from" ] && t_start=$(cat "$work/t_start" 2>/dev/null || echo "$t_start") && trials=$(cat "$work/trials")
+[ -n "$from" ] || { echo "$t_start" >"$work/t_start"; echo "$trials" >"$work/trials"; }
+if [ -z "$from" ]; then
+    backends="$backends$variants"
+    echo "$backends" >"$work/backends"
+    q="etcd:${etcd_query:-} zk:${zk_query:-} redis:${redis_query:-}"
+    for v in $variants; do q="$q $v:${vquery[$v]}"; done
+    printf '%s\n' "$q" >"$work/queries"
+else
+    backends=$(cat "$work/backends" 2>/dev/null || echo "$backends")
+fi
+queries=$(cat "$work/queries" 2>/dev/null)
+[ -n "$from" ] || for b in $backends; do
     for i in $(seq 1 "$trials"); do
         d=$work/$b.$i
         mkdir -p "$d"
@@ -196,11 +245,12 @@ section() {
     echo "<!-- failover: written by bench/failover/run.sh; do not edit by hand -->"
     echo "## Fail-over: how long the protocol stops (issue #17)"
     echo
-    echo "Written by \`bench/failover/run.sh\` on $(date -u '+%Y-%m-%d %H:%M') UTC in $(($(date +%s) - t_start)) s,"
+    [ -f "$here/findings.md" ] && { cat "$here/findings.md"; echo; }
+    echo "Written by \`bench/failover/run.sh\` for a run that started on $(date -u -d "@$t_start" '+%Y-%m-%d %H:%M') UTC and took $(($(cat "$work/t_end" 2>/dev/null || date +%s) - t_start)) s,"
     echo "build of commit $(git -C "$top" rev-parse --short HEAD 2>/dev/null), $trials trial(s) per backend (values: trial 1 / 2 / …)."
     echo "Clusters of the test fixtures on one 2-core machine: etcd 3 members (etcd's default raft"
     echo "timers), ZooKeeper 3 servers (tickTime 1000), Redis master + 2 replicas + 3 sentinels"
-    echo "(down-after 2000 ms). Two \`ddlcoord master\`s (lease TTL ${ttl} s); $sources sources, one"
+    echo "(down-after 2000 ms). Driver options per backend: \`$queries\`. Two \`ddlcoord master\`s (lease TTL ${ttl} s); $sources sources, one"
     echo "worker thread each (bench_failover_stream), one lock after another."
     echo
     echo "- *election*: from kill -9 of the backend's leader until the survivors agree on a new one,"
@@ -210,18 +260,19 @@ section() {
     echo "  resolution before the kill through the 10 after it; it includes up to one ordinary gap from"
     echo "  before the kill, so it errs long."
     echo "- *gap p50*: the usual time between two resolved locks, for scale."
+    echo "- *load*: the 1-minute load average at the kill of the backend's leader / of the master (2 cores)."
     echo
-    echo "| backend | election (ms) | pause, backend leader killed (ms) | ≤ election + 1 s | pause, leading master killed (ms) | lease TTL | gap p50 (ms) | locks |"
-    echo "|---|---|---|---|---|---|---|---|"
+    echo "| backend | election (ms) | pause, backend leader killed (ms) | ≤ election + 1 s | pause, leading master killed (ms) | lease TTL | gap p50 (ms) | locks | load at the kills |"
+    echo "|---|---|---|---|---|---|---|---|---|"
     for b in $backends; do
-        echo "| $b | $(vals "$b" election_ms) | $(vals "$b" backend_pause_ms) | $(met "$b") | $(vals "$b" master_pause_ms) | ${ttl} s | $(vals "$b" gap_p50_ms) | $(vals "$b" locks) |"
+        echo "| $b | $(vals "$b" election_ms) | $(vals "$b" backend_pause_ms) | $(met "$b") | $(vals "$b" master_pause_ms) | ${ttl} s | $(vals "$b" gap_p50_ms) | $(vals "$b" locks) | $(vals "$b" load_backend) ; $(vals "$b" load_master) |"
     done
     local failed
     failed=$(cat "$work"/*/result 2>/dev/null | grep -c '^failed')
     [ "$failed" = 0 ] || { echo; echo "**$failed trial(s) failed** (see the missing values)."; }
-    [ -f "$here/findings.md" ] && { echo; cat "$here/findings.md"; }
     echo "<!-- /failover -->"
 }
+[ -n "$from" ] || date +%s >"$work/t_end"
 section >"$work/section.md"
 cat "$work/section.md"
 if [ $report = 1 ]; then

@@ -1,5 +1,5 @@
 /*
- * Key layout (DESIGN §4, DM compatible). Every component is lower-case hex
+ * Key layout (docs/DESIGN.md, "Key layout"; DM compatible). Every component is lower-case hex
  * of its bytes, so task and source names may hold any byte, '/' included:
  *
  *   NS/shardddl-pessimism/info/<hex task>/<hex source>
@@ -101,6 +101,21 @@ int dc_marker_key(const char *ns, const char *task, const char *source, char **o
 int dc_conflict_key(const char *ns, const char *task, const char *source, char **out)
 {
     return build(ns, "conflict", task, source, out);
+}
+
+int pess_worker_prefix(const char *ns, const char *task, const char *source, char **out)
+{
+    char *key;
+    int rc = build(ns, "worker", task, source, &key);
+    if (rc) return rc;
+    size_t len = strlen(key);
+    *out = realloc(key, len + 2);
+    if (!*out) {
+        free(key);
+        return dc__error(DC_ENOMEM, "out of memory");
+    }
+    memcpy(*out + len, "/", 2);
+    return DC_OK;
 }
 
 static char *unhex(const char *hex, size_t len)

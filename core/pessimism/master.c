@@ -104,6 +104,8 @@ int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
     m->step_ud = o->step_userdata;
     m->clock_ms = o->clock_ms;
     m->clock_ud = o->clock_userdata;
+    m->reopen = o->reopen;
+    m->reopen_ud = o->reopen_userdata;
     m->ns = strdup(o->ns ? o->ns : DC_DEFAULT_NAMESPACE);
     m->name = strdup(o->name ? o->name : "");
     m->keeper = pess_keeper_new(sizeof(master_lock));
@@ -171,6 +173,7 @@ void dc_master_free(dc_master *m)
     pess_mirror_clear(&m->markers);
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cond);
+    dc_store_close(m->own_store);
     free_parts(m);
 }
 
@@ -250,8 +253,8 @@ static int report_rebuilt_conflicts(dc_master *m, const pess_snapshot *snap)
     return rc;
 }
 
-/* Step 1: read, rebuild, continue every lock, watch from M1 + 1. */
-static int rebuild(dc_master *m)
+/* Forget everything learned from the store (the watch too). */
+static void drop_state(dc_master *m)
 {
     dc_watch_close(m->watch);
     m->watch = NULL;
@@ -262,7 +265,83 @@ static int rebuild(dc_master *m)
     pess_bad_free(&m->bad);
     pess_mirror_clear(&m->ops);
     pess_mirror_clear(&m->markers);
+}
+
+/* The store's history was reset (docs/DESIGN.md, "Resets"): nothing learned
+ * from the old one (locks, revisions, the leader key, requests) means
+ * anything now. Drop it all, get a new handle (and, fenced, a new
+ * leadership), and let the next pass rebuild from the new history. */
+static int reopen_store(dc_master *m)
+{
+    m->reset_seen = 0;
+    dc_log(DC_LOG_ERROR, PESS,
+           "master: the store's history was reset (%s); dropping every lock, reopening the "
+           "store%s and rebuilding from the new history",
+           dc_last_error(), m->reopen && m->fence.key ? ", campaigning again" : "");
+    master_jobs_abort(m, DC_ERESET); /* they act on a history that is gone: asked again */
+    drop_state(m);
+    atomic_store(&m->m1, 0);
     m->rebuilds++;
+    pthread_cond_broadcast(&m->cond);
+    dc_store *fresh = NULL;
+    int rc;
+    if (m->reopen) {
+        const char *fk = NULL;
+        size_t fkl = 0;
+        int64_t frev = 0;
+        dc_store *old = m->store;
+        pthread_mutex_unlock(&m->mu); /* it may block: standing by for leadership */
+        rc = m->reopen(old, &fresh, &fk, &fkl, &frev, m->reopen_ud);
+        pthread_mutex_lock(&m->mu);
+        if (rc == DC_OK && !fresh) rc = dc__error(DC_EINVAL, "reopen callback gave no store");
+        if (rc == DC_OK && m->fence.key && !fk)
+            rc = dc__error(DC_EINVAL, "reopen callback gave no fence to a fenced master");
+        if (rc == DC_OK && fk) {
+            if (!fkl) fkl = strlen(fk);
+            char *key = malloc(fkl + 1);
+            if (!key) {
+                rc = dc__error(DC_ENOMEM, "out of memory");
+            } else {
+                memcpy(key, fk, fkl);
+                key[fkl] = '\0';
+                free(m->fence.key);
+                m->fence.key = key;
+                m->fence.key_len = fkl;
+                m->fence.create_revision = frev;
+            }
+        }
+        if (rc == DC_OK) {
+            m->store = fresh;
+            dc_store_close(m->own_store); /* a handle of ours from an earlier reset */
+            m->own_store = NULL;
+        }
+    } else if (m->fence.key) {
+        rc = dc__error(DC_ERESET,
+                       "the store was reset and this fenced master has no way to campaign "
+                       "again (dc_master_options.reopen)");
+    } else {
+        rc = dc_store_reopen(m->store, &fresh);
+        if (rc == DC_OK) {
+            dc_store_close(m->own_store);
+            m->store = m->own_store = fresh;
+        }
+    }
+    if (rc) {
+        dc_log(DC_LOG_ERROR, PESS, "master: cannot go on after the reset: %s: %s", dc_errname(rc),
+               dc_last_error());
+        return master_fail(m, rc);
+    }
+    m->resets++;
+    m->need_rebuild = 1;
+    return DC_OK;
+}
+
+/* Step 1: read, rebuild, continue every lock, watch from M1 + 1. */
+static int rebuild(dc_master *m)
+{
+    drop_state(m);
+    m->rebuilds++;
+    int64_t t0_us = dc_now_us(); /* for the rebuild duration (master_stats.c) */
     pthread_cond_broadcast(&m->cond);
     pess_snapshot snap;
     int rc = pess_snapshot_read(m->store, m->ns, NULL, 1, &snap);
@@ -284,6 +363,7 @@ static int rebuild(dc_master *m)
     }
     atomic_store(&m->m1, m1);
     m->handled = m1;
+    m->stat_rebuild_ms = (double)(dc_now_us() - t0_us) / 1000.0;
     rc = master_step(m, 1, NULL, NULL, m1, "GET %zu infos and %zu operations: %zu locks", n_infos,
                      n_ops, pess_keeper_count(m->keeper));
     if (!rc) rc = report_rebuilt_conflicts(m, &snap);
@@ -363,6 +443,7 @@ static int on_info_put(dc_master *m, const dc_kv *kv)
                          created ? "lock created, owner " : "synced",
                          created ? dc_e(lock->owner) : "", remain);
         if (!rc && had_conflict) rc = master_del_conflict(m, info->task, info->source);
+        if (!rc) rc = master_rejoin(m, lock, info->source);
         if (!rc) rc = master_progress(m, lock);
     }
     dc_info_free(info);
@@ -616,6 +697,10 @@ static int absorb(dc_master *m, int rc, const char *what)
 {
     if (rc == DC_OK) return DC_OK;
     if (m->fatal) return m->fatal;
+    if (rc == DC_ERESET) {
+        m->reset_seen = 1; /* the handle is poisoned: a rebuild would only fail again */
+        return DC_OK;
+    }
     if (rc == DC_ECHANGED && m->fence.key) {
         dc_log(DC_LOG_ERROR, PESS, "fencing guard failed: %s", dc_last_error());
         return master_fail(m, rc);
@@ -640,11 +725,17 @@ int master_pump(dc_master *m, int wait_ms)
 {
     if (atomic_load(&m->stop)) master_fail(m, DC_ECLOSED);
     if (m->fatal) return m->fatal;
+    if (m->reset_seen) {
+        int rc = reopen_store(m);
+        if (rc) return rc;
+        if (atomic_load(&m->stop)) return master_fail(m, DC_ECLOSED);
+    }
     if (m->need_rebuild || !m->watch) {
         m->need_rebuild = 0;
         int rc = absorb(m, rebuild(m), "rebuild");
         pthread_cond_broadcast(&m->cond);
         if (rc) return rc;
+        if (m->reset_seen) return DC_OK; /* reopen at once, no back-off */
         if (m->need_rebuild) {
             /* The store is unwell: back off (up to 1 s) before the next try. */
             m->backoff = m->backoff ? 2 * m->backoff : 50;
@@ -674,13 +765,16 @@ int master_pump(dc_master *m, int wait_ms)
     int wrc = dc_watch_next(m->watch, 0, &evs);
     if (wrc == DC_OK) {
         rc = absorb(m, handle(m, evs), "handling events");
+    } else if (wrc == DC_ERESET) {
+        m->reset_seen = 1; /* the next pass reopens the store */
     } else if (wrc != DC_ETIMEDOUT) {
         dc_log(DC_LOG_WARN, PESS, "watch ended: %s: %s; rebuilding", dc_errname(wrc),
                dc_last_error());
         m->need_rebuild = 1; /* not an error of the run: the next pass rebuilds */
     }
     dc_events_free(evs);
-    if (!rc && !m->need_rebuild) rc = absorb(m, master_jobs_run(m), "unlock jobs");
+    if (!rc && !m->need_rebuild && !m->reset_seen)
+        rc = absorb(m, master_jobs_run(m), "unlock jobs");
     pthread_cond_broadcast(&m->cond);
     return rc;
 }

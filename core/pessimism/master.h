@@ -105,6 +105,11 @@ struct dc_master {
     void *step_ud;
     int64_t (*clock_ms)(void *);
     void *clock_ud;
+    int (*reopen)(dc_store *, dc_store **, const char **, size_t *, int64_t *, void *);
+    void *reopen_ud;
+    dc_store *own_store; /* a handle the master opened itself after a reset (closed when freed) */
+    int reset_seen;      /* a call or the watch answered DC_ERESET: reopen before anything */
+    uint64_t resets;     /* store resets survived */
 
     pthread_mutex_t mu;  /* serialises handlers and admin calls */
     pthread_cond_t cond; /* broadcast after every pass and when the loop is free */
@@ -139,6 +144,9 @@ struct dc_master {
     int wake[2]; /* pipe: dc_master_stop and new jobs wake the loop */
     atomic_int stop;
     _Atomic int64_t m1;
+    /* for dc_master_get_stats (master_stats.c), under mu */
+    double stat_rebuild_ms; /* the last completed rebuild's duration */
+    uint64_t stat_answers;  /* admin requests answered */
 };
 
 /* The master's clock (unlock deadlines), in ms. */
@@ -162,6 +170,9 @@ int master_fail(dc_master *m, int code);
  * queued, not written, until master_flush. Step 10 detaches the lock from
  * the keeper (freed by the flush): callers must not use it afterwards. */
 int master_progress(dc_master *m, pess_lock *lock);
+/* source reported lock's DDLs after an unlock forced the lock without it:
+ * awaited again, and given its exec=false if the others have theirs. */
+int master_rejoin(dc_master *m, pess_lock *lock, const char *source);
 
 /* Commit the queued writes in txns of up to 32 keys, then report their
  * steps, finish the locks of step 10 and drive again the locks whose writes

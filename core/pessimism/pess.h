@@ -51,6 +51,9 @@ int pess_key_matches(const char *key, size_t key_len, size_t prefix_len, const c
 /* The prefix of a kind ("info", "operation", "member", "marker",
  * "conflict") under ns, e.g. "/ddlcoord/shardddl-pessimism/info/". */
 int pess_prefix(const char *ns, const char *kind, char **out);
+/* The prefix of (task, source)'s live-worker candidacies:
+ * NS/ddlcoord/worker/<hex task>/<hex source>/ (caller frees). */
+int pess_worker_prefix(const char *ns, const char *task, const char *source, char **out);
 
 /* ---------------------------------------------------------------- markers */
 

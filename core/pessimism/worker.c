@@ -13,7 +13,7 @@
  * resolved, identical info kept, conflict, info removed, a crashed run to
  * finish) is decided on a fresh consistent read, as it always was. A watch
  * that ends or a store blip only means "read again": neither surfaces as an
- * error (DESIGN §5 item 7). No wait assumes revisions are contiguous.
+ * error (docs/DESIGN.md, "Watch errors"). No wait assumes revisions are contiguous.
  *
  * The resolution marker (marker.c) makes crashes between step 6 and step 8
  * recoverable without a manual unlock: dc_worker_mark_executed records the
@@ -96,6 +96,8 @@ void dc_worker_free(dc_worker *w)
     if (!w) return;
     worker_forget(w);
     view_free(w);
+    dc_election_free(w->claim); /* resigns: the next worker for this source goes at once */
+    dc_store_close(w->own_store);
     free(w->info_key);
     free(w->op_key);
     free(w->marker_key);
@@ -109,6 +111,28 @@ void dc_worker_free(dc_worker *w)
 const char *dc_worker_conflict(const dc_worker *w)
 {
     return w->conflict;
+}
+
+int worker_reopen(dc_worker *w, int64_t deadline)
+{
+    dc_log(DC_LOG_ERROR, PESS,
+           "worker %s: the store's history was reset (%s); reopening the store and reporting "
+           "again",
+           dc_e(w->source), dc_last_error());
+    view_free(w); /* its watches are on the old handle, its revisions from the old history */
+    int claimed = w->claim != NULL;
+    dc_election_free(w->claim); /* its lease and key were in the old history */
+    w->claim = NULL;
+    for (;;) {
+        dc_store *fresh = NULL;
+        int rc = dc_store_reopen(w->store, &fresh);
+        if (rc == DC_OK) {
+            dc_store_close(w->own_store); /* ours from an earlier reset: nothing uses it now */
+            w->store = w->own_store = fresh;
+            return claimed ? dc_worker_claim(w, w->claim_ttl) : DC_OK;
+        }
+        if ((rc = worker_pause(rc, deadline))) return rc;
+    }
 }
 
 /* Sleep a little after a transient error, if time allows. */

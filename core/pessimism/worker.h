@@ -8,6 +8,8 @@
 
 #include "pess.h"
 
+#include <ddlcoord/election.h>
+
 /* The worker's keys, as indexes into dc_worker.view. */
 enum { WK_OP, WK_INFO, WK_MARKER, WK_CONFLICT, WK_N };
 
@@ -45,7 +47,17 @@ struct dc_worker {
     char conflict[512];
     /* kept across runs: the keys' last known state and the open watches */
     wk_slot view[WK_N];
+    /* store resets (docs/DESIGN.md, "Resets") */
+    dc_store *own_store; /* a handle the worker opened after a reset (closed when freed) */
+    int64_t min_attempt; /* the next intent's attempt is at least this (0: none) */
+    /* one live worker per (task, source): worker_claim.c */
+    dc_election *claim; /* NULL: not claimed */
+    int64_t claim_ttl;
 };
+
+/* The store's history was reset: close the watches, forget the view and
+ * open a new handle on the store (the old one is left to its owner). */
+int worker_reopen(dc_worker *w, int64_t deadline);
 
 /* The marker of the current run (worker_exec.c): the intent before it
  * executes, its result after, or (done) the result its done txn writes. */

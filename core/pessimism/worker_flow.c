@@ -1,6 +1,6 @@
 /*
  * dc_worker_run_ddl: the worker's whole flow for one DDL around two
- * callbacks, in the seed's order — put info (2), wait (5), for the owner the
+ * callbacks, in DM's order — put info (2), wait (5), for the owner the
  * execution intent, exec/skip (6), record the marker, flush the checkpoint
  * (7), done txn (8). The intent comes before anything runs, so a crash
  * while executing leaves the lock uncertain instead of open to another
@@ -12,6 +12,8 @@
 #include "worker.h"
 
 #include <string.h>
+
+#include "clock.h"
 
 /* After the DDLs ran, the operation changed: an operator decided while this
  * worker executed. If it was completed for us (--assume-executed) the run is
@@ -42,12 +44,71 @@ static int decided_meanwhile(dc_worker *w, int timeout_ms)
                      dc_e(w->source), dc_e(w->lock_id));
 }
 
-int dc_worker_run_ddl(dc_worker *w, const char *schema, const char *table, const char *const *ddls,
-                      size_t n_ddls, const char *position, dc_exec_fn exec_fn,
-                      dc_checkpoint_fn checkpoint_fn, void *userdata, int timeout_ms, int *executed)
+/* A skipper's operation (exec=false) vanished before its done txn: the
+ * lock was resolved or removed without waiting for this source (an unlock
+ * whose owner was done, an unlock that gave up). It was told to skip, so it
+ * skips: its marker is completed for the lock (done, at the position), so
+ * that a re-run at the same position is "already resolved" instead of
+ * reporting the DDLs into a new lock, and its info, if still there, goes.
+ * DC_ECHANGED if its operation was replaced by another of the same lock
+ * instead (the caller reports that as before). */
+static int skip_resolved(dc_worker *w, int timeout_ms)
 {
-    if (executed) *executed = 0;
-    if (!exec_fn || !checkpoint_fn) return dc__error(DC_EINVAL, "worker: callbacks are required");
+    static const int keys[3] = {WK_OP, WK_INFO, WK_MARKER};
+    int64_t deadline = dc_deadline_ms(timeout_ms);
+    char *mk = NULL;
+    int rc = worker_marker_json(w, 0, 1, &mk);
+    for (int tries = 0; !rc && tries < 16; tries++) {
+        if ((rc = view_read(w, keys, 3))) {
+            rc = worker_pause(rc, deadline);
+            continue;
+        }
+        dc_kv b;
+        const dc_kv *op_kv = view_kv(w, WK_OP, &b);
+        dc_operation *op = NULL;
+        int replaced =
+            op_kv &&
+            dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, &op) == DC_OK &&
+            strcmp(op->id, w->lock_id) == 0 && !op->done && op_kv->mod_revision != w->op_rev;
+        dc_operation_free(op);
+        if (replaced) {
+            rc = dc__error(DC_ECHANGED, "worker %s: operation of %s replaced", dc_e(w->source),
+                           dc_e(w->lock_id));
+            break;
+        }
+        dc_txn *t = dc_txn_new();
+        dc_txn_result *res = NULL;
+        rc = t ? DC_OK : DC_ENOMEM;
+        for (size_t i = 0; i < 3 && !rc; i++) rc = view_compare(w, t, keys[i]);
+        if (!rc && view_kv(w, WK_INFO, &b))
+            rc = dc_txn_delete(t, DC_THEN, w->info_key, strlen(w->info_key), 0);
+        if (!rc)
+            rc = dc_txn_put(t, DC_THEN, w->marker_key, strlen(w->marker_key), mk, strlen(mk), 0, 0);
+        if (!rc) rc = dc_txn_commit(w->store, t, &res);
+        dc_txn_free(t);
+        int ok = !rc && res->succeeded;
+        dc_txn_result_free(res);
+        for (size_t i = 0; i < 3; i++) view_unknown(w, keys[i]); /* read again when needed */
+        if (ok) {
+            dc_log(DC_LOG_WARN, PESS,
+                   "worker %s: lock %s was resolved without waiting for this source's skip: "
+                   "recorded as skipped",
+                   dc_e(w->source), dc_e(w->lock_id));
+            break;
+        }
+        if (rc) rc = worker_pause(rc, deadline);
+    }
+    free(mk);
+    return rc == DC_ENOMEM ? dc__error(rc, "out of memory") : rc;
+}
+
+/* One pass of the flow. *tried gets the attempt the exec callback ran as
+ * (0: it did not run the DDLs). */
+static int run_once(dc_worker *w, const char *schema, const char *table, const char *const *ddls,
+                    size_t n_ddls, const char *position, dc_exec_fn exec_fn,
+                    dc_checkpoint_fn checkpoint_fn, void *userdata, int timeout_ms, int *executed,
+                    int64_t *tried)
+{
     int rc = dc_worker_put_info(w, schema, table, ddls, n_ddls, position, timeout_ms, NULL);
     if (rc) return rc;
     dc_operation *op = NULL;
@@ -79,6 +140,7 @@ int dc_worker_run_ddl(dc_worker *w, const char *schema, const char *table, const
         op->attempt = (int)attempt;
         break;
     }
+    if (ran && op->exec) *tried = op->attempt;
     if (ran && exec_fn(op, userdata)) {
         dc_operation_free(op);
         return dc__error(DC_ECLOSED, "worker %s: exec callback failed", dc_e(w->source));
@@ -90,11 +152,46 @@ int dc_worker_run_ddl(dc_worker *w, const char *schema, const char *table, const
         dc_operation_free(op);
         return rc;
     }
+    int finished = 0; /* the skip is recorded as done already */
+    if (rc == DC_ECHANGED && !op->exec && (rc = skip_resolved(w, timeout_ms)) == DC_OK)
+        finished = 1;
     if (!rc) rc = worker_step(w, 6, w->op_rev, "%s DDLs", op->exec ? "executed" : "skipped");
     if (!rc && checkpoint_fn(op, w->position, userdata))
         rc = dc__error(DC_ECLOSED, "worker %s: checkpoint callback failed", dc_e(w->source));
     if (!rc) rc = worker_step(w, 7, 0, "checkpoint flushed");
+    int exec = op->exec;
     dc_operation_free(op);
-    if (!rc) rc = dc_worker_mark_done(w, timeout_ms, NULL);
+    if (!rc && !finished) {
+        rc = dc_worker_mark_done(w, timeout_ms, NULL);
+        if (rc == DC_ECHANGED && !exec) rc = skip_resolved(w, timeout_ms);
+    }
     return rc;
+}
+
+int dc_worker_run_ddl(dc_worker *w, const char *schema, const char *table, const char *const *ddls,
+                      size_t n_ddls, const char *position, dc_exec_fn exec_fn,
+                      dc_checkpoint_fn checkpoint_fn, void *userdata, int timeout_ms, int *executed)
+{
+    if (executed) *executed = 0;
+    if (!exec_fn || !checkpoint_fn) return dc__error(DC_EINVAL, "worker: callbacks are required");
+    int64_t deadline = dc_deadline_ms(timeout_ms);
+    w->min_attempt = 0;
+    for (;;) {
+        int64_t left = deadline < 0 ? -1 : deadline - dc_now_ms();
+        int64_t tried = 0;
+        int ran = 0;
+        int rc = run_once(w, schema, table, ddls, n_ddls, position, exec_fn, checkpoint_fn,
+                          userdata, left < 0 && deadline >= 0 ? 0 : (int)left, &ran, &tried);
+        if (executed && ran) *executed = 1;
+        if (rc != DC_ERESET) {
+            w->min_attempt = 0;
+            return rc;
+        }
+        /* The store lost its data (docs/DESIGN.md, "Resets"): what this run
+         * reported and was told is gone with it. Report again on a new
+         * handle; if the DDLs already ran here, the next attempt says so. */
+        if (deadline >= 0 && dc_now_ms() >= deadline) return rc;
+        if ((rc = worker_reopen(w, deadline))) return rc;
+        if (tried && tried + 1 > w->min_attempt) w->min_attempt = tried + 1;
+    }
 }

@@ -196,7 +196,15 @@ int dc_worker_put_info(dc_worker *w, const char *schema, const char *table, cons
             int written;
             rc = put_guarded(w, json, &written);
             if (!rc && written) break;
-            if (!rc)
+            if (!rc && deadline >= 0 && dc_now_ms() >= deadline)
+                /* Lost the race on every try (the keys keep moving, or the
+                 * store answers with a state the view cannot take): the
+                 * caller's time is up all the same. */
+                rc = dc__error(DC_ETIMEDOUT,
+                               "worker %s: info of %s not put in time: its keys "
+                               "kept changing",
+                               dc_e(w->source), dc_e(w->lock_id));
+            else if (!rc)
                 fresh = 1;
             else
                 rc = worker_pause(rc, deadline); /* lost answer: the re-read tells */

@@ -118,7 +118,7 @@ int t_rec_count(t_rec *r, const char *role, int step, const char *lock, const ch
     return n;
 }
 
-static void *master_main(void *arg)
+void *t_master_main(void *arg)
 {
     t_master *tm = arg;
     tm->rc = dc_master_run(tm->m, -1);
@@ -133,7 +133,7 @@ void t_master_start(t_master *tm, const char *ns, t_rec *rec)
     o.on_step = rec ? t_rec_cb : NULL;
     o.step_userdata = rec;
     ck_assert_int_eq(dc_master_new(t_store(), &o, &tm->m), DC_OK);
-    ck_assert_int_eq(pthread_create(&tm->th, NULL, master_main, tm), 0);
+    ck_assert_int_eq(pthread_create(&tm->th, NULL, t_master_main, tm), 0);
     tm->running = 1;
     for (int i = 0; i < 6000 && dc_master_revision(tm->m) == 0; i++) usleep(10000);
     ck_assert_msg(dc_master_revision(tm->m) > 0, "master did not finish step 1");

@@ -56,6 +56,8 @@ typedef struct t_master {
     int running;
 } t_master;
 
+/* The thread body t_master_start runs: dc_master_run(tm->m, -1) into tm->rc. */
+void *t_master_main(void *arg);
 /* Create and start a master on ns, wait for its step 1. */
 void t_master_start(t_master *tm, const char *ns, t_rec *rec);
 /* Stop and join (the master object stays until t_master_free). Returns run's rc. */
@@ -124,5 +126,7 @@ Suite *suite_beyond(void);
 Suite *suite_admin(void);
 Suite *suite_issue12(void);
 Suite *suite_intent(void);
+Suite *suite_reset(void);
+Suite *suite_findings(void);
 
 #endif

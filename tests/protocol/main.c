@@ -15,6 +15,8 @@ int main(void)
     srunner_add_suite(sr, suite_admin());
     srunner_add_suite(sr, suite_issue12());
     srunner_add_suite(sr, suite_intent());
+    srunner_add_suite(sr, suite_reset());
+    srunner_add_suite(sr, suite_findings());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

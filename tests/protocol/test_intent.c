@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <ddlcoord/mem.h>
+
 #include "harness.h"
 
 static const char *DDL = "ALTER TABLE tbl ADD COLUMN c1 INT";
@@ -82,6 +84,20 @@ static void wait_uncertain(dc_master *m, const char *id)
         usleep(10000);
     }
     ck_abort_msg("lock %s never became uncertain", id);
+}
+
+/* Wait until the master sees lock id's owner as executed (its marker after
+ * the DDLs ran), not merely as having an intent. */
+static void wait_executed(dc_master *m, const char *id)
+{
+    for (int i = 0; i < T_TIMEOUT / 10; i++) {
+        dc_lock_status st = lock_status(m, id);
+        int done = st.executed && !st.uncertain;
+        dc_lock_status_clear(&st);
+        if (done) return;
+        usleep(10000);
+    }
+    ck_abort_msg("the master never saw the owner of %s as executed", id);
 }
 
 static int unlock(dc_master *m, const char *owner, dc_assume assume, int force, int wait_ms)
@@ -211,6 +227,9 @@ START_TEST(issue12_1_unlock_owner_while_the_owner_is_slow_never_runs_the_ddl_twi
     ck_assert_msg(rc == DC_EUNCERTAIN, "unlock --owner b: %s: %s", dc_errname(rc), dc_last_error());
     ck_assert_ptr_nonnull(strstr(dc_last_error(), "--assume-executed"));
     ck_assert_ptr_nonnull(strstr(dc_last_error(), "--assume-not-executed"));
+    /* The refusal read the intent from the store; the master's view of the
+     * lock follows its watch, which may still be behind: wait for it. */
+    wait_uncertain(tm.m, LOCK);
     dc_lock_status st = lock_status(tm.m, LOCK);
     ck_assert_str_eq(st.owner, "a");
     ck_assert_int_eq(st.uncertain, 1);
@@ -257,6 +276,9 @@ START_TEST(issue12_1_unlock_owner_after_the_owner_executed_makes_the_new_owner_s
     t_worker b;
     start_worker(&b, ns, "b", &down);
     gate_wait_entered(&g);
+    /* a's marker says it executed; the master may still be on the intent it
+     * wrote just before (uncertain): wait for the marker's event. */
+    wait_executed(tm.m, LOCK);
     dc_lock_status st = lock_status(tm.m, LOCK);
     ck_assert_int_eq(st.uncertain, 0);
     ck_assert_int_eq(st.executed, 1);
@@ -298,6 +320,7 @@ START_TEST(issue12_2_removing_the_owner_while_its_ddl_runs_gives_nobody_else_exe
     gate_wait_entered(&g);
     const char *gone[] = {"a"};
     ck_assert_int_eq(dc_task_remove(t_store(), ns, "t", gone, 1), DC_OK);
+    wait_uncertain(tm.m, LOCK); /* the master saw a's intent (before or after the removal) */
     usleep(300000); /* the master handled the removal (or will: b must still not execute) */
     ck_assert_int_eq(t_op_exec(ns, "t", "b"), -1);
     dc_lock_status st = lock_status(tm.m, LOCK);
@@ -641,6 +664,168 @@ START_TEST(intent_and_fence_race_and_exactly_one_wins)
 }
 END_TEST
 
+/* ---- both orders of the race, forced (mem:// failpoint hooks) ----
+ *
+ * The master and the owner a each get a handle of their own on the test's
+ * mem:// instance, with a call hook that, once armed, lets the other side
+ * commit first at the exact moment its own txn is about to reach the store:
+ * the master's fence after it decided on a marker without intent, or a's
+ * intent after it read its operation. */
+typedef struct order {
+    dc_store *hs;     /* the hooked handle */
+    const char *key;  /* the txn to stop: its first DC_THEN key */
+    int armed, fired; /* fire once */
+    dc_worker *a;     /* intent first: the owner whose intent commits inside the hook */
+    int intent_rc;    /* its dc_worker_begin_exec result */
+    const char *ns;   /* fence first: wait inside the hook until a's operation is gone */
+    dc_master *m;
+    pthread_t unlock_th;
+    unlocker u;
+} order;
+
+static dc_store *own_handle(void)
+{
+    dc_store *s;
+    int rc = dc_store_open(getenv("DDLCOORD_TEST_STORE"), &s);
+    ck_assert_msg(rc == DC_OK, "open: %s: %s", dc_errname(rc), dc_last_error());
+    return s;
+}
+
+static int is_key(const dc_mem_call_info *c, const char *key)
+{
+    return c->call == DC_MEM_CALL_TXN && c->key && c->key_len == strlen(key) &&
+           memcmp(c->key, key, c->key_len) == 0;
+}
+
+/* On the master's handle: its fence of a's operation lets a's intent in first. */
+static dc_mem_fault intent_first_hook(const dc_mem_call_info *c, void *ud)
+{
+    order *o = ud;
+    if (__atomic_load_n(&o->armed, __ATOMIC_ACQUIRE) && !o->fired && is_key(c, o->key)) {
+        __atomic_store_n(&o->intent_rc, dc_worker_begin_exec(o->a, T_TIMEOUT, NULL),
+                         __ATOMIC_RELEASE);
+        __atomic_store_n(&o->fired, 1, __ATOMIC_RELEASE);
+    }
+    return DC_MEM_PASS;
+}
+
+/* On a's handle: its intent waits until the master's fence has deleted a's
+ * operation (an unlock --owner b, started here). */
+static dc_mem_fault fence_first_hook(const dc_mem_call_info *c, void *ud)
+{
+    order *o = ud;
+    if (!o->armed || o->fired || !is_key(c, o->key)) return DC_MEM_PASS;
+    o->fired = 1;
+    o->u = (unlocker){o->m, "b", DC_ASSUME_NOTHING, -1};
+    ck_assert_int_eq(pthread_create(&o->unlock_th, NULL, unlock_main, &o->u), 0);
+    for (int i = 0; i < T_TIMEOUT / 10 && t_op_exec(o->ns, "t", "a") != -1; i++) usleep(10000);
+    return DC_MEM_PASS;
+}
+
+/* Sets up a lock with a (exec=true, not yet intent) and b synced, the
+ * master on handle hm and a on handle ha. */
+static void order_setup(const char *ns, dc_store *hm, dc_store *ha, t_master *tm, dc_worker **a,
+                        dc_worker **b)
+{
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    memset(tm, 0, sizeof *tm);
+    dc_master_options mo = {.ns = ns};
+    ck_assert_int_eq(dc_master_new(hm, &mo, &tm->m), DC_OK);
+    ck_assert_int_eq(pthread_create(&tm->th, NULL, t_master_main, tm), 0);
+    tm->running = 1;
+    dc_worker_options wo = {.ns = ns};
+    ck_assert_int_eq(dc_worker_new(ha, "t", "a", &wo, a), DC_OK);
+    *b = worker(ns, "b");
+    report(*a, "tbl");
+    report(*b, "tbl");
+    dc_operation *op = wait_op(*a);
+    ck_assert_int_eq(op->exec, 1);
+    dc_operation_free(op);
+}
+
+START_TEST(intent_committed_before_the_fence_makes_the_unlock_uncertain)
+{
+    const char *ns = t_ns("order-intent");
+    dc_store *hm = own_handle(), *ha = own_handle();
+    order o = {.hs = hm};
+    ck_assert_int_eq(dc_mem_set_hook(hm, intent_first_hook, &o), DC_OK);
+    t_master tm;
+    dc_worker *a, *b;
+    order_setup(ns, hm, ha, &tm, &a, &b);
+    char *opk;
+    ck_assert_int_eq(dc_operation_key(ns, "t", "a", &opk), DC_OK);
+    o.key = opk;
+    o.a = a;
+    __atomic_store_n(&o.armed, 1, __ATOMIC_RELEASE);
+    int rc = unlock(tm.m, "b", DC_ASSUME_NOTHING, 0, T_TIMEOUT);
+    ck_assert_msg(__atomic_load_n(&o.fired, __ATOMIC_ACQUIRE), "the master never tried to fence a");
+    int irc = __atomic_load_n(&o.intent_rc, __ATOMIC_ACQUIRE);
+    ck_assert_msg(irc == DC_OK, "intent: %s", dc_errname(irc));
+    ck_assert_msg(rc == DC_EUNCERTAIN, "unlock: %s: %s", dc_errname(rc), dc_last_error());
+    ck_assert_int_eq(t_op_exec(ns, "t", "a"), 1); /* the fence failed: a still owns it */
+    ck_assert_int_eq(t_op_exec(ns, "t", "b"), -1);
+    wait_uncertain(tm.m, LOCK); /* its view follows the intent's event */
+    dc_lock_status st = lock_status(tm.m, LOCK);
+    ck_assert_str_eq(st.owner, "a");
+    dc_lock_status_clear(&st);
+    /* a finishes: executed once, b skips. */
+    ck_assert_int_eq(dc_worker_mark_executed(a, T_TIMEOUT), DC_OK);
+    ck_assert_int_eq(dc_worker_mark_done(a, T_TIMEOUT, NULL), DC_OK);
+    dc_operation *op = wait_op(b);
+    ck_assert_int_eq(op->exec, 0);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_done(b, T_TIMEOUT, NULL), DC_OK);
+    t_wait_no_locks(tm.m);
+    free(opk);
+    dc_worker_free(a);
+    dc_worker_free(b);
+    t_master_stop(&tm);
+    dc_store_close(ha);
+    dc_store_close(hm);
+}
+END_TEST
+
+START_TEST(fence_committed_before_the_intent_makes_the_intent_fail_and_b_owns)
+{
+    const char *ns = t_ns("order-fence");
+    dc_store *hm = own_handle(), *ha = own_handle();
+    order o = {.hs = ha, .ns = ns};
+    ck_assert_int_eq(dc_mem_set_hook(ha, fence_first_hook, &o), DC_OK);
+    t_master tm;
+    dc_worker *a, *b;
+    order_setup(ns, hm, ha, &tm, &a, &b);
+    char *mk;
+    ck_assert_int_eq(dc_marker_key(ns, "t", "a", &mk), DC_OK);
+    o.key = mk;
+    o.m = tm.m;
+    o.armed = 1;
+    int rc = dc_worker_begin_exec(a, T_TIMEOUT, NULL);
+    ck_assert_msg(o.fired, "a never tried to record its intent");
+    ck_assert_msg(rc == DC_ECHANGED, "intent: %s: %s", dc_errname(rc), dc_last_error());
+    ck_assert_int_eq(t_op_exec(ns, "t", "a"), -1); /* fenced */
+    dc_operation *op = wait_op(b);
+    ck_assert_int_eq(op->exec, 1); /* b owns it now */
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_begin_exec(b, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_mark_executed(b, T_TIMEOUT), DC_OK);
+    ck_assert_int_eq(dc_worker_mark_done(b, T_TIMEOUT, NULL), DC_OK);
+    op = wait_op(a); /* a gets its exec=false after b is done */
+    ck_assert_int_eq(op->exec, 0);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_done(a, T_TIMEOUT, NULL), DC_OK);
+    pthread_join(o.unlock_th, NULL);
+    ck_assert_msg(o.u.rc == DC_OK, "unlock: %s", dc_errname(o.u.rc));
+    t_wait_no_locks(tm.m);
+    free(mk);
+    dc_worker_free(a);
+    dc_worker_free(b);
+    t_master_stop(&tm);
+    dc_store_close(ha);
+    dc_store_close(hm);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -663,5 +848,18 @@ Suite *suite_intent(void)
     tcase_add_test(tc, unlock_assume_not_executed_fences_the_owner_and_the_new_owner_executes);
     tcase_add_test(tc, intent_and_fence_race_and_exactly_one_wins);
     suite_add_tcase(s, tc);
+    /* The two orders forced with mem:// failpoints: mem:// only (the other
+     * stores get the free race above). */
+    const char *uri = getenv("DDLCOORD_TEST_STORE");
+    if (uri && strncmp(uri, "mem://", 6) == 0) {
+        TCase *to = tcase_create("intent-orders");
+        tcase_add_checked_fixture(to, NULL, teardown);
+        tcase_set_timeout(to, 300);
+        tcase_add_test(to, intent_committed_before_the_fence_makes_the_unlock_uncertain);
+        tcase_add_test(to, fence_committed_before_the_intent_makes_the_intent_fail_and_b_owns);
+        suite_add_tcase(s, to);
+    } else {
+        fprintf(stderr, "intent: the forced intent/fence orders run on mem:// only\n");
+    }
     return s;
 }

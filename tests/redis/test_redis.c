@@ -716,6 +716,122 @@ static void capture_stop(void)
     dc_log_set_level(DC_LOG_WARN);
 }
 
+/* ------------------------------------------------------------ -READONLY */
+
+/* A second server beside this test's, in DC_REDIS_STATE-b. */
+static int other_server(const char *cmd, int *other_port)
+{
+    const char *script = getenv("DC_REDIS_FIXTURE"), *dir = getenv("DC_REDIS_STATE");
+    char line[2048];
+    snprintf(line, sizeof line, "'%s' %s '%s-b'", script, cmd, dir);
+    if (system(line) != 0) return -1;
+    if (!other_port) return 0;
+    snprintf(line, sizeof line, "%s-b/port", dir);
+    FILE *f = fopen(line, "r");
+    if (!f) return -1;
+    int ok = fscanf(f, "%d", other_port) == 1;
+    fclose(f);
+    return ok ? 0 : -1;
+}
+
+/* One raw command to the server on port p; the reply must not be an error. */
+static void raw_on(int p, const char *cmd)
+{
+    redisContext *c = redisConnect("127.0.0.1", p);
+    ck_assert_msg(c && !c->err, "raw connect to %d failed", p);
+    redisReply *r = redisCommand(c, cmd);
+    ck_assert_msg(r && r->type != REDIS_REPLY_ERROR, "%s on %d: %s", cmd, p,
+                  r ? r->str : c->errstr);
+    freeReplyObject(r);
+    redisFree(c);
+}
+
+/* Wait until the server on port p is a replica in sync with its master. */
+static void wait_synced(int p)
+{
+    for (int i = 0; i < 600; i++) {
+        redisContext *c = redisConnect("127.0.0.1", p);
+        redisReply *r = c && !c->err ? redisCommand(c, "INFO replication") : NULL;
+        int ok = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "role:slave") &&
+                 strstr(r->str, "master_link_status:up");
+        if (r) freeReplyObject(r);
+        if (c) redisFree(c);
+        if (ok) return;
+        sleep_ms(100);
+    }
+    ck_abort_msg("the server on port %d did not sync with its master", p);
+}
+
+static int readonly_port;
+
+static void *promote_later(void *arg)
+{
+    (void)arg;
+    sleep_ms(800);
+    redisContext *c = redisConnect("127.0.0.1", readonly_port);
+    redisReply *r = c && !c->err ? redisCommand(c, "REPLICAOF NO ONE") : NULL;
+    if (r) freeReplyObject(r);
+    if (c) redisFree(c);
+    return NULL;
+}
+
+/* The server under a handle's pooled connections turns into a replica
+ * (what a fail-over does to a master that Sentinel demotes while clients
+ * are still connected): writes get -READONLY. That is "not run, the master
+ * moved": the driver drops its connections and tries again within the
+ * request timeout, instead of failing the call; the write applies once the
+ * server is a master again, once. */
+static void readonly_retried(const char *mode)
+{
+    int other = 0;
+    ck_assert_int_eq(other_server("start", &other), 0);
+    char q[96];
+    snprintf(q, sizeof q, "?mode=%s&prefix=ro%s&request_timeout_ms=8000", mode, mode);
+    dc_store *s = open_store(q);
+    OK(dc_put(s, "k1", 2, "a", 1, 0, NULL));
+    /* copy the store to the other server, then make this one its replica */
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "REPLICAOF 127.0.0.1 %d", port);
+    raw_on(other, cmd);
+    wait_synced(other);
+    raw_on(other, "REPLICAOF NO ONE");
+    snprintf(cmd, sizeof cmd, "REPLICAOF 127.0.0.1 %d", other);
+    raw_on(port, cmd);
+    wait_synced(port);
+    capture_start();
+    readonly_port = port;
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, promote_later, NULL), 0);
+    int rc = dc_put(s, "k2", 2, "b", 1, 0, NULL);
+    pthread_join(t, NULL);
+    capture_stop();
+    ck_assert_msg(rc == DC_OK, "a write to a replica for 0.8 s: %s (%s)", dc_errname(rc),
+                  dc_last_error());
+    ck_assert_msg(strstr(log_text, "read-only replica") != NULL, "log:\n%s", log_text);
+    dc_kvs *kvs;
+    OK(dc_get(s, "k2", 2, 0, 0, &kvs));
+    ck_assert_uint_eq(kvs->n, 1);
+    ck_assert_int_eq(kvs->kvs[0].version, 1);
+    dc_kvs_free(kvs);
+    OK(dc_get(s, "k1", 2, 0, 0, &kvs));
+    ck_assert_uint_eq(kvs->n, 1);
+    dc_kvs_free(kvs);
+    dc_store_close(s);
+    other_server("stop", NULL);
+}
+
+START_TEST(readonly_replica_is_retried_lua)
+{
+    readonly_retried("lua");
+}
+END_TEST
+
+START_TEST(readonly_replica_is_retried_multi)
+{
+    readonly_retried("multi");
+}
+END_TEST
+
 /* ------------------------------------------------------------ resets */
 
 /* The server restarts without its AOF (the fixture's REDIS_FIXTURE_PERSIST=no):
@@ -1053,6 +1169,8 @@ static Suite *suite(void)
         {"int_options", integer_options_out_of_range_are_typed_errors},
         {"secrets", passwords_never_reach_logs_or_messages},
         {"default_user", password_without_a_user_is_the_default_users},
+        {"readonly_lua", readonly_replica_is_retried_lua},
+        {"readonly_multi", readonly_replica_is_retried_multi},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         TCase *tc = tcase_create(cases[i].name);

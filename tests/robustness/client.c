@@ -24,6 +24,7 @@ typedef struct client {
     rb_client *me;
     rb_run *run;
     dc_store *s;
+    int epoch; /* of s */
     uint64_t rng;
     int64_t seq;
     seen keys[RB_NKEYS];
@@ -286,6 +287,23 @@ static void next_value(client *c, char *buf, size_t len, int part)
         snprintf(buf, len, "c%d.%lld.%d", c->me->id, (long long)c->seq, part);
 }
 
+/* After DC_ERESET: the handle is poisoned for good. Wait for the fault
+ * thread to finish the reset (a DC_ERESET without one is the checker's
+ * finding, reset-spurious: then carry on in the same epoch), open a handle of
+ * the new epoch and forget what the old one saw. */
+static void reopen(client *c)
+{
+    rb_wait_epoch(c->run, c->epoch);
+    dc_store_close(c->s);
+    c->s = NULL;
+    c->epoch = atomic_load(&c->run->epoch);
+    c->s = rb_open_retry(c->run, "client reopen");
+    for (int i = 0; i < RB_NKEYS; i++) {
+        c->keys[i].exists = 0;
+        c->keys[i].mod = c->keys[i].ver = -1;
+    }
+}
+
 static void one_op(client *c)
 {
     rb_run *run = c->run;
@@ -303,6 +321,7 @@ static void one_op(client *c)
     cJSON *rec = rb_obj("op");
     rb_add_int(rec, "c", c->me->id);
     rb_add_int(rec, "id", c->seq);
+    rb_add_int(rec, "e", c->epoch);
     int pick = (int)(rb_rand(&c->rng) % 100);
     txb b;
     if (pick < 14) {
@@ -359,8 +378,11 @@ static void one_op(client *c)
         op_get(&b, DC_ELSE, key2, 0);
         run_txn(c, &b, rec);
     }
+    const cJSON *rc = cJSON_GetObjectItemCaseSensitive(rec, "rc");
+    int reset = cJSON_IsString(rc) && strcmp(rc->valuestring, "DC_ERESET") == 0;
     rb_hist_write(rec);
     atomic_fetch_add(&run->ops, 1);
+    if (reset) reopen(c);
 }
 
 void *rb_client_main(void *arg)
@@ -374,6 +396,12 @@ void *rb_client_main(void *arg)
     const int64_t interval = me->run->cfg->rate > 0 ? 1000000000LL / me->run->cfg->rate : 0;
     int64_t next = rb_now();
     while (!atomic_load(&me->run->stop_clients)) {
+        if (atomic_load(&me->run->pause)) { /* a reset is coming: hold still */
+            atomic_fetch_add(&me->run->paused, 1);
+            while (atomic_load(&me->run->pause)) rb_sleep_unless(5, &me->run->stop_clients);
+            atomic_fetch_sub(&me->run->paused, 1);
+            next = rb_now();
+        }
         one_op(&c);
         if (interval > 0) {
             next += interval;

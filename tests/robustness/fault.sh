@@ -5,6 +5,10 @@
 #   kill   kill -9 by PID, wait a little, restart on the same data and port
 #   stop   SIGSTOP by PID for ROBUST_STOP_MS (default 3000, past the clients'
 #          request timeout of 1 s), then SIGCONT
+#   reset  Redis only: FLUSHALL (the store's history is gone; the driver must
+#          answer DC_ERESET, docs/DESIGN.md "Resets")
+#   wipe   Redis only: kill -9, delete the AOF, restart on the same port (a
+#          server that restarted without its data)
 # BACKEND: etcd | redis | zk. Processes are found by the PID files the
 # fixtures write, never by name.
 set -u
@@ -38,6 +42,15 @@ stop)
     kill -STOP "$pid" || exit 1
     nap "${ROBUST_STOP_MS:-3000}"
     kill -CONT "$pid"
+    ;;
+reset)
+    [ "$backend" = redis ] || { echo "fault.sh: reset is for redis" >&2; exit 2; }
+    redis-cli -h 127.0.0.1 -p "$(cat "$dir/port")" FLUSHALL >/dev/null || exit 1
+    ;;
+wipe)
+    [ "$backend" = redis ] || { echo "fault.sh: wipe is for redis" >&2; exit 2; }
+    "$fixtures/redis.sh" kill "$dir" && rm -rf "$dir/appendonlydir" "$dir/dump.rdb" &&
+        nap 500 && "$fixtures/redis.sh" restart "$dir"
     ;;
 *)
     echo "fault.sh: unknown fault $fault" >&2

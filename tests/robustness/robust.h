@@ -30,7 +30,7 @@ typedef struct rb_config {
     int clients;
     int rate; /* ops per second per client (0 = as fast as possible) */
     uint64_t seed;
-    const char *fault_cmd; /* external faults: "<fault_cmd> kill|stop|reset" */
+    const char *fault_cmd; /* external faults: "<fault_cmd> kill|stop|reset|wipe" */
     char faults[8][16];    /* enabled external faults */
     int n_faults;
     int fault_interval_ms;   /* mean time between external faults */
@@ -49,7 +49,28 @@ typedef struct rb_run {
     _Atomic int64_t max_acked_rev;   /* highest revision a client write got */
     _Atomic int64_t ops, events, faults, compactions;
     char keys[RB_NKEYS][128];
+    /* Store resets ("reset", "wipe": rb_is_reset). A reset starts a new
+     * epoch: every handle opened before it is poisoned (DC_ERESET), and
+     * whoever gets DC_ERESET waits for the epoch to change and reopens. Each
+     * op, watch session and compaction records the epoch of its handle. The
+     * fault thread quiesces the clients before a reset (pause/paused) and
+     * holds reset_mu against the compactor. */
+    atomic_int epoch;
+    _Atomic int64_t epoch_start_rev; /* the current epoch's first revision - 1 */
+    atomic_int pause, paused;
+    pthread_mutex_t reset_mu;
 } rb_run;
+
+/* 1 if the fault is a store reset. */
+int rb_is_reset(const char *fault);
+/* Wait (up to 30 s) until run->epoch is above epoch; 1 if it is. */
+int rb_wait_epoch(rb_run *run, int epoch);
+/* Open a handle, retrying while the server is down or frozen (a fault), up
+ * to drain_ms; rb_die names who after that. */
+dc_store *rb_open_retry(const rb_run *run, const char *who);
+/* Put <prefix><name> (retried while the store recovers, each attempt
+ * recorded as an op of client -1 in epoch); its revision. */
+int64_t rb_put_marker(rb_run *run, dc_store *s, const char *name, int epoch);
 
 /* ---- history.c: the JSON-lines history file (thread-safe) */
 int rb_hist_open(const char *path);
@@ -89,6 +110,7 @@ typedef struct rb_watcher {
     int hopper; /* 0: the steady watcher (never closed by us); 1: reopens now and then */
     uint64_t seed;
     pthread_t th;
+    int epoch;           /* the epoch of its handle */
     atomic_int opened;   /* set once the first session is open */
     atomic_int complete; /* set when it reached drain_to */
 } rb_watcher;

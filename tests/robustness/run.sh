@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # run.sh BACKEND SECONDS OUTDIR: one robustness run, recorded and checked.
 #   BACKEND  mem | etcd | redis-lua | redis-multi | zk
+# Faults: kill -9 + restart and SIGSTOP/SIGCONT of the server, compaction,
+# and on mem:// and Redis store resets (dc_mem_reset; FLUSHALL, and a server
+# restarted without its data), which must surface as DC_ERESET.
 # Starts a private server for the run (tests/fixtures/<backend>.sh, in
 # OUTDIR/server; it is killed and frozen during the run, so it is nobody
 # else's), runs dc_robust for SECONDS with its faults, stops the server by
@@ -18,6 +21,11 @@ seconds=${2:?usage: run.sh BACKEND SECONDS OUTDIR}
 out=${3:?usage: run.sh BACKEND SECONDS OUTDIR}
 robust=${DC_ROBUST:?DC_ROBUST must name the dc_robust binary}
 seed=${ROBUST_SEED:-$(( $(date +%s) % 100000 ))}
+# Sanitized builds: libzookeeper-mt leaks the completion list of a zoo_multi
+# cut by a lost connection, which the kill and stop faults provoke on every
+# run (tests/zk/lsan.supp says where). It is the client library's leak, not
+# ours; LeakSanitizer still checks everything else.
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$here/../zk/lsan.supp}
 
 mkdir -p "$out" || exit 4
 out=$(cd "$out" && pwd)
@@ -27,10 +35,10 @@ fixture=""
 faults=""
 query=""
 case $backend in
-mem) uri="mem://robust-$$" ;;
+mem) uri="mem://robust-$$"; faults=reset ;;
 etcd) fixture=etcd; faults=kill,stop; query="?request_timeout_ms=1000" ;;
-redis-lua) fixture=redis; faults=kill,stop; query="?mode=lua&request_timeout_ms=1000" ;;
-redis-multi) fixture=redis; faults=kill,stop; query="?mode=multi&request_timeout_ms=1000" ;;
+redis-lua) fixture=redis; faults=reset,kill,wipe,stop; query="?mode=lua&request_timeout_ms=1000" ;;
+redis-multi) fixture=redis; faults=reset,kill,wipe,stop; query="?mode=multi&request_timeout_ms=1000" ;;
 zk) fixture=zk; faults=kill,stop; query="?request_timeout_ms=1000&session_timeout_ms=2000" ;;
 *) echo "run.sh: unknown backend $backend" >&2; exit 4 ;;
 esac
@@ -42,7 +50,9 @@ stop_server() {
 trap stop_server EXIT
 
 fault_args=()
-if [ -n "$fixture" ]; then
+if [ -z "$fixture" ]; then # mem://: resets in-process (dc_mem_reset)
+    fault_args=(--faults "$faults" --fault-interval-ms "${ROBUST_FAULT_INTERVAL_MS:-4000}")
+else
     rm -rf "$server"
     if ! "$fixtures/$fixture.sh" start "$server" >"$out/fixture.log" 2>&1; then
         echo "run.sh: the $fixture server did not start:" >&2

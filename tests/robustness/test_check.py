@@ -166,6 +166,29 @@ class GoodHistories(unittest.TestCase):
         self.assertEqual(r.status, "linearizable", r.findings.violations)
 
 
+    # Deletes carry no value, so a delete event can match several writes
+    # whose outcome is unknown. The one that made it is one whose compares
+    # held just before its revision (the event's prev_kv says what the key
+    # was) and that was invoked before anything saw that revision.
+    def unknown_deletes(self):
+        h = H()
+        h.put(0, 10, 20, A0, "v1", 2)
+        h.put(0, 30, 40, A0, "v2", 3)
+        # a stale compare-and-delete (it read v1 earlier), invoked first
+        h.txn(1, 45, 60, [[A0, "value", "==", "v1"]], [["del", A0]], [["get", A0]],
+              rc="DC_EUNKNOWN")
+        return h
+
+    def test_delete_event_goes_to_the_unknown_write_whose_compare_held(self):
+        h = self.unknown_deletes()
+        h.delete(2, 50, 60, A0, None, None, rc="DC_EUNKNOWN")
+        h.get(3, 70, 80, A0, [], 4)
+        h.watch(0, 0, 2, [(21, [P_(A0, "v1", 2, 2, 1)]),
+                          (41, [P_(A0, "v2", 2, 3, 2, kv(A0, "v1", 2, 2, 1))]),
+                          (55, [D_(A0, 4, kv(A0, "v2", 2, 3, 2))])])
+        r = h.check()
+        self.assertEqual(r.status, "linearizable", r.findings.violations)
+
 class LinearizabilityViolations(unittest.TestCase):
     def assertCaught(self, h, kind):
         r = h.check()
@@ -355,6 +378,33 @@ class WatchViolations(unittest.TestCase):
                           (81, [P_(A2, "refused", 5, 5, 1)])])
         self.assertCaught(h, "failed-write-event")
 
+    def test_event_of_a_failed_write_next_to_an_unknown_one_that_cannot_explain_it(self):
+        # A driver that reports DC_EUNAVAILABLE for a delete it sent must
+        # be named as such, not hidden behind an unknown compare-and-delete
+        # whose compare was false at that revision.
+        h = H()
+        h.put(0, 10, 20, A0, "v1", 2)
+        h.put(0, 30, 40, A0, "v2", 3)
+        h.txn(1, 45, 60, [[A0, "value", "==", "v1"]], [["del", A0]], [["get", A0]],
+              rc="DC_EUNKNOWN")
+        h.delete(2, 50, 60, A0, None, None, rc="DC_EUNAVAILABLE")
+        h.watch(0, 0, 2, [(21, [P_(A0, "v1", 2, 2, 1)]),
+                          (41, [P_(A0, "v2", 2, 3, 2, kv(A0, "v1", 2, 2, 1))]),
+                          (55, [D_(A0, 4, kv(A0, "v2", 2, 3, 2))])])
+        self.assertCaught(h, "failed-write-event")
+
+    def test_event_of_a_failed_write_next_to_an_unknown_one_invoked_too_late(self):
+        # The unknown delete was invoked after a read had already seen the
+        # revision of the event: it cannot have made it; the failed one did.
+        h = H()
+        h.put(0, 10, 20, A0, "v1", 2)
+        h.delete(2, 30, 38, A0, None, None, rc="DC_ETIMEDOUT")
+        h.get(3, 35, 40, A0, [], 3)
+        h.delete(1, 45, 70, A0, None, None, rc="DC_EUNKNOWN")
+        h.watch(0, 0, 2, [(21, [P_(A0, "v1", 2, 2, 1)]),
+                          (50, [D_(A0, 3, kv(A0, "v1", 2, 2, 1))])])
+        self.assertCaught(h, "failed-write-event")
+
     def test_event_of_no_write(self):
         h = self.base().watch(0, 0, 2, [(21, [self.EV2]), (41, [self.EV3]), (61, self.EV4),
                                          (81, [P_(A2, "nobody", 5, 5, 1)])])
@@ -381,8 +431,23 @@ class Search(unittest.TestCase):
             return v
         return state if state == v else None
 
-    def search(self, ops, budget=100000):
-        return wgl.check(ops, lambda o: o[0], lambda o: o[1], lambda: 0, self.step, budget)
+    def search(self, ops, budget=100000, max_cache=250_000):
+        return wgl.check(ops, lambda o: o[0], lambda o: o[1], lambda: 0, self.step, budget,
+                         max_cache)
+
+    def test_a_bounded_memo_changes_no_verdict(self):
+        """The memo starts afresh when full: verdicts stay, only steps grow."""
+        inf = float("inf")
+        cases = [
+            ([(0, 10, "w", 1), (0, 10, "w", 2), (11, 12, "r", 1), (13, 14, "r", 1)], wgl.OK),
+            ([(0, 10, "w", 1), (0, 10, "w", 2), (11, 12, "r", 1), (13, 14, "r", 2)], wgl.VIOLATION),
+            ([(0, inf, "w", 1), (5, 6, "r", 0), (7, 8, "r", 1)], wgl.OK),
+            ([(0, 100, "w", i) for i in range(1, 8)] + [(101, 102, "r", 99)], wgl.VIOLATION),
+        ]
+        for ops, want in cases:
+            for cap in (1, 2, 10, 250_000):
+                self.assertEqual(self.search(ops, budget=10 ** 7, max_cache=cap).status, want,
+                                 (ops, cap))
 
     def test_overlapping_ops_linearize(self):
         ops = [(0, 10, "w", 1), (1, 5, "r", 1), (2, 12, "w", 2), (11, 13, "r", 2)]
@@ -549,6 +614,85 @@ class MutationsOfARecordedHistory(unittest.TestCase):
             rec["res"]["resp"] = [{"prev": []}]
         self.assertCaught(self.mutate(pick, change), "linearizability", "watch-reliable",
                           "duplicate-revision")
+
+
+class ResetsOfARecordedHistory(MutationsOfARecordedHistory):
+    """A real mem:// history with store resets (dc_mem_reset): it must pass,
+    epoch by epoch, and each way of hiding a reset must be caught."""
+
+    lines = None
+
+    @classmethod
+    def setUpClass(cls):
+        robust = os.environ.get("DC_ROBUST")
+        if not robust:
+            return
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "h.jsonl")
+            p = subprocess.run([robust, "--uri", "mem://resets-%d" % os.getpid(), "--out", path,
+                                "--seconds", "3", "--clients", "3", "--rate", "150",
+                                "--faults", "reset", "--fault-interval-ms", "600",
+                                "--compact-interval-ms", "400", "--seed", "11"],
+                               capture_output=True, text=True)
+            if p.returncode == 0:
+                with open(path) as f:
+                    cls.lines = [json.loads(x) for x in f if x.strip()]
+            else:
+                print("dc_robust failed (%d): %s" % (p.returncode, p.stderr[-2000:]), file=sys.stderr)
+
+    def steady(self, lines, epoch):
+        """The (w, s) of the steady watcher's first session of an epoch."""
+        for rec in lines:
+            if rec["t"] == "wopen" and rec["w"] == 0 and rec.get("e") == epoch and rec["rc"] == "DC_OK":
+                return rec["s"]
+        self.fail("no steady session in epoch %d" % epoch)
+
+    def test_the_recorded_history_passes(self):
+        faults = [x for x in self.lines if x["t"] == "fault" and x["what"] == "reset"]
+        self.assertGreaterEqual(len(faults), 2)
+        self.assertTrue(any(x["t"] == "op" and x["rc"] == "DC_ERESET" for x in self.lines))
+        r = self.check(self.lines)
+        self.assertEqual(r.status, "linearizable", r.findings.violations[:3])
+
+    def test_a_poisoned_handle_that_answers(self):
+        lines = self.mutate(lambda x: x["t"] == "op" and x["rc"] == "DC_ERESET" and x["c"] >= 0,
+                            lambda x: x.update(rc="DC_OK", op={"kind": "get", "key": P + "a/0"},
+                                               res={"rev": 1, "count": 0, "kvs": []}))
+        self.assertCaught(lines, "reset-missed")
+
+    def test_a_steady_watch_that_outlives_the_reset(self):
+        s = self.steady(self.lines, 0)
+        lines = self.mutate(lambda x: x["t"] == "wend" and x["w"] == 0 and x["s"] == s,
+                            lambda x: x.update(rc="stopped"))
+        self.assertCaught(lines, "reset-unnoticed")
+
+    def test_a_reset_error_without_a_reset(self):
+        lines = [x for x in self.lines if not (x["t"] == "fault" and x.get("epoch") == 1)]
+        self.assertCaught(lines, "reset-spurious")
+
+    def test_a_client_never_told(self):
+        lines = self.mutate(lambda x: x["t"] == "op" and x["rc"] == "DC_ERESET" and x["c"] >= 0,
+                            lambda x: x.update(rc="DC_EUNAVAILABLE"))
+        self.assertCaught(lines, "reset-unnoticed")
+
+    def test_a_gap_after_a_reset(self):
+        """Events of the new epoch delivered by a watch of the old one."""
+        lines = json.loads(json.dumps(self.lines))
+        s0, s1 = self.steady(lines, 0), self.steady(lines, 1)
+        new = next(x for x in lines if x["t"] == "ev" and x["w"] == 0 and x["s"] == s1)
+        end = next(i for i, x in enumerate(lines) if x["t"] == "wend" and x["w"] == 0 and x["s"] == s0)
+        lines.insert(end, dict(new, s=s0))
+        self.assertCaught(lines, "reset-gap")
+
+    def test_a_gap_above_the_marker(self):
+        """The same when the new epoch's revisions continue above the old ones."""
+        lines = json.loads(json.dumps(self.lines))
+        s0 = self.steady(lines, 0)
+        mark = next(x for x in lines if x["t"] == "fault" and x.get("epoch") == 1)["mark"]
+        end = next(i for i, x in enumerate(lines) if x["t"] == "wend" and x["w"] == 0 and x["s"] == s0)
+        ev = ["P", P + "a/0", "late", mark + 1, mark + 1, 1, 0, None]
+        lines.insert(end, {"t": "ev", "w": 0, "s": s0, "at": lines[end]["at"], "events": [ev]})
+        self.assertCaught(lines, "reset-gap")
 
 
 class CommandLine(unittest.TestCase):

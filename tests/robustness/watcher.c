@@ -30,20 +30,38 @@ static cJSON *event_json(const dc_event *e)
     return a;
 }
 
-static dc_watch *open_session(rb_watcher *me, dc_store *s, int sess, int64_t start)
+/* After DC_ERESET (the store was reset, docs/DESIGN.md "Resets"): wait for
+ * the fault thread to finish the reset, open a handle of the new epoch and
+ * return the revision to watch from (the new epoch's first). */
+static int64_t reopen(rb_watcher *me, dc_store **s)
+{
+    rb_wait_epoch(me->run, me->epoch);
+    dc_store_close(*s);
+    *s = NULL;
+    me->epoch = atomic_load(&me->run->epoch);
+    *s = rb_open_retry(me->run, "watcher reopen");
+    return atomic_load(&me->run->epoch_start_rev) + 1;
+}
+
+static dc_watch *open_session(rb_watcher *me, dc_store **s, int *sess, int64_t *start)
 {
     for (;;) {
         dc_watch *w = NULL;
         const char *p = me->run->cfg->prefix;
-        int rc = dc_watch_open(s, p, strlen(p), start, DC_PREFIX | DC_PREV_KV, &w);
+        int rc = dc_watch_open(*s, p, strlen(p), *start, DC_PREFIX | DC_PREV_KV, &w);
         cJSON *rec = rb_obj("wopen");
         rb_add_int(rec, "w", me->id);
-        rb_add_int(rec, "s", sess);
-        rb_add_int(rec, "start", start);
+        rb_add_int(rec, "s", *sess);
+        rb_add_int(rec, "e", me->epoch);
+        rb_add_int(rec, "start", *start);
         rb_add_int(rec, "at", rb_now());
         rb_add_rc(rec, rc);
         rb_hist_write(rec);
         if (rc == DC_OK) return w;
+        if (rc == DC_ERESET) {
+            *start = reopen(me, s);
+            continue;
+        }
         if (atomic_load(&me->run->stop_watchers)) return NULL;
         rb_sleep_unless(100, &me->run->stop_watchers);
     }
@@ -75,7 +93,10 @@ void *rb_watcher_main(void *arg)
 
     int sess = 0;
     int64_t last = run->start_rev; /* last revision this watcher delivered */
-    dc_watch *w = open_session(me, s, sess, run->start_rev + 1);
+    int64_t base = run->start_rev; /* the epoch's first revision - 1 */
+    int64_t from = run->start_rev + 1;
+    dc_watch *w = open_session(me, &s, &sess, &from);
+    if (me->epoch != 0) last = base = from - 1; /* a reset at once */
     atomic_store(&me->opened, 1);
     int64_t hop_at = rb_now() + (int64_t)(500 + rb_rand(&me->seed) % 2500) * 1000000;
     while (w) {
@@ -98,13 +119,20 @@ void *rb_watcher_main(void *arg)
             dc_events_free(ev);
         } else if (rc != DC_ETIMEDOUT) {
             /* The store ended the watch: reopen where the contract says. */
-            int64_t from = last + 1;
+            from = last + 1;
             if (rc == DC_ECOMPACTED && dc_watch_compact_revision(w) > from)
                 from = dc_watch_compact_revision(w);
             end_session(me, w, sess, NULL, rc, last);
             dc_watch_close(w);
-            if (rc != DC_ECOMPACTED) rb_sleep_unless(100, &run->stop_watchers);
-            w = atomic_load(&run->stop_watchers) ? NULL : open_session(me, s, ++sess, from);
+            int ep = me->epoch;
+            if (rc == DC_ERESET) { /* the store was reset: a new epoch */
+                from = reopen(me, &s);
+            } else if (rc != DC_ECOMPACTED) {
+                rb_sleep_unless(100, &run->stop_watchers);
+            }
+            ++sess;
+            w = atomic_load(&run->stop_watchers) ? NULL : open_session(me, &s, &sess, &from);
+            if (me->epoch != ep) last = base = from - 1; /* a new epoch */
             continue;
         }
         int64_t drain = atomic_load(&run->drain_to);
@@ -120,12 +148,15 @@ void *rb_watcher_main(void *arg)
         if (me->hopper && rb_now() >= hop_at) {
             end_session(me, w, sess, "closed", DC_OK, last);
             dc_watch_close(w);
-            int64_t from = last + 1;
+            from = last + 1;
             if (rb_rand(&me->seed) % 2) { /* replay: from up to 40 revisions back */
                 int64_t back = (int64_t)(rb_rand(&me->seed) % 40);
-                from = last - back > run->start_rev ? last - back : run->start_rev + 1;
+                from = last - back > base ? last - back : base + 1;
             }
-            w = open_session(me, s, ++sess, from);
+            ++sess;
+            int ep = me->epoch;
+            w = open_session(me, &s, &sess, &from);
+            if (me->epoch != ep) base = from - 1; /* a reset: a new epoch */
             /* the reopened session delivers from `from` again */
             last = from - 1;
             hop_at = rb_now() + (int64_t)(500 + rb_rand(&me->seed) % 2500) * 1000000;

@@ -1,6 +1,7 @@
 /*
  * ddlcoord master: the coordinator side of the pessimistic shard-DDL lock
- * protocol (the seed's steps 1, 3, 4, 9 and 10), over the public store API.
+ * protocol (DM's steps 1, 3, 4, 9 and 10, docs/DESIGN.md "The protocol"), over the public store
+ * API.
  *
  * Life cycle:
  *
@@ -80,6 +81,22 @@ typedef struct dc_master_options {
      * virtual one, so that "the wait ran out" is a decision it controls. */
     int64_t (*clock_ms)(void *clock_userdata);
     void *clock_userdata;
+    /* After a store reset (DC_ERESET, docs/DESIGN.md "Resets"): give the
+     * master a new handle on the store (*fresh, borrowed like the first one)
+     * and, for a fenced master, the fence of its new leadership (*fence_key,
+     * copied; it must have campaigned again on the new handle: the old leader
+     * key means nothing in the new history). The master has closed its watch
+     * on the poisoned handle before the call and uses it no more: the
+     * callback may close it. Called from the thread that runs the master's
+     * loop, without the master's mutex held; it may block (a standby waits
+     * here until it leads). A code other than DC_OK stops the master with that
+     * code (DC_ECHANGED: "no longer the leader"). NULL: an unfenced master
+     * opens a new handle itself (dc_store_reopen; it closes it when freed,
+     * and leaves the poisoned one to its owner); a fenced one stops with
+     * DC_ERESET. */
+    int (*reopen)(dc_store *poisoned, dc_store **fresh, const char **fence_key,
+                  size_t *fence_key_len, int64_t *fence_create_revision, void *reopen_userdata);
+    void *reopen_userdata;
 } dc_master_options;
 
 /* Create a master on store (borrowed: it must outlive the master). No I/O.
@@ -95,8 +112,11 @@ DC_API void dc_master_free(dc_master *master);
  * pass over what is already there). Blocks. Returns DC_OK when the time is
  * up, DC_ECLOSED after dc_master_stop or when a step callback asked to stop,
  * DC_ECHANGED when the fencing guard failed; once it has returned DC_ECLOSED
- * or DC_ECHANGED it returns the same again. Only one thread may be inside
- * dc_master_run at a time (DC_EINVAL for a second one). */
+ * or DC_ECHANGED it returns the same again. A store reset does not end it:
+ * the master logs one ERROR line, ends the unlocks in progress with
+ * DC_ERESET, reopens the store (options.reopen), and rebuilds from the new
+ * history; DC_ERESET only if it cannot (a fenced master without reopen). Only one thread may be
+ * inside dc_master_run at a time (DC_EINVAL for a second one). */
 DC_API int dc_master_run(dc_master *master, int timeout_ms);
 
 /* Ask dc_master_run to return DC_ECLOSED as soon as possible. Thread-safe,

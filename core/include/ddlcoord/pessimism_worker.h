@@ -1,6 +1,7 @@
 /*
  * ddlcoord worker: one (task, source)'s side of the pessimistic shard-DDL
- * lock protocol (the seed's steps 2, 5, 6, 7 and 8), over the public store API.
+ * lock protocol (DM's steps 2, 5, 6, 7 and 8, docs/DESIGN.md "The protocol"), over the public store
+ * API.
  *
  * Either call the steps yourself:
  *
@@ -21,7 +22,7 @@
  * completes the marker. So:
  *  - a worker that crashed after executing, at any point before its done txn,
  *    is finished by dc_worker_recover (also run by dc_worker_put_info): no
- *    manual unlock (the seed's "in step-7, operation has done" row);
+ *    manual unlock (the "in step-7, operation has done" row of DM's re-entrancy table);
  *  - a worker that crashed between its intent and the marker after it may or
  *    may not have executed: its re-run executes again, as attempt n + 1, so
  *    the code that runs the DDLs can check the downstream first; meanwhile
@@ -73,6 +74,16 @@ typedef struct dc_worker_options {
  * No I/O. Errors: DC_EINVAL, DC_ENOMEM. */
 DC_API int dc_worker_new(dc_store *store, const char *task, const char *source,
                          const dc_worker_options *options, dc_worker **out);
+/* One live worker per (task, source) (docs/DESIGN.md, "One live worker"):
+ * hold a lease-backed key under NS/ddlcoord/worker/<task>/<source>/ while
+ * this worker lives (a thread keeps the lease of ttl_seconds alive;
+ * dc_worker_free gives it up). If another worker holds it, wait up to
+ * 2 * ttl_seconds + 2 s for its lease to expire (a crashed worker's does) and
+ * take over; a rival still alive then makes this call fail with DC_EBUSY.
+ * Optional: a worker that never claims is not checked. Blocks. Errors:
+ * DC_EBUSY, DC_EINVAL (ttl_seconds not 1..3600), store errors. */
+DC_API int dc_worker_claim(dc_worker *worker, int64_t ttl_seconds);
+
 /* Free the worker and close its watches. Leaves the store as it is (an
  * abandoned worker's state is picked up by the next worker for the same
  * task and source). */

@@ -156,6 +156,13 @@ DC_API int dc_store_open(const char *uri, dc_store **out);
  * The configuration is copied: the caller may free it right after. */
 DC_API int dc_store_open_config(const dc_config *cfg, dc_store **out);
 
+/* Open a new handle on the same store as store, from the configuration it
+ * was opened with (docs/DESIGN.md, "Resets": the remedy for a poisoned
+ * handle is a new one). The old handle is left as it is; the caller owns
+ * both. Errors: those of dc_store_open_config. Blocks while the driver
+ * connects. */
+DC_API int dc_store_reopen(const dc_store *store, dc_store **out);
+
 /* A copy of a store URI fit for logs and messages, into buf (always
  * NUL-terminated, truncated to len): user info ("bob:secret@") becomes
  * "***@", and so does the value of any query parameter named like a secret

@@ -10,8 +10,11 @@ sorted into outcomes:
   unknown     DC_EUNKNOWN: the write may or may not have happened
   unexpected  any other code: treated as unknown, and reported, because the
               workload never does anything that should fail that way
-  reset       DC_ERESET: the store's history went backwards (helper S's
-              reset detection); only the reset scenario expects it
+  reset       DC_ERESET: the store's history was reset (docs/DESIGN.md,
+              "Resets"); judged by checker/reset.py against the reset faults
+
+Every op, watch session and compaction carries the epoch of the store handle
+it used ("e", 0 before the first reset).
 """
 
 import json
@@ -39,7 +42,7 @@ class Op:
     """
 
     __slots__ = ("name", "client", "inv", "ret", "rc", "outcome", "kind", "cmps", "then",
-                 "els", "rev", "succeeded", "resp", "line", "attributed")
+                 "els", "rev", "succeeded", "resp", "line", "attributed", "epoch")
 
     def __init__(self):
         self.attributed = None  # revision learnt from the watch, for unknown writes
@@ -121,6 +124,7 @@ def parse_op(rec, line):
     op = Op()
     op.line = line
     op.client = rec["c"]
+    op.epoch = rec.get("e", 0)
     op.name = "c%s#%s" % (rec["c"], rec["id"])
     op.inv = rec["inv"]
     op.ret = rec["ret"]
@@ -176,8 +180,9 @@ def parse_op(rec, line):
 class Session:
     """One watch as the recorder opened it."""
 
-    def __init__(self, watcher, sess, start, line):
+    def __init__(self, watcher, sess, start, line, epoch=0):
         self.watcher = watcher
+        self.epoch = epoch
         self.sess = sess
         self.start = start
         self.line = line
@@ -214,6 +219,7 @@ class History:
         self.sessions = []
         self.faults = []
         self.compactions = []
+        self.wopen_failed = []  # wopen records that did not open (rc != DC_OK)
 
 
 def load(path_or_lines):
@@ -241,9 +247,12 @@ def _load(lines):
             elif t == "op":
                 h.ops.append(parse_op(rec, n))
             elif t == "wopen":
-                s = Session(rec["w"], rec["s"], rec["start"], n)
+                s = Session(rec["w"], rec["s"], rec["start"], n, rec.get("e", 0))
                 s.opened = rec["rc"] == "DC_OK"
                 s.open_rc = rec["rc"]
+                s.open_at = rec.get("at", 0)
+                if not s.opened:
+                    h.wopen_failed.append(s)
                 if s.opened:
                     sessions[(s.watcher, s.sess)] = s
                     h.sessions.append(s)

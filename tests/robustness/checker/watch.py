@@ -24,6 +24,8 @@ The union of the sessions is the reference event history. Against it:
 
 import bisect
 
+from . import kvmodel
+
 
 def expected_events(op):
     """The events an acknowledged op made: [("P", key, value) | ("D", key)]."""
@@ -169,10 +171,97 @@ def _signature_matches(op, evs):
     return got_p == puts and got_d <= dels and len(got_p) + len(got_d) == len(evs)
 
 
+class _StateBefore:
+    """The prefix's keys just before each reference revision, replayed from
+    the reference in increasing revision order (as check_prev_kv does). After
+    a stretch that no session covered, only keys seen since are known."""
+
+    def __init__(self, h, ref):
+        self.ref = ref
+        self.state = {}
+        self.known = None  # None: every key; else the keys relearned
+        self.last = h.header["start_rev"]
+
+    def advance(self, r):
+        """Move to just before revision r (call with increasing r)."""
+        iv = self.ref.interval_of(r)
+        if iv is None or iv[0] > self.last + 1:
+            self.known = set()
+
+    def kv(self, key, evs):
+        """(known, kv or None) for key just before the current revision; the
+        events' own prev_kv says it first-hand."""
+        for e in evs:
+            if e[1] == key and e[7] is not None:
+                return True, e[7]
+        if self.known is None or key in self.known:
+            return True, self.state.get(key)
+        return False, None
+
+    def apply(self, r, evs):
+        for e in evs:
+            if e[0] == "P":
+                self.state[e[1]] = (e[1], e[2], e[3], e[4], e[5], e[6])
+            else:
+                self.state.pop(e[1], None)
+            if self.known is not None:
+                self.known.add(e[1])
+        self.last = r
+
+
+def _compares_held(op, evs, before):
+    """Could op's compares have held just before these events' revision?
+    Compares on keys whose state is unknown there are given the benefit of
+    the doubt."""
+    for key, target, cmp, value in op.cmps:
+        known, kv = before.kv(key, evs)
+        if known and not kvmodel.eval_compare(kv, target, cmp, value):
+            return False
+    return True
+
+
+class _SeenBy:
+    """The highest revision that calls which returned before a time had."""
+
+    def __init__(self, h):
+        done = sorted((op.ret, op.rev) for op in h.ops if op.outcome == "ok" and op.rev is not None)
+        self.rets = [t for t, _ in done]
+        self.best = []
+        for _, r in done:
+            self.best.append(max(r, self.best[-1]) if self.best else r)
+
+    def before(self, t):
+        i = bisect.bisect_left(self.rets, t) - 1
+        return self.best[i] if i >= 0 else None
+
+
+def _could_have_made(op, r, evs, at, before, seen):
+    """Could a write whose answer we lack have made revision r (first
+    delivered at time at)? Its then-branch makes exactly these events, it
+    was invoked before they were delivered and before any answer showed
+    revision r or later, and its compares held on the state before r."""
+    if not (op.inv < at and _signature_matches(op, evs)):
+        return False
+    s = seen.before(op.inv)
+    if s is not None and s >= r:
+        return False
+    return _compares_held(op, evs, before)
+
+
 def attribute(h, ref, f):
     """Match every reference revision to the write that made it; check the
     acknowledged writes against the reference. Returns the number of
-    acknowledged writes that no session covered (unverifiable)."""
+    acknowledged writes that no session covered (unverifiable).
+
+    A revision no acknowledged write got goes to a write whose outcome is
+    unknown and that could have made it (_could_have_made), the earliest
+    invoked if several could: values are unique, so puts have one candidate,
+    but a delete carries no value and several unknown deletes of one key may
+    match its signature; only one whose compares held on the state before the
+    revision can be its author. When no unknown write could, a failed write
+    that could is named (failed-write-event); when neither could, a write
+    that at least matches the events is taken, so that the linearizability
+    search shows why it does not fit."""
     owner = {}
     unverified = 0
     for op in h.ops:
@@ -200,28 +289,39 @@ def attribute(h, ref, f):
     maybe = [op for op in h.ops if op.outcome in ("unknown", "unexpected") and op.is_write_attempt()]
     maybe.sort(key=lambda o: o.inv)
     failed = [op for op in h.ops if op.outcome == "failed" and op.is_write_attempt()]
+    failed.sort(key=lambda o: o.inv)
+    before = _StateBefore(h, ref)
+    seen = _SeenBy(h)
     for r in ref.revisions():
-        if r in owner:
-            continue
         evs = ref.events[r]
-        at = ref.first_at[r]
-        pick = None
-        for op in maybe:
-            if op.attributed is None and op.inv < at and _signature_matches(op, evs):
-                pick = op
-                break
-        if pick is not None:
-            pick.attributed = r
-            owner[r] = pick
-            continue
-        culprit = [op for op in failed if op.inv < at and _signature_matches(op, evs)]
+        before.advance(r)
+        if r not in owner:
+            _attribute_one(r, evs, ref.first_at[r], maybe, failed, before, seen, owner, f)
+        before.apply(r, evs)
+    return unverified
+
+
+def _attribute_one(r, evs, at, maybe, failed, before, seen, owner, f):
+    free = [op for op in maybe if op.attributed is None]
+    pick = next((op for op in free if _could_have_made(op, r, evs, at, before, seen)), None)
+    if pick is None:
+        culprit = [op for op in failed if _could_have_made(op, r, evs, at, before, seen)]
         if culprit:
             f.add("failed-write-event", "revision %d: events %s come from %s, which failed"
                   % (r, [short(e) for e in evs], culprit[0].describe()))
-        else:
-            f.add("phantom-event", "revision %d: events %s match no write of the history"
-                  % (r, [short(e) for e in evs]))
-    return unverified
+            return
+        pick = next((op for op in free if op.inv < at and _signature_matches(op, evs)), None)
+    if pick is not None:
+        pick.attributed = r
+        owner[r] = pick
+        return
+    culprit = [op for op in failed if op.inv < at and _signature_matches(op, evs)]
+    if culprit:
+        f.add("failed-write-event", "revision %d: events %s come from %s, which failed"
+              % (r, [short(e) for e in evs], culprit[0].describe()))
+    else:
+        f.add("phantom-event", "revision %d: events %s match no write of the history"
+              % (r, [short(e) for e in evs]))
 
 
 def check_prev_kv(h, ref, f):
