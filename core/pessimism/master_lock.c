@@ -1,12 +1,12 @@
 /*
- * Driving one lock: the seed's step 4 (PUT exec=true for the owner, wait for
+ * Driving one lock: DM's step 4 (PUT exec=true for the owner, wait for
  * it to be done, PUT exec=false for the others) and step 10 (DELETE the
  * operations once every awaited source is done).
  *
  * Every write goes through pess_write_keys: each operation key is written
  * with a compare on exactly the state the master's mirror holds for it (the
  * store at the last handled revision; no read first), so a done mark
- * that a worker wrote is never overwritten (DESIGN §5 item 2, without DM's
+ * that a worker wrote is never overwritten (docs/DESIGN.md, "Beyond DM", item 2, without DM's
  * two-txn trick), and a done operation found while writing is taken as the
  * done event it is.
  *
@@ -475,7 +475,13 @@ int master_rejoin(dc_master *m, pess_lock *lock, const char *source)
 {
     pess_src *s = pess_lock_src(lock, source);
     master_lock *ml = ML(lock);
-    if (!s || !s->excluded || s->left || ml->removing) return DC_OK;
+    if (!s || s->left || s->done || ml->removing) return DC_OK;
+    if (!s->excluded) {
+        /* Reported (again) once the others have their exec=false: it gets
+         * its own (a no-op write when it has it already). */
+        if (!ml->others_put || (!lock->executed && strcmp(source, lock->owner) == 0)) return DC_OK;
+        return queue_op(m, lock, source, QW_SKIP);
+    }
     /* An unlock forced the lock without this source (it had not reported
      * then); now it reports the lock's DDLs while the lock is still out. Left
      * out, it would get no operation, and its info would outlive the lock as
