@@ -1,6 +1,6 @@
 /*
  * Guarded writes: how the master writes without ever overwriting what a
- * worker wrote (DESIGN §5, items 2, 6 and 8).
+ * worker wrote (docs/DESIGN.md, "Beyond DM", items 2, 6 and 8).
  *
  * pess_write_keys takes the state of a batch of keys, asks the caller what to
  * do with each given exactly that state, and commits the writes with one

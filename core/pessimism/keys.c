@@ -1,5 +1,5 @@
 /*
- * Key layout (DESIGN §4, DM compatible). Every component is lower-case hex
+ * Key layout (docs/DESIGN.md, "Key layout"; DM compatible). Every component is lower-case hex
  * of its bytes, so task and source names may hold any byte, '/' included:
  *
  *   NS/shardddl-pessimism/info/<hex task>/<hex source>

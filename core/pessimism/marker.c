@@ -16,7 +16,7 @@
  *
  * Conflict {"id","info_revision","message"}: the master's verdict that the
  * info at info_revision reports DDLs different from the lock's. The worker
- * waiting for that info's operation gets DC_ECONFLICT (DESIGN §5, item 1).
+ * waiting for that info's operation gets DC_ECONFLICT (docs/DESIGN.md, "Beyond DM", item 1).
  */
 #include "pess.h"
 

@@ -1,12 +1,12 @@
 /*
- * Driving one lock: the seed's step 4 (PUT exec=true for the owner, wait for
+ * Driving one lock: DM's step 4 (PUT exec=true for the owner, wait for
  * it to be done, PUT exec=false for the others) and step 10 (DELETE the
  * operations once every awaited source is done).
  *
  * Every write goes through pess_write_keys: each operation key is written
  * with a compare on exactly the state the master's mirror holds for it (the
  * store at the last handled revision; no read first), so a done mark
- * that a worker wrote is never overwritten (DESIGN §5 item 2, without DM's
+ * that a worker wrote is never overwritten (docs/DESIGN.md, "Beyond DM", item 2, without DM's
  * two-txn trick), and a done operation found while writing is taken as the
  * done event it is.
  *

@@ -12,8 +12,8 @@
  * locks, and the default request timeout works at any size.
  *
  * Rebuild order matters for who owns a lock and which DDLs it has: infos are
- * synced in key order (so the owner is the smallest source name, as DESIGN §5
- * says), with infos the master had reported as conflicting synced last, so a
+ * synced in key order (so the owner is the smallest source name, as docs/DESIGN.md,
+ * "The protocol", says), with infos the master had reported as conflicting synced last, so a
  * restart never promotes a conflicting report to the lock's DDLs. Then every
  * operation is applied: a lock with operations is past syncing (forced), an
  * exec=true operation names the owner, done operations mark their sources,
@@ -351,6 +351,21 @@ int pess_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tas
     for (size_t i = 0; i < n; i++) {
         if (!locks[i]->forced) continue;
         for (pess_src *s = locks[i]->srcs; s; s = s->hh.next) s->excluded = !s->seen;
+    }
+    /* A source whose info is still there but which is no longer in the task
+     * left it (the live master marks it so when the removal comes): it is
+     * not awaited, as it was not before the restart (explorer finding F2: a
+     * rebuild gave a removed skipper exec=false again and the lock waited
+     * for it forever). The owner stays: a takeover decides about it. */
+    for (size_t i = 0; i < n; i++) {
+        const pess_task *t = pess_task_find(tasks, locks[i]->task);
+        if (!t || t->n == 0) continue; /* no membership at all: the lock waits for it */
+        for (pess_src *s = locks[i]->srcs; s; s = s->hh.next) {
+            if (locks[i]->owner && strcmp(s->name, locks[i]->owner) == 0) continue;
+            int member = 0;
+            for (size_t j = 0; j < t->n && !member; j++) member = !strcmp(t->sources[j], s->name);
+            if (!member) s->left = 1;
+        }
     }
     free(locks);
     return DC_OK;

@@ -2,7 +2,7 @@
  * Task membership: which sources a task has. The master waits, for each lock,
  * for exactly the sources its task has in the store (keys under
  * NS/ddlcoord/task/<hex task>/<hex source>, value "{}"), and re-evaluates the
- * task's locks when a source is added or removed (DESIGN §5, item 4).
+ * task's locks when a source is added or removed (docs/DESIGN.md, "Beyond DM", item 4).
  *
  * The in-memory side (pess_task: task → sorted sources, in uthash) is what
  * the master and dc_locks_read keep; the dc_task_* calls write one key per

@@ -13,7 +13,7 @@
  * resolved, identical info kept, conflict, info removed, a crashed run to
  * finish) is decided on a fresh consistent read, as it always was. A watch
  * that ends or a store blip only means "read again": neither surfaces as an
- * error (DESIGN §5 item 7). No wait assumes revisions are contiguous.
+ * error (docs/DESIGN.md, "Watch errors"). No wait assumes revisions are contiguous.
  *
  * The resolution marker (marker.c) makes crashes between step 6 and step 8
  * recoverable without a manual unlock: dc_worker_mark_executed records the

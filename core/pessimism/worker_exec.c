@@ -104,7 +104,7 @@ int dc_worker_begin_exec(dc_worker *w, int timeout_ms, int64_t *attempt)
             dc_txn_result_free(res);
             free(json);
             if (attempt) *attempt = n;
-            /* Not one of the seed's steps: a log line, no step callback. */
+            /* Not one of DM's steps: a log line, no step callback. */
             dc_log(DC_LOG_INFO, PESS, "worker %s: lock %s rev %lld: execution intent, attempt %lld",
                    dc_e(w->source), dc_e(w->lock_id), (long long)w->op_rev, (long long)n);
             return DC_OK;

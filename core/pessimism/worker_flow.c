@@ -1,6 +1,6 @@
 /*
  * dc_worker_run_ddl: the worker's whole flow for one DDL around two
- * callbacks, in the seed's order — put info (2), wait (5), for the owner the
+ * callbacks, in DM's order — put info (2), wait (5), for the owner the
  * execution intent, exec/skip (6), record the marker, flush the checkpoint
  * (7), done txn (8). The intent comes before anything runs, so a crash
  * while executing leaves the lock uncertain instead of open to another

@@ -12,8 +12,8 @@
  * the state was set, so state + events is a gap-free history. A watch that
  * ends (compaction, a reconnect the driver could not prove gap-free, any
  * error, the store closing) is closed and its key made unknown: the caller
- * reads again and the next wait opens a new watch from that read (DESIGN §5
- * item 7); nothing here surfaces it as an error. No code assumes contiguous
+ * reads again and the next wait opens a new watch from that read (docs/DESIGN.md,
+ * "Watch errors"); nothing here surfaces it as an error. No code assumes contiguous
  * revisions: only "later than" is ever asked.
  *
  * Keys are watched one by one (the four are under different prefixes); the

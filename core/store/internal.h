@@ -36,7 +36,6 @@ int dc__error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* The same, also recorded on the store handle. */
 int dc__error_store(dc_store *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void dc__error_clear(void);
 /* Out of memory: the detail "<where>: out of memory" ("out of memory" when
  * where is NULL), the same words everywhere; returns DC_ENOMEM. The _store
  * form also records it on the handle. Use these instead of writing the

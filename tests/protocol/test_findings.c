@@ -220,6 +220,45 @@ START_TEST(a_skipper_whose_lock_was_removed_before_its_done_txn_is_resolved)
 }
 END_TEST
 
+/* F2 (explorer seed 28): b got its exec=false and recorded its skip, then
+ * was removed from the task (the master deletes its pending operation); a
+ * new master's rebuild must not put b's exec=false back and wait for it:
+ * the lock resolves once a is done. */
+START_TEST(a_rebuild_does_not_wait_for_a_skipper_removed_from_the_task)
+{
+    const char *ns = t_ns("f2");
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    dc_worker *a = worker(ns, "a"), *b = worker(ns, "b");
+    report(a);
+    report(b);
+    dc_operation *op = NULL;
+    ck_assert_int_eq(dc_worker_wait_operation(a, T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 1);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_begin_exec(a, T_TIMEOUT, NULL), DC_OK);
+    ck_assert_int_eq(dc_worker_mark_executed(a, T_TIMEOUT), DC_OK);
+    ck_assert_int_eq(dc_worker_mark_done(a, T_TIMEOUT, NULL), DC_OK);
+    op = NULL;
+    ck_assert_int_eq(dc_worker_wait_operation(b, T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 0);
+    dc_operation_free(op);
+    ck_assert_int_eq(dc_worker_mark_executed(b, T_TIMEOUT), DC_OK); /* skipped */
+    t_master_stop(&tm); /* the removal is seen by the next master's rebuild only */
+    const char *gone[] = {"b"};
+    ck_assert_int_eq(dc_task_remove(t_store(), ns, "t", gone, 1), DC_OK);
+    t_master_start(&tm, ns, NULL);
+    t_wait_no_locks(tm.m);
+    ck_assert_int_eq(t_op_exec(ns, "t", "b"), -1);
+    ck_assert_int_eq(infos(ns), 0);
+    dc_worker_free(a);
+    dc_worker_free(b);
+    t_master_stop(&tm);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -234,6 +273,7 @@ Suite *suite_findings(void)
     tcase_add_test(tc,
                    a_source_reporting_after_an_unlock_forced_the_lock_skips_and_leaves_no_phantom);
     tcase_add_test(tc, a_skipper_whose_lock_was_removed_before_its_done_txn_is_resolved);
+    tcase_add_test(tc, a_rebuild_does_not_wait_for_a_skipper_removed_from_the_task);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -24,6 +24,8 @@
 #include <ddlcoord/ddlcoord.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,11 +125,29 @@ static int whole(const char *m)
     return ok;
 }
 
-/* Restart a killed node and wait until it is back as a replica. */
+/* Whether the fixture's node runs (its pid file names a live process). */
+static int running(const char *node)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/pid", getenv("DC_SENTINEL_DIR"), node);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int pid = 0, ok = fscanf(f, "%d", &pid) == 1;
+    fclose(f);
+    return ok && pid > 0 && kill(pid, 0) == 0;
+}
+
+/* Restart a killed node (and any data node a failed test left dead) and
+ * wait until the group has a master with two replicas again. */
 static void heal(const char *killed)
 {
     if (killed)
         ck_assert_msg(fixture(NULL, 0, "restart DIR %s", killed) == 0, "restart %s", killed);
+    const char *nodes[] = {"r0", "r1", "r2"};
+    for (int i = 0; i < 3; i++)
+        if (!running(nodes[i]))
+            ck_assert_msg(fixture(NULL, 0, "restart DIR %s", nodes[i]) == 0, "restart %s",
+                          nodes[i]);
     char m[16];
     int64_t end = now_ms() + 120000;
     while (!whole(master(m, sizeof m))) {
@@ -224,7 +244,7 @@ static void prefix(char *out, size_t len, const char *what)
 typedef struct writer {
     dc_store *s;
     const char *pfx;
-    volatile int stop;
+    atomic_int stop;
     int n, acked, unknown, reset, unavailable, other;
     char ok[N_FOLLOW]; /* 1 = write i acknowledged */
     pthread_mutex_t mu;
@@ -233,7 +253,7 @@ typedef struct writer {
 static void *write_loop(void *arg)
 {
     writer *w = arg;
-    for (int i = 0; i < N_FOLLOW && !w->stop; i++) {
+    for (int i = 0; i < N_FOLLOW && !atomic_load(&w->stop); i++) {
         char k[96], v[32];
         snprintf(k, sizeof k, "%s/%05d", w->pfx, i);
         snprintf(v, sizeof v, "v%d", i);
@@ -295,7 +315,7 @@ START_TEST(writes_follow_a_killed_master_and_none_acknowledged_is_lost)
         ck_assert_msg(now_ms() < end, "writes did not resume on %s", now);
         sleep_ms(20);
     }
-    w.stop = 1;
+    atomic_store(&w.stop, 1);
     pthread_join(t, NULL);
     fprintf(stderr, "follow: %d writes, %d acknowledged, %d unknown, %d unavailable, %s -> %s\n",
             w.n, w.acked, w.unknown, w.unavailable, killed, now);
@@ -475,13 +495,18 @@ START_TEST(bad_sentinel_uris_and_options_are_typed_errors)
                   dc_last_error());
     snprintf(uri, sizeof uri, "redis+sentinel://%s", hosts);
     ck_assert_int_eq(try_open(uri), DC_EINVAL);
-    snprintf(uri, sizeof uri, "%s?min_replicas_timeout_ms=5000", base_uri);
+    snprintf(uri, sizeof uri, "%s?min_replicas_ack=1&min_replicas_timeout_ms=5000", base_uri);
     ck_assert_int_eq(try_open(uri), DC_EINVAL);
     ck_assert_msg(strstr(dc_last_error(), "request_timeout_ms"), "%s", dc_last_error());
+    /* a short request timeout alone is fine: the WAIT timeout follows it */
+    snprintf(uri, sizeof uri, "%s?min_replicas_ack=1&request_timeout_ms=400", base_uri);
+    ck_assert_int_eq(try_open(uri), DC_OK);
     snprintf(uri, sizeof uri, "%s?min_replicas_ack=-1", base_uri);
     ck_assert_int_eq(try_open(uri), DC_EINVAL);
     /* sentinel credentials belong to redis+sentinel:// only */
     snprintf(uri, sizeof uri, "redis://127.0.0.1:%d?sentinel_password=x", node_port("r0"));
+    ck_assert_int_eq(try_open(uri), DC_EINVAL);
+    snprintf(uri, sizeof uri, "%s?sentinel_username=ops", base_uri);
     ck_assert_int_eq(try_open(uri), DC_EINVAL);
     /* a wrong sentinel password is DC_EAUTH, and never shown */
     snprintf(uri, sizeof uri, "%s?sentinel_password=Secret4711", base_uri);

@@ -172,7 +172,7 @@ DC_API void dc_lock_status_free_array(dc_lock_status *arr, size_t n);
 
 /* ---------------------------------------------------------------- steps */
 
-/* One protocol step taken by a master or a worker, as numbered by the seed
+/* One protocol step taken by a master or a worker, as numbered in docs/DESIGN.md, "The protocol"
  * document (1 master GET, 2 worker PUT info, 3 master syncs the lock, 4 master
  * PUT operation, 5 worker got its operation, 6 worker exec/skip, 7 worker
  * checkpoint, 8 worker done txn, 9 master saw done, 10 master DELETE

@@ -1,6 +1,7 @@
 /*
  * ddlcoord master: the coordinator side of the pessimistic shard-DDL lock
- * protocol (the seed's steps 1, 3, 4, 9 and 10), over the public store API.
+ * protocol (DM's steps 1, 3, 4, 9 and 10, docs/DESIGN.md "The protocol"), over the public store
+ * API.
  *
  * Life cycle:
  *

@@ -1,6 +1,7 @@
 /*
  * ddlcoord worker: one (task, source)'s side of the pessimistic shard-DDL
- * lock protocol (the seed's steps 2, 5, 6, 7 and 8), over the public store API.
+ * lock protocol (DM's steps 2, 5, 6, 7 and 8, docs/DESIGN.md "The protocol"), over the public store
+ * API.
  *
  * Either call the steps yourself:
  *
@@ -21,7 +22,7 @@
  * completes the marker. So:
  *  - a worker that crashed after executing, at any point before its done txn,
  *    is finished by dc_worker_recover (also run by dc_worker_put_info): no
- *    manual unlock (the seed's "in step-7, operation has done" row);
+ *    manual unlock (the "in step-7, operation has done" row of DM's re-entrancy table);
  *  - a worker that crashed between its intent and the marker after it may or
  *    may not have executed: its re-run executes again, as attempt n + 1, so
  *    the code that runs the DDLs can check the downstream first; meanwhile
