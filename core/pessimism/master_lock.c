@@ -475,7 +475,13 @@ int master_rejoin(dc_master *m, pess_lock *lock, const char *source)
 {
     pess_src *s = pess_lock_src(lock, source);
     master_lock *ml = ML(lock);
-    if (!s || !s->excluded || s->left || ml->removing) return DC_OK;
+    if (!s || s->left || s->done || ml->removing) return DC_OK;
+    if (!s->excluded) {
+        /* Reported (again) once the others have their exec=false: it gets
+         * its own (a no-op write when it has it already). */
+        if (!ml->others_put || (!lock->executed && strcmp(source, lock->owner) == 0)) return DC_OK;
+        return queue_op(m, lock, source, QW_SKIP);
+    }
     /* An unlock forced the lock without this source (it had not reported
      * then); now it reports the lock's DDLs while the lock is still out. Left
      * out, it would get no operation, and its info would outlive the lock as

@@ -244,9 +244,19 @@ static void put_back(master_job *j, pess_lock *lock)
 static int give_up(dc_master *m, master_job *j, pess_lock *lock)
 {
     master_lock *ml = ML(lock);
-    if (!pess_lock_is_done(lock, lock->owner) && !j->o.force_remove) {
+    if (!j->o.force_remove) {
+        /* Without force_remove nothing is removed. Once the owner is done,
+         * the sources not done yet have their exec=false (or get it when they
+         * report): a worker that crashed before recording its skip finds it
+         * when it runs again. Removing their operations and infos here left
+         * such a worker nothing that says the DDLs ran, and its re-run opened
+         * a new lock of DDLs that had run (explorer finding F3). */
+        int owner_done = pess_lock_is_done(lock, lock->owner);
         put_back(j, lock);
-        finish(j, DC_ETIMEDOUT, "unlock %s: the owner did not finish in time", dc_e(j->lock_id));
+        finish(j, DC_ETIMEDOUT, "unlock %s: %s", dc_e(j->lock_id),
+               owner_done ? "some sources did not finish in time; the lock waits for them "
+                            "(or --force-remove)"
+                          : "the owner did not finish in time");
         return DC_OK;
     }
     /* Removing the lock removes the operations of the sources not done: a
@@ -281,14 +291,9 @@ static int give_up(dc_master *m, master_job *j, pess_lock *lock)
     if (rc) return rc;
     int64_t rev = 0;
     rc = master_delete_lock_keys(m, lock, 1, &rev);
-    if (!rc)
-        rc = master_step(m, 10, lock, NULL, rev, "DELETE infos and operations: %s",
-                         j->o.force_remove ? "force-removed" : "unlocked, some not done");
+    if (!rc) rc = master_step(m, 10, lock, NULL, rev, "DELETE infos and operations: force-removed");
     if (rc) return rc;
-    if (j->o.force_remove)
-        finish(j, DC_OK, "lock %s force-removed", dc_e(j->lock_id));
-    else
-        finish(j, DC_ETIMEDOUT, "unlock %s: some sources did not finish", dc_e(j->lock_id));
+    finish(j, DC_OK, "lock %s force-removed", dc_e(j->lock_id));
     ml->job = NULL;
     master_remove_lock(m, lock);
     return DC_OK;

@@ -73,6 +73,19 @@ int dc_worker_begin_exec(dc_worker *w, int timeout_ms, int64_t *attempt)
         }
         if (n < w->min_attempt) n = w->min_attempt; /* it ran in a history since reset */
         w->attempt = n;
+        /* A claimed worker (dc_worker_claim) records its intent only while
+         * its claim holds: a worker paused past its lease may have been
+         * replaced by a re-run, and the two must not both execute. */
+        const char *ck = NULL;
+        size_t ckl = 0;
+        int64_t crev = 0;
+        if (w->claim && dc_election_fence(w->claim, &ck, &ckl, &crev) != DC_OK) {
+            rc = dc__error(DC_EBUSY,
+                           "worker %s: its live-worker claim lapsed (lease expired): another "
+                           "worker may run for this source",
+                           dc_e(w->source));
+            break;
+        }
         char *json = NULL;
         if ((rc = worker_marker_json(w, 1, 0, &json))) break;
         dc_txn *t = dc_txn_new();
@@ -81,11 +94,13 @@ int dc_worker_begin_exec(dc_worker *w, int timeout_ms, int64_t *attempt)
                                     w->op_rev)
                : DC_ENOMEM;
         if (!rc) rc = view_compare(w, t, WK_MARKER); /* the marker n was computed from */
+        if (!rc && ck) rc = dc_txn_compare_int(t, ck, ckl, DC_TARGET_CREATE, DC_CMP_EQUAL, crev);
         if (!rc)
             rc = dc_txn_put(t, DC_THEN, w->marker_key, strlen(w->marker_key), json, strlen(json), 0,
                             0);
         for (size_t i = 0; i < 2 && !rc; i++)
             rc = dc_txn_get(t, DC_ELSE, view_key(w, keys[i]), strlen(view_key(w, keys[i])), 0, 0);
+        if (!rc && ck) rc = dc_txn_get(t, DC_ELSE, ck, ckl, 0, 0);
         if (!rc) rc = dc_txn_commit(w->store, t, &res);
         dc_txn_free(t);
         if (rc) {
@@ -110,6 +125,17 @@ int dc_worker_begin_exec(dc_worker *w, int timeout_ms, int64_t *attempt)
             return DC_OK;
         }
         free(json);
+        if (ck) {
+            const dc_response *cr = res->n_responses > 2 ? &res->responses[2] : NULL;
+            if (!cr || cr->n_kvs == 0 || cr->kvs[0].create_revision != crev) {
+                dc_txn_result_free(res);
+                rc = dc__error(DC_EBUSY,
+                               "worker %s: its live-worker claim is gone: another worker may run "
+                               "for this source",
+                               dc_e(w->source));
+                break;
+            }
+        }
         view_set_gets(w, keys, 2, res, 0); /* ENOMEM: left unknown, read again */
         dc_kv b;
         const dc_kv *op = view_kv(w, WK_OP, &b);

@@ -259,6 +259,52 @@ START_TEST(a_rebuild_does_not_wait_for_a_skipper_removed_from_the_task)
 }
 END_TEST
 
+static int crash_on_skip(const dc_operation *op, void *ud)
+{
+    (void)ud;
+    return !op->exec; /* the host dies inside the skip, before anything is recorded */
+}
+
+/* F3 through dc_worker_run_ddl (explorer seed 92): a skipper dies inside its
+ * skip before recording anything; an unlock (no --force-remove) runs out of
+ * time after the owner is done. Nothing is removed: the skipper's re-run at
+ * the same position finds its exec=false and finishes the lock, instead of
+ * opening a new lock of DDLs that already ran. */
+START_TEST(an_unlock_that_runs_out_after_the_owner_is_done_removes_nothing)
+{
+    const char *ns = t_ns("f3");
+    const char *srcs[] = {"a", "b"};
+    t_task(ns, "t", srcs, 2);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    dc_worker *a = worker(ns, "a"), *b = worker(ns, "b");
+    report(a);
+    int executed = 0;
+    report(b);
+    run_owner(a);
+    int rc = dc_worker_run_ddl(b, "db", "tbl", &DDL, 1, "pos-1", crash_on_skip, no_checkpoint, NULL,
+                               T_TIMEOUT, &executed);
+    ck_assert_int_eq(rc, DC_ECLOSED);
+    dc_worker_free(b);
+    rc = t_unlock(tm.m, LOCK, NULL, 0, 300);
+    ck_assert_msg(rc == DC_ETIMEDOUT, "unlock: %s", dc_errname(rc));
+    ck_assert_int_eq(t_op_exec(ns, "t", "b"), 0); /* b's exec=false is still there */
+    b = worker(ns, "b");                          /* the re-run */
+    gate g = {.released = 1};
+    pthread_mutex_init(&g.mu, NULL);
+    rc = dc_worker_run_ddl(b, "db", "tbl", &DDL, 1, "pos-1", gate_exec, no_checkpoint, &g, 10000,
+                           &executed);
+    ck_assert_msg(rc == DC_OK, "re-run: %s: %s", dc_errname(rc), dc_last_error());
+    ck_assert_int_eq(executed, 0);
+    ck_assert_int_eq(g.exec_calls, 0);
+    t_wait_no_locks(tm.m);
+    ck_assert_int_eq(infos(ns), 0);
+    dc_worker_free(a);
+    dc_worker_free(b);
+    t_master_stop(&tm);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -274,6 +320,7 @@ Suite *suite_findings(void)
                    a_source_reporting_after_an_unlock_forced_the_lock_skips_and_leaves_no_phantom);
     tcase_add_test(tc, a_skipper_whose_lock_was_removed_before_its_done_txn_is_resolved);
     tcase_add_test(tc, a_rebuild_does_not_wait_for_a_skipper_removed_from_the_task);
+    tcase_add_test(tc, an_unlock_that_runs_out_after_the_owner_is_done_removes_nothing);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -339,6 +339,35 @@ START_TEST(a_second_live_worker_for_a_source_gets_ebusy)
 }
 END_TEST
 
+/* A claimed worker whose claim lapsed (its lease expired: the process was
+ * paused, say) never records an intent: a re-run may hold the source by
+ * then, and the two must not both execute. */
+START_TEST(a_worker_whose_claim_lapsed_does_not_execute)
+{
+    const char *ns = t_ns("claim-lapsed");
+    members_of(t_store(), ns, 1);
+    t_master tm;
+    t_master_start(&tm, ns, NULL);
+    dc_worker_options o = {.ns = ns};
+    dc_worker *w;
+    ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &w), DC_OK);
+    ck_assert_int_eq(dc_worker_claim(w, 1), DC_OK);
+    ck_assert_int_eq(dc_worker_put_info(w, "db", "tbl", &DDL, 1, "pos-1", T_TIMEOUT, NULL), DC_OK);
+    dc_operation *op = NULL;
+    ck_assert_int_eq(dc_worker_wait_operation(w, T_TIMEOUT, &op), DC_OK);
+    ck_assert_int_eq(op->exec, 1);
+    dc_operation_free(op);
+    size_t expired = 0;
+    ck_assert_int_eq(dc_mem_clock_set(t_store(), 0), DC_OK);
+    ck_assert_int_eq(dc_mem_clock_advance(t_store(), 10000, &expired), DC_OK);
+    ck_assert_uint_ge(expired, 1);
+    int rc = dc_worker_begin_exec(w, T_TIMEOUT, NULL);
+    ck_assert_msg(rc == DC_EBUSY, "intent: %s", dc_errname(rc));
+    dc_worker_free(w);
+    t_master_stop(&tm);
+}
+END_TEST
+
 static void teardown(void)
 {
     t_store_close();
@@ -360,6 +389,7 @@ Suite *suite_reset(void)
     tcase_add_test(tc, two_resets_in_a_row_leave_one_working_master);
     tcase_add_test(tc, a_fenced_master_without_reopen_stops_with_ereset);
     tcase_add_test(tc, a_second_live_worker_for_a_source_gets_ebusy);
+    tcase_add_test(tc, a_worker_whose_claim_lapsed_does_not_execute);
     suite_add_tcase(s, tc);
     return s;
 }

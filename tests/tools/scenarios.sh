@@ -379,10 +379,11 @@ scenario_worker_exit_codes() {
 # decisions, and a re-run executes again as attempt 2. Then the same with an
 # operator's --assume-executed: nobody executes again, everyone skips, the
 # owner's re-run is "already resolved".
+# (CMD's parent is the --exec supervisor; the worker is the supervisor's parent.)
 scenario_uncertain_lock_waits_for_a_decision() {
     dc task add T s1 s2 >/dev/null || fail "task add"
     start_master m
-    local m=$LAST_PID kill_me='echo "$DDLCOORD_EXEC_ATTEMPT|$DDLCOORD_SOURCE" >>"$EXEC_LOG"; kill -9 $PPID'
+    local m=$LAST_PID kill_me='echo "$DDLCOORD_EXEC_ATTEMPT|$DDLCOORD_SOURCE" >>"$EXEC_LOG"; kill -9 $(ps -o ppid= -p $PPID)'
     "$DC" --store "$STORE" --namespace "$NS" worker --task T --source s1 --schema db --table tbl \
         --ddl "ALTER TABLE tbl ADD COLUMN c INT" --position p1 --timeout 60 --exec "$kill_me" \
         >"$WORK/w1.out" 2>"$WORK/w1.err" &
