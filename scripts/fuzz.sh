@@ -31,12 +31,16 @@ for t in $targets; do
     [ -x "$bin" ] || { echo "fuzz.sh: no fuzz_$t in $build" >&2; status=1; continue; }
     work=$build/fuzz-work/$t
     mkdir -p "$work/corpus" "$work/artifacts"
-    "$bin" "$limit" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
-        -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}" \
-        -artifact_prefix="$work/artifacts/" "$work/corpus" "$top/tests/fuzz/corpus/$t" \
-        >"$work/log" 2>&1
+    par=()
+    [ "${FUZZ_JOBS:-1}" -gt 1 ] && par=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
+    rm -f "$work"/fuzz-*.log
+    # in $work: parallel jobs write their fuzz-N.log into the current directory
+    (cd "$work" && "$bin" "$limit" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+        "${par[@]}" -artifact_prefix="$work/artifacts/" "$work/corpus" \
+        "$top/tests/fuzz/corpus/$t" >"$work/log" 2>&1)
     rc=$?
-    n=$(grep -E '^stat::number_of_executed_units' "$work/log" | awk '{s += $2} END {print s + 0}')
+    n=$(cat "$work/log" "$work"/fuzz-*.log 2>/dev/null | grep -E '^stat::number_of_executed_units' |
+        awk '{s += $2} END {print s + 0}')
     total=$((total + n))
     if [ $rc -eq 0 ]; then
         printf '%-16s %12d executions, no finding\n' "$t" "$n"

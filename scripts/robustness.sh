@@ -9,7 +9,7 @@
 # line per backend: operations, events, faults and the verdict, then exits 0
 # only if every backend was linearizable with every watch rule held.
 # Other knobs pass through to tests/robustness/run.sh (ROBUST_CLIENTS,
-# ROBUST_RATE, ROBUST_FAULT_INTERVAL_MS, ROBUST_SEED).
+# ROBUST_RATE, ROBUST_FAULT_INTERVAL_MS, ROBUST_SEED, ROBUST_BUDGET: 400M here).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-600}
@@ -19,6 +19,8 @@ backends=("$@")
 build=${ROBUST_BUILD:-$top/build}
 out=${ROBUST_OUT:-$build/robustness-long}
 export DC_ROBUST=${DC_ROBUST:-$build/tests/robustness/dc_robust}
+# a 10-minute etcd history took 127M search steps (tests/robustness/README.md)
+export ROBUST_BUDGET=${ROBUST_BUDGET:-400000000}
 export DDLCOORD_DRIVER_PATH=${DDLCOORD_DRIVER_PATH:-$build/drivers}
 [ -x "$DC_ROBUST" ] || { echo "robustness.sh: no $DC_ROBUST (build the dc_robust target)" >&2; exit 2; }
 mkdir -p "$out" || exit 2

@@ -12,7 +12,8 @@
 # 1 violation, 2 inconclusive, 3 unreadable) or 4 when the run itself failed.
 # Environment: DC_ROBUST (the dc_robust binary), DDLCOORD_DRIVER_PATH,
 # ROBUST_CLIENTS (4), ROBUST_RATE (ops/s per client, 100),
-# ROBUST_FAULT_INTERVAL_MS (4000), ROBUST_SEED (from the clock).
+# ROBUST_FAULT_INTERVAL_MS (4000), ROBUST_SEED (from the clock), ROBUST_BUDGET
+# (the checker's search steps per partition; check.py's default).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 fixtures=$here/../fixtures
@@ -77,4 +78,4 @@ tail -n 1 "$out/recorder.log"
 echo "recorder log (the driver's warnings during faults): $out/recorder.log"
 stop_server
 trap - EXIT
-python3 "$here/check.py" "$hist"
+python3 "$here/check.py" ${ROBUST_BUDGET:+--budget "$ROBUST_BUDGET"} "$hist"

@@ -57,7 +57,7 @@ class Result:
         self.linearized = linearized  # how many were linearized at that point
 
 
-def check(ops, inv, ret, init, step, budget=10_000_000, max_cache=2_000_000):
+def check(ops, inv, ret, init, step, budget=10_000_000, max_cache=8_000_000):
     """ops: any objects; inv(op), ret(op): times. Returns a Result."""
     n = len(ops)
     rnd = random.Random(0x5EED)
