@@ -16,6 +16,9 @@
  */
 #include "demo.h"
 
+#include <cjson/cJSON.h>
+#include <stdio.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -38,10 +41,12 @@ enum {
 #define STEP_TIMEOUT_MS   10000
 #define LOCK_TIMEOUT_MS   30000
 
+static int json_out; /* -o json: the summary as one JSON object, no timeline */
+
 static void help(void)
 {
     printf("Usage: ddlcoord demo [--store URI] [--sources N] [--tables M] [--pace MS]\n"
-           "                     [--verbose | --quiet]\n"
+           "                     [--verbose | --quiet | -o json]\n"
            "Run a master and N workers in one process (default store mem://). Each of the M\n"
            "tables gets one ALTER TABLE that all N sources report; watch the lock's life\n"
            "step by step (DM's steps 1-10 with their store revisions), then a\n"
@@ -55,6 +60,8 @@ static void help(void)
            "  --verbose     show every lock's timeline (default: all when M x N <= %d,\n"
            "                else the first lock's, then a progress line)\n"
            "  --quiet       no timeline: only the summary\n"
+           "  -o json       no timeline: the summary as JSON (ok, store, sources, locks,\n"
+           "                revisions, seconds, keys_left, summary)\n"
            "On a store other than mem:// the demo uses the namespace /ddlcoord-demo-PID\n"
            "(unless --namespace is given) and deletes it afterwards.\n\n%s\n%s",
            MAX_SOURCES, FULL_TIMELINE_MAX, dcx_common_help, dcx_exit_help);
@@ -345,11 +352,18 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, demo *d, int *verbose, int
                                          {"task", required_argument, 0, OPT_TASK},
                                          {"verbose", no_argument, 0, OPT_VERBOSE},
                                          {"quiet", no_argument, 0, OPT_QUIET},
+                                         DCX_OUTPUT_LONG_OPTIONS,
                                          DCX_COMMON_LONG_OPTIONS,
                                          {0, 0, 0, 0}};
     int c;
     long v;
-    while ((c = getopt_long(argc, argv, "hvq", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hvqo:", opts, NULL)) != -1) {
+        int out = dcx_output_option(ctx, c, optarg, &json_out);
+        if (out < 0) return DCX_EXIT_USAGE;
+        if (out) {
+            if (json_out) *quiet = 1; /* the timeline is text: JSON is the summary alone */
+            continue;
+        }
         switch (c) {
         case 'h':
             help();
@@ -442,6 +456,28 @@ static void drop_namespace(dcx_ctx *ctx)
 }
 
 /* Run the master and the workers; returns the exit code. */
+
+/* The summary as JSON: the checks' verdict, the run's size and the text. */
+static int summary_json(const demo *d, int ok, const char *text, long left, int64_t revs,
+                        double secs)
+{
+    cJSON *o = cJSON_CreateObject();
+    int good = o && cJSON_AddBoolToObject(o, "ok", ok) &&
+               cJSON_AddStringToObject(o, "store", d->ctx->uri_shown) &&
+               cJSON_AddNumberToObject(o, "sources", (double)d->n_sources) &&
+               cJSON_AddNumberToObject(o, "locks", (double)d->n_tables) &&
+               cJSON_AddNumberToObject(o, "revisions", (double)revs) &&
+               cJSON_AddNumberToObject(o, "seconds", secs) &&
+               cJSON_AddNumberToObject(o, "keys_left", (double)left) &&
+               cJSON_AddStringToObject(o, "summary", text ? text : "");
+    char *s = good ? cJSON_Print(o) : NULL;
+    cJSON_Delete(o);
+    if (!s) return DCX_EXIT_FAIL;
+    printf("%s\n", s);
+    free(s);
+    return DCX_EXIT_OK;
+}
+
 static int run(demo *d, int verbose, int quiet)
 {
     dcx_ctx *ctx = d->ctx;
@@ -456,11 +492,13 @@ static int run(demo *d, int verbose, int quiet)
         demo_check_free(d->chk);
         return dcx_fail(ctx, DC_ENOMEM, "demo");
     }
-    printf("ddlcoord demo: 1 master and %zu workers (sources) coordinate %zu shard DDL%s "
-           "on %s\n",
-           d->n_sources, d->n_tables, d->n_tables == 1 ? "" : "s", ctx->uri_shown);
-    printf("Every source reports the same ALTER TABLE; the first to report owns the lock "
-           "and\nexecutes it downstream, the others skip it. Revisions are the store's.\n");
+    if (!json_out) {
+        printf("ddlcoord demo: 1 master and %zu workers (sources) coordinate %zu shard DDL%s "
+               "on %s\n",
+               d->n_sources, d->n_tables, d->n_tables == 1 ? "" : "s", ctx->uri_shown);
+        printf("Every source reports the same ALTER TABLE; the first to report owns the lock "
+               "and\nexecutes it downstream, the others skip it. Revisions are the store's.\n");
+    }
     if (shown) {
         printf("Tags: M1 master GET, W1 worker PUT info, M2 master PUT operation, W2 worker\n"
                "done txn, M3 master DELETE; DM's order is M1 < W1 < M2 < W2 < M3.\n");
@@ -533,9 +571,19 @@ out:
         int64_t revs = 0;
         dc_revision(ctx->store, &revs);
         double secs = (double)(dcx_now_ms() - t0) / 1000.0;
-        if (!demo_check_summary(d->chk, stdout, leftovers(d), ctx->uri_shown, revs, secs))
-            ex = DCX_EXIT_CHECK;
-        else if (!quiet)
+        char *text = NULL;
+        size_t text_len = 0;
+        FILE *out = json_out ? open_memstream(&text, &text_len) : stdout;
+        long left = leftovers(d);
+        int ok = out && demo_check_summary(d->chk, out, left, ctx->uri_shown, revs, secs);
+        if (json_out && out) fclose(out);
+        if (!ok) ex = DCX_EXIT_CHECK;
+        if (json_out) {
+            int jx = summary_json(d, ok, text, left, revs, secs);
+            if (jx != DCX_EXIT_OK && ex == DCX_EXIT_OK) ex = jx;
+        }
+        free(text);
+        if (ok && !quiet)
             printf("Next: ddlcoord demo --sources 8 --tables 100, or --store etcd://HOST:PORT;\n"
                    "      ddlcoord --help for the master, worker and admin commands.\n");
     }

@@ -18,16 +18,20 @@
 #include <string.h>
 
 enum { OPT_TASK = DCX_OPT_FIRST_PRIVATE, OPT_JSON };
+enum { OUT_TABLE, OUT_WIDE, OUT_JSON };
 
 static void help(void)
 {
-    printf("Usage: ddlcoord locks [--task TASK] [--json]\n"
-           "Show the shard-DDL locks (ID, task, mode, owner, DDLs, synced, unsynced,\n"
-           "conflicts), computed from the store: no master is needed.\n\n"
+    printf("Usage: ddlcoord locks [--task TASK] [-o wide|json]\n"
+           "Show the shard-DDL locks, computed from the store: no master is needed. One\n"
+           "row per lock: ID, state, owner, synced sources, the sources it waits for.\n\n"
            "  --task TASK   only this task's locks\n"
-           "  --json        print JSON (DM's show-ddl-locks fields, plus done, excluded,\n"
-           "                left, fenced, forced, executed, uncertain, attempt,\n"
-           "                intent_revision, conflicts, revision)\n"
+           "  -o wide       every detail: task, mode, owner, DDLs, synced, unsynced, done,\n"
+           "                excluded, left, fenced and conflicting sources\n"
+           "  -o json       JSON (DM's show-ddl-locks fields, plus done, excluded, left,\n"
+           "                fenced, forced, executed, uncertain, attempt, intent_revision,\n"
+           "                conflicts, revision); --json is the same\n"
+           "A lock whose task has no registered sources waits until 'ddlcoord task add'.\n"
            "An UNCERTAIN lock's owner recorded that it was executing the DDLs and did not\n"
            "finish: the lock waits for it (a re-run executes again as the next attempt),\n"
            "or for an operator's decision (see 'ddlcoord unlock --help').\n\n%s\n%s",
@@ -81,6 +85,52 @@ static void print_if_any(const dc_lock_status *st, const char *label,
             print_sources(st, pick);
             return;
         }
+}
+
+/* The row's state: what the lock waits for, in one word. */
+static const char *row_state(const dc_lock_status *st, int no_sources)
+{
+    if (st->uncertain) return "UNCERTAIN";
+    for (size_t s = 0; s < st->n_sources; s++)
+        if (st->sources[s].conflict_ddls) return "conflict";
+    if (no_sources) return "no-sources";
+    return st->synced ? "resolving" : "waiting";
+}
+
+/* One row per lock. no_sources[i]: lock i's task has no registered source. */
+static void print_table(const dc_lock_status *locks, size_t n, int64_t rev, const int *no_sources)
+{
+    printf("%zu lock%s (store revision %lld)\n", n, n == 1 ? "" : "s", (long long)rev);
+    if (!n) return;
+    int w = 4;
+    for (size_t i = 0; i < n; i++) {
+        int l = (int)strlen(dc_e(locks[i].id));
+        if (l > w) w = l;
+    }
+    printf("%-*s  %-10s  %-12s  %-7s  %s\n", w, "LOCK", "STATE", "OWNER", "SYNCED", "WAITING FOR");
+    int any_no_sources = 0;
+    for (size_t i = 0; i < n; i++) {
+        const dc_lock_status *st = &locks[i];
+        size_t awaited = 0, synced = 0;
+        for (size_t s = 0; s < st->n_sources; s++) {
+            if (st->sources[s].removed || st->sources[s].left) continue;
+            awaited++;
+            if (st->sources[s].synced) synced++;
+        }
+        char count[32];
+        snprintf(count, sizeof count, "%zu/%zu", synced, awaited);
+        printf("%-*s  %-10s  %-12s  %-7s  ", w, dc_e(st->id), row_state(st, no_sources[i]),
+               st->owner && *st->owner ? dc_e(st->owner) : "-", count);
+        if (no_sources[i]) {
+            printf("registered sources of task %s (none)\n", dc_e(st->task));
+            any_no_sources = 1;
+        } else {
+            print_sources(st, is_unsynced);
+        }
+    }
+    if (any_no_sources)
+        printf("A task without registered sources cannot complete a lock: run 'ddlcoord task "
+               "add TASK SOURCE...' with every source of the task.\n");
 }
 
 static void print_text(const dc_lock_status *locks, size_t n, int64_t rev)
@@ -186,7 +236,7 @@ static cJSON *lock_json(const dc_lock_status *st)
     return NULL;
 }
 
-static int print_json(const dc_lock_status *locks, size_t n, int64_t rev)
+char *dcx_locks_json(const dc_lock_status *locks, size_t n, int64_t rev)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = NULL;
@@ -200,6 +250,12 @@ static int print_json(const dc_lock_status *locks, size_t n, int64_t rev)
     }
     char *s = ok ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
+    return s;
+}
+
+static int print_json(const dc_lock_status *locks, size_t n, int64_t rev)
+{
+    char *s = dcx_locks_json(locks, n, rev);
     if (!s) return DCX_EXIT_FAIL;
     printf("%s\n", s);
     free(s);
@@ -254,11 +310,13 @@ int dcx_cmd_locks(dcx_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {{"task", required_argument, 0, OPT_TASK},
                                          {"json", no_argument, 0, OPT_JSON},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"output", required_argument, 0, 'o'},
                                          DCX_COMMON_LONG_OPTIONS,
                                          {0, 0, 0, 0}};
     const char *task = NULL;
-    int json = 0, c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int out = OUT_TABLE, c;
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         if (c == 'h') {
             help();
             return DCX_EXIT_OK;
@@ -268,7 +326,20 @@ int dcx_cmd_locks(dcx_ctx *ctx, int argc, char **argv)
             continue;
         }
         if (c == OPT_JSON) {
-            json = 1;
+            out = OUT_JSON;
+            continue;
+        }
+        if (c == 'o') {
+            if (strcmp(optarg, "json") == 0)
+                out = OUT_JSON;
+            else if (strcmp(optarg, "wide") == 0)
+                out = OUT_WIDE;
+            else if (strcmp(optarg, "table") == 0)
+                out = OUT_TABLE;
+            else {
+                dcx_err(ctx, "-o wants table, wide or json: %s", dc_e(optarg));
+                return DCX_EXIT_USAGE;
+            }
             continue;
         }
         int r = dcx_common_option(ctx, c, optarg);
@@ -296,11 +367,31 @@ int dcx_cmd_locks(dcx_ctx *ctx, int argc, char **argv)
     int rc = dc_locks_read(ctx->store, ctx->ns, task, &locks, &n, &rev);
     if (quiet) dc_log_set_level(saved);
     if (rc != DC_OK) return dcx_fail(ctx, rc, "read locks");
-    if (json) {
+    if (out == OUT_JSON) {
         ex = print_json(locks, n, rev);
         if (ex != DCX_EXIT_OK) dcx_err(ctx, "out of memory");
-    } else {
+    } else if (out == OUT_WIDE) {
         print_text(locks, n, rev);
+    } else {
+        /* Which locks' tasks have no registered source (one read per task). */
+        int *none = calloc(n ? n : 1, sizeof *none);
+        for (size_t i = 0; none && i < n; i++) {
+            if (i && strcmp(locks[i].task, locks[i - 1].task) == 0) {
+                none[i] = none[i - 1];
+                continue;
+            }
+            char **srcs = NULL;
+            size_t ns = 0;
+            if (dc_task_sources(ctx->store, ctx->ns, locks[i].task, &srcs, &ns) == DC_OK)
+                none[i] = ns == 0;
+            dc_strings_free(srcs, ns);
+        }
+        if (none)
+            print_table(locks, n, rev, none);
+        else
+            ex = DCX_EXIT_FAIL;
+        free(none);
+        if (ex != DCX_EXIT_OK) dcx_err(ctx, "out of memory");
     }
     dc_lock_status_free_array(locks, n);
     fflush(stdout);

@@ -18,6 +18,9 @@
  * exactly that point of a lock (or SIGCONT it later, after its lease ran out).
  */
 #include "common.h"
+#include "http.h"
+#include "master_reg.h"
+#include "retention.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +29,17 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { OPT_NAME = DCX_OPT_FIRST_PRIVATE, OPT_TTL };
+enum {
+    OPT_NAME = DCX_OPT_FIRST_PRIVATE,
+    OPT_TTL,
+    OPT_LISTEN,
+    OPT_KEEP_REVS,
+    OPT_KEEP_MIN,
+    OPT_EVERY
+};
+
+/* History retention settings as given: -1 = not given (retention.c). */
+enum { KEEP_REVS, KEEP_MIN, KEEP_EVERY_MS, KEEP_N };
 
 #define MASTER "master"
 
@@ -40,14 +53,24 @@ static void on_signal(int sig)
 
 static void help(void)
 {
-    printf("Usage: ddlcoord master [--name NAME] [--ttl SECONDS]\n"
+    printf("Usage: ddlcoord master [--name NAME] [--ttl SECONDS] [--listen ADDR:PORT]\n"
+           "                       [--keep-revisions N] [--keep-minutes M] [--compact-every S]\n"
            "Run the shard-DDL coordinator. Several masters may run: one leads (election\n"
            "under NS/ddlcoord/election/), the others stand by and take over within the\n"
            "lease TTL when it dies. Every write of the leader is fenced by its leader key.\n"
            "Logs one line per protocol step on stderr. SIGTERM: resign, exit 0.\n\n"
            "  --name NAME      candidate name shown to others (default HOST:PID)\n"
            "  --ttl SECONDS    election lease TTL (default 10)\n"
-           "Both may also come from the config file's [master] section (name, ttl).\n\n"
+           "  --listen ADDR:PORT  serve HTTP: /healthz, /readyz, /metrics (Prometheus),\n"
+           "                   /v1/locks, /v1/status and a live page at / (port 0: any)\n"
+           "  --keep-revisions N  the leader compacts the store's history, keeping the last\n"
+           "                   N revisions (0: no revision bound)\n"
+           "  --keep-minutes M    ...and the last M minutes (0: no time bound); both 0: off.\n"
+           "                   Default: 10000 revisions and 60 minutes on mem://, Redis and\n"
+           "                   ZooKeeper; off on etcd, which compacts itself\n"
+           "  --compact-every S   how often the leader checks (default 60 s)\n"
+           "All of them may also come from the config file's [master] section (name, ttl,\n"
+           "listen, keep_revisions, keep_minutes, compact_every).\n\n"
            "Test only: DDLCOORD_TEST_PAUSE_AT_STEP=N stops the process (SIGSTOP) right\n"
            "after the first protocol step N it takes.\n\n%s\n%s",
            dcx_common_help, dcx_exit_help);
@@ -56,6 +79,12 @@ static void help(void)
 typedef struct master_run {
     dcx_ctx *ctx;
     const char *name;
+    dcx_monitor *mon;   /* --listen, or NULL */
+    dcx_reg *reg;       /* this master's registry key (master_reg.c) */
+    dcx_retention *ret; /* history retention while leading, or NULL (off) */
+    const char *election_prefix;
+    char *leader_seen; /* the leader last logged while standing by */
+    int64_t next_leader_check;
     int pause_at; /* test-only pause point, 0 = none */
     int paused;
     dc_election *e; /* the candidacy, on ctx->store */
@@ -129,6 +158,7 @@ static int reopen_cb(dc_store *poisoned, dc_store **fresh, const char **fence_ke
 static int on_step(const dc_step *st, void *ud)
 {
     master_run *r = ud;
+    dcx_monitor_step(r->mon, st);
     if (r->pause_at && st->step == r->pause_at && !r->paused) {
         r->paused = 1;
         dc_log(DC_LOG_WARN, MASTER, "test pause point: stopping after step %d (pid %d)", st->step,
@@ -186,6 +216,8 @@ static int lead(master_run *r)
         free(key);
         return 1;
     }
+    dcx_monitor_lead(r->mon, m, frev);
+    dcx_reg_leading(r->reg, frev);
     char **seen = NULL;
     size_t n_seen = 0;
     int deposed = 0;
@@ -209,17 +241,27 @@ static int lead(master_run *r)
             break;
         }
         report_problems(m, &seen, &n_seen);
+        dcx_reg_tick(r->reg);
+        dcx_retention_tick(r->ret);
+        dcx_monitor_tick(r->mon, ctx->store);
     }
+    dcx_monitor_lead(r->mon, NULL, 0);
+    if (deposed) dcx_reg_leading(r->reg, 0);
     dc_master_free(m);
     dc_strings_free(seen, n_seen);
     free(key);
     return deposed;
 }
 
-static int parse(dcx_ctx *ctx, int argc, char **argv, const char **name, int64_t *ttl)
+static int parse(dcx_ctx *ctx, int argc, char **argv, const char **name, int64_t *ttl,
+                 const char **listen, int64_t *keep)
 {
     static const struct option opts[] = {{"name", required_argument, 0, OPT_NAME},
                                          {"ttl", required_argument, 0, OPT_TTL},
+                                         {"listen", required_argument, 0, OPT_LISTEN},
+                                         {"keep-revisions", required_argument, 0, OPT_KEEP_REVS},
+                                         {"keep-minutes", required_argument, 0, OPT_KEEP_MIN},
+                                         {"compact-every", required_argument, 0, OPT_EVERY},
                                          DCX_COMMON_LONG_OPTIONS,
                                          {0, 0, 0, 0}};
     int c;
@@ -234,6 +276,25 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, const char **name, int64_t
                 return DCX_EXIT_USAGE;
             }
             *name = optarg;
+            continue;
+        }
+        if (c == OPT_LISTEN) {
+            *listen = optarg;
+            continue;
+        }
+        if (c == OPT_KEEP_REVS || c == OPT_KEEP_MIN || c == OPT_EVERY) {
+            int64_t v = c == OPT_EVERY
+                            ? dcx_parse_seconds_ms(optarg)
+                            : (strcmp(optarg, "0") == 0 ? 0 : dcx_parse_long(optarg, 1, 1L << 40));
+            if (v < 0 || (c == OPT_EVERY && v == 0)) {
+                dcx_err(ctx, "--%s: bad value: %s",
+                        c == OPT_KEEP_REVS  ? "keep-revisions"
+                        : c == OPT_KEEP_MIN ? "keep-minutes"
+                                            : "compact-every",
+                        dc_e(optarg));
+                return DCX_EXIT_USAGE;
+            }
+            keep[c == OPT_KEEP_REVS ? KEEP_REVS : c == OPT_KEEP_MIN ? KEEP_MIN : KEEP_EVERY_MS] = v;
             continue;
         }
         if (c == OPT_TTL) {
@@ -255,12 +316,44 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, const char **name, int64_t
     return DCX_EXIT_OK;
 }
 
+/* Standing by: log who leads whenever that changes (checked every 2 s). */
+static void log_leader(master_run *r)
+{
+    if (dcx_now_ms() < r->next_leader_check) return;
+    r->next_leader_check = dcx_now_ms() + 2000;
+    char *leader = NULL;
+    int64_t term = 0;
+    int rc = dc_election_leader(r->ctx->store, r->election_prefix, &leader, &term);
+    if (rc != DC_OK && rc != DC_ENOTFOUND) return;
+    if (rc == DC_OK && strcmp(leader, r->name) == 0) {
+        free(leader); /* our own key leads: the campaign returns at once */
+        return;
+    }
+    if ((leader == NULL) != (r->leader_seen == NULL) ||
+        (leader && strcmp(leader, r->leader_seen) != 0)) {
+        if (leader)
+            dc_log(DC_LOG_INFO, MASTER, "%s stands by: %s leads (term %lld)", r->name, dc_e(leader),
+                   (long long)term);
+        else
+            dc_log(DC_LOG_INFO, MASTER, "%s stands by: no master leads yet", r->name);
+        free(r->leader_seen);
+        r->leader_seen = leader;
+        return;
+    }
+    free(leader);
+}
+
 static int campaign_loop(master_run *r)
 {
     int failures = 0;
     while (!stop_requested) {
+        dcx_reg_tick(r->reg);
+        dcx_monitor_tick(r->mon, r->ctx->store);
         int rc = dc_election_campaign(r->e, 500);
-        if (rc == DC_ETIMEDOUT || rc == DC_ECHANGED) continue;
+        if (rc == DC_ETIMEDOUT || rc == DC_ECHANGED) {
+            log_leader(r);
+            continue;
+        }
         if (rc == DC_ERESET) {
             dc_log(DC_LOG_ERROR, MASTER,
                    "the store's history was reset (%s); standing as a new candidate",
@@ -278,6 +371,8 @@ static int campaign_loop(master_run *r)
             continue;
         }
         failures = 0;
+        free(r->leader_seen);
+        r->leader_seen = NULL;
         if (!lead(r)) break;
         /* Deposed: give up the candidacy (if anything is left of it) and
          * stand in line again; the new leader rebuilds from the store. */
@@ -287,11 +382,55 @@ static int campaign_loop(master_run *r)
     return DCX_EXIT_OK;
 }
 
+/* History retention: flags beat the config's [master] section, which
+ * beats the defaults (off on etcd: it compacts itself). */
+static int retention_setup(dcx_ctx *ctx, int64_t *keep, dcx_retention **out)
+{
+    static const char *const keys[KEEP_N] = {"master.keep_revisions", "master.keep_minutes",
+                                             "master.compact_every"};
+    int etcd = strncmp(dc_store_backend(ctx->store), "etcd", 4) == 0;
+    int given = 0;
+    for (int i = 0; i < KEEP_N; i++) {
+        const char *v = keep[i] < 0 ? dc_config_get(ctx->cfg, keys[i]) : NULL;
+        if (v && i != KEEP_EVERY_MS) {
+            /* the detail names the key, the value, the range and file:line */
+            if (dc_config_int(ctx->cfg, keys[i], 0, 0, (int64_t)1 << 40, &keep[i]) != DC_OK) {
+                dcx_err(ctx, "%s", dc_last_error());
+                return DCX_EXIT_USAGE;
+            }
+        } else if (v) {
+            keep[i] = dcx_parse_seconds_ms(v);
+            if (keep[i] <= 0) {
+                dcx_err(ctx, "config: %s=%s: expected a positive number of seconds", keys[i],
+                        dc_e(v));
+                return DCX_EXIT_USAGE;
+            }
+        }
+        if (keep[i] >= 0 && i != KEEP_EVERY_MS) given = 1;
+    }
+    if (keep[KEEP_REVS] < 0) keep[KEEP_REVS] = given || etcd ? 0 : 10000;
+    if (keep[KEEP_MIN] < 0) keep[KEEP_MIN] = given || etcd ? 0 : 60;
+    if (keep[KEEP_EVERY_MS] < 0) keep[KEEP_EVERY_MS] = 60000;
+    int rc = dcx_retention_new(ctx, keep[KEEP_REVS], keep[KEEP_MIN], keep[KEEP_EVERY_MS], out);
+    if (rc != DC_OK) return dcx_fail(ctx, rc, "history retention");
+    if (*out)
+        dc_log(DC_LOG_INFO, MASTER,
+               "history retention: keep %lld revisions and %lld minutes (0: no bound), "
+               "checked every %.1f s while leading",
+               (long long)keep[KEEP_REVS], (long long)keep[KEEP_MIN],
+               (double)keep[KEEP_EVERY_MS] / 1000);
+    else
+        dc_log(DC_LOG_INFO, MASTER, "history retention: off%s",
+               etcd && !given ? " (etcd compacts its own history)" : "");
+    return DCX_EXIT_OK;
+}
+
 int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
 {
-    const char *name_opt = NULL;
+    const char *name_opt = NULL, *listen = NULL;
     int64_t ttl = 0; /* 0: not given */
-    int ex = parse(ctx, argc, argv, &name_opt, &ttl);
+    int64_t keep[KEEP_N] = {-1, -1, -1};
+    int ex = parse(ctx, argc, argv, &name_opt, &ttl, &listen, keep);
     if (ex < 0) return DCX_EXIT_OK;
     if (ex != DCX_EXIT_OK) return ex;
     /* Before anything slow: a SIGTERM from now on means a clean exit 0. */
@@ -308,13 +447,10 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
     char name[320];
     /* Flags beat the config file's [master] section, which beats defaults. */
     if (!name_opt) name_opt = dc_config_get(ctx->cfg, "master.name");
-    if (!ttl) {
-        const char *t = dc_config_get(ctx->cfg, "master.ttl");
-        ttl = t ? dcx_parse_long(t, 1, 3600) : 10;
-        if (ttl < 1) {
-            dcx_err(ctx, "config: master.ttl must be 1..3600 seconds: %s", t);
-            return DCX_EXIT_USAGE;
-        }
+    if (!ttl && dc_config_int(ctx->cfg, "master.ttl", 10, 1, 3600, &ttl) != DC_OK) {
+        /* the detail names the key, the value, the range and file:line */
+        dcx_err(ctx, "%s (seconds)", dc_last_error());
+        return DCX_EXIT_USAGE;
     }
     if (name_opt && *name_opt) {
         snprintf(name, sizeof name, "%s", name_opt);
@@ -341,6 +477,28 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
         free(prefix);
         return dcx_fail(ctx, rc, "election");
     }
+    r.election_prefix = prefix;
+    ex = retention_setup(ctx, keep, &r.ret);
+    if (ex != DCX_EXIT_OK) {
+        dc_election_free(r.e);
+        free(prefix);
+        return ex;
+    }
+    if (!listen) listen = dc_config_get(ctx->cfg, "master.listen");
+    if (listen && *listen) ex = dcx_monitor_start(ctx, listen, name, prefix, &r.mon);
+    /* A second master with the same name is refused (master_reg.c). */
+    if (ex == DCX_EXIT_OK)
+        ex = dcx_reg_new(ctx, name, ttl, r.mon ? dcx_monitor_address(r.mon) : NULL, &r.reg);
+    if (ex != DCX_EXIT_OK) {
+        dcx_monitor_stop(r.mon);
+        dcx_retention_free(r.ret);
+        dc_election_free(r.e);
+        free(prefix);
+        return ex;
+    }
+    if (r.mon)
+        dc_log(DC_LOG_INFO, MASTER, "%s serves HTTP on http://%s/", name,
+               dcx_monitor_address(r.mon));
     dc_log(DC_LOG_INFO, MASTER, "%s campaigns under %s (store %s, lease TTL %llds)", name, prefix,
            ctx->uri_shown, (long long)ttl);
     ex = campaign_loop(&r);
@@ -348,6 +506,10 @@ int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv)
     if (rc != DC_OK && rc != DC_ENOTFOUND)
         dc_log(DC_LOG_WARN, MASTER, "resign: %s (%s)", dc_strerror(rc), dc_last_error());
     dc_election_free(r.e);
+    dcx_reg_free(r.reg);
+    dcx_retention_free(r.ret);
+    free(r.leader_seen);
+    dcx_monitor_stop(r.mon);
     dc_log(DC_LOG_INFO, MASTER, "%s stopped", name);
     free(r.fence);
     free(prefix);

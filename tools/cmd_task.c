@@ -7,23 +7,29 @@
  */
 #include "common.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void help(void)
 {
-    printf("Usage: ddlcoord task add TASK SOURCE...\n"
-           "       ddlcoord task remove TASK [SOURCE...]\n"
-           "       ddlcoord task list [TASK]\n"
+    printf("Usage: ddlcoord task add TASK SOURCE... [-o json]\n"
+           "       ddlcoord task remove TASK [SOURCE...] [-o json]\n"
+           "       ddlcoord task list [TASK] [-o json]\n"
            "Task membership: the sources a task's locks wait for.\n"
            "'remove' without sources removes the whole task; 'list' without a task\n"
-           "lists every task with its sources.\n\n%s\n%s",
+           "lists every task with its sources. Adding and removing print what changed.\n\n"
+           "  -o json, --json   print JSON: {\"task\", \"sources\"} per task (list), or\n"
+           "                    {\"task\", \"added\"|\"removed\", \"unchanged\", "
+           "\"sources\"}\n\n%s\n%s",
            dcx_common_help, dcx_exit_help);
 }
 
 /* Print every task and its sources: one read of the membership prefix. */
-static int list_all(dcx_ctx *ctx)
+static int print_json(const dcx_ctx *ctx, cJSON *o, int ok);
+
+static int list_all(dcx_ctx *ctx, int json)
 {
     char *prefix = NULL;
     int rc = dc_member_key(ctx->ns, NULL, NULL, &prefix);
@@ -37,40 +43,89 @@ static int list_all(dcx_ctx *ctx)
     size_t plen = strlen(prefix);
     char *last_task = NULL;
     int ex = DCX_EXIT_OK;
-    for (size_t i = 0; i < kvs->n; i++) {
+    cJSON *root = json ? cJSON_CreateObject() : NULL;
+    cJSON *tasks = root ? cJSON_AddArrayToObject(root, "tasks") : NULL, *cur = NULL;
+    int ok = !json || tasks;
+    for (size_t i = 0; ok && i < kvs->n; i++) {
         const char *rest = kvs->kvs[i].key + plen;
         const char *slash = strchr(rest, '/');
         char *task = slash ? dcx_unhex(rest, (size_t)(slash - rest)) : NULL;
         char *source = slash ? dcx_unhex(slash + 1, strlen(slash + 1)) : NULL;
         if (!task || !source) {
-            dcx_err(ctx, "malformed membership key %s", kvs->kvs[i].key);
+            dcx_err(ctx, "malformed membership key %s", dc_e(kvs->kvs[i].key));
             ex = DCX_EXIT_CORRUPT;
         } else {
             if (!last_task || strcmp(last_task, task) != 0) {
-                if (last_task) printf("\n");
-                printf("%s:", task);
+                if (json) {
+                    cJSON *t = cJSON_CreateObject();
+                    ok = t && cJSON_AddItemToArray(tasks, t) &&
+                         cJSON_AddStringToObject(t, "task", task) &&
+                         (cur = cJSON_AddArrayToObject(t, "sources")) != NULL;
+                } else {
+                    if (last_task) printf("\n");
+                    printf("%s:", dc_e(task));
+                }
                 free(last_task);
                 last_task = task;
                 task = NULL;
             }
-            printf(" %s", source);
+            if (json)
+                ok = ok && cJSON_AddItemToArray(cur, cJSON_CreateString(source));
+            else
+                printf(" %s", dc_e(source));
         }
         free(task);
         free(source);
     }
-    if (last_task) printf("\n");
+    if (last_task && !json) printf("\n");
     free(last_task);
     dc_kvs_free(kvs);
     free(prefix);
+    if (json) {
+        int jx = print_json(ctx, root, ok);
+        return ex != DCX_EXIT_OK ? ex : jx;
+    }
     return ex;
 }
 
-static int list_one(dcx_ctx *ctx, const char *task)
+/* Print o as JSON and free it; DCX_EXIT_FAIL when out of memory. */
+static int print_json(const dcx_ctx *ctx, cJSON *o, int ok)
+{
+    char *s = ok && o ? cJSON_Print(o) : NULL;
+    cJSON_Delete(o);
+    if (!s) {
+        dcx_err(ctx, "out of memory");
+        return DCX_EXIT_FAIL;
+    }
+    printf("%s\n", s);
+    free(s);
+    return DCX_EXIT_OK;
+}
+
+static cJSON *strings_json(char *const *v, size_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++)
+        if (!cJSON_AddItemToArray(a, cJSON_CreateString(v[i]))) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+    return a;
+}
+
+static int list_one(dcx_ctx *ctx, const char *task, int json)
 {
     char **sources = NULL;
     size_t n = 0;
     int rc = dc_task_sources(ctx->store, ctx->ns, task, &sources, &n);
     if (rc != DC_OK) return dcx_fail(ctx, rc, "read task membership");
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        int ok = o && cJSON_AddStringToObject(o, "task", task) &&
+                 cJSON_AddItemToObject(o, "sources", strings_json(sources, n));
+        dc_strings_free(sources, n);
+        return print_json(ctx, o, ok);
+    }
     for (size_t i = 0; i < n; i++) printf("%s\n", sources[i]);
     dc_strings_free(sources, n);
     return DCX_EXIT_OK;
@@ -78,13 +133,17 @@ static int list_one(dcx_ctx *ctx, const char *task)
 
 int dcx_cmd_task(dcx_ctx *ctx, int argc, char **argv)
 {
-    static const struct option opts[] = {DCX_COMMON_LONG_OPTIONS, {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    static const struct option opts[] = {
+        DCX_OUTPUT_LONG_OPTIONS, DCX_COMMON_LONG_OPTIONS, {0, 0, 0, 0}};
+    int c, json = 0;
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         if (c == 'h') {
             help();
             return DCX_EXIT_OK;
         }
+        int o = dcx_output_option(ctx, c, optarg, &json);
+        if (o < 0) return DCX_EXIT_USAGE;
+        if (o) continue;
         int r = dcx_common_option(ctx, c, optarg);
         if (r < 0) return DCX_EXIT_USAGE;
         if (r == 0) return dcx_usage_error(ctx);
@@ -123,15 +182,57 @@ int dcx_cmd_task(dcx_ctx *ctx, int argc, char **argv)
     dcx_log_setup(ctx, DC_LOG_WARN);
     int ex = dcx_open_store(ctx);
     if (ex != DCX_EXIT_OK) return ex;
-    if (is_list) return task ? list_one(ctx, task) : list_all(ctx);
-    int rc = is_add ? dc_task_add(ctx->store, ctx->ns, task, sources, n)
+    if (is_list) return task ? list_one(ctx, task, json) : list_all(ctx, json);
+    /* Report what actually changed: membership before and after. */
+    char **before = NULL, **after = NULL;
+    size_t nb = 0, na = 0;
+    int rc = dc_task_sources(ctx->store, ctx->ns, task, &before, &nb);
+    if (rc == DC_OK)
+        rc = is_add ? dc_task_add(ctx->store, ctx->ns, task, sources, n)
                     : dc_task_remove(ctx->store, ctx->ns, task, sources, n);
-    if (rc != DC_OK) return dcx_fail(ctx, rc, is_add ? "add sources" : "remove sources");
-    if (is_add)
-        printf("task %s: added %zu source%s\n", task, n, n == 1 ? "" : "s");
-    else if (n)
-        printf("task %s: removed %zu source%s\n", task, n, n == 1 ? "" : "s");
-    else
-        printf("task %s: removed\n", task);
+    if (rc == DC_OK) rc = dc_task_sources(ctx->store, ctx->ns, task, &after, &na);
+    if (rc != DC_OK) {
+        dc_strings_free(before, nb);
+        return dcx_fail(ctx, rc, is_add ? "add sources" : "remove sources");
+    }
+    char **from = is_add ? after : before, **other = is_add ? before : after;
+    size_t nfrom = is_add ? na : nb, nother = is_add ? nb : na;
+    cJSON *o = json ? cJSON_CreateObject() : NULL;
+    cJSON *chg = NULL, *same = NULL;
+    int ok = !json || (o && cJSON_AddStringToObject(o, "task", task) &&
+                       (chg = cJSON_AddArrayToObject(o, is_add ? "added" : "removed")) &&
+                       (same = cJSON_AddArrayToObject(o, "unchanged")));
+    size_t changed = 0;
+    if (!json) printf("task %s:", dc_e(task));
+    for (size_t i = 0; ok && i < nfrom; i++) {
+        int found = 0;
+        for (size_t j = 0; j < nother && !found; j++) found = strcmp(from[i], other[j]) == 0;
+        if (found) continue;
+        if (json)
+            ok = cJSON_AddItemToArray(chg, cJSON_CreateString(from[i]));
+        else
+            printf("%s %s", changed ? "," : (is_add ? " added" : " removed"), dc_e(from[i]));
+        changed++;
+    }
+    if (!changed && !json) printf(" nothing changed");
+    for (size_t i = 0; ok && i < n; i++) {
+        int in = 0;
+        for (size_t j = 0; j < nb && !in; j++) in = strcmp(sources[i], before[j]) == 0;
+        if (is_add != in) continue; /* it changed */
+        if (json)
+            ok = cJSON_AddItemToArray(same, cJSON_CreateString(sources[i]));
+        else
+            printf("; %s %s", dc_e(sources[i]),
+                   is_add ? "was already a source" : "was not a source");
+    }
+    if (json) {
+        ok = ok && cJSON_AddItemToObject(o, "sources", strings_json(after, na));
+        dc_strings_free(before, nb);
+        dc_strings_free(after, na);
+        return print_json(ctx, o, ok);
+    }
+    printf(" (%zu source%s now)\n", na, na == 1 ? "" : "s");
+    dc_strings_free(before, nb);
+    dc_strings_free(after, na);
     return DCX_EXIT_OK;
 }

@@ -14,6 +14,7 @@
  * after worker step N (2, 5, 6, 7 or 8), so a test can kill it there.
  */
 #include "common.h"
+#include "worker_hint.h"
 #include "exec_child.h"
 
 #include <errno.h>
@@ -33,6 +34,7 @@ enum {
     OPT_POSITION,
     OPT_EXEC,
     OPT_TIMEOUT,
+    OPT_NO_EXEC,
     OPT_TTL,
 };
 
@@ -43,7 +45,8 @@ static void help(void)
 {
     printf(
         "Usage: ddlcoord worker --task T --source S --schema DB --table TBL --ddl SQL\n"
-        "                       [--ddl SQL...] [--position P] [--exec CMD] [--timeout S]\n"
+        "                       [--ddl SQL...] [--position P] {--exec CMD | --no-exec}\n"
+        "                       [--timeout S] [--ttl S] [-o json]\n"
         "Take one source's part in the shard-DDL lock of DB.TBL: report the DDLs, wait\n"
         "for the master's decision, run CMD if this source must execute them (the owner),\n"
         "skip them otherwise, mark the operation done, and exit 0.\n\n"
@@ -65,12 +68,17 @@ static void help(void)
         "                            dies with the worker (even on kill -9); on SIGINT or\n"
         "                            SIGTERM the worker stops the group, leaves the lock\n"
         "                            uncertain and exits 128+signal.\n"
+        "  --no-exec                 run nothing even as the owner (the DDLs are applied\n"
+        "                            some other way); one of --exec and --no-exec is\n"
+        "                            required. The owner then prints 'owner, ran nothing'.\n"
         "  --timeout S               bound each wait (default: wait forever)\n"
-        "  --ttl S                   lease TTL of this worker's liveness key (default 5)\n\n"
+        "  --ttl S                   lease TTL of this worker's liveness key (default 5)\n"
+        "  -o json, --json           print the result as {\"lock\", \"result\"}\n\n"
         "One live worker per task and source: the worker holds a lease-backed key under\n"
         "NS/ddlcoord/worker/ while it runs. A second one started meanwhile waits two TTLs\n"
         "(and 2 s) for it to go and then exits 10 (busy); a re-run after a crash (kill -9) waits\n"
-        "for the dead worker's lease to expire and takes over.\n\n"
+        "for the dead worker's lease to expire and takes over. While it waits for the\n"
+        "master it says why every 10 s when it can tell (no registered sources, no master).\n\n"
         "Prints 'executed LOCK_ID', 'skipped LOCK_ID' or 'already resolved LOCK_ID'.\n"
         "Test only: DDLCOORD_TEST_PAUSE_AT_STEP=N stops the process (SIGSTOP) right after\n"
         "worker step N.\n\n%s\n%s",
@@ -79,6 +87,8 @@ static void help(void)
 
 typedef struct worker_args {
     const char *task, *source, *schema, *table, *position, *exec;
+    int no_exec; /* --no-exec: explicitly nothing to run */
+    int json;    /* -o json: the result as JSON */
     const char *ddls[MAX_DDLS];
     size_t n_ddls;
     int64_t timeout_ms; /* -1 = forever */
@@ -195,12 +205,17 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, worker_args *a)
                                          {"ddl", required_argument, 0, OPT_DDL},
                                          {"position", required_argument, 0, OPT_POSITION},
                                          {"exec", required_argument, 0, OPT_EXEC},
+                                         {"no-exec", no_argument, 0, OPT_NO_EXEC},
+                                         DCX_OUTPUT_LONG_OPTIONS,
                                          {"timeout", required_argument, 0, OPT_TIMEOUT},
                                          {"ttl", required_argument, 0, OPT_TTL},
                                          DCX_COMMON_LONG_OPTIONS,
                                          {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        int out = dcx_output_option(ctx, c, optarg, &a->json);
+        if (out < 0) return DCX_EXIT_USAGE;
+        if (out) continue;
         switch (c) {
         case 'h':
             help();
@@ -229,6 +244,9 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, worker_args *a)
             break;
         case OPT_EXEC:
             a->exec = optarg;
+            break;
+        case OPT_NO_EXEC:
+            a->no_exec = 1;
             break;
         case OPT_TIMEOUT:
             a->timeout_ms = dcx_parse_seconds_ms(optarg);
@@ -263,6 +281,13 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, worker_args *a)
                                                       : NULL;
     if (missing) {
         dcx_err(ctx, "missing %s", missing);
+        return dcx_usage_error(ctx);
+    }
+    /* "executed" with nothing run would mislead: say which one you mean. */
+    if (!a->exec == !a->no_exec) {
+        dcx_err(ctx, a->exec ? "--exec and --no-exec exclude each other"
+                             : "missing --exec CMD (what runs the DDLs when this source is the "
+                               "owner), or --no-exec to run nothing");
         return dcx_usage_error(ctx);
     }
     for (size_t i = 0; i < a->n_ddls; i++)
@@ -311,17 +336,25 @@ int dcx_cmd_worker(dcx_ctx *ctx, int argc, char **argv)
         return ex;
     }
     int executed = 0;
+    dcx_hint *hint = dcx_hint_start(ctx, a.task); /* says why it waits, if it does */
     rc = dc_worker_run_ddl(w, a.schema, a.table, a.ddls, a.n_ddls, a.position, exec_cb,
                            checkpoint_cb, &r, (int)a.timeout_ms, &executed);
+    dcx_hint_stop(hint);
     switch (rc) {
     case DC_OK:
-        printf("%s %s\n", executed ? "executed" : "skipped", lock_id);
+    case DC_ERESOLVED: {
+        const char *what = rc == DC_ERESOLVED ? "already resolved"
+                           : !executed        ? "skipped"
+                           : a.no_exec        ? "owner, ran nothing"
+                                              : "executed";
+        const char *kv[] = {"lock", lock_id, "result", what};
         ex = DCX_EXIT_OK;
+        if (a.json)
+            ex = dcx_print_pairs_json(kv, 2);
+        else
+            printf("%s %s\n", what, lock_id);
         break;
-    case DC_ERESOLVED:
-        printf("already resolved %s\n", lock_id);
-        ex = DCX_EXIT_OK;
-        break;
+    }
     case DC_ECONFLICT:
         dcx_err(ctx, "conflict in lock %s: %s", lock_id, dc_worker_conflict(w));
         ex = DCX_EXIT_CONFLICT;

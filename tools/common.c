@@ -10,6 +10,8 @@
  */
 #include "common.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +20,7 @@
 #include <strings.h>
 #include <time.h>
 
-const char dcx_exit_help[] =
+const char dcx_exit_help_full[] =
     "Exit codes:\n"
     "   0  success\n"
     "   1  the request failed (the master answered with an error), or out of memory\n"
@@ -32,7 +34,7 @@ const char dcx_exit_help[] =
     "   9  no master answered an admin request (unlock, remove-meta) in time\n"
     "  10  busy: another live worker runs for the same task and source\n";
 
-const char dcx_common_help[] =
+const char dcx_common_help_full[] =
     "Common options:\n"
     "  --store URI        store URI (mem://, etcd://h:p, redis://h:p, zk://h:p)\n"
     "  --config FILE      INI configuration (uri, namespace, timeouts, credentials)\n"
@@ -41,7 +43,42 @@ const char dcx_common_help[] =
     "  -h, --help         this help\n"
     "The store is --store, else $DDLCOORD_STORE, else the config file's uri.\n";
 
+/* A subcommand's --help shows its own options, then points here. */
+const char dcx_common_help[] =
+    "Common options (--store URI, --config FILE, --namespace NS, --log-level L, -h)\n"
+    "and the exit codes: see 'ddlcoord --help'.\n";
+const char dcx_exit_help[] = "";
+
 static const char *scrub(const char *text, char *buf, size_t len);
+
+int dcx_print_pairs_json(const char *const *kv, size_t n)
+{
+    cJSON *o = cJSON_CreateObject();
+    int ok = o != NULL;
+    for (size_t i = 0; ok && i < n; i++)
+        if (kv[2 * i + 1]) ok = cJSON_AddStringToObject(o, kv[2 * i], kv[2 * i + 1]) != NULL;
+    char *s = ok ? cJSON_Print(o) : NULL;
+    cJSON_Delete(o);
+    if (!s) return DCX_EXIT_FAIL;
+    printf("%s\n", s);
+    free(s);
+    return DCX_EXIT_OK;
+}
+
+int dcx_output_option(const dcx_ctx *ctx, int c, const char *arg, int *json)
+{
+    if (c == DCX_OPT_JSON) {
+        *json = 1;
+        return 1;
+    }
+    if (c != 'o') return 0;
+    if (strcmp(arg, "json") == 0 || strcmp(arg, "text") == 0) {
+        *json = arg[0] == 'j';
+        return 1;
+    }
+    dcx_err(ctx, "-o wants text or json: %s", dc_e(arg));
+    return -1;
+}
 
 static int parse_level(const char *s)
 {
@@ -155,12 +192,42 @@ int dcx_open_store(dcx_ctx *ctx)
     if (quiet) dc_log_set_level(DC_LOG_OFF);
     int rc = dc_store_open_config(ctx->cfg, &ctx->store);
     if (quiet) dc_log_set_level(saved);
+    if (rc == DC_ENODRIVER) {
+        /* Most often a typo in the scheme: say which ones work here. */
+        char detail[1024];
+        snprintf(detail, sizeof detail, "%s", dc_last_error());
+        char known[512] = "mem";
+        size_t len = strlen(known);
+        dc_drivers *d = NULL;
+        if (dc_drivers_list(ctx->cfg, &d) == DC_OK) {
+            for (size_t i = 0; i < d->n_files && len < sizeof known - 40; i++)
+                if (d->files[i].code == DC_OK && !d->files[i].shadowed)
+                    len += (size_t)snprintf(known + len, sizeof known - len, ", %s",
+                                            d->files[i].scheme);
+            dc_drivers_free(d);
+        }
+        dcx_err(ctx, "cannot open store %s: %s: known schemes: %s (%s)", ctx->uri_shown,
+                dc_strerror(rc), known, detail);
+        ctx->store = NULL;
+        return DCX_EXIT_USAGE;
+    }
     if (rc != DC_OK) {
         dcx_err(ctx, "cannot open store %s: %s (%s)", ctx->uri_shown, dc_strerror(rc),
                 dc_last_error());
         ctx->store = NULL;
         return rc == DC_EINVAL ? DCX_EXIT_USAGE : DCX_EXIT_STORE;
     }
+    /* mem:// lives in this process only: a master, a worker or a task
+     * command on it cannot meet the other processes (the demo runs them all
+     * in one process and needs no warning). */
+    if (strcmp(dc_store_backend(ctx->store), "mem") == 0 && ctx->cmd &&
+        (strcmp(ctx->cmd, "master") == 0 || strcmp(ctx->cmd, "worker") == 0 ||
+         strcmp(ctx->cmd, "task") == 0))
+        dcx_err(ctx,
+                "warning: %s keeps its data in this process only: other ddlcoord processes "
+                "(master, workers, task) do not see it; use etcd://, redis:// or zk:// to "
+                "coordinate processes",
+                ctx->uri_shown);
     return DCX_EXIT_OK;
 }
 

@@ -30,6 +30,8 @@ enum {
 };
 
 /* The exit code table as printed by --help (one line per code). */
+extern const char dcx_exit_help_full[];
+/* For subcommands: empty (their help points to `ddlcoord --help`). */
 extern const char dcx_exit_help[];
 
 /* Long-option values of the common options (above any short option). */
@@ -38,6 +40,7 @@ enum {
     DCX_OPT_CONFIG,
     DCX_OPT_NAMESPACE,
     DCX_OPT_LOG_LEVEL,
+    DCX_OPT_JSON,                 /* --json, the alias of -o json */
     DCX_OPT_FIRST_PRIVATE = 1100, /* subcommands number their own long-only options from here */
 };
 
@@ -52,7 +55,17 @@ enum {
         "help", no_argument, 0, 'h'                             \
     }
 
+/* -o FORMAT and --json, for the struct option array of a command that
+ * prints (add "o:" to its short options). */
+#define DCX_OUTPUT_LONG_OPTIONS              \
+    {"output", required_argument, 0, 'o'},   \
+    {                                        \
+        "json", no_argument, 0, DCX_OPT_JSON \
+    }
+
 /* The common options' help text, for each subcommand's --help. */
+extern const char dcx_common_help_full[];
+/* For a subcommand's --help: one line pointing to `ddlcoord --help`. */
 extern const char dcx_common_help[];
 
 /* State shared by the main program and one subcommand. */
@@ -70,6 +83,14 @@ typedef struct dcx_ctx {
     char *uri_shown; /* uri without credentials, for messages and logs */
     char *ns;
 } dcx_ctx;
+
+/* Handle -o/--json (c, arg): 1 if it was one (*json set: 1 json, 0 text),
+ * 0 if not, -1 after printing an error (a format other than text/json). */
+int dcx_output_option(const dcx_ctx *ctx, int c, const char *arg, int *json);
+
+/* Print {"k1": "v1", ...} (n pairs of strings, NULL values skipped) as
+ * one JSON object on stdout. DCX_EXIT_OK, or DCX_EXIT_FAIL (out of memory). */
+int dcx_print_pairs_json(const char *const *kv, size_t n);
 
 /* Handle common option c (with optarg arg). Returns 1 if it was one, 0 if
  * not, -1 after printing an error (bad value, no memory). */
@@ -126,6 +147,10 @@ long dcx_parse_long(const char *s, long min, long max);
 /* Monotonic milliseconds. */
 int64_t dcx_now_ms(void);
 
+/* The JSON of `locks --json` (and the master's /v1/locks): malloc'd, NULL
+ * when out of memory. */
+char *dcx_locks_json(const dc_lock_status *locks, size_t n, int64_t rev);
+
 /* Subcommands: argv[0] is the subcommand's name. Each returns an exit code. */
 int dcx_cmd_master(dcx_ctx *ctx, int argc, char **argv);
 int dcx_cmd_locks(dcx_ctx *ctx, int argc, char **argv);
@@ -135,5 +160,6 @@ int dcx_cmd_task(dcx_ctx *ctx, int argc, char **argv);
 int dcx_cmd_worker(dcx_ctx *ctx, int argc, char **argv);
 int dcx_cmd_demo(dcx_ctx *ctx, int argc, char **argv);
 int dcx_cmd_version(dcx_ctx *ctx, int argc, char **argv);
+int dcx_cmd_status(dcx_ctx *ctx, int argc, char **argv);
 
 #endif

@@ -25,6 +25,7 @@ static const subcommand commands[] = {
     {"unlock", dcx_cmd_unlock, "ask the leading master to unlock a lock by hand"},
     {"remove-meta", dcx_cmd_remove_meta, "ask the leading master to remove a task's metadata"},
     {"task", dcx_cmd_task, "add, remove or list a task's sources"},
+    {"status", dcx_cmd_status, "which master leads (since when, where) and which stand by"},
     {"version", dcx_cmd_version, "the library's version and the driver plugins it finds"},
 };
 
@@ -37,7 +38,7 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nRun 'ddlcoord COMMAND --help' for a command's options.\n\n%s\n%s",
-            dcx_common_help, dcx_exit_help);
+            dcx_common_help_full, dcx_exit_help_full);
     fprintf(f, "\nEnvironment: DDLCOORD_STORE (store URI), DDLCOORD_LOG (log level),\n"
                "DDLCOORD_DRIVER_PATH (where driver plugins are searched first).\n");
 }

@@ -360,8 +360,8 @@ int rd_retrying_write(rd_store *s, rd_fn fn, void *arg, dc_drv_err *err)
     return retrying(s, fn, arg, 1, err);
 }
 
-/* min_replicas_ack (docs/deploy.md): Redis replicates asynchronously, so a
- * fail-over to a replica that had not received a write loses it although its
+/* min_replicas_ack (docs/backends/redis.md, "Sentinel and durability"): Redis replicates
+ * asynchronously, so a fail-over to a replica that had not received a write loses it although its
  * client was told it committed. WAIT blocks until N replicas acknowledge
  * everything this connection wrote, or the timeout passes; then the write is
  * on the master but maybe on fewer replicas, which is DC_EUNKNOWN: it may

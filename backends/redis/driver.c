@@ -12,7 +12,8 @@
  * max_value_bytes (1.5 MiB), allow_unsafe_durability (0; 1 opens a server
  * that can lose acknowledged writes, see guard.c), min_replicas_ack (0; N > 0
  * makes every write wait until N replicas have it, see conn.c),
- * min_replicas_timeout_ms (1000; less than request_timeout_ms),
+ * min_replicas_timeout_ms (1000, or half request_timeout_ms if that is less;
+ * with min_replicas_ack it must be below request_timeout_ms),
  * sentinel_username and sentinel_password (sentinels with an ACL of their
  * own; with Sentinel only). Integers out of range are
  * DC_EINVAL naming the key. hiredis 0.14 has no TLS, so neither has this
@@ -145,6 +146,8 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
     if (rc == DC_OK && !s->sentinel && (s_user || s_pass))
         rc = rd_err(err, DC_EINVAL, s,
                     "sentinel_username/sentinel_password: only for redis+sentinel://");
+    if (rc == DC_OK && s_user && *s_user && !s_pass)
+        rc = rd_err(err, DC_EINVAL, s, "sentinel_username needs sentinel_password");
     if (rc == DC_OK) {
         s->s_user = s_user && *s_user ? strdup(s_user) : NULL;
         s->s_password = dup_or_null(s_pass);
@@ -163,10 +166,12 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
     if (rc == DC_OK && (rc = cfg_int(s, c, "allow_unsafe_durability", 0, 0, 1, &v, err)) == 0)
         s->allow_unsafe = (int)v;
     if (rc == DC_OK) rc = cfg_int(s, c, "min_replicas_ack", 0, 0, 1000, &s->min_acks, err);
-    if (rc == DC_OK)
-        rc = cfg_int(s, c, "min_replicas_timeout_ms", 1000, 1, 86400000, &s->wait_ms, err);
     /* WAIT must answer before the socket timeout gives up on it */
-    if (rc == DC_OK && s->wait_ms >= s->request_timeout_ms)
+    int64_t wait_def = s->request_timeout_ms / 2 < 1000 ? s->request_timeout_ms / 2 : 1000;
+    if (rc == DC_OK)
+        rc = cfg_int(s, c, "min_replicas_timeout_ms", wait_def > 0 ? wait_def : 1, 1, 86400000,
+                     &s->wait_ms, err);
+    if (rc == DC_OK && s->min_acks > 0 && s->wait_ms >= s->request_timeout_ms)
         rc = rd_err(err, DC_EINVAL, s,
                     "config: min_replicas_timeout_ms=%lld must be below request_timeout_ms=%d",
                     (long long)s->wait_ms, s->request_timeout_ms);

@@ -1,6 +1,6 @@
 /*
  * Redis behind Sentinel: redis+sentinel://s1:p1,s2:p2,s3:p3/MASTERNAME
- * (docs/deploy.md, "Redis").
+ * (docs/backends/redis.md, "Sentinel and durability").
  *
  * Every new connection asks the sentinels for the master's address
  * (SENTINEL get-master-addr-by-name, starting with the sentinel that

@@ -455,7 +455,22 @@ int zk_cursor_pass(zk_cursor *cur, int *attempt, dc_drv_err *err)
     if (c->cfg.debug_watch_delay_ms) dc_sleep_ms(c->cfg.debug_watch_delay_ms);
     uint64_t gen;
     zhandle_t *zh = zk_acquire(&c->s, &gen);
-    int rc = step(cur, zh, err);
+    int rc;
+    /* Within one session ZooKeeper never serves a state older than one it
+     * has shown; a new session (after an expiry) has no such floor, so its
+     * server is synced first, once per session (docs/backends/zk.md, "Reads
+     * on an ensemble"). */
+    int zrc =
+        c->cfg.sync && (!cur->synced || cur->synced_gen != gen) ? zk_sync(zh, c->lay.p_rev) : ZOK;
+    if (zrc != ZOK) {
+        rc = ZKERR(err, zk_map_rc(zrc), "zk %s: watch: sync: %s", c->cfg.endpoint, zerror(zrc));
+    } else {
+        if (c->cfg.sync) {
+            cur->synced = 1;
+            cur->synced_gen = gen;
+        }
+        rc = step(cur, zh, err);
+    }
     int dead = rc == DC_EUNAVAILABLE && is_unrecoverable(zh) == ZINVALIDSTATE;
     zk_release(&c->s);
     if (rc == DC_EUNAVAILABLE || rc == DC_ETIMEDOUT) {

@@ -44,6 +44,11 @@ struct zk_cursor {
     int64_t next_rev;    /* records before the position are below it */
     int64_t compact_rev; /* last compact revision seen (R/compact is watched) */
     int compact_dirty;
+    /* the session generation whose server was last synced for this cursor
+     * (zk.sync): a new session may land on a server behind what the cursor
+     * has read, whose missing bucket would look like a compaction */
+    uint64_t synced_gen;
+    int synced;
     pthread_mutex_t mu; /* the fields below (and the owner's own, follower.c) */
     pthread_cond_t cv;
     int kick, stop;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/protocol/report.sh WORKDIR OUTDIR BUILDDIR: turn the RESULT / TRACE
 # lines that run.sh collected in WORKDIR/<backend>.txt into OUTDIR/REPORT.md
-# (the machine, each figure with its bound and its ratio, the targets of
-# issue #8) and two gnuplot PNGs: latency against source count and locks per
+# (plain sentences a user can act on first, then the machine, each figure
+# with its bound and its ratio, the targets) and two gnuplot PNGs: latency against source count and locks per
 # second against locks in flight. Appends bench/protocol/findings.md (the
 # profile and what to change next, written by hand) verbatim.
 set -eu
@@ -29,6 +29,78 @@ f() {
     awk -v x="$1" 'BEGIN { a = x < 0 ? -x : x; if (a >= 1000) printf "%.0f", x; else printf "%.3g", x }'
 }
 
+# A backend's name for sentences.
+bname() { case $1 in mem) echo "mem://" ;; redis) echo Redis ;; zk) echo ZooKeeper ;; *) echo "$1" ;; esac; }
+# list FIELD-PRINTER: "A on etcd, B on Redis and C on ZooKeeper" over the
+# server backends that have a value (the printer gets the backend, prints a
+# value with its unit or nothing)
+list() {
+    local b x i out="" items=()
+    for b in etcd redis zk; do
+        [ -f "$work/$b.txt" ] || continue
+        x=$("$1" "$b")
+        [ -n "$x" ] && items+=("$x on $(bname "$b")")
+    done
+    for ((i = 0; i < ${#items[@]}; i++)); do
+        if ((i == 0)); then
+            out=${items[0]}
+        elif ((i == ${#items[@]} - 1)); then
+            out="$out and ${items[i]}"
+        else
+            out="$out, ${items[i]}"
+        fi
+    done
+    echo "${out:-n/a}"
+}
+lat8() { local x; x=$(v "$1" lat_8_p50_ms); [ -n "$x" ] && echo "$(f "$x") ms"; }
+lat_other() {
+    local a b
+    a=$(v "$1" lat_2_p50_ms)
+    b=$(v "$1" lat_32_p50_ms)
+    [ -n "$a" ] && [ -n "$b" ] && echo "$(f "$a") / $(f "$b") ms on $(bname "$1")"
+}
+tput_big() {
+    local big
+    big=$(size_of "$1" throughput | awk '{n = split($3, a, ","); print a[n]}')
+    [ -n "$big" ] && [ -n "$(v "$1" "tput_${S}_${big}_locks_per_s")" ] &&
+        echo "$(f "$(v "$1" "tput_${S}_${big}_locks_per_s")") locks/s"
+}
+busy_big() {
+    local big
+    big=$(size_of "$1" throughput | awk '{n = split($3, a, ","); print a[n]}')
+    v "$1" "tput_${S}_${big}_master_busy_pct"
+}
+rebuild() {
+    [ -n "$(v "$1" rebuild_s)" ] && echo "$(v "$1" rebuild_locks) locks in $(f "$(v "$1" rebuild_s)") s"
+}
+# The opening: what a user can plan with, in plain sentences.
+in_short() {
+    local b lo=100 hi=0 x
+    for b in etcd redis zk; do
+        x=$(busy_big "$b")
+        [ -n "$x" ] || continue
+        lo=$(awk -v a="$lo" -v b="$x" 'BEGIN { print (b < a ? b : a) }')
+        hi=$(awk -v a="$hi" -v b="$x" 'BEGIN { print (b > a ? b : a) }')
+    done
+    echo "## In short"
+    echo
+    echo "On this machine (2 shared cores; each server on loopback, writing every commit to disk):"
+    echo
+    echo "- A lock with 8 sources takes about $(list lat8) from the last source's report to the"
+    echo "  lock's end (the master deleting its operations). With 2 / 32 sources:"
+    echo "  $(for b in etcd redis zk; do [ -f "$work/$b.txt" ] && lat_other "$b"; done | paste -sd ';' | sed 's/;/; /g')."
+    echo "  Over a network add about 11 round trips: the critical path is 6 writes and 5 watch"
+    echo "  deliveries in a row, whatever the number of sources."
+    echo "- One master resolves about $(list tput_big) when many locks of $S sources are"
+    echo "  open at once. The store's write rate is the limit, not the master: its thread is busy"
+    echo "  $(f "$lo")–$(f "$hi")% of the time."
+    echo "- A master that takes over rebuilds $(list rebuild) before locks move again."
+    [ -f "$work/mem.txt" ] && echo "- mem:// (one process only, for embedding and tests) resolves a lock of 8 sources in $(lat8 mem)."
+    echo "- The master keeps about $(f "$(v etcd mem_bytes_per_pair)") bytes per (lock, source) in memory."
+    echo
+    echo "The rest compares each figure with the fastest the backend allows (its bound), as ratios."
+    echo
+}
 crit() { calc '5 * w + p' w="$(v "$1" w2w_p50_ms)" p="$(v "$1" put_p50_ms)"; }
 # floor BACKEND S: this protocol's own floor: the critical path, plus the two
 # resolution-marker txns on it (the owner's and the last source's), plus the
@@ -83,7 +155,7 @@ versions() {
 }
 
 {
-    echo "# ddlcoord protocol benchmark (issue #8)"
+    echo "# ddlcoord protocol benchmark"
     echo
     echo "Written by \`bench/protocol/run.sh $(basename "$build")\` on $(date -u '+%Y-%m-%d %H:%M UTC'),"
     echo "in $(awk '{print $2}' "$work/run.txt") s."
@@ -92,8 +164,9 @@ versions() {
     commit=${BENCH_COMMIT:-$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo "unknown")}
     echo "The build ($bt, gcc) is of commit $commit (sources in \`$src\`)."
     echo "Every figure is measured in this one run, and every bound on the same backend in the same run."
-    echo "Nothing here is asserted by a test; the targets are issue #8's."
+    echo "Nothing here is asserted by a test; the targets are the project's performance targets."
     echo
+    in_short
     echo "## Reproduce"
     echo
     echo '```'

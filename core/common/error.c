@@ -103,7 +103,3 @@ int dc__nomem_store(dc_store *s, const char *where)
                  : dc__error_store(s, DC_ENOMEM, "out of memory");
 }
 
-void dc__error_clear(void)
-{
-    last_error[0] = '\0';
-}

@@ -341,6 +341,7 @@ static int rebuild(dc_master *m)
 {
     drop_state(m);
     m->rebuilds++;
+    int64_t t0_us = dc_now_us(); /* for the rebuild duration (master_stats.c) */
     pthread_cond_broadcast(&m->cond);
     pess_snapshot snap;
     int rc = pess_snapshot_read(m->store, m->ns, NULL, 1, &snap);
@@ -362,6 +363,7 @@ static int rebuild(dc_master *m)
     }
     atomic_store(&m->m1, m1);
     m->handled = m1;
+    m->stat_rebuild_ms = (double)(dc_now_us() - t0_us) / 1000.0;
     rc = master_step(m, 1, NULL, NULL, m1, "GET %zu infos and %zu operations: %zu locks", n_infos,
                      n_ops, pess_keeper_count(m->keeper));
     if (!rc) rc = report_rebuilt_conflicts(m, &snap);

@@ -144,6 +144,9 @@ struct dc_master {
     int wake[2]; /* pipe: dc_master_stop and new jobs wake the loop */
     atomic_int stop;
     _Atomic int64_t m1;
+    /* for dc_master_get_stats (master_stats.c), under mu */
+    double stat_rebuild_ms; /* the last completed rebuild's duration */
+    uint64_t stat_answers;  /* admin requests answered */
 };
 
 /* The master's clock (unlock deadlines), in ms. */

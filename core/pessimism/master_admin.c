@@ -125,6 +125,7 @@ static int answer_txn(dc_master *m, const char *req_key, size_t req_key_len, int
             rc = dc__error(DC_ENOTFOUND, "the request was withdrawn");
     }
     if (!rc && rev) *rev = res->revision;
+    if (!rc && req_key) m->stat_answers++;
     dc_txn_result_free(res);
     dc_txn_free(t);
     free(json);

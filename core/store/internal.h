@@ -8,8 +8,16 @@
 
 #include <ddlcoord/ddlcoord.h>
 #include <ddlcoord/driver.h>
+#include <ddlcoord/stats.h>
 #include <pthread.h>
 #include <stdatomic.h>
+
+/* Counters of one kind of driver call (stats.c): atomics, so that counting
+ * takes no lock. The sum is kept in microseconds. */
+typedef struct dc__call_stats {
+    _Atomic uint64_t count, errors, sum_us;
+    _Atomic uint64_t buckets[DC_HIST_BUCKETS];
+} dc__call_stats;
 
 struct dc_store {
     const dc_driver *drv;
@@ -29,6 +37,8 @@ struct dc_store {
     _Atomic int64_t high_rev;
     atomic_int poisoned;
     char poison_msg[512]; /* written once, before poisoned is set */
+    /* the driver calls counted for dc_store_get_stats (stats.c) */
+    dc__call_stats stats[DC_CALL_COUNT];
 };
 
 /* Set the calling thread's last-error detail (printf format) and return code. */
@@ -36,7 +46,6 @@ int dc__error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
 /* The same, also recorded on the store handle. */
 int dc__error_store(dc_store *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void dc__error_clear(void);
 /* Out of memory: the detail "<where>: out of memory" ("out of memory" when
  * where is NULL), the same words everywhere; returns DC_ENOMEM. The _store
  * form also records it on the handle. Use these instead of writing the
@@ -55,6 +64,10 @@ void dc__config_mark(const dc_config *cfg, const char *key);
  * bare or in the section "<scheme>."; keys of other sections ("master.name",
  * "zk.root" with a Redis store) belong to someone else. DC_OK otherwise. */
 int dc__config_unread(const dc_config *cfg, const char *scheme, const char *const *known);
+
+/* Count one driver call of kind call that started at t0_us (dc_now_us) and
+ * returned rc (stats.c). */
+void dc__stats_note(dc_store *s, int call, int64_t t0_us, int rc);
 
 /* The services table given to drivers. */
 const dc_host *dc__host(void);

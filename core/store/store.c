@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "kv.h"
 #include "uri.h"
 
@@ -333,8 +334,9 @@ int dc_get(dc_store *s, const void *key, size_t key_len, unsigned flags, int64_t
                 .limit = limit,
                 .flags = flags};
     dc_drv_err err = {{0}, 0};
-    int64_t h0 = dc__high_rev(s);
+    int64_t h0 = dc__high_rev(s), t0 = dc_now_us();
     rc = s->drv->get(s->conn, &op, r, &err);
+    dc__stats_note(s, DC_CALL_GET, t0, rc);
     if (rc == DC_OK)
         rc = check_rev(s, h0, r->revision, "a read");
     else
@@ -452,8 +454,9 @@ int dc_get_page(dc_store *s, const void *prefix, size_t prefix_len, const void *
     if (!r) return dc__nomem_store(s, NULL);
     dc_get_page_fn fn = dc__drv_get_page(s->drv);
     dc_drv_err err = {{0}, 0};
-    int64_t h0 = dc__high_rev(s);
+    int64_t h0 = dc__high_rev(s), t0 = dc_now_us();
     rc = fn ? fn(s->conn, &req, r, &err) : page_fallback(s, &req, r, &err);
+    dc__stats_note(s, DC_CALL_GET_PAGE, t0, rc);
     if (rc == DC_OK) {
         char why[160];
         if (!page_sane(&req, r, fn != NULL, why, sizeof why)) {
@@ -484,8 +487,9 @@ static int run_txn(dc_store *s, const dc_txn_req *req, dc_txn_result *res, const
     int rc = dc__check_poison(s);
     if (rc != DC_OK) return rc;
     dc_drv_err err = {{0}, 0};
-    int64_t h0 = dc__high_rev(s);
+    int64_t h0 = dc__high_rev(s), t0 = dc_now_us();
     rc = s->drv->txn(s->conn, req, res, &err);
+    dc__stats_note(s, DC_CALL_TXN, t0, rc);
     if (rc == DC_OK)
         rc = check_rev(s, h0, res->revision, what);
     else
@@ -548,8 +552,9 @@ int dc_compact(dc_store *s, int64_t revision)
     int rc = dc__check_poison(s);
     if (rc != DC_OK) return rc;
     dc_drv_err err = {{0}, 0};
-    int64_t h0 = dc__high_rev(s);
+    int64_t h0 = dc__high_rev(s), t0 = dc_now_us();
     rc = s->drv->compact(s->conn, revision, &err);
+    dc__stats_note(s, DC_CALL_COMPACT, t0, rc);
     return rc == DC_OK ? DC_OK : future_rev(s, rc, revision, h0, &err, "compact");
 }
 
@@ -587,7 +592,9 @@ int dc_lease_grant(dc_store *s, int64_t ttl, int64_t *id, int64_t *granted)
     if (rc != DC_OK) return rc;
     dc_drv_err err = {{0}, 0};
     int64_t g = 0;
+    int64_t t0 = dc_now_us();
     rc = s->drv->lease_grant(s->conn, ttl, id, &g, &err);
+    dc__stats_note(s, DC_CALL_LEASE_GRANT, t0, rc);
     if (rc != DC_OK) return drv_fail(s, rc, &err, "lease grant");
     if (granted) *granted = g;
     return DC_OK;
@@ -600,7 +607,9 @@ int dc_lease_keepalive(dc_store *s, int64_t id, int64_t *ttl)
     if (rc != DC_OK) return rc;
     dc_drv_err err = {{0}, 0};
     int64_t t = 0;
+    int64_t t0 = dc_now_us();
     rc = s->drv->lease_keepalive(s->conn, id, &t, &err);
+    dc__stats_note(s, DC_CALL_LEASE_KEEPALIVE, t0, rc);
     if (rc != DC_OK) return drv_fail(s, rc, &err, "lease keepalive");
     if (ttl) *ttl = t;
     return DC_OK;
@@ -612,7 +621,9 @@ int dc_lease_revoke(dc_store *s, int64_t id)
     int rc = dc__check_poison(s);
     if (rc != DC_OK) return rc;
     dc_drv_err err = {{0}, 0};
+    int64_t t0 = dc_now_us();
     rc = s->drv->lease_revoke(s->conn, id, &err);
+    dc__stats_note(s, DC_CALL_LEASE_REVOKE, t0, rc);
     return rc == DC_OK ? DC_OK : drv_fail(s, rc, &err, "lease revoke");
 }
 

@@ -57,10 +57,10 @@ int xc_exec(xc_state *s, size_t job, const char *source, int64_t attempt);
 int xc_op_put(xc_state *s, const char *key, const char *prev, size_t prev_len, const char *value,
               size_t value_len);
 
-/* Invariant 4 (the seed's re-entrancy table, "after step 8"): a worker that
- * lost its checkpoint re-sends a DDL its done txn already resolved. rc is
- * what dc_worker_put_info said, op_done whether the operation it then got
- * was already done. Anything but "already resolved" is a violation. */
+/* Invariant 4 (DM's re-entrancy table (docs/DESIGN.md, "The protocol"), "after step 8"): a worker
+ * that lost its checkpoint re-sends a DDL its done txn already resolved. rc is what
+ * dc_worker_put_info said, op_done whether the operation it then got was already done. Anything but
+ * "already resolved" is a violation. */
 int xc_resend(xc_state *s, size_t job, const char *source, int rc, int op_done);
 
 /* Invariant 2 (every lock resolves at quiescence with no manual unlock),
@@ -86,6 +86,21 @@ typedef struct xp_opts {
      * 2 the owner executes without recording its intent first and at
      * attempt 1 always, 3 the master's done operations get overwritten. */
     int broken;
+    /* A scripted schedule instead of a random one (--script): tokens, one
+     * tick each, for script_sources sources and script_jobs DDLs on one
+     * table: wI[*n] (n steps of worker I), xI (crash it), m[*n] (passes of
+     * the leading master; the first campaigns), o (a pass of the deposed
+     * one), K (master crash), F (fail-over), rI / aI (task remove / add
+     * source I), u / ue / un / uoI (unlock the master's first lock: plain,
+     * --assume-executed, --assume-not-executed, --owner sI), X (reset),
+     * C (compact), E (end the master's watches), LI (worker I loses its
+     * last checkpoint: it restarts one DDL back). The quiet phase and the
+     * checks follow as for a random schedule. */
+    const char *script;
+    /* Worker hosts (--hosts step|flow|mix): 0 = drawn per schedule, 1 = the
+     * step API, 2 = dc_worker_run_ddl, 3 = both, drawn per source. */
+    int hosts;
+    int script_sources, script_jobs;
     /* Event classes left out (--without LIST): XP_NO_* bits. */
     unsigned without;
 } xp_opts;
@@ -103,7 +118,7 @@ typedef struct xp_result {
     int ok;
     int n_sources, n_jobs, n_tables;
     long ticks;
-    long execs, crashes, master_crashes, failovers, unlocks, removes, faults, resets, metas;
+    long execs, crashes, master_crashes, failovers, unlocks, removes, faults, resets, metas, fenced;
 } xp_result;
 
 /* Run one schedule. Returns 0 when every invariant held, 1 on a violation

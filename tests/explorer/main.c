@@ -3,14 +3,16 @@
  *
  *   explorer [--seed S | --first S --count N] [--max-sources N] [--max-jobs K]
  *            [--break B] [--expect-violation] [--verbose] [--trace-tail L]
- *            [--seeds-file FILE] [--without unlock,remove,meta,master,faults,ckpt,unsynced,reset]
+ *            [--script SOURCES DDLS "TOKENS"] [--seeds-file FILE] [--hosts step|flow|mix]
+ * [--without unlock,remove,meta,master,faults,ckpt,unsynced,reset]
  *
  * Exit status: 0 when every schedule held every invariant (with
  * --expect-violation: when at least one schedule was caught), 1 otherwise,
  * 2 on bad arguments or a harness error. --seeds-file runs the seeds listed
  * in FILE (one "seed max-sources max-jobs without  # note" a line, without
  * being a --without list or "-"; the known findings,
- * tests/explorer/findings.txt) and reports each, failing on none of them.
+ * tests/explorer/findings.txt) and reports each, failing on none of them
+ * unless --must-hold (tests/explorer/reentrancy.txt).
  */
 #include "explorer.h"
 
@@ -47,7 +49,7 @@ static unsigned without_bits(const char *list)
 
 typedef struct totals {
     long runs, bad, errors, execs, crashes, mcrash, fail, unl, rem, faults, ticks, maxsrc, resets,
-        metas;
+        metas, fenced;
 } totals;
 
 static int one(xp_opts *o, totals *t)
@@ -66,6 +68,7 @@ static int one(xp_opts *o, totals *t)
     t->faults += r.faults;
     t->resets += r.resets;
     t->metas += r.metas;
+    t->fenced += r.fenced;
     t->ticks += r.ticks;
     if (r.n_sources > t->maxsrc) t->maxsrc = r.n_sources;
     return rc;
@@ -78,7 +81,7 @@ int main(int argc, char **argv)
     o.max_jobs = 4;
     o.trace_tail = 300;
     unsigned long long first = 1, count = 1, v;
-    int expect = 0;
+    int expect = 0, must_hold = 0;
     const char *seeds_file = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *n = i + 1 < argc ? argv[i + 1] : NULL;
@@ -110,6 +113,25 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--without") && n) {
             o.without = without_bits(n);
             i++;
+        } else if (!strcmp(a, "--script") && i + 3 < argc && !num(argv[i + 1], &v) && v >= 1 &&
+                   v <= 64) {
+            o.script_sources = (int)v;
+            if (num(argv[i + 2], &v) || v < 1 || v > 16) {
+                fprintf(stderr, "explorer: --script SOURCES DDLS TOKENS\n");
+                return 2;
+            }
+            o.script_jobs = (int)v;
+            o.script = argv[i + 3];
+            i += 3;
+        } else if (!strcmp(a, "--hosts") && n) {
+            o.hosts = !strcmp(n, "step") ? 1 : !strcmp(n, "flow") ? 2 : !strcmp(n, "mix") ? 3 : -1;
+            if (o.hosts < 0) {
+                fprintf(stderr, "explorer: --hosts step|flow|mix\n");
+                return 2;
+            }
+            i++;
+        } else if (!strcmp(a, "--must-hold")) {
+            must_hold = 1;
         } else if (!strcmp(a, "--expect-violation")) {
             expect = 1;
         } else if (!strcmp(a, "--verbose")) {
@@ -131,6 +153,25 @@ int main(int argc, char **argv)
         }
         char line[512];
         while (fgets(line, sizeof line, f)) {
+            if (!strncmp(line, "script ", 7)) { /* script SOURCES DDLS TOKENS  # note */
+                int ns = 0, nj = 0, off = 0;
+                if (sscanf(line + 7, "%d %d %n", &ns, &nj, &off) < 2 || ns < 1 || ns > 64 ||
+                    nj < 1 || nj > 16)
+                    continue;
+                char *tokens = line + 7 + off, *hash = strchr(tokens, '#');
+                if (hash) *hash = '\0';
+                xp_opts so = o;
+                so.seed = 1;
+                so.script = tokens;
+                so.script_sources = ns;
+                so.script_jobs = nj;
+                int rc = one(&so, &t);
+                printf("explorer: finding script '%s': %s\n", tokens,
+                       rc == 0  ? "holds now"
+                       : rc > 0 ? "STILL VIOLATED"
+                                : "harness error");
+                continue;
+            }
             unsigned long long s, ms, mj;
             char wo[64] = "";
             int k = sscanf(line, "%llu %llu %llu %63s", &s, &ms, &mj, wo);
@@ -140,6 +181,8 @@ int main(int argc, char **argv)
             so.max_sources = (int)ms;
             so.max_jobs = (int)mj;
             so.without = k == 4 && wo[0] != '#' ? without_bits(wo) : 0;
+            if (k == 4 && strstr(wo, "flow")) so.hosts = 2; /* "...,flow": run_ddl hosts */
+            if (k == 4 && strstr(wo, "step")) so.hosts = 1;
             int rc = one(&so, &t);
             printf("explorer: finding seed %llu: %s\n", s,
                    rc == 0  ? "holds now"
@@ -155,13 +198,15 @@ int main(int argc, char **argv)
     }
     double dt = now_s() - t0;
     printf("explorer: %ld schedules (seeds %llu..%llu), %ld violated, %ld harness errors, "
-           "%.1f s; %ld executions, %ld worker crashes, %ld master crashes, %ld fail-overs, "
+           "%.1f s; %ld executions, %ld worker crashes, %ld master crashes, %ld fail-overs (%ld "
+           "deposed masters fenced), "
            "%ld unlocks, %ld source removals, %ld remove-metas, %ld resets, %ld call faults, %ld "
            "ticks, "
            "up to %ld sources\n",
            t.runs, first, first + count - 1, t.bad, t.errors, dt, t.execs, t.crashes, t.mcrash,
-           t.fail, t.unl, t.rem, t.metas, t.resets, t.faults, t.ticks, t.maxsrc);
-    if (seeds_file) return t.errors ? 2 : 0; /* findings are reported, not failed on */
+           t.fail, t.fenced, t.unl, t.rem, t.metas, t.resets, t.faults, t.ticks, t.maxsrc);
+    /* Findings are reported, not failed on; --must-hold: every one must hold. */
+    if (seeds_file) return t.errors ? 2 : must_hold && t.bad ? 1 : 0;
     if (t.errors) return 2;
     if (expect) return t.bad > 0 ? 0 : 1;
     return t.bad ? 1 : 0;

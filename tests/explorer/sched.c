@@ -78,6 +78,8 @@ typedef struct src {
     long last_done; /* the job whose done txn this worker committed last, -1 none */
     int resend;     /* re-sending a resolved job after a lost checkpoint */
     int removed;    /* not a member of the task */
+    int flow;       /* a host of dc_worker_run_ddl (1) or of the step API (0) */
+    int ran;        /* flow: its exec callback ran in the last call */
     long readd_at;
 } src;
 
@@ -340,6 +342,7 @@ static void master_step(xp *x, mst *m)
     int rc = dc_master_run(m->m, 0);
     if (rc == DC_OK) return;
     tr(x, "%s: run returned %s (%s)", m->hc->who, dc_errname(rc), dc_last_error());
+    if (m == &x->old && rc == DC_ECHANGED) x->res->fenced++; /* a deposed master's write refused */
     if (m == &x->cur && rc == DC_ECHANGED)
         xc_fail(&x->chk, "%s: fenced while it held the leader key", m->hc->who);
     master_free(x, m, m == &x->cur);
@@ -382,11 +385,86 @@ static void worker_crash(xp *x, src *s, const char *why)
     s->put_tried = 0;
 }
 
+static void next_job(xp *x, src *s, const char *why);
+
+/* The callbacks of a dc_worker_run_ddl host. Each may crash the run (a
+ * non-zero return abandons it as if the process died: DC_ECLOSED). */
+static int flow_crash(xp *x, const src *s, const char *where)
+{
+    if (!x->faults || rnd(x, 1000) >= 3 * x->event_rate) return 0;
+    tr(x, "%s: CRASH inside %s (injected)", s->hc.who, where);
+    return 1;
+}
+
+static int flow_step(const dc_step *st, void *ud)
+{
+    src *s = ud;
+    char where[32];
+    snprintf(where, sizeof where, "step %d", st->step);
+    return flow_crash(s->hc.x, s, where);
+}
+
+static int flow_exec(const dc_operation *op, void *ud)
+{
+    src *s = ud;
+    xp *x = s->hc.x;
+    if (flow_crash(x, s, "exec, before the DDL")) return 1;
+    if (op->exec || x->o->broken == 1) {
+        x->res->execs++;
+        tr(x, "%s: EXECUTE job %zu attempt %d (flow)", s->hc.who, s->job, op->attempt);
+        if (xc_exec(&x->chk, s->job, s->hc.who, op->attempt ? op->attempt : 1))
+            tr(x, "VIOLATION: %s", last_viol(x));
+    }
+    s->ran = 1;
+    return flow_crash(x, s, "exec, after the DDL");
+}
+
+static int flow_checkpoint(const dc_operation *op, const char *position, void *ud)
+{
+    src *s = ud;
+    (void)op;
+    (void)position;
+    s->ckpt = s->job + 1;
+    return flow_crash(s->hc.x, s, "checkpoint, after the flush");
+}
+
+/* One dc_worker_run_ddl call (timeout 0: it returns DC_ETIMEDOUT while it
+ * would wait; the next tick calls it again, as a host's retry loop would). */
+static void flow_run(xp *x, src *s)
+{
+    size_t j = s->job;
+    const char *d = x->ddl[j];
+    if ((long)j > s->last_done) s->last_done = -1;
+    s->ran = 0;
+    int executed = 0;
+    int rc = dc_worker_run_ddl(s->w, SCHEMA, x->table[x->job_table[j]], &d, 1, x->pos[j], flow_exec,
+                               flow_checkpoint, s, 0, &executed);
+    if (s->resend && s->ran && xc_resend(&x->chk, j, s->hc.who, DC_OK, 0))
+        tr(x, "VIOLATION: %s", last_viol(x));
+    if (s->ran) s->resend = 0;
+    if (rc == DC_OK) {
+        s->last_done = (long)j;
+        next_job(x, s, executed ? "done (flow, executed)" : "done (flow, skipped)");
+    } else if (rc == DC_ERESOLVED) {
+        next_job(x, s, "already resolved (flow)");
+    } else if (rc == DC_ENOTFOUND) {
+        next_job(x, s, "lock removed: skipped (flow)");
+    } else if (rc == DC_ECONFLICT) {
+        tr(x, "%s: conflict on job %zu: %s", s->hc.who, j, dc_worker_conflict(s->w));
+    } else if (!transient(rc)) {
+        worker_crash(x, s, rc == DC_ECLOSED ? "crashed inside the flow" : dc_last_error());
+    }
+}
+
 static void worker_start(xp *x, src *s)
 {
     if (open_handle(x, &s->hc, &s->h)) return;
     dc_worker_options wo = {0};
     wo.ns = NS;
+    if (s->flow) {
+        wo.on_step = flow_step;
+        wo.step_userdata = s;
+    }
     if (dc_worker_new(s->h, TASK, s->hc.who, &wo, &s->w)) {
         dc_store_close(s->h);
         s->h = NULL;
@@ -433,7 +511,14 @@ static void worker_step(xp *x, src *s)
         return;
     case W_PUT: {
         if (x->hold && j > x->hold_job) return;
+        if (s->flow) {
+            flow_run(x, s);
+            return;
+        }
         const char *d = x->ddl[j];
+        /* Its marker is about to name this DDL: a checkpoint lost from now
+         * on would re-send a DDL the store no longer remembers resolving. */
+        if ((long)j > s->last_done) s->last_done = -1;
         rc = dc_worker_put_info(s->w, SCHEMA, x->table[x->job_table[j]], &d, 1, x->pos[j], 0, NULL);
         if (rc == DC_OK) {
             tr(x, "%s: put job %zu%s", s->hc.who, j, s->resend ? " (re-sent)" : "");
@@ -789,6 +874,116 @@ static void event(xp *x)
 
 /* ---------------------------------------------------------------- ticks */
 
+static void tick_end(xp *x)
+{
+    operator_poll(x);
+    remove_meta_poll(x);
+    for (int i = 0; i < x->n_src; i++)
+        if (x->s[i].removed && x->faults && x->tick >= x->s[i].readd_at) readd(x, &x->s[i]);
+    observe(x);
+}
+
+/* One token of a scripted schedule (explorer.h, xp_opts.script). */
+static int script_token(xp *x, const char *t)
+{
+    char c = t[0];
+    int i = t[1] >= '0' && t[1] <= '9' ? atoi(t + 1) : -1;
+    if (strchr("wxraL", c) && (i < 0 || i >= x->n_src)) return -1;
+    x->tick++;
+    x->now_ms += TICK_MS;
+    switch (c) {
+    case 'w': {
+        const char *star = strchr(t, '*');
+        int n = star ? atoi(star + 1) : 1;
+        for (int k = 0; k < n; k++) worker_step(x, &x->s[i]);
+        break;
+    }
+    case 'x':
+        worker_crash(x, &x->s[i], "scripted");
+        break;
+    case 'm': {
+        int n = t[1] == '*' ? atoi(t + 2) : 1;
+        for (int k = 0; k < n; k++) master_step(x, &x->cur);
+        break;
+    }
+    case 'o':
+        master_step(x, &x->old);
+        break;
+    case 'K':
+        master_crash(x);
+        break;
+    case 'F':
+        failover(x);
+        break;
+    case 'r':
+        if (!x->s[i].removed) {
+            const char *n = x->s[i].hc.who;
+            if (dc_task_remove(x->adm, NS, TASK, &n, 1) == DC_OK) x->s[i].removed = 1;
+            tr(x, "operator: task remove %s (it is in %s, job %zu)", n, wname[x->s[i].st],
+               x->s[i].job);
+        }
+        break;
+    case 'a':
+        readd(x, &x->s[i]);
+        break;
+    case 'u': { /* u, ue, un, uo<I>: an unlock of the master's first lock */
+        dc_lock_status *l = NULL;
+        size_t n = 0;
+        if (x->call || !x->cur.m || dc_master_locks(x->cur.m, NULL, &l, &n) || n == 0) {
+            dc_lock_status_free_array(l, n);
+            tr(x, "operator: no lock to unlock");
+            break;
+        }
+        dc_unlock_options uo = {0};
+        uo.wait_ms = 2000;
+        if (t[1] == 'e') uo.assume = DC_ASSUME_EXECUTED;
+        if (t[1] == 'n') uo.assume = DC_ASSUME_NOT_EXECUTED;
+        if (t[1] == 'o' && atoi(t + 2) < x->n_src) uo.owner = x->s[atoi(t + 2)].hc.who;
+        size_t job = job_of(x, &l[0]);
+        if (uo.assume == DC_ASSUME_NOT_EXECUTED && job < x->n_jobs) x->chk.jobs[job].exempt = 1;
+        tr(x, "operator: unlock %s (%s)", l[0].id, t);
+        if (dc_admin_send_unlock(x->adm, NS, l[0].id, &uo, 600000, &x->call)) x->call = NULL;
+        x->call_until = x->tick + 3000;
+        dc_lock_status_free_array(l, n);
+        break;
+    }
+    case 'X':
+        reset(x);
+        break;
+    case 'L': /* LI: worker I restarts one DDL back (a lost checkpoint) */
+        if (i < 0 || i >= x->n_src) return -1;
+        lose_checkpoint(x, &x->s[i]);
+        break;
+    case 'C':
+        if (x->obs_rev > 1) dc_compact(x->adm, x->obs_rev);
+        break;
+    case 'E': { /* end every watch of the leading master */
+        if (x->cur.h)
+            dc_mem_end_watches(x->cur.h, DC_MEM_SCOPE_HANDLE, NULL, 0, DC_ECOMPACTED, NULL);
+        break;
+    }
+    default:
+        return -1;
+    }
+    tick_end(x);
+    return 0;
+}
+
+static int run_script(xp *x, const char *script)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s", script);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) {
+        if (t[0] == '#') break;
+        if (script_token(x, t)) {
+            printf("explorer: bad script token '%s'\n", t);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void tick(xp *x)
 {
     x->tick++;
@@ -804,11 +999,7 @@ static void tick(xp *x)
         else
             worker_step(x, &x->s[rnd(x, x->n_src)]);
     }
-    operator_poll(x);
-    remove_meta_poll(x);
-    for (int i = 0; i < x->n_src; i++)
-        if (x->s[i].removed && x->faults && x->tick >= x->s[i].readd_at) readd(x, &x->s[i]);
-    observe(x);
+    tick_end(x);
 }
 
 static size_t unfinished(xp *x)
@@ -876,12 +1067,25 @@ static void setup(xp *x)
                  x->job_table[j], j);
         snprintf(x->pos[j], sizeof x->pos[j], "pos-%zu", j);
     }
+    if (x->o->script) { /* a scripted schedule: its shape is given */
+        x->n_src = x->o->script_sources;
+        x->n_jobs = (size_t)x->o->script_jobs;
+        x->n_tables = 1;
+        for (size_t j = 0; j < x->n_jobs; j++) {
+            x->job_table[j] = 0;
+            snprintf(x->ddl[j], sizeof x->ddl[j], "ALTER TABLE tb0 ADD COLUMN c%zu INT", j);
+        }
+    }
     static const int cf[] = {0, 0, 30, 100, 300};
     x->call_fault = cf[rnd(x, 5)];
     if (x->o->without & XP_NO_FAULTS) x->call_fault = 0;
     x->event_rate = 5 + rnd(x, 40);
+    /* 1: step-API hosts, 2: dc_worker_run_ddl hosts, 3: both (the broken
+     * hosts and scripts are step-API hosts) */
+    int hosts = x->o->script || x->o->broken ? 1 : x->o->hosts ? x->o->hosts : 1 + rnd(x, 3);
     for (int i = 0; i < x->n_src; i++) {
         src *s = &x->s[i];
+        s->flow = hosts == 2 || (hosts == 3 && rnd(x, 2));
         snprintf(s->hc.who, sizeof s->hc.who, "s%02d", i);
         s->st = W_DOWN;
         s->last_done = -1;
@@ -908,6 +1112,9 @@ static void teardown(xp *x)
 
 static void report(xp *x, const char *what)
 {
+    if (x->o->script)
+        printf("explorer: script '%s' on %d sources, %d DDLs: %s\n", x->o->script,
+               x->o->script_sources, x->o->script_jobs, what);
     printf("explorer: seed %llu: %s (%d sources, %zu DDLs on %d tables, %ld ticks, call faults "
            "%d/10000, events %d/1000)\n",
            (unsigned long long)x->o->seed, what, x->n_src, x->n_jobs, x->n_tables, x->tick,
@@ -970,10 +1177,22 @@ int xp_run(const xp_opts *o, xp_result *res)
        x->n_src, x->n_jobs, x->n_tables, x->call_fault, x->event_rate);
     for (size_t j = 0; j < x->n_jobs; j++) tr(x, "job %zu: %s", j, x->ddl[j]);
 
-    /* Chaos. */
-    x->faults = 1;
-    long chaos = 8L * x->n_src * (long)x->n_jobs + 200 + rnd(x, 600);
-    while (x->tick < chaos) tick(x);
+    /* Chaos, or the script. */
+    if (o->script) {
+        x->call_fault = 0;
+        if (run_script(x, o->script)) {
+            teardown(x);
+            dc_log_set_handler(NULL, NULL);
+            xc_free(&x->chk);
+            free(x->trace);
+            x->trace = NULL;
+            return -1;
+        }
+    } else {
+        x->faults = 1;
+        long chaos = 8L * x->n_src * (long)x->n_jobs + 200 + rnd(x, 600);
+        while (x->tick < chaos) tick(x);
+    }
 
     /* Quiet: no faults, no operator; everyone back. */
     x->faults = 0;

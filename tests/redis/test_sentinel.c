@@ -9,11 +9,11 @@
  *  - switch: after CLIENT KILL of the driver's connections, and after a
  *    fail-over Sentinel runs with the old master alive (SENTINEL FAILOVER),
  *    the next calls reach the new master and the driver says it moved;
- *  - reset: writes acknowledged while the replicas are cut off, then the
- *    master killed: without min_replicas_ack the fail-over loses them and the
- *    handle that saw them answers DC_ERESET (its write does not apply),
- *    never a silent gap; with min_replicas_ack=1 such a write is
- *    DC_EUNKNOWN, and every acknowledged write survives;
+ *  - loss: writes while the replicas are cut off, then the master killed:
+ *    without min_replicas_ack they were acknowledged, the fail-over loses
+ *    them and the handle that saw them answers DC_ERESET (its write does
+ *    not apply), never a silent gap; with min_replicas_ack=1 such a write
+ *    is DC_EUNKNOWN, every acknowledged write survives and the handle goes on;
  *  - options: bad URIs and options are typed errors; a dead sentinel is
  *    skipped; a sentinel password is never shown.
  * Each case leaves the group whole again (the killed node restarted and
@@ -24,6 +24,8 @@
 #include <ddlcoord/ddlcoord.h>
 #include <hiredis/hiredis.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,11 +125,29 @@ static int whole(const char *m)
     return ok;
 }
 
-/* Restart a killed node and wait until it is back as a replica. */
+/* Whether the fixture's node runs (its pid file names a live process). */
+static int running(const char *node)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/pid", getenv("DC_SENTINEL_DIR"), node);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    int pid = 0, ok = fscanf(f, "%d", &pid) == 1;
+    fclose(f);
+    return ok && pid > 0 && kill(pid, 0) == 0;
+}
+
+/* Restart a killed node (and any data node a failed test left dead) and
+ * wait until the group has a master with two replicas again. */
 static void heal(const char *killed)
 {
     if (killed)
         ck_assert_msg(fixture(NULL, 0, "restart DIR %s", killed) == 0, "restart %s", killed);
+    const char *nodes[] = {"r0", "r1", "r2"};
+    for (int i = 0; i < 3; i++)
+        if (!running(nodes[i]))
+            ck_assert_msg(fixture(NULL, 0, "restart DIR %s", nodes[i]) == 0, "restart %s",
+                          nodes[i]);
     char m[16];
     int64_t end = now_ms() + 120000;
     while (!whole(master(m, sizeof m))) {
@@ -224,7 +244,7 @@ static void prefix(char *out, size_t len, const char *what)
 typedef struct writer {
     dc_store *s;
     const char *pfx;
-    volatile int stop;
+    atomic_int stop;
     int n, acked, unknown, reset, unavailable, other;
     char ok[N_FOLLOW]; /* 1 = write i acknowledged */
     pthread_mutex_t mu;
@@ -233,7 +253,7 @@ typedef struct writer {
 static void *write_loop(void *arg)
 {
     writer *w = arg;
-    for (int i = 0; i < N_FOLLOW && !w->stop; i++) {
+    for (int i = 0; i < N_FOLLOW && !atomic_load(&w->stop); i++) {
         char k[96], v[32];
         snprintf(k, sizeof k, "%s/%05d", w->pfx, i);
         snprintf(v, sizeof v, "v%d", i);
@@ -295,7 +315,7 @@ START_TEST(writes_follow_a_killed_master_and_none_acknowledged_is_lost)
         ck_assert_msg(now_ms() < end, "writes did not resume on %s", now);
         sleep_ms(20);
     }
-    w.stop = 1;
+    atomic_store(&w.stop, 1);
     pthread_join(t, NULL);
     fprintf(stderr, "follow: %d writes, %d acknowledged, %d unknown, %d unavailable, %s -> %s\n",
             w.n, w.acked, w.unknown, w.unavailable, killed, now);
@@ -385,69 +405,62 @@ static char *key(char *buf, size_t len, const char *pfx, const char *what, int i
     return buf;
 }
 
-START_TEST(acknowledged_writes_lost_in_a_failover_are_a_reset_without_min_replicas_ack)
+/* One fail-over, two handles: a (no min_replicas_ack) and b
+ * (min_replicas_ack=1). Both write while the replicas are cut off, then the
+ * master dies and a replica that never had those writes takes over. */
+START_TEST(lost_writes_are_a_reset_without_min_replicas_ack_and_unknown_with_it)
 {
     char pfx[64], k[96], m[16], cut[16], now[16];
-    prefix(pfx, sizeof pfx, "reset");
-    dc_store *s = open_store("");
-    for (int i = 0; i < 5; i++) put(s, key(k, sizeof k, pfx, "kept", i), "x");
+    prefix(pfx, sizeof pfx, "loss");
+    dc_store *a = open_store("");
+    dc_store *b = open_store("?min_replicas_ack=1&min_replicas_timeout_ms=300");
+    for (int i = 0; i < 5; i++) put(a, key(k, sizeof k, pfx, "kept-a", i), "x");
+    for (int i = 0; i < 5; i++) put(b, key(k, sizeof k, pfx, "kept-b", i), "x");
     master(m, sizeof m);
     ck_assert_int_eq(fixture(cut, sizeof cut, "cut-replicas DIR"), 0);
     ck_assert_str_eq(cut, m);
-    /* acknowledged, but on the master alone */
-    for (int i = 0; i < 5; i++) put(s, key(k, sizeof k, pfx, "lost", i), "y");
-    ck_assert_int_eq(fixture(NULL, 0, "kill DIR %s", m), 0);
-    ck_assert_int_eq(fixture(now, sizeof now, "wait-failover DIR %s 90", m), 0);
-    /* the handle saw revisions the new master never had: a read says so
-     * (it would be a silent gap: the lost keys missing), and so does a write */
-    key(k, sizeof k, pfx, "lost", 0);
-    dc_kvs *kvs = NULL;
-    int grc = dc_get(s, k, strlen(k), 0, 0, &kvs);
-    if (grc == DC_OK) dc_kvs_free(kvs);
-    ck_assert_msg(grc == DC_ERESET, "a read after the loss: %s (%s), want DC_ERESET",
-                  dc_errname(grc), dc_last_error());
-    key(k, sizeof k, pfx, "after", 0);
-    int rc = dc_put(s, k, strlen(k), "z", 1, 0, NULL);
-    ck_assert_msg(rc == DC_ERESET, "a write after the loss: %s (%s), want DC_ERESET",
-                  dc_errname(rc), dc_last_error());
-    dc_store_close(s);
-    dc_store *r = open_store("");
-    for (int i = 0; i < 5; i++) ck_assert(has(r, key(k, sizeof k, pfx, "kept", i), "x"));
-    int lost = 0;
-    for (int i = 0; i < 5; i++) lost += !has(r, key(k, sizeof k, pfx, "lost", i), "y");
-    ck_assert_msg(lost == 5, "only %d of 5 writes were lost: the cut did not hold", lost);
-    ck_assert_msg(!has(r, key(k, sizeof k, pfx, "after", 0), "z"),
-                  "the write refused with DC_ERESET applied");
-    OK(dc_delete(r, pfx, strlen(pfx), DC_PREFIX, NULL, NULL));
-    dc_store_close(r);
-    heal(m);
-}
-END_TEST
-
-START_TEST(min_replicas_ack_makes_unreplicated_writes_unknown_and_loses_none)
-{
-    char pfx[64], k[96], m[16], cut[16], now[16];
-    prefix(pfx, sizeof pfx, "acked");
-    dc_store *s = open_store("?min_replicas_ack=1&min_replicas_timeout_ms=300");
-    for (int i = 0; i < 5; i++) put(s, key(k, sizeof k, pfx, "kept", i), "x");
-    master(m, sizeof m);
-    ck_assert_int_eq(fixture(cut, sizeof cut, "cut-replicas DIR"), 0);
-    ck_assert_str_eq(cut, m);
+    /* a: acknowledged, but on the master alone */
+    for (int i = 0; i < 5; i++) put(a, key(k, sizeof k, pfx, "lost", i), "y");
+    /* b: the same situation is DC_EUNKNOWN, never an acknowledgement */
     for (int i = 0; i < 3; i++) {
         key(k, sizeof k, pfx, "unsure", i);
-        int rc = dc_put(s, k, strlen(k), "y", 1, 0, NULL);
+        int rc = dc_put(b, k, strlen(k), "y", 1, 0, NULL);
         ck_assert_msg(rc == DC_EUNKNOWN, "a write no replica has: %s (%s), want DC_EUNKNOWN",
                       dc_errname(rc), dc_last_error());
     }
     ck_assert_msg(strstr(dc_last_error(), "replica") != NULL, "%s", dc_last_error());
     ck_assert_int_eq(fixture(NULL, 0, "kill DIR %s", m), 0);
     ck_assert_int_eq(fixture(now, sizeof now, "wait-failover DIR %s 90", m), 0);
-    /* nothing acknowledged is gone, so the same handle goes on */
-    put(s, key(k, sizeof k, pfx, "after", 0), "z");
-    for (int i = 0; i < 5; i++) ck_assert(has(s, key(k, sizeof k, pfx, "kept", i), "x"));
-    ck_assert(has(s, key(k, sizeof k, pfx, "after", 0), "z"));
-    OK(dc_delete(s, pfx, strlen(pfx), DC_PREFIX, NULL, NULL));
-    dc_store_close(s);
+
+    /* a saw revisions the new master never had: a read says so (it would be
+     * a silent gap: the lost keys missing), and so does a write, unapplied */
+    key(k, sizeof k, pfx, "lost", 0);
+    dc_kvs *kvs = NULL;
+    int grc = dc_get(a, k, strlen(k), 0, 0, &kvs);
+    if (grc == DC_OK) dc_kvs_free(kvs);
+    ck_assert_msg(grc == DC_ERESET, "a read after the loss: %s (%s), want DC_ERESET",
+                  dc_errname(grc), dc_last_error());
+    key(k, sizeof k, pfx, "after-a", 0);
+    int rc = dc_put(a, k, strlen(k), "z", 1, 0, NULL);
+    ck_assert_msg(rc == DC_ERESET, "a write after the loss: %s (%s), want DC_ERESET",
+                  dc_errname(rc), dc_last_error());
+    dc_store_close(a);
+
+    /* b lost nothing it was told had committed, so it goes on */
+    put(b, key(k, sizeof k, pfx, "after-b", 0), "z");
+    for (int i = 0; i < 5; i++) ck_assert(has(b, key(k, sizeof k, pfx, "kept-b", i), "x"));
+    ck_assert(has(b, key(k, sizeof k, pfx, "after-b", 0), "z"));
+    dc_store_close(b);
+
+    dc_store *r = open_store("");
+    for (int i = 0; i < 5; i++) ck_assert(has(r, key(k, sizeof k, pfx, "kept-a", i), "x"));
+    int lost = 0;
+    for (int i = 0; i < 5; i++) lost += !has(r, key(k, sizeof k, pfx, "lost", i), "y");
+    ck_assert_msg(lost == 5, "only %d of 5 writes were lost: the cut did not hold", lost);
+    ck_assert_msg(!has(r, key(k, sizeof k, pfx, "after-a", 0), "z"),
+                  "the write refused with DC_ERESET applied");
+    OK(dc_delete(r, pfx, strlen(pfx), DC_PREFIX, NULL, NULL));
+    dc_store_close(r);
     heal(m);
 }
 END_TEST
@@ -475,13 +488,18 @@ START_TEST(bad_sentinel_uris_and_options_are_typed_errors)
                   dc_last_error());
     snprintf(uri, sizeof uri, "redis+sentinel://%s", hosts);
     ck_assert_int_eq(try_open(uri), DC_EINVAL);
-    snprintf(uri, sizeof uri, "%s?min_replicas_timeout_ms=5000", base_uri);
+    snprintf(uri, sizeof uri, "%s?min_replicas_ack=1&min_replicas_timeout_ms=5000", base_uri);
     ck_assert_int_eq(try_open(uri), DC_EINVAL);
     ck_assert_msg(strstr(dc_last_error(), "request_timeout_ms"), "%s", dc_last_error());
+    /* a short request timeout alone is fine: the WAIT timeout follows it */
+    snprintf(uri, sizeof uri, "%s?min_replicas_ack=1&request_timeout_ms=400", base_uri);
+    ck_assert_int_eq(try_open(uri), DC_OK);
     snprintf(uri, sizeof uri, "%s?min_replicas_ack=-1", base_uri);
     ck_assert_int_eq(try_open(uri), DC_EINVAL);
     /* sentinel credentials belong to redis+sentinel:// only */
     snprintf(uri, sizeof uri, "redis://127.0.0.1:%d?sentinel_password=x", node_port("r0"));
+    ck_assert_int_eq(try_open(uri), DC_EINVAL);
+    snprintf(uri, sizeof uri, "%s?sentinel_username=ops", base_uri);
     ck_assert_int_eq(try_open(uri), DC_EINVAL);
     /* a wrong sentinel password is DC_EAUTH, and never shown */
     snprintf(uri, sizeof uri, "%s?sentinel_password=Secret4711", base_uri);
@@ -508,8 +526,7 @@ int main(void)
     suite_add_tcase(su, tc)
     CASE("follow", writes_follow_a_killed_master_and_none_acknowledged_is_lost);
     CASE("switch", client_kill_and_a_sentinel_failover_reach_the_new_master);
-    CASE("reset", acknowledged_writes_lost_in_a_failover_are_a_reset_without_min_replicas_ack);
-    CASE("acked", min_replicas_ack_makes_unreplicated_writes_unknown_and_loses_none);
+    CASE("loss", lost_writes_are_a_reset_without_min_replicas_ack_and_unknown_with_it);
     CASE("options", bad_sentinel_uris_and_options_are_typed_errors);
     SRunner *sr = srunner_create(su);
     srunner_run_all(sr, CK_NORMAL);

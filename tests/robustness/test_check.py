@@ -431,8 +431,23 @@ class Search(unittest.TestCase):
             return v
         return state if state == v else None
 
-    def search(self, ops, budget=100000):
-        return wgl.check(ops, lambda o: o[0], lambda o: o[1], lambda: 0, self.step, budget)
+    def search(self, ops, budget=100000, max_cache=250_000):
+        return wgl.check(ops, lambda o: o[0], lambda o: o[1], lambda: 0, self.step, budget,
+                         max_cache)
+
+    def test_a_bounded_memo_changes_no_verdict(self):
+        """The memo starts afresh when full: verdicts stay, only steps grow."""
+        inf = float("inf")
+        cases = [
+            ([(0, 10, "w", 1), (0, 10, "w", 2), (11, 12, "r", 1), (13, 14, "r", 1)], wgl.OK),
+            ([(0, 10, "w", 1), (0, 10, "w", 2), (11, 12, "r", 1), (13, 14, "r", 2)], wgl.VIOLATION),
+            ([(0, inf, "w", 1), (5, 6, "r", 0), (7, 8, "r", 1)], wgl.OK),
+            ([(0, 100, "w", i) for i in range(1, 8)] + [(101, 102, "r", 99)], wgl.VIOLATION),
+        ]
+        for ops, want in cases:
+            for cap in (1, 2, 10, 250_000):
+                self.assertEqual(self.search(ops, budget=10 ** 7, max_cache=cap).status, want,
+                                 (ops, cap))
 
     def test_overlapping_ops_linearize(self):
         ops = [(0, 10, "w", 1), (1, 5, "r", 1), (2, 12, "w", 2), (11, 13, "r", 2)]

@@ -12,11 +12,35 @@ unset DDLCOORD_STORE
 expect_rc 0 "$DC" --help
 grep -q "^Exit codes:" "$WORK/last.out" || fail "--help lacks the exit codes"
 cp "$WORK/last.out" "$WORK/help.out"
-for c in demo master worker locks unlock remove-meta task; do
+grep -q "^  --store URI" "$WORK/help.out" || fail "--help lacks the common options"
+for c in demo master worker locks unlock remove-meta task status; do
     grep -q "^  $c " "$WORK/help.out" || fail "--help does not list $c"
     expect_rc 0 "$DC" "$c" --help
     grep -q "^Usage: ddlcoord $c" "$WORK/last.out" || fail "$c --help has no usage line"
+    # its own options first, then a pointer to the common ones
+    tail -n 2 "$WORK/last.out" | grep -q "see 'ddlcoord --help'" ||
+        fail "$c --help does not end pointing to ddlcoord --help"
+    grep -q "^  --store URI" "$WORK/last.out" && fail "$c --help repeats the common options"
 done
+
+# A non-numeric number in the config: the file, the line and the key.
+printf '[store]\nuri = mem://\n[master]\nttl = ten\n' >"$WORK/t.ini"
+expect_rc 2 "$DC" --config "$WORK/t.ini" master
+grep -q "master.ttl=ten (.*t.ini:4)" "$WORK/last.err" || fail "bad ttl: $(cat "$WORK/last.err")"
+printf '[store]\nuri = mem://\n[master]\nkeep_revisions = lots\n' >"$WORK/k.ini"
+expect_rc 2 "$DC" --config "$WORK/k.ini" master
+grep -q "master.keep_revisions=lots (.*k.ini:4)" "$WORK/last.err" ||
+    fail "bad keep_revisions: $(cat "$WORK/last.err")"
+
+# demo -o json: the summary alone, as JSON.
+expect_rc 0 "$DC" demo -o json --pace 0
+[ "$(jq -c '[.ok, .locks, .sources, .keys_left]' "$WORK/last.out")" = '[true,2,3,0]' ] ||
+    fail "demo -o json: $(cat "$WORK/last.out")"
+
+# version -o json: the library and the built-in driver.
+expect_rc 0 "$DC" version -o json
+[ "$(jq -r '.drivers[0].scheme' "$WORK/last.out")" = mem ] || fail "version -o json"
+[ "$(jq -r '.version' "$WORK/last.out")" != null ] || fail "version -o json: no version"
 
 # Bad input: one line on stderr and exit 2, never a crash.
 one_line_error() {
@@ -33,9 +57,11 @@ for args in "" "nosuch" "--bogus demo" "demo --bogus" "demo --sources 0" "demo -
 done
 expect_rc 2 "$DC" worker --task T --source S --schema D --table X --ddl ""
 
-# A store that cannot be opened: exit 3 with one line naming the URI.
-expect_rc 3 "$DC" --store nosuch://x locks
+# An unknown scheme: a usage error (exit 2), one line naming the URI and the
+# schemes that work here.
+expect_rc 2 "$DC" --store nosuch://x locks
 grep -q "cannot open store nosuch://x" "$WORK/last.err" || fail "store error message"
+grep -q "known schemes: mem" "$WORK/last.err" || fail "the known schemes are not listed"
 one_line_error "nosuch://x"
 # A password in the store URI never appears in what the command prints, its
 # own lines or the library's, at any log level, however the URI is written
@@ -62,11 +88,11 @@ expect_rc 2 "$DC" --config "$WORK/none.ini" locks
 # Precedence --store > DDLCOORD_STORE > config uri, shown by which scheme
 # the loader tries; the config file still supplies the namespace.
 printf '[store]\nuri = fromconfig://x\nnamespace = /fromconfig\n' >"$WORK/c.ini"
-expect_rc 3 "$DC" --config "$WORK/c.ini" locks
+expect_rc 2 "$DC" --config "$WORK/c.ini" locks
 grep -q "fromconfig://x" "$WORK/last.err" || fail "config uri not used"
-DDLCOORD_STORE=fromenv://x expect_rc 3 "$DC" --config "$WORK/c.ini" locks
+DDLCOORD_STORE=fromenv://x expect_rc 2 "$DC" --config "$WORK/c.ini" locks
 grep -q "fromenv://x" "$WORK/last.err" || fail "DDLCOORD_STORE does not beat the config"
-DDLCOORD_STORE=fromenv://x expect_rc 3 "$DC" --config "$WORK/c.ini" --store fromflag://x locks
+DDLCOORD_STORE=fromenv://x expect_rc 2 "$DC" --config "$WORK/c.ini" --store fromflag://x locks
 grep -q "fromflag://x" "$WORK/last.err" || fail "--store does not beat DDLCOORD_STORE"
 printf '[store]\nuri = mem://\nnamespace = /fromconfig\n' >"$WORK/m.ini"
 expect_rc 0 "$DC" --config "$WORK/m.ini" locks
@@ -83,7 +109,7 @@ grep -q "locks resolved *3/3" "$WORK/last.out" || fail "demo with one source"
 
 # Waits that nobody answers on mem:// (no master in this process).
 expect_rc 4 "$DC" --store mem:// worker --task T --source S --schema d --table t --ddl X \
-    --timeout 0.5
+    --timeout 0.5 --no-exec
 expect_rc 9 "$DC" --store mem:// unlock 'T-`d`.`t`' --timeout 0.5
 expect_rc 9 "$DC" --store mem:// remove-meta T --timeout 0.5
 expect_rc 0 "$DC" --store mem:// task add T s1 s2

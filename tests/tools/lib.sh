@@ -121,7 +121,7 @@ log_has() { grep -q -- "$2" "$WORK/$1"; }
 lock_has_source() { dc locks --json | grep '"synced":' | grep -q "\"$1\""; }
 
 no_locks() { dc locks | grep -q '^0 locks'; }
-dc_locks_has() { dc locks | grep -q -- "$1"; }
+dc_locks_has() { dc locks -o wide | grep -q -- "$1"; }
 
 exec_lines() { [ -f "$EXEC_LOG" ] && wc -l <"$EXEC_LOG" || echo 0; }
 

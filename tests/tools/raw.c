@@ -9,11 +9,13 @@
  */
 #include <ddlcoord/ddlcoord.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: dc_test_raw URI put KEY VALUE | get KEY | count PREFIX\n");
+    fprintf(stderr, "usage: dc_test_raw URI put KEY VALUE | get KEY | count PREFIX | "
+                    "watch-from REV PREFIX\n");
     return 2;
 }
 
@@ -22,7 +24,8 @@ int main(int argc, char **argv)
     int is_put = argc == 5 && strcmp(argv[2], "put") == 0;
     int is_count = argc == 4 && strcmp(argv[2], "count") == 0;
     int is_get = argc == 4 && strcmp(argv[2], "get") == 0;
-    if (!is_put && !is_count && !is_get) return usage();
+    int is_watch = argc == 5 && strcmp(argv[2], "watch-from") == 0;
+    if (!is_put && !is_count && !is_get && !is_watch) return usage();
     dc_store *s = NULL;
     int rc = dc_store_open(argv[1], &s);
     if (rc != DC_OK) {
@@ -30,7 +33,22 @@ int main(int argc, char **argv)
                 dc_last_error());
         return 3;
     }
-    if (is_put) {
+    if (is_watch) {
+        /* "compacted C" when history before REV is gone, else "kept". */
+        dc_watch *w = NULL;
+        rc = dc_watch_open(s, argv[4], strlen(argv[4]), atoll(argv[3]), DC_PREFIX, &w);
+        dc_events *ev = NULL;
+        if (rc == DC_OK) rc = dc_watch_next(w, 2000, &ev);
+        if (rc == DC_ECOMPACTED) {
+            printf("compacted %lld\n", (long long)dc_watch_compact_revision(w));
+            rc = DC_OK;
+        } else if (rc == DC_OK || rc == DC_ETIMEDOUT) {
+            printf("kept\n");
+            rc = DC_OK;
+        }
+        dc_events_free(ev);
+        dc_watch_close(w);
+    } else if (is_put) {
         int64_t rev = 0;
         rc = dc_put(s, argv[3], strlen(argv[3]), argv[4], strlen(argv[4]), 0, &rev);
         if (rc == DC_OK) printf("%lld\n", (long long)rev);

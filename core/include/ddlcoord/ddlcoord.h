@@ -20,5 +20,6 @@
 #include "pessimism.h"
 #include "election.h"
 #include "version.h"
+#include "stats.h"
 
 #endif
