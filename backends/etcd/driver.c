@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drv.h"
 #include "uri.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -29,21 +30,11 @@ static void curl_init(void)
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* Options: "etcd.<name>" wins over "<name>" (core/util/drv.h); empty is unset. */
 static const char *opt(const dc_host *h, const dc_config *cfg, const char *name)
 {
-    char key[64];
-    snprintf(key, sizeof key, "etcd.%s", name);
-    const char *v = h->config_get(cfg, key);
-    if (!v) v = h->config_get(cfg, name);
+    const char *v = dc_drv_opt(h, cfg, "etcd", name);
     return v && *v ? v : NULL;
-}
-
-static int64_t opt_int(const dc_host *h, const dc_config *cfg, const char *name, int64_t def)
-{
-    char key[64];
-    snprintf(key, sizeof key, "etcd.%s", name);
-    if (h->config_get(cfg, key)) return h->config_get_int(cfg, key, def);
-    return h->config_get_int(cfg, name, def);
 }
 
 static int dup_opt(const dc_host *h, const dc_config *cfg, const char *name, char **out)
@@ -150,23 +141,25 @@ static int etcd_open(const dc_host *host, const char *uri, const dc_config *cfg,
         conn_free(c);
         return etcd_err(NULL, err, DC_ENOMEM, "out of memory");
     }
-    c->connect_timeout_ms =
-        (long)opt_int(host, cfg, "connect_timeout_ms", ETCD_DEFAULT_CONNECT_TIMEOUT_MS);
-    c->request_timeout_ms =
-        (long)opt_int(host, cfg, "request_timeout_ms", ETCD_DEFAULT_REQUEST_TIMEOUT_MS);
-    c->max_send_bytes = opt_int(host, cfg, "max_send_bytes", ETCD_DEFAULT_MAX_SEND_BYTES);
-    if (c->max_send_bytes <= 0) {
-        int rc = etcd_err(c, err, DC_EINVAL, "max_send_bytes must be positive (%lld)",
-                          (long long)c->max_send_bytes);
+    /* integers are checked as the core checks its own: a bad one is
+     * DC_EINVAL naming the key, never a silent default */
+    int64_t cto, rto;
+    dc_drv_err why = {{0}, 0};
+    int orc = dc_drv_opt_int(host, cfg, "etcd", "connect_timeout_ms", DC_DEFAULT_CONNECT_TIMEOUT_MS,
+                             1, 86400000, &cto, &why);
+    if (orc == DC_OK)
+        orc = dc_drv_opt_int(host, cfg, "etcd", "request_timeout_ms", DC_DEFAULT_REQUEST_TIMEOUT_MS,
+                             1, 86400000, &rto, &why);
+    if (orc == DC_OK)
+        orc = dc_drv_opt_int(host, cfg, "etcd", "max_send_bytes", ETCD_DEFAULT_MAX_SEND_BYTES, 1,
+                             INT64_MAX, &c->max_send_bytes, &why);
+    if (orc != DC_OK) {
+        int rc = etcd_err(c, err, DC_EINVAL, "%s", why.msg);
         conn_free(c);
         return rc;
     }
-    if (c->connect_timeout_ms <= 0 || c->request_timeout_ms <= 0) {
-        int rc = etcd_err(c, err, DC_EINVAL, "timeouts must be positive (connect %ld, request %ld)",
-                          c->connect_timeout_ms, c->request_timeout_ms);
-        conn_free(c);
-        return rc;
-    }
+    c->connect_timeout_ms = (long)cto;
+    c->request_timeout_ms = (long)rto;
     if (!tls && (c->tls_ca || c->tls_cert || c->tls_key))
         host->log(DC_LOG_WARN, "etcd", "%s: tls_* options ignored on etcd:// (use etcd+https://)",
                   c->label);

@@ -180,6 +180,12 @@ START_TEST(bad_timeout_in_the_config_is_invalid)
     dc_store *s = NULL;
     ET_EXPECT_RC(dc_store_open(et_uri("request_timeout_ms=0"), &s), DC_EINVAL);
     ck_assert_ptr_null(s);
+    /* not a number at all: an error too, not the default (core/util/drv.h) */
+    ET_EXPECT_RC(dc_store_open(et_uri("etcd.connect_timeout_ms=3s"), &s), DC_EINVAL);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(dc_last_error(), "connect_timeout_ms") != NULL, "%s", dc_last_error());
+    ET_EXPECT_RC(dc_store_open(et_uri("max_send_bytes=1MiB"), &s), DC_EINVAL);
+    ck_assert_ptr_null(s);
 }
 END_TEST
 
