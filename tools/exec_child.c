@@ -152,9 +152,13 @@ int dcx_exec_run(const char *cmd, char *const *vars, size_t n_vars, int *interru
                 kill(s, SIGTERM); /* S stops its group */
                 forwarded = 1;
             }
-            pid_t r = waitpid(s, &status, 0);
+            /* Polled: a signal may be handled by another thread of the
+             * worker (the claim's keepalive), which would not interrupt a
+             * blocking waitpid here. */
+            pid_t r = waitpid(s, &status, WNOHANG);
             if (r == s) break;
             if (r < 0 && errno != EINTR) break;
+            if (r == 0) nap_ms(20);
         }
         if (WIFEXITED(status))
             rc = WEXITSTATUS(status);

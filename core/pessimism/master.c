@@ -591,9 +591,13 @@ static int member_removed(dc_master *m, pess_lock *l, const char *source, int64_
          * (then the lock waits for it, or for an operator). */
         rc = master_owner_leaves(m, l, NULL, 0);
         if (rc == DC_EUNCERTAIN) return DC_OK;
-    } else if (was_out) {
+    } else if (was_out && pess_lock_is_empty(l)) {
         rc = master_delete_op(m, l, source); /* its operation would outlive the lock */
     }
+    /* Otherwise a skipper's exec=false stays until step 10 deletes it with
+     * the others: one that already skipped (and flushed its checkpoint past
+     * the DDL) still commits its done txn, instead of failing it and never
+     * coming back (explorer finding F2). */
     if (!rc && pess_lock_is_empty(l)) master_remove_lock(m, l);
     return rc;
 }

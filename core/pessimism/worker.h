@@ -59,6 +59,11 @@ struct dc_worker {
  * open a new handle on the store (the old one is left to its owner). */
 int worker_reopen(dc_worker *w, int64_t deadline);
 
+/* A skip (exec=false) whose operation vanished before its done txn: record
+ * the marker as done and delete the info (worker.c). DC_ECHANGED if the
+ * operation was replaced by another of the same lock instead. */
+int worker_skip_resolved(dc_worker *w, int timeout_ms);
+
 /* The marker of the current run (worker_exec.c): the intent before it
  * executes, its result after, or (done) the result its done txn writes. */
 int worker_marker_json(dc_worker *w, int intent, int done, char **json);

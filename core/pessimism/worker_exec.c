@@ -186,6 +186,10 @@ int dc_worker_mark_executed(dc_worker *w, int timeout_ms)
                 view_unknown(w, WK_OP); /* whatever it is now, it is not what we had */
                 rc = dc__error(DC_ECHANGED, "worker %s: operation of %s changed", dc_e(w->source),
                                dc_e(w->lock_id));
+                /* A skip whose lock resolved (or was removed) without it: it
+                 * was told to skip and did; record that as done, so that its
+                 * re-run is "already resolved" (explorer findings F2, F3). */
+                if (!w->op->exec && worker_skip_resolved(w, timeout_ms) == DC_OK) rc = DC_OK;
             }
             dc_txn_result_free(res);
             break;

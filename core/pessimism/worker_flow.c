@@ -44,64 +44,6 @@ static int decided_meanwhile(dc_worker *w, int timeout_ms)
                      dc_e(w->source), dc_e(w->lock_id));
 }
 
-/* A skipper's operation (exec=false) vanished before its done txn: the
- * lock was resolved or removed without waiting for this source (an unlock
- * whose owner was done, an unlock that gave up). It was told to skip, so it
- * skips: its marker is completed for the lock (done, at the position), so
- * that a re-run at the same position is "already resolved" instead of
- * reporting the DDLs into a new lock, and its info, if still there, goes.
- * DC_ECHANGED if its operation was replaced by another of the same lock
- * instead (the caller reports that as before). */
-static int skip_resolved(dc_worker *w, int timeout_ms)
-{
-    static const int keys[3] = {WK_OP, WK_INFO, WK_MARKER};
-    int64_t deadline = dc_deadline_ms(timeout_ms);
-    char *mk = NULL;
-    int rc = worker_marker_json(w, 0, 1, &mk);
-    for (int tries = 0; !rc && tries < 16; tries++) {
-        if ((rc = view_read(w, keys, 3))) {
-            rc = worker_pause(rc, deadline);
-            continue;
-        }
-        dc_kv b;
-        const dc_kv *op_kv = view_kv(w, WK_OP, &b);
-        dc_operation *op = NULL;
-        int replaced =
-            op_kv &&
-            dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, &op) == DC_OK &&
-            strcmp(op->id, w->lock_id) == 0 && !op->done && op_kv->mod_revision != w->op_rev;
-        dc_operation_free(op);
-        if (replaced) {
-            rc = dc__error(DC_ECHANGED, "worker %s: operation of %s replaced", dc_e(w->source),
-                           dc_e(w->lock_id));
-            break;
-        }
-        dc_txn *t = dc_txn_new();
-        dc_txn_result *res = NULL;
-        rc = t ? DC_OK : DC_ENOMEM;
-        for (size_t i = 0; i < 3 && !rc; i++) rc = view_compare(w, t, keys[i]);
-        if (!rc && view_kv(w, WK_INFO, &b))
-            rc = dc_txn_delete(t, DC_THEN, w->info_key, strlen(w->info_key), 0);
-        if (!rc)
-            rc = dc_txn_put(t, DC_THEN, w->marker_key, strlen(w->marker_key), mk, strlen(mk), 0, 0);
-        if (!rc) rc = dc_txn_commit(w->store, t, &res);
-        dc_txn_free(t);
-        int ok = !rc && res->succeeded;
-        dc_txn_result_free(res);
-        for (size_t i = 0; i < 3; i++) view_unknown(w, keys[i]); /* read again when needed */
-        if (ok) {
-            dc_log(DC_LOG_WARN, PESS,
-                   "worker %s: lock %s was resolved without waiting for this source's skip: "
-                   "recorded as skipped",
-                   dc_e(w->source), dc_e(w->lock_id));
-            break;
-        }
-        if (rc) rc = worker_pause(rc, deadline);
-    }
-    free(mk);
-    return rc == DC_ENOMEM ? dc__error(rc, "out of memory") : rc;
-}
-
 /* One pass of the flow. *tried gets the attempt the exec callback ran as
  * (0: it did not run the DDLs). */
 static int run_once(dc_worker *w, const char *schema, const char *table, const char *const *ddls,
@@ -153,7 +95,7 @@ static int run_once(dc_worker *w, const char *schema, const char *table, const c
         return rc;
     }
     int finished = 0; /* the skip is recorded as done already */
-    if (rc == DC_ECHANGED && !op->exec && (rc = skip_resolved(w, timeout_ms)) == DC_OK)
+    if (rc == DC_ECHANGED && !op->exec && (rc = worker_skip_resolved(w, timeout_ms)) == DC_OK)
         finished = 1;
     if (!rc) rc = worker_step(w, 6, w->op_rev, "%s DDLs", op->exec ? "executed" : "skipped");
     if (!rc && checkpoint_fn(op, w->position, userdata))
@@ -163,7 +105,7 @@ static int run_once(dc_worker *w, const char *schema, const char *table, const c
     dc_operation_free(op);
     if (!rc && !finished) {
         rc = dc_worker_mark_done(w, timeout_ms, NULL);
-        if (rc == DC_ECHANGED && !exec) rc = skip_resolved(w, timeout_ms);
+        if (rc == DC_ECHANGED && !exec) rc = worker_skip_resolved(w, timeout_ms);
     }
     return rc;
 }

@@ -326,9 +326,10 @@ START_TEST(a_second_live_worker_for_a_source_gets_ebusy)
     ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &w2), DC_OK);
     ck_assert_int_eq(dc_worker_new(t_store(), "t", "b", &o, &w3), DC_OK);
     ck_assert_int_eq(dc_worker_claim(w1, 0), DC_EINVAL);
-    ck_assert_int_eq(dc_worker_claim(w1, 1), DC_OK);
-    ck_assert_int_eq(dc_worker_claim(w1, 1), DC_OK); /* held: nothing to do */
-    ck_assert_int_eq(dc_worker_claim(w3, 1), DC_OK); /* another source: its own key */
+    /* The holders' leases outlive a loaded machine; w2 waits 2 * 1 + 2 s. */
+    ck_assert_int_eq(dc_worker_claim(w1, 5), DC_OK);
+    ck_assert_int_eq(dc_worker_claim(w1, 5), DC_OK); /* held: nothing to do */
+    ck_assert_int_eq(dc_worker_claim(w3, 5), DC_OK); /* another source: its own key */
     int rc = dc_worker_claim(w2, 1);
     ck_assert_msg(rc == DC_EBUSY, "second claim: %s", dc_errname(rc));
     ck_assert_ptr_nonnull(strstr(dc_last_error(), "another live worker"));
@@ -351,7 +352,7 @@ START_TEST(a_worker_whose_claim_lapsed_does_not_execute)
     dc_worker_options o = {.ns = ns};
     dc_worker *w;
     ck_assert_int_eq(dc_worker_new(t_store(), "t", "a", &o, &w), DC_OK);
-    ck_assert_int_eq(dc_worker_claim(w, 1), DC_OK);
+    ck_assert_int_eq(dc_worker_claim(w, 5), DC_OK);
     ck_assert_int_eq(dc_worker_put_info(w, "db", "tbl", &DDL, 1, "pos-1", T_TIMEOUT, NULL), DC_OK);
     dc_operation *op = NULL;
     ck_assert_int_eq(dc_worker_wait_operation(w, T_TIMEOUT, &op), DC_OK);

@@ -13,7 +13,7 @@ SHORT='echo "$DDLCOORD_EXEC_ATTEMPT done" >> '"$ATT"
 
 worker() { # NAME CMD: s1 runs the task's only source
     "$DC" --store "$STORE" --namespace "$NS" worker --task T --source s1 --schema db \
-        --table tbl --ddl "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 90 --ttl 1 \
+        --table tbl --ddl "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 90 --ttl 3 \
         --exec "$2" >"$WORK/$1.out" 2>"$WORK/$1.err" &
     track $!
 }

@@ -9,14 +9,16 @@ note "one live worker per source on $STORE (namespace $NS)"
 dc task add T s1 s2 >/dev/null || fail "task add"
 start_master m
 m=$LAST_PID
-start_worker w1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 90 --ttl 2
+# w1's lease is long enough to survive a loaded machine; w1b waits 2 * 1 + 2 s
+# for it, then is refused; w1c waits up to 2 * 3 + 2 s for the dead w1's 5 s lease.
+start_worker w1 s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 90 --ttl 5
 w1=$LAST_PID
 wait_until lock_has_source s1
-start_worker w1b s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 90 --ttl 2
+start_worker w1b s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 90 --ttl 1
 expect_exit 10 "$LAST_PID"
 grep -q "busy" "$WORK/w1b.err" || fail "the second worker did not say busy"
 kill -KILL "$w1"
-start_worker w1c s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 90 --ttl 2
+start_worker w1c s1 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 90 --ttl 3
 w1c=$LAST_PID
 start_worker w2 s2 "ALTER TABLE tbl ADD COLUMN c INT" --position p --timeout 90 --ttl 2
 expect_exit 0 "$w1c"

@@ -129,15 +129,20 @@ DC_API const char *dc_worker_conflict(const dc_worker *worker);
 DC_API int dc_worker_begin_exec(dc_worker *worker, int timeout_ms, int64_t *attempt);
 
 /* After step 6: record that the operation was executed (or skipped) in the
- * resolution marker. Errors: DC_ECHANGED (the operation changed meanwhile),
- * DC_EINVAL (no operation), store errors. Blocks. */
+ * resolution marker. A skip (exec=false) whose operation is gone (its lock
+ * resolved or was removed without waiting for this source) is recorded as
+ * done (marker done at this position, info deleted; a re-run is then
+ * DC_ERESOLVED) and returns DC_OK. Errors: DC_ECHANGED (the operation
+ * changed meanwhile), DC_EINVAL (no operation), store errors. Blocks. */
 DC_API int dc_worker_mark_executed(dc_worker *worker, int timeout_ms);
 
 /* Step 8: in one txn mark the operation done, delete the info and complete
  * the resolution marker. Idempotent: retrying after a lost answer
  * (DC_EUNKNOWN) or after it succeeded returns DC_OK. *revision (may be NULL)
- * gets W2. Errors: DC_ECHANGED (the operation was replaced or removed, e.g.
- * by an unlock), DC_EINVAL, DC_ETIMEDOUT, DC_ECLOSED, store errors. Blocks. */
+ * gets W2. A skip whose operation is gone is recorded as done, as in
+ * dc_worker_mark_executed. Errors: DC_ECHANGED (an exec=true operation was
+ * replaced or removed, e.g. by an unlock), DC_EINVAL, DC_ETIMEDOUT,
+ * DC_ECLOSED, store errors. Blocks. */
 DC_API int dc_worker_mark_done(dc_worker *worker, int timeout_ms, int64_t *revision);
 
 /* Withdraw the current info (e.g. after DC_ECONFLICT). Blocks. */
