@@ -151,10 +151,14 @@ step_source() {
             RESET[$s]=1
             N_RESET=$((N_RESET + 1))
             return 1
-        elif [ "$rc" = 3 ]; then
+        elif [ "$rc" = 3 ] || [ "$rc" = 10 ]; then
+            # 10 (busy): the run before this one ended on a store error while
+            # the backend's leader died, and its worker claim outlived the
+            # re-run's wait (etcd extends every lease when a new leader takes
+            # over). Its worker is dead: running again is the operator's move.
             RETRIES=$((RETRIES + 1))
             [ $RETRIES -le 40 ] || fail "more than 40 worker re-runs"
-            note "worker $s at $t $r: store error, run again (same position)"
+            note "worker $s at $t $r: exit $rc (store error or busy), run again (same position)"
         else
             fail "worker $s at $t $r exited $rc"
         fi
