@@ -129,7 +129,7 @@ static size_t lock_index(demo *d, const char *lock_id)
     return SIZE_MAX;
 }
 
-static int master_step(const dc_step *st, void *ud)
+static int dcp_master_step(const dc_step *st, void *ud)
 {
     demo *d = ud;
     size_t lock = lock_index(d, st->lock_id);
@@ -144,7 +144,7 @@ static int master_step(const dc_step *st, void *ud)
     return 0;
 }
 
-static int worker_step(const dc_step *st, void *ud)
+static int dcp_worker_step(const dc_step *st, void *ud)
 {
     worker_ctx *w = ud;
     demo_check_step(w->d->chk, w->lock, w->index, st);
@@ -172,7 +172,7 @@ static void *worker_main(void *arg)
 {
     worker_ctx *w = arg;
     demo *d = w->d;
-    dc_worker_options o = {.ns = d->ctx->ns, .on_step = worker_step, .step_userdata = w};
+    dc_worker_options o = {.ns = d->ctx->ns, .on_step = dcp_worker_step, .step_userdata = w};
     dc_worker *wk = NULL;
     int rc = dc_worker_new(d->ctx->store, d->task, d->sources[w->index], &o, &wk);
     for (size_t k = 0; k < d->n_tables; k++) {
@@ -509,7 +509,7 @@ static int run(demo *d, int verbose, int quiet)
     int ex = DCX_EXIT_OK;
     int rc =
         dc_task_add(ctx->store, ctx->ns, d->task, (const char *const *)d->sources, d->n_sources);
-    dc_master_options mo = {.ns = ctx->ns, .on_step = master_step, .step_userdata = d};
+    dc_master_options mo = {.ns = ctx->ns, .on_step = dcp_master_step, .step_userdata = d};
     dc_master *m = NULL;
     if (rc == DC_OK) rc = dc_master_new(ctx->store, &mo, &m);
     if (rc != DC_OK) {

@@ -7,7 +7,7 @@
  * line on stderr and the exit code says the store holds bad data.
  * dc_locks_read does not say which values it skipped, so this file checks
  * the infos and operations itself with the library's decoders. Names in the
- * text view are escaped (dc_e): a newline in a source name cannot forge a
+ * text view are escaped (dc__e): a newline in a source name cannot forge a
  * line of the view; the JSON view is JSON-escaped.
  */
 #include "common.h"
@@ -44,7 +44,7 @@ static void print_sources(const dc_lock_status *st, int (*pick)(const dc_lock_so
     int any = 0;
     for (size_t i = 0; i < st->n_sources; i++)
         if (pick(&st->sources[i])) {
-            printf("%s%s", any ? ", " : "", dc_e(st->sources[i].source));
+            printf("%s%s", any ? ", " : "", dc__e(st->sources[i].source));
             any = 1;
         }
     printf("%s\n", any ? "" : "-");
@@ -104,7 +104,7 @@ static void print_table(const dc_lock_status *locks, size_t n, int64_t rev, cons
     if (!n) return;
     int w = 4;
     for (size_t i = 0; i < n; i++) {
-        int l = (int)strlen(dc_e(locks[i].id));
+        int l = (int)strlen(dc__e(locks[i].id));
         if (l > w) w = l;
     }
     printf("%-*s  %-10s  %-12s  %-7s  %s\n", w, "LOCK", "STATE", "OWNER", "SYNCED", "WAITING FOR");
@@ -119,10 +119,10 @@ static void print_table(const dc_lock_status *locks, size_t n, int64_t rev, cons
         }
         char count[32];
         snprintf(count, sizeof count, "%zu/%zu", synced, awaited);
-        printf("%-*s  %-10s  %-12s  %-7s  ", w, dc_e(st->id), row_state(st, no_sources[i]),
-               st->owner && *st->owner ? dc_e(st->owner) : "-", count);
+        printf("%-*s  %-10s  %-12s  %-7s  ", w, dc__e(st->id), row_state(st, no_sources[i]),
+               st->owner && *st->owner ? dc__e(st->owner) : "-", count);
         if (no_sources[i]) {
-            printf("registered sources of task %s (none)\n", dc_e(st->task));
+            printf("registered sources of task %s (none)\n", dc__e(st->task));
             any_no_sources = 1;
         } else {
             print_sources(st, is_unsynced);
@@ -138,21 +138,21 @@ static void print_text(const dc_lock_status *locks, size_t n, int64_t rev)
     printf("%zu lock%s (store revision %lld)\n", n, n == 1 ? "" : "s", (long long)rev);
     for (size_t i = 0; i < n; i++) {
         const dc_lock_status *st = &locks[i];
-        printf("\n%s\n", dc_e(st->id));
-        printf("  task       %s\n", dc_e(st->task));
+        printf("\n%s\n", dc__e(st->id));
+        printf("  task       %s\n", dc__e(st->task));
         printf("  mode       pessimistic\n");
-        printf("  owner      %s\n", dc_e(st->owner));
+        printf("  owner      %s\n", dc__e(st->owner));
         if (st->uncertain)
             printf(
                 "  UNCERTAIN  owner %s may have executed: attempt %lld at rev %lld; it waits for "
                 "%s to finish, or for: unlock --assume-executed | unlock --owner SOURCE "
                 "--assume-not-executed\n",
-                dc_e(st->owner), (long long)st->attempt, (long long)st->intent_revision,
-                dc_e(st->owner));
+                dc__e(st->owner), (long long)st->attempt, (long long)st->intent_revision,
+                dc__e(st->owner));
         else if (st->executed)
             printf("  executed   yes (attempt %lld)\n", (long long)(st->attempt ? st->attempt : 1));
         for (size_t d = 0; d < st->n_ddls; d++)
-            printf("  %s  %s\n", d == 0 ? "DDLs     " : "         ", dc_e(st->ddls[d]));
+            printf("  %s  %s\n", d == 0 ? "DDLs     " : "         ", dc__e(st->ddls[d]));
         if (st->n_ddls == 0) printf("  DDLs       -\n");
         printf("  synced     ");
         print_sources(st, is_synced);
@@ -167,9 +167,9 @@ static void print_text(const dc_lock_status *locks, size_t n, int64_t rev)
         for (size_t s = 0; s < st->n_sources; s++) {
             const dc_lock_source *src = &st->sources[s];
             if (!src->conflict_ddls) continue;
-            printf("  %s  %s: ", any ? "         " : "conflicts", dc_e(src->source));
+            printf("  %s  %s: ", any ? "         " : "conflicts", dc__e(src->source));
             for (size_t d = 0; d < src->n_conflict_ddls; d++)
-                printf("%s%s", d ? "; " : "", dc_e(src->conflict_ddls[d]));
+                printf("%s%s", d ? "; " : "", dc__e(src->conflict_ddls[d]));
             printf("\n");
             any = 1;
         }
@@ -337,7 +337,7 @@ int dcx_cmd_locks(dcx_ctx *ctx, int argc, char **argv)
             else if (strcmp(optarg, "table") == 0)
                 out = OUT_TABLE;
             else {
-                dcx_err(ctx, "-o wants table, wide or json: %s", dc_e(optarg));
+                dcx_err(ctx, "-o wants table, wide or json: %s", dc__e(optarg));
                 return DCX_EXIT_USAGE;
             }
             continue;

@@ -291,7 +291,7 @@ static int parse(dcx_ctx *ctx, int argc, char **argv, const char **name, int64_t
                         c == OPT_KEEP_REVS  ? "keep-revisions"
                         : c == OPT_KEEP_MIN ? "keep-minutes"
                                             : "compact-every",
-                        dc_e(optarg));
+                        dc__e(optarg));
                 return DCX_EXIT_USAGE;
             }
             keep[c == OPT_KEEP_REVS ? KEEP_REVS : c == OPT_KEEP_MIN ? KEEP_MIN : KEEP_EVERY_MS] = v;
@@ -332,7 +332,7 @@ static void log_leader(master_run *r)
     if ((leader == NULL) != (r->leader_seen == NULL) ||
         (leader && strcmp(leader, r->leader_seen) != 0)) {
         if (leader)
-            dc_log(DC_LOG_INFO, MASTER, "%s stands by: %s leads (term %lld)", r->name, dc_e(leader),
+            dc_log(DC_LOG_INFO, MASTER, "%s stands by: %s leads (term %lld)", r->name, dc__e(leader),
                    (long long)term);
         else
             dc_log(DC_LOG_INFO, MASTER, "%s stands by: no master leads yet", r->name);
@@ -402,7 +402,7 @@ static int retention_setup(dcx_ctx *ctx, int64_t *keep, dcx_retention **out)
             keep[i] = dcx_parse_seconds_ms(v);
             if (keep[i] <= 0) {
                 dcx_err(ctx, "config: %s=%s: expected a positive number of seconds", keys[i],
-                        dc_e(v));
+                        dc__e(v));
                 return DCX_EXIT_USAGE;
             }
         }

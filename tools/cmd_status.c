@@ -78,13 +78,13 @@ static void print_text(const cand *v, size_t n, int64_t rev)
         const char *addr = info_str(c->info, "address");
         const char *host = info_str(c->info, "host");
         const cJSON *pid = cJSON_GetObjectItemCaseSensitive(c->info, "pid");
-        printf("%-8s %s", i == 0 ? "leader" : "standby", dc_e(c->name));
+        printf("%-8s %s", i == 0 ? "leader" : "standby", dc__e(c->name));
         if (i == 0)
             printf("  since %s", since ? since : "?");
         else if (started)
             printf("  started %s", started);
-        printf("  http %s", addr ? dc_e(addr) : "-");
-        if (host && cJSON_IsNumber(pid)) printf("  (%s pid %d)", dc_e(host), pid->valueint);
+        printf("  http %s", addr ? dc__e(addr) : "-");
+        if (host && cJSON_IsNumber(pid)) printf("  (%s pid %d)", dc__e(host), pid->valueint);
         if (i == 0) printf("  term %lld", (long long)c->create_revision);
         printf("\n");
     }
@@ -112,7 +112,7 @@ int dcx_cmd_status(dcx_ctx *ctx, int argc, char **argv)
             else if (strcmp(optarg, "text") == 0)
                 json = 0;
             else {
-                dcx_err(ctx, "-o wants text or json: %s", dc_e(optarg));
+                dcx_err(ctx, "-o wants text or json: %s", dc__e(optarg));
                 return DCX_EXIT_USAGE;
             }
             continue;

@@ -52,7 +52,7 @@ static int list_all(dcx_ctx *ctx, int json)
         char *task = slash ? dcx_unhex(rest, (size_t)(slash - rest)) : NULL;
         char *source = slash ? dcx_unhex(slash + 1, strlen(slash + 1)) : NULL;
         if (!task || !source) {
-            dcx_err(ctx, "malformed membership key %s", dc_e(kvs->kvs[i].key));
+            dcx_err(ctx, "malformed membership key %s", dc__e(kvs->kvs[i].key));
             ex = DCX_EXIT_CORRUPT;
         } else {
             if (!last_task || strcmp(last_task, task) != 0) {
@@ -63,7 +63,7 @@ static int list_all(dcx_ctx *ctx, int json)
                          (cur = cJSON_AddArrayToObject(t, "sources")) != NULL;
                 } else {
                     if (last_task) printf("\n");
-                    printf("%s:", dc_e(task));
+                    printf("%s:", dc__e(task));
                 }
                 free(last_task);
                 last_task = task;
@@ -72,7 +72,7 @@ static int list_all(dcx_ctx *ctx, int json)
             if (json)
                 ok = ok && cJSON_AddItemToArray(cur, cJSON_CreateString(source));
             else
-                printf(" %s", dc_e(source));
+                printf(" %s", dc__e(source));
         }
         free(task);
         free(source);
@@ -203,7 +203,7 @@ int dcx_cmd_task(dcx_ctx *ctx, int argc, char **argv)
                        (chg = cJSON_AddArrayToObject(o, is_add ? "added" : "removed")) &&
                        (same = cJSON_AddArrayToObject(o, "unchanged")));
     size_t changed = 0;
-    if (!json) printf("task %s:", dc_e(task));
+    if (!json) printf("task %s:", dc__e(task));
     for (size_t i = 0; ok && i < nfrom; i++) {
         int found = 0;
         for (size_t j = 0; j < nother && !found; j++) found = strcmp(from[i], other[j]) == 0;
@@ -211,7 +211,7 @@ int dcx_cmd_task(dcx_ctx *ctx, int argc, char **argv)
         if (json)
             ok = cJSON_AddItemToArray(chg, cJSON_CreateString(from[i]));
         else
-            printf("%s %s", changed ? "," : (is_add ? " added" : " removed"), dc_e(from[i]));
+            printf("%s %s", changed ? "," : (is_add ? " added" : " removed"), dc__e(from[i]));
         changed++;
     }
     if (!changed && !json) printf(" nothing changed");
@@ -222,7 +222,7 @@ int dcx_cmd_task(dcx_ctx *ctx, int argc, char **argv)
         if (json)
             ok = cJSON_AddItemToArray(same, cJSON_CreateString(sources[i]));
         else
-            printf("; %s %s", dc_e(sources[i]),
+            printf("; %s %s", dc__e(sources[i]),
                    is_add ? "was already a source" : "was not a source");
     }
     if (json) {

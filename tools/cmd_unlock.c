@@ -86,7 +86,7 @@ static int check_leader(dcx_ctx *ctx, const char *what)
         dcx_err(ctx,
                 "%s: no master leads under %s: start 'ddlcoord master' (same --store and "
                 "--namespace), then retry",
-                what, dc_e(prefix));
+                what, dc__e(prefix));
     free(prefix);
     return rc == DC_ENOTFOUND ? DCX_EXIT_NOMASTER : DCX_EXIT_OK;
 }
@@ -117,10 +117,10 @@ static int finish(dcx_ctx *ctx, dc_admin_call *call, int64_t timeout_ms, const c
         int lrc = prefix ? dc_election_leader(ctx->store, prefix, &leader, &crev) : DC_ENOMEM;
         if (lrc == DC_OK)
             dcx_err(ctx, "%s: no answer within %.1f s from the leading master (%s)", what,
-                    (double)timeout_ms / 1000, dc_e(leader));
+                    (double)timeout_ms / 1000, dc__e(leader));
         else
             dcx_err(ctx, "%s: no master answered within %.1f s (no master leads under %s)", what,
-                    (double)timeout_ms / 1000, prefix ? dc_e(prefix) : dc_e(ctx->ns));
+                    (double)timeout_ms / 1000, prefix ? dc__e(prefix) : dc__e(ctx->ns));
         free(leader);
         free(prefix);
         return DCX_EXIT_NOMASTER;
@@ -137,11 +137,11 @@ static int finish(dcx_ctx *ctx, dc_admin_call *call, int64_t timeout_ms, const c
             ex = DCX_EXIT_FAIL;
         if (jx != DCX_EXIT_OK) ex = jx;
     } else if (ans.code == DC_OK) {
-        printf("%s: %s (master %s)\n", what, ans.message, dc_e(ans.master));
+        printf("%s: %s (master %s)\n", what, ans.message, dc__e(ans.master));
         ex = DCX_EXIT_OK;
     } else {
         dcx_err(ctx, "%s: %s: %s (master %s)", what, dc_strerror(ans.code), ans.message,
-                dc_e(ans.master));
+                dc__e(ans.master));
         ex = dcx_exit_code(ans.code);
         if (ex == DCX_EXIT_OK || ex == DCX_EXIT_USAGE || ex == DCX_EXIT_STORE)
             ex = DCX_EXIT_FAIL; /* the request reached the master and failed there */
@@ -271,7 +271,7 @@ int dcx_cmd_unlock(dcx_ctx *ctx, int argc, char **argv)
     dcx_log_setup(ctx, DC_LOG_WARN);
     ex = dcx_open_store(ctx);
     char what[600];
-    snprintf(what, sizeof what, "unlock %s", dc_e(lock_id));
+    snprintf(what, sizeof what, "unlock %s", dc__e(lock_id));
     if (ex == DCX_EXIT_OK) ex = check_leader(ctx, what);
     dc_admin_call *call = NULL;
     int rc = ex == DCX_EXIT_OK
@@ -296,7 +296,7 @@ int dcx_cmd_remove_meta(dcx_ctx *ctx, int argc, char **argv)
     ex = dcx_open_store(ctx);
     if (ex != DCX_EXIT_OK) return ex;
     char what[600];
-    snprintf(what, sizeof what, "remove-meta %s", dc_e(task));
+    snprintf(what, sizeof what, "remove-meta %s", dc__e(task));
     ex = check_leader(ctx, what);
     if (ex != DCX_EXIT_OK) return ex;
     dc_admin_call *call = NULL;

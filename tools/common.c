@@ -76,7 +76,7 @@ int dcx_output_option(const dcx_ctx *ctx, int c, const char *arg, int *json)
         *json = arg[0] == 'j';
         return 1;
     }
-    dcx_err(ctx, "-o wants text or json: %s", dc_e(arg));
+    dcx_err(ctx, "-o wants text or json: %s", dc__e(arg));
     return -1;
 }
 

@@ -12,7 +12,7 @@
 #include <getopt.h>
 #include <stdint.h>
 
-#include "esc.h" /* dc_e: names from the store, escaped for one-line messages */
+#include "esc.h" /* dc__e: names from the store, escaped for one-line messages */
 
 /* Exit codes of every subcommand (documented in `ddlcoord --help`). */
 enum {

@@ -594,7 +594,7 @@ int dcx_monitor_start(dcx_ctx *ctx, const char *listen, const char *name,
     memset(&ss, 0, sizeof ss);
     if (parse_listen(listen, &ss, &slen) != 0) {
         dcx_err(ctx, "--listen wants ADDR:PORT (127.0.0.1:9090, [::1]:9090, 0.0.0.0:0): %s",
-                dc_e(listen));
+                dc__e(listen));
         return DCX_EXIT_USAGE;
     }
     dcx_monitor *mon = calloc(1, sizeof *mon);
@@ -621,7 +621,7 @@ int dcx_monitor_start(dcx_ctx *ctx, const char *listen, const char *name,
                                    (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_TIMEOUT,
                                    (unsigned)30, MHD_OPTION_END);
     if (!mon->daemon) {
-        dcx_err(ctx, "cannot listen on %s (address in use, or not this host's?)", dc_e(listen));
+        dcx_err(ctx, "cannot listen on %s (address in use, or not this host's?)", dc__e(listen));
         dcx_monitor_stop(mon);
         return DCX_EXIT_FAIL;
     }

@@ -62,7 +62,7 @@ char *dcx_reg_key(const char *ns, const char *name)
     char *hex = malloc(2 * n + 8);
     if (!hex) return NULL;
     memcpy(hex, "master/", 7);
-    dc_hex_encode(name, n, hex + 7);
+    dc__hex_encode(name, n, hex + 7);
     hex[7 + 2 * n] = 0;
     char *key = dcx_own_key(ns, hex);
     free(hex);
@@ -155,8 +155,8 @@ static void describe(const char *json, char *buf, size_t len)
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "pid");
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, "started");
     if (cJSON_IsString(h) && cJSON_IsNumber(p) && cJSON_IsString(s))
-        snprintf(buf, len, "host %s, pid %d, started %s", dc_e(h->valuestring), p->valueint,
-                 dc_e(s->valuestring));
+        snprintf(buf, len, "host %s, pid %d, started %s", dc__e(h->valuestring), p->valueint,
+                 dc__e(s->valuestring));
     else
         snprintf(buf, len, "no details");
     cJSON_Delete(o);
@@ -181,7 +181,7 @@ int dcx_reg_new(dcx_ctx *ctx, const char *name, int64_t ttl, const char *address
         char who[400];
         describe(holder, who, sizeof who);
         dc_log(DC_LOG_INFO, REG, "%s: took over the name from a master that is gone (%s)",
-               dc_e(name), who);
+               dc__e(name), who);
         free(holder);
         holder = NULL;
         rc = create(r, &holder);
@@ -193,7 +193,7 @@ int dcx_reg_new(dcx_ctx *ctx, const char *name, int64_t ttl, const char *address
         dcx_err(ctx,
                 "a master named '%s' is already running (%s): give this one another --name, "
                 "or stop that one first",
-                dc_e(name), who);
+                dc__e(name), who);
         r->ctx = NULL; /* nothing to revoke */
         dcx_reg_free(r);
         return DCX_EXIT_USAGE;
@@ -222,7 +222,7 @@ static void rewrite(dcx_reg *r)
     if (!rc) rc = dc_txn_put(t, DC_THEN, r->key, kl, v, strlen(v), r->lease, 0);
     if (!rc) rc = dc_txn_commit(r->ctx->store, t, &res);
     if (rc != DC_OK)
-        dc_log(DC_LOG_WARN, REG, "cannot update %s: %s (%s)", dc_e(r->key), dc_strerror(rc),
+        dc_log(DC_LOG_WARN, REG, "cannot update %s: %s (%s)", dc__e(r->key), dc_strerror(rc),
                dc_last_error());
     dc_txn_result_free(res);
     dc_txn_free(t);
@@ -236,7 +236,7 @@ void dcx_reg_tick(dcx_reg *r)
     int rc = r->lease ? dc_lease_keepalive(r->ctx->store, r->lease, NULL) : DC_ENOTFOUND;
     if (rc == DC_OK) return;
     if (rc != DC_ENOTFOUND) {
-        dc_log(DC_LOG_WARN, REG, "keepalive of %s: %s (%s); retrying", dc_e(r->key),
+        dc_log(DC_LOG_WARN, REG, "keepalive of %s: %s (%s); retrying", dc__e(r->key),
                dc_strerror(rc), dc_last_error());
         return;
     }
@@ -249,9 +249,9 @@ void dcx_reg_tick(dcx_reg *r)
         dc_log(DC_LOG_ERROR, REG,
                "the name %s was taken by another master (%s) while this one "
                "was away: stop one of them",
-               dc_e(r->name), who);
+               dc__e(r->name), who);
     } else if (rc != DC_OK) {
-        dc_log(DC_LOG_WARN, REG, "registering %s again: %s (%s)", dc_e(r->key), dc_strerror(rc),
+        dc_log(DC_LOG_WARN, REG, "registering %s again: %s (%s)", dc__e(r->key), dc_strerror(rc),
                dc_last_error());
     }
     free(holder);
@@ -274,7 +274,7 @@ void dcx_reg_free(dcx_reg *r)
     if (r->ctx && r->lease) {
         int rc = dc_lease_revoke(r->ctx->store, r->lease);
         if (rc != DC_OK && rc != DC_ENOTFOUND)
-            dc_log(DC_LOG_WARN, REG, "revoking the lease of %s: %s", dc_e(r->key), dc_strerror(rc));
+            dc_log(DC_LOG_WARN, REG, "revoking the lease of %s: %s", dc__e(r->key), dc_strerror(rc));
     }
     free(r->name);
     free(r->key);

@@ -36,28 +36,28 @@ static void look(dcx_hint *h)
             dcx_err(h->ctx,
                     "waiting: task %s has no registered sources, so its locks cannot complete: "
                     "run 'ddlcoord task add %s SOURCE...' with every source of the task",
-                    dc_e(h->task), dc_e(h->task));
+                    dc__e(h->task), dc__e(h->task));
         dc_strings_free(srcs, n);
     }
     if (dc_election_leader(h->ctx->store, h->election_prefix, NULL, NULL) == DC_ENOTFOUND)
         dcx_err(h->ctx,
                 "waiting: no master leads under %s: start 'ddlcoord master' on the same store "
                 "and namespace",
-                dc_e(h->election_prefix));
+                dc__e(h->election_prefix));
 }
 
 static void *run(void *arg)
 {
     dcx_hint *h = arg;
-    int64_t next = dc_now_ms() + FIRST_MS;
+    int64_t next = dc__now_ms() + FIRST_MS;
     pthread_mutex_lock(&h->mu);
     while (!h->stop) {
-        if (dc_cond_wait_until(&h->cond, &h->mu, next) == 0) continue; /* woken: stop? */
+        if (dc__cond_wait_until(&h->cond, &h->mu, next) == 0) continue; /* woken: stop? */
         if (h->stop) break;
         pthread_mutex_unlock(&h->mu);
         look(h);
         pthread_mutex_lock(&h->mu);
-        next = dc_now_ms() + EVERY_MS;
+        next = dc__now_ms() + EVERY_MS;
     }
     pthread_mutex_unlock(&h->mu);
     return NULL;
@@ -72,7 +72,7 @@ dcx_hint *dcx_hint_start(dcx_ctx *ctx, const char *task)
     h->election_prefix = dcx_own_key(ctx->ns, "election/");
     if (!h->task || !h->election_prefix) goto fail;
     pthread_mutex_init(&h->mu, NULL);
-    if (dc_cond_init_monotonic(&h->cond) != 0) {
+    if (dc__cond_init_monotonic(&h->cond) != 0) {
         pthread_mutex_destroy(&h->mu);
         goto fail;
     }

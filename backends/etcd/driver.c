@@ -33,7 +33,7 @@ static void curl_init(void)
 /* Options: "etcd.<name>" wins over "<name>" (core/util/drv.h); empty is unset. */
 static const char *opt(const dc_host *h, const dc_config *cfg, const char *name)
 {
-    const char *v = dc_drv_opt(h, cfg, "etcd", name);
+    const char *v = dc__drv_opt(h, cfg, "etcd", name);
     return v && *v ? v : NULL;
 }
 
@@ -75,7 +75,7 @@ static int set_endpoints(etcd_conn *c, const dc_uri *u)
 {
     c->endpoints = calloc(u->n_hosts, sizeof *c->endpoints);
     dc_buf label = DC_BUF_INIT;
-    if (!c->endpoints || dc_buf_puts(&label, "etcd ")) goto oom;
+    if (!c->endpoints || dc__buf_puts(&label, "etcd ")) goto oom;
     for (size_t i = 0; i < u->n_hosts; i++) {
         const char *host = u->hosts[i].host;
         int port = u->hosts[i].port ? u->hosts[i].port : 2379;
@@ -86,14 +86,14 @@ static int set_endpoints(etcd_conn *c, const dc_uri *u)
         c->n_endpoints = i + 1;
         snprintf(c->endpoints[i], n, "%s://%s%s%s:%d", c->tls ? "https" : "http", v6 ? "[" : "",
                  host, v6 ? "]" : "", port);
-        if (dc_buf_printf(&label, "%s%s%s%s:%d", i ? "," : "", v6 ? "[" : "", host, v6 ? "]" : "",
+        if (dc__buf_printf(&label, "%s%s%s%s:%d", i ? "," : "", v6 ? "[" : "", host, v6 ? "]" : "",
                           port))
             goto oom;
     }
-    c->label = dc_buf_steal(&label);
+    c->label = dc__buf_steal(&label);
     return c->label ? 0 : -1;
 oom:
-    dc_buf_free(&label);
+    dc__buf_free(&label);
     return -1;
 }
 
@@ -107,25 +107,25 @@ static int etcd_open(const dc_host *host, const char *uri, const dc_config *cfg,
                         curl_easy_strerror(curl_init_rc));
     dc_uri u;
     char perr[256];
-    int prc = dc_uri_parse(uri, &u, perr, sizeof perr);
+    int prc = dc__uri_parse(uri, &u, perr, sizeof perr);
     if (prc != 0) {
-        dc_uri_free(&u);
+        dc__uri_free(&u);
         return etcd_err(NULL, err, prc == -2 ? DC_ENOMEM : DC_EINVAL, "bad URI: %s", perr);
     }
     int tls = strcmp(u.scheme, "etcd+https") == 0;
     if (!tls && strcmp(u.scheme, "etcd") != 0) {
-        dc_uri_free(&u);
+        dc__uri_free(&u);
         return etcd_err(NULL, err, DC_EINVAL, "scheme %s is not etcd:// or etcd+https://",
                         u.scheme);
     }
     if (u.n_hosts == 0 || (u.path && *u.path)) {
-        dc_uri_free(&u);
+        dc__uri_free(&u);
         return etcd_err(NULL, err, DC_EINVAL, "etcd URI %s: %s", uri,
                         u.n_hosts ? "a path is not supported" : "no host");
     }
     etcd_conn *c = calloc(1, sizeof *c);
     if (!c) {
-        dc_uri_free(&u);
+        dc__uri_free(&u);
         return etcd_err(NULL, err, DC_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&c->pool_mu, NULL);
@@ -137,7 +137,7 @@ static int etcd_open(const dc_host *host, const char *uri, const dc_config *cfg,
     c->host = host;
     c->tls = tls;
     int oom = set_endpoints(c, &u);
-    dc_uri_free(&u);
+    dc__uri_free(&u);
     if (oom || dup_opt(host, cfg, "username", &c->username) ||
         dup_opt(host, cfg, "password", &c->password) || dup_opt(host, cfg, "tls_ca", &c->tls_ca) ||
         dup_opt(host, cfg, "tls_cert", &c->tls_cert) ||
@@ -149,13 +149,13 @@ static int etcd_open(const dc_host *host, const char *uri, const dc_config *cfg,
      * DC_EINVAL naming the key, never a silent default */
     int64_t cto, rto;
     dc_drv_err why = {{0}, 0};
-    int orc = dc_drv_opt_int(host, cfg, "etcd", "connect_timeout_ms", DC_DEFAULT_CONNECT_TIMEOUT_MS,
+    int orc = dc__drv_opt_int(host, cfg, "etcd", "connect_timeout_ms", DC_DEFAULT_CONNECT_TIMEOUT_MS,
                              1, 86400000, &cto, &why);
     if (orc == DC_OK)
-        orc = dc_drv_opt_int(host, cfg, "etcd", "request_timeout_ms", DC_DEFAULT_REQUEST_TIMEOUT_MS,
+        orc = dc__drv_opt_int(host, cfg, "etcd", "request_timeout_ms", DC_DEFAULT_REQUEST_TIMEOUT_MS,
                              1, 86400000, &rto, &why);
     if (orc == DC_OK)
-        orc = dc_drv_opt_int(host, cfg, "etcd", "max_send_bytes", ETCD_DEFAULT_MAX_SEND_BYTES, 1,
+        orc = dc__drv_opt_int(host, cfg, "etcd", "max_send_bytes", ETCD_DEFAULT_MAX_SEND_BYTES, 1,
                              INT64_MAX, &c->max_send_bytes, &why);
     if (orc != DC_OK) {
         int rc = etcd_err(c, err, DC_EINVAL, "%s", why.msg);

@@ -95,7 +95,7 @@ int etcd_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
     if (prc == 0) out->revision = r->header->revision;
     protobuf_c_message_free_unpacked(m, NULL);
     if (prc != 0) {
-        dc_kvs_clear(out);
+        dc__kvs_clear(out);
         return corrupt(c, err, prc, 0, "range");
     }
     if (op->flags & DC_COUNT_ONLY) out->n = 0;
@@ -117,7 +117,7 @@ int etcd_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
  * `limit` keys took. Whatever the guess, the answer is right: a bounded
  * page that comes back empty is asked again up to the prefix's end, and a
  * bounded page with keys says "more" (its last key is where the next starts;
- * a page may hold fewer than `limit` keys, docs/DESIGN.md §2). The hint
+ * a page may hold fewer than `limit` keys, docs/DESIGN.md, "Paged reads"). The hint
  * lives on the handle (page_hint) and only serves the read that continues
  * from the key it names at the same revision.
  */
@@ -164,9 +164,9 @@ static uint8_t *page_bound(size_t pos, uint64_t step, const void *from, size_t f
     memset(e + keep, 0, pos - keep);
     for (int i = 7; i >= 0; i--, v >>= 8) e[pos + (size_t)i] = (uint8_t)v;
     *len = pos + 8;
-    if (dc_key_cmp(e, *len, from, from_len) <= 0 ||
+    if (dc__key_cmp(e, *len, from, from_len) <= 0 ||
         (!page_end_is_infinite(full_end) &&
-         dc_key_cmp(e, *len, full_end.data, full_end.len) >= 0)) {
+         dc__key_cmp(e, *len, full_end.data, full_end.len) >= 0)) {
         free(e);
         return NULL;
     }
@@ -252,7 +252,7 @@ static int page_range(etcd_conn *c, const dc_page_req *preq, ProtobufCBinaryData
     }
     protobuf_c_message_free_unpacked(m, NULL);
     if (prc != 0) {
-        dc_kvs_clear(out);
+        dc__kvs_clear(out);
         return corrupt(c, err, prc, 0, "range");
     }
     return DC_OK;
@@ -291,7 +291,7 @@ static int start_after(const dc_page_req *preq, const void *key, size_t len,
     if (!*buf) return -1;
     memcpy(*buf, key, len);
     (*buf)[len] = 0;
-    if (dc_key_cmp(*buf, len + 1, preq->prefix, preq->prefix_len) > 0) *start = bin(*buf, len + 1);
+    if (dc__key_cmp(*buf, len + 1, preq->prefix, preq->prefix_len) > 0) *start = bin(*buf, len + 1);
     return 0;
 }
 
@@ -321,7 +321,7 @@ int etcd_get_page(void *conn, const dc_page_req *preq, dc_kvs *out, dc_drv_err *
          * the keys (decimal digits carry further than bytes do): reach
          * further from its last key, a few times, before reading to the
          * prefix's end. A page may only be short at the end of the prefix
-         * (docs/DESIGN.md §2), so a full page is what a bounded read
+         * (docs/DESIGN.md, "Paged reads"), so a full page is what a bounded read
          * returns; it says "more", as keys may lie past the bound. */
         for (int tries = 0; bound && tries < PAGE_TRIES; tries++) {
             dc_kvs part = {0};
@@ -332,7 +332,7 @@ int etcd_get_page(void *conn, const dc_page_req *preq, dc_kvs *out, dc_drv_err *
             if (rc != DC_OK) goto done;
             int got = part.n > 0;
             if (kvs_append(out, &part) != 0) {
-                dc_kvs_clear(&part);
+                dc__kvs_clear(&part);
                 rc = etcd_err(c, err, DC_ENOMEM, "out of memory reading a page");
                 goto done;
             }
@@ -365,7 +365,7 @@ int etcd_get_page(void *conn, const dc_page_req *preq, dc_kvs *out, dc_drv_err *
         int more = part.more;
         int64_t revision = part.revision;
         if (kvs_append(out, &part) != 0) {
-            dc_kvs_clear(&part);
+            dc__kvs_clear(&part);
             rc = etcd_err(c, err, DC_ENOMEM, "out of memory reading a page");
         } else {
             out->more = more;
@@ -384,7 +384,7 @@ int etcd_get_page(void *conn, const dc_page_req *preq, dc_kvs *out, dc_drv_err *
 done:
     free(end_buf);
     free(start_buf);
-    if (rc != DC_OK) dc_kvs_clear(out);
+    if (rc != DC_OK) dc__kvs_clear(out);
     return rc;
 }
 
@@ -471,7 +471,7 @@ static int single_write(etcd_conn *c, const dc_op *op, dc_txn_result *out, dc_dr
     if (prc == 0) out->revision = h->revision;
     protobuf_c_message_free_unpacked(m, NULL);
     if (prc != 0) {
-        dc_txn_result_clear(out);
+        dc__txn_result_clear(out);
         return corrupt(c, err, prc, 1, op->kind == DC_OP_PUT ? "put" : "delete");
     }
     out->n_responses = 1;
@@ -677,7 +677,7 @@ int etcd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *
     }
     protobuf_c_message_free_unpacked(rm, NULL);
     if (prc != 0) {
-        dc_txn_result_clear(out);
+        dc__txn_result_clear(out);
         return corrupt(c, err, prc, wrote, "txn");
     }
     return DC_OK;

@@ -17,8 +17,8 @@
 int etcd_kv_from_pb(const Etcdpb__KeyValue *p, dc_kv *kv)
 {
     memset(kv, 0, sizeof *kv);
-    if (dc_kv_set(kv, p->key.data, p->key.len, p->value.data, p->value.len) != 0) {
-        dc_kv_clear(kv);
+    if (dc__kv_set(kv, p->key.data, p->key.len, p->value.data, p->value.len) != 0) {
+        dc__kv_clear(kv);
         return -2;
     }
     kv->create_revision = p->create_revision;
@@ -37,7 +37,7 @@ int etcd_kvs_from_pb(Etcdpb__KeyValue *const *p, size_t n, dc_kv **out, size_t *
     if (!kvs) return -2;
     for (size_t i = 0; i < n; i++) {
         if (etcd_kv_from_pb(p[i], &kvs[i]) != 0) {
-            for (size_t k = 0; k < i; k++) dc_kv_clear(&kvs[k]);
+            for (size_t k = 0; k < i; k++) dc__kv_clear(&kvs[k]);
             free(kvs);
             return -2;
         }

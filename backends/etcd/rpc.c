@@ -123,14 +123,14 @@ int etcd_rpc(etcd_conn *c, const char *method, const ProtobufCMessage *req,
         free(body);
         return etcd_err(c, err, DC_ENOMEM, "out of memory starting a %s call", name);
     }
-    int64_t deadline = dc_now_ms() + c->request_timeout_ms;
+    int64_t deadline = dc__now_ms() + c->request_timeout_ms;
     size_t first = atomic_load(&c->preferred) % c->n_endpoints;
     size_t tried = 0;
     int reauthed = 0, repk = 0, rc = DC_EUNAVAILABLE;
 
     while (tried < c->n_endpoints) {
         size_t ep = (first + tried) % c->n_endpoints;
-        int64_t left = deadline - dc_now_ms();
+        int64_t left = deadline - dc__now_ms();
         if (left <= 0) {
             rc = etcd_err(c, err, DC_ETIMEDOUT, "%s: no answer within %ld ms", name,
                           c->request_timeout_ms);
@@ -219,10 +219,10 @@ int etcd_rpc(etcd_conn *c, const char *method, const ProtobufCMessage *req,
             }
             if (!retry) break;
             if (++tried == c->n_endpoints && rc == DC_EUNAVAILABLE &&
-                deadline - dc_now_ms() > 300) {
+                deadline - dc__now_ms() > 300) {
                 /* Every member said "no leader" (an election is running):
                  * wait a little and go round again within the deadline. */
-                dc_sleep_ms(100);
+                dc__sleep_ms(100);
                 tried = 0;
             }
             continue;

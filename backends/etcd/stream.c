@@ -43,7 +43,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
         curl_easy_getinfo(s->easy, CURLINFO_HTTP_VERSION, &ver);
         if (code != 200 || ver != CURL_HTTP_VERSION_2_0) return n;
     }
-    if (dc_buf_append(&s->resp, data, n) != 0) return 0;
+    if (dc__buf_append(&s->resp, data, n) != 0) return 0;
     if (s->on_data && s->on_data(s) != 0) return 0;
     return n;
 }
@@ -135,7 +135,7 @@ void etcd_stream_free(etcd_stream *s)
     curl_easy_cleanup(s->easy);
     curl_slist_free_all(s->hdrs);
     free(s->req);
-    dc_buf_free(&s->resp);
+    dc__buf_free(&s->resp);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
@@ -158,7 +158,7 @@ void etcd_stream_give(etcd_conn *c, etcd_stream *s)
     s->hdrs = NULL;
     free(s->req);
     s->req = NULL;
-    if (s->resp.cap > 65536) dc_buf_free(&s->resp);
+    if (s->resp.cap > 65536) dc__buf_free(&s->resp);
     pthread_mutex_lock(&c->pool_mu);
     if (c->n_pool == c->cap_pool) {
         size_t cap = c->cap_pool ? c->cap_pool * 2 : 8;
@@ -247,7 +247,7 @@ int etcd_stream_prepare(etcd_stream *s, size_t ep, const char *method, uint8_t *
     s->req_started = 0;
     s->hdrs = make_headers(c, kind, timeout_ms, &s->token_gen);
     if (!s->hdrs) return DC_ENOMEM;
-    dc_buf_reset(&s->resp);
+    dc__buf_reset(&s->resp);
     s->grpc_status = -1;
     s->grpc_msg[0] = '\0';
     s->cerr[0] = '\0';

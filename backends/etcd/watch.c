@@ -152,7 +152,7 @@ static int convert_events(const Etcdpb__WatchResponse *r, size_t first, dc_event
         }
     }
     if (rc != 0) {
-        dc_event_array_free(evs, i);
+        dc__event_array_free(evs, i);
         return rc;
     }
     *out = evs;
@@ -291,7 +291,7 @@ static void on_end(etcd_stream *s)
         s->force_pk = 1;
         c->host->log(DC_LOG_INFO, "etcd", "%s: a watch went out as HTTP/1.1 to %s; again as h2c",
                      c->label, c->endpoints[w->ep]);
-        retry_at(w, dc_now_ms());
+        retry_at(w, dc__now_ms());
         return;
     }
     if (s->result != CURLE_OK) {
@@ -338,7 +338,7 @@ static void on_end(etcd_stream *s)
         retry_at(w, INT64_MAX); /* etcd_watch_token_ready moves it up */
         return;
     }
-    retry_at(w, dc_now_ms() + w->backoff_ms);
+    retry_at(w, dc__now_ms() + w->backoff_ms);
     if (w->backoff_ms < 1000) w->backoff_ms *= 2;
 }
 
@@ -387,7 +387,7 @@ int etcd_watch_frame_create(const etcd_watch *w, int64_t id, dc_buf *out)
     int fr = etcd_grpc_frame(&req.base, &body, &len);
     free(end_buf);
     if (fr != 0) return -1;
-    int ar = dc_buf_append(out, body, len);
+    int ar = dc__buf_append(out, body, len);
     free(body);
     return ar;
 }
@@ -399,7 +399,7 @@ static void connect_now(etcd_watch *w)
     if (w->g || w->ended || w->stopped) return; /* a group's stream serves it */
     dc_buf b = DC_BUF_INIT;
     int fr = etcd_watch_frame_create(w, 0, &b);
-    if (fr != 0) dc_buf_free(&b);
+    if (fr != 0) dc__buf_free(&b);
     /* the stream owns the body from here on, also when prepare fails */
     if (fr != 0 || etcd_stream_prepare(w->s, w->ep, "/etcdserverpb.Watch/Watch", (uint8_t *)b.p,
                                        b.len, ETCD_READ, 0) != DC_OK) {
@@ -419,9 +419,9 @@ static void connect_now(etcd_watch *w)
 long etcd_watch_tick(etcd_conn *c)
 {
     if (c->group_due) etcd_group_consolidate(c);
-    long gwait = c->groups ? etcd_group_tick(c, dc_now_ms()) : -1;
+    long gwait = c->groups ? etcd_group_tick(c, dc__now_ms()) : -1;
     if (!c->retry) return gwait;
-    int64_t now = dc_now_ms(), next = INT64_MAX;
+    int64_t now = dc__now_ms(), next = INT64_MAX;
     if (gwait >= 0) next = now + gwait;
     /* Collect the due ones first: connecting may put a watch back. */
     etcd_watch *due = NULL;
@@ -449,14 +449,14 @@ long etcd_watch_tick(etcd_conn *c)
             if (w->retry_at < next) next = w->retry_at;
     }
     if (next == INT64_MAX) return -1;
-    int64_t left = next - dc_now_ms();
+    int64_t left = next - dc__now_ms();
     return left < 0 ? 0 : (long)left;
 }
 
 static void token_job(etcd_conn *c, etcd_job *j)
 {
     (void)j;
-    int64_t now = dc_now_ms();
+    int64_t now = dc__now_ms();
     etcd_group_token_ready(c, now);
     for (etcd_watch *w = c->retry; w; w = w->next_retry)
         if (w->wait_token) {
@@ -516,7 +516,7 @@ static etcd_watch *watch_new(etcd_conn *c, const char *key, size_t key_len, unsi
     etcd_watch *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     pthread_mutex_init(&w->mu, NULL);
-    dc_cond_init_monotonic(&w->cv);
+    dc__cond_init_monotonic(&w->cv);
     w->c = c;
     w->key = malloc(key_len + 1);
     w->s = etcd_stream_new(c);
@@ -550,10 +550,10 @@ static int watch_launch(etcd_watch *w, dc_drv_err *err)
 {
     etcd_conn *c = w->c;
     etcd_loop_post(c, &w->start_job);
-    int64_t deadline = dc_now_ms() + c->request_timeout_ms;
+    int64_t deadline = dc__now_ms() + c->request_timeout_ms;
     pthread_mutex_lock(&w->mu);
     while (w->start_state == START_PENDING)
-        if (dc_cond_wait_until(&w->cv, &w->mu, deadline) != 0) break;
+        if (dc__cond_wait_until(&w->cv, &w->mu, deadline) != 0) break;
     int state = w->start_state, rc = w->start_rc;
     char msg[512];
     snprintf(msg, sizeof msg, "%s", w->start_msg);
@@ -603,10 +603,10 @@ int etcd_compact_revision(etcd_conn *c, int64_t *rev, dc_drv_err *err)
     int rc = watch_launch(w, err);
     if (rc == DC_OK) {
         /* created; the cancel, if any, follows right after */
-        int64_t deadline = dc_now_ms() + 300;
+        int64_t deadline = dc__now_ms() + 300;
         pthread_mutex_lock(&w->mu);
         while (!w->probe_compact)
-            if (dc_cond_wait_until(&w->cv, &w->mu, deadline) != 0) break;
+            if (dc__cond_wait_until(&w->cv, &w->mu, deadline) != 0) break;
         *rev = w->probe_compact;
         pthread_mutex_unlock(&w->mu);
         watch_halt(w);

@@ -244,7 +244,7 @@ static void group_on_end(etcd_stream *s)
     if (!c->tls && !s->prior_knowledge && s->result == CURLE_OK &&
         (s->http_version == CURL_HTTP_VERSION_1_0 || s->http_version == CURL_HTTP_VERSION_1_1)) {
         s->force_pk = 1; /* see loop.c */
-        g->retry_at = dc_now_ms();
+        g->retry_at = dc__now_ms();
         return;
     }
     if (g->created_any)
@@ -258,7 +258,7 @@ static void group_on_end(etcd_stream *s)
         g->retry_at = INT64_MAX;
         return;
     }
-    g->retry_at = dc_now_ms() + g->backoff_ms;
+    g->retry_at = dc__now_ms() + g->backoff_ms;
     if (g->backoff_ms < 1000) g->backoff_ms *= 2;
 }
 
@@ -270,7 +270,7 @@ static void group_connect(wgroup *g)
     int rc = 0;
     for (size_t i = 0; i < g->n && rc == 0; i++)
         if (g->m[i]) rc = etcd_watch_frame_create(g->m[i], (int64_t)i + 1, &b);
-    if (rc != 0) dc_buf_free(&b);
+    if (rc != 0) dc__buf_free(&b);
     g->next_created = 0;
     g->created_any = 0;
     g->retry_at = -1;
@@ -281,7 +281,7 @@ static void group_connect(wgroup *g)
         /* Out of memory: try again in a second rather than end every member. */
         c->host->log(DC_LOG_WARN, "etcd", "%s: cannot open a watch group's stream; retrying",
                      c->label);
-        g->retry_at = dc_now_ms() + 1000;
+        g->retry_at = dc__now_ms() + 1000;
     }
 }
 

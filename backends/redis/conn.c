@@ -56,10 +56,10 @@ void rd_token(char out[33])
         unsigned char b[8];
         if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
             /* no entropy source: time and pid still make a collision unlikely */
-            uint64_t t = (uint64_t)dc_now_us() ^ ((uint64_t)getpid() << 40);
+            uint64_t t = (uint64_t)dc__now_us() ^ ((uint64_t)getpid() << 40);
             memcpy(b, &t, sizeof b);
         }
-        dc_hex_encode(b, sizeof b, prefix);
+        dc__hex_encode(b, sizeof b, prefix);
         pid = getpid();
     }
     uint64_t n = ++counter;
@@ -327,7 +327,7 @@ int rd_pipeline(rd_store *s, redisContext *ctx, rd_cmd *cmds, size_t n, redisRep
 
 static int retrying(rd_store *s, rd_fn fn, void *arg, int write, dc_drv_err *err)
 {
-    int64_t deadline = dc_now_ms() + s->request_timeout_ms;
+    int64_t deadline = dc__now_ms() + s->request_timeout_ms;
     for (int attempt = 0;; attempt++) {
         redisContext *ctx;
         int rc = rd_borrow(s, &ctx, err);
@@ -341,12 +341,12 @@ static int retrying(rd_store *s, rd_fn fn, void *arg, int write, dc_drv_err *err
         }
         if (rc != RD_IO && rc != RD_AGAIN) return rc;
         if (rc == RD_IO) rd_pool_drain(s); /* one dead connection: the rest are likely dead too */
-        if (dc_now_ms() >= deadline) {
+        if (dc__now_ms() >= deadline) {
             if (!err->msg[0]) rd_err(err, 0, s, "server unavailable");
             return DC_EUNAVAILABLE;
         }
         /* a dead pooled connection is retried at once; anything else waits a little */
-        if (attempt > 0 || rc == RD_AGAIN) dc_sleep_ms(attempt < 5 ? 20 : 100);
+        if (attempt > 0 || rc == RD_AGAIN) dc__sleep_ms(attempt < 5 ? 20 : 100);
     }
 }
 
@@ -395,11 +395,11 @@ int rd_wait_acks(rd_store *s, redisContext *ctx, dc_drv_err *err)
 
 int rd_bounds(const char *p, size_t n, dc_buf *lo, dc_buf *hi)
 {
-    if (n == 0) return dc_buf_puts(lo, "-") || dc_buf_puts(hi, "+");
+    if (n == 0) return dc__buf_puts(lo, "-") || dc__buf_puts(hi, "+");
     size_t e = n;
     while (e > 0 && (unsigned char)p[e - 1] == 0xff) e--;
-    if (dc_buf_puts(lo, "[") || dc_buf_append(lo, p, n)) return -1;
-    if (e == 0) return dc_buf_puts(hi, "+");
+    if (dc__buf_puts(lo, "[") || dc__buf_append(lo, p, n)) return -1;
+    if (e == 0) return dc__buf_puts(hi, "+");
     char last = (char)((unsigned char)p[e - 1] + 1);
-    return dc_buf_puts(hi, "(") || dc_buf_append(hi, p, e - 1) || dc_buf_append(hi, &last, 1);
+    return dc__buf_puts(hi, "(") || dc__buf_append(hi, p, e - 1) || dc__buf_append(hi, &last, 1);
 }

@@ -51,8 +51,8 @@ int rd_kv_from_flat(dc_kv *kv, redisReply **f)
     if (rd_int(f[2], &kv->create_revision) || rd_int(f[3], &kv->mod_revision) ||
         rd_int(f[4], &kv->version) || rd_int(f[5], &kv->lease))
         return -1;
-    /* dc_kv_set leaves the metadata alone */
-    if (dc_kv_set(kv, f[0]->str, f[0]->len, is_str(f[1]) ? f[1]->str : NULL,
+    /* dc__kv_set leaves the metadata alone */
+    if (dc__kv_set(kv, f[0]->str, f[0]->len, is_str(f[1]) ? f[1]->str : NULL,
                   is_str(f[1]) ? f[1]->len : 0) != 0)
         return -2;
     return 0;
@@ -70,7 +70,7 @@ int rd_kvs_from_flat(const redisReply *arr, dc_kv **kvs, size_t *n)
     for (size_t i = 0; i < cnt; i++) {
         int rc = rd_kv_from_flat(&a[i], arr->element + i * 6);
         if (rc) {
-            for (size_t j = 0; j < i; j++) dc_kv_clear(&a[j]);
+            for (size_t j = 0; j < i; j++) dc__kv_clear(&a[j]);
             free(a);
             return rc;
         }
@@ -146,7 +146,7 @@ int rd_entry_to_event(const redisReply *entry, dc_event *ev, int64_t *rev, int64
             field_int(fields, "lea", &kv.lease))
             return -1;
     }
-    if (dc_kv_set(&ev->kv, k->str, k->len, ev->type == DC_EVENT_PUT && v ? v->str : NULL,
+    if (dc__kv_set(&ev->kv, k->str, k->len, ev->type == DC_EVENT_PUT && v ? v->str : NULL,
                   ev->type == DC_EVENT_PUT && v ? v->len : 0) != 0)
         return -2;
     ev->kv.create_revision = kv.create_revision;
@@ -159,13 +159,13 @@ int rd_entry_to_event(const redisReply *entry, dc_event *ev, int64_t *rev, int64
         const redisReply *pv = rd_entry_field(fields, "pv");
         if (rd_int(pc, &p.create_revision) || field_int(fields, "pm", &p.mod_revision) ||
             field_int(fields, "pver", &p.version) || field_int(fields, "plea", &p.lease)) {
-            dc_event_clear(ev);
+            dc__event_clear(ev);
             return -1;
         }
         ev->prev_kv = calloc(1, sizeof *ev->prev_kv);
         if (!ev->prev_kv ||
-            dc_kv_set(ev->prev_kv, k->str, k->len, pv ? pv->str : NULL, pv ? pv->len : 0) != 0) {
-            dc_event_clear(ev);
+            dc__kv_set(ev->prev_kv, k->str, k->len, pv ? pv->str : NULL, pv ? pv->len : 0) != 0) {
+            dc__event_clear(ev);
             return -2;
         }
         ev->prev_kv->create_revision = p.create_revision;

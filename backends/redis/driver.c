@@ -36,7 +36,7 @@
 /* Options: "redis.<key>" wins over "<key>" (core/util/drv.h). */
 static const char *cfg(const dc_host *h, const dc_config *c, const char *key)
 {
-    return dc_drv_opt(h, c, "redis", key);
+    return dc__drv_opt(h, c, "redis", key);
 }
 
 /* An integer option in [lo, hi], checked as the core checks its own. */
@@ -44,7 +44,7 @@ static int cfg_int(const rd_store *s, const dc_config *c, const char *key, int64
                    int64_t hi, int64_t *out, dc_drv_err *err)
 {
     dc_drv_err why = {{0}, 0};
-    if (dc_drv_opt_int(s->host, c, "redis", key, def, lo, hi, out, &why) == DC_OK) return DC_OK;
+    if (dc__drv_opt_int(s->host, c, "redis", key, def, lo, hi, out, &why) == DC_OK) return DC_OK;
     return rd_err(err, DC_EINVAL, s, "%s", why.msg);
 }
 
@@ -76,14 +76,14 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
                    dc_drv_err *err)
 {
     dc_uri u;
-    int prc = dc_uri_parse(uri, &u, err->msg, sizeof err->msg);
+    int prc = dc__uri_parse(uri, &u, err->msg, sizeof err->msg);
     if (prc) {
-        dc_uri_free(&u);
+        dc__uri_free(&u);
         return prc == -2 ? DC_ENOMEM : DC_EINVAL;
     }
     rd_store *s = calloc(1, sizeof *s);
     if (!s) {
-        dc_uri_free(&u);
+        dc__uri_free(&u);
         snprintf(err->msg, sizeof err->msg, "redis: out of memory");
         return DC_ENOMEM;
     }
@@ -175,7 +175,7 @@ static int rd_open(const dc_host *host, const char *uri, const dc_config *c, voi
         rc = rd_err(err, DC_EINVAL, s,
                     "config: min_replicas_timeout_ms=%lld must be below request_timeout_ms=%d",
                     (long long)s->wait_ms, s->request_timeout_ms);
-    dc_uri_free(&u);
+    dc__uri_free(&u);
     if (rc == DC_OK) {
         /* connect now: a bad address or password should fail the open */
         redisContext *ctx;

@@ -68,11 +68,11 @@ int rd_epoch_init(rd_store *s, redisContext *ctx, dc_drv_err *err)
     unsigned char b[16];
     if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
         /* no entropy source: the clock and the address still differ per store */
-        uint64_t t[2] = {(uint64_t)dc_now_us(), (uint64_t)(uintptr_t)s ^ (uint64_t)dc_wall_ms()};
+        uint64_t t[2] = {(uint64_t)dc__now_us(), (uint64_t)(uintptr_t)s ^ (uint64_t)dc__wall_ms()};
         memcpy(b, t, sizeof b);
     }
     char fresh[33];
-    dc_hex_encode(b, sizeof b, fresh);
+    dc__hex_encode(b, sizeof b, fresh);
     rd_cmd c[4];
     for (int i = 0; i < 4; i++) rd_cmd_init(&c[i]);
     rd_cmd_str(&c[0], "MULTI");

@@ -387,7 +387,7 @@ static void *reaper_main(void *arg)
         if (wait < 0 || wait > 500) wait = 500;
         if (wait < 5) wait = 5;
         pthread_mutex_lock(&rp->mu);
-        if (!rp->stopping) dc_cond_wait_until(&rp->cv, &rp->mu, dc_now_ms() + wait);
+        if (!rp->stopping) dc__cond_wait_until(&rp->cv, &rp->mu, dc__now_ms() + wait);
     }
     pthread_mutex_unlock(&rp->mu);
     return NULL;
@@ -398,7 +398,7 @@ int rd_reaper_start(rd_store *s)
     rd_reaper *rp = calloc(1, sizeof *rp);
     if (!rp) return -1;
     pthread_mutex_init(&rp->mu, NULL);
-    dc_cond_init_monotonic(&rp->cv);
+    dc__cond_init_monotonic(&rp->cv);
     s->reaper = rp;
     if (pthread_create(&rp->thread, NULL, reaper_main, s) != 0) {
         pthread_mutex_destroy(&rp->mu);

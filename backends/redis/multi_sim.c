@@ -124,13 +124,13 @@ static mevent *new_event(attempt *a)
 
 int ms_holds(const mkey *k, const dc_compare *c)
 {
-    return dc_compare_holds(c, k && k->exists ? &k->kv : NULL);
+    return dc__compare_holds(c, k && k->exists ? &k->kv : NULL);
 }
 
 static int key_cmp(const void *x, const void *y)
 {
     const mkey *a = *(mkey *const *)x, *b = *(mkey *const *)y;
-    return dc_key_cmp(a->key, a->key_len, b->key, b->key_len);
+    return dc__key_cmp(a->key, a->key_len, b->key, b->key_len);
 }
 
 /* The live keys under prefix, sorted: every key this attempt loaded (the
@@ -141,7 +141,7 @@ static int live_under(attempt *a, const char *prefix, size_t len, mkey ***out, s
     size_t cnt = 0;
     mkey *k, *tmp;
     HASH_ITER(hh, a->keys, k, tmp)
-    cnt += k->exists && dc_key_has_prefix(k->key, k->key_len, prefix, len);
+    cnt += k->exists && dc__key_has_prefix(k->key, k->key_len, prefix, len);
     *out = NULL;
     *n = 0;
     if (!cnt) return 0;
@@ -149,7 +149,7 @@ static int live_under(attempt *a, const char *prefix, size_t len, mkey ***out, s
     if (!arr) return -1;
     size_t i = 0;
     HASH_ITER(hh, a->keys, k, tmp)
-    if (k->exists && dc_key_has_prefix(k->key, k->key_len, prefix, len)) arr[i++] = k;
+    if (k->exists && dc__key_has_prefix(k->key, k->key_len, prefix, len)) arr[i++] = k;
     qsort(arr, cnt, sizeof *arr, key_cmp);
     *out = arr;
     *n = cnt;
@@ -159,7 +159,7 @@ static int live_under(attempt *a, const char *prefix, size_t len, mkey ***out, s
 static int kv_out(dc_kv *d, const mkey *k, int keys_only)
 {
     *d = k->kv;
-    return dc_kv_set(d, k->key, k->key_len, keys_only ? NULL : k->kv.value,
+    return dc__kv_set(d, k->key, k->key_len, keys_only ? NULL : k->kv.value,
                      keys_only ? 0 : k->kv.value_len);
 }
 

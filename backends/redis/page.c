@@ -62,7 +62,7 @@ typedef struct page_arg {
 
 static void states_free(rd_state *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) dc_kv_clear(&s[i].kv);
+    for (size_t i = 0; i < n; i++) dc__kv_clear(&s[i].kv);
     free(s);
 }
 
@@ -76,14 +76,14 @@ static void chunk_clear(rd_chunk *c)
 static int state_cmp(const void *a, const void *b)
 {
     const rd_state *x = a, *y = b;
-    return dc_key_cmp(x->kv.key, x->kv.key_len, y->kv.key, y->kv.key_len);
+    return dc__key_cmp(x->kv.key, x->kv.key_len, y->kv.key, y->kv.key_len);
 }
 
 static int in_range(const dc_page_req *req, const char *after, size_t after_len, const char *key,
                     size_t len)
 {
-    return dc_key_has_prefix(key, len, req->prefix, req->prefix_len) &&
-           (!after_len || dc_key_cmp(key, len, after, after_len) > 0);
+    return dc__key_has_prefix(key, len, req->prefix, req->prefix_len) &&
+           (!after_len || dc__key_cmp(key, len, after, after_len) > 0);
 }
 
 /* Add the first change of a key (events come oldest first: later ones of the
@@ -101,9 +101,9 @@ static int add_changed(rd_chunk *c, size_t *cap, const dc_event *ev)
     memset(st, 0, sizeof *st);
     st->seq = c->n_changed;
     if (ev->prev_kv) {
-        if (dc_kv_copy(&st->kv, ev->prev_kv)) return -1;
+        if (dc__kv_copy(&st->kv, ev->prev_kv)) return -1;
         st->exists = 1;
-    } else if (dc_kv_set(&st->kv, ev->kv.key, ev->kv.key_len, NULL, 0)) {
+    } else if (dc__kv_set(&st->kv, ev->kv.key, ev->kv.key_len, NULL, 0)) {
         return -1;
     }
     c->n_changed++;
@@ -127,7 +127,7 @@ static void finish_changed(rd_chunk *c)
     size_t u = 0;
     for (size_t i = 0; i < c->n_changed; i++) {
         if (u && state_cmp(&c->changed[u - 1], &c->changed[i]) == 0) {
-            dc_kv_clear(&c->changed[i].kv);
+            dc__kv_clear(&c->changed[i].kv);
             continue;
         }
         c->changed[u++] = c->changed[i];
@@ -244,8 +244,8 @@ static int chunk_multi(rd_store *s, redisContext *ctx, void *arg, dc_drv_err *er
     dc_buf lo = DC_BUF_INIT, hi = DC_BUF_INIT;
     int bad = rd_bounds(req->prefix, req->prefix_len, &lo, &hi);
     if (!bad && p->after_len) {
-        dc_buf_reset(&lo);
-        bad = dc_buf_puts(&lo, "(") || dc_buf_append(&lo, p->after, p->after_len);
+        dc__buf_reset(&lo);
+        bad = dc__buf_puts(&lo, "(") || dc__buf_append(&lo, p->after, p->after_len);
     }
     redisReply *first = NULL, **r = NULL;
     rd_cmd *cs = NULL;
@@ -331,7 +331,7 @@ static int chunk_multi(rd_store *s, redisContext *ctx, void *arg, dc_drv_err *er
         int keys_only = (req->flags & DC_KEYS_ONLY) != 0;
         rd_state *st = &c->live[c->n_live];
         st->kv = kv;
-        if (dc_kv_set(&st->kv, first->element[i]->str, first->element[i]->len,
+        if (dc__kv_set(&st->kv, first->element[i]->str, first->element[i]->len,
                       keys_only ? NULL : kv.value, keys_only ? 0 : kv.value_len)) {
             rc = rd_err(err, DC_ENOMEM, s, "out of memory");
             break;
@@ -358,7 +358,7 @@ static int chunk_multi(rd_store *s, redisContext *ctx, void *arg, dc_drv_err *er
             if (in_range(req, p->after, p->after_len, ev.kv.key, ev.kv.key_len) &&
                 add_changed(c, &cap, &ev))
                 rc = rd_err(err, DC_ENOMEM, s, "out of memory");
-            dc_event_clear(&ev);
+            dc__event_clear(&ev);
         }
         if (rc == DC_OK) finish_changed(c);
     }
@@ -368,8 +368,8 @@ static int chunk_multi(rd_store *s, redisContext *ctx, void *arg, dc_drv_err *er
     for (size_t i = 0; cs && i < nc; i++) rd_cmd_free(&cs[i]);
     free(cs);
     free(r);
-    dc_buf_free(&lo);
-    dc_buf_free(&hi);
+    dc__buf_free(&lo);
+    dc__buf_free(&hi);
     return rc;
 }
 
@@ -385,7 +385,7 @@ static int emit(dc_kvs *out, size_t *cap, const dc_kv *kv)
         out->kvs = a;
         *cap = nc;
     }
-    if (dc_kv_copy(&out->kvs[out->n], kv)) return -1;
+    if (dc__kv_copy(&out->kvs[out->n], kv)) return -1;
     out->n++;
     return 0;
 }
@@ -471,7 +471,7 @@ int rd_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err
     }
     free(bound);
     if (rc != DC_OK) {
-        dc_kvs_clear(out);
+        dc__kvs_clear(out);
         return rc;
     }
     out->count = (int64_t)out->n;

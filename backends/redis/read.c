@@ -47,7 +47,7 @@ static int fill_one(rd_store *s, const redisReply *h, const char *key, size_t ke
     if (p < 0) return corrupt(s, err, "a key's hash has bad fields");
     if (p == 0) return 0;
     *kv = tmp;
-    if (dc_kv_set(kv, key, key_len, keys_only ? NULL : tmp.value, keys_only ? 0 : tmp.value_len))
+    if (dc__kv_set(kv, key, key_len, keys_only ? NULL : tmp.value, keys_only ? 0 : tmp.value_len))
         return rd_err(err, DC_ENOMEM, s, "out of memory");
     return 1;
 }
@@ -97,14 +97,14 @@ static int get_key(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
     if (p && !(op->flags & DC_COUNT_ONLY)) {
         g->out->kvs = malloc(sizeof kv);
         if (!g->out->kvs) {
-            dc_kv_clear(&kv);
+            dc__kv_clear(&kv);
             rc = rd_err(err, DC_ENOMEM, s, "out of memory");
             goto out;
         }
         g->out->kvs[0] = kv;
         g->out->n = 1;
     } else if (p) {
-        dc_kv_clear(&kv);
+        dc__kv_clear(&kv);
     }
 out:
     rd_replies_free(r, 5);
@@ -176,8 +176,8 @@ static int get_prefix_multi(rd_store *s, redisContext *ctx, void *a, dc_drv_err 
     const dc_op *op = g->op;
     dc_buf lo = DC_BUF_INIT, hi = DC_BUF_INIT;
     if (rd_bounds(op->key, op->key_len, &lo, &hi)) {
-        dc_buf_free(&lo);
-        dc_buf_free(&hi);
+        dc__buf_free(&lo);
+        dc__buf_free(&hi);
         return rd_err(err, DC_ENOMEM, s, "out of memory");
     }
     int count_only = (op->flags & DC_COUNT_ONLY) != 0;
@@ -270,14 +270,14 @@ static int get_prefix_multi(rd_store *s, redisContext *ctx, void *a, dc_drv_err 
         g->out->n++;
     }
 out:
-    if (rc != DC_OK) dc_kvs_clear(g->out);
+    if (rc != DC_OK) dc__kvs_clear(g->out);
     if (first) freeReplyObject(first);
     if (r) rd_replies_free(r, nc);
     for (size_t i = 0; c && i < nc; i++) rd_cmd_free(&c[i]);
     free(c);
     free(r);
-    dc_buf_free(&lo);
-    dc_buf_free(&hi);
+    dc__buf_free(&lo);
+    dc__buf_free(&hi);
     return rc;
 }
 

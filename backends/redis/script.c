@@ -36,19 +36,19 @@ static int build_texts(rd_store *s)
     const char *body = strchr(rd_lua_src, '\n');
     if (!v || !mark || !body || v > mark) return -1;
     dc_buf lib = DC_BUF_INIT, ev = DC_BUF_INIT;
-    int bad = dc_buf_append(&lib, rd_lua_src, (size_t)(v - rd_lua_src)) ||
-              dc_buf_puts(&lib, s->version) || dc_buf_puts(&lib, v + strlen("@VERSION@"));
-    bad = bad || dc_buf_append(&ev, body + 1, (size_t)(v - body - 1)) ||
-          dc_buf_puts(&ev, s->version) ||
-          dc_buf_append(&ev, v + strlen("@VERSION@"), (size_t)(mark - v - strlen("@VERSION@"))) ||
-          dc_buf_puts(&ev, "local fn = table.remove(ARGV, 1)\nreturn M[fn](KEYS, ARGV)\n");
+    int bad = dc__buf_append(&lib, rd_lua_src, (size_t)(v - rd_lua_src)) ||
+              dc__buf_puts(&lib, s->version) || dc__buf_puts(&lib, v + strlen("@VERSION@"));
+    bad = bad || dc__buf_append(&ev, body + 1, (size_t)(v - body - 1)) ||
+          dc__buf_puts(&ev, s->version) ||
+          dc__buf_append(&ev, v + strlen("@VERSION@"), (size_t)(mark - v - strlen("@VERSION@"))) ||
+          dc__buf_puts(&ev, "local fn = table.remove(ARGV, 1)\nreturn M[fn](KEYS, ARGV)\n");
     if (bad) {
-        dc_buf_free(&lib);
-        dc_buf_free(&ev);
+        dc__buf_free(&lib);
+        dc__buf_free(&ev);
         return -2;
     }
-    s->lib_text = dc_buf_steal(&lib);
-    s->eval_text = dc_buf_steal(&ev);
+    s->lib_text = dc__buf_steal(&lib);
+    s->eval_text = dc__buf_steal(&ev);
     return s->lib_text && s->eval_text ? 0 : -2;
 }
 

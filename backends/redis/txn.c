@@ -110,10 +110,10 @@ static int rebuild(rd_store *s, const dc_txn_req *req, find_arg *f, dc_txn_resul
             if (rd_entry_to_event(e->element[j], &ev, &rev, &seq, &cnt)) goto unknown;
             int hit = ev.type == DC_EVENT_DELETE &&
                       ((ops[i].flags & DC_PREFIX)
-                           ? dc_key_has_prefix(ev.kv.key, ev.kv.key_len, ops[i].key, ops[i].key_len)
-                           : dc_key_cmp(ev.kv.key, ev.kv.key_len, ops[i].key, ops[i].key_len) == 0);
+                           ? dc__key_has_prefix(ev.kv.key, ev.kv.key_len, ops[i].key, ops[i].key_len)
+                           : dc__key_cmp(ev.kv.key, ev.kv.key_len, ops[i].key, ops[i].key_len) == 0);
             out->responses[i].deleted += hit;
-            dc_event_clear(&ev);
+            dc__event_clear(&ev);
         }
     }
     s->host->log(DC_LOG_WARN, "redis",
@@ -121,7 +121,7 @@ static int rebuild(rd_store *s, const dc_txn_req *req, find_arg *f, dc_txn_resul
                  (long long)f->found);
     return DC_OK;
 unknown:
-    dc_txn_result_clear(out);
+    dc__txn_result_clear(out);
     return rd_err(err, DC_EUNKNOWN, s,
                   "the connection broke after the write was sent; it "
                   "committed at revision %lld but its responses are lost",
@@ -154,7 +154,7 @@ int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
                               req->ops[b][i].value_len, (long long)s->max_value);
     char token[33];
     rd_token(token);
-    int64_t deadline = dc_now_ms() + s->request_timeout_ms;
+    int64_t deadline = dc__now_ms() + s->request_timeout_ms;
     int sent = 0;            /* a request may have reached the server */
     int64_t retry_after = 0; /* resending: the log above this was searched */
     for (int attempt = 0;; attempt++) {
@@ -167,7 +167,7 @@ int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
                      : rd_txn_multi(s, ctx, req, token, retry_after, NULL, out, err);
             if (rc == DC_OK && s->min_acks > 0 && writes(req, out)) {
                 rc = rd_wait_acks(s, ctx, err);
-                if (rc != DC_OK) dc_txn_result_clear(out);
+                if (rc != DC_OK) dc__txn_result_clear(out);
             }
             /* a write the replicas may not have is no floor: a fail-over may
              * rightly lose it (guard.c) */
@@ -188,7 +188,7 @@ int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
                 frc = rebuild(s, req, &f, out, err);
                 if (frc == DC_OK && s->min_acks > 0) {
                     /* WAIT covers only what its own connection wrote */
-                    dc_txn_result_clear(out);
+                    dc__txn_result_clear(out);
                     frc = rd_err(err, DC_EUNKNOWN, s,
                                  "the write committed at revision %lld (its reply was lost), "
                                  "but whether %lld replica(s) have it is unknown",
@@ -212,7 +212,7 @@ int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
             rc = RD_AGAIN;
         }
         if (rc != RD_AGAIN) return rc;
-        if (dc_now_ms() >= deadline) {
+        if (dc__now_ms() >= deadline) {
             if (sent)
                 return rd_err(err, DC_EUNKNOWN, s,
                               "write not confirmed within the request "
@@ -221,6 +221,6 @@ int rd_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
             if (!err->msg[0]) rd_err(err, 0, s, "server unavailable");
             return DC_EUNAVAILABLE;
         }
-        dc_sleep_ms(attempt < 5 ? 10 : 50);
+        dc__sleep_ms(attempt < 5 ? 10 : 50);
     }
 }

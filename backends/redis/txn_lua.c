@@ -135,6 +135,6 @@ int rd_txn_lua(rd_store *s, redisContext *ctx, const dc_txn_req *req, const char
     else
         rc = decode(s, req, r, out, err);
     freeReplyObject(r);
-    if (rc != DC_OK && rc != RD_AGAIN) dc_txn_result_clear(out);
+    if (rc != DC_OK && rc != RD_AGAIN) dc__txn_result_clear(out);
     return rc;
 }

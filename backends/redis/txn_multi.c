@@ -223,8 +223,8 @@ static int attempt_once(attempt *a, redisContext *ctx, const dc_txn_req *req, co
             rd_cmd_key(&c[k2], s, "idx", NULL, 0);
             rd_cmd_add(&c[k2], lo.p, lo.len);
             rd_cmd_add(&c[k2], hi.p, hi.len);
-            dc_buf_free(&lo);
-            dc_buf_free(&hi);
+            dc__buf_free(&lo);
+            dc__buf_free(&hi);
         } else {
             ms_hmget(&c[k2], s, op->key, op->key_len);
         }
@@ -424,7 +424,7 @@ static int attempt_once(attempt *a, redisContext *ctx, const dc_txn_req *req, co
         resp = NULL;
     }
     if (resp) {
-        for (size_t i = 0; i < nops; i++) dc_response_clear(&resp[i]);
+        for (size_t i = 0; i < nops; i++) dc__response_clear(&resp[i]);
         free(resp);
     }
 done:
@@ -441,14 +441,14 @@ done:
 int rd_txn_multi(rd_store *s, redisContext *ctx, const dc_txn_req *req, const char *token,
                  int64_t retry_after, rd_revoke *rv, dc_txn_result *out, dc_drv_err *err)
 {
-    int64_t deadline = dc_now_ms() + s->request_timeout_ms;
-    unsigned seed = (unsigned)dc_now_us() ^ (unsigned)(uintptr_t)&seed;
+    int64_t deadline = dc__now_ms() + s->request_timeout_ms;
+    unsigned seed = (unsigned)dc__now_us() ^ (unsigned)(uintptr_t)&seed;
     for (int n = 0;; n++) {
         attempt a = {.s = s};
         int rc = attempt_once(&a, ctx, req, token, retry_after, rv, out, err);
         ms_free(&a);
         if (rc != RD_CONFLICT) return rc;
-        if (dc_now_ms() >= deadline)
+        if (dc__now_ms() >= deadline)
             return rd_err(err, DC_EUNAVAILABLE, s,
                           "txn: gave up after %d WATCH conflicts in "
                           "%d ms (mode=multi under write contention)",

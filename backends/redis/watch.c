@@ -69,7 +69,7 @@ struct rd_pump {
 
 static void part_clear(rd_pump *p)
 {
-    dc_event_array_free(p->part, p->n_part);
+    dc__event_array_free(p->part, p->n_part);
     p->part = NULL;
     p->n_part = p->cap_part = 0;
     p->part_rev = p->part_n = 0;
@@ -78,16 +78,16 @@ static void part_clear(rd_pump *p)
 
 static int match(const rd_watch *w, const dc_event *ev)
 {
-    return dc_event_wanted(w->flags, w->key, w->key_len, ev->type, ev->kv.key, ev->kv.key_len);
+    return dc__event_wanted(w->flags, w->key, w->key_len, ev->type, ev->kv.key, ev->kv.key_len);
 }
 
 static int copy_event(dc_event *d, const dc_event *e, int prev)
 {
     memset(d, 0, sizeof *d);
     d->type = e->type;
-    if (dc_kv_copy(&d->kv, &e->kv)) return -1;
-    if (prev && e->prev_kv && !(d->prev_kv = dc_kv_dup(e->prev_kv))) {
-        dc_kv_clear(&d->kv);
+    if (dc__kv_copy(&d->kv, &e->kv)) return -1;
+    if (prev && e->prev_kv && !(d->prev_kv = dc__kv_dup(e->prev_kv))) {
+        dc__kv_clear(&d->kv);
         return -1;
     }
     return 0;
@@ -118,7 +118,7 @@ static void dispatch(rd_pump *p, const dc_event *evs, size_t n)
         for (size_t i = 0; out && i < n; i++) {
             if (evs[i].kv.mod_revision < from || !match(w, &evs[i])) continue;
             if (copy_event(&out[j], &evs[i], w->flags & DC_PREV_KV)) {
-                dc_event_array_free(out, j);
+                dc__event_array_free(out, j);
                 out = NULL;
                 break;
             }
@@ -190,7 +190,7 @@ static int process(rd_pump *p, redisContext *ctx, const redisReply *entries)
             continue;
         }
         if (rev <= p->pos) { /* already read (cannot happen with exclusive IDs) */
-            dc_event_clear(&ev);
+            dc__event_clear(&ev);
             continue;
         }
         int in_seq = p->n_part ? rev == p->part_rev && seq == p->last_seq + 1
@@ -201,7 +201,7 @@ static int process(rd_pump *p, redisContext *ctx, const redisReply *entries)
             hole(p, ctx, seq == 0 ? rev : rev + 1);
             if (seq != 0) {
                 p->pos = rev;
-                dc_event_clear(&ev);
+                dc__event_clear(&ev);
                 continue;
             }
             p->pos = rev - 1;
@@ -211,7 +211,7 @@ static int process(rd_pump *p, redisContext *ctx, const redisReply *entries)
             p->part_n = n;
         }
         if (n != p->part_n || part_add(p, &ev)) {
-            dc_event_clear(&ev);
+            dc__event_clear(&ev);
             if (n != p->part_n) {
                 hole(p, ctx, rev + 1);
                 p->pos = rev;
@@ -258,7 +258,7 @@ static void *pump_main(void *arg)
     while (!p->stopping) {
         apply_rewind(p);
         if (!any_live(p)) {
-            dc_cond_wait_until(&p->cv, &p->mu, -1);
+            dc__cond_wait_until(&p->cv, &p->mu, -1);
             continue;
         }
         if (!ctx) {
@@ -279,7 +279,7 @@ static void *pump_main(void *arg)
                 if (failures++ == 0)
                     s->host->log(DC_LOG_WARN, "redis", "watch: %s; retrying", err.msg);
                 int64_t wait = failures < 10 ? 50 * failures : 1000;
-                dc_cond_wait_until(&p->cv, &p->mu, dc_now_ms() + wait);
+                dc__cond_wait_until(&p->cv, &p->mu, dc__now_ms() + wait);
                 continue;
             }
             if (failures)
@@ -350,7 +350,7 @@ static void *pump_main(void *arg)
                     if (!w->dead) fail_watch(p, w, DC_ERESET, 0, err.msg);
                 continue; /* no live watch is left: the pump parks */
             }
-            dc_cond_wait_until(&p->cv, &p->mu, dc_now_ms() + 50);
+            dc__cond_wait_until(&p->cv, &p->mu, dc__now_ms() + 50);
             continue;
         }
         if (apply_rewind(p) || p->stopping) {
@@ -367,7 +367,7 @@ static void *pump_main(void *arg)
                 continue;
             }
             if (!retry) s->host->log(DC_LOG_WARN, "redis", "%s", err.msg);
-            dc_cond_wait_until(&p->cv, &p->mu, dc_now_ms() + (retry ? 50 : 1000));
+            dc__cond_wait_until(&p->cv, &p->mu, dc__now_ms() + (retry ? 50 : 1000));
             continue;
         }
         int bad = 0;
@@ -388,7 +388,7 @@ static void *pump_main(void *arg)
                          s->endpoint);
             redisFree(ctx);
             ctx = NULL;
-            dc_cond_wait_until(&p->cv, &p->mu, dc_now_ms() + 100);
+            dc__cond_wait_until(&p->cv, &p->mu, dc__now_ms() + 100);
         }
     }
     pthread_mutex_unlock(&p->mu);
@@ -430,7 +430,7 @@ static void wake(rd_pump *p)
             pthread_mutex_unlock(&p->mu);
             return;
         }
-        dc_sleep_ms(1); /* the XREAD is not blocked yet: try again */
+        dc__sleep_ms(1); /* the XREAD is not blocked yet: try again */
     }
 }
 
@@ -467,7 +467,7 @@ static rd_pump *pump_get(rd_store *s, dc_drv_err *err)
         p->rewind = -1;
         p->last_seq = -1;
         pthread_mutex_init(&p->mu, NULL);
-        dc_cond_init_monotonic(&p->cv);
+        dc__cond_init_monotonic(&p->cv);
         if (pthread_create(&p->thread, NULL, pump_main, p) != 0) {
             pthread_mutex_destroy(&p->mu);
             pthread_cond_destroy(&p->cv);

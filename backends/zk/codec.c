@@ -29,7 +29,7 @@ static int lit(unsigned char ch)
 int zk_key_escape(dc_buf *out, const char *key, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
-    if (dc_buf_reserve(out, 1 + len * 3) != 0) return -1;
+    if (dc__buf_reserve(out, 1 + len * 3) != 0) return -1;
     out->p[out->len++] = 'k';
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)key[i];
@@ -88,14 +88,14 @@ int zk_key_unescape(const char *name, char **key, size_t *len)
 static int put_u8(dc_buf *b, unsigned v)
 {
     unsigned char ch = (unsigned char)v;
-    return dc_buf_append(b, &ch, 1);
+    return dc__buf_append(b, &ch, 1);
 }
 
 static int put_u32(dc_buf *b, uint32_t v)
 {
     unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
                           (unsigned char)(v >> 8), (unsigned char)v};
-    return dc_buf_append(b, x, 4);
+    return dc__buf_append(b, x, 4);
 }
 
 static int put_i64(dc_buf *b, int64_t sv)
@@ -103,13 +103,13 @@ static int put_i64(dc_buf *b, int64_t sv)
     uint64_t v = (uint64_t)sv;
     unsigned char x[8];
     for (int i = 0; i < 8; i++) x[i] = (unsigned char)(v >> (56 - 8 * i));
-    return dc_buf_append(b, x, 8);
+    return dc__buf_append(b, x, 8);
 }
 
 static int put_bytes(dc_buf *b, const char *p, size_t n)
 {
     if (n > UINT32_MAX) return -1;
-    return put_u32(b, (uint32_t)n) || dc_buf_append(b, p, n);
+    return put_u32(b, (uint32_t)n) || dc__buf_append(b, p, n);
 }
 
 typedef struct rd {
@@ -171,7 +171,7 @@ int zk_kv_encode(dc_buf *out, int64_t lease, const char *value, size_t len)
     } else if (put_u8(out, 0)) {
         return -1;
     }
-    return dc_buf_append(out, value, len);
+    return dc__buf_append(out, value, len);
 }
 
 int zk_kv_decode(const char *data, int len, int64_t *lease, const char **value, size_t *vlen)
@@ -197,7 +197,7 @@ static const char REC_MAGIC[3] = {'Z', 'E', '1'};
 
 int zk_rec_encode(dc_buf *out, const unsigned char token[ZK_TOKEN_LEN], const zk_ev *evs, size_t n)
 {
-    if (dc_buf_append(out, REC_MAGIC, 3) || dc_buf_append(out, token, ZK_TOKEN_LEN) ||
+    if (dc__buf_append(out, REC_MAGIC, 3) || dc__buf_append(out, token, ZK_TOKEN_LEN) ||
         put_u32(out, (uint32_t)n))
         return -1;
     for (size_t i = 0; i < n; i++) {
@@ -283,7 +283,7 @@ int zk_rec_event(const zk_rec *rec, size_t i, int with_prev, dc_event *out)
     memset(out, 0, sizeof *out);
     out->type = e->type;
     int put = e->type == DC_EVENT_PUT;
-    if (dc_kv_set(&out->kv, e->key, e->key_len, put ? e->value : NULL, put ? e->value_len : 0))
+    if (dc__kv_set(&out->kv, e->key, e->key_len, put ? e->value : NULL, put ? e->value_len : 0))
         return -1;
     out->kv.mod_revision = rec->rev;
     if (put) {
@@ -293,9 +293,9 @@ int zk_rec_event(const zk_rec *rec, size_t i, int with_prev, dc_event *out)
     }
     if (with_prev && e->has_prev) {
         dc_kv *p = calloc(1, sizeof *p);
-        if (!p || dc_kv_set(p, e->key, e->key_len, e->pvalue, e->pvalue_len)) {
+        if (!p || dc__kv_set(p, e->key, e->key_len, e->pvalue, e->pvalue_len)) {
             free(p);
-            dc_kv_clear(&out->kv);
+            dc__kv_clear(&out->kv);
             return -1;
         }
         p->create_revision = e->pcreate;

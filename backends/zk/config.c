@@ -20,22 +20,22 @@ const struct ACL_vector *zk_acl(const zk_cfg *c)
 
 static const char *cfg_str(const dc_host *h, const dc_config *cfg, const char *key)
 {
-    return dc_drv_opt(h, cfg, "zk", key);
+    return dc__drv_opt(h, cfg, "zk", key);
 }
 
 static int cfg_int(const dc_host *h, const dc_config *cfg, const char *key, int64_t def, int64_t lo,
                    int64_t hi, int64_t *out, dc_drv_err *err)
 {
-    return dc_drv_opt_int(h, cfg, "zk", key, def, lo, hi, out, err);
+    return dc__drv_opt_int(h, cfg, "zk", key, def, lo, hi, out, err);
 }
 
 static int parse_config(zk_cfg *c, const dc_host *h, const char *uri, const dc_config *cfg,
                         dc_drv_err *err)
 {
     dc_uri u;
-    int prc = dc_uri_parse(uri, &u, err->msg, sizeof err->msg);
+    int prc = dc__uri_parse(uri, &u, err->msg, sizeof err->msg);
     if (prc) {
-        dc_uri_free(&u);
+        dc__uri_free(&u);
         return prc == -2 ? DC_ENOMEM : DC_EINVAL;
     }
     int rc = DC_OK;
@@ -47,12 +47,12 @@ static int parse_config(zk_cfg *c, const dc_host *h, const char *uri, const dc_c
         goto out;
     }
     dc_buf hosts = DC_BUF_INIT;
-    if (dc_drv_host_list(&hosts, &u, 2181, ",")) {
-        dc_buf_free(&hosts);
+    if (dc__drv_host_list(&hosts, &u, 2181, ",")) {
+        dc__buf_free(&hosts);
         rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
         goto out;
     }
-    c->hosts = dc_buf_steal(&hosts);
+    c->hosts = dc__buf_steal(&hosts);
     c->endpoint = c->hosts ? strdup(c->hosts) : NULL;
     /* the core has merged the URI's user info into username/password */
     const char *user = cfg_str(h, cfg, "username"), *pass = cfg_str(h, cfg, "password");
@@ -110,14 +110,14 @@ static int parse_config(zk_cfg *c, const dc_host *h, const char *uri, const dc_c
     const char *chroot = u.path;
     size_t cl = strlen(chroot);
     while (cl && chroot[cl - 1] == '/') cl--;
-    if ((cl && dc_buf_printf(&r, "/%.*s", (int)cl, chroot)) || dc_buf_puts(&r, root)) {
-        dc_buf_free(&r);
+    if ((cl && dc__buf_printf(&r, "/%.*s", (int)cl, chroot)) || dc__buf_puts(&r, root)) {
+        dc__buf_free(&r);
         rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
         goto out;
     }
-    c->root = dc_buf_steal(&r);
+    c->root = dc__buf_steal(&r);
 out:
-    dc_uri_free(&u);
+    dc__uri_free(&u);
     return rc;
 }
 

@@ -101,7 +101,7 @@ void zk_cursor_init(zk_cursor *cur, zk_conn *c, zk_take_fn take)
     cur->take = take;
     cur->compact_dirty = 1;
     pthread_mutex_init(&cur->mu, NULL);
-    dc_cond_init_monotonic(&cur->cv);
+    dc__cond_init_monotonic(&cur->cv);
 }
 
 void zk_cursor_fini(zk_cursor *cur)
@@ -120,7 +120,7 @@ void zk_cursor_stop(zk_cursor *cur)
 
 static int matches(const zk_sub *w, const zk_ev *ev)
 {
-    return dc_event_wanted(w->flags, w->key, w->key_len, ev->type, ev->key, ev->key_len);
+    return dc__event_wanted(w->flags, w->key, w->key_len, ev->type, ev->key, ev->key_len);
 }
 
 static int parse_num(const char *s, int len, int64_t *out)
@@ -175,14 +175,14 @@ int zk_sub_hand(zk_conn *c, zk_sub *w, const zk_rec *rec, int64_t compact_rev, d
             size_t nc = cap ? cap * 2 : 4;
             dc_event *e = realloc(evs, nc * sizeof *e);
             if (!e) {
-                dc_event_array_free(evs, nev);
+                dc__event_array_free(evs, nev);
                 return ZKERR(err, DC_ENOMEM, "zk: out of memory");
             }
             evs = e;
             cap = nc;
         }
         if (zk_rec_event(rec, j, w->flags & DC_PREV_KV, &evs[nev])) {
-            dc_event_array_free(evs, nev);
+            dc__event_array_free(evs, nev);
             return ZKERR(err, DC_ENOMEM, "zk: out of memory");
         }
         nev++;
@@ -452,7 +452,7 @@ int zk_cursor_position(zk_cursor *w, zhandle_t *zh, int64_t start, dc_drv_err *e
 int zk_cursor_pass(zk_cursor *cur, int *attempt, dc_drv_err *err)
 {
     zk_conn *c = cur->c;
-    if (c->cfg.debug_watch_delay_ms) dc_sleep_ms(c->cfg.debug_watch_delay_ms);
+    if (c->cfg.debug_watch_delay_ms) dc__sleep_ms(c->cfg.debug_watch_delay_ms);
     uint64_t gen;
     zhandle_t *zh = zk_acquire(&c->s, &gen);
     int rc;
@@ -481,7 +481,7 @@ int zk_cursor_pass(zk_cursor *cur, int *attempt, dc_drv_err *err)
         }
         pthread_mutex_lock(&cur->mu);
         if (!cur->stop)
-            dc_cond_wait_until(&cur->cv, &cur->mu, dc_now_ms() + (*attempt < 5 ? 100 : 500));
+            dc__cond_wait_until(&cur->cv, &cur->mu, dc__now_ms() + (*attempt < 5 ? 100 : 500));
         pthread_mutex_unlock(&cur->mu);
         (*attempt)++;
         return ZK_STEP_RETRY;
@@ -493,8 +493,8 @@ int zk_cursor_pass(zk_cursor *cur, int *attempt, dc_drv_err *err)
 void zk_cursor_wait(zk_cursor *cur)
 {
     pthread_mutex_lock(&cur->mu);
-    int64_t deadline = dc_now_ms() + SAFETY_POLL_MS;
+    int64_t deadline = dc__now_ms() + SAFETY_POLL_MS;
     while (!cur->kick && !cur->stop)
-        if (dc_cond_wait_until(&cur->cv, &cur->mu, deadline) == ETIMEDOUT) break;
+        if (dc__cond_wait_until(&cur->cv, &cur->mu, deadline) == ETIMEDOUT) break;
     pthread_mutex_unlock(&cur->mu);
 }

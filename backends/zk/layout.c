@@ -21,8 +21,8 @@
 static char *path_join(const char *a, const char *b)
 {
     dc_buf p = DC_BUF_INIT;
-    if (dc_buf_printf(&p, "%s%s", a, b)) return NULL;
-    return dc_buf_steal(&p);
+    if (dc__buf_printf(&p, "%s%s", a, b)) return NULL;
+    return dc__buf_steal(&p);
 }
 
 int zk_layout_init(zk_layout *l, const zk_cfg *cfg, dc_drv_err *err)
@@ -71,12 +71,12 @@ void zk_bucket_path(const zk_layout *l, int64_t b, char *buf, size_t len)
 char *zk_lease_node_path(const zk_layout *l, int64_t id, const char *name)
 {
     dc_buf b = DC_BUF_INIT;
-    if (dc_buf_printf(&b, "%s/%016llx", l->p_lease, (unsigned long long)id)) return NULL;
-    if (name && dc_buf_printf(&b, "/%s", name)) {
-        dc_buf_free(&b);
+    if (dc__buf_printf(&b, "%s/%016llx", l->p_lease, (unsigned long long)id)) return NULL;
+    if (name && dc__buf_printf(&b, "/%s", name)) {
+        dc__buf_free(&b);
         return NULL;
     }
-    return dc_buf_steal(&b);
+    return dc__buf_steal(&b);
 }
 
 char *zk_lease_path(const zk_layout *l, int64_t id)
@@ -165,14 +165,14 @@ static int epoch_init(zk_layout *c, const zk_cfg *cfg, zhandle_t *zh, dc_drv_err
             for (int i = 1; i < names.count; i++)
                 if (strcmp(names.data[i], first) < 0) first = names.data[i];
             dc_buf p = DC_BUF_INIT;
-            int bad = dc_buf_printf(&p, "%s/%s", c->p_epoch, first);
+            int bad = dc__buf_printf(&p, "%s/%s", c->p_epoch, first);
             deallocate_String_vector(&names);
             if (bad) {
-                dc_buf_free(&p);
+                dc__buf_free(&p);
                 return ZKERR(err, DC_ENOMEM, "zk: out of memory");
             }
             free(c->epoch_path);
-            c->epoch_path = dc_buf_steal(&p);
+            c->epoch_path = dc__buf_steal(&p);
             return c->epoch_path ? DC_OK : ZKERR(err, DC_ENOMEM, "zk: out of memory");
         }
         if (zrc == ZOK) deallocate_String_vector(&names);
@@ -181,7 +181,7 @@ static int epoch_init(zk_layout *c, const zk_cfg *cfg, zhandle_t *zh, dc_drv_err
                          zerror(zrc));
         unsigned char b[16];
         if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-            uint64_t t[2] = {(uint64_t)dc_now_us(), (uint64_t)(uintptr_t)c ^ (uint64_t)getpid()};
+            uint64_t t[2] = {(uint64_t)dc__now_us(), (uint64_t)(uintptr_t)c ^ (uint64_t)getpid()};
             memcpy(b, t, sizeof b);
         }
         char name[64], hex[33];

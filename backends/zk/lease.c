@@ -60,11 +60,11 @@ int zk_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_dr
         return ZKERR(err, DC_EINVAL, "zk: lease TTL %lld too large", (long long)ttl);
     char data[24];
     int dl = snprintf(data, sizeof data, "%lld", (long long)ttl);
-    int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
+    int64_t deadline = dc__now_ms() + c->cfg.request_timeout_ms;
     for (int attempt = 0;; attempt++) {
         uint64_t r = 0;
         if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-            r = (uint64_t)dc_now_us() * 2654435761u;
+            r = (uint64_t)dc__now_us() * 2654435761u;
         int64_t lid = (int64_t)(r >> 2) | 1;
         char *p = zk_lease_path(&c->lay, lid);
         if (!p) return ZKERR(err, DC_ENOMEM, "zk: out of memory");
@@ -92,7 +92,7 @@ int zk_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
     zk_conn *c = conn;
     char *p = zk_lease_path(&c->lay, id);
     if (!p) return ZKERR(err, DC_ENOMEM, "zk: out of memory");
-    int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
+    int64_t deadline = dc__now_ms() + c->cfg.request_timeout_ms;
     int rc;
     for (int attempt = 0;; attempt++) {
         uint64_t gen;
@@ -220,9 +220,9 @@ static void *reaper_main(void *arg)
         pthread_mutex_unlock(&c->reap_mu);
         reap_once(c);
         pthread_mutex_lock(&c->reap_mu);
-        int64_t deadline = dc_now_ms() + REAP_INTERVAL_MS;
+        int64_t deadline = dc__now_ms() + REAP_INTERVAL_MS;
         while (!c->reap_stop)
-            if (dc_cond_wait_until(&c->reap_cv, &c->reap_mu, deadline) == ETIMEDOUT) break;
+            if (dc__cond_wait_until(&c->reap_cv, &c->reap_mu, deadline) == ETIMEDOUT) break;
     }
     pthread_mutex_unlock(&c->reap_mu);
     return NULL;
@@ -231,7 +231,7 @@ static void *reaper_main(void *arg)
 int zk_reaper_start(zk_conn *c)
 {
     pthread_mutex_init(&c->reap_mu, NULL);
-    dc_cond_init_monotonic(&c->reap_cv);
+    dc__cond_init_monotonic(&c->reap_cv);
     c->reap_stop = 0;
     if (pthread_create(&c->reaper, NULL, reaper_main, c) != 0) {
         pthread_mutex_destroy(&c->reap_mu);
@@ -261,7 +261,7 @@ int zk_lease_delete(zk_conn *c, int64_t id, int expect_version, dc_drv_err *err)
 {
     char *lp = zk_lease_node_path(&c->lay, id, NULL);
     if (!lp) return ZKERR(err, DC_ENOMEM, "zk: out of memory");
-    int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
+    int64_t deadline = dc__now_ms() + c->cfg.request_timeout_ms;
     int rc;
     for (int attempt = 0;; attempt++) {
         uint64_t gen;
@@ -392,7 +392,7 @@ int zk_lease_delete(zk_conn *c, int64_t id, int expect_version, dc_drv_err *err)
                 rc = 1; /* an expiry races with a keepalive or another reaper: look again later */
                 break;
             }
-            if (dc_now_ms() < deadline) continue;
+            if (dc__now_ms() < deadline) continue;
             rc = ZKERR(err, DC_EUNAVAILABLE, "zk %s: revoking lease %lld kept conflicting",
                        c->cfg.endpoint, (long long)id);
             break;

@@ -167,11 +167,11 @@ int zk_plan_build(zk_conn *c, zhandle_t *zh, zk_snap *s, int strict, const zk_ev
         if (e->fpresent) {
             dc_buf d = DC_BUF_INIT;
             if (zk_kv_encode(&d, e->flease, e->fvalue, e->fvalue_len)) {
-                dc_buf_free(&d);
+                dc__buf_free(&d);
                 goto oom;
             }
             size_t dl = d.len;
-            char *data = zk_plan_own(p, dc_buf_steal(&d));
+            char *data = zk_plan_own(p, dc__buf_steal(&d));
             if (!data || !(op = zk_plan_op(p, ZK_ROLE_OTHER, 0, pl + dl))) goto oom;
             if (e->present)
                 zoo_set_op_init(op, e->path, data, (int)dl, (int)(e->version - 1), NULL);
@@ -210,13 +210,13 @@ int zk_plan_build(zk_conn *c, zhandle_t *zh, zk_snap *s, int strict, const zk_ev
     dc_buf rec = DC_BUF_INIT, bp = DC_BUF_INIT;
     char bucket[512];
     zk_bucket_path(&c->lay, p->bucket, bucket, sizeof bucket);
-    if (zk_rec_encode(&rec, token, evs, nev) || dc_buf_printf(&bp, "%s/e-", bucket)) {
-        dc_buf_free(&rec);
-        dc_buf_free(&bp);
+    if (zk_rec_encode(&rec, token, evs, nev) || dc__buf_printf(&bp, "%s/e-", bucket)) {
+        dc__buf_free(&rec);
+        dc__buf_free(&bp);
         goto oom;
     }
     size_t rl = rec.len;
-    char *rd = zk_plan_own(p, dc_buf_steal(&rec)), *ep = zk_plan_own(p, dc_buf_steal(&bp));
+    char *rd = zk_plan_own(p, dc__buf_steal(&rec)), *ep = zk_plan_own(p, dc__buf_steal(&bp));
     if (!rd || !ep || !(op = zk_plan_op(p, ZK_ROLE_EVENT, 0, rl + strlen(ep)))) goto oom;
     zoo_create_op_init(op, ep, rd, (int)rl, acl, ZOO_PERSISTENT_SEQUENTIAL, p->evpath,
                        sizeof p->evpath);
@@ -261,7 +261,7 @@ int zk_plan_commit(zk_conn *c, uint64_t gen, zk_snap *s, zk_plan *p,
         /* refused before sending: the session is gone, nothing was written */
         dc_drv_err e2 = {{0}, 0};
         zk_rebuild(&c->s, gen, &e2);
-        return dc_now_ms() < deadline
+        return dc__now_ms() < deadline
                    ? ZK_COMMIT_RETRY
                    : ZKERR(err, DC_EUNAVAILABLE, "zk %s: session lost", c->cfg.endpoint);
     }
@@ -287,7 +287,7 @@ int zk_plan_commit(zk_conn *c, uint64_t gen, zk_snap *s, zk_plan *p,
                 dc_drv_err e2 = {{0}, 0};
                 zk_rebuild(&c->s, g2, &e2);
             }
-            if ((found != DC_EUNAVAILABLE && found != DC_ETIMEDOUT) || dc_now_ms() >= deadline)
+            if ((found != DC_EUNAVAILABLE && found != DC_ETIMEDOUT) || dc__now_ms() >= deadline)
                 return ZKERR(err, DC_EUNKNOWN,
                              "zk %s: the connection was lost while a write was in flight (%s) "
                              "and its outcome could not be established",

@@ -69,7 +69,7 @@ static void pset_free(pset *s)
 static int pkey_cmp(const void *a, const void *b)
 {
     const pkey *x = a, *y = b;
-    return dc_key_cmp(x->key, x->key_len, y->key, y->key_len);
+    return dc__key_cmp(x->key, x->key_len, y->key, y->key_len);
 }
 
 static int pkey_seq_cmp(const void *a, const void *b)
@@ -125,8 +125,8 @@ static pkey *pset_add(pset *s, char *key, size_t len)
 
 static int in_range(const dc_page_req *req, const char *key, size_t len)
 {
-    return dc_key_has_prefix(key, len, req->prefix, req->prefix_len) &&
-           (!req->after_len || dc_key_cmp(key, len, req->after, req->after_len) > 0);
+    return dc__key_has_prefix(key, len, req->prefix, req->prefix_len) &&
+           (!req->after_len || dc__key_cmp(key, len, req->after, req->after_len) > 0);
 }
 
 /* Mark the keys of the range that records first touch (records oldest
@@ -266,7 +266,7 @@ static int page_start(zk_conn *c, zhandle_t *zh, const dc_page_req *req, pset *s
         }
         p->listed = 1;
     }
-    dc_buf_free(&esc);
+    dc__buf_free(&esc);
     zk_batch_free(&b);
     if (rc || *rev == *r0) return rc;
     zk_rec *recs;
@@ -298,12 +298,12 @@ static int page_fetch(zk_conn *c, zhandle_t *zh, const dc_page_req *req, pset *s
         slot[i] = -1;
         if (p->changed || p->fetched) continue;
         dc_buf path = DC_BUF_INIT;
-        if (dc_buf_printf(&path, "%s/", c->lay.p_kv) || zk_key_escape(&path, p->key, p->key_len)) {
-            dc_buf_free(&path);
+        if (dc__buf_printf(&path, "%s/", c->lay.p_kv) || zk_key_escape(&path, p->key, p->key_len)) {
+            dc__buf_free(&path);
             rc = DC_ENOMEM;
             break;
         }
-        paths[i] = dc_buf_steal(&path);
+        paths[i] = dc__buf_steal(&path);
         if (!paths[i] || (slot[i] = zk_batch_add(&b, ZK_Q_GET, paths[i])) < 0) rc = DC_ENOMEM;
         need++;
     }
@@ -393,7 +393,7 @@ static int page_once(zk_conn *c, zhandle_t *zh, const dc_page_req *req, dc_kvs *
         if (f == 1) break;
         if (f < 0)
             rc = f;
-        else if (dc_now_ms() >= deadline)
+        else if (dc__now_ms() >= deadline)
             rc = ZKERR(err, DC_EUNAVAILABLE, "zk %s: paged read: the range kept changing for %d ms",
                        c->cfg.endpoint, c->cfg.request_timeout_ms);
     }
@@ -405,7 +405,7 @@ static int page_once(zk_conn *c, zhandle_t *zh, const dc_page_req *req, dc_kvs *
         const pkey *p = &s.k[sel[i]];
         dc_kv *kv = &out->kvs[i];
         *kv = p->kv;
-        if (dc_kv_set(kv, p->key, p->key_len, keys_only ? NULL : p->kv.value,
+        if (dc__kv_set(kv, p->key, p->key_len, keys_only ? NULL : p->kv.value,
                       keys_only ? 0 : p->kv.value_len)) {
             memset(kv, 0, sizeof *kv);
             rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
@@ -428,14 +428,14 @@ int zk_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err
     zk_conn *c = conn;
     if (req->prefix_len > ZK_MAX_KEY || req->after_len > ZK_MAX_KEY)
         return ZKERR(err, DC_ETOOBIG, "zk: key of more than %d bytes", ZK_MAX_KEY);
-    int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
+    int64_t deadline = dc__now_ms() + c->cfg.request_timeout_ms;
     for (int attempt = 0;; attempt++) {
         uint64_t gen;
         zhandle_t *zh = zk_acquire(&c->s, &gen);
         int rc = page_once(c, zh, req, out, deadline, err);
         zk_release(&c->s);
         if (rc == DC_OK) return DC_OK;
-        dc_kvs_clear(out);
+        dc__kvs_clear(out);
         if (!zk_recover(&c->s, gen, rc, attempt, deadline)) return rc;
     }
 }

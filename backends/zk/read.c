@@ -27,8 +27,8 @@
 static int get_key(zk_conn *c, zhandle_t *zh, const dc_op *op, dc_kvs *out, dc_drv_err *err)
 {
     dc_buf path = DC_BUF_INIT;
-    if (dc_buf_printf(&path, "%s/", c->lay.p_kv) || zk_key_escape(&path, op->key, op->key_len)) {
-        dc_buf_free(&path);
+    if (dc__buf_printf(&path, "%s/", c->lay.p_kv) || zk_key_escape(&path, op->key, op->key_len)) {
+        dc__buf_free(&path);
         return ZKERR(err, DC_ENOMEM, "zk: out of memory");
     }
     zk_batch b;
@@ -37,7 +37,7 @@ static int get_key(zk_conn *c, zhandle_t *zh, const dc_op *op, dc_kvs *out, dc_d
      * for it; a failed sync fails them too, batch.c) */
     if (c->cfg.sync && zk_batch_add(&b, ZK_Q_SYNC, c->lay.p_rev) < 0) {
         zk_batch_free(&b);
-        dc_buf_free(&path);
+        dc__buf_free(&path);
         return ZKERR(err, DC_ENOMEM, "zk: out of memory");
     }
     int r0 = zk_batch_add(&b, ZK_Q_EXISTS, c->lay.p_rev), k = zk_batch_add(&b, ZK_Q_GET, path.p),
@@ -81,7 +81,7 @@ static int get_key(zk_conn *c, zhandle_t *zh, const dc_op *op, dc_kvs *out, dc_d
     out->kvs = calloc(1, sizeof *out->kvs);
     int keys_only = (op->flags & DC_KEYS_ONLY) != 0;
     if (!out->kvs ||
-        dc_kv_set(out->kvs, op->key, op->key_len, keys_only ? NULL : v, keys_only ? 0 : vl)) {
+        dc__kv_set(out->kvs, op->key, op->key_len, keys_only ? NULL : v, keys_only ? 0 : vl)) {
         free(out->kvs);
         out->kvs = NULL;
         out->count = 0;
@@ -95,7 +95,7 @@ static int get_key(zk_conn *c, zhandle_t *zh, const dc_op *op, dc_kvs *out, dc_d
     out->kvs->lease = lease;
 out:
     zk_batch_free(&b);
-    dc_buf_free(&path);
+    dc__buf_free(&path);
     return rc;
 }
 
@@ -105,7 +105,7 @@ int zk_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
     if (op->key_len > ZK_MAX_KEY)
         return ZKERR(err, DC_ETOOBIG, "zk: key of %zu bytes, limit %d", op->key_len, ZK_MAX_KEY);
     if (!(op->flags & DC_PREFIX)) {
-        int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
+        int64_t deadline = dc__now_ms() + c->cfg.request_timeout_ms;
         for (int attempt = 0;; attempt++) {
             uint64_t gen;
             zhandle_t *zh = zk_acquire(&c->s, &gen);
@@ -116,7 +116,7 @@ int zk_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
             if (!zk_recover(&c->s, gen, rc, attempt, deadline)) return rc;
         }
     }
-    int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
+    int64_t deadline = dc__now_ms() + c->cfg.request_timeout_ms;
     for (int attempt = 0;; attempt++) {
         zk_snap s;
         zk_snap_init(&s);

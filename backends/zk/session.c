@@ -89,9 +89,9 @@ int zk_retryable(int zrc)
 void zk_backoff(int attempt, int64_t deadline_ms)
 {
     int64_t ms = attempt < 5 ? 20 : 100;
-    int64_t left = deadline_ms - dc_now_ms();
+    int64_t left = deadline_ms - dc__now_ms();
     if (left <= 0) return;
-    dc_sleep_ms(ms < left ? ms : left);
+    dc__sleep_ms(ms < left ? ms : left);
 }
 
 void zk_new_token(zk_session *c, unsigned char tok[ZK_TOKEN_LEN])
@@ -112,12 +112,12 @@ static int handle_new(zk_session *c, dc_drv_err *err)
                      c->cfg->endpoint, strerror(errno));
     if (c->cfg->user) {
         dc_buf cred = DC_BUF_INIT;
-        if (dc_buf_printf(&cred, "%s:%s", c->cfg->user, c->cfg->password ? c->cfg->password : "")) {
+        if (dc__buf_printf(&cred, "%s:%s", c->cfg->user, c->cfg->password ? c->cfg->password : "")) {
             zookeeper_close(zh);
             return ZKERR(err, DC_ENOMEM, "zk: out of memory");
         }
         int rc = zoo_add_auth(zh, "digest", cred.p, (int)cred.len, auth_done, NULL);
-        dc_buf_free(&cred);
+        dc__buf_free(&cred);
         if (rc != ZOK) {
             zookeeper_close(zh);
             return ZKERR(err, zk_map_rc(rc), "zk %s: add_auth failed: %s", c->cfg->endpoint,
@@ -136,9 +136,9 @@ static int wait_connected(zk_session *c, zhandle_t *zh, int64_t deadline, dc_drv
     int st = zoo_state(zh);
     pthread_mutex_lock(&c->st_mu);
     while (st != ZOO_CONNECTED_STATE && st != ZOO_EXPIRED_SESSION_STATE &&
-           st != ZOO_AUTH_FAILED_STATE && dc_now_ms() < deadline) {
-        int64_t slice = dc_now_ms() + 50;
-        dc_cond_wait_until(&c->st_cv, &c->st_mu, slice < deadline ? slice : deadline);
+           st != ZOO_AUTH_FAILED_STATE && dc__now_ms() < deadline) {
+        int64_t slice = dc__now_ms() + 50;
+        dc__cond_wait_until(&c->st_cv, &c->st_mu, slice < deadline ? slice : deadline);
         st = zoo_state(zh);
     }
     pthread_mutex_unlock(&c->st_mu);
@@ -182,7 +182,7 @@ int zk_rebuild(zk_session *c, uint64_t gen, dc_drv_err *err)
     pthread_rwlock_unlock(&c->hlock);
     if (rc != DC_OK) return rc;
     zhandle_t *cur = zk_acquire(c, NULL);
-    rc = wait_connected(c, cur, dc_now_ms() + c->cfg->connect_timeout_ms, err);
+    rc = wait_connected(c, cur, dc__now_ms() + c->cfg->connect_timeout_ms, err);
     zk_release(c);
     return rc;
 }
@@ -198,15 +198,15 @@ int zk_session_open(zk_session *c, const dc_host *host, const zk_cfg *cfg, dc_dr
     pthread_rwlock_init(&c->hlock, &ra);
     pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&c->st_mu, NULL);
-    dc_cond_init_monotonic(&c->st_cv);
+    dc__cond_init_monotonic(&c->st_cv);
     if (getrandom(c->token_base, sizeof c->token_base, 0) != (ssize_t)sizeof c->token_base) {
-        uint64_t t = (uint64_t)dc_wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c;
+        uint64_t t = (uint64_t)dc__wall_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)c;
         memcpy(c->token_base, &t, sizeof t);
     }
     zoo_set_debug_level(getenv("DDLCOORD_ZK_DEBUG") ? ZOO_LOG_LEVEL_DEBUG : ZOO_LOG_LEVEL_ERROR);
 
     int rc = handle_new(c, err);
-    if (!rc) rc = wait_connected(c, c->zh, dc_now_ms() + c->cfg->connect_timeout_ms, err);
+    if (!rc) rc = wait_connected(c, c->zh, dc__now_ms() + c->cfg->connect_timeout_ms, err);
     if (rc) zk_session_close(c);
     return rc;
 }
@@ -226,7 +226,7 @@ void zk_session_close(zk_session *c)
 int zk_recover(zk_session *c, uint64_t gen, int rc, int attempt, int64_t deadline)
 {
     if (rc != DC_EUNAVAILABLE && rc != DC_ETIMEDOUT) return 0;
-    if (dc_now_ms() >= deadline) return 0;
+    if (dc__now_ms() >= deadline) return 0;
     zhandle_t *zh = zk_acquire(c, NULL);
     int dead = zh && is_unrecoverable(zh) == ZINVALIDSTATE;
     zk_release(c);
@@ -236,5 +236,5 @@ int zk_recover(zk_session *c, uint64_t gen, int rc, int attempt, int64_t deadlin
     } else {
         zk_backoff(attempt, deadline);
     }
-    return dc_now_ms() < deadline;
+    return dc__now_ms() < deadline;
 }

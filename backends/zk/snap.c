@@ -76,9 +76,9 @@ static zk_entry *entry_add(zk_snap *s, const char *kvdir, const char *key, size_
     memset(e, 0, sizeof *e);
     e->key = malloc(len + 1);
     dc_buf p = DC_BUF_INIT;
-    if (!e->key || (kvdir && (dc_buf_printf(&p, "%s/", kvdir) || zk_key_escape(&p, key, len)))) {
+    if (!e->key || (kvdir && (dc__buf_printf(&p, "%s/", kvdir) || zk_key_escape(&p, key, len)))) {
         free(e->key);
-        dc_buf_free(&p);
+        dc__buf_free(&p);
         e->key = NULL;
         return NULL;
     }
@@ -86,7 +86,7 @@ static zk_entry *entry_add(zk_snap *s, const char *kvdir, const char *key, size_
     e->key[len] = '\0';
     e->key_len = len;
     if (kvdir) {
-        e->path = dc_buf_steal(&p);
+        e->path = dc__buf_steal(&p);
         e->name = e->path + strlen(kvdir) + 1;
     }
     e->gen_shard = zk_gen_shard(key, len);
@@ -99,7 +99,7 @@ static zk_entry *entry_add(zk_snap *s, const char *kvdir, const char *key, size_
 int zk_snap_want_key(zk_snap *s, const char *key, size_t len)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (dc_key_cmp(s->e[i].key, s->e[i].key_len, key, len) == 0) return 0;
+        if (dc__key_cmp(s->e[i].key, s->e[i].key_len, key, len) == 0) return 0;
     return entry_add(s, NULL, key, len) ? 0 : -1;
 }
 
@@ -126,16 +126,16 @@ int zk_snap_want_prefix(zk_snap *s, const char *prefix, size_t len)
 int zk_snap_covers(const zk_snap *s, const char *key, size_t len)
 {
     for (size_t i = 0; i < s->n_prefixes; i++)
-        if (dc_key_has_prefix(key, len, s->prefixes[i], s->prefix_lens[i])) return 1;
+        if (dc__key_has_prefix(key, len, s->prefixes[i], s->prefix_lens[i])) return 1;
     for (size_t i = 0; i < s->n; i++)
-        if (dc_key_cmp(s->e[i].key, s->e[i].key_len, key, len) == 0) return 1;
+        if (dc__key_cmp(s->e[i].key, s->e[i].key_len, key, len) == 0) return 1;
     return 0;
 }
 
 static int entry_cmp(const void *a, const void *b)
 {
     const zk_entry *x = a, *y = b;
-    return dc_key_cmp(x->key, x->key_len, y->key, y->key_len);
+    return dc__key_cmp(x->key, x->key_len, y->key, y->key_len);
 }
 
 static void snap_sort(zk_snap *s)
@@ -195,7 +195,7 @@ static int apply_records(zk_conn *c, zk_snap *s, zk_rec *recs, size_t n, dc_drv_
             zk_entry probe = {.key = ev->key, .key_len = ev->key_len}, *e;
             e = sorted ? bsearch(&probe, s->e, sorted, sizeof *s->e, entry_cmp) : NULL;
             for (size_t j = sorted; !e && j < s->n; j++)
-                if (dc_key_cmp(s->e[j].key, s->e[j].key_len, ev->key, ev->key_len) == 0)
+                if (dc__key_cmp(s->e[j].key, s->e[j].key_len, ev->key, ev->key_len) == 0)
                     e = &s->e[j];
             if (!e) {
                 if (!zk_snap_covers(s, ev->key, ev->key_len)) continue;
@@ -239,11 +239,11 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
         zk_entry *e = &s->e[i];
         if (e->path) continue;
         dc_buf p = DC_BUF_INIT;
-        if (dc_buf_printf(&p, "%s/", c->lay.p_kv) || zk_key_escape(&p, e->key, e->key_len)) {
-            dc_buf_free(&p);
+        if (dc__buf_printf(&p, "%s/", c->lay.p_kv) || zk_key_escape(&p, e->key, e->key_len)) {
+            dc__buf_free(&p);
             return ZKERR(err, DC_ENOMEM, "zk: out of memory");
         }
-        e->path = dc_buf_steal(&p);
+        e->path = dc__buf_steal(&p);
     }
     snap_sort(s);
     size_t nsingle = s->n;
@@ -322,7 +322,7 @@ int zk_snap_read(zk_conn *c, zhandle_t *zh, zk_snap *s, int consistent, dc_drv_e
                 rc = DC_ENOMEM;
             free(key);
         }
-        for (size_t i = 0; i < s->n_prefixes; i++) dc_buf_free(&esc[i]);
+        for (size_t i = 0; i < s->n_prefixes; i++) dc__buf_free(&esc[i]);
         free(esc);
         pslot = calloc(s->n - nsingle + 1, sizeof *pslot);
         if (!pslot) rc = DC_ENOMEM;
@@ -405,7 +405,7 @@ static int copy_state(dc_kv *kv, const zk_entry *e, int overlay, int keys_only)
 {
     const char *v = overlay && e->written ? e->fvalue : e->value;
     size_t vl = overlay && e->written ? e->fvalue_len : e->value_len;
-    if (dc_kv_set(kv, e->key, e->key_len, keys_only ? NULL : v, keys_only ? 0 : vl)) return -1;
+    if (dc__kv_set(kv, e->key, e->key_len, keys_only ? NULL : v, keys_only ? 0 : vl)) return -1;
     if (overlay && e->written) {
         kv->lease = e->flease;
         kv->version = e->fversion;
@@ -432,8 +432,8 @@ int zk_snap_range(zk_snap *s, const dc_op *op, int overlay, dc_kv **kvs, size_t 
         zk_entry *e = &s->e[i];
         int live = overlay && e->written ? e->fpresent : e->present;
         if (!live) continue;
-        int m = op->flags & DC_PREFIX ? dc_key_has_prefix(e->key, e->key_len, op->key, op->key_len)
-                                      : dc_key_cmp(e->key, e->key_len, op->key, op->key_len) == 0;
+        int m = op->flags & DC_PREFIX ? dc__key_has_prefix(e->key, e->key_len, op->key, op->key_len)
+                                      : dc__key_cmp(e->key, e->key_len, op->key, op->key_len) == 0;
         total += m;
     }
     *count = total;
@@ -447,11 +447,11 @@ int zk_snap_range(zk_snap *s, const dc_op *op, int overlay, dc_kv **kvs, size_t 
         zk_entry *e = &s->e[i];
         int live = overlay && e->written ? e->fpresent : e->present;
         if (!live) continue;
-        int m = op->flags & DC_PREFIX ? dc_key_has_prefix(e->key, e->key_len, op->key, op->key_len)
-                                      : dc_key_cmp(e->key, e->key_len, op->key, op->key_len) == 0;
+        int m = op->flags & DC_PREFIX ? dc__key_has_prefix(e->key, e->key_len, op->key, op->key_len)
+                                      : dc__key_cmp(e->key, e->key_len, op->key, op->key_len) == 0;
         if (!m) continue;
         if (copy_state(&out[k], e, overlay, op->flags & DC_KEYS_ONLY)) {
-            for (size_t j = 0; j < k; j++) dc_kv_clear(&out[j]);
+            for (size_t j = 0; j < k; j++) dc__kv_clear(&out[j]);
             free(out);
             return -1;
         }

@@ -42,7 +42,7 @@
 static int compare_holds(zk_snap *s, const dc_compare *cmp)
 {
     zk_entry *e = zk_snap_find(s, cmp->key, cmp->key_len);
-    if (!e || !e->present) return dc_compare_holds(cmp, NULL);
+    if (!e || !e->present) return dc__compare_holds(cmp, NULL);
     /* a view of the entry as a dc_kv, without copying */
     dc_kv kv = {.value = e->value,
                 .value_len = e->value_len,
@@ -50,7 +50,7 @@ static int compare_holds(zk_snap *s, const dc_compare *cmp)
                 .mod_revision = e->mod_rev,
                 .version = e->version,
                 .lease = e->lease};
-    return dc_compare_holds(cmp, &kv);
+    return dc__compare_holds(cmp, &kv);
 }
 
 /* The current state of an entry inside the txn (after earlier ops). */
@@ -66,7 +66,7 @@ static int cur_to_kv(const zk_entry *e, dc_kv *kv)
          * this only happens for reads, handled by zk_snap_range */
         return -1;
     }
-    if (dc_kv_set(kv, e->key, e->key_len, e->value, e->value_len)) return -1;
+    if (dc__kv_set(kv, e->key, e->key_len, e->value, e->value_len)) return -1;
     kv->create_revision = e->create_rev;
     kv->mod_revision = e->mod_rev;
     kv->version = e->version;
@@ -100,8 +100,8 @@ static int run_branch(zk_snap *s, const dc_op *ops, size_t nops, dc_response *re
         for (size_t j = 0; j < s->n; j++) {
             zk_entry *e = &s->e[j];
             int m = op->kind == DC_OP_DELETE && op->flags & DC_PREFIX
-                        ? dc_key_has_prefix(e->key, e->key_len, op->key, op->key_len)
-                        : dc_key_cmp(e->key, e->key_len, op->key, op->key_len) == 0;
+                        ? dc__key_has_prefix(e->key, e->key_len, op->key, op->key_len)
+                        : dc__key_cmp(e->key, e->key_len, op->key, op->key_len) == 0;
             if (!m) continue;
             if (op->kind == DC_OP_PUT) {
                 if (cur_present(e) && op->flags & DC_PREV_KV && add_prev(r, e)) return -1;
@@ -139,7 +139,7 @@ static void fix_responses(dc_response *resp, size_t n, int64_t rev)
 
 static void free_responses(dc_response *resp, size_t n)
 {
-    for (size_t i = 0; i < n; i++) dc_response_clear(&resp[i]);
+    for (size_t i = 0; i < n; i++) dc__response_clear(&resp[i]);
     free(resp);
 }
 
@@ -183,7 +183,7 @@ int zk_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
      * are read again as a snapshot. Prefix reads are always bracketed: their
      * strict check needs R/rev's version from before the listing. */
     int need_consistent = 0;
-    int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
+    int64_t deadline = dc__now_ms() + c->cfg.request_timeout_ms;
     for (int attempt = 0;; attempt++) {
         zk_snap s;
         zk_snap_init(&s);
@@ -253,7 +253,7 @@ int zk_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
         zk_release(&c->s);
         free(evs);
         int64_t rev = 0;
-        if (rc == DC_OK && c->cfg.debug_commit_delay_ms) dc_sleep_ms(c->cfg.debug_commit_delay_ms);
+        if (rc == DC_OK && c->cfg.debug_commit_delay_ms) dc__sleep_ms(c->cfg.debug_commit_delay_ms);
         if (rc == DC_OK) rc = zk_plan_commit(c, gen, &s, &p, token, deadline, &rev, err);
         zk_plan_free(&p);
         zk_snap_free(&s);
@@ -268,16 +268,16 @@ int zk_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *er
         free_responses(resp, nops);
         if (rc == ZK_COMMIT_PTR) {
             zk_ptr_invalidate(c);
-            if (dc_now_ms() < deadline) continue;
+            if (dc__now_ms() < deadline) continue;
             return ZKERR(err, DC_EUNAVAILABLE, "zk %s: the event log kept rolling over",
                          c->cfg.endpoint);
         }
         if (rc == ZK_COMMIT_RETRY) {
-            if (dc_now_ms() >= deadline)
+            if (dc__now_ms() >= deadline)
                 return ZKERR(err, DC_EUNAVAILABLE,
                              "zk %s: txn kept conflicting with concurrent writes for %d ms",
                              c->cfg.endpoint, c->cfg.request_timeout_ms);
-            if (attempt >= 3) dc_sleep_ms(rand() % (attempt < 20 ? attempt : 20) + 1);
+            if (attempt >= 3) dc__sleep_ms(rand() % (attempt < 20 ? attempt : 20) + 1);
             continue;
         }
         if (zk_recover(&c->s, gen, rc, attempt, deadline)) continue;

@@ -102,7 +102,7 @@ int zk_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, voi
     w->sub.sink = sink;
     w->start = req->start_revision;
     w->sub.next_rev = w->start;
-    int64_t deadline = dc_now_ms() + c->cfg.request_timeout_ms;
+    int64_t deadline = dc__now_ms() + c->cfg.request_timeout_ms;
     int rc;
     /* history below the compact revision is gone whichever way the watch goes */
     for (int attempt = 0;; attempt++) {

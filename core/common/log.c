@@ -71,7 +71,7 @@ void dc_log(dc_log_level level, const char *component, const char *fmt, ...)
     if (log_fn) {
         log_fn(level, component, msg, log_ud);
     } else {
-        int64_t ms = dc_wall_ms();
+        int64_t ms = dc__wall_ms();
         time_t t = (time_t)(ms / 1000);
         struct tm tm;
         gmtime_r(&t, &tm);

@@ -67,7 +67,7 @@ int dc_election_new(dc_store *s, const char *prefix, const char *name, int64_t t
     e->s = s;
     e->ttl = ttl;
     pthread_mutex_init(&e->mu, NULL);
-    dc_cond_init_monotonic(&e->cv);
+    dc__cond_init_monotonic(&e->cv);
     *out = e;
     return DC_OK;
 }
@@ -95,13 +95,13 @@ static void *keepalive_main(void *arg)
     while (!e->ka_stop && !e->lost) {
         /* Wake at the next period, or when the lease may have run out, whichever
          * comes first, so a leader that cannot reach the store notices in time. */
-        int64_t wake = dc_now_ms() + period;
+        int64_t wake = dc__now_ms() + period;
         if (wake > last_ok + ttl_ms) wake = last_ok + ttl_ms;
-        dc_cond_wait_until(&e->cv, &e->mu, wake);
+        dc__cond_wait_until(&e->cv, &e->mu, wake);
         if (e->ka_stop || e->lost) break;
         int64_t lease = e->lease;
         pthread_mutex_unlock(&e->mu);
-        int64_t sent = dc_now_ms();
+        int64_t sent = dc__now_ms();
         if (sent - last_ok >= ttl_ms) {
             mark_lost(e, "no keepalive succeeded for a whole TTL");
             pthread_mutex_lock(&e->mu);
@@ -116,7 +116,7 @@ static void *keepalive_main(void *arg)
             last_ok = sent;
         else if (rc == DC_ENOTFOUND)
             mark_lost(e, "lease or key gone");
-        else if (dc_now_ms() - last_ok >= ttl_ms)
+        else if (dc__now_ms() - last_ok >= ttl_ms)
             mark_lost(e, "no keepalive succeeded for a whole TTL");
         pthread_mutex_lock(&e->mu);
     }
@@ -159,7 +159,7 @@ static void drop(dc_election *e)
 /* Grant a lease and create the candidate key. */
 static int enter(dc_election *e)
 {
-    int64_t lease, granted_ms = dc_now_ms();
+    int64_t lease, granted_ms = dc__now_ms();
     int rc = dc_lease_grant(e->s, e->ttl, &lease, NULL);
     if (rc != DC_OK) return rc;
     char *key = malloc(e->prefix_len + 17);
@@ -223,7 +223,7 @@ static int wait_deleted(dc_election *e, const char *key, size_t key_len, int64_t
             rc = DC_ECHANGED;
             break;
         }
-        int64_t left = deadline < 0 ? 500 : deadline - dc_now_ms();
+        int64_t left = deadline < 0 ? 500 : deadline - dc__now_ms();
         if (left <= 0) {
             rc = DC_ETIMEDOUT;
             break;
@@ -242,7 +242,7 @@ static int wait_deleted(dc_election *e, const char *key, size_t key_len, int64_t
 int dc_election_campaign(dc_election *e, int timeout_ms)
 {
     if (!e) return dc__error(DC_EINVAL, "dc_election_campaign: no election");
-    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int64_t deadline = dc__deadline_ms(timeout_ms);
     if (e->lease && dc_election_lost(e)) {
         drop(e);
         return dc__error(DC_ECHANGED, "election %s: the candidacy was lost (lease or key gone)",

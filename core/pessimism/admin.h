@@ -31,18 +31,18 @@ typedef struct admin_req {
     char *task;      /* remove-meta */
 } admin_req;
 
-void admin_req_clear(admin_req *r);
+void dcp_admin_req_clear(admin_req *r);
 /* *json malloc'd. DC_EINVAL (incomplete request), DC_ENOMEM. */
-int admin_req_encode(const admin_req *r, char **json);
+int dcp_admin_req_encode(const admin_req *r, char **json);
 /* Decode a request read from key (for messages). DC_ECORRUPT (not JSON, a
  * field of the wrong type, an unknown op), DC_EINVAL (a field out of range:
  * wait_ms beyond 0..DC_UNLOCK_MAX_WAIT_MS, an unknown assumption, a missing
  * lock ID or task); the detail says which. */
-int admin_req_decode(const char *key, const void *value, size_t len, admin_req *out);
+int dcp_admin_req_decode(const char *key, const void *value, size_t len, admin_req *out);
 
 /* *json malloc'd. DC_ENOMEM. */
-int admin_answer_encode(int code, const char *message, const char *master, char **json);
+int dcp_admin_answer_encode(int code, const char *message, const char *master, char **json);
 /* DC_ECORRUPT for anything but a well-formed answer with an error code in range. */
-int admin_answer_decode(const void *value, size_t len, dc_admin_answer *out);
+int dcp_admin_answer_decode(const void *value, size_t len, dc_admin_answer *out);
 
 #endif

@@ -34,7 +34,7 @@ static int random_id(char out[33])
         if (n < 0) return dc__error(DC_EINTERNAL, "getrandom failed");
         got += (size_t)n;
     }
-    dc_hex_encode(b, sizeof b, out);
+    dc__hex_encode(b, sizeof b, out);
     return DC_OK;
 }
 
@@ -55,7 +55,7 @@ const char *dc_admin_call_id(const dc_admin_call *c)
 static int key_of(const char *ns, const char *kind, const char *id, char **out)
 {
     char *p;
-    int rc = pess_prefix(ns, kind, &p);
+    int rc = dcp_prefix(ns, kind, &p);
     if (rc) return rc;
     size_t n = strlen(p) + strlen(id) + 1;
     *out = malloc(n);
@@ -76,7 +76,7 @@ static int send(dc_store *s, const char *ns, const admin_req *r, int timeout_ms,
     int rc = random_id(c->id);
     if (!rc) rc = key_of(ns, "request", c->id, &c->req_key);
     if (!rc) rc = key_of(ns, "answer", c->id, &c->ans_key);
-    if (!rc) rc = admin_req_encode(r, &json);
+    if (!rc) rc = dcp_admin_req_encode(r, &json);
     /* The lease outlives the wait so the master can still answer at its end. */
     if (!rc) rc = dc_lease_grant(s, timeout_ms / 1000 + 10, &c->lease, NULL);
     if (!rc) rc = dc_put(s, c->req_key, strlen(c->req_key), json, strlen(json), c->lease, NULL);
@@ -135,7 +135,7 @@ static int read_answer(dc_admin_call *c, dc_admin_answer *a, int64_t *rev)
     int rc = dc_get(c->store, c->ans_key, strlen(c->ans_key), 0, 0, &kvs);
     if (rc) return rc;
     *rev = kvs->revision;
-    rc = kvs->n ? admin_answer_decode(kvs->kvs[0].value, kvs->kvs[0].value_len, a) : DC_ENOTFOUND;
+    rc = kvs->n ? dcp_admin_answer_decode(kvs->kvs[0].value, kvs->kvs[0].value_len, a) : DC_ENOTFOUND;
     dc_kvs_free(kvs);
     return rc;
 }
@@ -143,24 +143,24 @@ static int read_answer(dc_admin_call *c, dc_admin_answer *a, int64_t *rev)
 int dc_admin_wait(dc_admin_call *c, int timeout_ms, dc_admin_answer *a)
 {
     memset(a, 0, sizeof *a);
-    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int64_t deadline = dc__deadline_ms(timeout_ms);
     for (;;) {
         int64_t rev = 0;
         int rc = read_answer(c, a, &rev);
         if (rc != DC_ENOTFOUND) return rc;
-        if (deadline >= 0 && dc_now_ms() >= deadline)
+        if (deadline >= 0 && dc__now_ms() >= deadline)
             return dc__error(DC_ETIMEDOUT, "admin request %s: no answer yet", c->id);
         dc_watch *w = NULL;
         rc = dc_watch_open(c->store, c->ans_key, strlen(c->ans_key), rev + 1, DC_NO_DELETE, &w);
         if (rc) return rc;
         for (;;) {
-            int64_t left = deadline < 0 ? 500 : deadline - dc_now_ms();
+            int64_t left = deadline < 0 ? 500 : deadline - dc__now_ms();
             if (left <= 0) break;
             dc_events *ev = NULL;
             rc = dc_watch_next(w, left > 500 ? 500 : (int)left, &ev);
             if (rc == DC_ETIMEDOUT) continue;
             if (rc == DC_OK) {
-                rc = admin_answer_decode(ev->events[0].kv.value, ev->events[0].kv.value_len, a);
+                rc = dcp_admin_answer_decode(ev->events[0].kv.value, ev->events[0].kv.value_len, a);
                 dc_events_free(ev);
                 dc_watch_close(w);
                 return rc;

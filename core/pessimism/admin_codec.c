@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void admin_req_clear(admin_req *r)
+void dcp_admin_req_clear(admin_req *r)
 {
     free(r->lock_id);
     free(r->owner);
@@ -26,7 +26,7 @@ static const char *assume_name(int a)
                                          : NULL;
 }
 
-int admin_req_encode(const admin_req *r, char **json)
+int dcp_admin_req_encode(const admin_req *r, char **json)
 {
     *json = NULL;
     int unlock = r->op == ADMIN_UNLOCK;
@@ -56,7 +56,7 @@ static int opt_string(const cJSON *o, const char *key, const char *name, char **
     *out = NULL;
     if (!v || cJSON_IsNull(v)) return DC_OK;
     if (!cJSON_IsString(v) || !v->valuestring)
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a string", dc_e(key), name);
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a string", dc__e(key), name);
     *out = strdup(v->valuestring);
     return *out ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
 }
@@ -66,7 +66,7 @@ static int int_field(const cJSON *v, const char *key, const char *name, double m
                      int64_t *out)
 {
     if (!cJSON_IsNumber(v))
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a number", dc_e(key), name);
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a number", dc__e(key), name);
     double d = v->valuedouble;
     /* The range first: only then is the conversion defined. */
     int ok = isfinite(d) && d >= min && d <= max;
@@ -75,41 +75,41 @@ static int int_field(const cJSON *v, const char *key, const char *name, double m
         ok = (double)*out == d; /* an integer */
     }
     if (ok) return DC_OK;
-    return dc__error(DC_EINVAL, "%s: field \"%s\" must be an integer in %.0f..%.0f", dc_e(key),
+    return dc__error(DC_EINVAL, "%s: field \"%s\" must be an integer in %.0f..%.0f", dc__e(key),
                      name, min, max);
 }
 
-int admin_req_decode(const char *key, const void *value, size_t len, admin_req *out)
+int dcp_admin_req_decode(const char *key, const void *value, size_t len, admin_req *out)
 {
     memset(out, 0, sizeof *out);
     if (!key) key = "admin request";
     cJSON *o = cJSON_ParseWithLength(value ? value : "", len);
     if (!o || !cJSON_IsObject(o)) {
         cJSON_Delete(o);
-        return dc__error(DC_ECORRUPT, "%s: not a JSON object", dc_e(key));
+        return dc__error(DC_ECORRUPT, "%s: not a JSON object", dc__e(key));
     }
     char *op = NULL;
     int rc = opt_string(o, key, "op", &op);
-    if (!rc && !op) rc = dc__error(DC_ECORRUPT, "%s: no \"op\"", dc_e(key));
+    if (!rc && !op) rc = dc__error(DC_ECORRUPT, "%s: no \"op\"", dc__e(key));
     if (!rc) {
         if (strcmp(op, "unlock") == 0)
             out->op = ADMIN_UNLOCK;
         else if (strcmp(op, "remove-meta") == 0)
             out->op = ADMIN_REMOVE_META;
         else
-            rc = dc__error(DC_ECORRUPT, "%s: unknown op \"%s\"", dc_e(key), dc_e(op));
+            rc = dc__error(DC_ECORRUPT, "%s: unknown op \"%s\"", dc__e(key), dc__e(op));
     }
     free(op);
     if (!rc && out->op == ADMIN_UNLOCK) {
         rc = opt_string(o, key, "lock_id", &out->lock_id);
         if (!rc) rc = opt_string(o, key, "owner", &out->owner);
         if (!rc && (!out->lock_id || !*out->lock_id))
-            rc = dc__error(DC_EINVAL, "%s: unlock without a lock_id", dc_e(key));
+            rc = dc__error(DC_EINVAL, "%s: unlock without a lock_id", dc__e(key));
         if (!rc && out->owner && !*out->owner)
-            rc = dc__error(DC_EINVAL, "%s: empty owner", dc_e(key));
+            rc = dc__error(DC_EINVAL, "%s: empty owner", dc__e(key));
         const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "force_remove");
         if (!rc && f && !cJSON_IsBool(f))
-            rc = dc__error(DC_ECORRUPT, "%s: field \"force_remove\" is not a boolean", dc_e(key));
+            rc = dc__error(DC_ECORRUPT, "%s: field \"force_remove\" is not a boolean", dc__e(key));
         if (!rc) out->force_remove = cJSON_IsTrue(f);
         const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "wait_ms");
         if (!rc && w) rc = int_field(w, key, "wait_ms", 0, DC_UNLOCK_MAX_WAIT_MS, &out->wait_ms);
@@ -121,20 +121,20 @@ int admin_req_decode(const char *key, const void *value, size_t len, admin_req *
             else if (strcmp(assume, "not-executed") == 0)
                 out->assume = DC_ASSUME_NOT_EXECUTED;
             else
-                rc = dc__error(DC_EINVAL, "%s: unknown assumption \"%s\"", dc_e(key), dc_e(assume));
+                rc = dc__error(DC_EINVAL, "%s: unknown assumption \"%s\"", dc__e(key), dc__e(assume));
         }
         free(assume);
     } else if (!rc) {
         rc = opt_string(o, key, "task", &out->task);
         if (!rc && (!out->task || !*out->task))
-            rc = dc__error(DC_EINVAL, "%s: remove-meta without a task", dc_e(key));
+            rc = dc__error(DC_EINVAL, "%s: remove-meta without a task", dc__e(key));
     }
     cJSON_Delete(o);
-    if (rc) admin_req_clear(out);
+    if (rc) dcp_admin_req_clear(out);
     return rc;
 }
 
-int admin_answer_encode(int code, const char *message, const char *master, char **json)
+int dcp_admin_answer_encode(int code, const char *message, const char *master, char **json)
 {
     cJSON *o = cJSON_CreateObject();
     int ok = o && cJSON_AddBoolToObject(o, "ok", code == DC_OK) &&
@@ -154,7 +154,7 @@ void dc_admin_answer_clear(dc_admin_answer *a)
     memset(a, 0, sizeof *a);
 }
 
-int admin_answer_decode(const void *value, size_t len, dc_admin_answer *a)
+int dcp_admin_answer_decode(const void *value, size_t len, dc_admin_answer *a)
 {
     memset(a, 0, sizeof *a);
     cJSON *o = cJSON_ParseWithLength(value ? value : "", len);

@@ -2,7 +2,7 @@
  * Guarded writes: how the master writes without ever overwriting what a
  * worker wrote (docs/DESIGN.md, "Beyond DM", items 2, 6 and 8).
  *
- * pess_write_keys takes the state of a batch of keys, asks the caller what to
+ * dcp_write_keys takes the state of a batch of keys, asks the caller what to
  * do with each given exactly that state, and commits the writes with one
  * compare per written key on it (missing: create_revision == 0; present:
  * mod_revision == r) plus the fencing compare. The state comes from the
@@ -22,7 +22,7 @@
 #define CHUNK     32
 #define MAX_RACES 16
 
-int pess_fence_add(const pess_fence *f, dc_txn *txn)
+int dcp_fence_add(const pess_fence *f, dc_txn *txn)
 {
     if (!f || !f->key) return DC_OK;
     int rc = dc_txn_compare_int(txn, f->key, f->key_len, DC_TARGET_CREATE, DC_CMP_EQUAL,
@@ -31,27 +31,27 @@ int pess_fence_add(const pess_fence *f, dc_txn *txn)
     return rc;
 }
 
-int pess_fence_failed(const pess_fence *f, const dc_txn_result *res)
+int dcp_fence_failed(const pess_fence *f, const dc_txn_result *res)
 {
     if (!f || !f->key || res->succeeded || res->n_responses == 0) return 0;
     const dc_response *r = &res->responses[0];
     return r->n_kvs == 0 || r->kvs[0].create_revision != f->create_revision;
 }
 
-int pess_mirror_covers(const pess_mirror *mr, const char *key, size_t key_len)
+int dcp_mirror_covers(const pess_mirror *mr, const char *key, size_t key_len)
 {
     return mr && mr->valid && key_len > mr->prefix_len &&
            memcmp(key, mr->prefix, mr->prefix_len) == 0;
 }
 
-pess_mirror_ent *pess_mirror_find(const pess_mirror *mr, const char *key, size_t key_len)
+pess_mirror_ent *dcp_mirror_find(const pess_mirror *mr, const char *key, size_t key_len)
 {
     pess_mirror_ent *e = NULL;
     HASH_FIND(hh, mr->ents, key, key_len, e);
     return e;
 }
 
-int pess_mirror_put(pess_mirror *mr, const dc_kv *kv)
+int dcp_mirror_put(pess_mirror *mr, const dc_kv *kv)
 {
     /* One allocation per key (entry, key, value): the mirror holds every
      * operation in flight, so its per-key overhead is the master's memory. */
@@ -68,25 +68,25 @@ int pess_mirror_put(pess_mirror *mr, const dc_kv *kv)
     e->value = e->key + kv->key_len + 1;
     if (kv->value_len) memcpy(e->value, kv->value, kv->value_len);
     e->value[kv->value_len] = '\0';
-    pess_mirror_del(mr, kv->key, kv->key_len);
+    dcp_mirror_del(mr, kv->key, kv->key_len);
     HASH_ADD_KEYPTR(hh, mr->ents, e->key, e->key_len, e);
     if (DC_HASH_ADDED(hh, e)) return DC_OK;
     free(e); /* the key is now missing from the mirror: the caller rebuilds */
     return dc__error(DC_ENOMEM, "out of memory");
 }
 
-void pess_mirror_note_id(pess_mirror *mr, const char *key, size_t key_len, int64_t rev,
+void dcp_mirror_note_id(pess_mirror *mr, const char *key, size_t key_len, int64_t rev,
                          const char *id)
 {
-    pess_mirror_ent *e = pess_mirror_find(mr, key, key_len);
+    pess_mirror_ent *e = dcp_mirror_find(mr, key, key_len);
     if (!e || e->mod_revision != rev || e->op_id) return;
     e->op_id = strdup(id);
 }
 
-const char *pess_mirror_id(const pess_mirror *mr, const dc_kv *kv)
+const char *dcp_mirror_id(const pess_mirror *mr, const dc_kv *kv)
 {
     if (!mr) return NULL;
-    const pess_mirror_ent *e = pess_mirror_find(mr, kv->key, kv->key_len);
+    const pess_mirror_ent *e = dcp_mirror_find(mr, kv->key, kv->key_len);
     /* A key's mod_revision names one value: same revision, same lock ID. */
     return e && e->mod_revision == kv->mod_revision ? e->op_id : NULL;
 }
@@ -97,7 +97,7 @@ static void ent_free(pess_mirror_ent *e)
     free(e);
 }
 
-void pess_mirror_del(pess_mirror *mr, const char *key, size_t key_len)
+void dcp_mirror_del(pess_mirror *mr, const char *key, size_t key_len)
 {
     pess_mirror_ent *e = NULL;
     HASH_FIND(hh, mr->ents, key, key_len, e);
@@ -106,7 +106,7 @@ void pess_mirror_del(pess_mirror *mr, const char *key, size_t key_len)
     ent_free(e);
 }
 
-void pess_mirror_clear(pess_mirror *mr)
+void dcp_mirror_clear(pess_mirror *mr)
 {
     pess_mirror_ent *e, *tmp;
     HASH_ITER(hh, mr->ents, e, tmp)
@@ -117,13 +117,13 @@ void pess_mirror_clear(pess_mirror *mr)
     mr->valid = 0;
 }
 
-int pess_mirror_seed(pess_mirror *mr, const dc_kv *kvs, size_t n)
+int dcp_mirror_seed(pess_mirror *mr, const dc_kv *kvs, size_t n)
 {
-    pess_mirror_clear(mr);
+    dcp_mirror_clear(mr);
     for (size_t i = 0; i < n; i++) {
-        int rc = pess_mirror_put(mr, &kvs[i]);
+        int rc = dcp_mirror_put(mr, &kvs[i]);
         if (rc) {
-            pess_mirror_clear(mr);
+            dcp_mirror_clear(mr);
             return rc;
         }
     }
@@ -150,9 +150,9 @@ static int from_mirror(const pess_mirror *mr, char *const *keys, size_t n, dc_kv
                        const dc_kv **cur)
 {
     for (size_t i = 0; i < n; i++)
-        if (!pess_mirror_covers(mr, keys[i], strlen(keys[i]))) return 0;
+        if (!dcp_mirror_covers(mr, keys[i], strlen(keys[i]))) return 0;
     for (size_t i = 0; i < n; i++) {
-        pess_mirror_ent *e = pess_mirror_find(mr, keys[i], strlen(keys[i]));
+        pess_mirror_ent *e = dcp_mirror_find(mr, keys[i], strlen(keys[i]));
         cur[i] = NULL;
         if (!e) continue;
         buf[i] = (dc_kv){e->key,          e->key_len, e->value, e->value_len, e->create_revision,
@@ -186,7 +186,7 @@ static int write_chunk(dc_store *store, const pess_fence *fence, const pess_mirr
     for (int race = 0;; race++) {
         if (race == MAX_RACES) {
             dc_txn_result_free(state);
-            return dc__error(DC_ETIMEDOUT, "%s: gave up after %d lost races", dc_e(keys[base]),
+            return dc__error(DC_ETIMEDOUT, "%s: gave up after %d lost races", dc__e(keys[base]),
                              MAX_RACES);
         }
         dc_txn *t = dc_txn_new();
@@ -194,7 +194,7 @@ static int write_chunk(dc_store *store, const pess_fence *fence, const pess_mirr
             dc_txn_result_free(state);
             return dc__error(DC_ENOMEM, "out of memory");
         }
-        rc = pess_fence_add(fence, t);
+        rc = dcp_fence_add(fence, t);
         size_t writes = 0;
         unsigned char wrote[CHUNK] = {0};
         for (size_t i = 0; i < n && !rc; i++) {
@@ -234,7 +234,7 @@ static int write_chunk(dc_store *store, const pess_fence *fence, const pess_mirr
             dc_txn_result_free(state);
             return DC_OK;
         }
-        if (pess_fence_failed(fence, state)) {
+        if (dcp_fence_failed(fence, state)) {
             dc_txn_result_free(state);
             return dc__error(DC_ECHANGED, "fencing key %.*s changed: no longer the leader",
                              (int)fence->key_len, fence->key);
@@ -249,7 +249,7 @@ static int write_chunk(dc_store *store, const pess_fence *fence, const pess_mirr
     }
 }
 
-int pess_write_keys(dc_store *store, const pess_fence *fence, const pess_mirror *mirror,
+int dcp_write_keys(dc_store *store, const pess_fence *fence, const pess_mirror *mirror,
                     char *const *keys, size_t n, pess_decide_fn decide, void *ctx, int64_t *max_rev,
                     int64_t *revs)
 {

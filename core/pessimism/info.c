@@ -34,7 +34,7 @@ int dc_info_new(const char *task, const char *source, const char *schema, const 
     info->source = strdup(source);
     info->schema = strdup(schema);
     info->table = strdup(table);
-    info->ddls = pess_strv_dup(ddls, n_ddls);
+    info->ddls = dcp_strv_dup(ddls, n_ddls);
     info->n_ddls = info->ddls ? n_ddls : 0;
     if (!info->task || !info->source || !info->schema || !info->table || !info->ddls) {
         dc_info_free(info);
@@ -67,7 +67,7 @@ int dc_info_encode(const dc_info *info, char **json)
              add_field(o, "source", cJSON_CreateStringReference(info->source)) &&
              add_field(o, "schema", cJSON_CreateStringReference(info->schema)) &&
              add_field(o, "table", cJSON_CreateStringReference(info->table));
-    cJSON *ddls = ok ? pess_json_strv_new((const char *const *)info->ddls, info->n_ddls) : NULL;
+    cJSON *ddls = ok ? dcp_json_strv_new((const char *const *)info->ddls, info->n_ddls) : NULL;
     if (ddls && !cJSON_AddItemToObjectCS(o, "ddls", ddls)) {
         cJSON_Delete(ddls); /* not attached: still ours */
         ddls = NULL;
@@ -81,21 +81,21 @@ int dc_info_decode(const char *key, const void *value, size_t value_len, dc_info
 {
     *out = NULL;
     cJSON *j;
-    int rc = pess_json_parse(key, value, value_len, &j);
+    int rc = dcp_json_parse(key, value, value_len, &j);
     if (rc) return rc;
     dc_info *info = calloc(1, sizeof *info);
     if (!info) {
         cJSON_Delete(j);
         return dc__error(DC_ENOMEM, "out of memory");
     }
-    rc = pess_json_str(j, key, "task", 0, &info->task);
-    if (!rc) rc = pess_json_str(j, key, "source", 0, &info->source);
+    rc = dcp_json_str(j, key, "task", 0, &info->task);
+    if (!rc) rc = dcp_json_str(j, key, "source", 0, &info->source);
     /* DM writes schema and table of the downstream table; empty is legal
      * for neither, but be as lenient as DM for the schema of a table-less DDL. */
-    if (!rc) rc = pess_json_str(j, key, "schema", 1, &info->schema);
-    if (!rc) rc = pess_json_str(j, key, "table", 1, &info->table);
+    if (!rc) rc = dcp_json_str(j, key, "schema", 1, &info->schema);
+    if (!rc) rc = dcp_json_str(j, key, "table", 1, &info->table);
     if (!rc)
-        rc = pess_json_strv(cJSON_GetObjectItemCaseSensitive(j, "ddls"), key, "ddls", &info->ddls,
+        rc = dcp_json_strv(cJSON_GetObjectItemCaseSensitive(j, "ddls"), key, "ddls", &info->ddls,
                             &info->n_ddls);
     cJSON_Delete(j);
     if (rc) {

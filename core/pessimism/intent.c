@@ -20,7 +20,7 @@
 
 #include <string.h>
 
-int pess_owner_of(const dc_kv *op_kv, const dc_kv *mk_kv, const char *lock_id, pess_owner *st)
+int dcp_owner_of(const dc_kv *op_kv, const dc_kv *mk_kv, const char *lock_id, pess_owner *st)
 {
     memset(st, 0, sizeof *st);
     if (!op_kv) return DC_OK;
@@ -37,18 +37,18 @@ int pess_owner_of(const dc_kv *op_kv, const dc_kv *mk_kv, const char *lock_id, p
     dc_operation_free(op);
     if (st->state == OWNER_DONE || !mk_kv) return DC_OK;
     pess_marker *mk = NULL;
-    rc = pess_marker_decode(mk_kv->key, mk_kv->value, mk_kv->value_len, &mk);
+    rc = dcp_marker_decode(mk_kv->key, mk_kv->value, mk_kv->value_len, &mk);
     if (rc == DC_ENOMEM) return rc;
     if (!rc && !mk->done && mk->op_revision == op_kv->mod_revision &&
         strcmp(mk->id, lock_id) == 0) {
         st->state = mk->intent ? OWNER_INTENT : OWNER_EXECUTED;
         st->attempt = mk->attempt > 0 ? mk->attempt : 1;
     }
-    pess_marker_free(mk);
+    dcp_marker_free(mk);
     return DC_OK;
 }
 
-void pess_status_owner(const pess_owner *o, dc_lock_status *st)
+void dcp_status_owner(const pess_owner *o, dc_lock_status *st)
 {
     st->uncertain = o->state == OWNER_INTENT;
     st->attempt = o->state == OWNER_INTENT || o->state == OWNER_EXECUTED ? o->attempt : 0;

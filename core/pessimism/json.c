@@ -10,7 +10,7 @@
  * The codecs run for every event the master and the workers see, so the
  * readers move strings out of the parsed tree instead of copying them (every
  * caller parses, reads each field once, then deletes the tree: a moved-out
- * field reads as NULL afterwards), and pess_json_strv_new builds its array of
+ * field reads as NULL afterwards), and dcp_json_strv_new builds its array of
  * references to the caller's strings (every caller prints the tree before it
  * frees them). Both lean on cJSON's default hooks, malloc and free, which
  * this library never changes.
@@ -23,7 +23,7 @@
 
 #include "buf.h"
 
-char **pess_strv_dup(const char *const *v, size_t n)
+char **dcp_strv_dup(const char *const *v, size_t n)
 {
     char **out = calloc(n ? n : 1, sizeof *out);
     if (!out) return NULL;
@@ -44,20 +44,20 @@ void dc_strings_free(char **strings, size_t n)
     free(strings);
 }
 
-char *pess_strv_join(const char *const *v, size_t n)
+char *dcp_strv_join(const char *const *v, size_t n)
 {
     dc_buf b = DC_BUF_INIT;
-    int bad = dc_buf_puts(&b, "[");
-    for (size_t i = 0; i < n && !bad; i++) bad = dc_buf_printf(&b, "%s%s", i ? "; " : "", v[i]);
-    if (!bad) bad = dc_buf_puts(&b, "]");
+    int bad = dc__buf_puts(&b, "[");
+    for (size_t i = 0; i < n && !bad; i++) bad = dc__buf_printf(&b, "%s%s", i ? "; " : "", v[i]);
+    if (!bad) bad = dc__buf_puts(&b, "]");
     if (bad) {
-        dc_buf_free(&b);
+        dc__buf_free(&b);
         return NULL;
     }
-    return dc_buf_steal(&b);
+    return dc__buf_steal(&b);
 }
 
-int pess_strcmp_p(const void *a, const void *b)
+int dcp_strcmp_p(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -73,8 +73,8 @@ int dc_ddls_equal(const char *const *a, size_t na, const char *const *b, size_t 
     if (sa && sb) {
         memcpy(sa, a, na * sizeof *sa);
         memcpy(sb, b, nb * sizeof *sb);
-        qsort(sa, na, sizeof *sa, pess_strcmp_p);
-        qsort(sb, nb, sizeof *sb, pess_strcmp_p);
+        qsort(sa, na, sizeof *sa, dcp_strcmp_p);
+        qsort(sb, nb, sizeof *sb, dcp_strcmp_p);
         eq = 1;
         for (size_t i = 0; i < na && eq; i++) eq = strcmp(sa[i], sb[i]) == 0;
     } else {
@@ -92,17 +92,17 @@ int dc_ddls_equal(const char *const *a, size_t na, const char *const *b, size_t 
     return eq;
 }
 
-int pess_json_parse(const char *key, const void *value, size_t len, cJSON **out)
+int dcp_json_parse(const char *key, const void *value, size_t len, cJSON **out)
 {
     *out = NULL;
     if (len > DC_PESS_MAX_VALUE)
-        return dc__error(DC_ETOOBIG, "%s: value of %zu bytes, limit %d", dc_e(key ? key : "value"),
+        return dc__error(DC_ETOOBIG, "%s: value of %zu bytes, limit %d", dc__e(key ? key : "value"),
                          len, DC_PESS_MAX_VALUE);
     cJSON *j = cJSON_ParseWithLength(value ? value : "", len);
-    if (!j) return dc__error(DC_ECORRUPT, "%s: invalid JSON", dc_e(key ? key : "value"));
+    if (!j) return dc__error(DC_ECORRUPT, "%s: invalid JSON", dc__e(key ? key : "value"));
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        return dc__error(DC_ECORRUPT, "%s: not a JSON object", dc_e(key ? key : "value"));
+        return dc__error(DC_ECORRUPT, "%s: not a JSON object", dc__e(key ? key : "value"));
     }
     *out = j;
     return DC_OK;
@@ -118,40 +118,40 @@ static char *take_string(cJSON *item)
     return s;
 }
 
-int pess_json_str(const cJSON *obj, const char *key, const char *field, int allow_empty, char **out)
+int dcp_json_str(const cJSON *obj, const char *key, const char *field, int allow_empty, char **out)
 {
     *out = NULL;
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, field);
     if (!f)
-        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc_e(key ? key : "value"), field);
+        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc__e(key ? key : "value"), field);
     if (!cJSON_IsString(f) || !f->valuestring)
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a string", dc_e(key ? key : "value"),
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a string", dc__e(key ? key : "value"),
                          field);
     if (!allow_empty && !*f->valuestring)
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is empty", dc_e(key ? key : "value"),
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is empty", dc__e(key ? key : "value"),
                          field);
     *out = take_string((cJSON *)f);
     return *out ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
 }
 
-int pess_json_strv(const cJSON *arr, const char *key, const char *field, char ***out, size_t *n)
+int dcp_json_strv(const cJSON *arr, const char *key, const char *field, char ***out, size_t *n)
 {
     *out = NULL;
     *n = 0;
     if (!arr)
-        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc_e(key ? key : "value"), field);
+        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc__e(key ? key : "value"), field);
     if (cJSON_IsNull(arr)) {
         /* Go encodes an empty (nil) slice as null: DM writes "ddls":null. */
         *out = calloc(1, sizeof **out);
         return *out ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
     }
     if (!cJSON_IsArray(arr))
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not an array", dc_e(key ? key : "value"),
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not an array", dc__e(key ? key : "value"),
                          field);
     int count = cJSON_GetArraySize(arr);
     if (count > DC_PESS_MAX_DDLS)
         return dc__error(DC_ETOOBIG, "%s: field \"%s\" has %d entries, limit %d",
-                         dc_e(key ? key : "value"), field, count, DC_PESS_MAX_DDLS);
+                         dc__e(key ? key : "value"), field, count, DC_PESS_MAX_DDLS);
     char **v = calloc(count ? (size_t)count : 1, sizeof *v);
     if (!v) return dc__error(DC_ENOMEM, "out of memory");
     size_t i = 0;
@@ -161,7 +161,7 @@ int pess_json_strv(const cJSON *arr, const char *key, const char *field, char **
         if (!cJSON_IsString(e) || !e->valuestring) {
             dc_strings_free(v, i);
             return dc__error(DC_ECORRUPT, "%s: field \"%s\" has a non-string entry",
-                             dc_e(key ? key : "value"), field);
+                             dc__e(key ? key : "value"), field);
         }
         v[i] = take_string((cJSON *)e);
         if (!v[i]) {
@@ -175,7 +175,7 @@ int pess_json_strv(const cJSON *arr, const char *key, const char *field, char **
     return DC_OK;
 }
 
-cJSON *pess_json_strv_new(const char *const *v, size_t n)
+cJSON *dcp_json_strv_new(const char *const *v, size_t n)
 {
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; arr && i < n; i++) {

@@ -15,28 +15,28 @@ struct pess_keeper {
     size_t data_size;
 };
 
-pess_keeper *pess_keeper_new(size_t data_size)
+pess_keeper *dcp_keeper_new(size_t data_size)
 {
     pess_keeper *k = calloc(1, sizeof *k);
     if (k) k->data_size = data_size;
     return k;
 }
 
-void pess_keeper_clear(pess_keeper *keeper, const char *task)
+void dcp_keeper_clear(pess_keeper *keeper, const char *task)
 {
     pess_lock *l, *tmp;
     HASH_ITER(hh, keeper->locks, l, tmp)
     {
         if (task && strcmp(l->task, task)) continue;
         HASH_DEL(keeper->locks, l);
-        pess_lock_free(l);
+        dcp_lock_free(l);
     }
 }
 
-void pess_keeper_free(pess_keeper *keeper)
+void dcp_keeper_free(pess_keeper *keeper)
 {
     if (!keeper) return;
-    pess_keeper_clear(keeper, NULL);
+    dcp_keeper_clear(keeper, NULL);
     free(keeper);
 }
 
@@ -45,11 +45,11 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-char **pess_keeper_task_ids(const pess_keeper *keeper, const char *task, size_t *count)
+char **dcp_keeper_task_ids(const pess_keeper *keeper, const char *task, size_t *count)
 {
     /* One pass over the table, copying only the task's IDs: the master calls
      * this on every info deletion, where copying and sorting every lock (as
-     * pess_keeper_locks does) was most of its time with many locks in flight. */
+     * dcp_keeper_locks does) was most of its time with many locks in flight. */
     size_t k = 0, cap = 4;
     char **ids = malloc(cap * sizeof *ids);
     int ok = ids != NULL;
@@ -74,24 +74,24 @@ char **pess_keeper_task_ids(const pess_keeper *keeper, const char *task, size_t 
     return ids;
 }
 
-pess_lock *pess_keeper_find(const pess_keeper *keeper, const char *id)
+pess_lock *dcp_keeper_find(const pess_keeper *keeper, const char *id)
 {
     pess_lock *l = NULL;
     if (id) HASH_FIND_STR(keeper->locks, id, l);
     return l;
 }
 
-int pess_keeper_get(pess_keeper *keeper, const char *id, const char *task, const char *owner,
+int dcp_keeper_get(pess_keeper *keeper, const char *id, const char *task, const char *owner,
                     const char *const *ddls, size_t n_ddls, const char *const *sources,
                     size_t n_sources, pess_lock **lock)
 {
-    pess_lock *l = pess_keeper_find(keeper, id);
+    pess_lock *l = dcp_keeper_find(keeper, id);
     if (!l) {
-        l = pess_lock_new(id, task, owner, ddls, n_ddls, sources, n_sources, keeper->data_size);
+        l = dcp_lock_new(id, task, owner, ddls, n_ddls, sources, n_sources, keeper->data_size);
         if (!l) return dc__error(DC_ENOMEM, "out of memory");
         HASH_ADD_KEYPTR(hh, keeper->locks, l->id, strlen(l->id), l);
         if (!DC_HASH_ADDED(hh, l)) {
-            pess_lock_free(l);
+            dcp_lock_free(l);
             return dc__error(DC_ENOMEM, "out of memory");
         }
     }
@@ -99,7 +99,7 @@ int pess_keeper_get(pess_keeper *keeper, const char *id, const char *task, const
     return DC_OK;
 }
 
-int pess_keeper_try_sync(pess_keeper *keeper, const dc_info *info, const char *const *sources,
+int dcp_keeper_try_sync(pess_keeper *keeper, const dc_info *info, const char *const *sources,
                          size_t n_sources, pess_lock **lock, int *created)
 {
     if (lock) *lock = NULL;
@@ -107,31 +107,31 @@ int pess_keeper_try_sync(pess_keeper *keeper, const dc_info *info, const char *c
     char *id;
     int rc = dc_info_lock_id(info, &id);
     if (rc) return rc;
-    pess_lock *l = pess_keeper_find(keeper, id);
+    pess_lock *l = dcp_keeper_find(keeper, id);
     if (!l) {
-        rc = pess_keeper_get(keeper, id, info->task, info->source, (const char *const *)info->ddls,
+        rc = dcp_keeper_get(keeper, id, info->task, info->source, (const char *const *)info->ddls,
                              info->n_ddls, sources, n_sources, &l);
         if (!rc && created) *created = 1;
     }
     free(id);
     if (rc) return rc;
     if (lock) *lock = l;
-    return pess_lock_try_sync(l, info->source, (const char *const *)info->ddls, info->n_ddls,
+    return dcp_lock_try_sync(l, info->source, (const char *const *)info->ddls, info->n_ddls,
                               sources, n_sources);
 }
 
-void pess_keeper_remove(pess_keeper *keeper, pess_lock *lock)
+void dcp_keeper_remove(pess_keeper *keeper, pess_lock *lock)
 {
     HASH_DEL(keeper->locks, lock);
-    pess_lock_free(lock);
+    dcp_lock_free(lock);
 }
 
-void pess_keeper_detach(pess_keeper *keeper, pess_lock *lock)
+void dcp_keeper_detach(pess_keeper *keeper, pess_lock *lock)
 {
     HASH_DEL(keeper->locks, lock);
 }
 
-size_t pess_keeper_count(const pess_keeper *keeper)
+size_t dcp_keeper_count(const pess_keeper *keeper)
 {
     return HASH_COUNT(keeper->locks);
 }
@@ -141,7 +141,7 @@ static int by_id(const void *a, const void *b)
     return strcmp((*(pess_lock *const *)a)->id, (*(pess_lock *const *)b)->id);
 }
 
-int pess_keeper_locks(const pess_keeper *keeper, pess_lock ***locks, size_t *n)
+int dcp_keeper_locks(const pess_keeper *keeper, pess_lock ***locks, size_t *n)
 {
     size_t count = HASH_COUNT(keeper->locks), i = 0;
     pess_lock **v = malloc((count ? count : 1) * sizeof *v);

@@ -27,7 +27,7 @@ static const struct {
     {"answer", "ddlcoord/admin/answer/"}, {"worker", "ddlcoord/worker/"},
 };
 
-int pess_prefix(const char *ns, const char *kind, char **out)
+int dcp_prefix(const char *ns, const char *kind, char **out)
 {
     *out = NULL;
     if (!ns) ns = DC_DEFAULT_NAMESPACE;
@@ -37,11 +37,11 @@ int pess_prefix(const char *ns, const char *kind, char **out)
         /* A namespace given with a trailing '/' must not double it. */
         size_t nl = strlen(ns);
         while (nl > 0 && ns[nl - 1] == '/') nl--;
-        if (dc_buf_append(&b, ns, nl) || dc_buf_printf(&b, "/%s", kinds[i].path)) {
-            dc_buf_free(&b);
+        if (dc__buf_append(&b, ns, nl) || dc__buf_printf(&b, "/%s", kinds[i].path)) {
+            dc__buf_free(&b);
             return dc__error(DC_ENOMEM, "out of memory");
         }
-        *out = dc_buf_steal(&b);
+        *out = dc__buf_steal(&b);
         return *out ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
     }
     return dc__error(DC_EINVAL, "unknown key kind %s", kind);
@@ -53,10 +53,10 @@ static int build(const char *ns, const char *kind, const char *task, const char 
     if ((task && !*task) || (source && !*source) || (!task && source))
         return dc__error(DC_EINVAL, "%s key: empty task or source", kind);
     char *prefix;
-    int rc = pess_prefix(ns, kind, &prefix);
+    int rc = dcp_prefix(ns, kind, &prefix);
     if (rc) return rc;
     dc_buf b = DC_BUF_INIT;
-    int bad = dc_buf_puts(&b, prefix);
+    int bad = dc__buf_puts(&b, prefix);
     free(prefix);
     const char *parts[2] = {task, source};
     for (int i = 0; i < 2 && !bad && parts[i]; i++) {
@@ -66,15 +66,15 @@ static int build(const char *ns, const char *kind, const char *task, const char 
             bad = 1;
             break;
         }
-        dc_hex_encode(parts[i], len, hex);
-        bad = dc_buf_puts(&b, hex) || (i == 0 && dc_buf_puts(&b, "/"));
+        dc__hex_encode(parts[i], len, hex);
+        bad = dc__buf_puts(&b, hex) || (i == 0 && dc__buf_puts(&b, "/"));
         free(hex);
     }
     if (bad) {
-        dc_buf_free(&b);
+        dc__buf_free(&b);
         return dc__error(DC_ENOMEM, "out of memory");
     }
-    *out = dc_buf_steal(&b);
+    *out = dc__buf_steal(&b);
     return *out ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
 }
 
@@ -103,7 +103,7 @@ int dc_conflict_key(const char *ns, const char *task, const char *source, char *
     return build(ns, "conflict", task, source, out);
 }
 
-int pess_worker_prefix(const char *ns, const char *task, const char *source, char **out)
+int dcp_worker_prefix(const char *ns, const char *task, const char *source, char **out)
 {
     char *key;
     int rc = build(ns, "worker", task, source, &key);
@@ -123,7 +123,7 @@ static char *unhex(const char *hex, size_t len)
     if (len == 0 || len % 2) return NULL;
     char *s = malloc(len / 2 + 1);
     if (!s) return NULL;
-    if (dc_hex_decode(hex, len, s) < 0 || memchr(s, '\0', len / 2)) {
+    if (dc__hex_decode(hex, len, s) < 0 || memchr(s, '\0', len / 2)) {
         free(s);
         return NULL;
     }
@@ -131,20 +131,20 @@ static char *unhex(const char *hex, size_t len)
     return s;
 }
 
-int pess_key_split(const char *key, size_t key_len, size_t prefix_len, char **task, char **source)
+int dcp_key_split(const char *key, size_t key_len, size_t prefix_len, char **task, char **source)
 {
     *task = *source = NULL;
-    if (key_len <= prefix_len) return dc__error(DC_ECORRUPT, "%s: malformed key", dc_e(key));
+    if (key_len <= prefix_len) return dc__error(DC_ECORRUPT, "%s: malformed key", dc__e(key));
     const char *p = key + prefix_len, *end = key + key_len;
     const char *slash = memchr(p, '/', (size_t)(end - p));
-    if (!slash) return dc__error(DC_ECORRUPT, "%s: malformed key", dc_e(key));
+    if (!slash) return dc__error(DC_ECORRUPT, "%s: malformed key", dc__e(key));
     *task = unhex(p, (size_t)(slash - p));
     *source = unhex(slash + 1, (size_t)(end - slash - 1));
     if (!*task || !*source) {
         free(*task);
         free(*source);
         *task = *source = NULL;
-        return dc__error(DC_ECORRUPT, "%s: malformed key (components must be hex)", dc_e(key));
+        return dc__error(DC_ECORRUPT, "%s: malformed key (components must be hex)", dc__e(key));
     }
     return DC_OK;
 }
@@ -154,33 +154,33 @@ int dc_lock_id_build(const char *task, const char *schema, const char *table, ch
     *out = NULL;
     if (!task || !schema || !table) return dc__error(DC_EINVAL, "lock id: NULL name");
     dc_buf b = DC_BUF_INIT;
-    int bad = dc_buf_printf(&b, "%s-", task);
+    int bad = dc__buf_printf(&b, "%s-", task);
     const char *names[2] = {schema, table};
     for (int i = 0; i < 2 && !bad; i++) {
-        bad = dc_buf_puts(&b, i ? ".`" : "`");
+        bad = dc__buf_puts(&b, i ? ".`" : "`");
         /* A backquote inside a name is doubled, as MySQL quoting (and DM) does. */
         for (const char *c = names[i]; *c && !bad; c++)
-            bad = dc_buf_append(&b, c, 1) || (*c == '`' && dc_buf_append(&b, c, 1));
-        if (!bad) bad = dc_buf_puts(&b, "`");
+            bad = dc__buf_append(&b, c, 1) || (*c == '`' && dc__buf_append(&b, c, 1));
+        if (!bad) bad = dc__buf_puts(&b, "`");
     }
     if (bad) {
-        dc_buf_free(&b);
+        dc__buf_free(&b);
         return dc__error(DC_ENOMEM, "out of memory");
     }
-    *out = dc_buf_steal(&b);
+    *out = dc__buf_steal(&b);
     return *out ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
 }
 
-int pess_key_matches(const char *key, size_t key_len, size_t prefix_len, const char *task,
+int dcp_key_matches(const char *key, size_t key_len, size_t prefix_len, const char *task,
                      const char *source)
 {
     char *t, *s;
-    int rc = pess_key_split(key, key_len, prefix_len, &t, &s);
+    int rc = dcp_key_split(key, key_len, prefix_len, &t, &s);
     if (rc) return rc;
     int same = strcmp(t, task) == 0 && strcmp(s, source) == 0;
     free(t);
     free(s);
     if (same) return DC_OK;
-    return dc__error(DC_ECORRUPT, "%s: value is for task %s source %s, not for this key", dc_e(key),
-                     dc_e(task), dc_e(source));
+    return dc__error(DC_ECORRUPT, "%s: value is for task %s source %s, not for this key", dc__e(key),
+                     dc__e(task), dc__e(source));
 }

@@ -8,7 +8,7 @@
  * current source list, and new names are added unsynced. A lock is synced
  * when every awaited source is (or once forced: operations are out, or an
  * unlock forced it), and resolved when every awaited source is done. Who
- * owns it next when its owner cannot is pess_lock_pick_owner, the one rule.
+ * owns it next when its owner cannot is dcp_lock_pick_owner, the one rule.
  */
 #include "pess.h"
 
@@ -22,16 +22,16 @@ static void src_free(pess_src *s)
     free(s);
 }
 
-pess_src *pess_lock_src(const pess_lock *lock, const char *source)
+pess_src *dcp_lock_src(const pess_lock *lock, const char *source)
 {
     pess_src *s = NULL;
     if (source) HASH_FIND_STR(lock->srcs, source, s);
     return s;
 }
 
-pess_src *pess_lock_src_add(pess_lock *lock, const char *name)
+pess_src *dcp_lock_src_add(pess_lock *lock, const char *name)
 {
-    pess_src *s = pess_lock_src(lock, name);
+    pess_src *s = dcp_lock_src(lock, name);
     if (s) return s;
     s = calloc(1, sizeof *s);
     if (!s) return NULL;
@@ -46,7 +46,7 @@ pess_src *pess_lock_src_add(pess_lock *lock, const char *name)
     return NULL;
 }
 
-void pess_lock_free(pess_lock *lock)
+void dcp_lock_free(pess_lock *lock)
 {
     if (!lock) return;
     pess_src *s, *tmp;
@@ -63,7 +63,7 @@ void pess_lock_free(pess_lock *lock)
     free(lock);
 }
 
-pess_lock *pess_lock_new(const char *id, const char *task, const char *owner,
+pess_lock *dcp_lock_new(const char *id, const char *task, const char *owner,
                          const char *const *ddls, size_t n_ddls, const char *const *sources,
                          size_t n_sources, size_t data_size)
 {
@@ -73,38 +73,38 @@ pess_lock *pess_lock_new(const char *id, const char *task, const char *owner,
     lock->id = strdup(id);
     lock->task = strdup(task);
     lock->owner = strdup(owner);
-    lock->ddls = pess_strv_dup(ddls, n_ddls);
+    lock->ddls = dcp_strv_dup(ddls, n_ddls);
     lock->n_ddls = lock->ddls ? n_ddls : 0;
     lock->data = data_size ? calloc(1, data_size) : NULL;
     int bad = !lock->id || !lock->task || !lock->owner || !lock->ddls ||
-              (data_size && !lock->data) || !pess_lock_src_add(lock, owner);
-    for (size_t i = 0; i < n_sources && !bad; i++) bad = !pess_lock_src_add(lock, sources[i]);
+              (data_size && !lock->data) || !dcp_lock_src_add(lock, owner);
+    for (size_t i = 0; i < n_sources && !bad; i++) bad = !dcp_lock_src_add(lock, sources[i]);
     if (bad) {
-        pess_lock_free(lock);
+        dcp_lock_free(lock);
         return NULL;
     }
     return lock;
 }
 
-int pess_lock_try_sync(pess_lock *lock, const char *source, const char *const *ddls, size_t n_ddls,
+int dcp_lock_try_sync(pess_lock *lock, const char *source, const char *const *ddls, size_t n_ddls,
                        const char *const *sources, size_t n_sources)
 {
     for (size_t i = 0; i < n_sources; i++)
-        if (!pess_lock_src_add(lock, sources[i])) return dc__error(DC_ENOMEM, "out of memory");
-    pess_src *s = pess_lock_src_add(lock, source);
+        if (!dcp_lock_src_add(lock, sources[i])) return dc__error(DC_ENOMEM, "out of memory");
+    pess_src *s = dcp_lock_src_add(lock, source);
     if (!s) return dc__error(DC_ENOMEM, "out of memory");
     if (!dc_ddls_equal(ddls, n_ddls, (const char *const *)lock->ddls, lock->n_ddls)) {
-        char **copy = pess_strv_dup(ddls, n_ddls);
+        char **copy = dcp_strv_dup(ddls, n_ddls);
         if (!copy) return dc__error(DC_ENOMEM, "out of memory");
         dc_strings_free(s->conflict, s->n_conflict);
         s->conflict = copy;
         s->n_conflict = n_ddls;
         s->ready = 0;
-        char *mine = pess_strv_join(ddls, n_ddls);
-        char *theirs = pess_strv_join((const char *const *)lock->ddls, lock->n_ddls);
+        char *mine = dcp_strv_join(ddls, n_ddls);
+        char *theirs = dcp_strv_join((const char *const *)lock->ddls, lock->n_ddls);
         int rc = dc__error(DC_ECONFLICT, "lock %s: source %s reported DDLs %s, the lock has %s",
-                           dc_e(lock->id), dc_e(source), dc_e(mine ? mine : "?"),
-                           dc_e(theirs ? theirs : "?"));
+                           dc__e(lock->id), dc__e(source), dc__e(mine ? mine : "?"),
+                           dc__e(theirs ? theirs : "?"));
         free(mine);
         free(theirs);
         return rc;
@@ -121,7 +121,7 @@ static int awaited(const pess_src *s)
     return !s->excluded && !s->left;
 }
 
-int pess_lock_is_synced(const pess_lock *lock, int *remain)
+int dcp_lock_is_synced(const pess_lock *lock, int *remain)
 {
     int left = 0;
     for (const pess_src *s = lock->srcs; s; s = s->hh.next) left += !s->ready && awaited(s);
@@ -130,51 +130,51 @@ int pess_lock_is_synced(const pess_lock *lock, int *remain)
     return left == 0;
 }
 
-void pess_lock_unsync(pess_lock *lock, const char *source)
+void dcp_lock_unsync(pess_lock *lock, const char *source)
 {
-    pess_src *s = pess_lock_src(lock, source);
+    pess_src *s = dcp_lock_src(lock, source);
     if (s) s->ready = 0;
 }
 
-int pess_lock_mark_done(pess_lock *lock, const char *source)
+int dcp_lock_mark_done(pess_lock *lock, const char *source)
 {
-    pess_src *s = pess_lock_src(lock, source);
-    if (!s) return dc__error(DC_ENOTFOUND, "lock %s: no source %s", dc_e(lock->id), dc_e(source));
+    pess_src *s = dcp_lock_src(lock, source);
+    if (!s) return dc__error(DC_ENOTFOUND, "lock %s: no source %s", dc__e(lock->id), dc__e(source));
     s->done = 1;
     return DC_OK;
 }
 
-int pess_lock_is_done(const pess_lock *lock, const char *source)
+int dcp_lock_is_done(const pess_lock *lock, const char *source)
 {
-    pess_src *s = pess_lock_src(lock, source);
+    pess_src *s = dcp_lock_src(lock, source);
     return s && s->done;
 }
 
-int pess_lock_is_resolved(const pess_lock *lock)
+int dcp_lock_is_resolved(const pess_lock *lock)
 {
     for (const pess_src *s = lock->srcs; s; s = s->hh.next)
         if (!s->done && awaited(s)) return 0;
     return 1;
 }
 
-int pess_lock_is_empty(const pess_lock *lock)
+int dcp_lock_is_empty(const pess_lock *lock)
 {
     for (const pess_src *s = lock->srcs; s; s = s->hh.next)
         if (!s->left) return 0;
     return 1;
 }
 
-int pess_lock_leave(pess_lock *lock, const char *source)
+int dcp_lock_leave(pess_lock *lock, const char *source)
 {
-    pess_src *s = pess_lock_src(lock, source);
+    pess_src *s = dcp_lock_src(lock, source);
     if (!s || s->left) return 0;
     s->left = 1;
     return 1;
 }
 
-int pess_lock_rejoin(pess_lock *lock, const char *source)
+int dcp_lock_rejoin(pess_lock *lock, const char *source)
 {
-    pess_src *s = pess_lock_src(lock, source);
+    pess_src *s = dcp_lock_src(lock, source);
     if (!s || !s->left) return 0;
     s->left = 0;
     return 1;
@@ -185,7 +185,7 @@ static int by_name(const void *a, const void *b)
     return strcmp((*(pess_src *const *)a)->name, (*(pess_src *const *)b)->name);
 }
 
-pess_src **pess_lock_sorted(const pess_lock *lock, size_t *n)
+pess_src **dcp_lock_sorted(const pess_lock *lock, size_t *n)
 {
     size_t count = HASH_COUNT(lock->srcs), i = 0;
     pess_src **v = malloc((count ? count : 1) * sizeof *v);
@@ -196,7 +196,7 @@ pess_src **pess_lock_sorted(const pess_lock *lock, size_t *n)
     return v;
 }
 
-const char *pess_lock_pick_owner(const pess_lock *lock, const char *except)
+const char *dcp_lock_pick_owner(const pess_lock *lock, const char *except)
 {
     const pess_src *synced = NULL, *any = NULL;
     for (const pess_src *s = lock->srcs; s; s = s->hh.next) {
@@ -208,10 +208,10 @@ const char *pess_lock_pick_owner(const pess_lock *lock, const char *except)
     return synced ? synced->name : any ? any->name : NULL;
 }
 
-int pess_lock_set_owner(pess_lock *lock, const char *owner)
+int dcp_lock_set_owner(pess_lock *lock, const char *owner)
 {
-    if (!pess_lock_src(lock, owner))
-        return dc__error(DC_ENOTFOUND, "lock %s: no source %s", dc_e(lock->id), dc_e(owner));
+    if (!dcp_lock_src(lock, owner))
+        return dc__error(DC_ENOTFOUND, "lock %s: no source %s", dc__e(lock->id), dc__e(owner));
     if (strcmp(lock->owner, owner) == 0) return DC_OK;
     char *o = strdup(owner);
     if (!o) return dc__error(DC_ENOMEM, "out of memory");
@@ -242,18 +242,18 @@ void dc_lock_status_free_array(dc_lock_status *arr, size_t n)
     free(arr);
 }
 
-int pess_lock_status(const pess_lock *lock, dc_lock_status *st)
+int dcp_lock_status(const pess_lock *lock, dc_lock_status *st)
 {
     memset(st, 0, sizeof *st);
     size_t n;
-    pess_src **v = pess_lock_sorted(lock, &n);
+    pess_src **v = dcp_lock_sorted(lock, &n);
     if (!v) return dc__error(DC_ENOMEM, "out of memory");
     st->id = strdup(lock->id);
     st->task = strdup(lock->task);
     st->owner = strdup(lock->owner);
-    st->ddls = pess_strv_dup((const char *const *)lock->ddls, lock->n_ddls);
+    st->ddls = dcp_strv_dup((const char *const *)lock->ddls, lock->n_ddls);
     st->n_ddls = st->ddls ? lock->n_ddls : 0;
-    st->synced = pess_lock_is_synced(lock, NULL);
+    st->synced = dcp_lock_is_synced(lock, NULL);
     st->forced = lock->unlocked;
     st->executed = lock->executed;
     st->created_revision = lock->born;
@@ -270,7 +270,7 @@ int pess_lock_status(const pess_lock *lock, dc_lock_status *st)
         d->fenced = v[i]->fenced;
         bad = !d->source;
         if (v[i]->conflict) {
-            d->conflict_ddls = pess_strv_dup((const char *const *)v[i]->conflict, v[i]->n_conflict);
+            d->conflict_ddls = dcp_strv_dup((const char *const *)v[i]->conflict, v[i]->n_conflict);
             d->n_conflict_ddls = d->conflict_ddls ? v[i]->n_conflict : 0;
             bad = bad || !d->conflict_ddls;
         }

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void pess_marker_free(pess_marker *mk)
+void dcp_marker_free(pess_marker *mk)
 {
     if (!mk) return;
     free(mk->id);
@@ -40,11 +40,11 @@ static char *print_free(cJSON *o, int ok)
     return s;
 }
 
-int pess_marker_encode(const pess_marker *mk, char **json)
+int dcp_marker_encode(const pess_marker *mk, char **json)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return dc__error(DC_ENOMEM, "out of memory");
-    cJSON *ddls = pess_json_strv_new((const char *const *)mk->ddls, mk->n_ddls);
+    cJSON *ddls = dcp_json_strv_new((const char *const *)mk->ddls, mk->n_ddls);
     int ok = ddls && cJSON_AddItemToObject(o, "ddls", ddls);
     if (!ok) cJSON_Delete(ddls);
     ok = ok && cJSON_AddStringToObject(o, "id", mk->id) &&
@@ -63,40 +63,40 @@ static int get_rev(const cJSON *j, const char *key, const char *field, int64_t *
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, field);
     if (!cJSON_IsNumber(f) || f->valuedouble < 0 || f->valuedouble > 9007199254740992.0)
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a revision", dc_e(key), field);
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a revision", dc__e(key), field);
     *out = (int64_t)f->valuedouble;
     return DC_OK;
 }
 
-int pess_marker_decode(const char *key, const void *value, size_t len, pess_marker **out)
+int dcp_marker_decode(const char *key, const void *value, size_t len, pess_marker **out)
 {
     *out = NULL;
     cJSON *j;
-    int rc = pess_json_parse(key, value, len, &j);
+    int rc = dcp_json_parse(key, value, len, &j);
     if (rc) return rc;
     pess_marker *mk = calloc(1, sizeof *mk);
     if (!mk) {
         cJSON_Delete(j);
         return dc__error(DC_ENOMEM, "out of memory");
     }
-    rc = pess_json_str(j, key, "id", 0, &mk->id);
+    rc = dcp_json_str(j, key, "id", 0, &mk->id);
     if (!rc)
-        rc = pess_json_strv(cJSON_GetObjectItemCaseSensitive(j, "ddls"), key, "ddls", &mk->ddls,
+        rc = dcp_json_strv(cJSON_GetObjectItemCaseSensitive(j, "ddls"), key, "ddls", &mk->ddls,
                             &mk->n_ddls);
     const cJSON *pos = cJSON_GetObjectItemCaseSensitive(j, "position");
-    if (!rc && pos && !cJSON_IsNull(pos)) rc = pess_json_str(j, key, "position", 1, &mk->position);
+    if (!rc && pos && !cJSON_IsNull(pos)) rc = dcp_json_str(j, key, "position", 1, &mk->position);
     if (!rc) rc = get_rev(j, key, "op_revision", &mk->op_revision);
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "exec");
     const cJSON *dn = cJSON_GetObjectItemCaseSensitive(j, "done");
     if (!rc && (!cJSON_IsBool(ex) || !cJSON_IsBool(dn)))
-        rc = dc__error(DC_ECORRUPT, "%s: exec/done are not booleans", dc_e(key));
+        rc = dc__error(DC_ECORRUPT, "%s: exec/done are not booleans", dc__e(key));
     if (!rc) {
         mk->exec = cJSON_IsTrue(ex);
         mk->done = cJSON_IsTrue(dn);
     }
     const cJSON *in = cJSON_GetObjectItemCaseSensitive(j, "intent");
     if (!rc && in && !cJSON_IsBool(in))
-        rc = dc__error(DC_ECORRUPT, "%s: intent is not a boolean", dc_e(key));
+        rc = dc__error(DC_ECORRUPT, "%s: intent is not a boolean", dc__e(key));
     if (!rc) mk->intent = cJSON_IsTrue(in);
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "attempt");
     if (!rc && at) {
@@ -104,20 +104,20 @@ int pess_marker_decode(const char *key, const void *value, size_t len, pess_mark
         if (!cJSON_IsNumber(at) || !(at->valuedouble >= 0 && at->valuedouble <= 1e9) ||
             at->valuedouble != (double)(int64_t)at->valuedouble)
             rc =
-                dc__error(DC_ECORRUPT, "%s: field \"attempt\" is not an attempt number", dc_e(key));
+                dc__error(DC_ECORRUPT, "%s: field \"attempt\" is not an attempt number", dc__e(key));
         else
             mk->attempt = (int64_t)at->valuedouble;
     }
     cJSON_Delete(j);
     if (rc) {
-        pess_marker_free(mk);
+        dcp_marker_free(mk);
         return rc;
     }
     *out = mk;
     return DC_OK;
 }
 
-void pess_conflict_free(pess_conflict *c)
+void dcp_conflict_free(pess_conflict *c)
 {
     if (!c) return;
     free(c->id);
@@ -125,7 +125,7 @@ void pess_conflict_free(pess_conflict *c)
     free(c);
 }
 
-int pess_conflict_encode(const pess_conflict *c, char **json)
+int dcp_conflict_encode(const pess_conflict *c, char **json)
 {
     cJSON *o = cJSON_CreateObject();
     if (!o) return dc__error(DC_ENOMEM, "out of memory");
@@ -136,23 +136,23 @@ int pess_conflict_encode(const pess_conflict *c, char **json)
     return *json ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
 }
 
-int pess_conflict_decode(const char *key, const void *value, size_t len, pess_conflict **out)
+int dcp_conflict_decode(const char *key, const void *value, size_t len, pess_conflict **out)
 {
     *out = NULL;
     cJSON *j;
-    int rc = pess_json_parse(key, value, len, &j);
+    int rc = dcp_json_parse(key, value, len, &j);
     if (rc) return rc;
     pess_conflict *c = calloc(1, sizeof *c);
     if (!c) {
         cJSON_Delete(j);
         return dc__error(DC_ENOMEM, "out of memory");
     }
-    rc = pess_json_str(j, key, "id", 0, &c->id);
+    rc = dcp_json_str(j, key, "id", 0, &c->id);
     if (!rc) rc = get_rev(j, key, "info_revision", &c->info_revision);
-    if (!rc) rc = pess_json_str(j, key, "message", 1, &c->message);
+    if (!rc) rc = dcp_json_str(j, key, "message", 1, &c->message);
     cJSON_Delete(j);
     if (rc) {
-        pess_conflict_free(c);
+        dcp_conflict_free(c);
         return rc;
     }
     *out = c;

@@ -15,7 +15,7 @@
  * because the store, not memory, holds the protocol's state (docs/DESIGN.md,
  * "Watch errors").
  *
- * Handlers and admin calls share m->mu. One pass of the loop (master_pump)
+ * Handlers and admin calls share m->mu. One pass of the loop (dcp_master_pump)
  * holds it while it rebuilds or handles a batch (including the writes those
  * make) and releases it while it waits for events, so admin calls get in
  * between batches. Only the thread that owns the loop (m->looping: the one in
@@ -38,18 +38,18 @@
 static const char *const kind_names[K_COUNT] = {"info",     "operation", "member", "marker",
                                                 "conflict", "request",   "answer"};
 
-int master_fail(dc_master *m, int code)
+int dcp_master_fail(dc_master *m, int code)
 {
     if (!m->fatal) m->fatal = code;
     return code;
 }
 
-int64_t master_now(const dc_master *m)
+int64_t dcp_master_now(const dc_master *m)
 {
-    return m->clock_ms ? m->clock_ms(m->clock_ud) : dc_now_ms();
+    return m->clock_ms ? m->clock_ms(m->clock_ud) : dc__now_ms();
 }
 
-int master_step(dc_master *m, int step, const pess_lock *lock, const char *source, int64_t rev,
+int dcp_master_step(dc_master *m, int step, const pess_lock *lock, const char *source, int64_t rev,
                 const char *fmt, ...)
 {
     char text[256];
@@ -58,21 +58,21 @@ int master_step(dc_master *m, int step, const pess_lock *lock, const char *sourc
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     dc_log(DC_LOG_INFO, PESS, "master step %d: lock %s source %s rev %lld: %s", step,
-           dc_e(lock ? lock->id : "-"), dc_e(source), (long long)rev, text);
+           dc__e(lock ? lock->id : "-"), dc__e(source), (long long)rev, text);
     if (!m->on_step) return DC_OK;
     dc_step st = {step, "master", lock ? lock->id : NULL, lock ? lock->task : NULL, source,
                   rev,  text};
     if (m->on_step(&st, m->step_ud) == 0) return DC_OK;
     dc_log(DC_LOG_WARN, PESS, "master stopped by the step callback after step %d", step);
-    return master_fail(m,
+    return dcp_master_fail(m,
                        dc__error(DC_ECLOSED, "stopped by the step callback after step %d", step));
 }
 
-void master_remove_lock(dc_master *m, pess_lock *lock)
+void dcp_master_remove_lock(dc_master *m, pess_lock *lock)
 {
-    master_lock_gone(m, lock);
-    master_queue_forget(m, lock);
-    pess_keeper_remove(m->keeper, lock);
+    dcp_master_lock_gone(m, lock);
+    dcp_master_queue_forget(m, lock);
+    dcp_keeper_remove(m->keeper, lock);
 }
 
 static void free_parts(dc_master *m)
@@ -84,7 +84,7 @@ static void free_parts(dc_master *m)
     for (int k = 0; k < K_COUNT; k++) free(m->pfx[k]);
     free(m->watch_prefix);
     free(m->fence.key);
-    pess_keeper_free(m->keeper);
+    dcp_keeper_free(m->keeper);
     free(m->ns);
     free(m->name);
     free(m);
@@ -108,7 +108,7 @@ int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
     m->reopen_ud = o->reopen_userdata;
     m->ns = strdup(o->ns ? o->ns : DC_DEFAULT_NAMESPACE);
     m->name = strdup(o->name ? o->name : "");
-    m->keeper = pess_keeper_new(sizeof(master_lock));
+    m->keeper = dcp_keeper_new(sizeof(master_lock));
     int rc = m->ns && m->name && m->keeper ? DC_OK : DC_ENOMEM;
     if (!rc && o->fence_key) {
         size_t len = o->fence_key_len ? o->fence_key_len : strlen(o->fence_key);
@@ -123,7 +123,7 @@ int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
         }
     }
     for (int k = 0; k < K_COUNT && !rc; k++) {
-        rc = pess_prefix(m->ns, kind_names[k], &m->pfx[k]);
+        rc = dcp_prefix(m->ns, kind_names[k], &m->pfx[k]);
         if (!rc) m->pfx_len[k] = strlen(m->pfx[k]);
     }
     if (!rc) {
@@ -146,7 +146,7 @@ int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
     }
     if (!rc && pipe2(m->wake, O_NONBLOCK | O_CLOEXEC)) rc = DC_ENOMEM;
     if (!rc && pthread_mutex_init(&m->mu, NULL)) rc = DC_ENOMEM;
-    if (!rc && dc_cond_init_monotonic(&m->cond)) {
+    if (!rc && dc__cond_init_monotonic(&m->cond)) {
         pthread_mutex_destroy(&m->mu);
         rc = DC_ENOMEM;
     }
@@ -161,16 +161,16 @@ int dc_master_new(dc_store *store, const dc_master_options *o, dc_master **out)
 void dc_master_free(dc_master *m)
 {
     if (!m) return;
-    master_jobs_abort(m, dc__error(DC_ECLOSED, "the master was freed"));
+    dcp_master_jobs_abort(m, dc__error(DC_ECLOSED, "the master was freed"));
     dc_watch_close(m->watch);
-    master_queue_drop(m);
-    master_echo_clear(m);
+    dcp_master_queue_drop(m);
+    dcp_master_echo_clear(m);
     free(m->q);
     free(m->finishing);
-    pess_tasks_free(&m->tasks);
-    pess_bad_free(&m->bad);
-    pess_mirror_clear(&m->ops);
-    pess_mirror_clear(&m->markers);
+    dcp_tasks_free(&m->tasks);
+    dcp_bad_free(&m->bad);
+    dcp_mirror_clear(&m->ops);
+    dcp_mirror_clear(&m->markers);
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cond);
     dc_store_close(m->own_store);
@@ -202,17 +202,17 @@ static int decide_leftover(void *ctx, size_t i, const dc_kv *cur, pess_act *act,
 static int delete_leftovers(dc_master *m, pess_leftover *left, size_t n)
 {
     if (n == 0) return DC_OK;
-    int rc = master_flush_writes(m);
+    int rc = dcp_master_flush_writes(m);
     if (rc) return rc;
     char **keys = malloc(n * sizeof *keys);
     if (!keys) return dc__error(DC_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) keys[i] = left[i].key;
     int64_t rev = 0;
-    rc = pess_write_keys(m->store, &m->fence, &m->ops, keys, n, decide_leftover, left, &rev, NULL);
+    rc = dcp_write_keys(m->store, &m->fence, &m->ops, keys, n, decide_leftover, left, &rev, NULL);
     free(keys);
     if (!rc && rev)
         rc =
-            master_step(m, 10, NULL, NULL, rev, "DELETE %zu operations left by an earlier lock", n);
+            dcp_master_step(m, 10, NULL, NULL, rev, "DELETE %zu operations left by an earlier lock", n);
     return rc;
 }
 
@@ -225,7 +225,7 @@ static int report_rebuilt_conflicts(dc_master *m, const pess_snapshot *snap)
     const dc_response *infos = &snap->res->responses[SNAP_INFOS];
     pess_lock **locks = NULL;
     size_t n = 0;
-    int rc = pess_keeper_locks(m->keeper, &locks, &n);
+    int rc = dcp_keeper_locks(m->keeper, &locks, &n);
     for (size_t i = 0; !rc && i < n; i++) {
         pess_lock *l = locks[i];
         for (pess_src *s = l->srcs; !rc && s; s = s->hh.next) {
@@ -237,16 +237,16 @@ static int report_rebuilt_conflicts(dc_master *m, const pess_snapshot *snap)
                 if (strcmp(infos->kvs[j].key, key) == 0) info_rev = infos->kvs[j].mod_revision;
             free(key);
             if (!info_rev) continue;
-            char *mine = pess_strv_join((const char *const *)s->conflict, s->n_conflict);
-            char *theirs = pess_strv_join((const char *const *)l->ddls, l->n_ddls);
+            char *mine = dcp_strv_join((const char *const *)s->conflict, s->n_conflict);
+            char *theirs = dcp_strv_join((const char *const *)l->ddls, l->n_ddls);
             char msg[512];
             snprintf(msg, sizeof msg, "lock %s: source %s reported DDLs %s, the lock has %s",
-                     dc_e(l->id), dc_e(s->name), dc_e(mine ? mine : "?"),
-                     dc_e(theirs ? theirs : "?"));
+                     dc__e(l->id), dc__e(s->name), dc__e(mine ? mine : "?"),
+                     dc__e(theirs ? theirs : "?"));
             free(mine);
             free(theirs);
-            rc = master_step(m, 3, l, s->name, info_rev, "conflict: %s", msg);
-            if (!rc) rc = master_put_conflict(m, l, s->name, info_rev, msg);
+            rc = dcp_master_step(m, 3, l, s->name, info_rev, "conflict: %s", msg);
+            if (!rc) rc = dcp_master_put_conflict(m, l, s->name, info_rev, msg);
         }
     }
     free(locks);
@@ -258,13 +258,13 @@ static void drop_state(dc_master *m)
 {
     dc_watch_close(m->watch);
     m->watch = NULL;
-    master_queue_drop(m); /* before the locks its entries point to go */
-    master_echo_clear(m);
-    pess_keeper_clear(m->keeper, NULL); /* jobs find their locks again after the rebuild */
-    pess_tasks_free(&m->tasks);
-    pess_bad_free(&m->bad);
-    pess_mirror_clear(&m->ops);
-    pess_mirror_clear(&m->markers);
+    dcp_master_queue_drop(m); /* before the locks its entries point to go */
+    dcp_master_echo_clear(m);
+    dcp_keeper_clear(m->keeper, NULL); /* jobs find their locks again after the rebuild */
+    dcp_tasks_free(&m->tasks);
+    dcp_bad_free(&m->bad);
+    dcp_mirror_clear(&m->ops);
+    dcp_mirror_clear(&m->markers);
 }
 
 /* The store's history was reset (docs/DESIGN.md, "Resets"): nothing learned
@@ -278,7 +278,7 @@ static int reopen_store(dc_master *m)
            "master: the store's history was reset (%s); dropping every lock, reopening the "
            "store%s and rebuilding from the new history",
            dc_last_error(), m->reopen && m->fence.key ? ", campaigning again" : "");
-    master_jobs_abort(m, DC_ERESET); /* they act on a history that is gone: asked again */
+    dcp_master_jobs_abort(m, DC_ERESET); /* they act on a history that is gone: asked again */
     drop_state(m);
     atomic_store(&m->m1, 0);
     m->rebuilds++;
@@ -329,7 +329,7 @@ static int reopen_store(dc_master *m)
     if (rc) {
         dc_log(DC_LOG_ERROR, PESS, "master: cannot go on after the reset: %s: %s", dc_errname(rc),
                dc_last_error());
-        return master_fail(m, rc);
+        return dcp_master_fail(m, rc);
     }
     m->resets++;
     m->need_rebuild = 1;
@@ -341,56 +341,56 @@ static int rebuild(dc_master *m)
 {
     drop_state(m);
     m->rebuilds++;
-    int64_t t0_us = dc_now_us(); /* for the rebuild duration (master_stats.c) */
+    int64_t t0_us = dc__now_us(); /* for the rebuild duration (master_stats.c) */
     pthread_cond_broadcast(&m->cond);
     pess_snapshot snap;
-    int rc = pess_snapshot_read(m->store, m->ns, NULL, 1, &snap);
+    int rc = dcp_snapshot_read(m->store, m->ns, NULL, 1, &snap);
     if (rc) return rc;
     pess_leftover *left = NULL;
     size_t n_left = 0;
-    rc = pess_rebuild(&snap, m->keeper, &m->tasks, &m->bad, &left, &n_left);
+    rc = dcp_rebuild(&snap, m->keeper, &m->tasks, &m->bad, &left, &n_left);
     const dc_response *ops = &snap.res->responses[SNAP_OPS];
     const dc_response *mks = &snap.res->responses[SNAP_MARKERS];
-    if (!rc) rc = pess_mirror_seed(&m->ops, ops->kvs, ops->n_kvs);
-    if (!rc) rc = pess_mirror_seed(&m->markers, mks->kvs, mks->n_kvs);
+    if (!rc) rc = dcp_mirror_seed(&m->ops, ops->kvs, ops->n_kvs);
+    if (!rc) rc = dcp_mirror_seed(&m->markers, mks->kvs, mks->n_kvs);
     int64_t m1 = snap.revision;
     size_t n_infos = snap.res->responses[SNAP_INFOS].n_kvs;
     size_t n_ops = snap.res->responses[SNAP_OPS].n_kvs;
     if (rc) {
-        pess_snapshot_clear(&snap);
-        pess_leftovers_free(left, n_left);
+        dcp_snapshot_clear(&snap);
+        dcp_leftovers_free(left, n_left);
         return rc;
     }
     atomic_store(&m->m1, m1);
     m->handled = m1;
-    m->stat_rebuild_ms = (double)(dc_now_us() - t0_us) / 1000.0;
-    rc = master_step(m, 1, NULL, NULL, m1, "GET %zu infos and %zu operations: %zu locks", n_infos,
-                     n_ops, pess_keeper_count(m->keeper));
+    m->stat_rebuild_ms = (double)(dc__now_us() - t0_us) / 1000.0;
+    rc = dcp_master_step(m, 1, NULL, NULL, m1, "GET %zu infos and %zu operations: %zu locks", n_infos,
+                     n_ops, dcp_keeper_count(m->keeper));
     if (!rc) rc = report_rebuilt_conflicts(m, &snap);
     if (!rc)
         rc = dc_watch_open(m->store, m->watch_prefix, strlen(m->watch_prefix), m1 + 1, DC_PREFIX,
                            &m->watch);
     if (!rc) rc = delete_leftovers(m, left, n_left);
-    pess_leftovers_free(left, n_left);
+    dcp_leftovers_free(left, n_left);
     pess_lock **locks = NULL;
     size_t n = 0;
-    if (!rc) rc = pess_keeper_locks(m->keeper, &locks, &n);
+    if (!rc) rc = dcp_keeper_locks(m->keeper, &locks, &n);
     /* The array holds pointers; progress may free a lock, so look each up again. */
     char **ids = rc ? NULL : calloc(n ? n : 1, sizeof *ids);
     if (!rc && !ids) rc = dc__error(DC_ENOMEM, "out of memory");
     for (size_t i = 0; ids && i < n; i++) ids[i] = locks[i]->id;
     for (size_t i = 0; ids && i < n && !rc; i++) {
-        pess_lock *l = pess_keeper_find(m->keeper, ids[i]);
-        if (l) rc = master_progress(m, l);
+        pess_lock *l = dcp_keeper_find(m->keeper, ids[i]);
+        if (l) rc = dcp_master_progress(m, l);
     }
     free(locks);
     free(ids);
-    rc = master_flush(m, rc);
-    /* The jobs first find their locks again (master_jobs_run, next), then
+    rc = dcp_master_flush(m, rc);
+    /* The jobs first find their locks again (dcp_master_jobs_run, next), then
      * the requests nobody answered yet are served. */
-    if (!rc) rc = master_jobs_run(m);
-    if (!rc) rc = master_admin_pending(m, &snap);
-    pess_snapshot_clear(&snap);
+    if (!rc) rc = dcp_master_jobs_run(m);
+    if (!rc) rc = dcp_master_admin_pending(m, &snap);
+    dcp_snapshot_clear(&snap);
     return rc;
 }
 
@@ -398,7 +398,7 @@ static int rebuild(dc_master *m)
 static char **task_lock_ids(dc_master *m, const char *task, size_t *count)
 {
     *count = 0;
-    return pess_keeper_task_ids(m->keeper, task, count);
+    return dcp_keeper_task_ids(m->keeper, task, count);
 }
 
 static int on_info_put(dc_master *m, const dc_kv *kv)
@@ -406,45 +406,45 @@ static int on_info_put(dc_master *m, const dc_kv *kv)
     dc_info *info;
     int rc = dc_info_decode(kv->key, kv->value, kv->value_len, &info);
     if (rc == DC_OK) {
-        rc = pess_key_matches(kv->key, kv->key_len, m->pfx_len[K_INFO], info->task, info->source);
+        rc = dcp_key_matches(kv->key, kv->key_len, m->pfx_len[K_INFO], info->task, info->source);
         if (rc) dc_info_free(info);
     }
     if (rc == DC_ENOMEM) return rc;
     if (rc) {
         dc_log(DC_LOG_ERROR, PESS, "bad info at rev %lld: %s: %s", (long long)kv->mod_revision,
                dc_errname(rc), dc_last_error());
-        pess_bad_set(&m->bad, kv->key, dc_last_error());
+        dcp_bad_set(&m->bad, kv->key, dc_last_error());
         return DC_OK;
     }
-    pess_bad_del(&m->bad, kv->key);
-    const pess_task *t = pess_task_find(&m->tasks, info->task);
+    dcp_bad_del(&m->bad, kv->key);
+    const pess_task *t = dcp_task_find(&m->tasks, info->task);
     pess_lock *lock = NULL;
     int created = 0, had_conflict = 0;
     char *id = NULL;
     if (dc_info_lock_id(info, &id) == DC_OK) {
-        pess_lock *old = pess_keeper_find(m->keeper, id);
-        pess_src *s = old ? pess_lock_src(old, info->source) : NULL;
+        pess_lock *old = dcp_keeper_find(m->keeper, id);
+        pess_src *s = old ? dcp_lock_src(old, info->source) : NULL;
         had_conflict = s && s->conflict;
     }
     free(id);
-    rc = pess_keeper_try_sync(m->keeper, info, t ? (const char *const *)t->sources : NULL,
+    rc = dcp_keeper_try_sync(m->keeper, info, t ? (const char *const *)t->sources : NULL,
                               t ? t->n : 0, &lock, &created);
     if (lock && (!lock->born || kv->create_revision < lock->born)) lock->born = kv->create_revision;
     if (rc == DC_ECONFLICT) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", dc_last_error());
         dc_log(DC_LOG_WARN, PESS, "conflict: %s", msg);
-        rc = master_step(m, 3, lock, info->source, kv->mod_revision, "conflict: %s", msg);
-        if (!rc) rc = master_put_conflict(m, lock, info->source, kv->mod_revision, msg);
+        rc = dcp_master_step(m, 3, lock, info->source, kv->mod_revision, "conflict: %s", msg);
+        if (!rc) rc = dcp_master_put_conflict(m, lock, info->source, kv->mod_revision, msg);
     } else if (rc == DC_OK) {
         int remain = 0;
-        pess_lock_is_synced(lock, &remain);
-        rc = master_step(m, 3, lock, info->source, kv->mod_revision, "%s%s, %d unsynced",
+        dcp_lock_is_synced(lock, &remain);
+        rc = dcp_master_step(m, 3, lock, info->source, kv->mod_revision, "%s%s, %d unsynced",
                          created ? "lock created, owner " : "synced",
-                         created ? dc_e(lock->owner) : "", remain);
-        if (!rc && had_conflict) rc = master_del_conflict(m, info->task, info->source);
-        if (!rc) rc = master_rejoin(m, lock, info->source);
-        if (!rc) rc = master_progress(m, lock);
+                         created ? dc__e(lock->owner) : "", remain);
+        if (!rc && had_conflict) rc = dcp_master_del_conflict(m, info->task, info->source);
+        if (!rc) rc = dcp_master_rejoin(m, lock, info->source);
+        if (!rc) rc = dcp_master_progress(m, lock);
     }
     dc_info_free(info);
     return rc;
@@ -452,36 +452,36 @@ static int on_info_put(dc_master *m, const dc_kv *kv)
 
 static int on_info_delete(dc_master *m, const dc_kv *kv)
 {
-    pess_bad_del(&m->bad, kv->key);
+    dcp_bad_del(&m->bad, kv->key);
     char *task, *source;
-    if (pess_key_split(kv->key, kv->key_len, m->pfx_len[K_INFO], &task, &source)) return DC_OK;
+    if (dcp_key_split(kv->key, kv->key_len, m->pfx_len[K_INFO], &task, &source)) return DC_OK;
     size_t n = 0;
     char **ids = task_lock_ids(m, task, &n);
     int rc = ids ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
     for (size_t i = 0; i < n && !rc; i++) {
-        pess_lock *l = ids[i] ? pess_keeper_find(m->keeper, ids[i]) : NULL;
-        pess_src *s = l ? pess_lock_src(l, source) : NULL;
+        pess_lock *l = ids[i] ? dcp_keeper_find(m->keeper, ids[i]) : NULL;
+        pess_src *s = l ? dcp_lock_src(l, source) : NULL;
         if (!s || s->done) continue;
         if (s->conflict) {
             dc_strings_free(s->conflict, s->n_conflict);
             s->conflict = NULL;
             s->n_conflict = 0;
-            rc = master_del_conflict(m, task, source);
+            rc = dcp_master_del_conflict(m, task, source);
         }
         /* A worker withdrew its report before the lock synced (DM has no such
          * path). Once operations are out, the info is only deleted by done. */
         if (!l->forced && !ML(l)->owner_put && s->ready) {
-            pess_lock_unsync(l, source);
-            dc_log(DC_LOG_INFO, PESS, "lock %s: %s withdrew its info", dc_e(l->id), dc_e(source));
+            dcp_lock_unsync(l, source);
+            dc_log(DC_LOG_INFO, PESS, "lock %s: %s withdrew its info", dc__e(l->id), dc__e(source));
             /* An owner that withdrew hands over (no operation is out yet). */
-            const char *next = strcmp(l->owner, source) == 0 ? pess_lock_pick_owner(l, NULL) : NULL;
-            pess_src *ns = next ? pess_lock_src(l, next) : NULL;
-            if (ns && ns->ready && !rc) rc = pess_lock_set_owner(l, next);
+            const char *next = strcmp(l->owner, source) == 0 ? dcp_lock_pick_owner(l, NULL) : NULL;
+            pess_src *ns = next ? dcp_lock_src(l, next) : NULL;
+            if (ns && ns->ready && !rc) rc = dcp_lock_set_owner(l, next);
             int any = 0;
             for (pess_src *x = l->srcs; x; x = x->hh.next) any |= x->ready || x->done;
             if (!any) {
-                dc_log(DC_LOG_INFO, PESS, "lock %s: no reports left, dropped", dc_e(l->id));
-                master_remove_lock(m, l);
+                dc_log(DC_LOG_INFO, PESS, "lock %s: no reports left, dropped", dc__e(l->id));
+                dcp_master_remove_lock(m, l);
             }
         }
     }
@@ -493,34 +493,34 @@ static int on_info_delete(dc_master *m, const dc_kv *kv)
 
 static int on_op_put(dc_master *m, const dc_kv *kv)
 {
-    if (master_echo_seen(m, kv)) {
+    if (dcp_master_echo_seen(m, kv)) {
         /* Our own exec put coming back: not done, nothing to drive. */
-        pess_bad_del(&m->bad, kv->key);
+        dcp_bad_del(&m->bad, kv->key);
         return DC_OK;
     }
     dc_operation *op;
     int rc = dc_operation_decode(kv->key, kv->value, kv->value_len, &op);
     if (rc == DC_OK) {
-        rc = pess_key_matches(kv->key, kv->key_len, m->pfx_len[K_OP], op->task, op->source);
+        rc = dcp_key_matches(kv->key, kv->key_len, m->pfx_len[K_OP], op->task, op->source);
         if (rc) dc_operation_free(op);
     }
     if (rc == DC_ENOMEM) return rc;
     if (rc) {
         dc_log(DC_LOG_ERROR, PESS, "bad operation at rev %lld: %s: %s", (long long)kv->mod_revision,
                dc_errname(rc), dc_last_error());
-        pess_bad_set(&m->bad, kv->key, dc_last_error());
+        dcp_bad_set(&m->bad, kv->key, dc_last_error());
         return DC_OK;
     }
-    pess_bad_del(&m->bad, kv->key);
-    pess_mirror_note_id(&m->ops, kv->key, kv->key_len, kv->mod_revision, op->id);
-    pess_lock *lock = op->done ? pess_keeper_find(m->keeper, op->id) : NULL;
-    if (lock && pess_lock_src(lock, op->source) && !pess_lock_is_done(lock, op->source)) {
-        pess_lock_mark_done(lock, op->source);
+    dcp_bad_del(&m->bad, kv->key);
+    dcp_mirror_note_id(&m->ops, kv->key, kv->key_len, kv->mod_revision, op->id);
+    pess_lock *lock = op->done ? dcp_keeper_find(m->keeper, op->id) : NULL;
+    if (lock && dcp_lock_src(lock, op->source) && !dcp_lock_is_done(lock, op->source)) {
+        dcp_lock_mark_done(lock, op->source);
         int owner = strcmp(op->source, lock->owner) == 0;
         if (owner && op->exec) lock->executed = 1;
-        rc = master_step(m, 9, lock, op->source, kv->mod_revision, "operation done%s",
+        rc = dcp_master_step(m, 9, lock, op->source, kv->mod_revision, "operation done%s",
                          owner ? " (owner)" : "");
-        if (!rc) rc = master_progress(m, lock);
+        if (!rc) rc = dcp_master_progress(m, lock);
     }
     dc_operation_free(op);
     return rc;
@@ -532,11 +532,11 @@ static int on_op_event(dc_master *m, const dc_event *ev)
 {
     const dc_kv *kv = &ev->kv;
     if (ev->type == DC_EVENT_DELETE) {
-        pess_mirror_del(&m->ops, kv->key, kv->key_len);
-        pess_bad_del(&m->bad, kv->key);
+        dcp_mirror_del(&m->ops, kv->key, kv->key_len);
+        dcp_bad_del(&m->bad, kv->key);
         return DC_OK;
     }
-    int rc = pess_mirror_put(&m->ops, kv);
+    int rc = dcp_mirror_put(&m->ops, kv);
     return rc ? rc : on_op_put(m, kv);
 }
 
@@ -562,18 +562,18 @@ static int touched_add(pess_touched *t, const char *task)
 static int member_added(dc_master *m, pess_lock *l, const char *source)
 {
     master_lock *ml = ML(l);
-    if (pess_lock_rejoin(l, source)) {
+    if (dcp_lock_rejoin(l, source)) {
         /* It left while the lock was out and comes back before it resolved:
          * its info is still there and its worker may still wait, so it is
          * awaited again, and gets its exec=false like the others. */
-        dc_log(DC_LOG_INFO, PESS, "lock %s: source %s is back in task %s", dc_e(l->id),
-               dc_e(source), dc_e(l->task));
+        dc_log(DC_LOG_INFO, PESS, "lock %s: source %s is back in task %s", dc__e(l->id),
+               dc__e(source), dc__e(l->task));
         ml->others_put = 0;
         return DC_OK;
     }
     /* A source joins a lock only while it syncs. The lock may have been
      * waiting for its task's first member: look at it again. */
-    if (!l->forced && !ml->owner_put && !pess_lock_src_add(l, source))
+    if (!l->forced && !ml->owner_put && !dcp_lock_src_add(l, source))
         return dc__error(DC_ENOMEM, "out of memory");
     return DC_OK;
 }
@@ -582,39 +582,39 @@ static int member_removed(dc_master *m, pess_lock *l, const char *source, int64_
 {
     master_lock *ml = ML(l);
     int was_out = ml->owner_put || ml->others_put || l->forced;
-    if (!pess_lock_leave(l, source)) return DC_OK;
-    dc_log(DC_LOG_INFO, PESS, "lock %s: source %s left task %s at rev %lld", dc_e(l->id),
-           dc_e(source), dc_e(l->task), (long long)rev);
+    if (!dcp_lock_leave(l, source)) return DC_OK;
+    dc_log(DC_LOG_INFO, PESS, "lock %s: source %s left task %s at rev %lld", dc__e(l->id),
+           dc__e(source), dc__e(l->task), (long long)rev);
     int rc = DC_OK;
     if (strcmp(l->owner, source) == 0) {
         /* Its exec=true may be out: fenced first, unless it may have run
          * (then the lock waits for it, or for an operator). */
-        rc = master_owner_leaves(m, l, NULL, 0);
+        rc = dcp_master_owner_leaves(m, l, NULL, 0);
         if (rc == DC_EUNCERTAIN) return DC_OK;
-    } else if (was_out && pess_lock_is_empty(l)) {
-        rc = master_delete_op(m, l, source); /* its operation would outlive the lock */
+    } else if (was_out && dcp_lock_is_empty(l)) {
+        rc = dcp_master_delete_op(m, l, source); /* its operation would outlive the lock */
     }
     /* Otherwise a skipper's exec=false stays until step 10 deletes it with
      * the others: one that already skipped (and flushed its checkpoint past
      * the DDL) still commits its done txn, instead of failing it and never
      * coming back (explorer finding F2). */
-    if (!rc && pess_lock_is_empty(l)) master_remove_lock(m, l);
+    if (!rc && dcp_lock_is_empty(l)) dcp_master_remove_lock(m, l);
     return rc;
 }
 
 static int on_member(dc_master *m, const dc_event *ev, pess_touched *touched)
 {
     char *task, *source;
-    if (pess_key_split(ev->kv.key, ev->kv.key_len, m->pfx_len[K_MEMBER], &task, &source))
+    if (dcp_key_split(ev->kv.key, ev->kv.key_len, m->pfx_len[K_MEMBER], &task, &source))
         return DC_OK;
     int add = ev->type == DC_EVENT_PUT;
-    int rc = add ? pess_task_add_source(&m->tasks, task, source)
-                 : (pess_task_del_source(&m->tasks, task, source), DC_OK);
+    int rc = add ? dcp_task_add_source(&m->tasks, task, source)
+                 : (dcp_task_del_source(&m->tasks, task, source), DC_OK);
     size_t n = 0;
     char **ids = rc ? NULL : task_lock_ids(m, task, &n);
     if (!rc && !ids) rc = dc__error(DC_ENOMEM, "out of memory");
     for (size_t i = 0; i < n && !rc; i++) {
-        pess_lock *l = ids[i] ? pess_keeper_find(m->keeper, ids[i]) : NULL;
+        pess_lock *l = ids[i] ? dcp_keeper_find(m->keeper, ids[i]) : NULL;
         if (!l) continue;
         rc = add ? member_added(m, l, source) : member_removed(m, l, source, ev->kv.mod_revision);
     }
@@ -636,8 +636,8 @@ static int touched_flush(dc_master *m, pess_touched *t)
         char **ids = rc ? NULL : task_lock_ids(m, t->tasks[k], &n);
         if (!rc && !ids) rc = dc__error(DC_ENOMEM, "out of memory");
         for (size_t i = 0; i < n && !rc; i++) {
-            pess_lock *l = ids[i] ? pess_keeper_find(m->keeper, ids[i]) : NULL;
-            if (l) rc = master_progress(m, l);
+            pess_lock *l = ids[i] ? dcp_keeper_find(m->keeper, ids[i]) : NULL;
+            if (l) rc = dcp_master_progress(m, l);
         }
         dc_strings_free(ids, n);
     }
@@ -676,24 +676,24 @@ static int handle(dc_master *m, const dc_events *evs)
              * drive: the done txn that follows an execution is what moves a
              * lock. Not decoded here. */
             if (ev->type == DC_EVENT_PUT)
-                rc = pess_mirror_put(&m->markers, kv);
+                rc = dcp_mirror_put(&m->markers, kv);
             else
-                pess_mirror_del(&m->markers, kv->key, kv->key_len);
+                dcp_mirror_del(&m->markers, kv->key, kv->key_len);
         } else if (has_prefix(kv, m->pfx[K_REQUEST], m->pfx_len[K_REQUEST])) {
             /* Everything written before the request is handled first: its
              * lock is in memory exactly if it was in the store then. */
             rc = touched_flush(m, &touched);
-            if (!rc) rc = master_flush(m, DC_OK);
-            if (!rc) rc = master_admin_event(m, ev);
+            if (!rc) rc = dcp_master_flush(m, DC_OK);
+            if (!rc) rc = dcp_master_admin_event(m, ev);
         }
     }
     if (rc) {
         dc_strings_free(touched.tasks, touched.n);
-        return master_flush(m, rc);
+        return dcp_master_flush(m, rc);
     }
     if (evs->n) m->handled = evs->events[evs->n - 1].kv.mod_revision;
     /* The writes of every lock that moved in this batch go out together. */
-    return master_flush(m, touched_flush(m, &touched));
+    return dcp_master_flush(m, touched_flush(m, &touched));
 }
 
 /* A handler error: fatal ones stop the master, the rest mean "rebuild". */
@@ -707,7 +707,7 @@ static int absorb(dc_master *m, int rc, const char *what)
     }
     if (rc == DC_ECHANGED && m->fence.key) {
         dc_log(DC_LOG_ERROR, PESS, "fencing guard failed: %s", dc_last_error());
-        return master_fail(m, rc);
+        return dcp_master_fail(m, rc);
     }
     dc_log(DC_LOG_WARN, PESS, "%s: %s: %s; rebuilding from a fresh read", what, dc_errname(rc),
            dc_last_error());
@@ -718,21 +718,21 @@ static int absorb(dc_master *m, int rc, const char *what)
 /* How long a pass may wait: wait_ms, or less when a job's wait ends sooner. */
 static int pass_wait(dc_master *m, int wait_ms)
 {
-    int64_t d = master_jobs_deadline(m);
+    int64_t d = dcp_master_jobs_deadline(m);
     if (d < 0) return wait_ms;
-    int64_t left = d - master_now(m);
+    int64_t left = d - dcp_master_now(m);
     if (left < 0) left = 0;
     return left < wait_ms ? (int)left : wait_ms;
 }
 
-int master_pump(dc_master *m, int wait_ms)
+int dcp_master_pump(dc_master *m, int wait_ms)
 {
-    if (atomic_load(&m->stop)) master_fail(m, DC_ECLOSED);
+    if (atomic_load(&m->stop)) dcp_master_fail(m, DC_ECLOSED);
     if (m->fatal) return m->fatal;
     if (m->reset_seen) {
         int rc = reopen_store(m);
         if (rc) return rc;
-        if (atomic_load(&m->stop)) return master_fail(m, DC_ECLOSED);
+        if (atomic_load(&m->stop)) return dcp_master_fail(m, DC_ECLOSED);
     }
     if (m->need_rebuild || !m->watch) {
         m->need_rebuild = 0;
@@ -745,7 +745,7 @@ int master_pump(dc_master *m, int wait_ms)
             m->backoff = m->backoff ? 2 * m->backoff : 50;
             if (m->backoff > 1000) m->backoff = 1000;
             pthread_mutex_unlock(&m->mu);
-            dc_sleep_ms(m->backoff < wait_ms ? m->backoff : wait_ms);
+            dc__sleep_ms(m->backoff < wait_ms ? m->backoff : wait_ms);
             pthread_mutex_lock(&m->mu);
             return DC_OK;
         }
@@ -762,7 +762,7 @@ int master_pump(dc_master *m, int wait_ms)
     }
     pthread_mutex_lock(&m->mu);
     if (pr < 0 && poll_errno != EINTR) dc_log(DC_LOG_WARN, PESS, "poll failed; retrying");
-    if (atomic_load(&m->stop)) return master_fail(m, DC_ECLOSED);
+    if (atomic_load(&m->stop)) return dcp_master_fail(m, DC_ECLOSED);
     if (m->fatal) return m->fatal;
     int rc = DC_OK;
     dc_events *evs = NULL;
@@ -778,14 +778,14 @@ int master_pump(dc_master *m, int wait_ms)
     }
     dc_events_free(evs);
     if (!rc && !m->need_rebuild && !m->reset_seen)
-        rc = absorb(m, master_jobs_run(m), "unlock jobs");
+        rc = absorb(m, dcp_master_jobs_run(m), "unlock jobs");
     pthread_cond_broadcast(&m->cond);
     return rc;
 }
 
 int dc_master_run(dc_master *m, int timeout_ms)
 {
-    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int64_t deadline = dc__deadline_ms(timeout_ms);
     pthread_mutex_lock(&m->mu);
     if (m->running) {
         pthread_mutex_unlock(&m->mu);
@@ -797,7 +797,7 @@ int dc_master_run(dc_master *m, int timeout_ms)
     int rc = DC_OK;
     m->want_loop++;
     while (m->looping && !m->fatal) {
-        if (dc_cond_wait_until(&m->cond, &m->mu, deadline)) break;
+        if (dc__cond_wait_until(&m->cond, &m->mu, deadline)) break;
     }
     m->want_loop--;
     if (m->looping) {
@@ -808,9 +808,9 @@ int dc_master_run(dc_master *m, int timeout_ms)
     }
     m->looping = 1;
     for (;;) {
-        int64_t left = deadline < 0 ? 1000 : deadline - dc_now_ms();
-        rc = master_pump(m, left > 1000 ? 1000 : left < 0 ? 0 : (int)left);
-        if (rc || (deadline >= 0 && dc_now_ms() >= deadline)) break;
+        int64_t left = deadline < 0 ? 1000 : deadline - dc__now_ms();
+        rc = dcp_master_pump(m, left > 1000 ? 1000 : left < 0 ? 0 : (int)left);
+        if (rc || (deadline >= 0 && dc__now_ms() >= deadline)) break;
     }
     m->looping = 0;
     m->running = 0;

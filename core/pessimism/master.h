@@ -131,7 +131,7 @@ struct dc_master {
     master_job *jobs;
 
     /* The batch: writes queued while handling one batch of events (or a
-     * rebuild, or an unlock), committed together by master_flush. */
+     * rebuild, or an unlock), committed together by dcp_master_flush. */
     master_qw **q; /* in queue order */
     size_t nq, capq;
     master_qw *qkeys;      /* the same entries by key */
@@ -150,57 +150,57 @@ struct dc_master {
 };
 
 /* The master's clock (unlock deadlines), in ms. */
-int64_t master_now(const dc_master *m);
+int64_t dcp_master_now(const dc_master *m);
 
 /* Report a protocol step: one log line, then the callback. Returns DC_OK, or
  * DC_ECLOSED (and m->fatal) when the callback asked to stop. */
-int master_step(dc_master *m, int step, const pess_lock *lock, const char *source, int64_t rev,
+int dcp_master_step(dc_master *m, int step, const pess_lock *lock, const char *source, int64_t rev,
                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* One pass of the event loop, with m->mu held and the loop owned (released
  * only while waiting up to wait_ms): rebuild if needed, handle the events
  * that arrived, then the unlock jobs. DC_OK, or the fatal code that stops
  * the master. */
-int master_pump(dc_master *m, int wait_ms);
+int dcp_master_pump(dc_master *m, int wait_ms);
 
 /* Record a fatal error (fence, stop): sticky. Returns code. */
-int master_fail(dc_master *m, int code);
+int dcp_master_fail(dc_master *m, int code);
 
 /* Drive lock as far as it can go now (steps 4 and 10): its writes are
- * queued, not written, until master_flush. Step 10 detaches the lock from
+ * queued, not written, until dcp_master_flush. Step 10 detaches the lock from
  * the keeper (freed by the flush): callers must not use it afterwards. */
-int master_progress(dc_master *m, pess_lock *lock);
+int dcp_master_progress(dc_master *m, pess_lock *lock);
 /* source reported lock's DDLs after an unlock forced the lock without it:
  * awaited again, and given its exec=false if the others have theirs. */
-int master_rejoin(dc_master *m, pess_lock *lock, const char *source);
+int dcp_master_rejoin(dc_master *m, pess_lock *lock, const char *source);
 
 /* Commit the queued writes in txns of up to 32 keys, then report their
  * steps, finish the locks of step 10 and drive again the locks whose writes
  * found done operations, until nothing is queued. rc is the caller's result
  * so far: on any error (rc's or the flush's) the batch is dropped (the
  * master rebuilds) and the error returned. */
-int master_flush(dc_master *m, int rc);
+int dcp_master_flush(dc_master *m, int rc);
 /* Write what is queued, so a direct write of the same keys comes after it;
  * reports step 4 but frees no lock (the caller may be holding one). */
-int master_flush_writes(dc_master *m);
+int dcp_master_flush_writes(dc_master *m);
 /* Forget the batch (a rebuild or an error). */
-void master_queue_drop(dc_master *m);
+void dcp_master_queue_drop(dc_master *m);
 /* Detach lock's queued writes from it (it is being freed). */
-void master_queue_forget(dc_master *m, pess_lock *lock);
+void dcp_master_queue_forget(dc_master *m, pess_lock *lock);
 
 /* Delete the operations of every source of lock with the lock's ID (step 10
  * and unlock), and with infos too (unlock --force-remove) when with_infos. */
-int master_delete_lock_keys(dc_master *m, pess_lock *lock, int with_infos, int64_t *rev);
+int dcp_master_delete_lock_keys(dc_master *m, pess_lock *lock, int with_infos, int64_t *rev);
 
 /* Delete source's operation if it belongs to lock (the source left). */
-int master_delete_op(dc_master *m, pess_lock *lock, const char *source);
+int dcp_master_delete_op(dc_master *m, pess_lock *lock, const char *source);
 
 /* ---------------------------------------------------------------- takeovers (master_owner.c) */
 
 /* Where source stands with its operation of lock: from the mirrors, or with
  * fresh a read of the store (the mirrors lag behind the master's own writes
  * and the owner's intent until their events come back). */
-int master_owner_state(dc_master *m, const pess_lock *lock, const char *source, int fresh,
+int dcp_master_owner_state(dc_master *m, const pess_lock *lock, const char *source, int fresh,
                        pess_owner *st);
 
 /* On source's operation of lock: complete = 0 fences it (deletes it, in a
@@ -212,35 +212,35 @@ int master_owner_state(dc_master *m, const pess_lock *lock, const char *source, 
  * OWNER_DONE, OWNER_EXECUTED). Errors: DC_EUNCERTAIN (an intent nobody
  * settled), DC_EINVAL (complete: nothing was executed), DC_ECHANGED, store
  * errors. */
-int master_owner_act(dc_master *m, pess_lock *lock, const char *source, int complete,
+int dcp_master_owner_act(dc_master *m, pess_lock *lock, const char *source, int complete,
                      int64_t assume_before, pess_owner *found);
 
 /* The owner of lock left the task or is replaced by an unlock: fence its
- * operation if it is out (master_owner_act), then hand the lock to `to` (or
- * pess_lock_pick_owner's choice). DC_EUNCERTAIN: its intent stands, the
+ * operation if it is out (dcp_master_owner_act), then hand the lock to `to` (or
+ * dcp_lock_pick_owner's choice). DC_EUNCERTAIN: its intent stands, the
  * lock keeps its owner (logged once). */
-int master_owner_leaves(dc_master *m, pess_lock *lock, const char *to, int64_t assume_before);
+int dcp_master_owner_leaves(dc_master *m, pess_lock *lock, const char *to, int64_t assume_before);
 
 /* Log once per intent that lock is uncertain, and why it matters now. */
-void master_warn_uncertain(dc_master *m, pess_lock *lock, const pess_owner *st, const char *why);
+void dcp_master_warn_uncertain(dc_master *m, pess_lock *lock, const pess_owner *st, const char *why);
 
 /* Write or delete source's conflict report. */
-int master_put_conflict(dc_master *m, const pess_lock *lock, const char *source, int64_t info_rev,
+int dcp_master_put_conflict(dc_master *m, const pess_lock *lock, const char *source, int64_t info_rev,
                         const char *message);
-int master_del_conflict(dc_master *m, const char *task, const char *source);
+int dcp_master_del_conflict(dc_master *m, const char *task, const char *source);
 
 /* 1 if kv is the event of an operation put the master committed itself (its
  * lock ID is then noted in the mirror without decoding the value); forgets
  * entries the event shows are stale. */
-int master_echo_seen(dc_master *m, const dc_kv *kv);
+int dcp_master_echo_seen(dc_master *m, const dc_kv *kv);
 /* Forget every pending echo (rebuild, free). */
-void master_echo_clear(dc_master *m);
+void dcp_master_echo_clear(dc_master *m);
 
 /* Remove the lock from the keeper (telling its unlock job, if any, that the
  * lock is gone) and free it. */
-void master_remove_lock(dc_master *m, pess_lock *lock);
+void dcp_master_remove_lock(dc_master *m, pess_lock *lock);
 /* The lock is going (step 10, removal): its job, if any, finishes with OK. */
-void master_lock_gone(dc_master *m, pess_lock *lock);
+void dcp_master_lock_gone(dc_master *m, pess_lock *lock);
 
 /* ---------------------------------------------------------------- jobs (master_unlock.c) */
 
@@ -248,28 +248,28 @@ void master_lock_gone(dc_master *m, pess_lock *lock);
  * for a direct call (cutoff = what the master has handled). The job is
  * checked and applied at once; *out (may be NULL) gets it. A job that fails
  * at once is finished (and answered). DC_ENOMEM only. */
-int master_job_start(dc_master *m, const char *lock_id, const dc_unlock_options *o,
+int dcp_master_job_start(dc_master *m, const char *lock_id, const dc_unlock_options *o,
                      const dc_kv *req_kv, master_job **out);
 /* Check every job: re-apply after a rebuild, finish those whose lock went or
  * whose wait ran out, answer and drop the finished ones from requests. */
-int master_jobs_run(dc_master *m);
+int dcp_master_jobs_run(dc_master *m);
 /* The earliest deadline of a running job on the master's clock, -1 if none. */
-int64_t master_jobs_deadline(const dc_master *m);
+int64_t dcp_master_jobs_deadline(const dc_master *m);
 /* Free a finished job (direct calls free their own). */
-void master_job_free(master_job *j);
+void dcp_master_job_free(master_job *j);
 /* Stop every job (the master stops or is freed): each finishes with code. */
-void master_jobs_abort(dc_master *m, int code);
+void dcp_master_jobs_abort(dc_master *m, int code);
 /* The job serving the request at key, or NULL. */
-master_job *master_job_of_request(dc_master *m, const char *key, size_t key_len);
+master_job *dcp_master_job_of_request(dc_master *m, const char *key, size_t key_len);
 
 /* ---------------------------------------------------------------- requests (master_admin.c) */
 
 /* A request key was put (serve it) or deleted (withdrawn: its job gives up). */
-int master_admin_event(dc_master *m, const dc_event *ev);
+int dcp_master_admin_event(dc_master *m, const dc_event *ev);
 /* After a rebuild: serve the snapshot's requests that have no answer yet. */
-int master_admin_pending(dc_master *m, const pess_snapshot *snap);
+int dcp_master_admin_pending(dc_master *m, const pess_snapshot *snap);
 /* Write the answer of a job's request (fenced, guarded by the request). */
-int master_answer(dc_master *m, const char *req_key, size_t req_key_len, int64_t req_create,
+int dcp_master_answer(dc_master *m, const char *req_key, size_t req_key_len, int64_t req_create,
                   int64_t lease, int code, const char *message);
 
 #endif

@@ -21,15 +21,15 @@
 static int status_fill(void *ctx, const pess_lock *lock, dc_lock_status *st)
 {
     pess_owner o;
-    int rc = master_owner_state(ctx, lock, lock->owner, 0, &o);
-    if (!rc) pess_status_owner(&o, st);
+    int rc = dcp_master_owner_state(ctx, lock, lock->owner, 0, &o);
+    if (!rc) dcp_status_owner(&o, st);
     return rc;
 }
 
 int dc_master_locks(dc_master *m, const char *task, dc_lock_status **out, size_t *n)
 {
     pthread_mutex_lock(&m->mu);
-    int rc = pess_status_array(m->keeper, task, status_fill, m, out, n);
+    int rc = dcp_status_array(m->keeper, task, status_fill, m, out, n);
     pthread_mutex_unlock(&m->mu);
     return rc;
 }
@@ -106,10 +106,10 @@ static int answer_txn(dc_master *m, const char *req_key, size_t req_key_len, int
     char *ans = req_key ? answer_key(m, req_key, req_key_len) : NULL;
     char *json = NULL;
     int rc = req_key && !ans ? dc__error(DC_ENOMEM, "out of memory") : DC_OK;
-    if (!rc && req_key) rc = admin_answer_encode(code, message, m->name, &json);
+    if (!rc && req_key) rc = dcp_admin_answer_encode(code, message, m->name, &json);
     dc_txn *t = rc ? NULL : dc_txn_new();
     if (!rc && !t) rc = dc__error(DC_ENOMEM, "out of memory");
-    if (!rc) rc = pess_fence_add(&m->fence, t);
+    if (!rc) rc = dcp_fence_add(&m->fence, t);
     if (!rc && req_key)
         rc =
             dc_txn_compare_int(t, req_key, req_key_len, DC_TARGET_CREATE, DC_CMP_EQUAL, req_create);
@@ -118,9 +118,9 @@ static int answer_txn(dc_master *m, const char *req_key, size_t req_key_len, int
     dc_txn_result *res = NULL;
     if (!rc) rc = dc_txn_commit(m->store, t, &res);
     if (!rc && !res->succeeded) {
-        if (pess_fence_failed(&m->fence, res))
+        if (dcp_fence_failed(&m->fence, res))
             rc =
-                master_fail(m, dc__error(DC_ECHANGED, "fencing key changed: no longer the leader"));
+                dcp_master_fail(m, dc__error(DC_ECHANGED, "fencing key changed: no longer the leader"));
         else
             rc = dc__error(DC_ENOTFOUND, "the request was withdrawn");
     }
@@ -133,15 +133,15 @@ static int answer_txn(dc_master *m, const char *req_key, size_t req_key_len, int
     return rc;
 }
 
-int master_answer(dc_master *m, const char *req_key, size_t req_key_len, int64_t req_create,
+int dcp_master_answer(dc_master *m, const char *req_key, size_t req_key_len, int64_t req_create,
                   int64_t lease, int code, const char *message)
 {
     dc_log(code == DC_OK ? DC_LOG_INFO : DC_LOG_WARN, PESS, "admin: answer %s: %s: %s",
-           dc_e(req_key), dc_errname(code), message);
+           dc__e(req_key), dc_errname(code), message);
     int rc = answer_txn(m, req_key, req_key_len, req_create, lease, code, message, NULL, NULL);
     if (rc == DC_ENOTFOUND) {
         dc_log(DC_LOG_INFO, PESS, "admin: request %s was withdrawn before the answer",
-               dc_e(req_key));
+               dc__e(req_key));
         return DC_OK;
     }
     return rc;
@@ -151,26 +151,26 @@ int master_answer(dc_master *m, const char *req_key, size_t req_key_len, int64_t
 static int remove_meta(dc_master *m, const char *task, const dc_kv *req)
 {
     char msg[512];
-    snprintf(msg, sizeof msg, "metadata of task %s removed", dc_e(task));
+    snprintf(msg, sizeof msg, "metadata of task %s removed", dc__e(task));
     int64_t rev = 0;
     int rc =
         answer_txn(m, req ? req->key : NULL, req ? req->key_len : 0, req ? req->create_revision : 0,
                    req ? req->lease : 0, DC_OK, msg, task, &rev);
     if (rc == DC_ENOTFOUND && req) {
-        dc_log(DC_LOG_INFO, PESS, "admin: request %s was withdrawn: not executed", dc_e(req->key));
+        dc_log(DC_LOG_INFO, PESS, "admin: request %s was withdrawn: not executed", dc__e(req->key));
         return DC_OK;
     }
     if (rc) return rc;
     /* Its locks go with it; an unlock job on one of them ends (nothing left). */
     pess_lock **locks;
     size_t n;
-    if ((rc = pess_keeper_locks(m->keeper, &locks, &n)) != DC_OK) return rc;
+    if ((rc = dcp_keeper_locks(m->keeper, &locks, &n)) != DC_OK) return rc;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(locks[i]->task, task) == 0) master_remove_lock(m, locks[i]);
+        if (strcmp(locks[i]->task, task) == 0) dcp_master_remove_lock(m, locks[i]);
     free(locks);
     pthread_cond_broadcast(&m->cond);
     dc_log(DC_LOG_INFO, PESS,
-           "remove_meta %s: infos, operations, markers and locks removed at rev %lld", dc_e(task),
+           "remove_meta %s: infos, operations, markers and locks removed at rev %lld", dc__e(task),
            (long long)rev);
     return DC_OK;
 }
@@ -181,7 +181,7 @@ int dc_master_remove_meta(dc_master *m, const char *task)
     pthread_mutex_lock(&m->mu);
     int rc = m->fatal;
     if (rc) rc = dc__error(rc, "remove_meta: the master has stopped: %s", dc_strerror(rc));
-    if (!rc) rc = master_flush_writes(m);
+    if (!rc) rc = dcp_master_flush_writes(m);
     if (!rc) rc = remove_meta(m, task, NULL);
     pthread_mutex_unlock(&m->mu);
     return rc;
@@ -190,42 +190,42 @@ int dc_master_remove_meta(dc_master *m, const char *task)
 /* Serve one request kv (a PUT event, or found unanswered by a rebuild). */
 static int serve(dc_master *m, const dc_kv *kv)
 {
-    if (master_job_of_request(m, kv->key, kv->key_len)) return DC_OK; /* being served */
+    if (dcp_master_job_of_request(m, kv->key, kv->key_len)) return DC_OK; /* being served */
     admin_req r;
-    int rc = admin_req_decode(kv->key, kv->value, kv->value_len, &r);
+    int rc = dcp_admin_req_decode(kv->key, kv->value, kv->value_len, &r);
     if (rc == DC_ENOMEM) return rc;
     if (rc) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", dc_last_error());
-        return master_answer(m, kv->key, kv->key_len, kv->create_revision, kv->lease, rc, msg);
+        return dcp_master_answer(m, kv->key, kv->key_len, kv->create_revision, kv->lease, rc, msg);
     }
     if (r.op == ADMIN_REMOVE_META) {
-        dc_log(DC_LOG_INFO, PESS, "admin: remove-meta %s", dc_e(r.task));
+        dc_log(DC_LOG_INFO, PESS, "admin: remove-meta %s", dc__e(r.task));
         rc = remove_meta(m, r.task, kv);
     } else {
         dc_log(DC_LOG_INFO, PESS, "admin: unlock %s owner=%s force_remove=%d assume=%d wait=%lldms",
-               dc_e(r.lock_id), dc_e(r.owner), r.force_remove, r.assume, (long long)r.wait_ms);
+               dc__e(r.lock_id), dc__e(r.owner), r.force_remove, r.assume, (long long)r.wait_ms);
         dc_unlock_options o = {.owner = r.owner,
                                .force_remove = r.force_remove,
                                .assume = (dc_assume)r.assume,
                                .wait_ms = (int)r.wait_ms};
-        rc = master_job_start(m, r.lock_id, &o, kv, NULL);
-        /* A job that could not start is answered by master_jobs_run. */
-        if (!rc) rc = master_jobs_run(m);
+        rc = dcp_master_job_start(m, r.lock_id, &o, kv, NULL);
+        /* A job that could not start is answered by dcp_master_jobs_run. */
+        if (!rc) rc = dcp_master_jobs_run(m);
     }
-    admin_req_clear(&r);
+    dcp_admin_req_clear(&r);
     return rc;
 }
 
-int master_admin_event(dc_master *m, const dc_event *ev)
+int dcp_master_admin_event(dc_master *m, const dc_event *ev)
 {
     if (ev->type == DC_EVENT_PUT) return serve(m, &ev->kv);
     /* Withdrawn (its caller gave up, or its lease expired): the job gives up
      * now, as if its wait had run out, and nobody is answered. */
-    master_job *j = master_job_of_request(m, ev->kv.key, ev->kv.key_len);
+    master_job *j = dcp_master_job_of_request(m, ev->kv.key, ev->kv.key_len);
     if (j && !j->finished) {
         j->withdrawn = 1;
-        j->deadline = master_now(m);
+        j->deadline = dcp_master_now(m);
     }
     return DC_OK;
 }
@@ -236,7 +236,7 @@ static int by_create(const void *a, const void *b)
     return x->create_revision < y->create_revision ? -1 : x->create_revision > y->create_revision;
 }
 
-int master_admin_pending(dc_master *m, const pess_snapshot *snap)
+int dcp_master_admin_pending(dc_master *m, const pess_snapshot *snap)
 {
     const dc_response *reqs = &snap->res->responses[SNAP_REQUESTS];
     const dc_response *answers = &snap->res->responses[SNAP_ANSWERS];

@@ -3,16 +3,16 @@
  * it to be done, PUT exec=false for the others) and step 10 (DELETE the
  * operations once every awaited source is done).
  *
- * Every write goes through pess_write_keys: each operation key is written
+ * Every write goes through dcp_write_keys: each operation key is written
  * with a compare on exactly the state the master's mirror holds for it (the
  * store at the last handled revision; no read first), so a done mark
  * that a worker wrote is never overwritten (docs/DESIGN.md, "Beyond DM", item 2, without DM's
  * two-txn trick), and a done operation found while writing is taken as the
  * done event it is.
  *
- * The writes are not made one lock step at a time: master_progress queues
+ * The writes are not made one lock step at a time: dcp_master_progress queues
  * them (exec=true puts, exec=false puts, step 10's deletes), and
- * master_flush commits everything one batch of events moved in txns of up
+ * dcp_master_flush commits everything one batch of events moved in txns of up
  * to 32 keys, so no txn grows with the number of sources or locks (item 6;
  * etcd allows 128 ops), and 300 locks moving together cost ten txns, not
  * 300. Only then are their steps reported, step 10's locks freed and the
@@ -68,8 +68,8 @@ static int decide_put(void *vctx, size_t i, const dc_kv *cur, pess_act *act, cha
             dc_operation_free(op);
             if (mine && done) {
                 /* The worker finished already (a restart, or a race with us). */
-                if (!pess_lock_is_done(c->lock, c->sources[i])) {
-                    pess_lock_mark_done(c->lock, c->sources[i]);
+                if (!dcp_lock_is_done(c->lock, c->sources[i])) {
+                    dcp_lock_mark_done(c->lock, c->sources[i]);
                     c->found_done++;
                 }
                 return DC_OK;
@@ -81,7 +81,7 @@ static int decide_put(void *vctx, size_t i, const dc_kv *cur, pess_act *act, cha
                  * intent. A write never turns it into something else. */
                 dc_log(DC_LOG_WARN, PESS,
                        "lock %s: %s holds exec=true of this lock: not overwritten; waiting",
-                       dc_e(c->lock->id), dc_e(cur->key));
+                       dc__e(c->lock->id), dc__e(cur->key));
                 return DC_OK;
             }
             if (!mine) {
@@ -91,12 +91,12 @@ static int decide_put(void *vctx, size_t i, const dc_kv *cur, pess_act *act, cha
                  * overwrite either; the event of its end drives us again. */
                 dc_log(DC_LOG_WARN, PESS,
                        "lock %s: %s still holds %s operation of another lock; waiting",
-                       dc_e(c->lock->id), dc_e(cur->key), done ? "a done" : "a pending");
+                       dc__e(c->lock->id), dc__e(cur->key), done ? "a done" : "a pending");
                 return DC_OK;
             }
         } else {
             dc_log(DC_LOG_WARN, PESS, "lock %s: replacing corrupt operation %s: %s",
-                   dc_e(c->lock->id), dc_e(cur->key), dc_last_error());
+                   dc__e(c->lock->id), dc__e(cur->key), dc_last_error());
         }
     }
     dc_operation op = {
@@ -119,7 +119,7 @@ static int decide_delete(void *vctx, size_t i, const dc_kv *cur, pess_act *act, 
     if (!cur) return DC_OK;
     char *id = NULL;
     int rc;
-    const char *known = i < c->n_ops ? pess_mirror_id(c->ops, cur) : NULL;
+    const char *known = i < c->n_ops ? dcp_mirror_id(c->ops, cur) : NULL;
     if (known) {
         /* Step 10 deletes done operations whose events the master decoded
          * already: decoding each again was a sixth of its time. */
@@ -145,10 +145,10 @@ static int decide_delete(void *vctx, size_t i, const dc_kv *cur, pess_act *act, 
     return DC_OK;
 }
 
-int master_delete_lock_keys(dc_master *m, pess_lock *lock, int with_infos, int64_t *rev)
+int dcp_master_delete_lock_keys(dc_master *m, pess_lock *lock, int with_infos, int64_t *rev)
 {
     size_t n;
-    pess_src **v = pess_lock_sorted(lock, &n);
+    pess_src **v = dcp_lock_sorted(lock, &n);
     if (!v) return dc__error(DC_ENOMEM, "out of memory");
     char **names = calloc(n ? n : 1, sizeof *names);
     if (!names) {
@@ -158,7 +158,7 @@ int master_delete_lock_keys(dc_master *m, pess_lock *lock, int with_infos, int64
     for (size_t i = 0; i < n; i++) names[i] = v[i]->name;
     free(v);
     char **ops = NULL, **infos = NULL, **all = NULL;
-    int rc = master_flush_writes(m);
+    int rc = dcp_master_flush_writes(m);
     if (!rc) rc = key_list(m, lock, names, n, K_OP, &ops);
     if (!rc && with_infos) rc = key_list(m, lock, names, n, K_INFO, &infos);
     size_t total = with_infos ? 2 * n : n;
@@ -168,7 +168,7 @@ int master_delete_lock_keys(dc_master *m, pess_lock *lock, int with_infos, int64
         for (size_t i = 0; with_infos && i < n; i++) all[n + i] = infos[i];
         del_ctx c = {lock, with_infos, n, &m->ops};
         rc =
-            pess_write_keys(m->store, &m->fence, &m->ops, all, total, decide_delete, &c, rev, NULL);
+            dcp_write_keys(m->store, &m->fence, &m->ops, all, total, decide_delete, &c, rev, NULL);
     }
     free(all);
     dc_strings_free(ops, ops ? n : 0);
@@ -177,14 +177,14 @@ int master_delete_lock_keys(dc_master *m, pess_lock *lock, int with_infos, int64
     return rc == DC_ENOMEM ? dc__error(DC_ENOMEM, "out of memory") : rc;
 }
 
-int master_delete_op(dc_master *m, pess_lock *lock, const char *source)
+int dcp_master_delete_op(dc_master *m, pess_lock *lock, const char *source)
 {
     char *key;
-    int rc = master_flush_writes(m);
+    int rc = dcp_master_flush_writes(m);
     if (!rc) rc = dc_operation_key(m->ns, lock->task, source, &key);
     if (rc) return rc;
     del_ctx c = {lock, 0, 1, &m->ops};
-    rc = pess_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_delete, &c, NULL, NULL);
+    rc = dcp_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_delete, &c, NULL, NULL);
     free(key);
     return rc;
 }
@@ -194,7 +194,7 @@ int master_delete_op(dc_master *m, pess_lock *lock, const char *source)
 static char **pending_others(const pess_lock *lock, size_t *count)
 {
     size_t n, k = 0;
-    pess_src **v = pess_lock_sorted(lock, &n);
+    pess_src **v = dcp_lock_sorted(lock, &n);
     if (!v) return NULL;
     char **out = calloc(n ? n : 1, sizeof *out);
     for (size_t i = 0; out && i < n; i++)
@@ -234,25 +234,25 @@ static void queue_clear(dc_master *m)
     m->nq = 0;
 }
 
-void master_lock_gone(dc_master *m, pess_lock *lock)
+void dcp_master_lock_gone(dc_master *m, pess_lock *lock)
 {
     master_job *j = ML(lock)->job;
     if (j && !j->finished) {
         j->finished = 1;
         j->code = DC_OK;
-        snprintf(j->message, sizeof j->message, "lock %s resolved%s%s", dc_e(lock->id),
-                 j->o.owner ? " by owner " : "", j->o.owner ? dc_e(j->o.owner) : "");
+        snprintf(j->message, sizeof j->message, "lock %s resolved%s%s", dc__e(lock->id),
+                 j->o.owner ? " by owner " : "", j->o.owner ? dc__e(j->o.owner) : "");
     }
     ML(lock)->job = NULL;
     pthread_cond_broadcast(&m->cond);
 }
 
-void master_queue_drop(dc_master *m)
+void dcp_master_queue_drop(dc_master *m)
 {
     queue_clear(m);
     /* Not "gone" for an unlock waiting on them: their deletes may not have
      * been written, and the rebuild that follows finds them again. */
-    for (size_t i = 0; i < m->nfin; i++) pess_lock_free(m->finishing[i]);
+    for (size_t i = 0; i < m->nfin; i++) dcp_lock_free(m->finishing[i]);
     if (m->nfin) pthread_cond_broadcast(&m->cond);
     m->nfin = 0;
     dc_strings_free(m->redrive, m->nredrive);
@@ -260,7 +260,7 @@ void master_queue_drop(dc_master *m)
     m->nredrive = m->capredrive = 0;
 }
 
-void master_queue_forget(dc_master *m, pess_lock *lock)
+void dcp_master_queue_forget(dc_master *m, pess_lock *lock)
 {
     for (size_t i = 0; ML(lock)->queued && i < m->nq; i++)
         if (m->q[i]->lock == lock) {
@@ -280,7 +280,7 @@ static int queue_op(dc_master *m, pess_lock *lock, const char *source, int kind)
     if (rc) return rc;
     master_qw *dup = NULL;
     HASH_FIND_STR(m->qkeys, key, dup);
-    if (dup && (rc = master_flush_writes(m)) != DC_OK) {
+    if (dup && (rc = dcp_master_flush_writes(m)) != DC_OK) {
         free(key);
         return rc;
     }
@@ -361,24 +361,24 @@ static void echo_add(dc_master *m, const char *key, int64_t rev, const char *id)
     }
 }
 
-int master_echo_seen(dc_master *m, const dc_kv *kv)
+int dcp_master_echo_seen(dc_master *m, const dc_kv *kv)
 {
     master_echo *e = NULL;
     HASH_FIND(hh, m->echoes, kv->key, kv->key_len, e);
     if (!e || e->rev > kv->mod_revision) return 0; /* none, or an older event first */
     int mine = e->rev == kv->mod_revision;         /* one revision, one value: ours */
-    if (mine) pess_mirror_note_id(&m->ops, kv->key, kv->key_len, kv->mod_revision, e->id);
+    if (mine) dcp_mirror_note_id(&m->ops, kv->key, kv->key_len, kv->mod_revision, e->id);
     echo_free(m, e);
     return mine;
 }
 
-void master_echo_clear(dc_master *m)
+void dcp_master_echo_clear(dc_master *m)
 {
     master_echo *e, *tmp;
     HASH_ITER(hh, m->echoes, e, tmp) echo_free(m, e);
 }
 
-int master_flush_writes(dc_master *m)
+int dcp_master_flush_writes(dc_master *m)
 {
     size_t n = m->nq;
     if (n == 0) return DC_OK;
@@ -387,7 +387,7 @@ int master_flush_writes(dc_master *m)
     int rc = keys && revs ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < n; i++) keys[i] = m->q[i]->key;
     if (!rc)
-        rc = pess_write_keys(m->store, &m->fence, &m->ops, keys, n, decide_queued, m, NULL, revs);
+        rc = dcp_write_keys(m->store, &m->fence, &m->ops, keys, n, decide_queued, m, NULL, revs);
     for (size_t i = 0; i < n && !rc; i++) {
         master_qw *e = m->q[i];
         if (!e->lock) continue;
@@ -396,7 +396,7 @@ int master_flush_writes(dc_master *m)
         } else if (revs[i]) {
             int exec = e->kind == QW_EXEC;
             echo_add(m, e->key, revs[i], e->lock->id);
-            rc = master_step(m, 4, e->lock, e->source, revs[i], "PUT operation exec=%s%s",
+            rc = dcp_master_step(m, 4, e->lock, e->source, revs[i], "PUT operation exec=%s%s",
                              exec ? "true" : "false", exec ? " (owner)" : " (skip)");
         }
     }
@@ -413,9 +413,9 @@ static int finish_locks(dc_master *m)
     size_t i = 0;
     for (; i < m->nfin && !rc; i++) {
         pess_lock *l = m->finishing[i];
-        rc = master_step(m, 10, l, NULL, ML(l)->del_rev, "DELETE operations: lock resolved");
-        master_lock_gone(m, l);
-        pess_lock_free(l);
+        rc = dcp_master_step(m, 10, l, NULL, ML(l)->del_rev, "DELETE operations: lock resolved");
+        dcp_master_lock_gone(m, l);
+        dcp_lock_free(l);
     }
     /* On a stop, the rest go with the dropped batch. */
     if (i < m->nfin) memmove(m->finishing, m->finishing + i, (m->nfin - i) * sizeof *m->finishing);
@@ -423,10 +423,10 @@ static int finish_locks(dc_master *m)
     return rc;
 }
 
-int master_flush(dc_master *m, int rc)
+int dcp_master_flush(dc_master *m, int rc)
 {
     while (!rc) {
-        rc = master_flush_writes(m);
+        rc = dcp_master_flush_writes(m);
         if (!rc) rc = finish_locks(m);
         if (rc || m->nredrive == 0) break;
         char **ids = m->redrive;
@@ -434,12 +434,12 @@ int master_flush(dc_master *m, int rc)
         m->redrive = NULL;
         m->nredrive = m->capredrive = 0;
         for (size_t i = 0; i < n && !rc; i++) {
-            pess_lock *l = pess_keeper_find(m->keeper, ids[i]);
-            if (l) rc = master_progress(m, l);
+            pess_lock *l = dcp_keeper_find(m->keeper, ids[i]);
+            if (l) rc = dcp_master_progress(m, l);
         }
         dc_strings_free(ids, n);
     }
-    if (rc) master_queue_drop(m);
+    if (rc) dcp_master_queue_drop(m);
     return rc;
 }
 
@@ -450,14 +450,14 @@ int master_flush(dc_master *m, int rc)
 static int queue_step10(dc_master *m, pess_lock *lock)
 {
     size_t n;
-    pess_src **v = pess_lock_sorted(lock, &n);
+    pess_src **v = dcp_lock_sorted(lock, &n);
     int rc = v ? grow(&m->finishing, &m->capfin, m->nfin, sizeof *m->finishing)
                : dc__error(DC_ENOMEM, "out of memory");
     if (rc) {
         free(v);
         return rc;
     }
-    pess_keeper_detach(m->keeper, lock);
+    dcp_keeper_detach(m->keeper, lock);
     m->finishing[m->nfin++] = lock;
     ML(lock)->removing = 1;
     for (size_t i = 0; i < n && !rc; i++) rc = queue_op(m, lock, v[i]->name, QW_DELETE);
@@ -471,9 +471,9 @@ static int queue_step10(dc_master *m, pess_lock *lock)
     return rc;
 }
 
-int master_rejoin(dc_master *m, pess_lock *lock, const char *source)
+int dcp_master_rejoin(dc_master *m, pess_lock *lock, const char *source)
 {
-    pess_src *s = pess_lock_src(lock, source);
+    pess_src *s = dcp_lock_src(lock, source);
     master_lock *ml = ML(lock);
     if (!s || s->left || s->done || ml->removing) return DC_OK;
     if (!s->excluded) {
@@ -489,22 +489,22 @@ int master_rejoin(dc_master *m, pess_lock *lock, const char *source)
      * already ran. It skips with the others and is awaited like them. */
     s->excluded = 0;
     dc_log(DC_LOG_INFO, PESS, "lock %s: source %s reported after an unlock forced the lock: it %s",
-           dc_e(lock->id), dc_e(source), ml->others_put ? "skips now" : "skips with the others");
+           dc__e(lock->id), dc__e(source), ml->others_put ? "skips now" : "skips with the others");
     if (!ml->others_put || (!lock->executed && strcmp(source, lock->owner) == 0)) return DC_OK;
     return queue_op(m, lock, source, QW_SKIP);
 }
 
-int master_progress(dc_master *m, pess_lock *lock)
+int dcp_master_progress(dc_master *m, pess_lock *lock)
 {
     master_lock *ml = ML(lock);
     if (ml->removing) return DC_OK;
-    const pess_task *t = pess_task_find(&m->tasks, lock->task);
+    const pess_task *t = dcp_task_find(&m->tasks, lock->task);
     if (!lock->forced && (!t || t->n == 0)) {
         /* Without membership the master cannot know who else must report:
          * syncing on the reporters alone would let a late source reopen the
          * lock and run the DDL twice. Wait for `task add`. */
         dc_log(DC_LOG_WARN, PESS, "lock %s: task %s has no sources registered; waiting",
-               dc_e(lock->id), dc_e(lock->task));
+               dc__e(lock->id), dc__e(lock->task));
         return DC_OK;
     }
     /* Each pass either waits (returns) or queues the lock's next writes.
@@ -513,8 +513,8 @@ int master_progress(dc_master *m, pess_lock *lock)
      * the write gone out at once. A write that finds done operations drives
      * the lock again after the flush. */
     for (int pass = 0; pass < 8; pass++) {
-        if (!pess_lock_is_synced(lock, NULL)) return DC_OK;
-        if (!lock->executed && !pess_lock_is_done(lock, lock->owner)) {
+        if (!dcp_lock_is_synced(lock, NULL)) return DC_OK;
+        if (!lock->executed && !dcp_lock_is_done(lock, lock->owner)) {
             if (ml->owner_put) return DC_OK;
             int rc = queue_op(m, lock, lock->owner, QW_EXEC);
             if (!rc) ml->owner_put = 1;
@@ -532,7 +532,7 @@ int master_progress(dc_master *m, pess_lock *lock)
             if (n) return DC_OK;
             continue;
         }
-        if (!pess_lock_is_resolved(lock)) return DC_OK;
+        if (!dcp_lock_is_resolved(lock)) return DC_OK;
         return queue_step10(m, lock);
     }
     return DC_OK;
@@ -560,31 +560,31 @@ static int decide_conflict(void *vctx, size_t i, const dc_kv *cur, pess_act *act
     return DC_OK;
 }
 
-int master_put_conflict(dc_master *m, const pess_lock *lock, const char *source, int64_t info_rev,
+int dcp_master_put_conflict(dc_master *m, const pess_lock *lock, const char *source, int64_t info_rev,
                         const char *message)
 {
     pess_conflict cf = {lock->id, info_rev, (char *)message};
     char *json, *key;
-    int rc = pess_conflict_encode(&cf, &json);
+    int rc = dcp_conflict_encode(&cf, &json);
     if (rc) return rc;
     rc = dc_conflict_key(m->ns, lock->task, source, &key);
     if (!rc) {
         conflict_ctx c = {json};
         rc =
-            pess_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_conflict, &c, NULL, NULL);
+            dcp_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_conflict, &c, NULL, NULL);
         free(key);
     }
     free(json);
     return rc;
 }
 
-int master_del_conflict(dc_master *m, const char *task, const char *source)
+int dcp_master_del_conflict(dc_master *m, const char *task, const char *source)
 {
     char *key;
     int rc = dc_conflict_key(m->ns, task, source, &key);
     if (rc) return rc;
     conflict_ctx c = {NULL};
-    rc = pess_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_conflict, &c, NULL, NULL);
+    rc = dcp_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_conflict, &c, NULL, NULL);
     free(key);
     return rc;
 }

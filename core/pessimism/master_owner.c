@@ -38,7 +38,7 @@
 /* The state the mirrors hold for key (NULL: absent). */
 static const dc_kv *mirrored(const pess_mirror *mr, const char *key, dc_kv *buf)
 {
-    pess_mirror_ent *e = pess_mirror_find(mr, key, strlen(key));
+    pess_mirror_ent *e = dcp_mirror_find(mr, key, strlen(key));
     if (!e) return NULL;
     *buf = (dc_kv){e->key,          e->key_len, e->value, e->value_len, e->create_revision,
                    e->mod_revision, 0,          0};
@@ -57,7 +57,7 @@ static int read_keys(dc_master *m, const char *opk, const char *mkk, dc_txn_resu
     return rc;
 }
 
-int master_owner_state(dc_master *m, const pess_lock *lock, const char *source, int fresh,
+int dcp_master_owner_state(dc_master *m, const pess_lock *lock, const char *source, int fresh,
                        pess_owner *st)
 {
     char *opk = NULL, *mkk = NULL;
@@ -68,12 +68,12 @@ int master_owner_state(dc_master *m, const pess_lock *lock, const char *source, 
         rc = read_keys(m, opk, mkk, &res);
         const dc_response *r = rc ? NULL : res->responses;
         if (!rc)
-            rc = pess_owner_of(r[0].n_kvs ? &r[0].kvs[0] : NULL, r[1].n_kvs ? &r[1].kvs[0] : NULL,
+            rc = dcp_owner_of(r[0].n_kvs ? &r[0].kvs[0] : NULL, r[1].n_kvs ? &r[1].kvs[0] : NULL,
                                lock->id, st);
         dc_txn_result_free(res);
     } else if (!rc) {
         dc_kv b1, b2;
-        rc = pess_owner_of(mirrored(&m->ops, opk, &b1), mirrored(&m->markers, mkk, &b2), lock->id,
+        rc = dcp_owner_of(mirrored(&m->ops, opk, &b1), mirrored(&m->markers, mkk, &b2), lock->id,
                            st);
     }
     free(opk);
@@ -81,7 +81,7 @@ int master_owner_state(dc_master *m, const pess_lock *lock, const char *source, 
     return rc;
 }
 
-void master_warn_uncertain(dc_master *m, pess_lock *lock, const pess_owner *st, const char *why)
+void dcp_master_warn_uncertain(dc_master *m, pess_lock *lock, const pess_owner *st, const char *why)
 {
     master_lock *ml = ML(lock);
     if (ml->warned_attempt == st->attempt && ml->warned_rev == st->op_rev) return;
@@ -91,8 +91,8 @@ void master_warn_uncertain(dc_master *m, pess_lock *lock, const pess_owner *st, 
            "lock %s is uncertain: owner %s may have executed (attempt %lld at rev %lld) and did "
            "not finish; %s. It waits for the owner to finish, or for an operator: "
            "`unlock %s --assume-executed` or `unlock %s --owner SOURCE --assume-not-executed`",
-           dc_e(lock->id), dc_e(lock->owner), (long long)st->attempt, (long long)st->op_rev, why,
-           dc_e(lock->id), dc_e(lock->id));
+           dc__e(lock->id), dc__e(lock->owner), (long long)st->attempt, (long long)st->op_rev, why,
+           dc__e(lock->id), dc__e(lock->id));
 }
 
 typedef enum { DO_FENCE, DO_COMPLETE } owner_act;
@@ -112,20 +112,20 @@ static int owner_txn(dc_master *m, owner_act act, const char *opk, const char *m
         dc_operation *o = NULL;
         pess_marker *k = NULL;
         rc = dc_operation_decode((*op)->key, (*op)->value, (*op)->value_len, &o);
-        if (!rc) rc = pess_marker_decode((*mk)->key, (*mk)->value, (*mk)->value_len, &k);
+        if (!rc) rc = dcp_marker_decode((*mk)->key, (*mk)->value, (*mk)->value_len, &k);
         if (!rc) {
             o->done = 1;
             k->done = 1;
             k->intent = 0;
             rc = dc_operation_encode(o, &opj);
         }
-        if (!rc) rc = pess_marker_encode(k, &mkj);
+        if (!rc) rc = dcp_marker_encode(k, &mkj);
         dc_operation_free(o);
-        pess_marker_free(k);
+        dcp_marker_free(k);
     }
     dc_txn *t = rc ? NULL : dc_txn_new();
     if (!rc && !t) rc = dc__error(DC_ENOMEM, "out of memory");
-    if (!rc) rc = pess_fence_add(&m->fence, t);
+    if (!rc) rc = dcp_fence_add(&m->fence, t);
     const char *keys[2] = {opk, mkk};
     const dc_kv *cur[2] = {*op, *mk};
     for (int i = 0; i < 2 && !rc; i++)
@@ -146,9 +146,9 @@ static int owner_txn(dc_master *m, owner_act act, const char *opk, const char *m
     free(mkj);
     if (rc) return rc;
     if ((*res)->succeeded) return DC_OK;
-    if (pess_fence_failed(&m->fence, *res))
+    if (dcp_fence_failed(&m->fence, *res))
         return dc__error(DC_ECHANGED, "fencing key %s changed: no longer the leader",
-                         dc_e(m->fence.key));
+                         dc__e(m->fence.key));
     /* Lost a race: decide again on what the else branch read. */
     size_t skip = m->fence.key ? 1 : 0;
     const dc_response *r = (*res)->responses;
@@ -166,12 +166,12 @@ static int decided(const pess_owner *st, int64_t assume_before)
     return assume_before > 0 && st->op_rev <= assume_before;
 }
 
-int master_owner_act(dc_master *m, pess_lock *lock, const char *source, int complete,
+int dcp_master_owner_act(dc_master *m, pess_lock *lock, const char *source, int complete,
                      int64_t assume_before, pess_owner *found)
 {
     memset(found, 0, sizeof *found);
     char *opk = NULL, *mkk = NULL, *infok = NULL;
-    int rc = master_flush_writes(m); /* a queued write of these keys goes first */
+    int rc = dcp_master_flush_writes(m); /* a queued write of these keys goes first */
     if (!rc) rc = dc_operation_key(m->ns, lock->task, source, &opk);
     if (!rc) rc = dc_marker_key(m->ns, lock->task, source, &mkk);
     if (!rc) rc = dc_info_key(m->ns, lock->task, source, &infok);
@@ -189,11 +189,11 @@ int master_owner_act(dc_master *m, pess_lock *lock, const char *source, int comp
     for (int race = 0; !rc; race++) {
         if (race == MAX_RACES) {
             rc = dc__error(DC_ETIMEDOUT, "lock %s: owner %s: gave up after %d lost races",
-                           dc_e(lock->id), dc_e(source), MAX_RACES);
+                           dc__e(lock->id), dc__e(source), MAX_RACES);
             break;
         }
         pess_owner st;
-        if ((rc = pess_owner_of(op, mk, lock->id, &st)) != DC_OK) break;
+        if ((rc = dcp_owner_of(op, mk, lock->id, &st)) != DC_OK) break;
         *found = st;
         owner_act act;
         dc_txn_result *prev = res;         /* op and mk point into it until the txn is built */
@@ -205,14 +205,14 @@ int master_owner_act(dc_master *m, pess_lock *lock, const char *source, int comp
                 rc = dc__error(DC_EINVAL,
                                "lock %s: owner %s has not recorded that it executed: nothing to "
                                "assume",
-                               dc_e(lock->id), dc_e(source));
+                               dc__e(lock->id), dc__e(source));
                 break;
             }
             if (st.state == OWNER_INTENT && !decided(&st, assume_before)) {
                 rc = dc__error(DC_EUNCERTAIN,
                                "lock %s: owner %s recorded attempt %lld after the decision was "
                                "made",
-                               dc_e(lock->id), dc_e(source), (long long)st.attempt);
+                               dc__e(lock->id), dc__e(source), (long long)st.attempt);
                 break;
             }
             act = DO_COMPLETE;
@@ -221,7 +221,7 @@ int master_owner_act(dc_master *m, pess_lock *lock, const char *source, int comp
             if (st.state == OWNER_INTENT && !decided(&st, assume_before)) {
                 rc = dc__error(
                     DC_EUNCERTAIN, "lock %s: owner %s may have executed (attempt %lld at rev %lld)",
-                    dc_e(lock->id), dc_e(source), (long long)st.attempt, (long long)st.op_rev);
+                    dc__e(lock->id), dc__e(source), (long long)st.attempt, (long long)st.op_rev);
                 break;
             }
             if (!st.op_rev) break; /* nothing of this lock out: nothing to fence */
@@ -233,17 +233,17 @@ int master_owner_act(dc_master *m, pess_lock *lock, const char *source, int comp
         dc_txn_result_free(prev);
         if (rc || lost) continue;
         if (act == DO_FENCE) {
-            pess_src *s = pess_lock_src(lock, source);
+            pess_src *s = dcp_lock_src(lock, source);
             if (s) s->fenced = 1;
             found->state = OWNER_IDLE;
-            dc_log(DC_LOG_INFO, PESS, "lock %s: owner %s fenced at rev %lld%s", dc_e(lock->id),
-                   dc_e(source), (long long)res->revision,
+            dc_log(DC_LOG_INFO, PESS, "lock %s: owner %s fenced at rev %lld%s", dc__e(lock->id),
+                   dc__e(source), (long long)res->revision,
                    st.state == OWNER_INTENT ? " (an operator assumed it did not execute)" : "");
         } else {
-            pess_lock_mark_done(lock, source);
+            dcp_lock_mark_done(lock, source);
             if (st.exec) lock->executed = 1;
             found->state = OWNER_DONE;
-            rc = master_step(m, 9, lock, source, res->revision, "operation done for the owner (%s)",
+            rc = dcp_master_step(m, 9, lock, source, res->revision, "operation done for the owner (%s)",
                              st.state == OWNER_EXECUTED ? "its marker says it executed"
                                                         : "an operator assumed it executed");
         }
@@ -258,19 +258,19 @@ int master_owner_act(dc_master *m, pess_lock *lock, const char *source, int comp
     return rc;
 }
 
-int master_owner_leaves(dc_master *m, pess_lock *lock, const char *to, int64_t assume_before)
+int dcp_master_owner_leaves(dc_master *m, pess_lock *lock, const char *to, int64_t assume_before)
 {
     master_lock *ml = ML(lock);
-    pess_src *old = pess_lock_src(lock, lock->owner);
+    pess_src *old = dcp_lock_src(lock, lock->owner);
     pess_owner st = {0};
     int rc = DC_OK;
     if (old && old->done) {
         /* An owner that is done has run the DDL: whoever owns it next skips. */
         lock->executed = 1;
     } else if (old) {
-        rc = master_owner_act(m, lock, lock->owner, 0, assume_before, &st);
+        rc = dcp_master_owner_act(m, lock, lock->owner, 0, assume_before, &st);
         if (rc == DC_EUNCERTAIN) {
-            master_warn_uncertain(
+            dcp_master_warn_uncertain(
                 m, lock, &st, old->left ? "it left the task" : "an unlock asked for another owner");
             return rc;
         }
@@ -278,11 +278,11 @@ int master_owner_leaves(dc_master *m, pess_lock *lock, const char *to, int64_t a
         if (st.state == OWNER_EXECUTED && old->left) {
             /* It ran and is gone: finish its run for it, so a re-run of it is
              * told "already resolved" instead of reporting again. */
-            rc = master_owner_act(m, lock, lock->owner, 1, 0, &st);
+            rc = dcp_master_owner_act(m, lock, lock->owner, 1, 0, &st);
             if (rc) return rc;
         }
     }
-    const char *next = to ? to : pess_lock_pick_owner(lock, lock->owner);
+    const char *next = to ? to : dcp_lock_pick_owner(lock, lock->owner);
     /* An operator fenced the only owner there is: it executes again. */
     if (!next && old && !old->left) next = lock->owner;
     if (!next) return DC_OK; /* nobody left to own it */
@@ -293,9 +293,9 @@ int master_owner_leaves(dc_master *m, pess_lock *lock, const char *to, int64_t a
         ml->owner_put = 0;
         return DC_OK;
     }
-    dc_log(DC_LOG_INFO, PESS, "lock %s: owner %s hands over to %s", dc_e(lock->id),
-           dc_e(lock->owner), dc_e(next));
-    rc = pess_lock_set_owner(lock, next);
+    dc_log(DC_LOG_INFO, PESS, "lock %s: owner %s hands over to %s", dc__e(lock->id),
+           dc__e(lock->owner), dc__e(next));
+    rc = dcp_lock_set_owner(lock, next);
     if (rc) return rc;
     /* The new owner gets exec=true (or, if the DDL ran, exec=false with the
      * others); the others' exec=false is decided again. */

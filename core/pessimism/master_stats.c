@@ -18,7 +18,7 @@ int dc_master_get_stats(dc_master *m, dc_master_stats *out)
     out->rebuilds = m->rebuilds;
     out->last_rebuild_ms = m->stat_rebuild_ms;
     out->admin_answers = m->stat_answers;
-    out->locks = pess_keeper_count(m->keeper);
+    out->locks = dcp_keeper_count(m->keeper);
     pthread_mutex_unlock(&m->mu);
     return DC_OK;
 }

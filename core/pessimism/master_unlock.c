@@ -26,7 +26,7 @@
 
 #include "clock.h"
 
-void master_job_free(master_job *j)
+void dcp_master_job_free(master_job *j)
 {
     if (!j) return;
     free(j->lock_id);
@@ -51,7 +51,7 @@ static void finish(master_job *j, int code, const char *fmt, ...)
     j->code = code;
 }
 
-master_job *master_job_of_request(dc_master *m, const char *key, size_t key_len)
+master_job *dcp_master_job_of_request(dc_master *m, const char *key, size_t key_len)
 {
     for (master_job *j = m->jobs; j; j = j->next)
         if (j->req_key && strlen(j->req_key) == key_len && memcmp(j->req_key, key, key_len) == 0)
@@ -62,30 +62,30 @@ master_job *master_job_of_request(dc_master *m, const char *key, size_t key_len)
 /* The instance of the job's lock, or NULL (none, or a later one). */
 static pess_lock *job_lock(dc_master *m, const master_job *j)
 {
-    pess_lock *l = pess_keeper_find(m->keeper, j->lock_id);
+    pess_lock *l = dcp_keeper_find(m->keeper, j->lock_id);
     return l && l->born <= j->cutoff ? l : NULL;
 }
 
 /* May this job be applied to lock? Finishes it with the reason if not. */
 static int job_check(dc_master *m, master_job *j, pess_lock *lock)
 {
-    pess_lock *any = lock ? lock : pess_keeper_find(m->keeper, j->lock_id);
+    pess_lock *any = lock ? lock : dcp_keeper_find(m->keeper, j->lock_id);
     if (!lock && any) {
         finish(j, DC_ENOTFOUND,
                "lock %s was created after the request (at revision %lld, after %lld)",
-               dc_e(j->lock_id), (long long)any->born, (long long)j->cutoff);
+               dc__e(j->lock_id), (long long)any->born, (long long)j->cutoff);
         return 0;
     }
     if (!lock) {
-        finish(j, DC_ENOTFOUND, "no lock %s", dc_e(j->lock_id));
+        finish(j, DC_ENOTFOUND, "no lock %s", dc__e(j->lock_id));
         return 0;
     }
     if (ML(lock)->job && ML(lock)->job != j) {
-        finish(j, DC_EINVAL, "lock %s is being unlocked already", dc_e(j->lock_id));
+        finish(j, DC_EINVAL, "lock %s is being unlocked already", dc__e(j->lock_id));
         return 0;
     }
     pess_owner st;
-    int rc = master_owner_state(m, lock, lock->owner, 1, &st);
+    int rc = dcp_master_owner_state(m, lock, lock->owner, 1, &st);
     if (rc) {
         finish(j, rc, "%s", dc_last_error());
         return 0;
@@ -95,14 +95,14 @@ static int job_check(dc_master *m, master_job *j, pess_lock *lock)
      * operator could see: one recorded before the request. */
     int intent = st.state == OWNER_INTENT;
     if (intent && (!j->o.assume || st.op_rev > j->cutoff)) {
-        master_warn_uncertain(m, lock, &st, "an unlock came without a decision");
+        dcp_master_warn_uncertain(m, lock, &st, "an unlock came without a decision");
         finish(j, DC_EUNCERTAIN,
                "lock %s is uncertain: owner %s may have executed (attempt %lld at rev %lld) and "
                "did not finish. Check the downstream, then decide: `unlock %s --assume-executed` "
                "(nobody executes it again) or `unlock %s --owner SOURCE --assume-not-executed` "
                "(SOURCE executes it)",
-               dc_e(j->lock_id), dc_e(lock->owner), (long long)st.attempt, (long long)st.op_rev,
-               dc_e(j->lock_id), dc_e(j->lock_id));
+               dc__e(j->lock_id), dc__e(lock->owner), (long long)st.attempt, (long long)st.op_rev,
+               dc__e(j->lock_id), dc__e(j->lock_id));
         return 0;
     }
     if (j->o.assume == DC_ASSUME_EXECUTED && !intent && st.state != OWNER_EXECUTED &&
@@ -110,21 +110,21 @@ static int job_check(dc_master *m, master_job *j, pess_lock *lock)
         finish(j, DC_EINVAL,
                "lock %s is not uncertain: owner %s has not recorded that it is executing; "
                "nothing to assume (a plain unlock makes it execute)",
-               dc_e(j->lock_id), dc_e(lock->owner));
+               dc__e(j->lock_id), dc__e(lock->owner));
         return 0;
     }
     if (j->o.assume == DC_ASSUME_NOT_EXECUTED && st.state == OWNER_EXECUTED) {
         finish(j, DC_EINVAL,
                "lock %s: owner %s recorded that it executed attempt %lld: the DDLs ran; "
                "it finishes on its own (or unlock --assume-executed)",
-               dc_e(j->lock_id), dc_e(lock->owner), (long long)st.attempt);
+               dc__e(j->lock_id), dc__e(lock->owner), (long long)st.attempt);
         return 0;
     }
     if (j->o.owner) {
-        const pess_src *s = pess_lock_src(lock, j->o.owner);
+        const pess_src *s = dcp_lock_src(lock, j->o.owner);
         if (!s || s->left) {
-            finish(j, DC_ENOTFOUND, "%s is not a source of lock %s", dc_e(j->o.owner),
-                   dc_e(j->lock_id));
+            finish(j, DC_ENOTFOUND, "%s is not a source of lock %s", dc__e(j->o.owner),
+                   dc__e(j->lock_id));
             return 0;
         }
         /* The owner executes the DDLs where they are in its own stream: a
@@ -132,7 +132,7 @@ static int job_check(dc_master *m, master_job *j, pess_lock *lock)
          * another lock's operation (issue #12 case 6). */
         if (!s->ready && !s->done) {
             finish(j, DC_EINVAL, "%s has not reported the DDLs of lock %s: it cannot own it",
-                   dc_e(j->o.owner), dc_e(j->lock_id));
+                   dc__e(j->o.owner), dc__e(j->lock_id));
             return 0;
         }
     }
@@ -147,7 +147,7 @@ static int apply(dc_master *m, master_job *j, pess_lock *lock)
     j->unsynced = NULL;
     j->n_unsynced = 0;
     size_t n;
-    pess_src **v = pess_lock_sorted(lock, &n);
+    pess_src **v = dcp_lock_sorted(lock, &n);
     if (!v) return dc__error(DC_ENOMEM, "out of memory");
     char **uns = calloc(n ? n : 1, sizeof *uns);
     size_t k = 0;
@@ -168,13 +168,13 @@ static int apply(dc_master *m, master_job *j, pess_lock *lock)
     if (!j->applied) j->was_forced = lock->forced;
     int rc = DC_OK;
     pess_owner st;
-    if ((rc = master_owner_state(m, lock, lock->owner, 1, &st)) != DC_OK) return rc;
+    if ((rc = dcp_master_owner_state(m, lock, lock->owner, 1, &st)) != DC_OK) return rc;
     if (j->o.assume == DC_ASSUME_EXECUTED && !j->took_over &&
         (st.state == OWNER_INTENT || st.state == OWNER_EXECUTED)) {
         /* The operator checked: the DDLs ran. Finish the owner's run for it
          * (its operation done, its marker done: a re-run of it is told
          * "already resolved"); the others skip. */
-        rc = master_owner_act(m, lock, lock->owner, 1, j->cutoff, &st);
+        rc = dcp_master_owner_act(m, lock, lock->owner, 1, j->cutoff, &st);
         if (rc == DC_EUNCERTAIN || rc == DC_EINVAL) {
             finish(j, rc, "%s", dc_last_error());
             return DC_OK;
@@ -189,14 +189,14 @@ static int apply(dc_master *m, master_job *j, pess_lock *lock)
     int refence = j->o.assume == DC_ASSUME_NOT_EXECUTED && !j->took_over && st.op_rev &&
                   st.op_rev <= j->cutoff && st.state != OWNER_DONE;
     if (other || refence) {
-        rc = master_owner_leaves(m, lock, j->o.owner,
+        rc = dcp_master_owner_leaves(m, lock, j->o.owner,
                                  j->o.assume == DC_ASSUME_NOT_EXECUTED ? j->cutoff : 0);
         if (rc == DC_EUNCERTAIN) {
-            master_owner_state(m, lock, lock->owner, 1, &st);
+            dcp_master_owner_state(m, lock, lock->owner, 1, &st);
             finish(j, rc,
                    "lock %s is uncertain: owner %s may have executed (attempt %lld at rev %lld); "
                    "decide with --assume-executed or --assume-not-executed",
-                   dc_e(j->lock_id), dc_e(lock->owner), (long long)st.attempt,
+                   dc__e(j->lock_id), dc__e(lock->owner), (long long)st.attempt,
                    (long long)st.op_rev);
             return DC_OK;
         }
@@ -204,7 +204,7 @@ static int apply(dc_master *m, master_job *j, pess_lock *lock)
         j->took_over = 1;
     }
     for (size_t i = 0; i < j->n_unsynced; i++) {
-        pess_src *s = pess_lock_src(lock, j->unsynced[i]);
+        pess_src *s = dcp_lock_src(lock, j->unsynced[i]);
         if (s) s->excluded = 1;
     }
     lock->forced = 1;
@@ -213,8 +213,8 @@ static int apply(dc_master *m, master_job *j, pess_lock *lock)
     j->applied = 1;
     j->rebuilds = m->rebuilds;
     dc_log(DC_LOG_INFO, PESS, "unlock %s: owner %s, %zu unsynced sources not awaited",
-           dc_e(lock->id), dc_e(lock->owner), j->n_unsynced);
-    return master_flush(m, master_progress(m, lock));
+           dc__e(lock->id), dc__e(lock->owner), j->n_unsynced);
+    return dcp_master_flush(m, dcp_master_progress(m, lock));
 }
 
 /* Put the lock's sync state back as it was before the job (DM's unlock
@@ -225,7 +225,7 @@ static void put_back(master_job *j, pess_lock *lock)
 {
     master_lock *ml = ML(lock);
     for (size_t i = 0; i < j->n_unsynced; i++) {
-        pess_src *s = pess_lock_src(lock, j->unsynced[i]);
+        pess_src *s = dcp_lock_src(lock, j->unsynced[i]);
         if (!s) continue;
         s->excluded = 0;
         if (!j->was_forced) s->ready = 0;
@@ -233,8 +233,8 @@ static void put_back(master_job *j, pess_lock *lock)
     if (!j->was_forced) lock->forced = 0;
     lock->unlocked = 0;
     if (!ml->owner_put && j->old_owner && strcmp(j->old_owner, lock->owner)) {
-        const pess_src *o = pess_lock_src(lock, j->old_owner);
-        if (o && !o->left && pess_lock_set_owner(lock, j->old_owner) == DC_OK)
+        const pess_src *o = dcp_lock_src(lock, j->old_owner);
+        if (o && !o->left && dcp_lock_set_owner(lock, j->old_owner) == DC_OK)
             ml->owner_put = ml->others_put = 0;
     }
     ml->job = NULL;
@@ -251,9 +251,9 @@ static int give_up(dc_master *m, master_job *j, pess_lock *lock)
          * when it runs again. Removing their operations and infos here left
          * such a worker nothing that says the DDLs ran, and its re-run opened
          * a new lock of DDLs that had run (explorer finding F3). */
-        int owner_done = pess_lock_is_done(lock, lock->owner);
+        int owner_done = dcp_lock_is_done(lock, lock->owner);
         put_back(j, lock);
-        finish(j, DC_ETIMEDOUT, "unlock %s: %s", dc_e(j->lock_id),
+        finish(j, DC_ETIMEDOUT, "unlock %s: %s", dc__e(j->lock_id),
                owner_done ? "some sources did not finish in time; the lock waits for them "
                             "(or --force-remove)"
                           : "the owner did not finish in time");
@@ -265,41 +265,41 @@ static int give_up(dc_master *m, master_job *j, pess_lock *lock)
      * run finished (so its re-run is "already resolved"); one that may have
      * run stops the removal unless the operator decided. */
     size_t n;
-    pess_src **v = pess_lock_sorted(lock, &n);
+    pess_src **v = dcp_lock_sorted(lock, &n);
     if (!v) return dc__error(DC_ENOMEM, "out of memory");
     int64_t before = j->o.assume == DC_ASSUME_NOT_EXECUTED ? j->cutoff : 0;
     int rc = DC_OK;
     for (size_t i = 0; i < n && !rc; i++) {
         if (v[i]->done) continue;
         pess_owner st;
-        rc = master_owner_act(m, lock, v[i]->name, 0, before, &st);
+        rc = dcp_master_owner_act(m, lock, v[i]->name, 0, before, &st);
         if (!rc && st.state == OWNER_EXECUTED)
-            rc = master_owner_act(m, lock, v[i]->name, 1, 0, &st);
+            rc = dcp_master_owner_act(m, lock, v[i]->name, 1, 0, &st);
         if (rc == DC_EUNCERTAIN) {
             char who[DC_ESC_SIZE];
-            dc_esc(v[i]->name, who, sizeof who);
+            dc__esc(v[i]->name, who, sizeof who);
             free(v);
             put_back(j, lock);
             finish(j, DC_EUNCERTAIN,
                    "unlock %s: not removed: %s may have executed; decide with "
                    "--assume-executed or --assume-not-executed",
-                   dc_e(j->lock_id), who);
+                   dc__e(j->lock_id), who);
             return DC_OK;
         }
     }
     free(v);
     if (rc) return rc;
     int64_t rev = 0;
-    rc = master_delete_lock_keys(m, lock, 1, &rev);
-    if (!rc) rc = master_step(m, 10, lock, NULL, rev, "DELETE infos and operations: force-removed");
+    rc = dcp_master_delete_lock_keys(m, lock, 1, &rev);
+    if (!rc) rc = dcp_master_step(m, 10, lock, NULL, rev, "DELETE infos and operations: force-removed");
     if (rc) return rc;
-    finish(j, DC_OK, "lock %s force-removed", dc_e(j->lock_id));
+    finish(j, DC_OK, "lock %s force-removed", dc__e(j->lock_id));
     ml->job = NULL;
-    master_remove_lock(m, lock);
+    dcp_master_remove_lock(m, lock);
     return DC_OK;
 }
 
-int master_job_start(dc_master *m, const char *lock_id, const dc_unlock_options *o,
+int dcp_master_job_start(dc_master *m, const char *lock_id, const dc_unlock_options *o,
                      const dc_kv *req_kv, master_job **out)
 {
     if (out) *out = NULL;
@@ -319,14 +319,14 @@ int master_job_start(dc_master *m, const char *lock_id, const dc_unlock_options 
         j->lease = req_kv->lease;
     }
     if (bad) {
-        master_job_free(j);
+        dcp_master_job_free(j);
         return dc__error(DC_ENOMEM, "out of memory");
     }
     /* A request decides about what existed when it was written; a direct
      * call about what this master has seen. */
     j->cutoff = req_kv ? req_kv->create_revision : m->handled;
     int wait = o->wait_ms ? o->wait_ms : DC_UNLOCK_DEFAULT_WAIT_MS;
-    j->deadline = wait < 0 ? -1 : master_now(m) + wait;
+    j->deadline = wait < 0 ? -1 : dcp_master_now(m) + wait;
     j->next = m->jobs;
     m->jobs = j;
     if (out) *out = j;
@@ -339,7 +339,7 @@ int master_job_start(dc_master *m, const char *lock_id, const dc_unlock_options 
     return rc;
 }
 
-int64_t master_jobs_deadline(const dc_master *m)
+int64_t dcp_master_jobs_deadline(const dc_master *m)
 {
     int64_t d = -1;
     for (const master_job *j = m->jobs; j; j = j->next)
@@ -355,7 +355,7 @@ static int job_run(dc_master *m, master_job *j)
         /* Not applied yet (its first try failed: the master rebuilt), or a
          * rebuild made a fresh copy of the lock (or found it resolved). */
         if (!lock && j->applied) {
-            finish(j, DC_OK, "lock %s is gone: nothing left to do", dc_e(j->lock_id));
+            finish(j, DC_OK, "lock %s is gone: nothing left to do", dc__e(j->lock_id));
             return DC_OK;
         }
         if (!j->applied && !job_check(m, j, lock)) return DC_OK;
@@ -364,16 +364,16 @@ static int job_run(dc_master *m, master_job *j)
         lock = job_lock(m, j);
     }
     if (!lock || ML(lock)->job != j) {
-        /* Resolved (master_lock_gone finished it), or removed by remove_meta
+        /* Resolved (dcp_master_lock_gone finished it), or removed by remove_meta
          * or a source removal: nothing left to do. */
-        finish(j, DC_OK, "lock %s is gone: nothing left to do", dc_e(j->lock_id));
+        finish(j, DC_OK, "lock %s is gone: nothing left to do", dc__e(j->lock_id));
         return DC_OK;
     }
-    if (j->deadline >= 0 && master_now(m) >= j->deadline) return give_up(m, j, lock);
+    if (j->deadline >= 0 && dcp_master_now(m) >= j->deadline) return give_up(m, j, lock);
     return DC_OK;
 }
 
-int master_jobs_run(dc_master *m)
+int dcp_master_jobs_run(dc_master *m)
 {
     int rc = DC_OK;
     for (master_job *j = m->jobs; j && !rc; j = j->next)
@@ -386,23 +386,23 @@ int master_jobs_run(dc_master *m)
             continue;
         }
         if (!j->withdrawn)
-            rc = master_answer(m, j->req_key, strlen(j->req_key), j->req_create, j->lease, j->code,
+            rc = dcp_master_answer(m, j->req_key, strlen(j->req_key), j->req_create, j->lease, j->code,
                                j->message);
         if (rc) break;
         *p = j->next;
-        master_job_free(j);
+        dcp_master_job_free(j);
     }
     return rc;
 }
 
-void master_jobs_abort(dc_master *m, int code)
+void dcp_master_jobs_abort(dc_master *m, int code)
 {
     for (master_job **p = &m->jobs; *p;) {
         master_job *j = *p;
         finish(j, code, "%s", dc_strerror(code));
         if (j->req_key) {
             *p = j->next;
-            master_job_free(j);
+            dcp_master_job_free(j);
         } else {
             p = &j->next; /* its caller frees it */
         }
@@ -438,7 +438,7 @@ int dc_master_unlock(dc_master *m, const char *lock_id, const dc_unlock_options 
         return dc__error(rc, "unlock: the master has stopped: %s", dc_strerror(rc));
     }
     master_job *j = NULL;
-    int rc = master_job_start(m, lock_id, o, NULL, &j);
+    int rc = dcp_master_job_start(m, lock_id, o, NULL, &j);
     if (!j) {
         pthread_mutex_unlock(&m->mu);
         return rc;
@@ -452,22 +452,22 @@ int dc_master_unlock(dc_master *m, const char *lock_id, const dc_unlock_options 
         if (m->looping || m->want_loop) {
             /* The loop's owner (or a dc_master_run about to take it) does
              * the work and broadcasts after every pass. */
-            dc_cond_wait_until(&m->cond, &m->mu, dc_now_ms() + 1000);
+            dc__cond_wait_until(&m->cond, &m->mu, dc__now_ms() + 1000);
             continue;
         }
         /* Nobody runs the loop (the caller may be the loop's own thread,
          * between two dc_master_run calls): run it here. */
         m->looping = 1;
-        rc = master_pump(m, 100);
+        rc = dcp_master_pump(m, 100);
         m->looping = 0;
         pthread_cond_broadcast(&m->cond);
         if (rc) finish(j, rc, "%s", dc_last_error());
     }
     unlink_job(m, j);
     rc = j->code;
-    if (rc == DC_ECHANGED && m->fence.key) master_fail(m, rc);
+    if (rc == DC_ECHANGED && m->fence.key) dcp_master_fail(m, rc);
     if (rc) dc__error(rc, "%s", j->message);
-    master_job_free(j);
+    dcp_master_job_free(j);
     pthread_mutex_unlock(&m->mu);
     return rc;
 }

@@ -31,7 +31,7 @@ int dc_operation_new(const char *id, const char *task, const char *source, const
     op->id = strdup(id);
     op->task = strdup(task);
     op->source = strdup(source);
-    op->ddls = pess_strv_dup(ddls, n_ddls);
+    op->ddls = dcp_strv_dup(ddls, n_ddls);
     op->n_ddls = op->ddls ? n_ddls : 0;
     op->exec = !!exec;
     op->done = !!done;
@@ -63,7 +63,7 @@ int dc_operation_encode(const dc_operation *op, char **json)
     int ok = add_field(o, "id", cJSON_CreateStringReference(op->id)) &&
              add_field(o, "task", cJSON_CreateStringReference(op->task)) &&
              add_field(o, "source", cJSON_CreateStringReference(op->source));
-    cJSON *ddls = ok ? pess_json_strv_new((const char *const *)op->ddls, op->n_ddls) : NULL;
+    cJSON *ddls = ok ? dcp_json_strv_new((const char *const *)op->ddls, op->n_ddls) : NULL;
     if (ddls && !cJSON_AddItemToObjectCS(o, "ddls", ddls)) {
         cJSON_Delete(ddls);
         ddls = NULL;
@@ -79,10 +79,10 @@ static int get_bool(const cJSON *j, const char *key, const char *field, int *out
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, field);
     if (!f)
-        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc_e(key ? key : "value"), field);
+        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc__e(key ? key : "value"), field);
     if (!cJSON_IsBool(f))
         return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a boolean",
-                         dc_e(key ? key : "value"), field);
+                         dc__e(key ? key : "value"), field);
     *out = cJSON_IsTrue(f);
     return DC_OK;
 }
@@ -91,18 +91,18 @@ int dc_operation_decode(const char *key, const void *value, size_t value_len, dc
 {
     *out = NULL;
     cJSON *j;
-    int rc = pess_json_parse(key, value, value_len, &j);
+    int rc = dcp_json_parse(key, value, value_len, &j);
     if (rc) return rc;
     dc_operation *op = calloc(1, sizeof *op);
     if (!op) {
         cJSON_Delete(j);
         return dc__error(DC_ENOMEM, "out of memory");
     }
-    rc = pess_json_str(j, key, "id", 0, &op->id);
-    if (!rc) rc = pess_json_str(j, key, "task", 0, &op->task);
-    if (!rc) rc = pess_json_str(j, key, "source", 0, &op->source);
+    rc = dcp_json_str(j, key, "id", 0, &op->id);
+    if (!rc) rc = dcp_json_str(j, key, "task", 0, &op->task);
+    if (!rc) rc = dcp_json_str(j, key, "source", 0, &op->source);
     if (!rc)
-        rc = pess_json_strv(cJSON_GetObjectItemCaseSensitive(j, "ddls"), key, "ddls", &op->ddls,
+        rc = dcp_json_strv(cJSON_GetObjectItemCaseSensitive(j, "ddls"), key, "ddls", &op->ddls,
                             &op->n_ddls);
     if (!rc) rc = get_bool(j, key, "exec", &op->exec);
     if (!rc) rc = get_bool(j, key, "done", &op->done);

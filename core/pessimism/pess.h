@@ -23,37 +23,37 @@ int dc__error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
 
 /* Deep copy of n strings (NULL on no memory; an empty list gives a valid
  * non-NULL pointer). */
-char **pess_strv_dup(const char *const *v, size_t n);
+char **dcp_strv_dup(const char *const *v, size_t n);
 /* Format a DDL list for logs: "[A; B]" (malloc'd, NULL on no memory). */
-char *pess_strv_join(const char *const *v, size_t n);
+char *dcp_strv_join(const char *const *v, size_t n);
 /* Sorted copy of strings as an array (borrowed pointers) — qsort helper. */
-int pess_strcmp_p(const void *a, const void *b);
+int dcp_strcmp_p(const void *a, const void *b);
 /* Decode a JSON array of strings; DC_ECORRUPT / DC_ETOOBIG / DC_ENOMEM. */
 struct cJSON;
-int pess_json_strv(const struct cJSON *arr, const char *key, const char *field, char ***out,
+int dcp_json_strv(const struct cJSON *arr, const char *key, const char *field, char ***out,
                    size_t *n);
 /* Read a required string field. */
-int pess_json_str(const struct cJSON *obj, const char *key, const char *field, int allow_empty,
+int dcp_json_str(const struct cJSON *obj, const char *key, const char *field, int allow_empty,
                   char **out);
 /* Parse value as a JSON object with size checks. */
-int pess_json_parse(const char *key, const void *value, size_t len, struct cJSON **out);
+int dcp_json_parse(const char *key, const void *value, size_t len, struct cJSON **out);
 /* Append a JSON string array. */
-struct cJSON *pess_json_strv_new(const char *const *v, size_t n);
+struct cJSON *dcp_json_strv_new(const char *const *v, size_t n);
 
 /* Split a key "<prefix><hex task>/<hex source>" into decoded task and
  * source (malloc'd). DC_ECORRUPT if it does not have that shape. */
-int pess_key_split(const char *key, size_t key_len, size_t prefix_len, char **task, char **source);
+int dcp_key_split(const char *key, size_t key_len, size_t prefix_len, char **task, char **source);
 /* DC_OK if key (under a prefix of prefix_len bytes) is the key of (task,
  * source), else DC_ECORRUPT naming the key: a value copied to the wrong key
  * must not be acted upon (its operation would go to another source). */
-int pess_key_matches(const char *key, size_t key_len, size_t prefix_len, const char *task,
+int dcp_key_matches(const char *key, size_t key_len, size_t prefix_len, const char *task,
                      const char *source);
 /* The prefix of a kind ("info", "operation", "member", "marker",
  * "conflict") under ns, e.g. "/ddlcoord/shardddl-pessimism/info/". */
-int pess_prefix(const char *ns, const char *kind, char **out);
+int dcp_prefix(const char *ns, const char *kind, char **out);
 /* The prefix of (task, source)'s live-worker candidacies:
  * NS/ddlcoord/worker/<hex task>/<hex source>/ (caller frees). */
-int pess_worker_prefix(const char *ns, const char *task, const char *source, char **out);
+int dcp_worker_prefix(const char *ns, const char *task, const char *source, char **out);
 
 /* ---------------------------------------------------------------- markers */
 
@@ -74,9 +74,9 @@ typedef struct pess_marker {
     int64_t attempt; /* execution attempt, 1 for the first (0 in older markers: 1) */
 } pess_marker;
 
-int pess_marker_encode(const pess_marker *mk, char **json);
-int pess_marker_decode(const char *key, const void *value, size_t len, pess_marker **out);
-void pess_marker_free(pess_marker *mk);
+int dcp_marker_encode(const pess_marker *mk, char **json);
+int dcp_marker_decode(const char *key, const void *value, size_t len, pess_marker **out);
+void dcp_marker_free(pess_marker *mk);
 
 /* Where a lock's owner stands (intent.c, docs/DESIGN.md "Execution intent"). */
 enum { OWNER_IDLE = 0, OWNER_INTENT = 1, OWNER_EXECUTED = 2, OWNER_DONE = 3 };
@@ -89,7 +89,7 @@ typedef struct pess_owner {
 
 /* From the owner's operation and marker (NULL = absent) for lock_id. Values
  * that do not decode count as absent. DC_ENOMEM only. */
-int pess_owner_of(const dc_kv *op_kv, const dc_kv *mk_kv, const char *lock_id, pess_owner *st);
+int dcp_owner_of(const dc_kv *op_kv, const dc_kv *mk_kv, const char *lock_id, pess_owner *st);
 
 /* A conflict report for (task, source), written by the master. */
 typedef struct pess_conflict {
@@ -98,9 +98,9 @@ typedef struct pess_conflict {
     char *message;
 } pess_conflict;
 
-int pess_conflict_encode(const pess_conflict *c, char **json);
-int pess_conflict_decode(const char *key, const void *value, size_t len, pess_conflict **out);
-void pess_conflict_free(pess_conflict *c);
+int dcp_conflict_encode(const pess_conflict *c, char **json);
+int dcp_conflict_decode(const char *key, const void *value, size_t len, pess_conflict **out);
+void dcp_conflict_free(pess_conflict *c);
 
 /* ---------------------------------------------------------------- guarded writes */
 
@@ -112,10 +112,10 @@ typedef struct pess_fence {
 
 /* Add the fence compare (and an else-branch get of the fence key, first) to
  * txn. DC_OK when there is no fence. */
-int pess_fence_add(const pess_fence *f, dc_txn *txn);
-/* After a failed txn built with pess_fence_add: 1 if the fence is what
+int dcp_fence_add(const pess_fence *f, dc_txn *txn);
+/* After a failed txn built with dcp_fence_add: 1 if the fence is what
  * failed (its key's create_revision differs). */
-int pess_fence_failed(const pess_fence *f, const dc_txn_result *res);
+int dcp_fence_failed(const pess_fence *f, const dc_txn_result *res);
 
 typedef enum pess_act { PESS_SKIP = 0, PESS_PUT = 1, PESS_DELETE = 2 } pess_act;
 
@@ -149,24 +149,24 @@ typedef struct pess_mirror {
 } pess_mirror;
 
 /* 1 if key is under the mirror's prefix and the mirror is seeded. */
-int pess_mirror_covers(const pess_mirror *mr, const char *key, size_t key_len);
+int dcp_mirror_covers(const pess_mirror *mr, const char *key, size_t key_len);
 /* The entry of key, or NULL when the mirror believes it absent. */
-pess_mirror_ent *pess_mirror_find(const pess_mirror *mr, const char *key, size_t key_len);
+pess_mirror_ent *dcp_mirror_find(const pess_mirror *mr, const char *key, size_t key_len);
 /* Record kv as the key's state (a PUT event or a snapshot row). DC_ENOMEM. */
-int pess_mirror_put(pess_mirror *mr, const dc_kv *kv);
+int dcp_mirror_put(pess_mirror *mr, const dc_kv *kv);
 /* Remember the lock ID the value of key at revision rev decoded to, so a
  * decision on the mirror need not decode it again (best effort: nothing is
  * remembered when out of memory). */
-void pess_mirror_note_id(pess_mirror *mr, const char *key, size_t key_len, int64_t rev,
+void dcp_mirror_note_id(pess_mirror *mr, const char *key, size_t key_len, int64_t rev,
                          const char *id);
 /* The lock ID noted for exactly kv (same key, same mod_revision), or NULL. */
-const char *pess_mirror_id(const pess_mirror *mr, const dc_kv *kv);
+const char *dcp_mirror_id(const pess_mirror *mr, const dc_kv *kv);
 /* Record the key as absent (a DELETE event). */
-void pess_mirror_del(pess_mirror *mr, const char *key, size_t key_len);
+void dcp_mirror_del(pess_mirror *mr, const char *key, size_t key_len);
 /* Forget everything (not valid until seeded again). */
-void pess_mirror_clear(pess_mirror *mr);
+void dcp_mirror_clear(pess_mirror *mr);
 /* Clear, then seed from the kvs of one read of the whole prefix. DC_ENOMEM. */
-int pess_mirror_seed(pess_mirror *mr, const dc_kv *kvs, size_t n);
+int dcp_mirror_seed(pess_mirror *mr, const dc_kv *kvs, size_t n);
 
 /* For each key: take its state (from mirror when it covers every key of a
  * chunk, else from a read), decide, and write it with a compare on exactly
@@ -177,7 +177,7 @@ int pess_mirror_seed(pess_mirror *mr, const dc_kv *kvs, size_t n);
  * nothing was), revs[i] (revs may be NULL) the revision key i was written at
  * (0 = not written). Errors: DC_ECHANGED (fence failed), DC_ETIMEDOUT (16
  * lost races), store errors, decide's errors. */
-int pess_write_keys(dc_store *store, const pess_fence *fence, const pess_mirror *mirror,
+int dcp_write_keys(dc_store *store, const pess_fence *fence, const pess_mirror *mirror,
                     char *const *keys, size_t n, pess_decide_fn decide, void *ctx, int64_t *max_rev,
                     int64_t *revs);
 
@@ -191,10 +191,10 @@ typedef struct pess_task {
     UT_hash_handle hh;
 } pess_task;
 
-int pess_task_add_source(pess_task **tasks, const char *task, const char *source);
-int pess_task_del_source(pess_task **tasks, const char *task, const char *source);
-const pess_task *pess_task_find(pess_task *const *tasks, const char *task);
-void pess_tasks_free(pess_task **tasks);
+int dcp_task_add_source(pess_task **tasks, const char *task, const char *source);
+int dcp_task_del_source(pess_task **tasks, const char *task, const char *source);
+const pess_task *dcp_task_find(pess_task *const *tasks, const char *task);
+void dcp_tasks_free(pess_task **tasks);
 
 /* A bad value seen while loading: key → message (uthash). */
 typedef struct pess_bad {
@@ -202,9 +202,9 @@ typedef struct pess_bad {
     char *msg;
     UT_hash_handle hh;
 } pess_bad;
-void pess_bad_set(pess_bad **bad, const char *key, const char *msg);
-void pess_bad_del(pess_bad **bad, const char *key);
-void pess_bad_free(pess_bad **bad);
+void dcp_bad_set(pess_bad **bad, const char *key, const char *msg);
+void dcp_bad_del(pess_bad **bad, const char *key);
+void dcp_bad_free(pess_bad **bad);
 
 /* The ddlcoord state read at one revision. */
 typedef struct pess_snapshot {
@@ -226,9 +226,9 @@ enum {
 /* One consistent read of infos, operations, membership, conflicts and
  * markers under ns (task NULL = all tasks), and with_admin (task must be
  * NULL) the admin requests and answers too. */
-int pess_snapshot_read(dc_store *store, const char *ns, const char *task, int with_admin,
+int dcp_snapshot_read(dc_store *store, const char *ns, const char *task, int with_admin,
                        pess_snapshot *snap);
-void pess_snapshot_clear(pess_snapshot *snap);
+void dcp_snapshot_clear(pess_snapshot *snap);
 
 /* A done operation left over by an earlier lock with the same ID (step 10
  * was cut short, and the next DDL of that table is already reporting). */
@@ -242,20 +242,20 @@ typedef struct pess_leftover {
  * exec=true restores the owner; done marks; an operation whose lock has no
  * info left recreates it). An operation older than every info of its lock
  * belongs to an earlier lock with that ID: it is not applied, and if done it
- * is listed in *leftovers (may be NULL; free with pess_leftovers_free) for
+ * is listed in *leftovers (may be NULL; free with dcp_leftovers_free) for
  * the master to delete. Bad values go to *bad (may be NULL) and the log. */
-int pess_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tasks, pess_bad **bad,
+int dcp_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tasks, pess_bad **bad,
                  pess_leftover **leftovers, size_t *n_leftovers);
-void pess_leftovers_free(pess_leftover *v, size_t n);
+void dcp_leftovers_free(pess_leftover *v, size_t n);
 
 /* Fill a status snapshot's intent fields from where its owner stands. */
-void pess_status_owner(const pess_owner *o, dc_lock_status *st);
+void dcp_status_owner(const pess_owner *o, dc_lock_status *st);
 
 /* Status snapshots of the keeper's locks (task NULL = all), sorted by ID;
  * fill (may be NULL) completes each one (the intent fields). Free with
  * dc_lock_status_free_array. DC_ENOMEM, or fill's error. */
 typedef int (*pess_status_fn)(void *ctx, const pess_lock *lock, dc_lock_status *st);
-int pess_status_array(const pess_keeper *keeper, const char *task, pess_status_fn fill, void *ctx,
+int dcp_status_array(const pess_keeper *keeper, const char *task, pess_status_fn fill, void *ctx,
                       dc_lock_status **out, size_t *n);
 
 #endif

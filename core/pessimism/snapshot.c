@@ -42,7 +42,7 @@ static const char *const snap_kinds[7] = {"info",   "operation", "member", "conf
  * limits (a page of 1000 infos of a few hundred bytes is well under 1 MiB). */
 #define PESS_SNAPSHOT_PAGE 1000
 
-void pess_snapshot_clear(pess_snapshot *snap)
+void dcp_snapshot_clear(pess_snapshot *snap)
 {
     dc_txn_result_free(snap->res);
     memset(snap, 0, sizeof *snap);
@@ -134,7 +134,7 @@ static int read_in_one_txn(dc_store *store, char *const *prefixes, const unsigne
     return rc;
 }
 
-int pess_snapshot_read(dc_store *store, const char *ns, const char *task, int with_admin,
+int dcp_snapshot_read(dc_store *store, const char *ns, const char *task, int with_admin,
                        pess_snapshot *snap)
 {
     memset(snap, 0, sizeof *snap);
@@ -145,7 +145,7 @@ int pess_snapshot_read(dc_store *store, const char *ns, const char *task, int wi
     int rc = DC_OK;
     for (int i = 0; i < kinds && !rc; i++) {
         char *all = NULL, *prefix = NULL;
-        rc = pess_prefix(ns, snap_kinds[i], &all);
+        rc = dcp_prefix(ns, snap_kinds[i], &all);
         if (!rc && task) {
             /* The task's prefix: kind prefix + hex task + '/'. */
             int (*fn)(const char *, const char *, const char *, char **) =
@@ -175,7 +175,7 @@ int pess_snapshot_read(dc_store *store, const char *ns, const char *task, int wi
     }
     for (int i = 0; i < kinds; i++) free(prefixes[i]);
     if (rc) {
-        pess_snapshot_clear(snap);
+        dcp_snapshot_clear(snap);
         return rc;
     }
     snap->revision = snap->res->revision;
@@ -184,8 +184,8 @@ int pess_snapshot_read(dc_store *store, const char *ns, const char *task, int wi
 
 static void report_bad(pess_bad **bad, const char *key, int rc)
 {
-    dc_log(DC_LOG_WARN, PESS, "skipping %s: %s: %s", dc_e(key), dc_errname(rc), dc_last_error());
-    if (bad) pess_bad_set(bad, key, dc_last_error());
+    dc_log(DC_LOG_WARN, PESS, "skipping %s: %s: %s", dc__e(key), dc_errname(rc), dc_last_error());
+    if (bad) dcp_bad_set(bad, key, dc_last_error());
 }
 
 /* Is the info at kv the one a conflict report names? */
@@ -195,17 +195,17 @@ static int reported_conflicting(const pess_snapshot *snap, const dc_kv *info_kv,
     const dc_response *c = &snap->res->responses[SNAP_CONFLICTS];
     for (size_t i = 0; i < c->n_kvs; i++) {
         char *t, *s;
-        if (pess_key_split(c->kvs[i].key, c->kvs[i].key_len, snap->pfx_len[SNAP_CONFLICTS], &t, &s))
+        if (dcp_key_split(c->kvs[i].key, c->kvs[i].key_len, snap->pfx_len[SNAP_CONFLICTS], &t, &s))
             continue;
         int same = strcmp(t, task) == 0 && strcmp(s, source) == 0;
         free(t);
         free(s);
         if (!same) continue;
         pess_conflict *cf;
-        if (pess_conflict_decode(c->kvs[i].key, c->kvs[i].value, c->kvs[i].value_len, &cf))
+        if (dcp_conflict_decode(c->kvs[i].key, c->kvs[i].value, c->kvs[i].value_len, &cf))
             return 0;
         int hit = cf->info_revision == info_kv->mod_revision;
-        pess_conflict_free(cf);
+        dcp_conflict_free(cf);
         return hit;
     }
     return 0;
@@ -221,7 +221,7 @@ static int sync_infos(const pess_snapshot *snap, pess_keeper *keeper, pess_task 
          * was most of a large rebuild). A key that does not split goes to the
          * first pass, where decoding reports it. */
         char *ktask, *ksource;
-        int rc = pess_key_split(kv->key, kv->key_len, snap->pfx_len[SNAP_INFOS], &ktask, &ksource);
+        int rc = dcp_key_split(kv->key, kv->key_len, snap->pfx_len[SNAP_INFOS], &ktask, &ksource);
         if (rc == DC_ENOMEM) return rc;
         int conflicted = rc == DC_OK && reported_conflicting(snap, kv, ktask, ksource);
         free(ktask);
@@ -230,7 +230,7 @@ static int sync_infos(const pess_snapshot *snap, pess_keeper *keeper, pess_task 
         dc_info *info;
         rc = dc_info_decode(kv->key, kv->value, kv->value_len, &info);
         if (rc == DC_OK) {
-            rc = pess_key_matches(kv->key, kv->key_len, snap->pfx_len[SNAP_INFOS], info->task,
+            rc = dcp_key_matches(kv->key, kv->key_len, snap->pfx_len[SNAP_INFOS], info->task,
                                   info->source);
             if (rc) dc_info_free(info);
         }
@@ -239,12 +239,12 @@ static int sync_infos(const pess_snapshot *snap, pess_keeper *keeper, pess_task 
             report_bad(bad, kv->key, rc);
             continue;
         }
-        const pess_task *t = pess_task_find(tasks, info->task);
+        const pess_task *t = dcp_task_find(tasks, info->task);
         pess_lock *lock;
-        rc = pess_keeper_try_sync(keeper, info, t ? (const char *const *)t->sources : NULL,
+        rc = dcp_keeper_try_sync(keeper, info, t ? (const char *const *)t->sources : NULL,
                                   t ? t->n : 0, &lock, NULL);
         if (lock) {
-            pess_src *s = pess_lock_src(lock, info->source);
+            pess_src *s = dcp_lock_src(lock, info->source);
             if (s) s->seen = 1;
             if (!lock->min_info_rev || kv->mod_revision < lock->min_info_rev)
                 lock->min_info_rev = kv->mod_revision;
@@ -259,18 +259,18 @@ static int sync_infos(const pess_snapshot *snap, pess_keeper *keeper, pess_task 
 static int apply_operation(pess_keeper *keeper, pess_task *const *tasks, const dc_operation *op,
                            const dc_kv *kv)
 {
-    const pess_task *t = pess_task_find(tasks, op->task);
+    const pess_task *t = dcp_task_find(tasks, op->task);
     pess_lock *lock;
-    int rc = pess_keeper_get(keeper, op->id, op->task, op->source, (const char *const *)op->ddls,
+    int rc = dcp_keeper_get(keeper, op->id, op->task, op->source, (const char *const *)op->ddls,
                              op->n_ddls, t ? (const char *const *)t->sources : NULL, t ? t->n : 0,
                              &lock);
     if (rc) return rc;
-    pess_src *s = pess_lock_src_add(lock, op->source);
+    pess_src *s = dcp_lock_src_add(lock, op->source);
     if (!s) return dc__error(DC_ENOMEM, "out of memory");
     s->seen = 1;
     if (!lock->born || kv->create_revision < lock->born) lock->born = kv->create_revision;
     lock->forced = 1;
-    if (op->exec && pess_lock_set_owner(lock, op->source)) return dc__error(DC_ENOMEM, "no memory");
+    if (op->exec && dcp_lock_set_owner(lock, op->source)) return dc__error(DC_ENOMEM, "no memory");
     /* exec=false goes out only after the owner is done: the DDL has run, even
      * if the owner's own operation is gone (the owner left the task). */
     if (!op->exec) lock->executed = 1;
@@ -278,7 +278,7 @@ static int apply_operation(pess_keeper *keeper, pess_task *const *tasks, const d
     return DC_OK;
 }
 
-void pess_leftovers_free(pess_leftover *v, size_t n)
+void dcp_leftovers_free(pess_leftover *v, size_t n)
 {
     for (size_t i = 0; v && i < n; i++) free(v[i].key);
     free(v);
@@ -296,7 +296,7 @@ static int add_leftover(const dc_kv *kv, pess_leftover **v, size_t *n)
     return DC_OK;
 }
 
-int pess_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tasks, pess_bad **bad,
+int dcp_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tasks, pess_bad **bad,
                  pess_leftover **leftovers, size_t *n_leftovers)
 {
     if (leftovers) {
@@ -306,9 +306,9 @@ int pess_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tas
     const dc_response *m = &snap->res->responses[SNAP_MEMBERS];
     for (size_t i = 0; i < m->n_kvs; i++) {
         char *t, *s;
-        if (pess_key_split(m->kvs[i].key, m->kvs[i].key_len, snap->pfx_len[SNAP_MEMBERS], &t, &s))
+        if (dcp_key_split(m->kvs[i].key, m->kvs[i].key_len, snap->pfx_len[SNAP_MEMBERS], &t, &s))
             continue;
-        int rc = pess_task_add_source(tasks, t, s);
+        int rc = dcp_task_add_source(tasks, t, s);
         free(t);
         free(s);
         if (rc) return rc;
@@ -322,7 +322,7 @@ int pess_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tas
         dc_operation *op;
         rc = dc_operation_decode(kv->key, kv->value, kv->value_len, &op);
         if (rc == DC_OK) {
-            rc = pess_key_matches(kv->key, kv->key_len, snap->pfx_len[SNAP_OPS], op->task,
+            rc = dcp_key_matches(kv->key, kv->key_len, snap->pfx_len[SNAP_OPS], op->task,
                                   op->source);
             if (rc) dc_operation_free(op);
         }
@@ -332,10 +332,10 @@ int pess_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tas
             rc = DC_OK;
             continue;
         }
-        pess_lock *lock = pess_keeper_find(keeper, op->id);
+        pess_lock *lock = dcp_keeper_find(keeper, op->id);
         if (lock && lock->min_info_rev && kv->mod_revision < lock->min_info_rev) {
             dc_log(DC_LOG_INFO, PESS, "%s: operation of an earlier lock %s (rev %lld)%s",
-                   dc_e(kv->key), dc_e(op->id), (long long)kv->mod_revision,
+                   dc__e(kv->key), dc__e(op->id), (long long)kv->mod_revision,
                    op->done ? ": to delete" : "");
             if (op->done) rc = add_leftover(kv, leftovers, n_leftovers);
         } else {
@@ -346,7 +346,7 @@ int pess_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tas
     if (rc) return rc;
     pess_lock **locks;
     size_t n;
-    rc = pess_keeper_locks(keeper, &locks, &n);
+    rc = dcp_keeper_locks(keeper, &locks, &n);
     if (rc) return rc;
     for (size_t i = 0; i < n; i++) {
         if (!locks[i]->forced) continue;
@@ -358,7 +358,7 @@ int pess_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tas
      * rebuild gave a removed skipper exec=false again and the lock waited
      * for it forever). The owner stays: a takeover decides about it. */
     for (size_t i = 0; i < n; i++) {
-        const pess_task *t = pess_task_find(tasks, locks[i]->task);
+        const pess_task *t = dcp_task_find(tasks, locks[i]->task);
         if (!t || t->n == 0) continue; /* no membership at all: the lock waits for it */
         for (pess_src *s = locks[i]->srcs; s; s = s->hh.next) {
             if (locks[i]->owner && strcmp(s->name, locks[i]->owner) == 0) continue;
@@ -371,14 +371,14 @@ int pess_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tas
     return DC_OK;
 }
 
-int pess_status_array(const pess_keeper *keeper, const char *task, pess_status_fn fill, void *ctx,
+int dcp_status_array(const pess_keeper *keeper, const char *task, pess_status_fn fill, void *ctx,
                       dc_lock_status **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
     pess_lock **v;
     size_t count;
-    int rc = pess_keeper_locks(keeper, &v, &count);
+    int rc = dcp_keeper_locks(keeper, &v, &count);
     if (rc) return rc;
     dc_lock_status *arr = calloc(count ? count : 1, sizeof *arr);
     if (!arr) {
@@ -388,7 +388,7 @@ int pess_status_array(const pess_keeper *keeper, const char *task, pess_status_f
     size_t k = 0;
     for (size_t i = 0; i < count && !rc; i++) {
         if (task && strcmp(v[i]->task, task)) continue;
-        rc = pess_lock_status(v[i], &arr[k]);
+        rc = dcp_lock_status(v[i], &arr[k]);
         if (!rc) k++;
         if (!rc && fill) rc = fill(ctx, v[i], &arr[k - 1]);
     }
@@ -432,9 +432,9 @@ static int view_fill(void *vctx, const pess_lock *lock, dc_lock_status *st)
     if (!rc) rc = dc_marker_key(c->ns, lock->task, lock->owner, &mkk);
     pess_owner o;
     if (!rc)
-        rc = pess_owner_of(find_kv(&c->snap->res->responses[SNAP_OPS], opk),
+        rc = dcp_owner_of(find_kv(&c->snap->res->responses[SNAP_OPS], opk),
                            find_kv(&c->snap->res->responses[SNAP_MARKERS], mkk), lock->id, &o);
-    if (!rc) pess_status_owner(&o, st);
+    if (!rc) dcp_status_owner(&o, st);
     free(opk);
     free(mkk);
     return rc;
@@ -447,17 +447,17 @@ int dc_locks_read(dc_store *store, const char *ns, const char *task, dc_lock_sta
     *n = 0;
     if (!store) return dc__error(DC_EINVAL, "locks: no store");
     pess_snapshot snap;
-    int rc = pess_snapshot_read(store, ns, task, 0, &snap);
+    int rc = dcp_snapshot_read(store, ns, task, 0, &snap);
     if (rc) return rc;
-    pess_keeper *k = pess_keeper_new(0);
+    pess_keeper *k = dcp_keeper_new(0);
     pess_task *tasks = NULL;
-    rc = k ? pess_rebuild(&snap, k, &tasks, NULL, NULL, NULL)
+    rc = k ? dcp_rebuild(&snap, k, &tasks, NULL, NULL, NULL)
            : dc__error(DC_ENOMEM, "out of memory");
     view_ctx vc = {&snap, ns ? ns : DC_DEFAULT_NAMESPACE};
-    if (!rc) rc = pess_status_array(k, task, view_fill, &vc, out, n);
+    if (!rc) rc = dcp_status_array(k, task, view_fill, &vc, out, n);
     if (!rc && revision) *revision = snap.revision;
-    pess_tasks_free(&tasks);
-    pess_keeper_free(k);
-    pess_snapshot_clear(&snap);
+    dcp_tasks_free(&tasks);
+    dcp_keeper_free(k);
+    dcp_snapshot_clear(&snap);
     return rc;
 }

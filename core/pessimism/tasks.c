@@ -16,14 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-const pess_task *pess_task_find(pess_task *const *tasks, const char *task)
+const pess_task *dcp_task_find(pess_task *const *tasks, const char *task)
 {
     pess_task *t = NULL;
     HASH_FIND_STR(*tasks, task, t);
     return t;
 }
 
-int pess_task_add_source(pess_task **tasks, const char *task, const char *source)
+int dcp_task_add_source(pess_task **tasks, const char *task, const char *source)
 {
     pess_task *t = NULL;
     HASH_FIND_STR(*tasks, task, t);
@@ -54,7 +54,7 @@ int pess_task_add_source(pess_task **tasks, const char *task, const char *source
     return DC_OK;
 }
 
-int pess_task_del_source(pess_task **tasks, const char *task, const char *source)
+int dcp_task_del_source(pess_task **tasks, const char *task, const char *source)
 {
     pess_task *t = NULL;
     HASH_FIND_STR(*tasks, task, t);
@@ -69,7 +69,7 @@ int pess_task_del_source(pess_task **tasks, const char *task, const char *source
     return 0;
 }
 
-void pess_tasks_free(pess_task **tasks)
+void dcp_tasks_free(pess_task **tasks)
 {
     pess_task *t, *tmp;
     HASH_ITER(hh, *tasks, t, tmp)
@@ -81,7 +81,7 @@ void pess_tasks_free(pess_task **tasks)
     }
 }
 
-void pess_bad_set(pess_bad **bad, const char *key, const char *msg)
+void dcp_bad_set(pess_bad **bad, const char *key, const char *msg)
 {
     pess_bad *b = NULL;
     HASH_FIND_STR(*bad, key, b);
@@ -107,7 +107,7 @@ void pess_bad_set(pess_bad **bad, const char *key, const char *msg)
     }
 }
 
-void pess_bad_del(pess_bad **bad, const char *key)
+void dcp_bad_del(pess_bad **bad, const char *key)
 {
     pess_bad *b = NULL;
     HASH_FIND_STR(*bad, key, b);
@@ -118,10 +118,10 @@ void pess_bad_del(pess_bad **bad, const char *key)
     free(b);
 }
 
-void pess_bad_free(pess_bad **bad)
+void dcp_bad_free(pess_bad **bad)
 {
     pess_bad *b, *tmp;
-    HASH_ITER(hh, *bad, b, tmp) pess_bad_del(bad, b->key);
+    HASH_ITER(hh, *bad, b, tmp) dcp_bad_del(bad, b->key);
 }
 
 /* Put (value != NULL) or delete the member keys of sources, up to 64 per
@@ -190,12 +190,12 @@ int dc_task_sources(dc_store *store, const char *ns, const char *task, char ***s
         return rc;
     }
     char *all;
-    rc = pess_prefix(ns, "member", &all);
+    rc = dcp_prefix(ns, "member", &all);
     char **v = rc ? NULL : calloc(kvs->n ? kvs->n : 1, sizeof *v);
     size_t k = 0;
     for (size_t i = 0; v && i < kvs->n; i++) {
         char *t, *s;
-        if (pess_key_split(kvs->kvs[i].key, kvs->kvs[i].key_len, strlen(all), &t, &s)) continue;
+        if (dcp_key_split(kvs->kvs[i].key, kvs->kvs[i].key_len, strlen(all), &t, &s)) continue;
         free(t);
         v[k++] = s;
     }

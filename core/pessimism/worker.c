@@ -32,7 +32,7 @@
 
 #include "clock.h"
 
-int worker_step(dc_worker *w, int step, int64_t rev, const char *fmt, ...)
+int dcp_worker_step(dc_worker *w, int step, int64_t rev, const char *fmt, ...)
 {
     char text[256];
     va_list ap;
@@ -40,12 +40,12 @@ int worker_step(dc_worker *w, int step, int64_t rev, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     dc_log(DC_LOG_INFO, PESS, "worker step %d: lock %s source %s rev %lld: %s", step,
-           dc_e(w->lock_id), dc_e(w->source), (long long)rev, text);
+           dc__e(w->lock_id), dc__e(w->source), (long long)rev, text);
     if (!w->on_step) return DC_OK;
     dc_step st = {step, "worker", w->lock_id, w->task, w->source, rev, text};
     if (w->on_step(&st, w->step_ud) == 0) return DC_OK;
     return dc__error(DC_ECLOSED, "worker %s stopped by the step callback after step %d",
-                     dc_e(w->source), step);
+                     dc__e(w->source), step);
 }
 
 int dc_worker_new(dc_store *store, const char *task, const char *source, const dc_worker_options *o,
@@ -77,7 +77,7 @@ int dc_worker_new(dc_store *store, const char *task, const char *source, const d
     return DC_OK;
 }
 
-void worker_forget(dc_worker *w)
+void dcp_worker_forget(dc_worker *w)
 {
     free(w->lock_id);
     dc_strings_free(w->ddls, w->n_ddls);
@@ -94,8 +94,8 @@ void worker_forget(dc_worker *w)
 void dc_worker_free(dc_worker *w)
 {
     if (!w) return;
-    worker_forget(w);
-    view_free(w);
+    dcp_worker_forget(w);
+    dcp_view_free(w);
     dc_election_free(w->claim); /* resigns: the next worker for this source goes at once */
     dc_store_close(w->own_store);
     free(w->info_key);
@@ -113,13 +113,13 @@ const char *dc_worker_conflict(const dc_worker *w)
     return w->conflict;
 }
 
-int worker_reopen(dc_worker *w, int64_t deadline)
+int dcp_worker_reopen(dc_worker *w, int64_t deadline)
 {
     dc_log(DC_LOG_ERROR, PESS,
            "worker %s: the store's history was reset (%s); reopening the store and reporting "
            "again",
-           dc_e(w->source), dc_last_error());
-    view_free(w); /* its watches are on the old handle, its revisions from the old history */
+           dc__e(w->source), dc_last_error());
+    dcp_view_free(w); /* its watches are on the old handle, its revisions from the old history */
     int claimed = w->claim != NULL;
     dc_election_free(w->claim); /* its lease and key were in the old history */
     w->claim = NULL;
@@ -131,34 +131,34 @@ int worker_reopen(dc_worker *w, int64_t deadline)
             w->store = w->own_store = fresh;
             return claimed ? dc_worker_claim(w, w->claim_ttl) : DC_OK;
         }
-        if ((rc = worker_pause(rc, deadline))) return rc;
+        if ((rc = dcp_worker_pause(rc, deadline))) return rc;
     }
 }
 
 /* Sleep a little after a transient error, if time allows. */
-int worker_pause(int rc, int64_t deadline)
+int dcp_worker_pause(int rc, int64_t deadline)
 {
     if (!dc_error_retryable(rc) && rc != DC_EUNKNOWN) return rc;
-    if (deadline >= 0 && dc_now_ms() + 100 >= deadline) return rc;
-    dc_sleep_ms(100);
+    if (deadline >= 0 && dc__now_ms() + 100 >= deadline) return rc;
+    dc__sleep_ms(100);
     return DC_OK;
 }
 /* Does the marker say the operation was executed (or skipped) at exactly its
  * current revision, without the done txn that completes it? (An intent says
  * only that it was about to be: that run is not finished but executed again,
  * as its next attempt.) Then *op and *mk get both (caller frees). */
-int worker_pending_run(const dc_kv *op_kv, const dc_kv *mk_kv, dc_operation **op, pess_marker **mk)
+int dcp_worker_pending_run(const dc_kv *op_kv, const dc_kv *mk_kv, dc_operation **op, pess_marker **mk)
 {
     *op = NULL;
     *mk = NULL;
     int pending = op_kv && mk_kv &&
                   !dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, op) &&
-                  !pess_marker_decode(mk_kv->key, mk_kv->value, mk_kv->value_len, mk) &&
+                  !dcp_marker_decode(mk_kv->key, mk_kv->value, mk_kv->value_len, mk) &&
                   !(*op)->done && !(*mk)->done && !(*mk)->intent &&
                   (*mk)->op_revision == op_kv->mod_revision && strcmp((*mk)->id, (*op)->id) == 0;
     if (!pending) {
         dc_operation_free(*op);
-        pess_marker_free(*mk);
+        dcp_marker_free(*mk);
         *op = NULL;
         *mk = NULL;
     }
@@ -166,9 +166,9 @@ int worker_pending_run(const dc_kv *op_kv, const dc_kv *mk_kv, dc_operation **op
 }
 
 /* Make the run recorded in mk (executed as op at op_rev) the current one. */
-void worker_take_run(dc_worker *w, pess_marker *mk, dc_operation *op, int64_t op_rev)
+void dcp_worker_take_run(dc_worker *w, pess_marker *mk, dc_operation *op, int64_t op_rev)
 {
-    worker_forget(w);
+    dcp_worker_forget(w);
     w->lock_id = mk->id;
     w->ddls = mk->ddls;
     w->n_ddls = mk->n_ddls;
@@ -177,11 +177,11 @@ void worker_take_run(dc_worker *w, pess_marker *mk, dc_operation *op, int64_t op
     mk->id = mk->position = NULL;
     mk->ddls = NULL;
     mk->n_ddls = 0;
-    pess_marker_free(mk);
+    dcp_marker_free(mk);
     w->op = op;
     w->op_rev = op_rev;
     dc_log(DC_LOG_INFO, PESS, "worker %s: finishing lock %s executed before a crash",
-           dc_e(w->source), dc_e(w->lock_id));
+           dc__e(w->source), dc__e(w->lock_id));
 }
 /* The view's operation if it is this run's (a copy in *out), else NULL:
  * same lock ID and the DDLs this run reported. An operation of the same
@@ -192,13 +192,13 @@ static int our_operation(dc_worker *w, dc_operation **out, int64_t *rev)
 {
     *out = NULL;
     dc_kv b;
-    const dc_kv *op_kv = view_kv(w, WK_OP, &b);
+    const dc_kv *op_kv = dcp_view_kv(w, WK_OP, &b);
     if (!op_kv) return DC_OK;
     dc_operation *op;
     int rc = dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, &op);
     if (rc) {
         if (rc == DC_ENOMEM) return rc;
-        dc_log(DC_LOG_WARN, PESS, "worker %s: ignoring bad operation: %s", dc_e(w->source),
+        dc_log(DC_LOG_WARN, PESS, "worker %s: ignoring bad operation: %s", dc__e(w->source),
                dc_last_error());
         return DC_OK;
     }
@@ -224,7 +224,7 @@ int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
 {
     *out = NULL;
     if (!w->lock_id || !w->info_rev) return dc__error(DC_EINVAL, "worker: no info put");
-    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int64_t deadline = dc__deadline_ms(timeout_ms);
     static const int keys[3] = {WK_OP, WK_CONFLICT, WK_INFO};
     /* fresh: as in dc_worker_put_info. An operation of ours is handed out from
      * a fresh view or one its watch keeps current; the other outcomes are
@@ -232,13 +232,13 @@ int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
     int fresh = 0, force_read = 0;
     for (;;) {
         int changed, rc;
-        if ((rc = view_drain(w, &changed))) return dc__error(rc, "out of memory");
+        if ((rc = dcp_view_drain(w, &changed))) return dc__error(rc, "out of memory");
         if (changed) fresh = 0;
         /* Without its watches open the view may be old, and opening them costs
          * more than a read (on etcd a stream, on ZooKeeper a thread): read. */
         if (force_read || !watched(w, keys, 3)) {
-            if ((rc = view_read(w, keys, 3))) {
-                if ((rc = worker_pause(rc, deadline)))
+            if ((rc = dcp_view_read(w, keys, 3))) {
+                if ((rc = dcp_worker_pause(rc, deadline)))
                     return rc == DC_ENOMEM ? dc__error(rc, "out of memory") : rc;
                 continue;
             }
@@ -259,7 +259,7 @@ int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
             dc_operation_free(w->op);
             w->op = op;
             w->op_rev = op_rev;
-            rc = worker_step(w, 5, w->op_rev, "got operation exec=%s%s",
+            rc = dcp_worker_step(w, 5, w->op_rev, "got operation exec=%s%s",
                              copy->exec ? "true" : "false", copy->done ? " (already done)" : "");
             if (rc) {
                 dc_operation_free(copy);
@@ -269,19 +269,19 @@ int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
             return DC_OK;
         }
         dc_kv b;
-        const dc_kv *cf_kv = view_kv(w, WK_CONFLICT, &b);
+        const dc_kv *cf_kv = dcp_view_kv(w, WK_CONFLICT, &b);
         pess_conflict *cf = NULL;
-        if (cf_kv && pess_conflict_decode(cf_kv->key, cf_kv->value, cf_kv->value_len, &cf) == 0) {
+        if (cf_kv && dcp_conflict_decode(cf_kv->key, cf_kv->value, cf_kv->value_len, &cf) == 0) {
             int mine = strcmp(cf->id, w->lock_id) == 0 && cf->info_revision == w->info_rev;
             if (mine && fresh) snprintf(w->conflict, sizeof w->conflict, "%s", cf->message);
-            pess_conflict_free(cf);
+            dcp_conflict_free(cf);
             if (mine && !fresh) {
                 force_read = 1;
                 continue;
             }
             if (mine) return dc__error(DC_ECONFLICT, "%s", w->conflict);
         }
-        if (!view_kv(w, WK_INFO, &b)) {
+        if (!dcp_view_kv(w, WK_INFO, &b)) {
             if (!fresh) {
                 force_read = 1;
                 continue;
@@ -291,9 +291,9 @@ int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
             return dc__error(DC_ENOTFOUND,
                              "worker %s: info of %s was removed (unlock or "
                              "remove-meta)",
-                             dc_e(w->source), dc_e(w->lock_id));
+                             dc__e(w->source), dc__e(w->lock_id));
         }
-        if ((rc = view_wait(w, keys, 3, deadline))) return rc;
+        if ((rc = dcp_view_wait(w, keys, 3, deadline))) return rc;
     }
 }
 
@@ -309,9 +309,9 @@ static int done_already(dc_worker *w, const dc_txn_result *res, int64_t *rev)
     const dc_kv *mk_kv = res->n_responses > 1 && r[1].n_kvs ? &r[1].kvs[0] : NULL;
     if (!mk_kv) return 0;
     pess_marker *mk;
-    if (pess_marker_decode(mk_kv->key, mk_kv->value, mk_kv->value_len, &mk)) return 0;
+    if (dcp_marker_decode(mk_kv->key, mk_kv->value, mk_kv->value_len, &mk)) return 0;
     int ok = mk->done && mk->op_revision == w->op_rev && strcmp(mk->id, w->lock_id) == 0;
-    pess_marker_free(mk);
+    dcp_marker_free(mk);
     if (ok && op_kv) {
         dc_operation *op;
         if (dc_operation_decode(op_kv->key, op_kv->value, op_kv->value_len, &op)) return 0;
@@ -332,9 +332,9 @@ static void view_done(dc_worker *w, const char *opj, const char *mk, int64_t rev
         0};
     dc_kv mk_kv = {w->marker_key, strlen(w->marker_key), (char *)mk, strlen(mk), 0, rev, 0, 0};
     /* out of memory only leaves a slot unknown */
-    view_set(w, WK_OP, &op_kv, rev);
-    view_set(w, WK_INFO, NULL, rev);
-    view_set(w, WK_MARKER, &mk_kv, rev);
+    dcp_view_set(w, WK_OP, &op_kv, rev);
+    dcp_view_set(w, WK_INFO, NULL, rev);
+    dcp_view_set(w, WK_MARKER, &mk_kv, rev);
 }
 
 /* A skipper's operation (exec=false) vanished before its done txn: the
@@ -345,19 +345,19 @@ static void view_done(dc_worker *w, const char *opj, const char *mk, int64_t rev
  * reporting the DDLs into a new lock, and its info, if still there, goes.
  * DC_ECHANGED if its operation was replaced by another of the same lock
  * instead (the caller reports that as before). */
-int worker_skip_resolved(dc_worker *w, int timeout_ms)
+int dcp_worker_skip_resolved(dc_worker *w, int timeout_ms)
 {
     static const int keys[3] = {WK_OP, WK_INFO, WK_MARKER};
-    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int64_t deadline = dc__deadline_ms(timeout_ms);
     char *mk = NULL;
-    int rc = worker_marker_json(w, 0, 1, &mk);
+    int rc = dcp_worker_marker_json(w, 0, 1, &mk);
     for (int tries = 0; !rc && tries < 16; tries++) {
-        if ((rc = view_read(w, keys, 3))) {
-            rc = worker_pause(rc, deadline);
+        if ((rc = dcp_view_read(w, keys, 3))) {
+            rc = dcp_worker_pause(rc, deadline);
             continue;
         }
         dc_kv b;
-        const dc_kv *op_kv = view_kv(w, WK_OP, &b);
+        const dc_kv *op_kv = dcp_view_kv(w, WK_OP, &b);
         dc_operation *op = NULL;
         int replaced =
             op_kv &&
@@ -365,15 +365,15 @@ int worker_skip_resolved(dc_worker *w, int timeout_ms)
             strcmp(op->id, w->lock_id) == 0 && !op->done && op_kv->mod_revision != w->op_rev;
         dc_operation_free(op);
         if (replaced) {
-            rc = dc__error(DC_ECHANGED, "worker %s: operation of %s replaced", dc_e(w->source),
-                           dc_e(w->lock_id));
+            rc = dc__error(DC_ECHANGED, "worker %s: operation of %s replaced", dc__e(w->source),
+                           dc__e(w->lock_id));
             break;
         }
         dc_txn *t = dc_txn_new();
         dc_txn_result *res = NULL;
         rc = t ? DC_OK : DC_ENOMEM;
-        for (size_t i = 0; i < 3 && !rc; i++) rc = view_compare(w, t, keys[i]);
-        if (!rc && view_kv(w, WK_INFO, &b))
+        for (size_t i = 0; i < 3 && !rc; i++) rc = dcp_view_compare(w, t, keys[i]);
+        if (!rc && dcp_view_kv(w, WK_INFO, &b))
             rc = dc_txn_delete(t, DC_THEN, w->info_key, strlen(w->info_key), 0);
         if (!rc)
             rc = dc_txn_put(t, DC_THEN, w->marker_key, strlen(w->marker_key), mk, strlen(mk), 0, 0);
@@ -381,15 +381,15 @@ int worker_skip_resolved(dc_worker *w, int timeout_ms)
         dc_txn_free(t);
         int ok = !rc && res->succeeded;
         dc_txn_result_free(res);
-        for (size_t i = 0; i < 3; i++) view_unknown(w, keys[i]); /* read again when needed */
+        for (size_t i = 0; i < 3; i++) dcp_view_unknown(w, keys[i]); /* read again when needed */
         if (ok) {
             dc_log(DC_LOG_WARN, PESS,
                    "worker %s: lock %s was resolved without waiting for this source's skip: "
                    "recorded as skipped",
-                   dc_e(w->source), dc_e(w->lock_id));
+                   dc__e(w->source), dc__e(w->lock_id));
             break;
         }
-        if (rc) rc = worker_pause(rc, deadline);
+        if (rc) rc = dcp_worker_pause(rc, deadline);
     }
     free(mk);
     return rc == DC_ENOMEM ? dc__error(rc, "out of memory") : rc;
@@ -398,11 +398,11 @@ int worker_skip_resolved(dc_worker *w, int timeout_ms)
 int dc_worker_mark_done(dc_worker *w, int timeout_ms, int64_t *revision)
 {
     if (!w->op) return dc__error(DC_EINVAL, "worker: no operation");
-    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int64_t deadline = dc__deadline_ms(timeout_ms);
     char *mk = NULL, *opj = NULL;
     int was_done = w->op->done;
     w->op->done = 1;
-    int rc = worker_marker_json(w, 0, 1, &mk);
+    int rc = dcp_worker_marker_json(w, 0, 1, &mk);
     if (!rc) rc = dc_operation_encode(w->op, &opj);
     w->op->done = was_done;
     int64_t rev = 0;
@@ -426,60 +426,60 @@ int dc_worker_mark_done(dc_worker *w, int timeout_ms, int64_t *revision)
                 rev = res->revision;
                 view_done(w, opj, mk, rev);
             } else {
-                view_set_gets(w, else_keys, 2, res, 0); /* ENOMEM: left unknown */
+                dcp_view_set_gets(w, else_keys, 2, res, 0); /* ENOMEM: left unknown */
                 if (!done_already(w, res, &rev))
                     rc = dc__error(DC_ECHANGED, "worker %s: operation of %s changed or removed",
-                                   dc_e(w->source), dc_e(w->lock_id));
+                                   dc__e(w->source), dc__e(w->lock_id));
             }
             dc_txn_result_free(res);
             break;
         }
-        for (int k = WK_OP; k <= WK_MARKER; k++) view_unknown(w, k); /* a lost answer */
-        rc = worker_pause(rc, deadline); /* a retry of a committed done is seen by the else */
+        for (int k = WK_OP; k <= WK_MARKER; k++) dcp_view_unknown(w, k); /* a lost answer */
+        rc = dcp_worker_pause(rc, deadline); /* a retry of a committed done is seen by the else */
     }
     free(mk);
     free(opj);
-    if (rc == DC_ECHANGED && !w->op->exec && worker_skip_resolved(w, timeout_ms) == DC_OK)
+    if (rc == DC_ECHANGED && !w->op->exec && dcp_worker_skip_resolved(w, timeout_ms) == DC_OK)
         rc = DC_OK; /* a skip whose lock went on without it: recorded as done */
     if (rc) return rc == DC_ENOMEM ? dc__error(rc, "out of memory") : rc;
     if (w->op) w->op->done = 1;
     if (revision) *revision = rev;
-    return worker_step(w, 8, rev, "done: operation marked done, info deleted");
+    return dcp_worker_step(w, 8, rev, "done: operation marked done, info deleted");
 }
 
 int dc_worker_delete_info(dc_worker *w, int timeout_ms)
 {
-    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int64_t deadline = dc__deadline_ms(timeout_ms);
     for (;;) {
         int64_t rev = 0;
         int rc = dc_delete(w->store, w->info_key, strlen(w->info_key), 0, NULL, &rev);
         if (rc == DC_OK) {
-            view_set(w, WK_INFO, NULL, rev); /* ENOMEM: left unknown */
-            worker_forget(w);
+            dcp_view_set(w, WK_INFO, NULL, rev); /* ENOMEM: left unknown */
+            dcp_worker_forget(w);
             return DC_OK;
         }
-        view_unknown(w, WK_INFO);
-        if ((rc = worker_pause(rc, deadline))) return rc;
+        dcp_view_unknown(w, WK_INFO);
+        if ((rc = dcp_worker_pause(rc, deadline))) return rc;
     }
 }
 
 int dc_worker_recover(dc_worker *w, int timeout_ms, int *recovered)
 {
     if (recovered) *recovered = 0;
-    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int64_t deadline = dc__deadline_ms(timeout_ms);
     static const int keys[2] = {WK_OP, WK_MARKER};
     int rc;
-    while ((rc = view_read(w, keys, 2)) != DC_OK)
-        if ((rc = worker_pause(rc, deadline)))
+    while ((rc = dcp_view_read(w, keys, 2)) != DC_OK)
+        if ((rc = dcp_worker_pause(rc, deadline)))
             return rc == DC_ENOMEM ? dc__error(rc, "out of memory") : rc;
     dc_kv b0, b1;
-    const dc_kv *op_kv = view_kv(w, WK_OP, &b0);
+    const dc_kv *op_kv = dcp_view_kv(w, WK_OP, &b0);
     dc_operation *op;
     pess_marker *mk;
-    if (!worker_pending_run(op_kv, view_kv(w, WK_MARKER, &b1), &op, &mk)) return DC_OK;
+    if (!dcp_worker_pending_run(op_kv, dcp_view_kv(w, WK_MARKER, &b1), &op, &mk)) return DC_OK;
     /* Executed (the marker says so, for this very operation) but the done
      * txn never happened: finish it, whatever the checkpoint says. */
-    worker_take_run(w, mk, op, op_kv->mod_revision);
+    dcp_worker_take_run(w, mk, op, op_kv->mod_revision);
     rc = dc_worker_mark_done(w, timeout_ms, NULL);
     if (!rc && recovered) *recovered = 1;
     return rc;

@@ -57,65 +57,65 @@ struct dc_worker {
 
 /* The store's history was reset: close the watches, forget the view and
  * open a new handle on the store (the old one is left to its owner). */
-int worker_reopen(dc_worker *w, int64_t deadline);
+int dcp_worker_reopen(dc_worker *w, int64_t deadline);
 
 /* A skip (exec=false) whose operation vanished before its done txn: record
  * the marker as done and delete the info (worker.c). DC_ECHANGED if the
  * operation was replaced by another of the same lock instead. */
-int worker_skip_resolved(dc_worker *w, int timeout_ms);
+int dcp_worker_skip_resolved(dc_worker *w, int timeout_ms);
 
 /* The marker of the current run (worker_exec.c): the intent before it
  * executes, its result after, or (done) the result its done txn writes. */
-int worker_marker_json(dc_worker *w, int intent, int done, char **json);
+int dcp_worker_marker_json(dc_worker *w, int intent, int done, char **json);
 
 /* Report a worker step (log line + callback); DC_ECLOSED if told to stop. */
-int worker_step(dc_worker *w, int step, int64_t rev, const char *fmt, ...)
+int dcp_worker_step(dc_worker *w, int step, int64_t rev, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Forget the current run (not the view). */
-void worker_forget(dc_worker *w);
+void dcp_worker_forget(dc_worker *w);
 /* After a transient error: pause and return DC_OK to retry, or rc. */
-int worker_pause(int rc, int64_t deadline);
+int dcp_worker_pause(int rc, int64_t deadline);
 /* Does the marker say the operation was executed (or skipped) at exactly its
  * current revision, without the done txn that completes it? Then *op and *mk
  * get both (caller frees). */
-int worker_pending_run(const dc_kv *op_kv, const dc_kv *mk_kv, dc_operation **op, pess_marker **mk);
+int dcp_worker_pending_run(const dc_kv *op_kv, const dc_kv *mk_kv, dc_operation **op, pess_marker **mk);
 /* Make the run recorded in mk (executed as op at op_rev) the current one;
  * takes mk and op. */
-void worker_take_run(dc_worker *w, pess_marker *mk, dc_operation *op, int64_t op_rev);
+void dcp_worker_take_run(dc_worker *w, pess_marker *mk, dc_operation *op, int64_t op_rev);
 
 /* ---------------------------------------------------------------- view */
 
 /* The key of slot k. */
-const char *view_key(const dc_worker *w, int k);
+const char *dcp_view_key(const dc_worker *w, int k);
 /* Slot k as a kv (in *buf), or NULL if the key is absent or not known. */
-const dc_kv *view_kv(dc_worker *w, int k, dc_kv *buf);
+const dc_kv *dcp_view_kv(dc_worker *w, int k, dc_kv *buf);
 /* Do all n slots of ks hold a state? */
-int view_known(const dc_worker *w, const int *ks, size_t n);
+int dcp_view_known(const dc_worker *w, const int *ks, size_t n);
 /* Drop the state of slot k (a lost answer may have changed it); its watch
  * stays open, a read sets a new state and later events apply on top. */
-void view_unknown(dc_worker *w, int k);
+void dcp_view_unknown(dc_worker *w, int k);
 /* Set slot k to kv (NULL = absent) as of revision rev, unless it already
  * holds a later state. DC_ENOMEM leaves the slot unknown. */
-int view_set(dc_worker *w, int k, const dc_kv *kv, int64_t rev);
+int dcp_view_set(dc_worker *w, int k, const dc_kv *kv, int64_t rev);
 /* Slot k is confirmed unchanged at rev (a compare on it held at rev). */
-void view_confirm(dc_worker *w, int k, int64_t rev);
+void dcp_view_confirm(dc_worker *w, int k, int64_t rev);
 /* Set slots ks[i] from the responses res->responses[first + i] (gets). */
-int view_set_gets(dc_worker *w, const int *ks, size_t n, const dc_txn_result *res, size_t first);
+int dcp_view_set_gets(dc_worker *w, const int *ks, size_t n, const dc_txn_result *res, size_t first);
 /* One consistent read of the n keys of ks into the view. */
-int view_read(dc_worker *w, const int *ks, size_t n);
+int dcp_view_read(dc_worker *w, const int *ks, size_t n);
 /* Add the compare "slot k is as believed" to t (mod_revision, or
  * create_revision == 0 for an absent key). */
-int view_compare(dc_worker *w, dc_txn *t, int k);
+int dcp_view_compare(dc_worker *w, dc_txn *t, int k);
 /* Apply every event queued on the open watches. *changed gets 1 if a state
  * changed; a watch that ended is closed and its slot made unknown (*changed
  * too), so the caller re-reads. DC_ENOMEM only. */
-int view_drain(dc_worker *w, int *changed);
+int dcp_view_drain(dc_worker *w, int *changed);
 /* Wait until a watch of the view has something (DC_OK: drain, decide again)
  * or the deadline passes (DC_ETIMEDOUT). Slots ks must be known; their
  * watches are opened first, from seen + 1. A watch that cannot open makes its
  * slot unknown and returns DC_OK after a pause (a store blip: re-read). */
-int view_wait(dc_worker *w, const int *ks, size_t n, int64_t deadline);
+int dcp_view_wait(dc_worker *w, const int *ks, size_t n, int64_t deadline);
 /* Close the watches and forget everything. */
-void view_free(dc_worker *w);
+void dcp_view_free(dc_worker *w);
 
 #endif

@@ -29,7 +29,7 @@ int dc_worker_claim(dc_worker *w, int64_t ttl_seconds)
     dc_election_free(w->claim);
     w->claim = NULL;
     char *prefix = NULL;
-    int rc = pess_worker_prefix(w->ns, w->task, w->source, &prefix);
+    int rc = dcp_worker_prefix(w->ns, w->task, w->source, &prefix);
     if (rc) return rc;
     char name[320], host[256] = "localhost";
     gethostname(host, sizeof host - 1);
@@ -45,10 +45,10 @@ int dc_worker_claim(dc_worker *w, int64_t ttl_seconds)
      * backends reap expired leases a little later (a reaper pass, a loaded
      * server): twice the TTL and two seconds. */
     int64_t wait_s = 2 * ttl_seconds + 2;
-    int64_t deadline = dc_now_ms() + wait_s * 1000;
+    int64_t deadline = dc__now_ms() + wait_s * 1000;
     int logged = 0;
     for (;;) {
-        int64_t left = deadline - dc_now_ms();
+        int64_t left = deadline - dc__now_ms();
         if (left <= 0) {
             rc = DC_ETIMEDOUT;
             break;
@@ -56,7 +56,7 @@ int dc_worker_claim(dc_worker *w, int64_t ttl_seconds)
         rc = dc_election_campaign(w->claim, (int)(left < 1000 ? left : 1000));
         if (rc == DC_OK) {
             dc_log(DC_LOG_INFO, PESS, "worker %s of task %s: live (lease TTL %llds)",
-                   dc_e(w->source), dc_e(w->task), (long long)ttl_seconds);
+                   dc__e(w->source), dc__e(w->task), (long long)ttl_seconds);
             free(prefix);
             return DC_OK;
         }
@@ -64,7 +64,7 @@ int dc_worker_claim(dc_worker *w, int64_t ttl_seconds)
             dc_log(DC_LOG_WARN, PESS,
                    "worker %s of task %s: another worker holds it; waiting up to %llds for its "
                    "lease to expire",
-                   dc_e(w->source), dc_e(w->task), (long long)wait_s);
+                   dc__e(w->source), dc__e(w->task), (long long)wait_s);
         if (rc != DC_ETIMEDOUT && rc != DC_ECHANGED) break;
     }
     char *holder = NULL;
@@ -76,7 +76,7 @@ int dc_worker_claim(dc_worker *w, int64_t ttl_seconds)
     if (rc == DC_ETIMEDOUT) {
         rc = dc__error(DC_EBUSY,
                        "worker %s of task %s: another live worker (%s) runs for this source",
-                       dc_e(w->source), dc_e(w->task), holder ? dc_e(holder) : "?");
+                       dc__e(w->source), dc__e(w->task), holder ? dc__e(holder) : "?");
         dc_log(DC_LOG_ERROR, PESS, "%s", dc_last_error());
     }
     free(holder);

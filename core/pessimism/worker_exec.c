@@ -18,12 +18,12 @@
 
 #include "clock.h"
 
-int worker_marker_json(dc_worker *w, int intent, int done, char **json)
+int dcp_worker_marker_json(dc_worker *w, int intent, int done, char **json)
 {
     pess_marker mk = {w->lock_id,  w->ddls,   w->n_ddls,
                       w->position, w->op_rev, w->op ? w->op->exec : 0,
                       done,        intent,    w->op && w->op->exec ? w->attempt : 0};
-    return pess_marker_encode(&mk, json);
+    return dcp_marker_encode(&mk, json);
 }
 
 /* The attempt the next intent records, from the marker the view holds:
@@ -34,10 +34,10 @@ static int next_attempt(dc_worker *w, int64_t *attempt, int *executed)
     *attempt = 1;
     *executed = 0;
     dc_kv b;
-    const dc_kv *kv = view_kv(w, WK_MARKER, &b);
+    const dc_kv *kv = dcp_view_kv(w, WK_MARKER, &b);
     if (!kv) return DC_OK;
     pess_marker *mk;
-    int rc = pess_marker_decode(kv->key, kv->value, kv->value_len, &mk);
+    int rc = dcp_marker_decode(kv->key, kv->value, kv->value_len, &mk);
     if (rc == DC_ENOMEM) return rc;
     if (rc) return DC_OK; /* a marker that does not decode says nothing: attempt 1 */
     int same = !mk->done && strcmp(mk->id, w->lock_id) == 0 &&
@@ -45,7 +45,7 @@ static int next_attempt(dc_worker *w, int64_t *attempt, int *executed)
                              (const char *const *)w->ddls, w->n_ddls);
     if (same && !mk->intent && mk->exec && mk->op_revision == w->op_rev) *executed = 1;
     if (same && mk->exec) *attempt = (mk->attempt > 0 ? mk->attempt : 1) + 1;
-    pess_marker_free(mk);
+    dcp_marker_free(mk);
     return DC_OK;
 }
 
@@ -53,12 +53,12 @@ int dc_worker_begin_exec(dc_worker *w, int timeout_ms, int64_t *attempt)
 {
     if (attempt) *attempt = 0;
     if (!w->op || !w->op->exec) return dc__error(DC_EINVAL, "worker: no operation to execute");
-    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int64_t deadline = dc__deadline_ms(timeout_ms);
     static const int keys[2] = {WK_OP, WK_MARKER};
     int rc = DC_OK;
     for (;;) {
-        if (!view_known(w, keys + 1, 1) && (rc = view_read(w, keys, 2)) != DC_OK) {
-            if ((rc = worker_pause(rc, deadline))) break;
+        if (!dcp_view_known(w, keys + 1, 1) && (rc = dcp_view_read(w, keys, 2)) != DC_OK) {
+            if ((rc = dcp_worker_pause(rc, deadline))) break;
             continue;
         }
         int64_t n;
@@ -68,7 +68,7 @@ int dc_worker_begin_exec(dc_worker *w, int timeout_ms, int64_t *attempt)
             /* This very operation ran already (the marker after it is
              * there): nothing to execute, only the done txn is missing. */
             rc = dc__error(DC_ERESOLVED, "lock %s: operation already executed (attempt %lld)",
-                           dc_e(w->lock_id), (long long)(n - 1));
+                           dc__e(w->lock_id), (long long)(n - 1));
             break;
         }
         if (n < w->min_attempt) n = w->min_attempt; /* it ran in a history since reset */
@@ -83,23 +83,23 @@ int dc_worker_begin_exec(dc_worker *w, int timeout_ms, int64_t *attempt)
             rc = dc__error(DC_EBUSY,
                            "worker %s: its live-worker claim lapsed (lease expired): another "
                            "worker may run for this source",
-                           dc_e(w->source));
+                           dc__e(w->source));
             break;
         }
         char *json = NULL;
-        if ((rc = worker_marker_json(w, 1, 0, &json))) break;
+        if ((rc = dcp_worker_marker_json(w, 1, 0, &json))) break;
         dc_txn *t = dc_txn_new();
         dc_txn_result *res = NULL;
         rc = t ? dc_txn_compare_int(t, w->op_key, strlen(w->op_key), DC_TARGET_MOD, DC_CMP_EQUAL,
                                     w->op_rev)
                : DC_ENOMEM;
-        if (!rc) rc = view_compare(w, t, WK_MARKER); /* the marker n was computed from */
+        if (!rc) rc = dcp_view_compare(w, t, WK_MARKER); /* the marker n was computed from */
         if (!rc && ck) rc = dc_txn_compare_int(t, ck, ckl, DC_TARGET_CREATE, DC_CMP_EQUAL, crev);
         if (!rc)
             rc = dc_txn_put(t, DC_THEN, w->marker_key, strlen(w->marker_key), json, strlen(json), 0,
                             0);
         for (size_t i = 0; i < 2 && !rc; i++)
-            rc = dc_txn_get(t, DC_ELSE, view_key(w, keys[i]), strlen(view_key(w, keys[i])), 0, 0);
+            rc = dc_txn_get(t, DC_ELSE, dcp_view_key(w, keys[i]), strlen(dcp_view_key(w, keys[i])), 0, 0);
         if (!rc && ck) rc = dc_txn_get(t, DC_ELSE, ck, ckl, 0, 0);
         if (!rc) rc = dc_txn_commit(w->store, t, &res);
         dc_txn_free(t);
@@ -107,21 +107,21 @@ int dc_worker_begin_exec(dc_worker *w, int timeout_ms, int64_t *attempt)
             /* A lost answer may have recorded it: read, and decide again (an
              * intent of ours found there only raises the next attempt). */
             free(json);
-            view_unknown(w, WK_MARKER);
-            if ((rc = worker_pause(rc, deadline))) break;
+            dcp_view_unknown(w, WK_MARKER);
+            if ((rc = dcp_worker_pause(rc, deadline))) break;
             continue;
         }
         if (res->succeeded) {
             dc_kv kv = {
                 w->marker_key, strlen(w->marker_key), json, strlen(json), 0, res->revision, 0, 0};
-            view_confirm(w, WK_OP, res->revision);
-            view_set(w, WK_MARKER, &kv, res->revision); /* ENOMEM: left unknown */
+            dcp_view_confirm(w, WK_OP, res->revision);
+            dcp_view_set(w, WK_MARKER, &kv, res->revision); /* ENOMEM: left unknown */
             dc_txn_result_free(res);
             free(json);
             if (attempt) *attempt = n;
             /* Not one of DM's steps: a log line, no step callback. */
             dc_log(DC_LOG_INFO, PESS, "worker %s: lock %s rev %lld: execution intent, attempt %lld",
-                   dc_e(w->source), dc_e(w->lock_id), (long long)w->op_rev, (long long)n);
+                   dc__e(w->source), dc__e(w->lock_id), (long long)w->op_rev, (long long)n);
             return DC_OK;
         }
         free(json);
@@ -132,19 +132,19 @@ int dc_worker_begin_exec(dc_worker *w, int timeout_ms, int64_t *attempt)
                 rc = dc__error(DC_EBUSY,
                                "worker %s: its live-worker claim is gone: another worker may run "
                                "for this source",
-                               dc_e(w->source));
+                               dc__e(w->source));
                 break;
             }
         }
-        view_set_gets(w, keys, 2, res, 0); /* ENOMEM: left unknown, read again */
+        dcp_view_set_gets(w, keys, 2, res, 0); /* ENOMEM: left unknown, read again */
         dc_kv b;
-        const dc_kv *op = view_kv(w, WK_OP, &b);
+        const dc_kv *op = dcp_view_kv(w, WK_OP, &b);
         int gone = !op || op->mod_revision != w->op_rev;
         dc_txn_result_free(res);
         if (gone) {
             /* Fenced (a takeover deleted it) or replaced: not ours to run. */
             rc = dc__error(DC_ECHANGED, "worker %s: operation of %s was fenced or replaced",
-                           dc_e(w->source), dc_e(w->lock_id));
+                           dc__e(w->source), dc__e(w->lock_id));
             break;
         }
         /* Only the marker moved (a stale view): decide again on the new one. */
@@ -156,9 +156,9 @@ int dc_worker_begin_exec(dc_worker *w, int timeout_ms, int64_t *attempt)
 int dc_worker_mark_executed(dc_worker *w, int timeout_ms)
 {
     if (!w->op) return dc__error(DC_EINVAL, "worker: no operation");
-    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int64_t deadline = dc__deadline_ms(timeout_ms);
     char *json;
-    int rc = worker_marker_json(w, 0, 0, &json);
+    int rc = dcp_worker_marker_json(w, 0, 0, &json);
     while (!rc) {
         dc_txn *t = dc_txn_new();
         dc_txn_result *res = NULL;
@@ -180,22 +180,22 @@ int dc_worker_mark_executed(dc_worker *w, int timeout_ms)
                             res->revision,
                             0,
                             0};
-                view_set(w, WK_MARKER, &kv, res->revision); /* ENOMEM: left unknown */
+                dcp_view_set(w, WK_MARKER, &kv, res->revision); /* ENOMEM: left unknown */
                 rc = DC_OK;
             } else {
-                view_unknown(w, WK_OP); /* whatever it is now, it is not what we had */
-                rc = dc__error(DC_ECHANGED, "worker %s: operation of %s changed", dc_e(w->source),
-                               dc_e(w->lock_id));
+                dcp_view_unknown(w, WK_OP); /* whatever it is now, it is not what we had */
+                rc = dc__error(DC_ECHANGED, "worker %s: operation of %s changed", dc__e(w->source),
+                               dc__e(w->lock_id));
                 /* A skip whose lock resolved (or was removed) without it: it
                  * was told to skip and did; record that as done, so that its
                  * re-run is "already resolved" (explorer findings F2, F3). */
-                if (!w->op->exec && worker_skip_resolved(w, timeout_ms) == DC_OK) rc = DC_OK;
+                if (!w->op->exec && dcp_worker_skip_resolved(w, timeout_ms) == DC_OK) rc = DC_OK;
             }
             dc_txn_result_free(res);
             break;
         }
-        view_unknown(w, WK_MARKER);      /* a lost answer may have written it */
-        rc = worker_pause(rc, deadline); /* re-putting the same marker is harmless */
+        dcp_view_unknown(w, WK_MARKER);      /* a lost answer may have written it */
+        rc = dcp_worker_pause(rc, deadline); /* re-putting the same marker is harmless */
     }
     free(json);
     return rc == DC_ENOMEM ? dc__error(rc, "out of memory") : rc;

@@ -22,26 +22,26 @@
 static int decided_meanwhile(dc_worker *w, int timeout_ms)
 {
     static const int keys[1] = {WK_OP};
-    int rc = view_read(w, keys, 1);
+    int rc = dcp_view_read(w, keys, 1);
     (void)timeout_ms;
     if (rc) return rc;
     dc_kv b;
-    const dc_kv *kv = view_kv(w, WK_OP, &b);
+    const dc_kv *kv = dcp_view_kv(w, WK_OP, &b);
     dc_operation *op = NULL;
     int done = kv && dc_operation_decode(kv->key, kv->value, kv->value_len, &op) == DC_OK &&
                op->done && strcmp(op->id, w->lock_id) == 0;
     dc_operation_free(op);
     if (done) {
         dc_log(DC_LOG_WARN, PESS, "worker %s: lock %s was completed by an operator meanwhile",
-               dc_e(w->source), dc_e(w->lock_id));
+               dc__e(w->source), dc__e(w->lock_id));
         return DC_OK;
     }
     dc_log(DC_LOG_ERROR, PESS,
            "worker %s: lock %s: executed attempt %lld, but an operator fenced this source "
            "meanwhile (--assume-not-executed): another source executes the DDLs too",
-           dc_e(w->source), dc_e(w->lock_id), (long long)w->attempt);
+           dc__e(w->source), dc__e(w->lock_id), (long long)w->attempt);
     return dc__error(DC_ECHANGED, "worker %s: operation of %s was fenced while it executed",
-                     dc_e(w->source), dc_e(w->lock_id));
+                     dc__e(w->source), dc__e(w->lock_id));
 }
 
 /* One pass of the flow. *tried gets the attempt the exec callback ran as
@@ -61,7 +61,7 @@ static int run_once(dc_worker *w, const char *schema, const char *table, const c
         if (op->done) {
             /* Re-run after our done txn without a position to tell: nothing to do. */
             dc_operation_free(op);
-            return dc__error(DC_ERESOLVED, "lock %s: operation already done", dc_e(w->lock_id));
+            return dc__error(DC_ERESOLVED, "lock %s: operation already done", dc__e(w->lock_id));
         }
         if (!op->exec) break;
         int64_t attempt = 0;
@@ -85,7 +85,7 @@ static int run_once(dc_worker *w, const char *schema, const char *table, const c
     if (ran && op->exec) *tried = op->attempt;
     if (ran && exec_fn(op, userdata)) {
         dc_operation_free(op);
-        return dc__error(DC_ECLOSED, "worker %s: exec callback failed", dc_e(w->source));
+        return dc__error(DC_ECLOSED, "worker %s: exec callback failed", dc__e(w->source));
     }
     if (executed) *executed = op->exec;
     rc = ran ? dc_worker_mark_executed(w, timeout_ms) : DC_OK;
@@ -95,17 +95,17 @@ static int run_once(dc_worker *w, const char *schema, const char *table, const c
         return rc;
     }
     int finished = 0; /* the skip is recorded as done already */
-    if (rc == DC_ECHANGED && !op->exec && (rc = worker_skip_resolved(w, timeout_ms)) == DC_OK)
+    if (rc == DC_ECHANGED && !op->exec && (rc = dcp_worker_skip_resolved(w, timeout_ms)) == DC_OK)
         finished = 1;
-    if (!rc) rc = worker_step(w, 6, w->op_rev, "%s DDLs", op->exec ? "executed" : "skipped");
+    if (!rc) rc = dcp_worker_step(w, 6, w->op_rev, "%s DDLs", op->exec ? "executed" : "skipped");
     if (!rc && checkpoint_fn(op, w->position, userdata))
-        rc = dc__error(DC_ECLOSED, "worker %s: checkpoint callback failed", dc_e(w->source));
-    if (!rc) rc = worker_step(w, 7, 0, "checkpoint flushed");
+        rc = dc__error(DC_ECLOSED, "worker %s: checkpoint callback failed", dc__e(w->source));
+    if (!rc) rc = dcp_worker_step(w, 7, 0, "checkpoint flushed");
     int exec = op->exec;
     dc_operation_free(op);
     if (!rc && !finished) {
         rc = dc_worker_mark_done(w, timeout_ms, NULL);
-        if (rc == DC_ECHANGED && !exec) rc = worker_skip_resolved(w, timeout_ms);
+        if (rc == DC_ECHANGED && !exec) rc = dcp_worker_skip_resolved(w, timeout_ms);
     }
     return rc;
 }
@@ -116,10 +116,10 @@ int dc_worker_run_ddl(dc_worker *w, const char *schema, const char *table, const
 {
     if (executed) *executed = 0;
     if (!exec_fn || !checkpoint_fn) return dc__error(DC_EINVAL, "worker: callbacks are required");
-    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int64_t deadline = dc__deadline_ms(timeout_ms);
     w->min_attempt = 0;
     for (;;) {
-        int64_t left = deadline < 0 ? -1 : deadline - dc_now_ms();
+        int64_t left = deadline < 0 ? -1 : deadline - dc__now_ms();
         int64_t tried = 0;
         int ran = 0;
         int rc = run_once(w, schema, table, ddls, n_ddls, position, exec_fn, checkpoint_fn,
@@ -132,8 +132,8 @@ int dc_worker_run_ddl(dc_worker *w, const char *schema, const char *table, const
         /* The store lost its data (docs/DESIGN.md, "Resets"): what this run
          * reported and was told is gone with it. Report again on a new
          * handle; if the DDLs already ran here, the next attempt says so. */
-        if (deadline >= 0 && dc_now_ms() >= deadline) return rc;
-        if ((rc = worker_reopen(w, deadline))) return rc;
+        if (deadline >= 0 && dc__now_ms() >= deadline) return rc;
+        if ((rc = dcp_worker_reopen(w, deadline))) return rc;
         if (tried && tried + 1 > w->min_attempt) w->min_attempt = tried + 1;
     }
 }

@@ -21,12 +21,12 @@ static int marker_matches(dc_worker *w, const dc_kv *kv)
 {
     if (!kv || !w->position) return 0;
     pess_marker *mk;
-    if (pess_marker_decode(kv->key, kv->value, kv->value_len, &mk)) return 0;
+    if (dcp_marker_decode(kv->key, kv->value, kv->value_len, &mk)) return 0;
     int hit = mk->done && mk->position && strcmp(mk->position, w->position) == 0 &&
               strcmp(mk->id, w->lock_id) == 0 &&
               dc_ddls_equal((const char *const *)mk->ddls, mk->n_ddls, (const char *const *)w->ddls,
                             w->n_ddls);
-    pess_marker_free(mk);
+    dcp_marker_free(mk);
     return hit;
 }
 
@@ -36,13 +36,13 @@ enum { PUT_PENDING, PUT_RESOLVED, PUT_WAIT, PUT_KEEP, PUT_WRITE };
 static int put_decide(dc_worker *w, const char *json)
 {
     dc_kv b0, b1, b2;
-    const dc_kv *op_kv = view_kv(w, WK_OP, &b0), *info_kv = view_kv(w, WK_INFO, &b1),
-                *mk_kv = view_kv(w, WK_MARKER, &b2);
+    const dc_kv *op_kv = dcp_view_kv(w, WK_OP, &b0), *info_kv = dcp_view_kv(w, WK_INFO, &b1),
+                *mk_kv = dcp_view_kv(w, WK_MARKER, &b2);
     dc_operation *op;
     pess_marker *mk;
-    if (worker_pending_run(op_kv, mk_kv, &op, &mk)) {
+    if (dcp_worker_pending_run(op_kv, mk_kv, &op, &mk)) {
         dc_operation_free(op);
-        pess_marker_free(mk);
+        dcp_marker_free(mk);
         return PUT_PENDING;
     }
     if (marker_matches(w, mk_kv)) return PUT_RESOLVED;
@@ -61,18 +61,18 @@ static int put_decide(dc_worker *w, const char *json)
 static int finish_pending(dc_worker *w, int timeout_ms)
 {
     dc_kv b0, b2;
-    const dc_kv *op_kv = view_kv(w, WK_OP, &b0);
+    const dc_kv *op_kv = dcp_view_kv(w, WK_OP, &b0);
     dc_operation *op;
     pess_marker *mk;
-    if (!worker_pending_run(op_kv, view_kv(w, WK_MARKER, &b2), &op, &mk)) return DC_OK;
+    if (!dcp_worker_pending_run(op_kv, dcp_view_kv(w, WK_MARKER, &b2), &op, &mk)) return DC_OK;
     char *id = w->lock_id, **ddls = w->ddls, *position = w->position;
     size_t n_ddls = w->n_ddls;
     w->lock_id = w->position = NULL;
     w->ddls = NULL;
     w->n_ddls = 0;
-    worker_take_run(w, mk, op, op_kv->mod_revision);
+    dcp_worker_take_run(w, mk, op, op_kv->mod_revision);
     int rc = dc_worker_mark_done(w, timeout_ms, NULL);
-    worker_forget(w);
+    dcp_worker_forget(w);
     w->lock_id = id;
     w->ddls = ddls;
     w->n_ddls = n_ddls;
@@ -91,11 +91,11 @@ static int put_guarded(dc_worker *w, const char *json, int *written)
     dc_txn *t = dc_txn_new();
     if (!t) return DC_ENOMEM;
     int rc = DC_OK;
-    for (size_t i = 0; i < 3 && !rc; i++) rc = view_compare(w, t, PUT_KEYS[i]);
+    for (size_t i = 0; i < 3 && !rc; i++) rc = dcp_view_compare(w, t, PUT_KEYS[i]);
     if (!rc)
         rc = dc_txn_put(t, DC_THEN, w->info_key, strlen(w->info_key), json, strlen(json), 0, 0);
     for (size_t i = 0; i < 3 && !rc; i++) {
-        const char *key = view_key(w, PUT_KEYS[i]);
+        const char *key = dcp_view_key(w, PUT_KEYS[i]);
         rc = dc_txn_get(t, DC_ELSE, key, strlen(key), 0, 0);
     }
     dc_txn_result *res = NULL;
@@ -112,15 +112,15 @@ static int put_guarded(dc_worker *w, const char *json, int *written)
                     rev,
                     0,
                     0};
-        view_confirm(w, WK_OP, rev);
-        view_confirm(w, WK_MARKER, rev);
-        view_set(w, WK_INFO, &kv, rev); /* out of memory only leaves it unknown */
+        dcp_view_confirm(w, WK_OP, rev);
+        dcp_view_confirm(w, WK_MARKER, rev);
+        dcp_view_set(w, WK_INFO, &kv, rev); /* out of memory only leaves it unknown */
         w->info_rev = rev;
         *written = 1;
     } else if (!rc) {
-        rc = view_set_gets(w, PUT_KEYS, 3, res, 0);
+        rc = dcp_view_set_gets(w, PUT_KEYS, 3, res, 0);
     } else {
-        for (size_t i = 0; i < 3; i++) view_unknown(w, PUT_KEYS[i]); /* a lost answer: read */
+        for (size_t i = 0; i < 3; i++) dcp_view_unknown(w, PUT_KEYS[i]); /* a lost answer: read */
     }
     dc_txn_result_free(res);
     return rc;
@@ -129,15 +129,15 @@ static int put_guarded(dc_worker *w, const char *json, int *written)
 int dc_worker_put_info(dc_worker *w, const char *schema, const char *table, const char *const *ddls,
                        size_t n_ddls, const char *position, int timeout_ms, int64_t *revision)
 {
-    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int64_t deadline = dc__deadline_ms(timeout_ms);
     if (revision) *revision = 0;
     dc_info *info;
     int rc = dc_info_new(w->task, w->source, schema, table, ddls, n_ddls, &info);
     if (rc) return rc;
-    worker_forget(w);
+    dcp_worker_forget(w);
     char *json = NULL;
     rc = dc_info_lock_id(info, &w->lock_id);
-    if (!rc && !(w->ddls = pess_strv_dup(ddls, n_ddls))) rc = DC_ENOMEM;
+    if (!rc && !(w->ddls = dcp_strv_dup(ddls, n_ddls))) rc = DC_ENOMEM;
     w->n_ddls = w->ddls ? n_ddls : 0;
     if (!rc && position && !(w->position = strdup(position))) rc = DC_ENOMEM;
     if (!rc) rc = dc_info_encode(info, &json);
@@ -150,11 +150,11 @@ int dc_worker_put_info(dc_worker *w, const char *schema, const char *table, cons
     int fresh = 0, force_read = 0, logged_wait = 0;
     while (!rc) {
         int changed;
-        if ((rc = view_drain(w, &changed))) break;
+        if ((rc = dcp_view_drain(w, &changed))) break;
         if (changed) fresh = 0;
-        if (force_read || !view_known(w, PUT_KEYS, 3)) {
-            if ((rc = view_read(w, PUT_KEYS, 3))) {
-                rc = worker_pause(rc, deadline);
+        if (force_read || !dcp_view_known(w, PUT_KEYS, 3)) {
+            if ((rc = dcp_view_read(w, PUT_KEYS, 3))) {
+                rc = dcp_worker_pause(rc, deadline);
                 continue;
             }
             fresh = 1;
@@ -173,22 +173,22 @@ int dc_worker_put_info(dc_worker *w, const char *schema, const char *table, cons
                 /* The pending operation was replaced meanwhile (an unlock):
                  * there is nothing of ours left to finish, and this new report
                  * goes ahead. */
-                dc_log(DC_LOG_WARN, PESS, "worker %s: %s", dc_e(w->source), dc_last_error());
+                dc_log(DC_LOG_WARN, PESS, "worker %s: %s", dc__e(w->source), dc_last_error());
                 rc = DC_OK;
             }
             fresh = 0;
         } else if (d == PUT_RESOLVED) {
             dc_log(DC_LOG_INFO, PESS, "worker %s: lock %s at position %s already resolved: skip",
-                   dc_e(w->source), dc_e(w->lock_id), dc_e(w->position));
+                   dc__e(w->source), dc__e(w->lock_id), dc__e(w->position));
             rc = dc__error(DC_ERESOLVED, "lock %s at position %s was already resolved",
-                           dc_e(w->lock_id), dc_e(w->position));
+                           dc__e(w->lock_id), dc__e(w->position));
         } else if (d == PUT_WAIT) {
             /* A done operation is still there: its lock is not resolved yet
              * (others are still working). Wait for the master to delete it. */
             if (!logged_wait++)
                 dc_log(DC_LOG_INFO, PESS, "worker %s: waiting for the done operation to go",
-                       dc_e(w->source));
-            rc = view_wait(w, PUT_KEYS, 1, deadline);
+                       dc__e(w->source));
+            rc = dcp_view_wait(w, PUT_KEYS, 1, deadline);
         } else if (d == PUT_KEEP) {
             w->info_rev = w->view[WK_INFO].mod; /* re-run: the info is there already */
             break;
@@ -196,24 +196,24 @@ int dc_worker_put_info(dc_worker *w, const char *schema, const char *table, cons
             int written;
             rc = put_guarded(w, json, &written);
             if (!rc && written) break;
-            if (!rc && deadline >= 0 && dc_now_ms() >= deadline)
+            if (!rc && deadline >= 0 && dc__now_ms() >= deadline)
                 /* Lost the race on every try (the keys keep moving, or the
                  * store answers with a state the view cannot take): the
                  * caller's time is up all the same. */
                 rc = dc__error(DC_ETIMEDOUT,
                                "worker %s: info of %s not put in time: its keys "
                                "kept changing",
-                               dc_e(w->source), dc_e(w->lock_id));
+                               dc__e(w->source), dc__e(w->lock_id));
             else if (!rc)
                 fresh = 1;
             else
-                rc = worker_pause(rc, deadline); /* lost answer: the re-read tells */
+                rc = dcp_worker_pause(rc, deadline); /* lost answer: the re-read tells */
         }
     }
     free(json);
     if (rc == DC_ENOMEM) rc = dc__error(rc, "out of memory");
     if (rc) return rc;
     if (revision) *revision = w->info_rev;
-    return worker_step(w, 2, w->info_rev, "PUT info: %zu DDL%s", w->n_ddls,
+    return dcp_worker_step(w, 2, w->info_rev, "PUT info: %zu DDL%s", w->n_ddls,
                        w->n_ddls == 1 ? "" : "s");
 }

@@ -29,7 +29,7 @@
 
 #include "clock.h"
 
-const char *view_key(const dc_worker *w, int k)
+const char *dcp_view_key(const dc_worker *w, int k)
 {
     switch (k) {
     case WK_OP:
@@ -43,23 +43,23 @@ const char *view_key(const dc_worker *w, int k)
     }
 }
 
-const dc_kv *view_kv(dc_worker *w, int k, dc_kv *buf)
+const dc_kv *dcp_view_kv(dc_worker *w, int k, dc_kv *buf)
 {
     const wk_slot *s = &w->view[k];
     if (!s->known || !s->present) return NULL;
-    const char *key = view_key(w, k);
+    const char *key = dcp_view_key(w, k);
     *buf = (dc_kv){(char *)key, strlen(key), s->value, s->len, s->create, s->mod, 0, 0};
     return buf;
 }
 
-int view_known(const dc_worker *w, const int *ks, size_t n)
+int dcp_view_known(const dc_worker *w, const int *ks, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (!w->view[ks[i]].known) return 0;
     return 1;
 }
 
-void view_unknown(dc_worker *w, int k)
+void dcp_view_unknown(dc_worker *w, int k)
 {
     wk_slot *s = &w->view[k];
     free(s->value);
@@ -75,13 +75,13 @@ static void view_unwatch(dc_worker *w, int k)
     w->view[k].watch = NULL;
 }
 
-int view_set(dc_worker *w, int k, const dc_kv *kv, int64_t rev)
+int dcp_view_set(dc_worker *w, int k, const dc_kv *kv, int64_t rev)
 {
     wk_slot *s = &w->view[k];
     if (s->known && rev < s->seen) return DC_OK; /* we already know a later state */
     char *v = NULL;
     if (kv && !(v = malloc(kv->value_len + 1))) {
-        view_unknown(w, k);
+        dcp_view_unknown(w, k);
         return dc__error(DC_ENOMEM, "out of memory");
     }
     if (kv) {
@@ -99,48 +99,48 @@ int view_set(dc_worker *w, int k, const dc_kv *kv, int64_t rev)
     return DC_OK;
 }
 
-void view_confirm(dc_worker *w, int k, int64_t rev)
+void dcp_view_confirm(dc_worker *w, int k, int64_t rev)
 {
     wk_slot *s = &w->view[k];
     if (s->known && rev > s->seen) s->seen = rev;
 }
 
-int view_set_gets(dc_worker *w, const int *ks, size_t n, const dc_txn_result *res, size_t first)
+int dcp_view_set_gets(dc_worker *w, const int *ks, size_t n, const dc_txn_result *res, size_t first)
 {
     int rc = DC_OK;
     for (size_t i = 0; i < n; i++) {
         const dc_response *r = first + i < res->n_responses ? &res->responses[first + i] : NULL;
         if (!r) {
-            view_unknown(w, ks[i]);
+            dcp_view_unknown(w, ks[i]);
             continue;
         }
-        int r2 = view_set(w, ks[i], r->n_kvs ? &r->kvs[0] : NULL, res->revision);
+        int r2 = dcp_view_set(w, ks[i], r->n_kvs ? &r->kvs[0] : NULL, res->revision);
         if (r2) rc = r2;
     }
     return rc;
 }
 
-int view_read(dc_worker *w, const int *ks, size_t n)
+int dcp_view_read(dc_worker *w, const int *ks, size_t n)
 {
     dc_txn *t = dc_txn_new();
     if (!t) return dc__error(DC_ENOMEM, "out of memory");
     int rc = DC_OK;
     for (size_t i = 0; i < n && !rc; i++) {
-        const char *key = view_key(w, ks[i]);
+        const char *key = dcp_view_key(w, ks[i]);
         rc = dc_txn_get(t, DC_THEN, key, strlen(key), 0, 0);
     }
     dc_txn_result *res = NULL;
     if (!rc) rc = dc_txn_commit(w->store, t, &res);
     dc_txn_free(t);
-    if (!rc) rc = view_set_gets(w, ks, n, res, 0);
+    if (!rc) rc = dcp_view_set_gets(w, ks, n, res, 0);
     dc_txn_result_free(res);
     return rc;
 }
 
-int view_compare(dc_worker *w, dc_txn *t, int k)
+int dcp_view_compare(dc_worker *w, dc_txn *t, int k)
 {
     const wk_slot *s = &w->view[k];
-    const char *key = view_key(w, k);
+    const char *key = dcp_view_key(w, k);
     if (s->present)
         return dc_txn_compare_int(t, key, strlen(key), DC_TARGET_MOD, DC_CMP_EQUAL, s->mod);
     return dc_txn_compare_int(t, key, strlen(key), DC_TARGET_CREATE, DC_CMP_EQUAL, 0);
@@ -154,14 +154,14 @@ static int view_apply(dc_worker *w, int k, const dc_events *evs, int *changed)
         int64_t rev = e->kv.mod_revision;
         /* Unknown: a read is coming and its state includes this event. */
         if (!w->view[k].known || rev <= w->view[k].seen) continue;
-        int rc = view_set(w, k, e->type == DC_EVENT_PUT ? &e->kv : NULL, rev);
+        int rc = dcp_view_set(w, k, e->type == DC_EVENT_PUT ? &e->kv : NULL, rev);
         if (rc) return rc;
         *changed = 1;
     }
     return DC_OK;
 }
 
-int view_drain(dc_worker *w, int *changed)
+int dcp_view_drain(dc_worker *w, int *changed)
 {
     *changed = 0;
     for (int k = 0; k < WK_N; k++) {
@@ -173,37 +173,37 @@ int view_drain(dc_worker *w, int *changed)
                 rc = view_apply(w, k, evs, changed);
                 dc_events_free(evs);
                 if (rc) {
-                    view_unknown(w, k);
+                    dcp_view_unknown(w, k);
                     return rc;
                 }
                 continue;
             }
             dc_log(DC_LOG_INFO, PESS, "worker %s: watch of %s ended (%s): re-reading",
-                   dc_e(w->source), dc_e(view_key(w, k)), dc_errname(rc));
+                   dc__e(w->source), dc__e(dcp_view_key(w, k)), dc_errname(rc));
             view_unwatch(w, k);
-            view_unknown(w, k);
+            dcp_view_unknown(w, k);
             *changed = 1;
         }
     }
     return DC_OK;
 }
 
-int view_wait(dc_worker *w, const int *ks, size_t n, int64_t deadline)
+int dcp_view_wait(dc_worker *w, const int *ks, size_t n, int64_t deadline)
 {
     for (size_t i = 0; i < n; i++) {
         wk_slot *s = &w->view[ks[i]];
         if (!s->known) return DC_OK; /* only a read tells where to start */
         if (s->watch) continue;
-        const char *key = view_key(w, ks[i]);
+        const char *key = dcp_view_key(w, ks[i]);
         int rc = dc_watch_open(w->store, key, strlen(key), s->seen + 1, 0, &s->watch);
         if (rc) {
             s->watch = NULL;
-            view_unknown(w, ks[i]);
+            dcp_view_unknown(w, ks[i]);
             dc_log(DC_LOG_INFO, PESS, "worker %s: cannot watch %s (%s): re-reading",
-                   dc_e(w->source), dc_e(key), dc_errname(rc));
+                   dc__e(w->source), dc__e(key), dc_errname(rc));
             /* A store blip: pause so a dead store is not hammered. */
-            int64_t left = deadline < 0 ? 100 : deadline - dc_now_ms();
-            dc_sleep_ms(left < 100 ? (left > 0 ? left : 0) : 100);
+            int64_t left = deadline < 0 ? 100 : deadline - dc__now_ms();
+            dc__sleep_ms(left < 100 ? (left > 0 ? left : 0) : 100);
             return DC_OK;
         }
     }
@@ -212,23 +212,23 @@ int view_wait(dc_worker *w, const int *ks, size_t n, int64_t deadline)
     for (int k = 0; k < WK_N; k++)
         if (w->view[k].watch) p[np++] = (struct pollfd){dc_watch_fd(w->view[k].watch), POLLIN, 0};
     for (;;) {
-        int64_t now = dc_now_ms();
+        int64_t now = dc__now_ms();
         if (deadline >= 0 && now >= deadline)
-            return dc__error(DC_ETIMEDOUT, "worker %s: timed out waiting", dc_e(w->source));
+            return dc__error(DC_ETIMEDOUT, "worker %s: timed out waiting", dc__e(w->source));
         int wait = deadline < 0 ? 1000 : (int)(deadline - now);
         int r = poll(p, np, wait > 1000 ? 1000 : wait);
         if (r > 0) return DC_OK;
         if (r < 0 && errno != EINTR) {
-            dc_sleep_ms(10); /* cannot tell: drain and decide again, without spinning */
+            dc__sleep_ms(10); /* cannot tell: drain and decide again, without spinning */
             return DC_OK;
         }
     }
 }
 
-void view_free(dc_worker *w)
+void dcp_view_free(dc_worker *w)
 {
     for (int k = 0; k < WK_N; k++) {
         view_unwatch(w, k);
-        view_unknown(w, k);
+        dcp_view_unknown(w, k);
     }
 }

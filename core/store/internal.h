@@ -65,7 +65,7 @@ void dc__config_mark(const dc_config *cfg, const char *key);
  * "zk.root" with a Redis store) belong to someone else. DC_OK otherwise. */
 int dc__config_unread(const dc_config *cfg, const char *scheme, const char *const *known);
 
-/* Count one driver call of kind call that started at t0_us (dc_now_us) and
+/* Count one driver call of kind call that started at t0_us (dc__now_us) and
  * returned rc (stats.c). */
 void dc__stats_note(dc_store *s, int call, int64_t t0_us, int rc);
 

@@ -228,12 +228,12 @@ int dc__load_driver(const char *scheme, const dc_config *cfg, const dc_driver **
         dc_buf tried = DC_BUF_INIT;
         int oom = 0;
         for (size_t i = 0; i < n; i++)
-            oom |= dc_buf_printf(&tried, "%s%s (%s)", i ? ", " : "", dirs[i].path, dirs[i].origin);
+            oom |= dc__buf_printf(&tried, "%s%s (%s)", i ? ", " : "", dirs[i].path, dirs[i].origin);
         rc = dc__error(DC_ENODRIVER,
                        "no driver plugin for scheme '%s': ddlcoord-%s.so is not in %s; name its "
                        "directory in DDLCOORD_DRIVER_PATH or the driver_dir setting",
                        scheme, base, oom || !tried.p ? "any directory" : tried.p);
-        dc_buf_free(&tried);
+        dc__buf_free(&tried);
     }
     dirs_free(dirs, n);
     return rc;

@@ -29,7 +29,7 @@
  * and the reads share the tree helpers and the log, and every piece of it
  * runs under the one instance mutex; watches and leases, which only hook
  * into it, are already in mem_watch.c and mem_lease.c. The write path would
- * be the next file (mem_txn.c) once the store's source list names it.
+ * be the next file (dc__mem_txn.c) once the store's source list names it.
  */
 #include "mem.h"
 
@@ -48,12 +48,12 @@
 
 #define ERR(err, code, ...) (snprintf((err)->msg, sizeof(err)->msg, __VA_ARGS__), (code))
 
-int mem_key_cmp(const mem_key *a, const mem_key *b)
+int dc__mem_key_cmp(const mem_key *a, const mem_key *b)
 {
-    return dc_key_cmp(a->kv.key, a->kv.key_len, b->kv.key, b->kv.key_len);
+    return dc__key_cmp(a->kv.key, a->kv.key_len, b->kv.key, b->kv.key_len);
 }
 
-RB_GENERATE(mem_tree, mem_key, rb, mem_key_cmp)
+RB_GENERATE(dc__mem_tree, mem_key, rb, dc__mem_key_cmp)
 
 /* The key hash (keyhash.h) is shared with the watch index (mem_watch.c). */
 static uint64_t key_hash(const char *key, size_t len)
@@ -71,7 +71,7 @@ static mem_key *find_hashed(mem_store *m, const char *key, size_t key_len, uint6
     return NULL;
 }
 
-mem_key *mem_find(mem_store *m, const char *key, size_t key_len)
+mem_key *dc__mem_find(mem_store *m, const char *key, size_t key_len)
 {
     return find_hashed(m, key, key_len, key_hash(key, key_len));
 }
@@ -101,7 +101,7 @@ static int keys_reserve(mem_store *m, size_t extra)
 /* Link a new key (keys_reserve made room) or unlink a deleted one. */
 static void key_link(mem_store *m, mem_key *k)
 {
-    RB_INSERT(mem_tree, &m->keys, k);
+    RB_INSERT(dc__mem_tree, &m->keys, k);
     mem_key **b = &m->khash[k->hash & (m->kcap - 1)];
     k->hnext = *b;
     *b = k;
@@ -110,7 +110,7 @@ static void key_link(mem_store *m, mem_key *k)
 
 static void key_unlink(mem_store *m, mem_key *k)
 {
-    RB_REMOVE(mem_tree, &m->keys, k);
+    RB_REMOVE(dc__mem_tree, &m->keys, k);
     mem_key **p = &m->khash[k->hash & (m->kcap - 1)];
     while (*p != k) p = &(*p)->hnext;
     *p = k->hnext;
@@ -127,12 +127,12 @@ static void event_clear(mem_event *ev)
 }
 
 /* The first key >= key. */
-mem_key *mem_lower_bound(mem_store *m, const char *key, size_t key_len)
+mem_key *dc__mem_lower_bound(mem_store *m, const char *key, size_t key_len)
 {
     mem_key probe;
     probe.kv.key = (char *)key;
     probe.kv.key_len = key_len;
-    return RB_NFIND(mem_tree, &m->keys, &probe);
+    return RB_NFIND(dc__mem_tree, &m->keys, &probe);
 }
 
 /* ------------------------------------------------------------ registry */
@@ -141,13 +141,13 @@ static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static mem_store **registry;
 static size_t registry_n;
 
-void mem_wipe(mem_store *m)
+void dc__mem_wipe(mem_store *m)
 {
     mem_key *k, *next;
-    for (k = RB_MIN(mem_tree, &m->keys); k; k = next) {
-        next = RB_NEXT(mem_tree, &m->keys, k);
-        RB_REMOVE(mem_tree, &m->keys, k);
-        dc_kv_clear(&k->kv);
+    for (k = RB_MIN(dc__mem_tree, &m->keys); k; k = next) {
+        next = RB_NEXT(dc__mem_tree, &m->keys, k);
+        RB_REMOVE(dc__mem_tree, &m->keys, k);
+        dc__kv_clear(&k->kv);
         free(k);
     }
     for (size_t i = m->head; i < m->len; i++) event_clear(&m->log[i]);
@@ -163,10 +163,10 @@ void mem_wipe(mem_store *m)
 
 static void mem_destroy(mem_store *m)
 {
-    mem_lease_stop_reaper(m);
-    mem_wipe(m);
-    mem_watch_index_free(m);
-    mem_lease_free_all(m);
+    dc__mem_lease_stop_reaper(m);
+    dc__mem_wipe(m);
+    dc__mem_watch_index_free(m);
+    dc__mem_lease_free_all(m);
     pthread_cond_destroy(&m->reaper_cv);
     pthread_mutex_destroy(&m->mu);
     free(m->name);
@@ -182,18 +182,18 @@ static mem_store *mem_create(const char *name, const dc_host *host, const dc_con
         return NULL;
     }
     pthread_mutex_init(&m->mu, NULL);
-    dc_cond_init_monotonic(&m->reaper_cv);
+    dc__cond_init_monotonic(&m->reaper_cv);
     RB_INIT(&m->keys);
     m->rev = 1; /* like etcd, an empty store is at revision 1 */
     m->refs = 1;
     m->host = host;
     /* lease IDs look like etcd's: large and unlikely to repeat across runs */
-    m->next_lease = ((dc_wall_ms() & 0xffffffffLL) << 20) | 1;
+    m->next_lease = ((dc__wall_ms() & 0xffffffffLL) << 20) | 1;
     m->first_lease = m->next_lease;
     m->epoch = 1;
     m->max_txn_ops = host->config_get_int(cfg, "max_txn_ops", MEM_DEFAULT_MAX_TXN_OPS);
     m->max_value_bytes = host->config_get_int(cfg, "max_value_bytes", MEM_DEFAULT_MAX_VALUE);
-    if (mem_lease_start_reaper(m) != 0) {
+    if (dc__mem_lease_start_reaper(m) != 0) {
         mem_destroy(m);
         return NULL;
     }
@@ -226,13 +226,13 @@ static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, 
                     dc_drv_err *err)
 {
     dc_uri u;
-    int rc = dc_uri_parse(uri, &u, err->msg, sizeof err->msg);
+    int rc = dc__uri_parse(uri, &u, err->msg, sizeof err->msg);
     if (rc) {
-        dc_uri_free(&u);
+        dc__uri_free(&u);
         return rc == -2 ? DC_ENOMEM : DC_EINVAL;
     }
     if (u.n_hosts > 1 || u.user || u.path[0]) {
-        dc_uri_free(&u);
+        dc__uri_free(&u);
         char shown[256];
         return ERR(err, DC_EINVAL, "mem: '%s': expected mem://[name]",
                    dc__uri_redact(uri, shown, sizeof shown));
@@ -261,7 +261,7 @@ static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, 
         }
     }
     pthread_mutex_unlock(&registry_mu);
-    dc_uri_free(&u);
+    dc__uri_free(&u);
     mem_conn *c = m ? calloc(1, sizeof *c) : NULL;
     if (!c) {
         if (m) mem_release(m);
@@ -275,7 +275,7 @@ static int mem_open(const dc_host *host, const char *uri, const dc_config *cfg, 
     return DC_OK;
 }
 
-int mem_check_epoch(const mem_conn *c, dc_drv_err *err)
+int dc__mem_check_epoch(const mem_conn *c, dc_drv_err *err)
 {
     if (c->epoch == c->m->epoch) return DC_OK;
     return ERR(err, DC_ERESET,
@@ -294,10 +294,10 @@ static void mem_close(void *conn)
 
 /* ------------------------------------------------------------ reads */
 
-int mem_copy_kv(dc_kv *dst, const dc_kv *src, int keys_only)
+int dc__mem_copy_kv(dc_kv *dst, const dc_kv *src, int keys_only)
 {
     *dst = *src;
-    if (dc_kv_set(dst, src->key, src->key_len, keys_only ? NULL : src->value,
+    if (dc__kv_set(dst, src->key, src->key_len, keys_only ? NULL : src->value,
                   keys_only ? 0 : src->value_len) != 0) {
         memset(dst, 0, sizeof *dst);
         return -1;
@@ -315,13 +315,13 @@ static int mem_range(mem_store *m, const dc_op *op, dc_kv **out_kvs, size_t *out
     *more = 0;
     mem_key *first, *k;
     if (op->flags & DC_PREFIX)
-        first = op->key_len ? mem_lower_bound(m, op->key, op->key_len) : RB_MIN(mem_tree, &m->keys);
+        first = op->key_len ? dc__mem_lower_bound(m, op->key, op->key_len) : RB_MIN(dc__mem_tree, &m->keys);
     else
-        first = mem_find(m, op->key, op->key_len);
+        first = dc__mem_find(m, op->key, op->key_len);
     /* count first so the array is allocated once */
     int64_t n = 0;
-    for (k = first; k; k = RB_NEXT(mem_tree, &m->keys, k)) {
-        if (!dc_key_has_prefix(k->kv.key, k->kv.key_len, op->key, op->key_len)) break;
+    for (k = first; k; k = RB_NEXT(dc__mem_tree, &m->keys, k)) {
+        if (!dc__key_has_prefix(k->kv.key, k->kv.key_len, op->key, op->key_len)) break;
         n++;
         if (!(op->flags & DC_PREFIX)) break;
     }
@@ -332,9 +332,9 @@ static int mem_range(mem_store *m, const dc_op *op, dc_kv **out_kvs, size_t *out
     dc_kv *kvs = calloc((size_t)want, sizeof *kvs);
     if (!kvs) return DC_ENOMEM;
     size_t i = 0;
-    for (k = first; k && (int64_t)i < want; k = RB_NEXT(mem_tree, &m->keys, k)) {
-        if (mem_copy_kv(&kvs[i], &k->kv, op->flags & DC_KEYS_ONLY) != 0) {
-            for (size_t j = 0; j < i; j++) dc_kv_clear(&kvs[j]);
+    for (k = first; k && (int64_t)i < want; k = RB_NEXT(dc__mem_tree, &m->keys, k)) {
+        if (dc__mem_copy_kv(&kvs[i], &k->kv, op->flags & DC_KEYS_ONLY) != 0) {
+            for (size_t j = 0; j < i; j++) dc__kv_clear(&kvs[j]);
             free(kvs);
             return DC_ENOMEM;
         }
@@ -345,11 +345,11 @@ static int mem_range(mem_store *m, const dc_op *op, dc_kv **out_kvs, size_t *out
     return DC_OK;
 }
 
-int mem_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
+int dc__mem_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
 {
     mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
-    int rc = mem_check_epoch(conn, err);
+    int rc = dc__mem_check_epoch(conn, err);
     if (rc != DC_OK) {
         pthread_mutex_unlock(&m->mu);
         return rc;
@@ -401,11 +401,11 @@ static void plan_free(plan *p, int committed)
         if (!committed) {
             if (!it->is_put && it->k) it->k->planned_delete = 0;
             if (it->is_new && it->k) {
-                dc_kv_clear(&it->k->kv);
+                dc__kv_clear(&it->k->kv);
                 free(it->k);
             }
             free(it->value);
-            dc_kv_clear(&it->ev.kv); /* prev is filled at commit only */
+            dc__kv_clear(&it->ev.kv); /* prev is filled at commit only */
         }
     }
     if (p->items != p->inline_items) free(p->items);
@@ -456,7 +456,7 @@ static int plan_put(mem_store *m, plan *p, const dc_op *op, int64_t rev)
     if (!it->k) {
         it->is_new = 1;
         it->k = calloc(1, sizeof *it->k);
-        if (!it->k || dc_kv_set(&it->k->kv, op->key, op->key_len, NULL, 0) != 0) return -1;
+        if (!it->k || dc__kv_set(&it->k->kv, op->key, op->key_len, NULL, 0) != 0) return -1;
         free(it->k->kv.value); /* the put's buffer replaces it at commit */
         it->k->kv.value = NULL;
         it->k->hash = h;
@@ -468,7 +468,7 @@ static int plan_put(mem_store *m, plan *p, const dc_op *op, int64_t rev)
     if (op->value_len) memcpy(it->value, op->value, op->value_len);
     it->value[op->value_len] = '\0';
     it->ev.type = DC_EVENT_PUT;
-    if (dc_kv_set(&it->ev.kv, op->key, op->key_len, op->value, op->value_len) != 0) return -1;
+    if (dc__kv_set(&it->ev.kv, op->key, op->key_len, op->value, op->value_len) != 0) return -1;
     it->ev.kv.create_revision = it->is_new ? rev : it->k->kv.create_revision;
     it->ev.kv.mod_revision = rev;
     it->ev.kv.version = it->is_new ? 1 : it->k->kv.version + 1;
@@ -520,13 +520,13 @@ static void commit_item(mem_store *m, plan_item *it, int64_t rev)
         k->kv.mod_revision = rev;
         k->kv.version = it->ev.kv.version;
         if (k->lease != it->lease) {
-            mem_lease_detach(k);
-            if (it->lease) mem_lease_attach(m, k, it->lease);
+            dc__mem_lease_detach(k);
+            if (it->lease) dc__mem_lease_attach(m, k, it->lease);
         }
         k->kv.lease = it->lease ? it->lease->id : 0;
         if (it->is_new) key_link(m, k);
     } else {
-        mem_lease_detach(k);
+        dc__mem_lease_detach(k);
         key_unlink(m, k);
         free(k); /* its strings now belong to the event */
     }
@@ -539,17 +539,17 @@ static void commit_item(mem_store *m, plan_item *it, int64_t rev)
 
 static int compare_holds(mem_store *m, const dc_compare *c)
 {
-    mem_key *k = mem_find(m, c->key, c->key_len);
-    return dc_compare_holds(c, k ? &k->kv : NULL);
+    mem_key *k = dc__mem_find(m, c->key, c->key_len);
+    return dc__compare_holds(c, k ? &k->kv : NULL);
 }
 
 /* Does a delete op match at least one live key? mu held. */
 static int delete_matches(mem_store *m, const dc_op *op)
 {
-    if (!(op->flags & DC_PREFIX)) return mem_find(m, op->key, op->key_len) != NULL;
+    if (!(op->flags & DC_PREFIX)) return dc__mem_find(m, op->key, op->key_len) != NULL;
     mem_key *k =
-        op->key_len ? mem_lower_bound(m, op->key, op->key_len) : RB_MIN(mem_tree, &m->keys);
-    return k && dc_key_has_prefix(k->kv.key, k->kv.key_len, op->key, op->key_len);
+        op->key_len ? dc__mem_lower_bound(m, op->key, op->key_len) : RB_MIN(dc__mem_tree, &m->keys);
+    return k && dc__key_has_prefix(k->kv.key, k->kv.key_len, op->key, op->key_len);
 }
 
 static int plan_ops(mem_store *m, plan *p, const dc_op *ops, size_t n, int64_t rev)
@@ -570,12 +570,12 @@ static int plan_ops(mem_store *m, plan *p, const dc_op *ops, size_t n, int64_t r
         } else if (op->kind == DC_OP_DELETE) {
             mem_key *k;
             if (op->flags & DC_PREFIX) {
-                for (k = mem_lower_bound(m, op->key, op->key_len); k;
-                     k = RB_NEXT(mem_tree, &m->keys, k)) {
-                    if (!dc_key_has_prefix(k->kv.key, k->kv.key_len, op->key, op->key_len)) break;
+                for (k = dc__mem_lower_bound(m, op->key, op->key_len); k;
+                     k = RB_NEXT(dc__mem_tree, &m->keys, k)) {
+                    if (!dc__key_has_prefix(k->kv.key, k->kv.key_len, op->key, op->key_len)) break;
                     if (plan_delete_key(p, k, rev) != 0) return -1;
                 }
-            } else if ((k = mem_find(m, op->key, op->key_len)) != NULL) {
+            } else if ((k = dc__mem_find(m, op->key, op->key_len)) != NULL) {
                 if (plan_delete_key(p, k, rev) != 0) return -1;
             }
         }
@@ -594,13 +594,13 @@ static int fill_prev(dc_response *r, const mem_event *evs, size_t n)
     if (!r->prev_kvs) return -1;
     for (size_t i = 0; i < n; i++) {
         if (!evs[i].has_prev) continue;
-        if (mem_copy_kv(&r->prev_kvs[r->n_prev_kvs], &evs[i].prev, 0) != 0) return -1;
+        if (dc__mem_copy_kv(&r->prev_kvs[r->n_prev_kvs], &evs[i].prev, 0) != 0) return -1;
         r->n_prev_kvs++;
     }
     return 0;
 }
 
-int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err)
+int dc__mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err)
 {
     mem_store *m = mem_of(conn);
     if ((int64_t)req->n_compares > m->max_txn_ops || (int64_t)req->n_ops[0] > m->max_txn_ops ||
@@ -617,7 +617,7 @@ int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *e
 
     pthread_mutex_lock(&m->mu);
     /* a txn prepared against a history that was reset must not apply to the new one */
-    int erc = mem_check_epoch(conn, err);
+    int erc = dc__mem_check_epoch(conn, err);
     if (erc != DC_OK) {
         pthread_mutex_unlock(&m->mu);
         return erc;
@@ -634,7 +634,7 @@ int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *e
             mem_lease *l;
             HASH_FIND(hh, m->leases, &op->lease, sizeof op->lease, l);
             /* an expired lease the reaper has not reached yet is gone too */
-            if (!l || l->deadline_ms <= mem_now(m)) {
+            if (!l || l->deadline_ms <= dc__mem_now(m)) {
                 pthread_mutex_unlock(&m->mu);
                 return ERR(err, DC_ENOTFOUND, "mem: lease %lld not found", (long long)op->lease);
             }
@@ -676,7 +676,7 @@ int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *e
     m->rev = rev;
     size_t nev = m->len - first_event;
     plan_free(&p, 1);
-    if (nev) mem_watch_notify(m, first_event, nev);
+    if (nev) dc__mem_watch_notify(m, first_event, nev);
     pthread_mutex_unlock(&m->mu);
 
     out->succeeded = ok;
@@ -690,7 +690,7 @@ int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *e
     return DC_OK;
 }
 
-int mem_lease_delete_keys(mem_store *m, mem_lease *l)
+int dc__mem_lease_delete_keys(mem_store *m, mem_lease *l)
 {
     if (!l->keys) return 0;
     int64_t rev = m->rev + 1;
@@ -709,17 +709,17 @@ int mem_lease_delete_keys(mem_store *m, mem_lease *l)
     for (size_t i = 0; i < p.n; i++) commit_item(m, &p.items[i], rev);
     m->rev = rev;
     plan_free(&p, 1);
-    mem_watch_notify(m, first, m->len - first);
+    dc__mem_watch_notify(m, first, m->len - first);
     return 0;
 }
 
 /* ------------------------------------------------------------ compaction */
 
-int mem_compact(void *conn, int64_t revision, dc_drv_err *err)
+int dc__mem_compact(void *conn, int64_t revision, dc_drv_err *err)
 {
     mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
-    int rc = mem_check_epoch(conn, err);
+    int rc = dc__mem_check_epoch(conn, err);
     if (rc != DC_OK) {
         /* a reset instance: nothing to compact for this handle */
     } else if (revision > m->rev) {
@@ -747,15 +747,15 @@ static const dc_driver mem_driver = {
     .version = "built-in",
     .open = mem_open,
     .close = mem_close,
-    .get = mem_fp_get, /* the mem_fp_ calls consult the handle's failpoint hook */
-    .txn = mem_fp_txn,
-    .compact = mem_fp_compact,
-    .watch_start = mem_fp_watch_start,
-    .watch_stop = mem_watch_stop,
-    .lease_grant = mem_fp_lease_grant,
-    .lease_keepalive = mem_fp_lease_keepalive,
-    .lease_revoke = mem_fp_lease_revoke,
-    .get_page = mem_get_page,
+    .get = dc__mem_fp_get, /* the mem_fp_ calls consult the handle's failpoint hook */
+    .txn = dc__mem_fp_txn,
+    .compact = dc__mem_fp_compact,
+    .watch_start = dc__mem_fp_watch_start,
+    .watch_stop = dc__mem_watch_stop,
+    .lease_grant = dc__mem_fp_lease_grant,
+    .lease_keepalive = dc__mem_fp_lease_keepalive,
+    .lease_revoke = dc__mem_fp_lease_revoke,
+    .get_page = dc__mem_get_page,
 };
 
 const dc_driver *dc__mem_driver(void)

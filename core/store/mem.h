@@ -45,7 +45,7 @@ typedef struct mem_key {
     int planned_delete; /* a txn being prepared deletes it (two deletes may overlap) */
 } mem_key;
 
-RB_HEAD(mem_tree, mem_key);
+RB_HEAD(dc__mem_tree, mem_key);
 
 /* One event of the history: the MVCC log that watches replay. An event owns
  * kv.key, kv.value and prev.value; prev.key is kv.key (the same key), so
@@ -79,7 +79,7 @@ typedef struct mem_watch_index {
         size_t buckets; /* how many */
     } * lens;           /* ascending by len */
     size_t n_lens, cap_lens;
-    mem_watch **touched; /* scratch of mem_watch_notify: watches with pending events */
+    mem_watch **touched; /* scratch of dc__mem_watch_notify: watches with pending events */
     size_t cap_touched;
 } mem_watch_index;
 
@@ -87,7 +87,7 @@ struct mem_store {
     char *name; /* NULL for a private instance */
     int refs;
     pthread_mutex_t mu;
-    struct mem_tree keys;
+    struct dc__mem_tree keys;
     int64_t nkeys;
     mem_key **khash; /* buckets of the live keys by hash; kcap a power of 2 */
     size_t kcap;
@@ -112,25 +112,25 @@ struct mem_store {
     int64_t vnow_ms;
 };
 
-int mem_key_cmp(const mem_key *a, const mem_key *b);
-RB_PROTOTYPE(mem_tree, mem_key, rb, mem_key_cmp)
+int dc__mem_key_cmp(const mem_key *a, const mem_key *b);
+RB_PROTOTYPE(dc__mem_tree, mem_key, rb, dc__mem_key_cmp)
 
-mem_key *mem_find(mem_store *m, const char *key, size_t key_len);
+mem_key *dc__mem_find(mem_store *m, const char *key, size_t key_len);
 
 /* DC_ERESET (err filled) if the instance was reset since handle c opened
  * (its epoch moved on), else DC_OK. Every real call checks it first, under
  * mu, so nothing prepared against the old history applies to the new one
  * (docs/DESIGN.md, "Resets"). */
-int mem_check_epoch(const mem_conn *c, dc_drv_err *err);
+int dc__mem_check_epoch(const mem_conn *c, dc_drv_err *err);
 
 /* Paged reads at a fixed revision (mem_page.c). */
-int mem_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err);
+int dc__mem_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err);
 /* A copy of a key-value (keys_only: without its value). 0 or -1. */
-int mem_copy_kv(dc_kv *dst, const dc_kv *src, int keys_only);
+int dc__mem_copy_kv(dc_kv *dst, const dc_kv *src, int keys_only);
 /* The first live key >= key. mu held. */
-mem_key *mem_lower_bound(mem_store *m, const char *key, size_t key_len);
+mem_key *dc__mem_lower_bound(mem_store *m, const char *key, size_t key_len);
 /* The first log slot with revision >= rev. mu held. */
-size_t mem_log_search(mem_store *m, int64_t rev);
+size_t dc__mem_log_search(mem_store *m, int64_t rev);
 
 /* The instance behind a driver conn. */
 static inline mem_store *mem_of(void *conn)
@@ -139,54 +139,54 @@ static inline mem_store *mem_of(void *conn)
 }
 
 /* Milliseconds on the instance's lease clock: monotonic, or virtual. mu held. */
-int64_t mem_now(const mem_store *m);
+int64_t dc__mem_now(const mem_store *m);
 
 /* The driver calls, without failpoints (mem.c); the driver table has the
  * mem_fp_ versions (mem_failpoint.c), which consult the handle's hook. */
-int mem_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err);
-int mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err);
-int mem_compact(void *conn, int64_t revision, dc_drv_err *err);
-int mem_fp_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err);
-int mem_fp_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err);
-int mem_fp_compact(void *conn, int64_t revision, dc_drv_err *err);
-int mem_fp_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
+int dc__mem_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err);
+int dc__mem_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err);
+int dc__mem_compact(void *conn, int64_t revision, dc_drv_err *err);
+int dc__mem_fp_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err);
+int dc__mem_fp_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err);
+int dc__mem_fp_compact(void *conn, int64_t revision, dc_drv_err *err);
+int dc__mem_fp_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
                        dc_drv_err *err);
-int mem_fp_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err);
-int mem_fp_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err);
-int mem_fp_lease_revoke(void *conn, int64_t id, dc_drv_err *err);
+int dc__mem_fp_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err);
+int dc__mem_fp_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err);
+int dc__mem_fp_lease_revoke(void *conn, int64_t id, dc_drv_err *err);
 
 /* Free every key and event and empty the log (mem_destroy, dc_mem_reset). mu held. */
-void mem_wipe(mem_store *m);
+void dc__mem_wipe(mem_store *m);
 
 /* Hand a batch of n events (already at the log's tail, from slot first) to
  * the watchers. mu held. */
-void mem_watch_notify(mem_store *m, size_t first, size_t n);
+void dc__mem_watch_notify(mem_store *m, size_t first, size_t n);
 /* Delete every key of lease l at one new revision, as one write (mu held).
  * Used by revoke and expiry. -1 when out of memory (nothing changed). */
-int mem_lease_delete_keys(mem_store *m, mem_lease *l);
+int dc__mem_lease_delete_keys(mem_store *m, mem_lease *l);
 
 /* Watches (mem_watch.c). */
-void mem_watch_index_free(mem_store *m);
-int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
+void dc__mem_watch_index_free(mem_store *m);
+int dc__mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
                     dc_drv_err *err);
-void mem_watch_stop(void *conn, void *handle);
+void dc__mem_watch_stop(void *conn, void *handle);
 /* End the watches of handle `only` (NULL: of every handle) on exactly key
  * (NULL: all) with code and compact_rev; returns how many. mu held. */
-size_t mem_watch_end(mem_store *m, const mem_conn *only, const char *key, size_t key_len, int code,
+size_t dc__mem_watch_end(mem_store *m, const mem_conn *only, const char *key, size_t key_len, int code,
                      int64_t compact_rev);
 
 /* Leases (mem_lease.c). */
-int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err);
-int mem_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err);
-int mem_lease_revoke(void *conn, int64_t id, dc_drv_err *err);
-int mem_lease_start_reaper(mem_store *m);
-void mem_lease_stop_reaper(mem_store *m);
-void mem_lease_attach(mem_store *m, mem_key *k, mem_lease *l);
-void mem_lease_detach(mem_key *k);
-void mem_lease_free_all(mem_store *m);
+int dc__mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err);
+int dc__mem_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err);
+int dc__mem_lease_revoke(void *conn, int64_t id, dc_drv_err *err);
+int dc__mem_lease_start_reaper(mem_store *m);
+void dc__mem_lease_stop_reaper(mem_store *m);
+void dc__mem_lease_attach(mem_store *m, mem_key *k, mem_lease *l);
+void dc__mem_lease_detach(mem_key *k);
+void dc__mem_lease_free_all(mem_store *m);
 /* Expire the leases whose deadline has passed on the lease clock, in
  * deadline then grant order, each at its own revision. *n gets how many.
  * -1 when out of memory (the rest stay due). mu held. */
-int mem_lease_expire_due(mem_store *m, size_t *n);
+int dc__mem_lease_expire_due(mem_store *m, size_t *n);
 
 #endif

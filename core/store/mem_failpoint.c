@@ -4,14 +4,14 @@
  *
  * The driver table of mem.c points at the mem_fp_ calls below. Each asks the
  * handle's hook, if it has one, what to do with the call, then either fails
- * it without touching the instance, or runs the real call (mem_get,
- * mem_txn, …) and, for DC_MEM_UNKNOWN_AFTER, throws its answer away and
+ * it without touching the instance, or runs the real call (dc__mem_get,
+ * dc__mem_txn, …) and, for DC_MEM_UNKNOWN_AFTER, throws its answer away and
  * reports DC_EUNKNOWN: the write happened, the caller cannot know. Without a
  * hook a call costs one pointer test more.
  *
  * The other failpoints act on the instance under its mutex, through small
- * functions of the files that own the state: mem_wipe (mem.c) for a reset,
- * mem_watch_end (mem_watch.c) to end watches, mem_lease_expire_due
+ * functions of the files that own the state: dc__mem_wipe (mem.c) for a reset,
+ * dc__mem_watch_end (mem_watch.c) to end watches, dc__mem_lease_expire_due
  * (mem_lease.c) when the virtual clock moves.
  */
 #include "mem.h"
@@ -70,14 +70,14 @@ static int after(dc_mem_fault f, dc_mem_call call, int rc, dc_drv_err *err)
     return DC_EUNKNOWN;
 }
 
-int mem_fp_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
+int dc__mem_fp_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err)
 {
     dc_mem_fault f = ask(conn, DC_MEM_CALL_GET, op->key, op->key_len, 0, 0);
     int rc = refuse(f, DC_MEM_CALL_GET, err);
-    return rc ? rc : after(f, DC_MEM_CALL_GET, mem_get(conn, op, out, err), err);
+    return rc ? rc : after(f, DC_MEM_CALL_GET, dc__mem_get(conn, op, out, err), err);
 }
 
-int mem_fp_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err)
+int dc__mem_fp_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err)
 {
     mem_conn *c = conn;
     dc_mem_fault f = DC_MEM_PASS;
@@ -100,48 +100,48 @@ int mem_fp_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err
         f = ask(c, DC_MEM_CALL_TXN, key, key_len, writes, 0);
     }
     int rc = refuse(f, DC_MEM_CALL_TXN, err);
-    return rc ? rc : after(f, DC_MEM_CALL_TXN, mem_txn(conn, req, out, err), err);
+    return rc ? rc : after(f, DC_MEM_CALL_TXN, dc__mem_txn(conn, req, out, err), err);
 }
 
-int mem_fp_compact(void *conn, int64_t revision, dc_drv_err *err)
+int dc__mem_fp_compact(void *conn, int64_t revision, dc_drv_err *err)
 {
     dc_mem_fault f = ask(conn, DC_MEM_CALL_COMPACT, NULL, 0, 0, revision);
     int rc = refuse(f, DC_MEM_CALL_COMPACT, err);
-    return rc ? rc : after(f, DC_MEM_CALL_COMPACT, mem_compact(conn, revision, err), err);
+    return rc ? rc : after(f, DC_MEM_CALL_COMPACT, dc__mem_compact(conn, revision, err), err);
 }
 
-int mem_fp_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
+int dc__mem_fp_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
                        dc_drv_err *err)
 {
     dc_mem_fault f = ask(conn, DC_MEM_CALL_WATCH, req->key, req->key_len, 0, 0);
     /* A watch whose answer was lost is not kept: the caller will never stop it. */
     if (f == DC_MEM_UNKNOWN_AFTER) f = DC_MEM_UNKNOWN_BEFORE;
     int rc = refuse(f, DC_MEM_CALL_WATCH, err);
-    return rc ? rc : mem_watch_start(conn, req, sink, handle, err);
+    return rc ? rc : dc__mem_watch_start(conn, req, sink, handle, err);
 }
 
-int mem_fp_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err)
+int dc__mem_fp_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err)
 {
     dc_mem_fault f = ask(conn, DC_MEM_CALL_LEASE_GRANT, NULL, 0, 0, ttl);
     int rc = refuse(f, DC_MEM_CALL_LEASE_GRANT, err);
     return rc ? rc
-              : after(f, DC_MEM_CALL_LEASE_GRANT, mem_lease_grant(conn, ttl, id, granted, err),
+              : after(f, DC_MEM_CALL_LEASE_GRANT, dc__mem_lease_grant(conn, ttl, id, granted, err),
                       err);
 }
 
-int mem_fp_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
+int dc__mem_fp_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
 {
     dc_mem_fault f = ask(conn, DC_MEM_CALL_LEASE_KEEPALIVE, NULL, 0, 0, id);
     int rc = refuse(f, DC_MEM_CALL_LEASE_KEEPALIVE, err);
     return rc ? rc
-              : after(f, DC_MEM_CALL_LEASE_KEEPALIVE, mem_lease_keepalive(conn, id, ttl, err), err);
+              : after(f, DC_MEM_CALL_LEASE_KEEPALIVE, dc__mem_lease_keepalive(conn, id, ttl, err), err);
 }
 
-int mem_fp_lease_revoke(void *conn, int64_t id, dc_drv_err *err)
+int dc__mem_fp_lease_revoke(void *conn, int64_t id, dc_drv_err *err)
 {
     dc_mem_fault f = ask(conn, DC_MEM_CALL_LEASE_REVOKE, NULL, 0, 0, id);
     int rc = refuse(f, DC_MEM_CALL_LEASE_REVOKE, err);
-    return rc ? rc : after(f, DC_MEM_CALL_LEASE_REVOKE, mem_lease_revoke(conn, id, err), err);
+    return rc ? rc : after(f, DC_MEM_CALL_LEASE_REVOKE, dc__mem_lease_revoke(conn, id, err), err);
 }
 
 int dc_mem_set_hook(dc_store *store, dc_mem_hook_fn fn, void *userdata)
@@ -170,7 +170,7 @@ int dc_mem_end_watches(dc_store *store, dc_mem_scope scope, const void *key, siz
         return dc__error_store(store, DC_EINVAL, "dc_mem_end_watches: bad scope %d", (int)scope);
     mem_store *m = c->m;
     pthread_mutex_lock(&m->mu);
-    size_t n = mem_watch_end(m, scope == DC_MEM_SCOPE_HANDLE ? c : NULL, key, key ? key_len : 0,
+    size_t n = dc__mem_watch_end(m, scope == DC_MEM_SCOPE_HANDLE ? c : NULL, key, key ? key_len : 0,
                              code, m->rev);
     pthread_mutex_unlock(&m->mu);
     if (ended) *ended = n;
@@ -185,16 +185,16 @@ int dc_mem_reset(dc_store *store)
     if (!c) return not_mem(store, "dc_mem_reset");
     mem_store *m = c->m;
     pthread_mutex_lock(&m->mu);
-    mem_wipe(m);
-    mem_lease_free_all(m);
+    dc__mem_wipe(m);
+    dc__mem_lease_free_all(m);
     m->rev = 1;
     m->compact_rev = 0;
     m->next_lease = m->first_lease;
     m->epoch++;
     uint64_t epoch = m->epoch;
     /* its watches end, never a silent gap; every older handle is now poisoned
-     * at its next call (mem_check_epoch) */
-    mem_watch_end(m, NULL, NULL, 0, DC_ERESET, 0);
+     * at its next call (dc__mem_check_epoch) */
+    dc__mem_watch_end(m, NULL, NULL, 0, DC_ERESET, 0);
     pthread_cond_signal(&m->reaper_cv); /* its earliest deadline is gone */
     pthread_mutex_unlock(&m->mu);
     m->host->log(DC_LOG_INFO, "mem", "failpoint: instance reset (epoch %llu)",
@@ -220,7 +220,7 @@ static int clock_move(dc_store *store, mem_store *m, int64_t now, size_t *expire
 {
     if (!m->vclock) {
         /* Each lease keeps the time it had left on the monotonic clock. */
-        int64_t real = dc_now_ms();
+        int64_t real = dc__now_ms();
         mem_lease *l, *tmp;
         HASH_ITER(hh, m->leases, l, tmp) l->deadline_ms = now + (l->deadline_ms - real);
         m->vclock = 1;
@@ -231,7 +231,7 @@ static int clock_move(dc_store *store, mem_store *m, int64_t now, size_t *expire
     }
     m->vnow_ms = now;
     size_t n = 0;
-    int rc = mem_lease_expire_due(m, &n);
+    int rc = dc__mem_lease_expire_due(m, &n);
     if (expired) *expired = n;
     return rc ? dc__error_store(store, DC_ENOMEM, "mem: out of memory expiring leases") : DC_OK;
 }

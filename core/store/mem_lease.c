@@ -7,7 +7,7 @@
  *
  * Deadlines are read on the instance's lease clock: the monotonic clock, or
  * the virtual clock of the failpoints (ddlcoord/mem.h). On the virtual clock
- * the reaper stays idle and mem_lease_expire_due, called by whoever moves the
+ * the reaper stays idle and dc__mem_lease_expire_due, called by whoever moves the
  * clock, expires what is due in that thread, so that expiry is reproducible.
  */
 #include "mem.h"
@@ -19,7 +19,7 @@
 
 #include "clock.h"
 
-void mem_lease_attach(mem_store *m, mem_key *k, mem_lease *l)
+void dc__mem_lease_attach(mem_store *m, mem_key *k, mem_lease *l)
 {
     (void)m;
     k->lease = l;
@@ -29,7 +29,7 @@ void mem_lease_attach(mem_store *m, mem_key *k, mem_lease *l)
     l->keys = k;
 }
 
-void mem_lease_detach(mem_key *k)
+void dc__mem_lease_detach(mem_key *k)
 {
     mem_lease *l = k->lease;
     if (!l) return;
@@ -42,9 +42,9 @@ void mem_lease_detach(mem_key *k)
     k->lease_prev = k->lease_next = NULL;
 }
 
-int64_t mem_now(const mem_store *m)
+int64_t dc__mem_now(const mem_store *m)
 {
-    return m->vclock ? m->vnow_ms : dc_now_ms();
+    return m->vclock ? m->vnow_ms : dc__now_ms();
 }
 
 static mem_lease *find(mem_store *m, int64_t id)
@@ -57,13 +57,13 @@ static mem_lease *find(mem_store *m, int64_t id)
 /* Revoke l: delete its keys at one revision, then forget it. mu held. */
 static int revoke(mem_store *m, mem_lease *l)
 {
-    if (mem_lease_delete_keys(m, l) != 0) return DC_ENOMEM;
+    if (dc__mem_lease_delete_keys(m, l) != 0) return DC_ENOMEM;
     HASH_DEL(m->leases, l);
     free(l);
     return DC_OK;
 }
 
-int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err)
+int dc__mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err)
 {
     mem_store *m = mem_of(conn);
     if (ttl < 1) ttl = 1;
@@ -77,7 +77,7 @@ int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_d
         return DC_ENOMEM;
     }
     pthread_mutex_lock(&m->mu);
-    int rc = mem_check_epoch(conn, err);
+    int rc = dc__mem_check_epoch(conn, err);
     if (rc != DC_OK) {
         pthread_mutex_unlock(&m->mu);
         free(l);
@@ -85,7 +85,7 @@ int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_d
     }
     l->id = m->next_lease++;
     l->ttl = ttl;
-    l->deadline_ms = mem_now(m) + ttl * 1000;
+    l->deadline_ms = dc__mem_now(m) + ttl * 1000;
     HASH_ADD(hh, m->leases, id, sizeof l->id, l);
     if (!l->hh.tbl) { /* uthash could not allocate its table (mem.h) */
         pthread_mutex_unlock(&m->mu);
@@ -100,17 +100,17 @@ int mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_d
     return DC_OK;
 }
 
-int mem_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
+int dc__mem_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
 {
     mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
-    int erc = mem_check_epoch(conn, err);
+    int erc = dc__mem_check_epoch(conn, err);
     if (erc != DC_OK) {
         pthread_mutex_unlock(&m->mu);
         return erc;
     }
     mem_lease *l = find(m, id);
-    int64_t now = mem_now(m);
+    int64_t now = dc__mem_now(m);
     if (l && l->deadline_ms <= now) {
         /* Expired, and the reaper has not got the mutex yet: expire it here.
          * Extending it would revive a lease whose holder another process may
@@ -131,11 +131,11 @@ int mem_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err)
     return DC_OK;
 }
 
-int mem_lease_revoke(void *conn, int64_t id, dc_drv_err *err)
+int dc__mem_lease_revoke(void *conn, int64_t id, dc_drv_err *err)
 {
     mem_store *m = mem_of(conn);
     pthread_mutex_lock(&m->mu);
-    int rc = mem_check_epoch(conn, err);
+    int rc = dc__mem_check_epoch(conn, err);
     if (rc != DC_OK) {
         pthread_mutex_unlock(&m->mu);
         return rc;
@@ -157,10 +157,10 @@ static void *reaper(void *arg)
     pthread_mutex_lock(&m->mu);
     while (!m->stopping) {
         if (m->vclock) { /* whoever moves the virtual clock expires leases */
-            dc_cond_wait_until(&m->reaper_cv, &m->mu, -1);
+            dc__cond_wait_until(&m->reaper_cv, &m->mu, -1);
             continue;
         }
-        int64_t now = dc_now_ms(), next = -1;
+        int64_t now = dc__now_ms(), next = -1;
         mem_lease *l, *tmp;
         HASH_ITER(hh, m->leases, l, tmp)
         {
@@ -175,20 +175,20 @@ static void *reaper(void *arg)
                 next = l->deadline_ms;
             }
         }
-        dc_cond_wait_until(&m->reaper_cv, &m->mu, next);
+        dc__cond_wait_until(&m->reaper_cv, &m->mu, next);
     }
     pthread_mutex_unlock(&m->mu);
     return NULL;
 }
 
-int mem_lease_start_reaper(mem_store *m)
+int dc__mem_lease_start_reaper(mem_store *m)
 {
     if (pthread_create(&m->reaper, NULL, reaper, m) != 0) return -1;
     m->reaper_started = 1;
     return 0;
 }
 
-void mem_lease_stop_reaper(mem_store *m)
+void dc__mem_lease_stop_reaper(mem_store *m)
 {
     if (!m->reaper_started) return;
     pthread_mutex_lock(&m->mu);
@@ -199,10 +199,10 @@ void mem_lease_stop_reaper(mem_store *m)
     m->reaper_started = 0;
 }
 
-int mem_lease_expire_due(mem_store *m, size_t *n)
+int dc__mem_lease_expire_due(mem_store *m, size_t *n)
 {
     *n = 0;
-    int64_t now = mem_now(m);
+    int64_t now = dc__mem_now(m);
     for (;;) {
         mem_lease *l, *tmp, *first = NULL;
         /* uthash iterates in grant order: the first of equal deadlines wins */
@@ -216,7 +216,7 @@ int mem_lease_expire_due(mem_store *m, size_t *n)
     }
 }
 
-void mem_lease_free_all(mem_store *m)
+void dc__mem_lease_free_all(mem_store *m)
 {
     mem_lease *l, *tmp;
     HASH_ITER(hh, m->leases, l, tmp)

@@ -27,8 +27,8 @@
 /* Is key in the page's range (under the prefix, after the bound)? */
 static int in_range(const dc_page_req *req, const char *key, size_t len)
 {
-    return dc_key_has_prefix(key, len, req->prefix, req->prefix_len) &&
-           (!req->after_len || dc_key_cmp(key, len, req->after, req->after_len) > 0);
+    return dc__key_has_prefix(key, len, req->prefix, req->prefix_len) &&
+           (!req->after_len || dc__key_cmp(key, len, req->after, req->after_len) > 0);
 }
 
 /* Order log slots by key, then by slot (the first change of a key first). */
@@ -37,7 +37,7 @@ static int slot_cmp(const void *a, const void *b, void *arg)
     const mem_store *m = arg;
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
     const dc_kv *kx = &m->log[x].kv, *ky = &m->log[y].kv;
-    int c = dc_key_cmp(kx->key, kx->key_len, ky->key, ky->key_len);
+    int c = dc__key_cmp(kx->key, kx->key_len, ky->key, ky->key_len);
     return c ? c : (x > y) - (x < y);
 }
 
@@ -47,7 +47,7 @@ static int changed_keys(mem_store *m, const dc_page_req *req, size_t **out, size
 {
     *out = NULL;
     *n = 0;
-    size_t first = mem_log_search(m, req->revision + 1), k = 0;
+    size_t first = dc__mem_log_search(m, req->revision + 1), k = 0;
     if (first == m->len) return 0;
     size_t *v = malloc((m->len - first) * sizeof *v);
     if (!v) return -1;
@@ -57,7 +57,7 @@ static int changed_keys(mem_store *m, const dc_page_req *req, size_t **out, size
     size_t u = 0; /* keep the first slot of each key */
     for (size_t i = 0; i < k; i++) {
         const dc_kv *kv = &m->log[v[i]].kv;
-        if (u && dc_key_cmp(m->log[v[u - 1]].kv.key, m->log[v[u - 1]].kv.key_len, kv->key,
+        if (u && dc__key_cmp(m->log[v[u - 1]].kv.key, m->log[v[u - 1]].kv.key_len, kv->key,
                             kv->key_len) == 0)
             continue;
         v[u++] = v[i];
@@ -70,12 +70,12 @@ static int changed_keys(mem_store *m, const dc_page_req *req, size_t **out, size
 /* The first live key of the range. mu held. */
 static mem_key *first_live(mem_store *m, const dc_page_req *req)
 {
-    mem_key *k = req->after_len ? mem_lower_bound(m, req->after, req->after_len)
-                                : mem_lower_bound(m, req->prefix, req->prefix_len);
+    mem_key *k = req->after_len ? dc__mem_lower_bound(m, req->after, req->after_len)
+                                : dc__mem_lower_bound(m, req->prefix, req->prefix_len);
     if (k && req->after_len &&
-        dc_key_cmp(k->kv.key, k->kv.key_len, req->after, req->after_len) == 0)
-        k = RB_NEXT(mem_tree, &m->keys, k);
-    if (k && !dc_key_has_prefix(k->kv.key, k->kv.key_len, req->prefix, req->prefix_len)) k = NULL;
+        dc__key_cmp(k->kv.key, k->kv.key_len, req->after, req->after_len) == 0)
+        k = RB_NEXT(dc__mem_tree, &m->keys, k);
+    if (k && !dc__key_has_prefix(k->kv.key, k->kv.key_len, req->prefix, req->prefix_len)) k = NULL;
     return k;
 }
 
@@ -103,20 +103,20 @@ static int page_locked(mem_store *m, const dc_page_req *req, dc_kvs *out, dc_drv
         /* the smaller of the next live key and the next changed key */
         const dc_kv *lk = live ? &live->kv : NULL;
         const mem_event *ev = c < nchg ? &m->log[chg[c]] : NULL;
-        int cmp = !lk ? 1 : !ev ? -1 : dc_key_cmp(lk->key, lk->key_len, ev->kv.key, ev->kv.key_len);
+        int cmp = !lk ? 1 : !ev ? -1 : dc__key_cmp(lk->key, lk->key_len, ev->kv.key, ev->kv.key_len);
         const dc_kv *at_rev; /* the key's state at the revision, NULL if absent */
         if (cmp < 0) {
             at_rev = lk; /* not changed since */
-            live = RB_NEXT(mem_tree, &m->keys, live);
+            live = RB_NEXT(dc__mem_tree, &m->keys, live);
             if (live &&
-                !dc_key_has_prefix(live->kv.key, live->kv.key_len, req->prefix, req->prefix_len))
+                !dc__key_has_prefix(live->kv.key, live->kv.key_len, req->prefix, req->prefix_len))
                 live = NULL;
         } else {
             at_rev = ev->has_prev ? &ev->prev : NULL;
             c++;
             if (cmp == 0) {
-                live = RB_NEXT(mem_tree, &m->keys, live);
-                if (live && !dc_key_has_prefix(live->kv.key, live->kv.key_len, req->prefix,
+                live = RB_NEXT(dc__mem_tree, &m->keys, live);
+                if (live && !dc__key_has_prefix(live->kv.key, live->kv.key_len, req->prefix,
                                                req->prefix_len))
                     live = NULL;
             }
@@ -136,7 +136,7 @@ static int page_locked(mem_store *m, const dc_page_req *req, dc_kvs *out, dc_drv
             out->kvs = a;
             cap = nc;
         }
-        if (mem_copy_kv(&out->kvs[out->n], at_rev, keys_only) != 0) {
+        if (dc__mem_copy_kv(&out->kvs[out->n], at_rev, keys_only) != 0) {
             rc = DC_ENOMEM;
             break;
         }
@@ -148,11 +148,11 @@ static int page_locked(mem_store *m, const dc_page_req *req, dc_kvs *out, dc_drv
     return DC_OK;
 }
 
-int mem_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err)
+int dc__mem_get_page(void *conn, const dc_page_req *req, dc_kvs *out, dc_drv_err *err)
 {
     mem_store *m = ((mem_conn *)conn)->m;
     pthread_mutex_lock(&m->mu);
-    int rc = mem_check_epoch(conn, err);
+    int rc = dc__mem_check_epoch(conn, err);
     if (rc == DC_OK) {
         dc_page_req at = *req;
         if (!at.revision) at.revision = m->rev;

@@ -85,7 +85,7 @@ static void fail_watch(mem_store *m, mem_watch *w)
 static int wants(const mem_watch *w, const mem_event *ev, int64_t rev)
 {
     if (rev < w->start_rev) return 0;
-    return dc_event_type_wanted(w->flags, ev->type);
+    return dc__event_type_wanted(w->flags, ev->type);
 }
 
 static int pend_add(mem_watch *w, size_t slot)
@@ -105,11 +105,11 @@ static int copy_event(dc_event *dst, const mem_event *src, int with_prev)
 {
     memset(dst, 0, sizeof *dst);
     dst->type = src->type;
-    if (dc_kv_copy(&dst->kv, &src->kv) != 0) return -1;
+    if (dc__kv_copy(&dst->kv, &src->kv) != 0) return -1;
     if (with_prev && src->has_prev) {
-        dst->prev_kv = dc_kv_dup(&src->prev);
+        dst->prev_kv = dc__kv_dup(&src->prev);
         if (!dst->prev_kv) {
-            dc_kv_clear(&dst->kv);
+            dc__kv_clear(&dst->kv);
             return -1;
         }
     }
@@ -129,7 +129,7 @@ static void flush(mem_store *m, mem_watch *w)
     }
     for (size_t i = 0; i < n; i++)
         if (copy_event(&evs[i], &m->log[w->pend[i]], w->flags & DC_PREV_KV) != 0) {
-            dc_event_array_free(evs, i);
+            dc__event_array_free(evs, i);
             fail_watch(m, w);
             return;
         }
@@ -166,7 +166,7 @@ static void offer(mem_store *m, mem_watch_bucket *b, size_t slot, size_t *nt)
     }
 }
 
-void mem_watch_notify(mem_store *m, size_t first, size_t n)
+void dc__mem_watch_notify(mem_store *m, size_t first, size_t n)
 {
     mem_watch_index *ix = &m->watches;
     if (!ix->exact && !ix->prefixes) return;
@@ -193,7 +193,7 @@ void mem_watch_notify(mem_store *m, size_t first, size_t n)
     for (size_t i = 0; i < nt; i++) flush(m, ix->touched[i]);
 }
 
-size_t mem_log_search(mem_store *m, int64_t rev)
+size_t dc__mem_log_search(mem_store *m, int64_t rev)
 {
     size_t lo = m->head, hi = m->len;
     while (lo < hi) {
@@ -211,11 +211,11 @@ size_t mem_log_search(mem_store *m, int64_t rev)
 static void replay(mem_store *m, mem_watch *w)
 {
     const mem_watch_bucket *b = w->bucket;
-    for (size_t i = mem_log_search(m, w->start_rev); i < m->len && !w->failed; i++) {
+    for (size_t i = dc__mem_log_search(m, w->start_rev); i < m->len && !w->failed; i++) {
         const dc_kv *kv = &m->log[i].kv;
         int key_ok = w->flags & DC_PREFIX
-                         ? dc_key_has_prefix(kv->key, kv->key_len, b->key, b->key_len)
-                         : dc_key_cmp(kv->key, kv->key_len, b->key, b->key_len) == 0;
+                         ? dc__key_has_prefix(kv->key, kv->key_len, b->key, b->key_len)
+                         : dc__key_cmp(kv->key, kv->key_len, b->key, b->key_len) == 0;
         if (key_ok && wants(w, &m->log[i], m->log_rev[i]) && pend_add(w, i) != 0) fail_watch(m, w);
     }
     flush(m, w);
@@ -305,7 +305,7 @@ static void index_remove(mem_store *m, mem_watch *w)
     free(b);
 }
 
-void mem_watch_index_free(mem_store *m)
+void dc__mem_watch_index_free(mem_store *m)
 {
     /* The core stops every watch before the last close; only the index's
      * own arrays can be left. */
@@ -314,7 +314,7 @@ void mem_watch_index_free(mem_store *m)
     memset(&m->watches, 0, sizeof m->watches);
 }
 
-int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
+int dc__mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
                     dc_drv_err *err)
 {
     mem_store *m = mem_of(conn);
@@ -329,7 +329,7 @@ int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, vo
     w->conn = conn;
 
     pthread_mutex_lock(&m->mu);
-    int rc = mem_check_epoch(conn, err);
+    int rc = dc__mem_check_epoch(conn, err);
     if (rc != DC_OK) {
         pthread_mutex_unlock(&m->mu);
         free(w);
@@ -356,7 +356,7 @@ int mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, vo
     return DC_OK;
 }
 
-void mem_watch_stop(void *conn, void *handle)
+void dc__mem_watch_stop(void *conn, void *handle)
 {
     mem_store *m = mem_of(conn);
     mem_watch *w = handle;
@@ -383,7 +383,7 @@ static size_t end_bucket(mem_store *m, mem_watch_bucket *b, const mem_conn *only
     return n;
 }
 
-size_t mem_watch_end(mem_store *m, const mem_conn *only, const char *key, size_t key_len, int code,
+size_t dc__mem_watch_end(mem_store *m, const mem_conn *only, const char *key, size_t key_len, int code,
                      int64_t compact_rev)
 {
     /* A failed watch stays in the index (skipped by offer) until it is stopped. */

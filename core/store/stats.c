@@ -49,7 +49,7 @@ void dc__stats_note(dc_store *s, int call, int64_t t0_us, int rc)
 {
     if (call < 0 || call >= DC_CALL_COUNT) return;
     dc__call_stats *st = &s->stats[call];
-    int64_t us = dc_now_us() - t0_us;
+    int64_t us = dc__now_us() - t0_us;
     if (us < 0) us = 0;
     atomic_fetch_add_explicit(&st->count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->sum_us, (uint64_t)us, memory_order_relaxed);

@@ -200,9 +200,9 @@ int dc_store_open_config(const dc_config *in, dc_store **out)
 
     dc_uri u;
     char perr[256];
-    int prc = dc_uri_parse(uri, &u, perr, sizeof perr);
+    int prc = dc__uri_parse(uri, &u, perr, sizeof perr);
     if (prc) {
-        dc_uri_free(&u);
+        dc__uri_free(&u);
         return dc__error(prc == -2 ? DC_ENOMEM : DC_EINVAL, "store uri: %s", perr);
     }
     dc_store *s = calloc(1, sizeof *s);
@@ -215,7 +215,7 @@ int dc_store_open_config(const dc_config *in, dc_store **out)
     if (rc == DC_OK && u.password && !dc_config_get(cfg, "password"))
         rc = dc__config_set_from(cfg, "password", u.password, DC__ORIGIN_URI);
     if (rc != DC_OK) {
-        dc_uri_free(&u);
+        dc__uri_free(&u);
         dc_config_free(cfg);
         free(s);
         return dc__nomem(NULL);
@@ -224,13 +224,13 @@ int dc_store_open_config(const dc_config *in, dc_store **out)
         char msg[512];
         snprintf(msg, sizeof msg, "%s", dc_last_error());
         dc_log(DC_LOG_ERROR, "store", "%s", msg);
-        dc_uri_free(&u);
+        dc__uri_free(&u);
         dc_config_free(cfg);
         free(s);
         return dc__error(rc, "%s", msg);
     }
     snprintf(s->scheme, sizeof s->scheme, "%s", u.scheme);
-    dc_uri_free(&u);
+    dc__uri_free(&u);
     s->cfg = cfg;
     pthread_mutex_init(&s->err_mu, NULL);
     pthread_mutex_init(&s->watch_mu, NULL);
@@ -334,7 +334,7 @@ int dc_get(dc_store *s, const void *key, size_t key_len, unsigned flags, int64_t
                 .limit = limit,
                 .flags = flags};
     dc_drv_err err = {{0}, 0};
-    int64_t h0 = dc__high_rev(s), t0 = dc_now_us();
+    int64_t h0 = dc__high_rev(s), t0 = dc__now_us();
     rc = s->drv->get(s->conn, &op, r, &err);
     dc__stats_note(s, DC_CALL_GET, t0, rc);
     if (rc == DC_OK)
@@ -386,9 +386,9 @@ static int page_fallback(dc_store *s, const dc_page_req *req, dc_kvs *r, dc_drv_
     }
     size_t skip = 0;
     while (req->after_len && skip < r->n &&
-           dc_key_cmp(r->kvs[skip].key, r->kvs[skip].key_len, req->after, req->after_len) <= 0)
+           dc__key_cmp(r->kvs[skip].key, r->kvs[skip].key_len, req->after, req->after_len) <= 0)
         skip++;
-    for (size_t i = 0; i < skip; i++) dc_kv_clear(&r->kvs[i]);
+    for (size_t i = 0; i < skip; i++) dc__kv_clear(&r->kvs[i]);
     if (skip) memmove(r->kvs, r->kvs + skip, (r->n - skip) * sizeof *r->kvs);
     r->n -= skip;
     r->count = (int64_t)r->n;
@@ -411,10 +411,10 @@ static int page_sane(const dc_page_req *req, const dc_kvs *r, int limited, char 
     }
     for (size_t i = 0; i < r->n; i++) {
         const dc_kv *kv = &r->kvs[i];
-        if (!dc_key_has_prefix(kv->key, kv->key_len, req->prefix, req->prefix_len) ||
-            (req->after_len && dc_key_cmp(kv->key, kv->key_len, req->after, req->after_len) <= 0) ||
+        if (!dc__key_has_prefix(kv->key, kv->key_len, req->prefix, req->prefix_len) ||
+            (req->after_len && dc__key_cmp(kv->key, kv->key_len, req->after, req->after_len) <= 0) ||
             (i &&
-             dc_key_cmp(r->kvs[i - 1].key, r->kvs[i - 1].key_len, kv->key, kv->key_len) >= 0)) {
+             dc__key_cmp(r->kvs[i - 1].key, r->kvs[i - 1].key_len, kv->key, kv->key_len) >= 0)) {
             snprintf(why, len, "key %zu of the page is out of order or out of range", i);
             return 0;
         }
@@ -446,7 +446,7 @@ int dc_get_page(dc_store *s, const void *prefix, size_t prefix_len, const void *
                        .limit = limit,
                        .flags = flags};
     /* a bound before the prefix bounds nothing */
-    if (after_len && dc_key_cmp(after, after_len, req.prefix, prefix_len) < 0) {
+    if (after_len && dc__key_cmp(after, after_len, req.prefix, prefix_len) < 0) {
         req.after = NULL;
         req.after_len = 0;
     }
@@ -454,7 +454,7 @@ int dc_get_page(dc_store *s, const void *prefix, size_t prefix_len, const void *
     if (!r) return dc__nomem_store(s, NULL);
     dc_get_page_fn fn = dc__drv_get_page(s->drv);
     dc_drv_err err = {{0}, 0};
-    int64_t h0 = dc__high_rev(s), t0 = dc_now_us();
+    int64_t h0 = dc__high_rev(s), t0 = dc__now_us();
     rc = fn ? fn(s->conn, &req, r, &err) : page_fallback(s, &req, r, &err);
     dc__stats_note(s, DC_CALL_GET_PAGE, t0, rc);
     if (rc == DC_OK) {
@@ -487,14 +487,14 @@ static int run_txn(dc_store *s, const dc_txn_req *req, dc_txn_result *res, const
     int rc = dc__check_poison(s);
     if (rc != DC_OK) return rc;
     dc_drv_err err = {{0}, 0};
-    int64_t h0 = dc__high_rev(s), t0 = dc_now_us();
+    int64_t h0 = dc__high_rev(s), t0 = dc__now_us();
     rc = s->drv->txn(s->conn, req, res, &err);
     dc__stats_note(s, DC_CALL_TXN, t0, rc);
     if (rc == DC_OK)
         rc = check_rev(s, h0, res->revision, what);
     else
         rc = drv_fail(s, rc, &err, what);
-    if (rc != DC_OK) dc_txn_result_clear(res);
+    if (rc != DC_OK) dc__txn_result_clear(res);
     return rc;
 }
 
@@ -522,7 +522,7 @@ int dc_put(dc_store *s, const void *key, size_t key_len, const void *value, size
     dc_txn_result res = {0};
     int rc = single_op(s, &op, &res, "put");
     if (rc == DC_OK && revision) *revision = res.revision;
-    dc_txn_result_clear(&res);
+    dc__txn_result_clear(&res);
     return rc;
 }
 
@@ -540,7 +540,7 @@ int dc_delete(dc_store *s, const void *key, size_t key_len, unsigned flags, int6
         if (deleted) *deleted = res.n_responses ? res.responses[0].deleted : 0;
         if (revision) *revision = res.revision;
     }
-    dc_txn_result_clear(&res);
+    dc__txn_result_clear(&res);
     return rc;
 }
 
@@ -552,7 +552,7 @@ int dc_compact(dc_store *s, int64_t revision)
     int rc = dc__check_poison(s);
     if (rc != DC_OK) return rc;
     dc_drv_err err = {{0}, 0};
-    int64_t h0 = dc__high_rev(s), t0 = dc_now_us();
+    int64_t h0 = dc__high_rev(s), t0 = dc__now_us();
     rc = s->drv->compact(s->conn, revision, &err);
     dc__stats_note(s, DC_CALL_COMPACT, t0, rc);
     return rc == DC_OK ? DC_OK : future_rev(s, rc, revision, h0, &err, "compact");
@@ -592,7 +592,7 @@ int dc_lease_grant(dc_store *s, int64_t ttl, int64_t *id, int64_t *granted)
     if (rc != DC_OK) return rc;
     dc_drv_err err = {{0}, 0};
     int64_t g = 0;
-    int64_t t0 = dc_now_us();
+    int64_t t0 = dc__now_us();
     rc = s->drv->lease_grant(s->conn, ttl, id, &g, &err);
     dc__stats_note(s, DC_CALL_LEASE_GRANT, t0, rc);
     if (rc != DC_OK) return drv_fail(s, rc, &err, "lease grant");
@@ -607,7 +607,7 @@ int dc_lease_keepalive(dc_store *s, int64_t id, int64_t *ttl)
     if (rc != DC_OK) return rc;
     dc_drv_err err = {{0}, 0};
     int64_t t = 0;
-    int64_t t0 = dc_now_us();
+    int64_t t0 = dc__now_us();
     rc = s->drv->lease_keepalive(s->conn, id, &t, &err);
     dc__stats_note(s, DC_CALL_LEASE_KEEPALIVE, t0, rc);
     if (rc != DC_OK) return drv_fail(s, rc, &err, "lease keepalive");
@@ -621,7 +621,7 @@ int dc_lease_revoke(dc_store *s, int64_t id)
     int rc = dc__check_poison(s);
     if (rc != DC_OK) return rc;
     dc_drv_err err = {{0}, 0};
-    int64_t t0 = dc_now_us();
+    int64_t t0 = dc__now_us();
     rc = s->drv->lease_revoke(s->conn, id, &err);
     dc__stats_note(s, DC_CALL_LEASE_REVOKE, t0, rc);
     return rc == DC_OK ? DC_OK : drv_fail(s, rc, &err, "lease revoke");
@@ -632,20 +632,20 @@ int dc_lease_revoke(dc_store *s, int64_t id)
 void dc_kvs_free(dc_kvs *kvs)
 {
     if (!kvs) return;
-    dc_kvs_clear(kvs);
+    dc__kvs_clear(kvs);
     free(kvs);
 }
 
 void dc_events_free(dc_events *ev)
 {
     if (!ev) return;
-    dc_event_array_free(ev->events, ev->n);
+    dc__event_array_free(ev->events, ev->n);
     free(ev);
 }
 
 void dc_txn_result_free(dc_txn_result *r)
 {
     if (!r) return;
-    dc_txn_result_clear(r);
+    dc__txn_result_clear(r);
     free(r);
 }

@@ -170,7 +170,7 @@ int dc_txn_delete(dc_txn *t, dc_branch b, const void *key, size_t key_len, unsig
 static int cmp_op_key(const void *a, const void *b)
 {
     const dc_op *x = *(const dc_op *const *)a, *y = *(const dc_op *const *)b;
-    return dc_key_cmp(x->key, x->key_len, y->key, y->key_len);
+    return dc__key_cmp(x->key, x->key_len, y->key, y->key_len);
 }
 
 /* etcd's rule: within one branch no key may be written twice: two puts of one
@@ -198,15 +198,15 @@ static int check_branch(const dc_op *ops, size_t n)
         size_t lo = 0, hi = np;
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
-            if (dc_key_cmp(puts[mid]->key, puts[mid]->key_len, d->key, d->key_len) < 0)
+            if (dc__key_cmp(puts[mid]->key, puts[mid]->key_len, d->key, d->key_len) < 0)
                 lo = mid + 1;
             else
                 hi = mid;
         }
         if (lo < np &&
             ((d->flags & DC_PREFIX)
-                 ? dc_key_has_prefix(puts[lo]->key, puts[lo]->key_len, d->key, d->key_len)
-                 : dc_key_cmp(puts[lo]->key, puts[lo]->key_len, d->key, d->key_len) == 0))
+                 ? dc__key_has_prefix(puts[lo]->key, puts[lo]->key_len, d->key, d->key_len)
+                 : dc__key_cmp(puts[lo]->key, puts[lo]->key_len, d->key, d->key_len) == 0))
             rc = dc__error(DC_EINVAL,
                            "txn: duplicate key given in txn request ('%.*s' put and deleted)",
                            (int)puts[lo]->key_len, puts[lo]->key);

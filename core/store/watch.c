@@ -78,7 +78,7 @@ static void fd_lower(dc_watch *w)
 
 static int wanted(const dc_watch *w, const dc_event *ev)
 {
-    return dc_event_wanted(w->flags, w->key, w->key_len, ev->type, ev->kv.key, ev->kv.key_len);
+    return dc__event_wanted(w->flags, w->key, w->key_len, ev->type, ev->kv.key, ev->kv.key_len);
 }
 
 /* DC_PREV_KV promises the prev_kv of every event whose key existed before:
@@ -173,7 +173,7 @@ int dc__watch_push(dc_watch_sink *sink, dc_event *events, size_t n)
     pthread_mutex_lock(&w->mu);
     if (w->ended) {
         pthread_mutex_unlock(&w->mu);
-        dc_event_array_free(events, n);
+        dc__event_array_free(events, n);
         return DC_ECLOSED;
     }
     size_t skip;
@@ -182,7 +182,7 @@ int dc__watch_push(dc_watch_sink *sink, dc_event *events, size_t n)
         end_locked(w, DC_ERESET, 0, why);
         dc_store *s = w->store; /* valid while the driver may push (see stop_watch) */
         pthread_mutex_unlock(&w->mu);
-        dc_event_array_free(events, n);
+        dc__event_array_free(events, n);
         return s ? dc__poison(s, why) : DC_ERESET;
     }
     int64_t top = n > skip ? events[n - 1].kv.mod_revision : w->last_queued;
@@ -200,19 +200,19 @@ int dc__watch_push(dc_watch_sink *sink, dc_event *events, size_t n)
     for (size_t i = 0; i < n; i++) {
         dc_event *ev = &events[i];
         if (no_prev || i < skip || !wanted(w, ev)) {
-            dc_event_clear(ev);
+            dc__event_clear(ev);
             continue;
         }
         if (lacks_prev_kv(w, ev)) {
             /* Deliver the revisions before it, whole, then end the watch. */
             int64_t rev = ev->kv.mod_revision;
             no_prev = rev;
-            while (k > 0 && events[k - 1].kv.mod_revision == rev) dc_event_clear(&events[--k]);
-            dc_event_clear(ev);
+            while (k > 0 && events[k - 1].kv.mod_revision == rev) dc__event_clear(&events[--k]);
+            dc__event_clear(ev);
             continue;
         }
         if (!(w->flags & DC_PREV_KV) && ev->prev_kv) {
-            dc_kv_clear(ev->prev_kv);
+            dc__kv_clear(ev->prev_kv);
             free(ev->prev_kv);
             ev->prev_kv = NULL;
         }
@@ -227,7 +227,7 @@ int dc__watch_push(dc_watch_sink *sink, dc_event *events, size_t n)
     }
     batch *b = malloc(sizeof *b);
     if (!b) {
-        dc_event_array_free(events, k);
+        dc__event_array_free(events, k);
         w->ended = 1;
         w->end_code = DC_ENOMEM;
         snprintf(w->end_msg, sizeof w->end_msg, "out of memory queueing watch events");
@@ -320,7 +320,7 @@ int dc_watch_open(dc_store *s, const void *key, size_t key_len, int64_t start_re
     w->flags = flags;
     w->last_queued = start_revision - 1;
     pthread_mutex_init(&w->mu, NULL);
-    dc_cond_init_monotonic(&w->cv);
+    dc__cond_init_monotonic(&w->cv);
     w->store = s;
 
     dc_watch_req req = {
@@ -361,10 +361,10 @@ int dc_watch_next(dc_watch *w, int timeout_ms, dc_events **out)
 {
     if (!w || !out) return dc__error(DC_EINVAL, "dc_watch_next: NULL argument");
     *out = NULL;
-    int64_t deadline = dc_deadline_ms(timeout_ms);
+    int64_t deadline = dc__deadline_ms(timeout_ms);
     pthread_mutex_lock(&w->mu);
     while (!w->head && !w->ended) {
-        if (timeout_ms == 0 || dc_cond_wait_until(&w->cv, &w->mu, deadline) == ETIMEDOUT) break;
+        if (timeout_ms == 0 || dc__cond_wait_until(&w->cv, &w->mu, deadline) == ETIMEDOUT) break;
     }
     if (!w->head) {
         int code = w->ended ? w->end_code : DC_ETIMEDOUT;
@@ -487,7 +487,7 @@ void dc_watch_close(dc_watch *w)
     }
     for (batch *b = w->head; b;) {
         batch *nx = b->next;
-        dc_event_array_free(b->events, b->n);
+        dc__event_array_free(b->events, b->n);
         free(b);
         b = nx;
     }

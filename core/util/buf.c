@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int dc_buf_reserve(dc_buf *b, size_t extra)
+int dc__buf_reserve(dc_buf *b, size_t extra)
 {
     if (extra > (size_t)-1 - b->len - 1) return -1;
     size_t need = b->len + extra + 1;
@@ -22,32 +22,32 @@ int dc_buf_reserve(dc_buf *b, size_t extra)
     return 0;
 }
 
-int dc_buf_append(dc_buf *b, const void *data, size_t len)
+int dc__buf_append(dc_buf *b, const void *data, size_t len)
 {
-    if (dc_buf_reserve(b, len) != 0) return -1;
+    if (dc__buf_reserve(b, len) != 0) return -1;
     if (len) memcpy(b->p + b->len, data, len);
     b->len += len;
     b->p[b->len] = '\0';
     return 0;
 }
 
-int dc_buf_puts(dc_buf *b, const char *s)
+int dc__buf_puts(dc_buf *b, const char *s)
 {
-    return dc_buf_append(b, s, strlen(s));
+    return dc__buf_append(b, s, strlen(s));
 }
 
-int dc_buf_vprintf(dc_buf *b, const char *fmt, va_list ap)
+int dc__buf_vprintf(dc_buf *b, const char *fmt, va_list ap)
 {
     /* Format straight into the free room (at least 64 bytes), and a second
      * time only when the result is longer: keys and messages are short. */
-    if (dc_buf_reserve(b, 64) != 0) return -1;
+    if (dc__buf_reserve(b, 64) != 0) return -1;
     size_t room = b->cap - b->len; /* counting the terminator */
     va_list cp;
     va_copy(cp, ap);
     int n = vsnprintf(b->p + b->len, room, fmt, cp);
     va_end(cp);
     if (n >= 0 && (size_t)n >= room) {
-        if (dc_buf_reserve(b, (size_t)n) != 0)
+        if (dc__buf_reserve(b, (size_t)n) != 0)
             n = -1;
         else
             vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
@@ -60,29 +60,29 @@ int dc_buf_vprintf(dc_buf *b, const char *fmt, va_list ap)
     return 0;
 }
 
-int dc_buf_printf(dc_buf *b, const char *fmt, ...)
+int dc__buf_printf(dc_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = dc_buf_vprintf(b, fmt, ap);
+    int rc = dc__buf_vprintf(b, fmt, ap);
     va_end(ap);
     return rc;
 }
 
-void dc_buf_reset(dc_buf *b)
+void dc__buf_reset(dc_buf *b)
 {
     b->len = 0;
     if (b->p) b->p[0] = '\0';
 }
 
-void dc_buf_free(dc_buf *b)
+void dc__buf_free(dc_buf *b)
 {
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
 }
 
-char *dc_buf_steal(dc_buf *b)
+char *dc__buf_steal(dc_buf *b)
 {
     char *p = b->p;
     if (!p) p = calloc(1, 1);

@@ -20,17 +20,17 @@ typedef struct dc_buf {
     }
 
 /* Each returns 0, or -1 when out of memory (the buffer is then unchanged). */
-int dc_buf_reserve(dc_buf *b, size_t extra);
-int dc_buf_append(dc_buf *b, const void *data, size_t len);
-int dc_buf_puts(dc_buf *b, const char *s);
-int dc_buf_printf(dc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int dc_buf_vprintf(dc_buf *b, const char *fmt, va_list ap);
+int dc__buf_reserve(dc_buf *b, size_t extra);
+int dc__buf_append(dc_buf *b, const void *data, size_t len);
+int dc__buf_puts(dc_buf *b, const char *s);
+int dc__buf_printf(dc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int dc__buf_vprintf(dc_buf *b, const char *fmt, va_list ap);
 /* Empty the buffer but keep its memory. */
-void dc_buf_reset(dc_buf *b);
+void dc__buf_reset(dc_buf *b);
 /* Free the memory; the buffer is empty and reusable afterwards. */
-void dc_buf_free(dc_buf *b);
+void dc__buf_free(dc_buf *b);
 /* Hand the contents to the caller (malloc'd, never NULL unless out of memory);
  * the buffer is empty afterwards. */
-char *dc_buf_steal(dc_buf *b);
+char *dc__buf_steal(dc_buf *b);
 
 #endif

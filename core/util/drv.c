@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *dc_drv_opt(const dc_host *h, const dc_config *cfg, const char *scheme, const char *key)
+const char *dc__drv_opt(const dc_host *h, const dc_config *cfg, const char *scheme, const char *key)
 {
     char k[128];
     int n = snprintf(k, sizeof k, "%s.%s", scheme, key);
@@ -16,7 +16,7 @@ const char *dc_drv_opt(const dc_host *h, const dc_config *cfg, const char *schem
     return v ? v : h->config_get(cfg, key);
 }
 
-int dc_drv_opt_int(const dc_host *h, const dc_config *cfg, const char *scheme, const char *key,
+int dc__drv_opt_int(const dc_host *h, const dc_config *cfg, const char *scheme, const char *key,
                    int64_t def, int64_t lo, int64_t hi, int64_t *out, dc_drv_err *err)
 {
     char k[128];
@@ -46,12 +46,12 @@ int dc_drv_opt_int(const dc_host *h, const dc_config *cfg, const char *scheme, c
     return DC_OK;
 }
 
-int dc_drv_host_list(dc_buf *out, const dc_uri *u, int default_port, const char *sep)
+int dc__drv_host_list(dc_buf *out, const dc_uri *u, int default_port, const char *sep)
 {
     for (size_t i = 0; i < u->n_hosts; i++) {
         const char *host = u->hosts[i].host;
         int v6 = strchr(host, ':') != NULL;
-        if (dc_buf_printf(out, "%s%s%s%s:%d", i ? sep : "", v6 ? "[" : "", host, v6 ? "]" : "",
+        if (dc__buf_printf(out, "%s%s%s%s:%d", i ? sep : "", v6 ? "[" : "", host, v6 ? "]" : "",
                           u->hosts[i].port ? u->hosts[i].port : default_port))
             return -1;
     }

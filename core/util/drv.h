@@ -10,7 +10,7 @@
  *   hosts       a URI's host list as "h1:p1,[v6]:p2"
  *   credentials the core merges the URI's user info into the configuration
  *               (username/password) before a driver opens, so a driver reads
- *               only dc_drv_opt(..., "username")
+ *               only dc__drv_opt(..., "username")
  */
 #ifndef DC_UTIL_DRV_H
 #define DC_UTIL_DRV_H
@@ -27,20 +27,20 @@
 
 /* The value of option key for a driver: "<scheme>.key" if set, else "key",
  * else NULL. Owned by cfg. */
-const char *dc_drv_opt(const dc_host *h, const dc_config *cfg, const char *scheme, const char *key);
+const char *dc__drv_opt(const dc_host *h, const dc_config *cfg, const char *scheme, const char *key);
 
-/* The integer option key (looked up as dc_drv_opt does) into *out: def when
+/* The integer option key (looked up as dc__drv_opt does) into *out: def when
  * absent (def is not range-checked); DC_EINVAL with err filled
  * ("<scheme>: config: <key>=<value>…: expected an integer in [lo, hi]") when
  * the value is not a decimal integer in [lo, hi]. The check is the core's
  * dc_config_int (through dc_host.config_int), so every driver and the core
  * have one strictness; with an older core the same rule runs here. */
-int dc_drv_opt_int(const dc_host *h, const dc_config *cfg, const char *scheme, const char *key,
+int dc__drv_opt_int(const dc_host *h, const dc_config *cfg, const char *scheme, const char *key,
                    int64_t def, int64_t lo, int64_t hi, int64_t *out, dc_drv_err *err);
 
 /* Append the URI's hosts to out as "host:port" joined by sep, IPv6 literals
  * in brackets, default_port where the URI gives none. 0, or -1 when out of
  * memory. */
-int dc_drv_host_list(dc_buf *out, const dc_uri *u, int default_port, const char *sep);
+int dc__drv_host_list(dc_buf *out, const dc_uri *u, int default_port, const char *sep);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-const char *dc_esc(const char *s, char *buf, size_t len)
+const char *dc__esc(const char *s, char *buf, size_t len)
 {
     if (!s) s = "-";
     size_t o = 0;
@@ -35,10 +35,10 @@ const char *dc_esc(const char *s, char *buf, size_t len)
     return buf;
 }
 
-const char *dc_e(const char *s)
+const char *dc__e(const char *s)
 {
     static _Thread_local char ring[DC_ESC_SLOTS][DC_ESC_SIZE];
     static _Thread_local unsigned next;
     char *buf = ring[next++ % DC_ESC_SLOTS];
-    return dc_esc(s, buf, DC_ESC_SIZE);
+    return dc__esc(s, buf, DC_ESC_SIZE);
 }

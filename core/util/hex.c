@@ -1,7 +1,7 @@
 /* Lower-case hex encoding and strict decoding. */
 #include "hex.h"
 
-void dc_hex_encode(const void *data, size_t len, char *out)
+void dc__hex_encode(const void *data, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     const unsigned char *p = data;
@@ -20,7 +20,7 @@ static const unsigned char nibbles[256] = {
     ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
-long dc_hex_decode(const char *hex, size_t hex_len, void *out)
+long dc__hex_decode(const char *hex, size_t hex_len, void *out)
 {
     if (hex_len % 2) return -1;
     const unsigned char *h = (const unsigned char *)hex;

@@ -52,7 +52,7 @@ static char *decode(const char *s, size_t n, int *oom)
     return o;
 }
 
-void dc_uri_free(dc_uri *u)
+void dc__uri_free(dc_uri *u)
 {
     if (!u) return;
     free(u->scheme);
@@ -225,7 +225,7 @@ static int parse_host(const char *s, size_t n, dc_uri *u, char *err, size_t errl
     return 0;
 }
 
-int dc_uri_parse(const char *text, dc_uri *u, char *err, size_t errlen)
+int dc__uri_parse(const char *text, dc_uri *u, char *err, size_t errlen)
 {
     memset(u, 0, sizeof *u);
     int oom = 0;

@@ -29,12 +29,12 @@ typedef struct dc_uri {
     size_t n_params;
 } dc_uri;
 
-/* Parse text into *out (which the caller frees with dc_uri_free, also on
+/* Parse text into *out (which the caller frees with dc__uri_free, also on
  * error). Returns 0, -1 on a syntax error (a message goes to err), -2 when
  * out of memory. The message never holds the URI's user info (see
  * dc__uri_redact). */
-int dc_uri_parse(const char *text, dc_uri *out, char *err, size_t errlen);
-void dc_uri_free(dc_uri *uri);
+int dc__uri_parse(const char *text, dc_uri *out, char *err, size_t errlen);
+void dc__uri_free(dc_uri *uri);
 
 /* A copy of uri fit to print into buf (always NUL-terminated, truncated to
  * len): user info becomes "***", and so do the values of query parameters

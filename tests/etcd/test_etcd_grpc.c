@@ -59,7 +59,7 @@ START_TEST(frames_round_trip_when_split_at_every_byte)
                      4);
     ck_assert_int_eq(kv.lease, 2324035604646249321LL);
     ck_assert_int_eq(kv.mod_revision, 9);
-    dc_kv_clear(&kv);
+    dc__kv_clear(&kv);
     etcdpb__key_value__free_unpacked(back, NULL);
     free(f);
 }

@@ -333,7 +333,7 @@ static void campaign(xp *x)
     tr(x, "%s: elected at rev %lld", name, (long long)rev);
 }
 
-static void master_step(xp *x, mst *m)
+static void dcp_master_step(xp *x, mst *m)
 {
     if (!m->m) {
         if (m == &x->cur) campaign(x);
@@ -488,7 +488,7 @@ static void next_job(xp *x, src *s, const char *why)
     s->st = s->job >= x->n_jobs ? W_FINISHED : W_PUT;
 }
 
-static void worker_step(xp *x, src *s)
+static void dcp_worker_step(xp *x, src *s)
 {
     int rc = DC_OK;
     size_t j = s->job;
@@ -895,7 +895,7 @@ static int script_token(xp *x, const char *t)
     case 'w': {
         const char *star = strchr(t, '*');
         int n = star ? atoi(star + 1) : 1;
-        for (int k = 0; k < n; k++) worker_step(x, &x->s[i]);
+        for (int k = 0; k < n; k++) dcp_worker_step(x, &x->s[i]);
         break;
     }
     case 'x':
@@ -903,11 +903,11 @@ static int script_token(xp *x, const char *t)
         break;
     case 'm': {
         int n = t[1] == '*' ? atoi(t + 2) : 1;
-        for (int k = 0; k < n; k++) master_step(x, &x->cur);
+        for (int k = 0; k < n; k++) dcp_master_step(x, &x->cur);
         break;
     }
     case 'o':
-        master_step(x, &x->old);
+        dcp_master_step(x, &x->old);
         break;
     case 'K':
         master_crash(x);
@@ -993,11 +993,11 @@ static void tick(xp *x)
     } else {
         int r = rnd(x, 100);
         if (r < 22)
-            master_step(x, &x->cur);
+            dcp_master_step(x, &x->cur);
         else if (r < 26)
-            master_step(x, &x->old);
+            dcp_master_step(x, &x->old);
         else
-            worker_step(x, &x->s[rnd(x, x->n_src)]);
+            dcp_worker_step(x, &x->s[rnd(x, x->n_src)]);
     }
     tick_end(x);
 }

@@ -18,7 +18,7 @@ static void kvs(Etcdpb__KeyValue *const *p, size_t n)
     dc_kv *out = NULL;
     size_t m = 0;
     if (etcd_kvs_from_pb(p, n, &out, &m) == 0) {
-        for (size_t i = 0; i < m; i++) dc_kv_clear(&out[i]);
+        for (size_t i = 0; i < m; i++) dc__kv_clear(&out[i]);
         free(out);
     }
 }

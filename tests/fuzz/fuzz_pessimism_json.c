@@ -51,46 +51,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 2: {
         pess_marker *mk = NULL;
-        if (pess_marker_decode(key, val, vlen, &mk) == DC_OK) {
-            if (pess_marker_encode(mk, &json) == DC_OK) {
+        if (dcp_marker_decode(key, val, vlen, &mk) == DC_OK) {
+            if (dcp_marker_encode(mk, &json) == DC_OK) {
                 pess_marker *again = NULL;
-                if (pess_marker_decode(key, json, strlen(json), &again) != DC_OK) abort();
-                pess_marker_free(again);
+                if (dcp_marker_decode(key, json, strlen(json), &again) != DC_OK) abort();
+                dcp_marker_free(again);
             }
-            pess_marker_free(mk);
+            dcp_marker_free(mk);
         }
         break;
     }
     case 3: {
         pess_conflict *c = NULL;
-        if (pess_conflict_decode(key, val, vlen, &c) == DC_OK) {
-            if (pess_conflict_encode(c, &json) == DC_OK) {
+        if (dcp_conflict_decode(key, val, vlen, &c) == DC_OK) {
+            if (dcp_conflict_encode(c, &json) == DC_OK) {
                 pess_conflict *again = NULL;
-                if (pess_conflict_decode(key, json, strlen(json), &again) != DC_OK) abort();
-                pess_conflict_free(again);
+                if (dcp_conflict_decode(key, json, strlen(json), &again) != DC_OK) abort();
+                dcp_conflict_free(again);
             }
-            pess_conflict_free(c);
+            dcp_conflict_free(c);
         }
         break;
     }
     case 4: {
         admin_req r = {0};
-        if (admin_req_decode(key, val, vlen, &r) == DC_OK) {
-            if (admin_req_encode(&r, &json) == DC_OK) {
+        if (dcp_admin_req_decode(key, val, vlen, &r) == DC_OK) {
+            if (dcp_admin_req_encode(&r, &json) == DC_OK) {
                 admin_req again = {0};
-                if (admin_req_decode(key, json, strlen(json), &again) != DC_OK) abort();
-                admin_req_clear(&again);
+                if (dcp_admin_req_decode(key, json, strlen(json), &again) != DC_OK) abort();
+                dcp_admin_req_clear(&again);
             }
         }
-        admin_req_clear(&r);
+        dcp_admin_req_clear(&r);
         break;
     }
     default: {
         dc_admin_answer a = {0};
-        if (admin_answer_decode(val, vlen, &a) == DC_OK) {
-            if (admin_answer_encode(a.code, a.message, a.master, &json) == DC_OK) {
+        if (dcp_admin_answer_decode(val, vlen, &a) == DC_OK) {
+            if (dcp_admin_answer_encode(a.code, a.message, a.master, &json) == DC_OK) {
                 dc_admin_answer again = {0};
-                if (admin_answer_decode(json, strlen(json), &again) != DC_OK) abort();
+                if (dcp_admin_answer_decode(json, strlen(json), &again) != DC_OK) abort();
                 dc_admin_answer_clear(&again);
             }
         }

@@ -28,13 +28,13 @@ static void decode_all(const redisReply *r)
     dc_kv *kvs = NULL;
     size_t nk = 0;
     if (rd_kvs_from_flat(r, &kvs, &nk) == 0) {
-        for (size_t i = 0; i < nk; i++) dc_kv_clear(&kvs[i]);
+        for (size_t i = 0; i < nk; i++) dc__kv_clear(&kvs[i]);
         free(kvs);
     }
     dc_kv kv = {0};
     (void)rd_hash_to_kv(r, &kv); /* borrows the value */
     dc_event ev;
-    if (rd_entry_to_event(r, &ev, &rev, &seq, &n) == 0) dc_event_clear(&ev);
+    if (rd_entry_to_event(r, &ev, &rev, &seq, &n) == 0) dc__event_clear(&ev);
 }
 
 /* 1 if some line starting with '*', '%', '~', '>' or '|' declares more than

@@ -17,12 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[size] = '\0';
     dc_uri u;
     char err[256];
-    int rc = dc_uri_parse(text, &u, err, sizeof err);
+    int rc = dc__uri_parse(text, &u, err, sizeof err);
     if (rc == 0 && (!u.scheme || !u.scheme[0])) abort();
     if (rc == 0)
         for (size_t i = 0; i < u.n_hosts; i++)
             if (u.hosts[i].port < 0 || u.hosts[i].port > 65535) abort();
-    dc_uri_free(&u);
+    dc__uri_free(&u);
     char red[64];
     memset(red, 'x', sizeof red);
     dc__uri_redact(text, red, sizeof red);

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (size_t i = 0; i < rec.n; i++)
                 for (int prev = 0; prev < 2; prev++) {
                     dc_event ev;
-                    if (zk_rec_event(&rec, i, prev, &ev) == 0) dc_event_clear(&ev);
+                    if (zk_rec_event(&rec, i, prev, &ev) == 0) dc__event_clear(&ev);
                 }
             dc_buf b = {0}, b2 = {0};
             if (zk_rec_encode(&b, rec.token, rec.evs, rec.n) == 0) {
@@ -43,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
                 zk_rec_clear(&again);
             }
-            dc_buf_free(&b);
-            dc_buf_free(&b2);
+            dc__buf_free(&b);
+            dc__buf_free(&b2);
             zk_rec_clear(&rec);
         }
     } else {
@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
                 free(k2);
             }
-            dc_buf_free(&b);
+            dc__buf_free(&b);
             free(key);
         }
         free(name);

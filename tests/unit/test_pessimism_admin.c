@@ -14,7 +14,7 @@
 
 static int decode(const char *json, admin_req *r)
 {
-    return admin_req_decode("req", json, strlen(json), r);
+    return dcp_admin_req_decode("req", json, strlen(json), r);
 }
 
 START_TEST(requests_round_trip)
@@ -26,7 +26,7 @@ START_TEST(requests_round_trip)
                     .assume = DC_ASSUME_NOT_EXECUTED,
                     .wait_ms = 1500};
     char *json;
-    ck_assert_int_eq(admin_req_encode(&in, &json), DC_OK);
+    ck_assert_int_eq(dcp_admin_req_encode(&in, &json), DC_OK);
     admin_req out;
     ck_assert_int_eq(decode(json, &out), DC_OK);
     ck_assert_int_eq(out.op, ADMIN_UNLOCK);
@@ -35,17 +35,17 @@ START_TEST(requests_round_trip)
     ck_assert_int_eq(out.force_remove, 1);
     ck_assert_int_eq(out.assume, DC_ASSUME_NOT_EXECUTED);
     ck_assert_int_eq(out.wait_ms, 1500);
-    admin_req_clear(&out);
+    dcp_admin_req_clear(&out);
     free(json);
     admin_req rm = {.op = ADMIN_REMOVE_META, .task = "t"};
-    ck_assert_int_eq(admin_req_encode(&rm, &json), DC_OK);
+    ck_assert_int_eq(dcp_admin_req_encode(&rm, &json), DC_OK);
     ck_assert_int_eq(decode(json, &out), DC_OK);
     ck_assert_int_eq(out.op, ADMIN_REMOVE_META);
     ck_assert_str_eq(out.task, "t");
-    admin_req_clear(&out);
+    dcp_admin_req_clear(&out);
     free(json);
     admin_req bad = {.op = ADMIN_UNLOCK};
-    ck_assert_int_eq(admin_req_encode(&bad, &json), DC_EINVAL);
+    ck_assert_int_eq(dcp_admin_req_encode(&bad, &json), DC_EINVAL);
 }
 END_TEST
 
@@ -71,9 +71,9 @@ START_TEST(request_numbers_are_range_checked_before_the_conversion)
     admin_req r;
     ck_assert_int_eq(decode("{\"op\":\"unlock\",\"lock_id\":\"x\",\"wait_ms\":600000}", &r), DC_OK);
     ck_assert_int_eq(r.wait_ms, 600000);
-    admin_req_clear(&r);
+    dcp_admin_req_clear(&r);
     ck_assert_int_eq(decode("{\"op\":\"unlock\",\"lock_id\":\"x\",\"wait_ms\":0}", &r), DC_OK);
-    admin_req_clear(&r);
+    dcp_admin_req_clear(&r);
 }
 END_TEST
 
@@ -101,9 +101,9 @@ END_TEST
 START_TEST(answers_decode_only_with_an_error_code_in_range)
 {
     char *json;
-    ck_assert_int_eq(admin_answer_encode(DC_EUNCERTAIN, "may have run", "m1", &json), DC_OK);
+    ck_assert_int_eq(dcp_admin_answer_encode(DC_EUNCERTAIN, "may have run", "m1", &json), DC_OK);
     dc_admin_answer a;
-    ck_assert_int_eq(admin_answer_decode(json, strlen(json), &a), DC_OK);
+    ck_assert_int_eq(dcp_admin_answer_decode(json, strlen(json), &a), DC_OK);
     ck_assert_int_eq(a.code, DC_EUNCERTAIN);
     ck_assert_str_eq(a.message, "may have run");
     ck_assert_str_eq(a.master, "m1");
@@ -122,8 +122,8 @@ START_TEST(answers_decode_only_with_an_error_code_in_range)
         "nope",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        ck_assert_msg(admin_answer_decode(bad[i], strlen(bad[i]), &a) == DC_ECORRUPT, "%s", bad[i]);
-    ck_assert_int_eq(admin_answer_decode("{\"ok\":true,\"code\":0}", 20, &a), DC_OK);
+        ck_assert_msg(dcp_admin_answer_decode(bad[i], strlen(bad[i]), &a) == DC_ECORRUPT, "%s", bad[i]);
+    ck_assert_int_eq(dcp_admin_answer_decode("{\"ok\":true,\"code\":0}", 20, &a), DC_OK);
     ck_assert_str_eq(a.message, "");
     dc_admin_answer_clear(&a);
 }

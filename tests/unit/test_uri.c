@@ -18,7 +18,7 @@ static dc_uri parse_ok(const char *text)
 {
     dc_uri u;
     char err[256];
-    int rc = dc_uri_parse(text, &u, err, sizeof err);
+    int rc = dc__uri_parse(text, &u, err, sizeof err);
     ck_assert_msg(rc == 0, "%s: %s", text, err);
     return u;
 }
@@ -27,9 +27,9 @@ static void parse_bad(const char *text)
 {
     dc_uri u;
     char err[256] = "";
-    ck_assert_int_eq(dc_uri_parse(text, &u, err, sizeof err), -1);
+    ck_assert_int_eq(dc__uri_parse(text, &u, err, sizeof err), -1);
     ck_assert_msg(err[0], "no message for %s", text);
-    dc_uri_free(&u);
+    dc__uri_free(&u);
 }
 
 START_TEST(scheme_hosts_and_ports)
@@ -43,7 +43,7 @@ START_TEST(scheme_hosts_and_ports)
     ck_assert_int_eq(u.hosts[2].port, 2381);
     ck_assert_ptr_null(u.user);
     ck_assert_str_eq(u.path, "");
-    dc_uri_free(&u);
+    dc__uri_free(&u);
 }
 END_TEST
 
@@ -57,7 +57,7 @@ START_TEST(user_password_with_escapes_path_and_query)
     ck_assert_str_eq(u.params[0].key, "mode");
     ck_assert_str_eq(u.params[0].value, "multi");
     ck_assert_str_eq(u.params[1].value, "a/b");
-    dc_uri_free(&u);
+    dc__uri_free(&u);
 }
 END_TEST
 
@@ -67,13 +67,13 @@ START_TEST(name_only_and_empty_authority)
     ck_assert_uint_eq(u.n_hosts, 1);
     ck_assert_str_eq(u.hosts[0].host, "shared");
     ck_assert_int_eq(u.hosts[0].port, 0);
-    dc_uri_free(&u);
+    dc__uri_free(&u);
     u = parse_ok("mem://");
     ck_assert_uint_eq(u.n_hosts, 0);
-    dc_uri_free(&u);
+    dc__uri_free(&u);
     u = parse_ok("zk://h:2181/chroot/deep");
     ck_assert_str_eq(u.path, "chroot/deep");
-    dc_uri_free(&u);
+    dc__uri_free(&u);
 }
 END_TEST
 
