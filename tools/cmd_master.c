@@ -332,8 +332,8 @@ static void log_leader(master_run *r)
     if ((leader == NULL) != (r->leader_seen == NULL) ||
         (leader && strcmp(leader, r->leader_seen) != 0)) {
         if (leader)
-            dc_log(DC_LOG_INFO, MASTER, "%s stands by: %s leads (term %lld)", r->name, dc__e(leader),
-                   (long long)term);
+            dc_log(DC_LOG_INFO, MASTER, "%s stands by: %s leads (term %lld)", r->name,
+                   dc__e(leader), (long long)term);
         else
             dc_log(DC_LOG_INFO, MASTER, "%s stands by: no master leads yet", r->name);
         free(r->leader_seen);

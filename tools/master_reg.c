@@ -274,7 +274,8 @@ void dcx_reg_free(dcx_reg *r)
     if (r->ctx && r->lease) {
         int rc = dc_lease_revoke(r->ctx->store, r->lease);
         if (rc != DC_OK && rc != DC_ENOTFOUND)
-            dc_log(DC_LOG_WARN, REG, "revoking the lease of %s: %s", dc__e(r->key), dc_strerror(rc));
+            dc_log(DC_LOG_WARN, REG, "revoking the lease of %s: %s", dc__e(r->key),
+                   dc_strerror(rc));
     }
     free(r->name);
     free(r->key);

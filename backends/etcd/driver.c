@@ -87,7 +87,7 @@ static int set_endpoints(etcd_conn *c, const dc_uri *u)
         snprintf(c->endpoints[i], n, "%s://%s%s%s:%d", c->tls ? "https" : "http", v6 ? "[" : "",
                  host, v6 ? "]" : "", port);
         if (dc__buf_printf(&label, "%s%s%s%s:%d", i ? "," : "", v6 ? "[" : "", host, v6 ? "]" : "",
-                          port))
+                           port))
             goto oom;
     }
     c->label = dc__buf_steal(&label);
@@ -149,14 +149,14 @@ static int etcd_open(const dc_host *host, const char *uri, const dc_config *cfg,
      * DC_EINVAL naming the key, never a silent default */
     int64_t cto, rto;
     dc_drv_err why = {{0}, 0};
-    int orc = dc__drv_opt_int(host, cfg, "etcd", "connect_timeout_ms", DC_DEFAULT_CONNECT_TIMEOUT_MS,
-                             1, 86400000, &cto, &why);
+    int orc = dc__drv_opt_int(host, cfg, "etcd", "connect_timeout_ms",
+                              DC_DEFAULT_CONNECT_TIMEOUT_MS, 1, 86400000, &cto, &why);
     if (orc == DC_OK)
-        orc = dc__drv_opt_int(host, cfg, "etcd", "request_timeout_ms", DC_DEFAULT_REQUEST_TIMEOUT_MS,
-                             1, 86400000, &rto, &why);
+        orc = dc__drv_opt_int(host, cfg, "etcd", "request_timeout_ms",
+                              DC_DEFAULT_REQUEST_TIMEOUT_MS, 1, 86400000, &rto, &why);
     if (orc == DC_OK)
         orc = dc__drv_opt_int(host, cfg, "etcd", "max_send_bytes", ETCD_DEFAULT_MAX_SEND_BYTES, 1,
-                             INT64_MAX, &c->max_send_bytes, &why);
+                              INT64_MAX, &c->max_send_bytes, &why);
     if (orc != DC_OK) {
         int rc = etcd_err(c, err, DC_EINVAL, "%s", why.msg);
         conn_free(c);

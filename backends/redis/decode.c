@@ -53,7 +53,7 @@ int rd_kv_from_flat(dc_kv *kv, redisReply **f)
         return -1;
     /* dc__kv_set leaves the metadata alone */
     if (dc__kv_set(kv, f[0]->str, f[0]->len, is_str(f[1]) ? f[1]->str : NULL,
-                  is_str(f[1]) ? f[1]->len : 0) != 0)
+                   is_str(f[1]) ? f[1]->len : 0) != 0)
         return -2;
     return 0;
 }
@@ -147,7 +147,7 @@ int rd_entry_to_event(const redisReply *entry, dc_event *ev, int64_t *rev, int64
             return -1;
     }
     if (dc__kv_set(&ev->kv, k->str, k->len, ev->type == DC_EVENT_PUT && v ? v->str : NULL,
-                  ev->type == DC_EVENT_PUT && v ? v->len : 0) != 0)
+                   ev->type == DC_EVENT_PUT && v ? v->len : 0) != 0)
         return -2;
     ev->kv.create_revision = kv.create_revision;
     ev->kv.version = kv.version;

@@ -160,7 +160,7 @@ static int kv_out(dc_kv *d, const mkey *k, int keys_only)
 {
     *d = k->kv;
     return dc__kv_set(d, k->key, k->key_len, keys_only ? NULL : k->kv.value,
-                     keys_only ? 0 : k->kv.value_len);
+                      keys_only ? 0 : k->kv.value_len);
 }
 
 static void key_cmd(attempt *a, const char *verb, const char *suffix, const mkey *k)

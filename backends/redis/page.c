@@ -332,7 +332,7 @@ static int chunk_multi(rd_store *s, redisContext *ctx, void *arg, dc_drv_err *er
         rd_state *st = &c->live[c->n_live];
         st->kv = kv;
         if (dc__kv_set(&st->kv, first->element[i]->str, first->element[i]->len,
-                      keys_only ? NULL : kv.value, keys_only ? 0 : kv.value_len)) {
+                       keys_only ? NULL : kv.value, keys_only ? 0 : kv.value_len)) {
             rc = rd_err(err, DC_ENOMEM, s, "out of memory");
             break;
         }

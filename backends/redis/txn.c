@@ -108,10 +108,11 @@ static int rebuild(rd_store *s, const dc_txn_req *req, find_arg *f, dc_txn_resul
             dc_event ev;
             int64_t rev, seq, cnt;
             if (rd_entry_to_event(e->element[j], &ev, &rev, &seq, &cnt)) goto unknown;
-            int hit = ev.type == DC_EVENT_DELETE &&
-                      ((ops[i].flags & DC_PREFIX)
-                           ? dc__key_has_prefix(ev.kv.key, ev.kv.key_len, ops[i].key, ops[i].key_len)
-                           : dc__key_cmp(ev.kv.key, ev.kv.key_len, ops[i].key, ops[i].key_len) == 0);
+            int hit =
+                ev.type == DC_EVENT_DELETE &&
+                ((ops[i].flags & DC_PREFIX)
+                     ? dc__key_has_prefix(ev.kv.key, ev.kv.key_len, ops[i].key, ops[i].key_len)
+                     : dc__key_cmp(ev.kv.key, ev.kv.key_len, ops[i].key, ops[i].key_len) == 0);
             out->responses[i].deleted += hit;
             dc__event_clear(&ev);
         }

@@ -406,7 +406,7 @@ static int page_once(zk_conn *c, zhandle_t *zh, const dc_page_req *req, dc_kvs *
         dc_kv *kv = &out->kvs[i];
         *kv = p->kv;
         if (dc__kv_set(kv, p->key, p->key_len, keys_only ? NULL : p->kv.value,
-                      keys_only ? 0 : p->kv.value_len)) {
+                       keys_only ? 0 : p->kv.value_len)) {
             memset(kv, 0, sizeof *kv);
             rc = ZKERR(err, DC_ENOMEM, "zk: out of memory");
             break;

@@ -112,7 +112,8 @@ static int handle_new(zk_session *c, dc_drv_err *err)
                      c->cfg->endpoint, strerror(errno));
     if (c->cfg->user) {
         dc_buf cred = DC_BUF_INIT;
-        if (dc__buf_printf(&cred, "%s:%s", c->cfg->user, c->cfg->password ? c->cfg->password : "")) {
+        if (dc__buf_printf(&cred, "%s:%s", c->cfg->user,
+                           c->cfg->password ? c->cfg->password : "")) {
             zookeeper_close(zh);
             return ZKERR(err, DC_ENOMEM, "zk: out of memory");
         }

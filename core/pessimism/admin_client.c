@@ -135,7 +135,8 @@ static int read_answer(dc_admin_call *c, dc_admin_answer *a, int64_t *rev)
     int rc = dc_get(c->store, c->ans_key, strlen(c->ans_key), 0, 0, &kvs);
     if (rc) return rc;
     *rev = kvs->revision;
-    rc = kvs->n ? dcp_admin_answer_decode(kvs->kvs[0].value, kvs->kvs[0].value_len, a) : DC_ENOTFOUND;
+    rc = kvs->n ? dcp_admin_answer_decode(kvs->kvs[0].value, kvs->kvs[0].value_len, a)
+                : DC_ENOTFOUND;
     dc_kvs_free(kvs);
     return rc;
 }

@@ -121,7 +121,8 @@ int dcp_admin_req_decode(const char *key, const void *value, size_t len, admin_r
             else if (strcmp(assume, "not-executed") == 0)
                 out->assume = DC_ASSUME_NOT_EXECUTED;
             else
-                rc = dc__error(DC_EINVAL, "%s: unknown assumption \"%s\"", dc__e(key), dc__e(assume));
+                rc = dc__error(DC_EINVAL, "%s: unknown assumption \"%s\"", dc__e(key),
+                               dc__e(assume));
         }
         free(assume);
     } else if (!rc) {

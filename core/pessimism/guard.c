@@ -76,7 +76,7 @@ int dcp_mirror_put(pess_mirror *mr, const dc_kv *kv)
 }
 
 void dcp_mirror_note_id(pess_mirror *mr, const char *key, size_t key_len, int64_t rev,
-                         const char *id)
+                        const char *id)
 {
     pess_mirror_ent *e = dcp_mirror_find(mr, key, key_len);
     if (!e || e->mod_revision != rev || e->op_id) return;
@@ -250,8 +250,8 @@ static int write_chunk(dc_store *store, const pess_fence *fence, const pess_mirr
 }
 
 int dcp_write_keys(dc_store *store, const pess_fence *fence, const pess_mirror *mirror,
-                    char *const *keys, size_t n, pess_decide_fn decide, void *ctx, int64_t *max_rev,
-                    int64_t *revs)
+                   char *const *keys, size_t n, pess_decide_fn decide, void *ctx, int64_t *max_rev,
+                   int64_t *revs)
 {
     if (max_rev) *max_rev = 0;
     for (size_t i = 0; revs && i < n; i++) revs[i] = 0;

@@ -96,7 +96,7 @@ int dc_info_decode(const char *key, const void *value, size_t value_len, dc_info
     if (!rc) rc = dcp_json_str(j, key, "table", 1, &info->table);
     if (!rc)
         rc = dcp_json_strv(cJSON_GetObjectItemCaseSensitive(j, "ddls"), key, "ddls", &info->ddls,
-                            &info->n_ddls);
+                           &info->n_ddls);
     cJSON_Delete(j);
     if (rc) {
         dc_info_free(info);

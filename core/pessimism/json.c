@@ -123,10 +123,11 @@ int dcp_json_str(const cJSON *obj, const char *key, const char *field, int allow
     *out = NULL;
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(obj, field);
     if (!f)
-        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc__e(key ? key : "value"), field);
-    if (!cJSON_IsString(f) || !f->valuestring)
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a string", dc__e(key ? key : "value"),
+        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc__e(key ? key : "value"),
                          field);
+    if (!cJSON_IsString(f) || !f->valuestring)
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a string",
+                         dc__e(key ? key : "value"), field);
     if (!allow_empty && !*f->valuestring)
         return dc__error(DC_ECORRUPT, "%s: field \"%s\" is empty", dc__e(key ? key : "value"),
                          field);
@@ -139,15 +140,16 @@ int dcp_json_strv(const cJSON *arr, const char *key, const char *field, char ***
     *out = NULL;
     *n = 0;
     if (!arr)
-        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc__e(key ? key : "value"), field);
+        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc__e(key ? key : "value"),
+                         field);
     if (cJSON_IsNull(arr)) {
         /* Go encodes an empty (nil) slice as null: DM writes "ddls":null. */
         *out = calloc(1, sizeof **out);
         return *out ? DC_OK : dc__error(DC_ENOMEM, "out of memory");
     }
     if (!cJSON_IsArray(arr))
-        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not an array", dc__e(key ? key : "value"),
-                         field);
+        return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not an array",
+                         dc__e(key ? key : "value"), field);
     int count = cJSON_GetArraySize(arr);
     if (count > DC_PESS_MAX_DDLS)
         return dc__error(DC_ETOOBIG, "%s: field \"%s\" has %d entries, limit %d",

@@ -82,8 +82,8 @@ pess_lock *dcp_keeper_find(const pess_keeper *keeper, const char *id)
 }
 
 int dcp_keeper_get(pess_keeper *keeper, const char *id, const char *task, const char *owner,
-                    const char *const *ddls, size_t n_ddls, const char *const *sources,
-                    size_t n_sources, pess_lock **lock)
+                   const char *const *ddls, size_t n_ddls, const char *const *sources,
+                   size_t n_sources, pess_lock **lock)
 {
     pess_lock *l = dcp_keeper_find(keeper, id);
     if (!l) {
@@ -100,7 +100,7 @@ int dcp_keeper_get(pess_keeper *keeper, const char *id, const char *task, const 
 }
 
 int dcp_keeper_try_sync(pess_keeper *keeper, const dc_info *info, const char *const *sources,
-                         size_t n_sources, pess_lock **lock, int *created)
+                        size_t n_sources, pess_lock **lock, int *created)
 {
     if (lock) *lock = NULL;
     if (created) *created = 0;
@@ -110,14 +110,14 @@ int dcp_keeper_try_sync(pess_keeper *keeper, const dc_info *info, const char *co
     pess_lock *l = dcp_keeper_find(keeper, id);
     if (!l) {
         rc = dcp_keeper_get(keeper, id, info->task, info->source, (const char *const *)info->ddls,
-                             info->n_ddls, sources, n_sources, &l);
+                            info->n_ddls, sources, n_sources, &l);
         if (!rc && created) *created = 1;
     }
     free(id);
     if (rc) return rc;
     if (lock) *lock = l;
     return dcp_lock_try_sync(l, info->source, (const char *const *)info->ddls, info->n_ddls,
-                              sources, n_sources);
+                             sources, n_sources);
 }
 
 void dcp_keeper_remove(pess_keeper *keeper, pess_lock *lock)

@@ -172,7 +172,7 @@ int dc_lock_id_build(const char *task, const char *schema, const char *table, ch
 }
 
 int dcp_key_matches(const char *key, size_t key_len, size_t prefix_len, const char *task,
-                     const char *source)
+                    const char *source)
 {
     char *t, *s;
     int rc = dcp_key_split(key, key_len, prefix_len, &t, &s);
@@ -181,6 +181,6 @@ int dcp_key_matches(const char *key, size_t key_len, size_t prefix_len, const ch
     free(t);
     free(s);
     if (same) return DC_OK;
-    return dc__error(DC_ECORRUPT, "%s: value is for task %s source %s, not for this key", dc__e(key),
-                     dc__e(task), dc__e(source));
+    return dc__error(DC_ECORRUPT, "%s: value is for task %s source %s, not for this key",
+                     dc__e(key), dc__e(task), dc__e(source));
 }

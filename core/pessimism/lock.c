@@ -64,8 +64,8 @@ void dcp_lock_free(pess_lock *lock)
 }
 
 pess_lock *dcp_lock_new(const char *id, const char *task, const char *owner,
-                         const char *const *ddls, size_t n_ddls, const char *const *sources,
-                         size_t n_sources, size_t data_size)
+                        const char *const *ddls, size_t n_ddls, const char *const *sources,
+                        size_t n_sources, size_t data_size)
 {
     if (!id || !task || !owner || (n_ddls && !ddls) || (n_sources && !sources)) return NULL;
     pess_lock *lock = calloc(1, sizeof *lock);
@@ -87,7 +87,7 @@ pess_lock *dcp_lock_new(const char *id, const char *task, const char *owner,
 }
 
 int dcp_lock_try_sync(pess_lock *lock, const char *source, const char *const *ddls, size_t n_ddls,
-                       const char *const *sources, size_t n_sources)
+                      const char *const *sources, size_t n_sources)
 {
     for (size_t i = 0; i < n_sources; i++)
         if (!dcp_lock_src_add(lock, sources[i])) return dc__error(DC_ENOMEM, "out of memory");

@@ -56,8 +56,8 @@ typedef struct pess_lock {
  * owner is added if missing), none synced yet; data_size bytes of zeroed
  * data. NULL when out of memory or on a NULL argument. */
 pess_lock *dcp_lock_new(const char *id, const char *task, const char *owner,
-                         const char *const *ddls, size_t n_ddls, const char *const *sources,
-                         size_t n_sources, size_t data_size);
+                        const char *const *ddls, size_t n_ddls, const char *const *sources,
+                        size_t n_sources, size_t data_size);
 /* Free a lock that is not in a keeper (NULL is a no-op). */
 void dcp_lock_free(pess_lock *lock);
 
@@ -74,7 +74,7 @@ pess_src **dcp_lock_sorted(const pess_lock *lock, size_t *n);
  * returned (the detail says how they differ). Errors: DC_ECONFLICT,
  * DC_ENOMEM. */
 int dcp_lock_try_sync(pess_lock *lock, const char *source, const char *const *ddls, size_t n_ddls,
-                       const char *const *sources, size_t n_sources);
+                      const char *const *sources, size_t n_sources);
 /* 1 if every awaited source is synced (or the lock is forced); *remain (may
  * be NULL) gets the number still unsynced. */
 int dcp_lock_is_synced(const pess_lock *lock, int *remain);
@@ -121,11 +121,11 @@ void dcp_keeper_free(pess_keeper *keeper);
  * DC_ECONFLICT; *created (may be NULL) whether it is new. Errors:
  * DC_ECONFLICT, DC_ENOMEM. */
 int dcp_keeper_try_sync(pess_keeper *keeper, const dc_info *info, const char *const *sources,
-                         size_t n_sources, pess_lock **lock, int *created);
+                        size_t n_sources, pess_lock **lock, int *created);
 /* Find or create the lock with id (created with owner and ddls, none synced). */
 int dcp_keeper_get(pess_keeper *keeper, const char *id, const char *task, const char *owner,
-                    const char *const *ddls, size_t n_ddls, const char *const *sources,
-                    size_t n_sources, pess_lock **lock);
+                   const char *const *ddls, size_t n_ddls, const char *const *sources,
+                   size_t n_sources, pess_lock **lock);
 pess_lock *dcp_keeper_find(const pess_keeper *keeper, const char *id);
 /* Remove and free the lock. */
 void dcp_keeper_remove(pess_keeper *keeper, pess_lock *lock);

@@ -82,7 +82,7 @@ int dcp_marker_decode(const char *key, const void *value, size_t len, pess_marke
     rc = dcp_json_str(j, key, "id", 0, &mk->id);
     if (!rc)
         rc = dcp_json_strv(cJSON_GetObjectItemCaseSensitive(j, "ddls"), key, "ddls", &mk->ddls,
-                            &mk->n_ddls);
+                           &mk->n_ddls);
     const cJSON *pos = cJSON_GetObjectItemCaseSensitive(j, "position");
     if (!rc && pos && !cJSON_IsNull(pos)) rc = dcp_json_str(j, key, "position", 1, &mk->position);
     if (!rc) rc = get_rev(j, key, "op_revision", &mk->op_revision);
@@ -103,8 +103,8 @@ int dcp_marker_decode(const char *key, const void *value, size_t len, pess_marke
         /* Range first, then the conversion (a marker is data from the store). */
         if (!cJSON_IsNumber(at) || !(at->valuedouble >= 0 && at->valuedouble <= 1e9) ||
             at->valuedouble != (double)(int64_t)at->valuedouble)
-            rc =
-                dc__error(DC_ECORRUPT, "%s: field \"attempt\" is not an attempt number", dc__e(key));
+            rc = dc__error(DC_ECORRUPT, "%s: field \"attempt\" is not an attempt number",
+                           dc__e(key));
         else
             mk->attempt = (int64_t)at->valuedouble;
     }

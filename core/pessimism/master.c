@@ -50,7 +50,7 @@ int64_t dcp_master_now(const dc_master *m)
 }
 
 int dcp_master_step(dc_master *m, int step, const pess_lock *lock, const char *source, int64_t rev,
-                const char *fmt, ...)
+                    const char *fmt, ...)
 {
     char text[256];
     va_list ap;
@@ -64,8 +64,8 @@ int dcp_master_step(dc_master *m, int step, const pess_lock *lock, const char *s
                   rev,  text};
     if (m->on_step(&st, m->step_ud) == 0) return DC_OK;
     dc_log(DC_LOG_WARN, PESS, "master stopped by the step callback after step %d", step);
-    return dcp_master_fail(m,
-                       dc__error(DC_ECLOSED, "stopped by the step callback after step %d", step));
+    return dcp_master_fail(
+        m, dc__error(DC_ECLOSED, "stopped by the step callback after step %d", step));
 }
 
 void dcp_master_remove_lock(dc_master *m, pess_lock *lock)
@@ -211,8 +211,8 @@ static int delete_leftovers(dc_master *m, pess_leftover *left, size_t n)
     rc = dcp_write_keys(m->store, &m->fence, &m->ops, keys, n, decide_leftover, left, &rev, NULL);
     free(keys);
     if (!rc && rev)
-        rc =
-            dcp_master_step(m, 10, NULL, NULL, rev, "DELETE %zu operations left by an earlier lock", n);
+        rc = dcp_master_step(m, 10, NULL, NULL, rev,
+                             "DELETE %zu operations left by an earlier lock", n);
     return rc;
 }
 
@@ -364,8 +364,8 @@ static int rebuild(dc_master *m)
     atomic_store(&m->m1, m1);
     m->handled = m1;
     m->stat_rebuild_ms = (double)(dc__now_us() - t0_us) / 1000.0;
-    rc = dcp_master_step(m, 1, NULL, NULL, m1, "GET %zu infos and %zu operations: %zu locks", n_infos,
-                     n_ops, dcp_keeper_count(m->keeper));
+    rc = dcp_master_step(m, 1, NULL, NULL, m1, "GET %zu infos and %zu operations: %zu locks",
+                         n_infos, n_ops, dcp_keeper_count(m->keeper));
     if (!rc) rc = report_rebuilt_conflicts(m, &snap);
     if (!rc)
         rc = dc_watch_open(m->store, m->watch_prefix, strlen(m->watch_prefix), m1 + 1, DC_PREFIX,
@@ -428,7 +428,7 @@ static int on_info_put(dc_master *m, const dc_kv *kv)
     }
     free(id);
     rc = dcp_keeper_try_sync(m->keeper, info, t ? (const char *const *)t->sources : NULL,
-                              t ? t->n : 0, &lock, &created);
+                             t ? t->n : 0, &lock, &created);
     if (lock && (!lock->born || kv->create_revision < lock->born)) lock->born = kv->create_revision;
     if (rc == DC_ECONFLICT) {
         char msg[512];
@@ -440,8 +440,8 @@ static int on_info_put(dc_master *m, const dc_kv *kv)
         int remain = 0;
         dcp_lock_is_synced(lock, &remain);
         rc = dcp_master_step(m, 3, lock, info->source, kv->mod_revision, "%s%s, %d unsynced",
-                         created ? "lock created, owner " : "synced",
-                         created ? dc__e(lock->owner) : "", remain);
+                             created ? "lock created, owner " : "synced",
+                             created ? dc__e(lock->owner) : "", remain);
         if (!rc && had_conflict) rc = dcp_master_del_conflict(m, info->task, info->source);
         if (!rc) rc = dcp_master_rejoin(m, lock, info->source);
         if (!rc) rc = dcp_master_progress(m, lock);
@@ -519,7 +519,7 @@ static int on_op_put(dc_master *m, const dc_kv *kv)
         int owner = strcmp(op->source, lock->owner) == 0;
         if (owner && op->exec) lock->executed = 1;
         rc = dcp_master_step(m, 9, lock, op->source, kv->mod_revision, "operation done%s",
-                         owner ? " (owner)" : "");
+                             owner ? " (owner)" : "");
         if (!rc) rc = dcp_master_progress(m, lock);
     }
     dc_operation_free(op);

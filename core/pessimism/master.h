@@ -155,7 +155,7 @@ int64_t dcp_master_now(const dc_master *m);
 /* Report a protocol step: one log line, then the callback. Returns DC_OK, or
  * DC_ECLOSED (and m->fatal) when the callback asked to stop. */
 int dcp_master_step(dc_master *m, int step, const pess_lock *lock, const char *source, int64_t rev,
-                const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* One pass of the event loop, with m->mu held and the loop owned (released
  * only while waiting up to wait_ms): rebuild if needed, handle the events
@@ -201,7 +201,7 @@ int dcp_master_delete_op(dc_master *m, pess_lock *lock, const char *source);
  * fresh a read of the store (the mirrors lag behind the master's own writes
  * and the owner's intent until their events come back). */
 int dcp_master_owner_state(dc_master *m, const pess_lock *lock, const char *source, int fresh,
-                       pess_owner *st);
+                           pess_owner *st);
 
 /* On source's operation of lock: complete = 0 fences it (deletes it, in a
  * txn that requires no intent for it), complete = 1 writes its done txn for
@@ -213,7 +213,7 @@ int dcp_master_owner_state(dc_master *m, const pess_lock *lock, const char *sour
  * settled), DC_EINVAL (complete: nothing was executed), DC_ECHANGED, store
  * errors. */
 int dcp_master_owner_act(dc_master *m, pess_lock *lock, const char *source, int complete,
-                     int64_t assume_before, pess_owner *found);
+                         int64_t assume_before, pess_owner *found);
 
 /* The owner of lock left the task or is replaced by an unlock: fence its
  * operation if it is out (dcp_master_owner_act), then hand the lock to `to` (or
@@ -222,11 +222,12 @@ int dcp_master_owner_act(dc_master *m, pess_lock *lock, const char *source, int 
 int dcp_master_owner_leaves(dc_master *m, pess_lock *lock, const char *to, int64_t assume_before);
 
 /* Log once per intent that lock is uncertain, and why it matters now. */
-void dcp_master_warn_uncertain(dc_master *m, pess_lock *lock, const pess_owner *st, const char *why);
+void dcp_master_warn_uncertain(dc_master *m, pess_lock *lock, const pess_owner *st,
+                               const char *why);
 
 /* Write or delete source's conflict report. */
-int dcp_master_put_conflict(dc_master *m, const pess_lock *lock, const char *source, int64_t info_rev,
-                        const char *message);
+int dcp_master_put_conflict(dc_master *m, const pess_lock *lock, const char *source,
+                            int64_t info_rev, const char *message);
 int dcp_master_del_conflict(dc_master *m, const char *task, const char *source);
 
 /* 1 if kv is the event of an operation put the master committed itself (its
@@ -249,7 +250,7 @@ void dcp_master_lock_gone(dc_master *m, pess_lock *lock);
  * checked and applied at once; *out (may be NULL) gets it. A job that fails
  * at once is finished (and answered). DC_ENOMEM only. */
 int dcp_master_job_start(dc_master *m, const char *lock_id, const dc_unlock_options *o,
-                     const dc_kv *req_kv, master_job **out);
+                         const dc_kv *req_kv, master_job **out);
 /* Check every job: re-apply after a rebuild, finish those whose lock went or
  * whose wait ran out, answer and drop the finished ones from requests. */
 int dcp_master_jobs_run(dc_master *m);
@@ -270,6 +271,6 @@ int dcp_master_admin_event(dc_master *m, const dc_event *ev);
 int dcp_master_admin_pending(dc_master *m, const pess_snapshot *snap);
 /* Write the answer of a job's request (fenced, guarded by the request). */
 int dcp_master_answer(dc_master *m, const char *req_key, size_t req_key_len, int64_t req_create,
-                  int64_t lease, int code, const char *message);
+                      int64_t lease, int code, const char *message);
 
 #endif

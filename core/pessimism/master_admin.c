@@ -119,8 +119,8 @@ static int answer_txn(dc_master *m, const char *req_key, size_t req_key_len, int
     if (!rc) rc = dc_txn_commit(m->store, t, &res);
     if (!rc && !res->succeeded) {
         if (dcp_fence_failed(&m->fence, res))
-            rc =
-                dcp_master_fail(m, dc__error(DC_ECHANGED, "fencing key changed: no longer the leader"));
+            rc = dcp_master_fail(
+                m, dc__error(DC_ECHANGED, "fencing key changed: no longer the leader"));
         else
             rc = dc__error(DC_ENOTFOUND, "the request was withdrawn");
     }
@@ -134,7 +134,7 @@ static int answer_txn(dc_master *m, const char *req_key, size_t req_key_len, int
 }
 
 int dcp_master_answer(dc_master *m, const char *req_key, size_t req_key_len, int64_t req_create,
-                  int64_t lease, int code, const char *message)
+                      int64_t lease, int code, const char *message)
 {
     dc_log(code == DC_OK ? DC_LOG_INFO : DC_LOG_WARN, PESS, "admin: answer %s: %s: %s",
            dc__e(req_key), dc_errname(code), message);

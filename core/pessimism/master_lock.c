@@ -167,8 +167,7 @@ int dcp_master_delete_lock_keys(dc_master *m, pess_lock *lock, int with_infos, i
         for (size_t i = 0; i < n; i++) all[i] = ops[i];
         for (size_t i = 0; with_infos && i < n; i++) all[n + i] = infos[i];
         del_ctx c = {lock, with_infos, n, &m->ops};
-        rc =
-            dcp_write_keys(m->store, &m->fence, &m->ops, all, total, decide_delete, &c, rev, NULL);
+        rc = dcp_write_keys(m->store, &m->fence, &m->ops, all, total, decide_delete, &c, rev, NULL);
     }
     free(all);
     dc_strings_free(ops, ops ? n : 0);
@@ -397,7 +396,7 @@ int dcp_master_flush_writes(dc_master *m)
             int exec = e->kind == QW_EXEC;
             echo_add(m, e->key, revs[i], e->lock->id);
             rc = dcp_master_step(m, 4, e->lock, e->source, revs[i], "PUT operation exec=%s%s",
-                             exec ? "true" : "false", exec ? " (owner)" : " (skip)");
+                                 exec ? "true" : "false", exec ? " (owner)" : " (skip)");
         }
     }
     free(keys);
@@ -560,8 +559,8 @@ static int decide_conflict(void *vctx, size_t i, const dc_kv *cur, pess_act *act
     return DC_OK;
 }
 
-int dcp_master_put_conflict(dc_master *m, const pess_lock *lock, const char *source, int64_t info_rev,
-                        const char *message)
+int dcp_master_put_conflict(dc_master *m, const pess_lock *lock, const char *source,
+                            int64_t info_rev, const char *message)
 {
     pess_conflict cf = {lock->id, info_rev, (char *)message};
     char *json, *key;
@@ -570,8 +569,7 @@ int dcp_master_put_conflict(dc_master *m, const pess_lock *lock, const char *sou
     rc = dc_conflict_key(m->ns, lock->task, source, &key);
     if (!rc) {
         conflict_ctx c = {json};
-        rc =
-            dcp_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_conflict, &c, NULL, NULL);
+        rc = dcp_write_keys(m->store, &m->fence, &m->ops, &key, 1, decide_conflict, &c, NULL, NULL);
         free(key);
     }
     free(json);

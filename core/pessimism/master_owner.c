@@ -58,7 +58,7 @@ static int read_keys(dc_master *m, const char *opk, const char *mkk, dc_txn_resu
 }
 
 int dcp_master_owner_state(dc_master *m, const pess_lock *lock, const char *source, int fresh,
-                       pess_owner *st)
+                           pess_owner *st)
 {
     char *opk = NULL, *mkk = NULL;
     int rc = dc_operation_key(m->ns, lock->task, source, &opk);
@@ -69,12 +69,12 @@ int dcp_master_owner_state(dc_master *m, const pess_lock *lock, const char *sour
         const dc_response *r = rc ? NULL : res->responses;
         if (!rc)
             rc = dcp_owner_of(r[0].n_kvs ? &r[0].kvs[0] : NULL, r[1].n_kvs ? &r[1].kvs[0] : NULL,
-                               lock->id, st);
+                              lock->id, st);
         dc_txn_result_free(res);
     } else if (!rc) {
         dc_kv b1, b2;
         rc = dcp_owner_of(mirrored(&m->ops, opk, &b1), mirrored(&m->markers, mkk, &b2), lock->id,
-                           st);
+                          st);
     }
     free(opk);
     free(mkk);
@@ -167,7 +167,7 @@ static int decided(const pess_owner *st, int64_t assume_before)
 }
 
 int dcp_master_owner_act(dc_master *m, pess_lock *lock, const char *source, int complete,
-                     int64_t assume_before, pess_owner *found)
+                         int64_t assume_before, pess_owner *found)
 {
     memset(found, 0, sizeof *found);
     char *opk = NULL, *mkk = NULL, *infok = NULL;
@@ -243,9 +243,10 @@ int dcp_master_owner_act(dc_master *m, pess_lock *lock, const char *source, int 
             dcp_lock_mark_done(lock, source);
             if (st.exec) lock->executed = 1;
             found->state = OWNER_DONE;
-            rc = dcp_master_step(m, 9, lock, source, res->revision, "operation done for the owner (%s)",
-                             st.state == OWNER_EXECUTED ? "its marker says it executed"
-                                                        : "an operator assumed it executed");
+            rc = dcp_master_step(m, 9, lock, source, res->revision,
+                                 "operation done for the owner (%s)",
+                                 st.state == OWNER_EXECUTED ? "its marker says it executed"
+                                                            : "an operator assumed it executed");
         }
         break;
     }

@@ -190,7 +190,7 @@ static int apply(dc_master *m, master_job *j, pess_lock *lock)
                   st.op_rev <= j->cutoff && st.state != OWNER_DONE;
     if (other || refence) {
         rc = dcp_master_owner_leaves(m, lock, j->o.owner,
-                                 j->o.assume == DC_ASSUME_NOT_EXECUTED ? j->cutoff : 0);
+                                     j->o.assume == DC_ASSUME_NOT_EXECUTED ? j->cutoff : 0);
         if (rc == DC_EUNCERTAIN) {
             dcp_master_owner_state(m, lock, lock->owner, 1, &st);
             finish(j, rc,
@@ -291,7 +291,8 @@ static int give_up(dc_master *m, master_job *j, pess_lock *lock)
     if (rc) return rc;
     int64_t rev = 0;
     rc = dcp_master_delete_lock_keys(m, lock, 1, &rev);
-    if (!rc) rc = dcp_master_step(m, 10, lock, NULL, rev, "DELETE infos and operations: force-removed");
+    if (!rc)
+        rc = dcp_master_step(m, 10, lock, NULL, rev, "DELETE infos and operations: force-removed");
     if (rc) return rc;
     finish(j, DC_OK, "lock %s force-removed", dc__e(j->lock_id));
     ml->job = NULL;
@@ -300,7 +301,7 @@ static int give_up(dc_master *m, master_job *j, pess_lock *lock)
 }
 
 int dcp_master_job_start(dc_master *m, const char *lock_id, const dc_unlock_options *o,
-                     const dc_kv *req_kv, master_job **out)
+                         const dc_kv *req_kv, master_job **out)
 {
     if (out) *out = NULL;
     master_job *j = calloc(1, sizeof *j);
@@ -386,8 +387,8 @@ int dcp_master_jobs_run(dc_master *m)
             continue;
         }
         if (!j->withdrawn)
-            rc = dcp_master_answer(m, j->req_key, strlen(j->req_key), j->req_create, j->lease, j->code,
-                               j->message);
+            rc = dcp_master_answer(m, j->req_key, strlen(j->req_key), j->req_create, j->lease,
+                                   j->code, j->message);
         if (rc) break;
         *p = j->next;
         dcp_master_job_free(j);

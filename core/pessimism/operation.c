@@ -79,7 +79,8 @@ static int get_bool(const cJSON *j, const char *key, const char *field, int *out
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, field);
     if (!f)
-        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc__e(key ? key : "value"), field);
+        return dc__error(DC_ECORRUPT, "%s: missing field \"%s\"", dc__e(key ? key : "value"),
+                         field);
     if (!cJSON_IsBool(f))
         return dc__error(DC_ECORRUPT, "%s: field \"%s\" is not a boolean",
                          dc__e(key ? key : "value"), field);
@@ -103,7 +104,7 @@ int dc_operation_decode(const char *key, const void *value, size_t value_len, dc
     if (!rc) rc = dcp_json_str(j, key, "source", 0, &op->source);
     if (!rc)
         rc = dcp_json_strv(cJSON_GetObjectItemCaseSensitive(j, "ddls"), key, "ddls", &op->ddls,
-                            &op->n_ddls);
+                           &op->n_ddls);
     if (!rc) rc = get_bool(j, key, "exec", &op->exec);
     if (!rc) rc = get_bool(j, key, "done", &op->done);
     cJSON_Delete(j);

@@ -31,10 +31,10 @@ int dcp_strcmp_p(const void *a, const void *b);
 /* Decode a JSON array of strings; DC_ECORRUPT / DC_ETOOBIG / DC_ENOMEM. */
 struct cJSON;
 int dcp_json_strv(const struct cJSON *arr, const char *key, const char *field, char ***out,
-                   size_t *n);
+                  size_t *n);
 /* Read a required string field. */
 int dcp_json_str(const struct cJSON *obj, const char *key, const char *field, int allow_empty,
-                  char **out);
+                 char **out);
 /* Parse value as a JSON object with size checks. */
 int dcp_json_parse(const char *key, const void *value, size_t len, struct cJSON **out);
 /* Append a JSON string array. */
@@ -47,7 +47,7 @@ int dcp_key_split(const char *key, size_t key_len, size_t prefix_len, char **tas
  * source), else DC_ECORRUPT naming the key: a value copied to the wrong key
  * must not be acted upon (its operation would go to another source). */
 int dcp_key_matches(const char *key, size_t key_len, size_t prefix_len, const char *task,
-                     const char *source);
+                    const char *source);
 /* The prefix of a kind ("info", "operation", "member", "marker",
  * "conflict") under ns, e.g. "/ddlcoord/shardddl-pessimism/info/". */
 int dcp_prefix(const char *ns, const char *kind, char **out);
@@ -158,7 +158,7 @@ int dcp_mirror_put(pess_mirror *mr, const dc_kv *kv);
  * decision on the mirror need not decode it again (best effort: nothing is
  * remembered when out of memory). */
 void dcp_mirror_note_id(pess_mirror *mr, const char *key, size_t key_len, int64_t rev,
-                         const char *id);
+                        const char *id);
 /* The lock ID noted for exactly kv (same key, same mod_revision), or NULL. */
 const char *dcp_mirror_id(const pess_mirror *mr, const dc_kv *kv);
 /* Record the key as absent (a DELETE event). */
@@ -178,8 +178,8 @@ int dcp_mirror_seed(pess_mirror *mr, const dc_kv *kvs, size_t n);
  * (0 = not written). Errors: DC_ECHANGED (fence failed), DC_ETIMEDOUT (16
  * lost races), store errors, decide's errors. */
 int dcp_write_keys(dc_store *store, const pess_fence *fence, const pess_mirror *mirror,
-                    char *const *keys, size_t n, pess_decide_fn decide, void *ctx, int64_t *max_rev,
-                    int64_t *revs);
+                   char *const *keys, size_t n, pess_decide_fn decide, void *ctx, int64_t *max_rev,
+                   int64_t *revs);
 
 /* ---------------------------------------------------------------- snapshot */
 
@@ -227,7 +227,7 @@ enum {
  * markers under ns (task NULL = all tasks), and with_admin (task must be
  * NULL) the admin requests and answers too. */
 int dcp_snapshot_read(dc_store *store, const char *ns, const char *task, int with_admin,
-                       pess_snapshot *snap);
+                      pess_snapshot *snap);
 void dcp_snapshot_clear(pess_snapshot *snap);
 
 /* A done operation left over by an earlier lock with the same ID (step 10
@@ -245,7 +245,7 @@ typedef struct pess_leftover {
  * is listed in *leftovers (may be NULL; free with dcp_leftovers_free) for
  * the master to delete. Bad values go to *bad (may be NULL) and the log. */
 int dcp_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tasks, pess_bad **bad,
-                 pess_leftover **leftovers, size_t *n_leftovers);
+                pess_leftover **leftovers, size_t *n_leftovers);
 void dcp_leftovers_free(pess_leftover *v, size_t n);
 
 /* Fill a status snapshot's intent fields from where its owner stands. */
@@ -256,6 +256,6 @@ void dcp_status_owner(const pess_owner *o, dc_lock_status *st);
  * dc_lock_status_free_array. DC_ENOMEM, or fill's error. */
 typedef int (*pess_status_fn)(void *ctx, const pess_lock *lock, dc_lock_status *st);
 int dcp_status_array(const pess_keeper *keeper, const char *task, pess_status_fn fill, void *ctx,
-                      dc_lock_status **out, size_t *n);
+                     dc_lock_status **out, size_t *n);
 
 #endif

@@ -135,7 +135,7 @@ static int read_in_one_txn(dc_store *store, char *const *prefixes, const unsigne
 }
 
 int dcp_snapshot_read(dc_store *store, const char *ns, const char *task, int with_admin,
-                       pess_snapshot *snap)
+                      pess_snapshot *snap)
 {
     memset(snap, 0, sizeof *snap);
     if (task && with_admin) return dc__error(DC_EINVAL, "snapshot: admin keys are not per task");
@@ -202,8 +202,7 @@ static int reported_conflicting(const pess_snapshot *snap, const dc_kv *info_kv,
         free(s);
         if (!same) continue;
         pess_conflict *cf;
-        if (dcp_conflict_decode(c->kvs[i].key, c->kvs[i].value, c->kvs[i].value_len, &cf))
-            return 0;
+        if (dcp_conflict_decode(c->kvs[i].key, c->kvs[i].value, c->kvs[i].value_len, &cf)) return 0;
         int hit = cf->info_revision == info_kv->mod_revision;
         dcp_conflict_free(cf);
         return hit;
@@ -231,7 +230,7 @@ static int sync_infos(const pess_snapshot *snap, pess_keeper *keeper, pess_task 
         rc = dc_info_decode(kv->key, kv->value, kv->value_len, &info);
         if (rc == DC_OK) {
             rc = dcp_key_matches(kv->key, kv->key_len, snap->pfx_len[SNAP_INFOS], info->task,
-                                  info->source);
+                                 info->source);
             if (rc) dc_info_free(info);
         }
         if (rc == DC_ENOMEM) return rc;
@@ -242,7 +241,7 @@ static int sync_infos(const pess_snapshot *snap, pess_keeper *keeper, pess_task 
         const pess_task *t = dcp_task_find(tasks, info->task);
         pess_lock *lock;
         rc = dcp_keeper_try_sync(keeper, info, t ? (const char *const *)t->sources : NULL,
-                                  t ? t->n : 0, &lock, NULL);
+                                 t ? t->n : 0, &lock, NULL);
         if (lock) {
             pess_src *s = dcp_lock_src(lock, info->source);
             if (s) s->seen = 1;
@@ -261,9 +260,9 @@ static int apply_operation(pess_keeper *keeper, pess_task *const *tasks, const d
 {
     const pess_task *t = dcp_task_find(tasks, op->task);
     pess_lock *lock;
-    int rc = dcp_keeper_get(keeper, op->id, op->task, op->source, (const char *const *)op->ddls,
-                             op->n_ddls, t ? (const char *const *)t->sources : NULL, t ? t->n : 0,
-                             &lock);
+    int rc =
+        dcp_keeper_get(keeper, op->id, op->task, op->source, (const char *const *)op->ddls,
+                       op->n_ddls, t ? (const char *const *)t->sources : NULL, t ? t->n : 0, &lock);
     if (rc) return rc;
     pess_src *s = dcp_lock_src_add(lock, op->source);
     if (!s) return dc__error(DC_ENOMEM, "out of memory");
@@ -297,7 +296,7 @@ static int add_leftover(const dc_kv *kv, pess_leftover **v, size_t *n)
 }
 
 int dcp_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **tasks, pess_bad **bad,
-                 pess_leftover **leftovers, size_t *n_leftovers)
+                pess_leftover **leftovers, size_t *n_leftovers)
 {
     if (leftovers) {
         *leftovers = NULL;
@@ -323,7 +322,7 @@ int dcp_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **task
         rc = dc_operation_decode(kv->key, kv->value, kv->value_len, &op);
         if (rc == DC_OK) {
             rc = dcp_key_matches(kv->key, kv->key_len, snap->pfx_len[SNAP_OPS], op->task,
-                                  op->source);
+                                 op->source);
             if (rc) dc_operation_free(op);
         }
         if (rc == DC_ENOMEM) return rc;
@@ -372,7 +371,7 @@ int dcp_rebuild(const pess_snapshot *snap, pess_keeper *keeper, pess_task **task
 }
 
 int dcp_status_array(const pess_keeper *keeper, const char *task, pess_status_fn fill, void *ctx,
-                      dc_lock_status **out, size_t *n)
+                     dc_lock_status **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -433,7 +432,7 @@ static int view_fill(void *vctx, const pess_lock *lock, dc_lock_status *st)
     pess_owner o;
     if (!rc)
         rc = dcp_owner_of(find_kv(&c->snap->res->responses[SNAP_OPS], opk),
-                           find_kv(&c->snap->res->responses[SNAP_MARKERS], mkk), lock->id, &o);
+                          find_kv(&c->snap->res->responses[SNAP_MARKERS], mkk), lock->id, &o);
     if (!rc) dcp_status_owner(&o, st);
     free(opk);
     free(mkk);
@@ -451,8 +450,8 @@ int dc_locks_read(dc_store *store, const char *ns, const char *task, dc_lock_sta
     if (rc) return rc;
     pess_keeper *k = dcp_keeper_new(0);
     pess_task *tasks = NULL;
-    rc = k ? dcp_rebuild(&snap, k, &tasks, NULL, NULL, NULL)
-           : dc__error(DC_ENOMEM, "out of memory");
+    rc =
+        k ? dcp_rebuild(&snap, k, &tasks, NULL, NULL, NULL) : dc__error(DC_ENOMEM, "out of memory");
     view_ctx vc = {&snap, ns ? ns : DC_DEFAULT_NAMESPACE};
     if (!rc) rc = dcp_status_array(k, task, view_fill, &vc, out, n);
     if (!rc && revision) *revision = snap.revision;

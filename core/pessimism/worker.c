@@ -147,7 +147,8 @@ int dcp_worker_pause(int rc, int64_t deadline)
  * current revision, without the done txn that completes it? (An intent says
  * only that it was about to be: that run is not finished but executed again,
  * as its next attempt.) Then *op and *mk get both (caller frees). */
-int dcp_worker_pending_run(const dc_kv *op_kv, const dc_kv *mk_kv, dc_operation **op, pess_marker **mk)
+int dcp_worker_pending_run(const dc_kv *op_kv, const dc_kv *mk_kv, dc_operation **op,
+                           pess_marker **mk)
 {
     *op = NULL;
     *mk = NULL;
@@ -259,8 +260,9 @@ int dc_worker_wait_operation(dc_worker *w, int timeout_ms, dc_operation **out)
             dc_operation_free(w->op);
             w->op = op;
             w->op_rev = op_rev;
-            rc = dcp_worker_step(w, 5, w->op_rev, "got operation exec=%s%s",
-                             copy->exec ? "true" : "false", copy->done ? " (already done)" : "");
+            rc =
+                dcp_worker_step(w, 5, w->op_rev, "got operation exec=%s%s",
+                                copy->exec ? "true" : "false", copy->done ? " (already done)" : "");
             if (rc) {
                 dc_operation_free(copy);
                 return rc;

@@ -78,7 +78,8 @@ int dcp_worker_pause(int rc, int64_t deadline);
 /* Does the marker say the operation was executed (or skipped) at exactly its
  * current revision, without the done txn that completes it? Then *op and *mk
  * get both (caller frees). */
-int dcp_worker_pending_run(const dc_kv *op_kv, const dc_kv *mk_kv, dc_operation **op, pess_marker **mk);
+int dcp_worker_pending_run(const dc_kv *op_kv, const dc_kv *mk_kv, dc_operation **op,
+                           pess_marker **mk);
 /* Make the run recorded in mk (executed as op at op_rev) the current one;
  * takes mk and op. */
 void dcp_worker_take_run(dc_worker *w, pess_marker *mk, dc_operation *op, int64_t op_rev);
@@ -100,7 +101,8 @@ int dcp_view_set(dc_worker *w, int k, const dc_kv *kv, int64_t rev);
 /* Slot k is confirmed unchanged at rev (a compare on it held at rev). */
 void dcp_view_confirm(dc_worker *w, int k, int64_t rev);
 /* Set slots ks[i] from the responses res->responses[first + i] (gets). */
-int dcp_view_set_gets(dc_worker *w, const int *ks, size_t n, const dc_txn_result *res, size_t first);
+int dcp_view_set_gets(dc_worker *w, const int *ks, size_t n, const dc_txn_result *res,
+                      size_t first);
 /* One consistent read of the n keys of ks into the view. */
 int dcp_view_read(dc_worker *w, const int *ks, size_t n);
 /* Add the compare "slot k is as believed" to t (mod_revision, or

@@ -99,7 +99,8 @@ int dc_worker_begin_exec(dc_worker *w, int timeout_ms, int64_t *attempt)
             rc = dc_txn_put(t, DC_THEN, w->marker_key, strlen(w->marker_key), json, strlen(json), 0,
                             0);
         for (size_t i = 0; i < 2 && !rc; i++)
-            rc = dc_txn_get(t, DC_ELSE, dcp_view_key(w, keys[i]), strlen(dcp_view_key(w, keys[i])), 0, 0);
+            rc = dc_txn_get(t, DC_ELSE, dcp_view_key(w, keys[i]), strlen(dcp_view_key(w, keys[i])),
+                            0, 0);
         if (!rc && ck) rc = dc_txn_get(t, DC_ELSE, ck, ckl, 0, 0);
         if (!rc) rc = dc_txn_commit(w->store, t, &res);
         dc_txn_free(t);

@@ -215,5 +215,5 @@ int dc_worker_put_info(dc_worker *w, const char *schema, const char *table, cons
     if (rc) return rc;
     if (revision) *revision = w->info_rev;
     return dcp_worker_step(w, 2, w->info_rev, "PUT info: %zu DDL%s", w->n_ddls,
-                       w->n_ddls == 1 ? "" : "s");
+                           w->n_ddls == 1 ? "" : "s");
 }

@@ -298,7 +298,7 @@ int dc__mem_copy_kv(dc_kv *dst, const dc_kv *src, int keys_only)
 {
     *dst = *src;
     if (dc__kv_set(dst, src->key, src->key_len, keys_only ? NULL : src->value,
-                  keys_only ? 0 : src->value_len) != 0) {
+                   keys_only ? 0 : src->value_len) != 0) {
         memset(dst, 0, sizeof *dst);
         return -1;
     }
@@ -315,7 +315,8 @@ static int mem_range(mem_store *m, const dc_op *op, dc_kv **out_kvs, size_t *out
     *more = 0;
     mem_key *first, *k;
     if (op->flags & DC_PREFIX)
-        first = op->key_len ? dc__mem_lower_bound(m, op->key, op->key_len) : RB_MIN(dc__mem_tree, &m->keys);
+        first = op->key_len ? dc__mem_lower_bound(m, op->key, op->key_len)
+                            : RB_MIN(dc__mem_tree, &m->keys);
     else
         first = dc__mem_find(m, op->key, op->key_len);
     /* count first so the array is allocated once */

@@ -150,7 +150,7 @@ int dc__mem_fp_get(void *conn, const dc_op *op, dc_kvs *out, dc_drv_err *err);
 int dc__mem_fp_txn(void *conn, const dc_txn_req *req, dc_txn_result *out, dc_drv_err *err);
 int dc__mem_fp_compact(void *conn, int64_t revision, dc_drv_err *err);
 int dc__mem_fp_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
-                       dc_drv_err *err);
+                           dc_drv_err *err);
 int dc__mem_fp_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err);
 int dc__mem_fp_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err *err);
 int dc__mem_fp_lease_revoke(void *conn, int64_t id, dc_drv_err *err);
@@ -168,12 +168,12 @@ int dc__mem_lease_delete_keys(mem_store *m, mem_lease *l);
 /* Watches (mem_watch.c). */
 void dc__mem_watch_index_free(mem_store *m);
 int dc__mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
-                    dc_drv_err *err);
+                        dc_drv_err *err);
 void dc__mem_watch_stop(void *conn, void *handle);
 /* End the watches of handle `only` (NULL: of every handle) on exactly key
  * (NULL: all) with code and compact_rev; returns how many. mu held. */
-size_t dc__mem_watch_end(mem_store *m, const mem_conn *only, const char *key, size_t key_len, int code,
-                     int64_t compact_rev);
+size_t dc__mem_watch_end(mem_store *m, const mem_conn *only, const char *key, size_t key_len,
+                         int code, int64_t compact_rev);
 
 /* Leases (mem_lease.c). */
 int dc__mem_lease_grant(void *conn, int64_t ttl, int64_t *id, int64_t *granted, dc_drv_err *err);

@@ -111,7 +111,7 @@ int dc__mem_fp_compact(void *conn, int64_t revision, dc_drv_err *err)
 }
 
 int dc__mem_fp_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
-                       dc_drv_err *err)
+                           dc_drv_err *err)
 {
     dc_mem_fault f = ask(conn, DC_MEM_CALL_WATCH, req->key, req->key_len, 0, 0);
     /* A watch whose answer was lost is not kept: the caller will never stop it. */
@@ -134,7 +134,8 @@ int dc__mem_fp_lease_keepalive(void *conn, int64_t id, int64_t *ttl, dc_drv_err 
     dc_mem_fault f = ask(conn, DC_MEM_CALL_LEASE_KEEPALIVE, NULL, 0, 0, id);
     int rc = refuse(f, DC_MEM_CALL_LEASE_KEEPALIVE, err);
     return rc ? rc
-              : after(f, DC_MEM_CALL_LEASE_KEEPALIVE, dc__mem_lease_keepalive(conn, id, ttl, err), err);
+              : after(f, DC_MEM_CALL_LEASE_KEEPALIVE, dc__mem_lease_keepalive(conn, id, ttl, err),
+                      err);
 }
 
 int dc__mem_fp_lease_revoke(void *conn, int64_t id, dc_drv_err *err)
@@ -171,7 +172,7 @@ int dc_mem_end_watches(dc_store *store, dc_mem_scope scope, const void *key, siz
     mem_store *m = c->m;
     pthread_mutex_lock(&m->mu);
     size_t n = dc__mem_watch_end(m, scope == DC_MEM_SCOPE_HANDLE ? c : NULL, key, key ? key_len : 0,
-                             code, m->rev);
+                                 code, m->rev);
     pthread_mutex_unlock(&m->mu);
     if (ended) *ended = n;
     return DC_OK;

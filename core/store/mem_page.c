@@ -58,7 +58,7 @@ static int changed_keys(mem_store *m, const dc_page_req *req, size_t **out, size
     for (size_t i = 0; i < k; i++) {
         const dc_kv *kv = &m->log[v[i]].kv;
         if (u && dc__key_cmp(m->log[v[u - 1]].kv.key, m->log[v[u - 1]].kv.key_len, kv->key,
-                            kv->key_len) == 0)
+                             kv->key_len) == 0)
             continue;
         v[u++] = v[i];
     }
@@ -103,7 +103,9 @@ static int page_locked(mem_store *m, const dc_page_req *req, dc_kvs *out, dc_drv
         /* the smaller of the next live key and the next changed key */
         const dc_kv *lk = live ? &live->kv : NULL;
         const mem_event *ev = c < nchg ? &m->log[chg[c]] : NULL;
-        int cmp = !lk ? 1 : !ev ? -1 : dc__key_cmp(lk->key, lk->key_len, ev->kv.key, ev->kv.key_len);
+        int cmp = !lk   ? 1
+                  : !ev ? -1
+                        : dc__key_cmp(lk->key, lk->key_len, ev->kv.key, ev->kv.key_len);
         const dc_kv *at_rev; /* the key's state at the revision, NULL if absent */
         if (cmp < 0) {
             at_rev = lk; /* not changed since */
@@ -117,7 +119,7 @@ static int page_locked(mem_store *m, const dc_page_req *req, dc_kvs *out, dc_drv
             if (cmp == 0) {
                 live = RB_NEXT(dc__mem_tree, &m->keys, live);
                 if (live && !dc__key_has_prefix(live->kv.key, live->kv.key_len, req->prefix,
-                                               req->prefix_len))
+                                                req->prefix_len))
                     live = NULL;
             }
         }

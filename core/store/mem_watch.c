@@ -315,7 +315,7 @@ void dc__mem_watch_index_free(mem_store *m)
 }
 
 int dc__mem_watch_start(void *conn, const dc_watch_req *req, dc_watch_sink *sink, void **handle,
-                    dc_drv_err *err)
+                        dc_drv_err *err)
 {
     mem_store *m = mem_of(conn);
     mem_watch *w = calloc(1, sizeof *w);
@@ -383,8 +383,8 @@ static size_t end_bucket(mem_store *m, mem_watch_bucket *b, const mem_conn *only
     return n;
 }
 
-size_t dc__mem_watch_end(mem_store *m, const mem_conn *only, const char *key, size_t key_len, int code,
-                     int64_t compact_rev)
+size_t dc__mem_watch_end(mem_store *m, const mem_conn *only, const char *key, size_t key_len,
+                         int code, int64_t compact_rev)
 {
     /* A failed watch stays in the index (skipped by offer) until it is stopped. */
     size_t n = 0;

@@ -412,7 +412,8 @@ static int page_sane(const dc_page_req *req, const dc_kvs *r, int limited, char 
     for (size_t i = 0; i < r->n; i++) {
         const dc_kv *kv = &r->kvs[i];
         if (!dc__key_has_prefix(kv->key, kv->key_len, req->prefix, req->prefix_len) ||
-            (req->after_len && dc__key_cmp(kv->key, kv->key_len, req->after, req->after_len) <= 0) ||
+            (req->after_len &&
+             dc__key_cmp(kv->key, kv->key_len, req->after, req->after_len) <= 0) ||
             (i &&
              dc__key_cmp(r->kvs[i - 1].key, r->kvs[i - 1].key_len, kv->key, kv->key_len) >= 0)) {
             snprintf(why, len, "key %zu of the page is out of order or out of range", i);

@@ -17,7 +17,7 @@ const char *dc__drv_opt(const dc_host *h, const dc_config *cfg, const char *sche
 }
 
 int dc__drv_opt_int(const dc_host *h, const dc_config *cfg, const char *scheme, const char *key,
-                   int64_t def, int64_t lo, int64_t hi, int64_t *out, dc_drv_err *err)
+                    int64_t def, int64_t lo, int64_t hi, int64_t *out, dc_drv_err *err)
 {
     char k[128];
     int n = snprintf(k, sizeof k, "%s.%s", scheme, key);
@@ -52,7 +52,7 @@ int dc__drv_host_list(dc_buf *out, const dc_uri *u, int default_port, const char
         const char *host = u->hosts[i].host;
         int v6 = strchr(host, ':') != NULL;
         if (dc__buf_printf(out, "%s%s%s%s:%d", i ? sep : "", v6 ? "[" : "", host, v6 ? "]" : "",
-                          u->hosts[i].port ? u->hosts[i].port : default_port))
+                           u->hosts[i].port ? u->hosts[i].port : default_port))
             return -1;
     }
     return 0;

@@ -27,7 +27,8 @@
 
 /* The value of option key for a driver: "<scheme>.key" if set, else "key",
  * else NULL. Owned by cfg. */
-const char *dc__drv_opt(const dc_host *h, const dc_config *cfg, const char *scheme, const char *key);
+const char *dc__drv_opt(const dc_host *h, const dc_config *cfg, const char *scheme,
+                        const char *key);
 
 /* The integer option key (looked up as dc__drv_opt does) into *out: def when
  * absent (def is not range-checked); DC_EINVAL with err filled
@@ -36,7 +37,7 @@ const char *dc__drv_opt(const dc_host *h, const dc_config *cfg, const char *sche
  * dc_config_int (through dc_host.config_int), so every driver and the core
  * have one strictness; with an older core the same rule runs here. */
 int dc__drv_opt_int(const dc_host *h, const dc_config *cfg, const char *scheme, const char *key,
-                   int64_t def, int64_t lo, int64_t hi, int64_t *out, dc_drv_err *err);
+                    int64_t def, int64_t lo, int64_t hi, int64_t *out, dc_drv_err *err);
 
 /* Append the URI's hosts to out as "host:port" joined by sep, IPv6 literals
  * in brackets, default_port where the URI gives none. 0, or -1 when out of

@@ -177,7 +177,7 @@ int dc__event_type_wanted(unsigned flags, dc_event_type type)
 }
 
 int dc__event_wanted(unsigned flags, const void *wkey, size_t wkey_len, dc_event_type type,
-                    const void *key, size_t key_len)
+                     const void *key, size_t key_len)
 {
     if (!dc__event_type_wanted(flags, type)) return 0;
     if (flags & DC_PREFIX) return dc__key_has_prefix(key, key_len, wkey, wkey_len);

@@ -37,7 +37,7 @@ int dc__compare_holds(const dc_compare *c, const dc_kv *kv);
  * an event of type on key passes flags (DC_NO_PUT, DC_NO_DELETE drop a type;
  * DC_PREFIX matches every key under wkey, else wkey exactly). */
 int dc__event_wanted(unsigned flags, const void *wkey, size_t wkey_len, dc_event_type type,
-                    const void *key, size_t key_len);
+                     const void *key, size_t key_len);
 /* The type half of it (for a watch whose keys are matched by an index). */
 int dc__event_type_wanted(unsigned flags, dc_event_type type);
 /* 1 if key starts with prefix. */

@@ -122,7 +122,8 @@ START_TEST(answers_decode_only_with_an_error_code_in_range)
         "nope",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        ck_assert_msg(dcp_admin_answer_decode(bad[i], strlen(bad[i]), &a) == DC_ECORRUPT, "%s", bad[i]);
+        ck_assert_msg(dcp_admin_answer_decode(bad[i], strlen(bad[i]), &a) == DC_ECORRUPT, "%s",
+                      bad[i]);
     ck_assert_int_eq(dcp_admin_answer_decode("{\"ok\":true,\"code\":0}", 20, &a), DC_OK);
     ck_assert_str_eq(a.message, "");
     dc_admin_answer_clear(&a);
