@@ -43,7 +43,7 @@ if [ "${1:-}" != "--fast" ]; then
     cmake -S "$top" -B "$tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
         -DDDLCOORD_SANITIZE=thread -DDDLCOORD_BUILD_BENCH=OFF >/dev/null
     targets=(ddlcoord test_mem test_mem_fault test_store_core test_conformance test_election
-        test_protocol dc_robust)
+        test_protocol dc_robust ddlcoord-scripted)
     for d in etcd redis zk; do [ -d "$top/backends/$d" ] && targets+=("ddlcoord-$d"); done
     cmake --build "$tsan" -j"$jobs" --target "${targets[@]}" 2>&1 |
         grep -Ev '^\[ *[0-9]+%\]|^Consolidate|^Scanning' || true
