@@ -175,3 +175,14 @@ int rd_entry_to_event(const redisReply *entry, dc_event *ev, int64_t *rev, int64
     }
     return 0;
 }
+
+int rd_same_strings(const redisReply *a, const redisReply *b)
+{
+    if (a->type != REDIS_REPLY_ARRAY || b->type != REDIS_REPLY_ARRAY || a->elements != b->elements)
+        return 0;
+    for (size_t i = 0; i < a->elements; i++)
+        if (a->element[i]->len != b->element[i]->len ||
+            memcmp(a->element[i]->str, b->element[i]->str, a->element[i]->len))
+            return 0;
+    return 1;
+}

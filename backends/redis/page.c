@@ -225,17 +225,6 @@ static void add_listing(rd_cmd *c, const rd_store *s, const dc_buf *lo, const dc
     rd_cmd_int(c, chunk);
 }
 
-static int same_listing(const redisReply *a, const redisReply *b)
-{
-    if (a->type != REDIS_REPLY_ARRAY || b->type != REDIS_REPLY_ARRAY || a->elements != b->elements)
-        return 0;
-    for (size_t i = 0; i < a->elements; i++)
-        if (a->element[i]->len != b->element[i]->len ||
-            memcmp(a->element[i]->str, b->element[i]->str, a->element[i]->len))
-            return 0;
-    return 1;
-}
-
 static int chunk_multi(rd_store *s, redisContext *ctx, void *arg, dc_drv_err *err)
 {
     page_arg *p = arg;
@@ -317,7 +306,7 @@ static int chunk_multi(rd_store *s, redisContext *ctx, void *arg, dc_drv_err *er
         if (c->cur < 1) c->cur = 1;
         c->at = p->at ? p->at : c->cur;
     }
-    if (rc == DC_OK && !same_listing(first, x->element[3])) rc = RD_AGAIN; /* moved: again */
+    if (rc == DC_OK && !rd_same_strings(first, x->element[3])) rc = RD_AGAIN; /* moved: again */
     if (rc == DC_OK && names && !(c->live = calloc(names, sizeof *c->live)))
         rc = rd_err(err, DC_ENOMEM, s, "out of memory");
     for (size_t i = 0; rc == DC_OK && i < names; i++) {

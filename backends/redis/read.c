@@ -159,17 +159,6 @@ static void add_range(rd_cmd *c, const rd_store *s, const char *cmd, const dc_bu
     }
 }
 
-static int same_names(const redisReply *a, const redisReply *b)
-{
-    if (a->type != REDIS_REPLY_ARRAY || b->type != REDIS_REPLY_ARRAY || a->elements != b->elements)
-        return 0;
-    for (size_t i = 0; i < a->elements; i++)
-        if (a->element[i]->len != b->element[i]->len ||
-            memcmp(a->element[i]->str, b->element[i]->str, a->element[i]->len))
-            return 0;
-    return 1;
-}
-
 static int get_prefix_multi(rd_store *s, redisContext *ctx, void *a, dc_drv_err *err)
 {
     get_arg *g = a;
@@ -242,7 +231,7 @@ static int get_prefix_multi(rd_store *s, redisContext *ctx, void *a, dc_drv_err 
     if (rd_int(x->element[0], &g->out->revision) == 1) g->out->revision = 1;
     rd_note_rev(s, g->out->revision);
     if (count_only) goto out;
-    if (!same_names(first, x->element[3])) {
+    if (!rd_same_strings(first, x->element[3])) {
         rc = RD_AGAIN; /* the range changed between the two round trips */
         g->out->revision = 0;
         g->out->count = 0;

@@ -182,6 +182,9 @@ void rd_token(char out[33]);
 
 int rd_int(const redisReply *r, int64_t *out);  /* integer or decimal string */
 int rd_kv_from_flat(dc_kv *kv, redisReply **f); /* 6 elements: key v c m ver lease */
+/* 1 if a and b are arrays of the same strings in the same order (a key
+ * listing read twice did not move between the reads). */
+int rd_same_strings(const redisReply *a, const redisReply *b);
 int rd_kvs_from_flat(const redisReply *arr, dc_kv **kvs, size_t *n);
 /* The fields of a kv hash (HMGET v c m ver lease) into kv (key set by caller).
  * Returns 1 if present, 0 if missing, -1 if corrupt. */
